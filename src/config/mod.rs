@@ -1,0 +1,662 @@
+//! Configuration in two stages: `file` mirrors `pqlsync.toml` as people write it; this module
+//! merges it with command-line flags and the environment into one validated [`Config`].
+//!
+//! This is the only module that reads environment variables (cloud credentials for object
+//! stores). Relative paths in the file resolve against the file's own directory, so a
+//! scheduler can run `pqlsync --config /etc/pqlsync/pqlsync.toml run` from anywhere.
+//! Every error names the file and key at fault.
+
+pub mod file;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use chrono::{NaiveDate, Utc};
+
+use crate::cli::GlobalArgs;
+use crate::route::{OwnerPools, Policy, Rule};
+use crate::score::{Condition, Model, Op, Operand, Signal, Tiers};
+use file::{ConfigFile, RuleFile, ScoringFile, SignalFile};
+
+/// Errors turning the file and flags into a [`Config`].
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "config file {path} not found (pass --config PATH, or run from a directory with pqlsync.toml)"
+    )]
+    NotFound { path: PathBuf },
+    #[error("cannot read config file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: `{key}`: {message}")]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+    #[error("--{flag}: {message}")]
+    Flag { flag: &'static str, message: String },
+}
+
+/// A location (dataset or state): as written in the config, and resolved for the object store.
+#[derive(Clone)]
+pub struct Location {
+    /// As written, for messages.
+    pub configured: String,
+    /// An absolute local path (directories end in `/`) or a cloud URL.
+    pub url: String,
+    /// Object-store options from the environment (`AWS_*`, `GOOGLE_*`, `AZURE_*`), lowercased
+    /// keys as object_store expects. May hold secrets: never printed.
+    pub store_options: Vec<(String, String)>,
+}
+
+impl fmt::Debug for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys: Vec<&str> = self.store_options.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("Location")
+            .field("configured", &self.configured)
+            .field("url", &self.url)
+            .field("store_option_keys", &keys)
+            .finish()
+    }
+}
+
+/// The validated `[sources]`.
+#[derive(Debug, Clone)]
+pub struct SourcesConfig {
+    pub tracks: Location,
+    pub identifies: Location,
+    pub groups: Location,
+    pub subscriptions: Option<Location>,
+    pub subscription_items: Option<Location>,
+    pub customers_metadata: Option<Location>,
+    pub events: BTreeMap<String, Location>,
+    pub partition_slack_days: u32,
+    pub account_id_key: String,
+}
+
+/// The validated `[engine]`.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub memory_limit: Option<usize>,
+    pub target_partitions: usize,
+    pub batch_size: usize,
+    pub spill_dir: Option<PathBuf>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            memory_limit: None,
+            target_partitions: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            batch_size: 8192,
+            spill_dir: None,
+        }
+    }
+}
+
+/// How much to print on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+    Debug,
+}
+
+/// Everything a command needs, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub as_of: NaiveDate,
+    pub sources: SourcesConfig,
+    pub sql_dir: PathBuf,
+    pub extra_free_email_domains: Vec<String>,
+    pub engine: EngineConfig,
+    pub scoring: Model,
+    pub routing: Policy,
+    /// Where state (routing memory) lives: a local directory or an object-store URL.
+    pub state: Location,
+    pub output_dir: PathBuf,
+    pub out: Option<PathBuf>,
+    pub verbosity: Verbosity,
+    pub summary_json: Option<PathBuf>,
+}
+
+/// Environment variable prefixes object_store reads credentials and endpoints from.
+const CLOUD_ENV_PREFIXES: &[&str] = &["AWS_", "GOOGLE_", "AZURE_"];
+
+/// Parse `--as-of` style dates.
+pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("`{s}` is not a date in YYYY-MM-DD form"))
+}
+
+/// The scoring day from flags, else the config, else today (UTC). Used without a config file
+/// by `demo-data`.
+pub fn as_of_from(flag: Option<&str>, file: Option<&str>) -> Result<NaiveDate, ConfigError> {
+    if let Some(s) = flag {
+        return parse_date(s).map_err(|message| ConfigError::Flag {
+            flag: "as-of",
+            message,
+        });
+    }
+    match file {
+        Some(s) => parse_date(s).map_err(|message| ConfigError::Flag {
+            flag: "as-of",
+            message: format!("[run] as_of: {message}"),
+        }),
+        None => Ok(Utc::now().date_naive()),
+    }
+}
+
+pub fn verbosity(global: &GlobalArgs) -> Verbosity {
+    match (global.quiet, global.verbose) {
+        (true, _) => Verbosity::Quiet,
+        (false, 0) => Verbosity::Normal,
+        (false, 1) => Verbosity::Verbose,
+        (false, _) => Verbosity::Debug,
+    }
+}
+
+impl Config {
+    /// Read `--config`, apply flags and the environment, validate.
+    pub fn load(global: &GlobalArgs) -> Result<Config, ConfigError> {
+        let path = global.config.clone();
+        let text = std::fs::read_to_string(&path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => ConfigError::NotFound { path: path.clone() },
+            _ => ConfigError::Io {
+                path: path.clone(),
+                source,
+            },
+        })?;
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Config::from_str(&text, &path, global, &env)
+    }
+
+    /// [`Config::load`] without touching the file system for the config itself or the process
+    /// environment: what tests call.
+    pub fn from_str(
+        text: &str,
+        path: &Path,
+        global: &GlobalArgs,
+        env: &[(String, String)],
+    ) -> Result<Config, ConfigError> {
+        let parsed: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let base = std::path::absolute(&base).unwrap_or(base);
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+            message,
+        };
+
+        let store_options: Vec<(String, String)> = env
+            .iter()
+            .filter(|(k, _)| CLOUD_ENV_PREFIXES.iter().any(|p| k.starts_with(p)))
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+            .collect();
+        let location = |key: &str, value: &str| -> Result<Location, ConfigError> {
+            resolve_location(value, &base)
+                .map(|url| Location {
+                    configured: value.to_string(),
+                    url,
+                    store_options: store_options.clone(),
+                })
+                .map_err(|m| invalid(key, m))
+        };
+        let s = &parsed.sources;
+        let optional =
+            |key: &str, value: &Option<String>| -> Result<Option<Location>, ConfigError> {
+                value.as_deref().map(|v| location(key, v)).transpose()
+            };
+        let mut events = BTreeMap::new();
+        for (event, url) in &s.events {
+            let key = format!("sources.events.{event}");
+            if !is_identifier(event) {
+                return Err(invalid(
+                    &key,
+                    "event names must be lowercase SQL identifiers (letters, digits, `_`)".into(),
+                ));
+            }
+            events.insert(event.clone(), location(&key, url)?);
+        }
+        if s.stripe.account_id_key.trim().is_empty() {
+            return Err(invalid(
+                "sources.stripe.account_id_key",
+                "must not be empty".into(),
+            ));
+        }
+        let sources = SourcesConfig {
+            tracks: location("sources.tracks", &s.tracks)?,
+            identifies: location("sources.identifies", &s.identifies)?,
+            groups: location("sources.groups", &s.groups)?,
+            subscriptions: optional("sources.subscriptions", &s.subscriptions)?,
+            subscription_items: optional("sources.subscription_items", &s.subscription_items)?,
+            customers_metadata: optional("sources.customers_metadata", &s.customers_metadata)?,
+            events,
+            partition_slack_days: s.partition_slack_days,
+            account_id_key: s.stripe.account_id_key.clone(),
+        };
+
+        let mut engine = EngineConfig::default();
+        if let Some(limit) = &parsed.engine.memory_limit {
+            engine.memory_limit =
+                Some(parse_bytes(limit).map_err(|m| invalid("engine.memory_limit", m))?);
+        }
+        if let Some(n) = parsed.engine.target_partitions {
+            if n == 0 {
+                return Err(invalid(
+                    "engine.target_partitions",
+                    "must be at least 1".into(),
+                ));
+            }
+            engine.target_partitions = n;
+        }
+        if let Some(n) = parsed.engine.batch_size {
+            if n == 0 {
+                return Err(invalid("engine.batch_size", "must be at least 1".into()));
+            }
+            engine.batch_size = n;
+        }
+        engine.spill_dir = parsed.engine.spill_dir.as_deref().map(|d| base.join(d));
+
+        let as_of = as_of_from(global.as_of.as_deref(), parsed.run.as_of.as_deref())?;
+        let scoring = scoring_model(&parsed.scoring).map_err(|(key, m)| invalid(&key, m))?;
+        let routing = routing_policy(&parsed.routing).map_err(|(key, m)| invalid(&key, m))?;
+        let state = Location {
+            configured: parsed.state.url.clone(),
+            url: if is_url(&parsed.state.url) {
+                parsed.state.url.clone()
+            } else {
+                base.join(&parsed.state.url).to_string_lossy().into_owned()
+            },
+            store_options: store_options.clone(),
+        };
+        Ok(Config {
+            path: path.to_path_buf(),
+            as_of,
+            sources,
+            sql_dir: base.join(&parsed.sql.dir),
+            extra_free_email_domains: parsed.sql.extra_free_email_domains.clone(),
+            engine,
+            scoring,
+            routing,
+            state,
+            output_dir: base.join(&parsed.output.dir),
+            out: global.out.clone(),
+            verbosity: verbosity(global),
+            summary_json: global.summary_json.clone(),
+        })
+    }
+
+    /// Every feature column the config reads from `account_features`, with the key naming it.
+    pub fn referenced_features(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (list, signals) in [("fit", &self.scoring.fit), ("usage", &self.scoring.usage)] {
+            for (i, s) in signals.iter().enumerate() {
+                out.push((
+                    format!("scoring.{list}[{i}].feature"),
+                    s.condition.feature.clone(),
+                ));
+            }
+        }
+        for (i, r) in self.routing.disqualify.iter().enumerate() {
+            out.push((
+                format!("routing.disqualify[{i}].feature"),
+                r.condition.feature.clone(),
+            ));
+        }
+        out
+    }
+}
+
+fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+}
+
+fn is_url(s: &str) -> bool {
+    s.contains("://")
+}
+
+/// Resolve a dataset location: plain paths against `base`, `file://` URLs to paths, cloud URLs
+/// checked for a supported scheme. Directories get a trailing `/` so they list as collections.
+fn resolve_location(value: &str, base: &Path) -> Result<String, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if is_url(value) {
+        let url =
+            url::Url::parse(value).map_err(|e| format!("`{value}` is not a valid URL: {e}"))?;
+        return match url.scheme() {
+            "file" => {
+                let path = url
+                    .to_file_path()
+                    .map_err(|_| format!("`{value}` is not a valid file:// URL"))?;
+                Ok(local(&path))
+            }
+            "s3" | "s3a" | "gs" | "az" | "abfs" | "abfss" => {
+                let mut u = value.to_string();
+                if !u.ends_with('/') && !u.ends_with(".parquet") {
+                    u.push('/');
+                }
+                Ok(u)
+            }
+            other => Err(format!(
+                "unsupported scheme `{other}://` (use a path, file://, s3://, gs:// or az://)"
+            )),
+        };
+    }
+    Ok(local(&base.join(value)))
+}
+
+fn local(path: &Path) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut s = abs.to_string_lossy().into_owned();
+    if abs.is_dir() && !s.ends_with('/') {
+        s.push('/');
+    }
+    s
+}
+
+/// `"512MB"`, `"4GiB"`, `"1.5G"`, `"1048576"` → bytes. Decimal units are powers of 1000,
+/// binary units (`KiB`, `MiB`, `GiB`) powers of 1024.
+pub fn parse_bytes(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size like \"512MB\" or \"4GiB\""))?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "m" | "mb" => 1e6,
+        "g" | "gb" => 1e9,
+        "t" | "tb" => 1e12,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "tib" => 1024f64.powi(4),
+        other => {
+            return Err(format!(
+                "`{s}`: unknown unit `{other}` (use B, KB, MB, GB, KiB, MiB, GiB)"
+            ));
+        }
+    };
+    let bytes = n * mult;
+    if bytes < 1.0 {
+        return Err(format!("`{s}` is too small"));
+    }
+    Ok(bytes as usize)
+}
+
+const DEFAULTS: &str = include_str!("defaults.toml");
+
+/// The built-in scoring section, parsed.
+pub fn default_scoring() -> ScoringFile {
+    toml::from_str(DEFAULTS).expect("built-in defaults.toml parses")
+}
+
+type KeyError = (String, String);
+
+fn scoring_model(file: &ScoringFile) -> Result<Model, KeyError> {
+    let defaults = default_scoring();
+    let fit_weight = file.fit_weight.or(defaults.fit_weight).unwrap_or(0.4);
+    let usage_weight = file.usage_weight.or(defaults.usage_weight).unwrap_or(0.6);
+    for (key, w) in [
+        ("scoring.fit_weight", fit_weight),
+        ("scoring.usage_weight", usage_weight),
+    ] {
+        if !(w.is_finite() && w >= 0.0) {
+            return Err((
+                key.into(),
+                format!("must be a non-negative number, got {w}"),
+            ));
+        }
+    }
+    if fit_weight + usage_weight <= 0.0 {
+        return Err((
+            "scoring.fit_weight".into(),
+            "fit_weight + usage_weight must be positive".into(),
+        ));
+    }
+    let tiers = file
+        .tiers
+        .clone()
+        .or(defaults.tiers)
+        .expect("defaults have tiers");
+    if !(tiers.yellow < tiers.green && tiers.green <= 100) {
+        return Err((
+            "scoring.tiers".into(),
+            format!(
+                "need yellow < green ≤ 100, got yellow = {}, green = {}",
+                tiers.yellow, tiers.green
+            ),
+        ));
+    }
+    let signals =
+        |list: &str, given: &Option<Vec<SignalFile>>, default: Option<Vec<SignalFile>>| {
+            given
+                .clone()
+                .or(default)
+                .unwrap_or_default()
+                .iter()
+                .enumerate()
+                .map(|(i, s)| signal(&format!("scoring.{list}[{i}]"), s))
+                .collect::<Result<Vec<_>, _>>()
+        };
+    Ok(Model {
+        fit: signals("fit", &file.fit, defaults.fit)?,
+        usage: signals("usage", &file.usage, defaults.usage)?,
+        fit_weight: fit_weight / (fit_weight + usage_weight),
+        tiers: Tiers {
+            yellow: tiers.yellow,
+            green: tiers.green,
+        },
+    })
+}
+
+fn signal(key: &str, s: &SignalFile) -> Result<Signal, KeyError> {
+    let condition = condition(key, &s.feature, &s.op, s.value.as_ref())?;
+    if let Some(per) = s.per {
+        if !(per.is_finite() && per > 0.0) {
+            return Err((
+                format!("{key}.per"),
+                format!("must be a positive number, got {per}"),
+            ));
+        }
+        if !condition.op.is_ordering() {
+            return Err((
+                format!("{key}.per"),
+                "per-unit signals need a numeric comparison (>=, >, <=, <, between)".into(),
+            ));
+        }
+    } else if s.max_points.is_some() {
+        return Err((
+            format!("{key}.max_points"),
+            "only applies to per-unit signals (set `per`)".into(),
+        ));
+    }
+    if s.points == 0 {
+        return Err((
+            format!("{key}.points"),
+            "a signal worth 0 points never shows; remove it".into(),
+        ));
+    }
+    Ok(Signal {
+        condition,
+        points: s.points,
+        per: s.per,
+        max_points: s.max_points,
+        fire_on_null: s.fire_on_null,
+        label: s.label.clone(),
+    })
+}
+
+fn condition(
+    key: &str,
+    feature: &str,
+    op: &str,
+    value: Option<&toml::Value>,
+) -> Result<Condition, KeyError> {
+    if feature.trim().is_empty() {
+        return Err((
+            format!("{key}.feature"),
+            "must name an account_features column".into(),
+        ));
+    }
+    let op_parsed = Op::parse(op.trim()).ok_or_else(|| {
+        let names: Vec<&str> = Op::ALL.iter().map(|(n, _)| *n).collect();
+        (
+            format!("{key}.op"),
+            format!("unknown operator `{op}` (one of {})", names.join(", ")),
+        )
+    })?;
+    let vkey = format!("{key}.value");
+    let scalar = |v: &toml::Value| -> Result<Operand, KeyError> {
+        match v {
+            toml::Value::Integer(i) => Ok(Operand::Number(*i as f64)),
+            toml::Value::Float(f) => Ok(Operand::Number(*f)),
+            toml::Value::String(s) => Ok(Operand::Text(s.clone())),
+            toml::Value::Boolean(b) => Ok(Operand::Bool(*b)),
+            other => Err((
+                vkey.clone(),
+                format!(
+                    "expected a number, string or boolean, got {}",
+                    other.type_str()
+                ),
+            )),
+        }
+    };
+    let operand = match (op_parsed, value) {
+        (Op::IsTrue | Op::IsFalse | Op::IsNull | Op::IsNotNull, None) => Operand::None,
+        (Op::IsTrue | Op::IsFalse | Op::IsNull | Op::IsNotNull, Some(_)) => {
+            return Err((vkey, format!("`{op}` takes no value; remove it")));
+        }
+        (_, None) => return Err((vkey, format!("`{op}` needs a value"))),
+        (Op::Between, Some(toml::Value::Array(items))) => match items.as_slice() {
+            [lo, hi] => match (scalar(lo)?, scalar(hi)?) {
+                (Operand::Number(lo), Operand::Number(hi)) if lo <= hi => Operand::Range(lo, hi),
+                _ => {
+                    return Err((
+                        vkey,
+                        "`between` needs [low, high] numbers with low ≤ high".into(),
+                    ));
+                }
+            },
+            _ => return Err((vkey, "`between` needs exactly [low, high]".into())),
+        },
+        (Op::Between, Some(_)) => return Err((vkey, "`between` needs [low, high]".into())),
+        (Op::In | Op::NotIn, Some(toml::Value::Array(items))) => {
+            Operand::List(items.iter().map(scalar).collect::<Result<_, _>>()?)
+        }
+        (Op::In | Op::NotIn, Some(_)) => {
+            return Err((vkey, format!("`{op}` needs a list, e.g. [\"a\", \"b\"]")));
+        }
+        (op, Some(v)) => {
+            let operand = scalar(v)?;
+            if op.is_ordering() && !matches!(operand, Operand::Number(_)) {
+                return Err((vkey, format!("`{}` compares numbers; got {v}", op_name(op))));
+            }
+            operand
+        }
+    };
+    Ok(Condition {
+        feature: feature.trim().to_string(),
+        op: op_parsed,
+        operand,
+    })
+}
+
+fn op_name(op: Op) -> &'static str {
+    Op::ALL
+        .iter()
+        .find(|(_, o)| *o == op)
+        .map_or("?", |(n, _)| *n)
+}
+
+fn routing_policy(file: &file::RoutingFile) -> Result<Policy, KeyError> {
+    let d = Policy::default();
+    let positive = |key: &str, v: Option<i64>, default: i64| -> Result<i64, KeyError> {
+        match v {
+            Some(n) if n < 0 => Err((
+                format!("routing.{key}"),
+                format!("must not be negative, got {n}"),
+            )),
+            Some(n) => Ok(n),
+            None => Ok(default),
+        }
+    };
+    let owners = |key: &str, list: &[String]| -> Result<Vec<String>, KeyError> {
+        let mut out: Vec<String> = Vec::new();
+        for o in list {
+            let o = o.trim().to_ascii_lowercase();
+            if !o.contains('@') {
+                return Err((
+                    format!("routing.owners.{key}"),
+                    format!("`{o}` is not an email address"),
+                ));
+            }
+            if !out.contains(&o) {
+                out.push(o);
+            }
+        }
+        Ok(out)
+    };
+    let disqualify = file
+        .disqualify
+        .iter()
+        .enumerate()
+        .map(|(i, r): (usize, &RuleFile)| {
+            let key = format!("routing.disqualify[{i}]");
+            if r.reason.trim().is_empty() {
+                return Err((format!("{key}.reason"), "must say why".into()));
+            }
+            Ok(Rule {
+                condition: condition(&key, &r.feature, &r.op, r.value.as_ref())?,
+                reason: r.reason.trim().to_string(),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Policy {
+        enterprise_seats: positive(
+            "enterprise_seats",
+            file.enterprise_seats,
+            d.enterprise_seats,
+        )?,
+        sales_assist_after_days: positive(
+            "sales_assist_after_days",
+            file.sales_assist_after_days,
+            d.sales_assist_after_days,
+        )?,
+        task_due_days: positive("task_due_days", file.task_due_days, d.task_due_days)?,
+        paid_statuses: file.paid_statuses.clone().unwrap_or(d.paid_statuses),
+        owners: OwnerPools {
+            enterprise: owners("enterprise", &file.owners.enterprise)?,
+            self_serve: owners("self_serve", &file.owners.self_serve)?,
+        },
+        disqualify,
+    })
+}
+
+#[cfg(test)]
+mod tests;

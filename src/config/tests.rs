@@ -1,0 +1,257 @@
+use super::*;
+
+fn global() -> GlobalArgs {
+    GlobalArgs {
+        config: PathBuf::from("/etc/pqlsync/pqlsync.toml"),
+        as_of: Some("2026-11-20".into()),
+        out: None,
+        verbose: 0,
+        quiet: false,
+        summary_json: None,
+    }
+}
+
+const MINIMAL: &str = r#"
+[sources]
+tracks = "data/tracks"
+identifies = "data/identifies"
+groups = "s3://bucket/segment/groups"
+"#;
+
+fn load(text: &str) -> Result<Config, ConfigError> {
+    Config::from_str(text, Path::new("/etc/pqlsync/pqlsync.toml"), &global(), &[])
+}
+
+fn err(text: &str) -> String {
+    load(text).unwrap_err().to_string()
+}
+
+#[test]
+fn minimal_config_gets_defaults_and_resolves_paths() {
+    let c = load(MINIMAL).unwrap();
+    assert_eq!(c.sources.tracks.url, "/etc/pqlsync/data/tracks");
+    assert_eq!(c.sources.groups.url, "s3://bucket/segment/groups/");
+    assert_eq!(c.sql_dir, PathBuf::from("/etc/pqlsync/sql"));
+    assert_eq!(c.state.url, "/etc/pqlsync/.pqlsync/state");
+    assert_eq!(c.as_of, NaiveDate::from_ymd_opt(2026, 11, 20).unwrap());
+    assert_eq!(c.sources.account_id_key, "account_id");
+    assert_eq!(
+        c.scoring.tiers,
+        Tiers {
+            yellow: 40,
+            green: 70
+        }
+    );
+    assert!((c.scoring.fit_weight - 0.4).abs() < 1e-9);
+    assert!(
+        c.scoring
+            .usage
+            .iter()
+            .any(|s| s.condition.feature == "teammates_invited_14d")
+    );
+    assert_eq!(c.routing.enterprise_seats, 50);
+    assert!(c.engine.target_partitions >= 1);
+    assert_eq!(c.engine.memory_limit, None);
+}
+
+#[test]
+fn unknown_keys_are_errors_naming_the_key() {
+    let cases = [
+        (
+            "[sources]\ntrack = \"x\"\ntracks=\"x\"\nidentifies=\"x\"\ngroups=\"x\"",
+            "track",
+        ),
+        (&format!("{MINIMAL}\n[engine]\nmemory = \"1GB\""), "memory"),
+        (&format!("{MINIMAL}\n[scorng]\n"), "scorng"),
+        (
+            &format!(
+                "{MINIMAL}\n[[scoring.usage]]\nfeature=\"seats\"\nop=\">=\"\nvalue=1\npoints=1\nweight=2"
+            ),
+            "weight",
+        ),
+    ];
+    for (text, key) in cases {
+        let e = err(text);
+        assert!(e.contains(key) && e.contains("pqlsync.toml"), "{key}: {e}");
+    }
+}
+
+#[test]
+fn missing_required_source_is_an_error() {
+    let e = err("[sources]\ntracks = \"x\"\nidentifies = \"y\"");
+    assert!(e.contains("groups"), "{e}");
+}
+
+#[test]
+fn bad_values_name_their_key() {
+    let sig = |body: &str| format!("{MINIMAL}\n[[scoring.usage]]\nfeature = \"seats\"\n{body}");
+    let cases = [
+        (
+            sig("op = \"=>\"\nvalue = 1\npoints = 5"),
+            "scoring.usage[0].op",
+        ),
+        (sig("op = \">=\"\npoints = 5"), "scoring.usage[0].value"),
+        (
+            sig("op = \">=\"\nvalue = \"ten\"\npoints = 5"),
+            "scoring.usage[0].value",
+        ),
+        (
+            sig("op = \"between\"\nvalue = [10]\npoints = 5"),
+            "scoring.usage[0].value",
+        ),
+        (
+            sig("op = \"between\"\nvalue = [10, 5]\npoints = 5"),
+            "scoring.usage[0].value",
+        ),
+        (
+            sig("op = \"in\"\nvalue = \"a\"\npoints = 5"),
+            "scoring.usage[0].value",
+        ),
+        (
+            sig("op = \"is_true\"\nvalue = true\npoints = 5"),
+            "scoring.usage[0].value",
+        ),
+        (
+            sig("op = \">=\"\nvalue = 1\npoints = 5\nper = 0"),
+            "scoring.usage[0].per",
+        ),
+        (
+            sig("op = \">=\"\nvalue = 1\npoints = 5\nmax_points = 9"),
+            "scoring.usage[0].max_points",
+        ),
+        (
+            sig("op = \">=\"\nvalue = 1\npoints = 0"),
+            "scoring.usage[0].points",
+        ),
+        (
+            format!("{MINIMAL}\n[engine]\nmemory_limit = \"lots\""),
+            "engine.memory_limit",
+        ),
+        (
+            format!("{MINIMAL}\n[engine]\ntarget_partitions = 0"),
+            "engine.target_partitions",
+        ),
+        (
+            format!("{MINIMAL}\n[scoring.tiers]\nyellow = 70\ngreen = 40"),
+            "scoring.tiers",
+        ),
+        (
+            format!("{MINIMAL}\n[scoring]\nfit_weight = -1"),
+            "scoring.fit_weight",
+        ),
+        (
+            format!("{MINIMAL}\n[routing.owners]\nself_serve = [\"bob\"]"),
+            "routing.owners.self_serve",
+        ),
+        (
+            format!("{MINIMAL}\n[routing]\nenterprise_seats = -5"),
+            "routing.enterprise_seats",
+        ),
+        (
+            format!(
+                "{MINIMAL}\n[[routing.disqualify]]\nfeature = \"email_domain\"\nop = \"in\"\nvalue = [\"x.com\"]\nreason = \"\""
+            ),
+            "routing.disqualify[0].reason",
+        ),
+        (
+            format!("{MINIMAL}\n[sources.events]\n\"Rows Imported\" = \"x\""),
+            "sources.events.Rows Imported",
+        ),
+        (
+            format!("{MINIMAL}\n[sources.stripe]\naccount_id_key = \" \""),
+            "sources.stripe.account_id_key",
+        ),
+    ];
+    for (text, key) in cases {
+        let e = err(&text);
+        assert!(e.contains(&format!("`{key}`")), "{key}: {e}");
+    }
+    let e = err(MINIMAL.replace("data/tracks", "ftp://host/x").as_str());
+    assert!(e.contains("sources.tracks") && e.contains("ftp"), "{e}");
+}
+
+#[test]
+fn as_of_flag_wins_over_file() {
+    let text = format!("[run]\nas_of = \"2025-01-01\"\n{MINIMAL}");
+    assert_eq!(
+        load(&text).unwrap().as_of,
+        NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
+    );
+    let mut g = global();
+    g.as_of = None;
+    let c = Config::from_str(&text, Path::new("/x/pqlsync.toml"), &g, &[]).unwrap();
+    assert_eq!(c.as_of, NaiveDate::from_ymd_opt(2025, 1, 1).unwrap());
+    g.as_of = Some("20-11-2026".into());
+    let e = Config::from_str(&text, Path::new("/x/pqlsync.toml"), &g, &[]).unwrap_err();
+    assert!(e.to_string().contains("--as-of"), "{e}");
+}
+
+#[test]
+fn weights_are_normalised() {
+    let c = load(&format!(
+        "{MINIMAL}\n[scoring]\nfit_weight = 1\nusage_weight = 3"
+    ))
+    .unwrap();
+    assert!((c.scoring.fit_weight - 0.25).abs() < 1e-9);
+}
+
+#[test]
+fn sizes_parse_in_decimal_and_binary_units() {
+    let cases = [
+        ("512MB", Some(512_000_000)),
+        ("512MiB", Some(536_870_912)),
+        ("4GiB", Some(4_294_967_296)),
+        ("1.5G", Some(1_500_000_000)),
+        ("1048576", Some(1_048_576)),
+        (" 2 gb ", Some(2_000_000_000)),
+        ("lots", None),
+        ("5 parsecs", None),
+        ("0", None),
+    ];
+    for (s, want) in cases {
+        assert_eq!(parse_bytes(s).ok(), want, "{s}");
+    }
+}
+
+#[test]
+fn cloud_credentials_come_from_the_environment_and_never_print() {
+    let env = vec![
+        ("AWS_SECRET_ACCESS_KEY".to_string(), "s3cr3t".to_string()),
+        ("AWS_REGION".to_string(), "eu-west-1".to_string()),
+        ("HOME".to_string(), "/root".to_string()),
+    ];
+    let c = Config::from_str(
+        MINIMAL,
+        Path::new("/etc/pqlsync/pqlsync.toml"),
+        &global(),
+        &env,
+    )
+    .unwrap();
+    let keys: Vec<&str> = c
+        .sources
+        .groups
+        .store_options
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .collect();
+    assert_eq!(keys, ["aws_secret_access_key", "aws_region"]);
+    let shown = format!("{c:?}");
+    assert!(!shown.contains("s3cr3t"), "{shown}");
+}
+
+#[test]
+fn built_in_defaults_parse_and_validate() {
+    let d = default_scoring();
+    assert!(d.fit.as_ref().is_some_and(|f| !f.is_empty()));
+    assert!(d.usage.as_ref().is_some_and(|u| !u.is_empty()));
+    scoring_model(&d).unwrap();
+}
+
+#[test]
+fn the_demo_config_loads() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("pqlsync.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let c = Config::from_str(&text, &path, &global(), &[]).unwrap();
+    assert!(c.sources.subscriptions.is_some());
+    assert!(!c.routing.owners.self_serve.is_empty());
+}

@@ -1,0 +1,305 @@
+//! Account profiles: who the accounts and users are, and everything about their lifecycle that
+//! spans days (sign-up, trial, conversion, churn, integrations). Drawn once per account from
+//! `(seed, account index)`, so every day's events can be generated independently and in any
+//! order.
+
+use chrono::{NaiveDate, TimeDelta};
+use rand::{Rng, RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, LogNormal, Pareto};
+
+/// Free-mail providers demo users sign up with.
+pub const FREE_MAIL: &[&str] = &[
+    "gmail.com",
+    "yahoo.com",
+    "outlook.com",
+    "hotmail.com",
+    "icloud.com",
+    "proton.me",
+];
+
+const INDUSTRIES: &[&str] = &[
+    "software",
+    "saas",
+    "technology",
+    "financial services",
+    "marketing",
+    "e-commerce",
+    "healthcare",
+    "education",
+    "manufacturing",
+    "retail",
+    "consulting",
+    "non-profit",
+    "real estate",
+    "media",
+];
+const ADJECTIVES: &[&str] = &[
+    "blue", "bright", "north", "swift", "quiet", "bold", "clear", "lunar", "solid", "true", "open",
+    "red", "green", "prime", "silver", "urban", "wild", "deep", "rapid", "happy",
+];
+const NOUNS: &[&str] = &[
+    "harbor", "peak", "river", "forge", "signal", "orbit", "canvas", "ledger", "beacon", "field",
+    "anchor", "pixel", "stone", "cloud", "vector", "spruce", "falcon", "maple", "atlas", "delta",
+];
+const SUFFIXES: &[&str] = &[
+    "labs", "inc", "co", "hq", "group", "systems", "works", "studio",
+];
+const FIRST: &[&str] = &[
+    "ana", "ben", "chen", "dara", "eli", "fatima", "gus", "hana", "ivan", "jo", "kofi", "lea",
+    "mo", "nia", "omar", "pia", "quinn", "ravi", "sara", "tom", "uma", "vik", "wen", "yara", "zoe",
+];
+const LAST: &[&str] = &[
+    "smith", "garcia", "kim", "muller", "rossi", "okafor", "tanaka", "silva", "novak", "haddad",
+    "olsen", "dubois", "singh", "cohen", "ivanova", "nguyen",
+];
+
+/// One user of an account.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    /// Day (ordinal from CE) the user joined; 0 is the account's creator.
+    pub joined: i32,
+}
+
+/// A trial and how it ends.
+#[derive(Debug, Clone)]
+pub struct Trial {
+    pub start_day: i32,
+    /// Seconds into the start day.
+    pub start_second: u32,
+    pub length_days: i32,
+    /// Extra days granted by a `trial_extended`, on `extended_on`.
+    pub extension: Option<(i32, i32)>,
+    /// Billing runs through Stripe (else the trial is known from events only).
+    pub stripe: bool,
+    pub converts: bool,
+    pub yearly: bool,
+    pub currency: &'static str,
+    /// Price per seat, minor units, for the billing interval.
+    pub unit_amount: i64,
+    /// Day the paying customer cancels (past-due first on some).
+    pub churns_on: Option<i32>,
+    pub past_due: bool,
+}
+
+impl Trial {
+    /// Day the trial ends (after any extension).
+    pub fn end_day(&self) -> i32 {
+        self.start_day + self.length_days + self.extension.map_or(0, |(_, extra)| extra)
+    }
+}
+
+/// One account and its life.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub index: u32,
+    pub id: String,
+    pub name: String,
+    pub website: Option<String>,
+    pub employees: Option<i64>,
+    pub industry: Option<String>,
+    pub plan: &'static str,
+    pub created: i32,
+    /// A later group call that changes traits (employees grew, website added).
+    pub regroup: Option<i32>,
+    pub users: Vec<User>,
+    /// 0..1: how much the account uses the product.
+    pub engagement: f64,
+    /// Never sends a single event (signed up and left).
+    pub silent: bool,
+    pub trial: Option<Trial>,
+    /// Day the account stops using the product, if it does.
+    pub inactive_from: Option<i32>,
+    pub integration_days: Vec<i32>,
+}
+
+/// Parameters that shape the population.
+#[derive(Debug, Clone, Copy)]
+pub struct Population {
+    pub seed: u64,
+    /// Last day of data (ordinal from CE).
+    pub last_day: i32,
+    /// Accounts are created over this many days up to `last_day`.
+    pub history_days: i32,
+}
+
+pub fn day_ordinal(d: NaiveDate) -> i32 {
+    chrono::Datelike::num_days_from_ce(&d)
+}
+
+pub fn date_of(ordinal: i32) -> NaiveDate {
+    NaiveDate::from_num_days_from_ce_opt(ordinal).expect("in range")
+}
+
+pub fn add_days(d: NaiveDate, n: i64) -> NaiveDate {
+    d + TimeDelta::days(n)
+}
+
+/// A stream id for an RNG: one per (seed, purpose, index), stable across releases.
+pub fn rng_for(seed: u64, purpose: u64, index: u64) -> ChaCha8Rng {
+    let mut z = seed
+        ^ purpose.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ^ index.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    ChaCha8Rng::seed_from_u64(z ^ (z >> 31))
+}
+
+fn pick<'a, R: Rng>(rng: &mut R, items: &[&'a str]) -> &'a str {
+    items[rng.random_range(0..items.len())]
+}
+
+/// Draw account `index`.
+pub fn account(pop: Population, index: u32) -> Account {
+    let mut rng = rng_for(pop.seed, 1, u64::from(index));
+    let id = format!("acct_{index:06}");
+    let created = pop.last_day - rng.random_range(0..pop.history_days.max(1));
+    let name = format!(
+        "{} {} {}",
+        capitalise(pick(&mut rng, ADJECTIVES)),
+        capitalise(pick(&mut rng, NOUNS)),
+        capitalise(pick(&mut rng, SUFFIXES))
+    );
+    // A quarter of sign-ups use a free-mail address and give no company website.
+    let free_mail = rng.random_bool(0.25);
+    let slug: String = name
+        .to_ascii_lowercase()
+        .split(' ')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("");
+    let tld = pick(&mut rng, &["com", "io", "co", "ai"]);
+    let company_domain = format!("{slug}{index}.{tld}");
+    let website = (!free_mail && rng.random_bool(0.9)).then(|| match rng.random_range(0..3) {
+        0 => format!("https://www.{company_domain}/"),
+        1 => format!("http://{company_domain}"),
+        _ => format!("www.{company_domain}/about"),
+    });
+    // Company size: heavy-tailed, most accounts small.
+    let employees_raw = Pareto::new(3.0_f64, 0.9)
+        .expect("valid")
+        .sample(&mut rng)
+        .min(50_000.0) as i64;
+    let employees = (!rng.random_bool(0.08)).then_some(employees_raw);
+    let industry = (!rng.random_bool(0.05)).then(|| pick(&mut rng, INDUSTRIES).to_string());
+    // Seats: heavy-tailed too, bounded by the company size; about 5% reach 50.
+    let seat_draw = Pareto::new(1.0_f64, 1.15).expect("valid").sample(&mut rng);
+    let mut seats = (seat_draw as i64).clamp(1, 400);
+    if let Some(e) = employees {
+        seats = seats.min(e.max(1));
+    }
+    if free_mail {
+        seats = seats.min(3);
+    }
+    let engagement = LogNormal::new(-1.2_f64, 0.8)
+        .expect("valid")
+        .sample(&mut rng)
+        .min(1.0);
+    let silent = rng.random_bool(0.03);
+    let first = FIRST.len();
+    let users: Vec<User> = (0..seats)
+        .map(|k| {
+            // Teammates join over the first weeks, faster in engaged accounts.
+            let joined = if k == 0 {
+                created
+            } else {
+                created + (rng.random::<f64>().powf(1.0 + engagement) * 40.0) as i32
+            };
+            let f = FIRST[(index as usize + k as usize * 7) % first];
+            let l = LAST[rng.random_range(0..LAST.len())];
+            let personal = free_mail || rng.random_bool(0.07);
+            let email = if personal {
+                format!(
+                    "{f}.{l}{}@{}",
+                    rng.random_range(1..999),
+                    pick(&mut rng, FREE_MAIL)
+                )
+            } else {
+                format!("{f}.{l}{k}@{company_domain}")
+            };
+            User {
+                id: format!("u_{index:06}_{k:03}"),
+                email,
+                joined,
+            }
+        })
+        .collect();
+    // Most sign-ups start a trial within two days; some use the free plan only.
+    let trial = rng.random_bool(0.72).then(|| {
+        let start_day = created + rng.random_range(0..3);
+        let length_days = 14;
+        let extension = rng
+            .random_bool(0.06)
+            .then(|| (start_day + length_days - rng.random_range(1..4), 7));
+        let quality: f64 =
+            engagement * (1.0 + (seats as f64).ln()) + if free_mail { -0.3 } else { 0.1 };
+        let converts = rng.random_bool((0.08 + 0.9 * quality).clamp(0.02, 0.85));
+        let yearly = rng.random_bool(0.2);
+        let currency = if rng.random_bool(0.15) { "eur" } else { "usd" };
+        let unit_amount = if yearly { 29_000 } else { 2_900 };
+        let end = start_day + length_days + extension.map_or(0, |(_, e)| e);
+        Trial {
+            start_day,
+            start_second: rng.random_range(0..86_400),
+            length_days,
+            extension,
+            stripe: rng.random_bool(0.85),
+            converts,
+            yearly,
+            currency,
+            unit_amount,
+            churns_on: (converts && rng.random_bool(0.1)).then(|| end + rng.random_range(20..120)),
+            past_due: converts && rng.random_bool(0.05),
+        }
+    });
+    // Unconverted trials mostly go quiet after the trial; some free users drift off.
+    let inactive_from = match &trial {
+        Some(t) if !t.converts && rng.random_bool(0.75) => {
+            Some(t.end_day() + rng.random_range(0..5))
+        }
+        Some(t) if t.churns_on.is_some() => t.churns_on,
+        _ if rng.random_bool(0.3) => Some(created + rng.random_range(3..60)),
+        _ => None,
+    };
+    let mut integration_days = Vec::new();
+    for _ in 0..3 {
+        if rng.random_bool(0.25 + 0.5 * engagement) {
+            integration_days.push(created + rng.random_range(0..30));
+        }
+    }
+    let plan = match &trial {
+        Some(t) if t.converts => "team",
+        Some(_) => "trial",
+        None => "free",
+    };
+    let regroup = rng
+        .random_bool(0.2)
+        .then(|| created + rng.random_range(1..45));
+    Account {
+        index,
+        id,
+        name,
+        website,
+        employees,
+        industry,
+        plan,
+        created,
+        regroup,
+        users,
+        engagement,
+        silent,
+        trial,
+        inactive_from,
+        integration_days,
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
+        None => String::new(),
+    }
+}

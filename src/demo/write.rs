@@ -1,0 +1,557 @@
+//! Writes generated rows as Parquet in the shapes Segment and Stripe export. Timestamps are
+//! stored in different units on purpose (tracks µs UTC, identifies ns without a zone, groups ms
+//! UTC, Stripe s UTC) so the normalisation of sources is exercised by the demo itself.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    ArrayRef, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+    TimestampMillisecondBuilder, TimestampNanosecondBuilder, TimestampSecondBuilder,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::Compression;
+use datafusion::parquet::file::properties::WriterProperties;
+use rand::RngExt;
+
+use super::profile::{Account, date_of, rng_for};
+use super::{DAY_US, DemoError, Event, add_noise, events_for};
+
+pub struct Context<'a> {
+    pub out: &'a Path,
+    pub seed: u64,
+    pub activity: f64,
+    pub last_day: i32,
+}
+
+#[derive(Debug, Default)]
+pub struct DayStats {
+    pub tracks_rows: u64,
+    pub rows_imported_rows: u64,
+    pub identifies_rows: u64,
+    pub groups_rows: u64,
+    pub subscriptions_rows: u64,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+fn utc(unit: TimeUnit) -> DataType {
+    DataType::Timestamp(unit, Some("UTC".into()))
+}
+
+fn write_parquet(
+    path: &Path,
+    schema: SchemaRef,
+    columns: Vec<ArrayRef>,
+    stats: &mut DayStats,
+) -> Result<(), DemoError> {
+    let err = |message: String| DemoError::Write {
+        path: path.to_path_buf(),
+        message,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+    }
+    let batch =
+        RecordBatch::try_new(Arc::clone(&schema), columns).map_err(|e| err(e.to_string()))?;
+    let file = File::create(path).map_err(|e| err(e.to_string()))?;
+    // Snappy and ~128k-row groups, as Segment's and most warehouses' exporters write.
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(131_072))
+        .build();
+    let mut w = ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| err(e.to_string()))?;
+    w.write(&batch).map_err(|e| err(e.to_string()))?;
+    w.close().map_err(|e| err(e.to_string()))?;
+    stats.files += 1;
+    stats.bytes += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    Ok(())
+}
+
+fn tracks_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new("anonymous_id", DataType::Utf8, true),
+        Field::new("user_id", DataType::Utf8, true),
+        Field::new("event", DataType::Utf8, false),
+        Field::new("event_text", DataType::Utf8, false),
+        Field::new("timestamp", utc(TimeUnit::Microsecond), false),
+        Field::new("received_at", utc(TimeUnit::Microsecond), false),
+        Field::new("context_group_id", DataType::Utf8, true),
+        Field::new("context_library_name", DataType::Utf8, true),
+    ]))
+}
+
+fn rows_imported_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new("user_id", DataType::Utf8, true),
+        Field::new("context_group_id", DataType::Utf8, true),
+        Field::new("timestamp", utc(TimeUnit::Microsecond), false),
+        Field::new("received_at", utc(TimeUnit::Microsecond), false),
+        Field::new("row_count", DataType::Int64, false),
+        Field::new("source", DataType::Utf8, true),
+    ]))
+}
+
+fn event_text(event: &str) -> String {
+    event
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn tracks_columns(events: &[&Event]) -> Vec<ArrayRef> {
+    let n = events.len();
+    let mut id = StringBuilder::with_capacity(n, n * 36);
+    let mut anon = StringBuilder::with_capacity(n, n * 20);
+    let mut user = StringBuilder::with_capacity(n, n * 14);
+    let mut event = StringBuilder::with_capacity(n, n * 12);
+    let mut text = StringBuilder::with_capacity(n, n * 12);
+    let mut ts = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
+    let mut rec = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
+    let mut group = StringBuilder::with_capacity(n, n * 11);
+    let mut lib = StringBuilder::with_capacity(n, n * 10);
+    for e in events {
+        id.append_value(&e.id);
+        anon.append_value(&e.anonymous_id);
+        user.append_option(e.user.as_deref());
+        event.append_value(e.event);
+        text.append_value(event_text(e.event));
+        ts.append_value(e.timestamp);
+        rec.append_value(e.received_at);
+        group.append_option(e.account.as_deref());
+        lib.append_value("analytics.js");
+    }
+    vec![
+        Arc::new(id.finish()),
+        Arc::new(anon.finish()),
+        Arc::new(user.finish()),
+        Arc::new(event.finish()),
+        Arc::new(text.finish()),
+        Arc::new(ts.finish()),
+        Arc::new(rec.finish()),
+        Arc::new(group.finish()),
+        Arc::new(lib.finish()),
+    ]
+}
+
+fn rows_imported_columns(events: &[&Event]) -> Vec<ArrayRef> {
+    let n = events.len();
+    let mut id = StringBuilder::with_capacity(n, n * 36);
+    let mut user = StringBuilder::with_capacity(n, n * 14);
+    let mut group = StringBuilder::with_capacity(n, n * 11);
+    let mut ts = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
+    let mut rec = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
+    let mut rows = Int64Builder::with_capacity(n);
+    let mut source = StringBuilder::with_capacity(n, n * 4);
+    for e in events {
+        id.append_value(&e.id);
+        user.append_option(e.user.as_deref());
+        group.append_option(e.account.as_deref());
+        ts.append_value(e.timestamp);
+        rec.append_value(e.received_at);
+        rows.append_value(e.row_count.unwrap_or(0));
+        source.append_value("csv");
+    }
+    vec![
+        Arc::new(id.finish()),
+        Arc::new(user.finish()),
+        Arc::new(group.finish()),
+        Arc::new(ts.finish()),
+        Arc::new(rec.finish()),
+        Arc::new(rows.finish()),
+        Arc::new(source.finish()),
+    ]
+}
+
+/// Events of one day (by event time), split into partitions by load day (`received_at`).
+/// Events not loaded by the end of the last day are not in the export yet.
+pub fn day(ctx: &Context<'_>, accounts: &[Account], day: i32) -> Result<DayStats, DemoError> {
+    let mut rng = rng_for(ctx.seed, 2, day as u64);
+    let mut events = Vec::new();
+    for a in accounts {
+        events.extend(events_for(&mut rng, a, day, ctx.activity));
+    }
+    add_noise(&mut rng, &mut events);
+    let end_of_data = i64::from(ctx.last_day - 719_163 + 1) * DAY_US;
+    let mut stats = DayStats::default();
+    let loaded: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.received_at < end_of_data)
+        .collect();
+    for offset in 0..=2 {
+        let load_day = day + offset;
+        let start = i64::from(load_day - 719_163) * DAY_US;
+        let part: Vec<&Event> = loaded
+            .iter()
+            .copied()
+            .filter(|e| e.received_at >= start && e.received_at < start + DAY_US)
+            .collect();
+        if part.is_empty() {
+            continue;
+        }
+        let date = date_of(load_day);
+        let name = if offset == 0 {
+            format!("part-{}.parquet", date.format("%Y%m%d"))
+        } else {
+            format!("late-from-{}.parquet", date_of(day).format("%Y%m%d"))
+        };
+        let path: PathBuf = ctx
+            .out
+            .join("tracks")
+            .join(format!("day={date}"))
+            .join(&name);
+        write_parquet(&path, tracks_schema(), tracks_columns(&part), &mut stats)?;
+        stats.tracks_rows += part.len() as u64;
+        let imports: Vec<&Event> = part
+            .iter()
+            .copied()
+            .filter(|e| e.event == "rows_imported")
+            .collect();
+        if !imports.is_empty() {
+            let path = ctx
+                .out
+                .join("events/rows_imported")
+                .join(format!("day={date}"))
+                .join(&name);
+            write_parquet(
+                &path,
+                rows_imported_schema(),
+                rows_imported_columns(&imports),
+                &mut stats,
+            )?;
+            stats.rows_imported_rows += imports.len() as u64;
+        }
+    }
+    Ok(stats)
+}
+
+/// `identifies` (one row per user joining, some re-identified) and `groups` (a row per account
+/// at sign-up, some updated later), as of the end of the last day.
+pub fn identities(ctx: &Context<'_>, accounts: &[Account]) -> Result<DayStats, DemoError> {
+    let mut rng = rng_for(ctx.seed, 3, 0);
+    let day_start = |d: i32| i64::from(d - 719_163) * DAY_US;
+    let mut stats = DayStats::default();
+
+    let mut id = StringBuilder::new();
+    let mut user = StringBuilder::new();
+    let mut anon = StringBuilder::new();
+    let mut email = StringBuilder::new();
+    let mut ts = TimestampNanosecondBuilder::new();
+    let mut rec = TimestampNanosecondBuilder::new();
+    let mut group = StringBuilder::new();
+    let mut role = StringBuilder::new();
+    for a in accounts {
+        for (k, u) in a.users.iter().enumerate() {
+            if u.joined > ctx.last_day {
+                continue;
+            }
+            let again = rng
+                .random_bool(0.1)
+                .then(|| u.joined + rng.random_range(1..30))
+                .filter(|d| *d <= ctx.last_day);
+            for d in std::iter::once(u.joined).chain(again) {
+                let t = day_start(d) + rng.random_range(0..DAY_US);
+                id.append_value(format!("{:032x}", rng.random::<u128>()));
+                // A few identify calls arrive without a user or without the account.
+                let anonymous = rng.random_bool(0.004);
+                user.append_option((!anonymous).then_some(u.id.as_str()));
+                anon.append_value(format!("anon_{}", u.id));
+                email.append_value(&u.email);
+                ts.append_value(t * 1_000);
+                rec.append_value((t + 2_000_000) * 1_000);
+                group.append_option((!rng.random_bool(0.004)).then_some(a.id.as_str()));
+                role.append_value(if k == 0 { "admin" } else { "member" });
+                stats.identifies_rows += 1;
+            }
+        }
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new("user_id", DataType::Utf8, true),
+        Field::new("anonymous_id", DataType::Utf8, true),
+        Field::new("email", DataType::Utf8, true),
+        Field::new(
+            "timestamp",
+            DataType::Timestamp(TimeUnit::Nanosecond, None),
+            false,
+        ),
+        Field::new(
+            "received_at",
+            DataType::Timestamp(TimeUnit::Nanosecond, None),
+            false,
+        ),
+        Field::new("context_group_id", DataType::Utf8, true),
+        Field::new("role", DataType::Utf8, true),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(id.finish()),
+        Arc::new(user.finish()),
+        Arc::new(anon.finish()),
+        Arc::new(email.finish()),
+        Arc::new(ts.finish()),
+        Arc::new(rec.finish()),
+        Arc::new(group.finish()),
+        Arc::new(role.finish()),
+    ];
+    write_parquet(
+        &ctx.out.join("identifies/part-00000.parquet"),
+        schema,
+        columns,
+        &mut stats,
+    )?;
+
+    let mut id = StringBuilder::new();
+    let mut group_id = StringBuilder::new();
+    let mut user = StringBuilder::new();
+    let mut ts = TimestampMillisecondBuilder::new().with_timezone("UTC");
+    let mut rec = TimestampMillisecondBuilder::new().with_timezone("UTC");
+    let mut name = StringBuilder::new();
+    let mut website = StringBuilder::new();
+    let mut employees = Int64Builder::new();
+    let mut industry = StringBuilder::new();
+    let mut plan = StringBuilder::new();
+    for a in accounts {
+        let mut rows = vec![(a.created, a.employees, a.website.clone())];
+        if let Some(d) = a.regroup.filter(|d| *d <= ctx.last_day) {
+            // Grew, and (sometimes) told us the website.
+            let grown = a.employees.map(|e| e + e / 5 + 1);
+            rows.push((d, grown, a.website.clone()));
+        }
+        for (d, emp, site) in rows {
+            let t = (day_start(d) + rng.random_range(0..DAY_US)) / 1_000;
+            id.append_value(format!("{:032x}", rng.random::<u128>()));
+            group_id.append_value(&a.id);
+            user.append_value(&a.users[0].id);
+            ts.append_value(t);
+            rec.append_value(t + 1_500);
+            name.append_value(&a.name);
+            website.append_option(site.as_deref());
+            employees.append_option(emp);
+            industry.append_option(a.industry.as_deref());
+            plan.append_value(a.plan);
+            stats.groups_rows += 1;
+        }
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new("group_id", DataType::Utf8, false),
+        Field::new("user_id", DataType::Utf8, true),
+        Field::new("timestamp", utc(TimeUnit::Millisecond), false),
+        Field::new("received_at", utc(TimeUnit::Millisecond), false),
+        Field::new("name", DataType::Utf8, true),
+        Field::new("website", DataType::Utf8, true),
+        Field::new("employees", DataType::Int64, true),
+        Field::new("industry", DataType::Utf8, true),
+        Field::new("plan", DataType::Utf8, true),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(id.finish()),
+        Arc::new(group_id.finish()),
+        Arc::new(user.finish()),
+        Arc::new(ts.finish()),
+        Arc::new(rec.finish()),
+        Arc::new(name.finish()),
+        Arc::new(website.finish()),
+        Arc::new(employees.finish()),
+        Arc::new(industry.finish()),
+        Arc::new(plan.finish()),
+    ];
+    write_parquet(&ctx.out.join("groups.parquet"), schema, columns, &mut stats)?;
+    Ok(stats)
+}
+
+/// Stripe as exported at the end of the last day: one subscription per Stripe trial (and a few
+/// direct purchases without a trial), its line item, and customer metadata.
+pub fn stripe(ctx: &Context<'_>, accounts: &[Account]) -> Result<DayStats, DemoError> {
+    let mut rng = rng_for(ctx.seed, 4, 0);
+    let sec = |day: i32, second: u32| i64::from(day - 719_163) * 86_400 + i64::from(second);
+    let now = sec(ctx.last_day + 1, 0);
+    let mut stats = DayStats::default();
+    let (mut s_id, mut s_cus, mut s_status) = (
+        StringBuilder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+    );
+    let mut s_ts: Vec<TimestampSecondBuilder> = (0..6)
+        .map(|_| TimestampSecondBuilder::new().with_timezone("UTC"))
+        .collect();
+    let (mut s_qty, mut s_price) = (Int64Builder::new(), StringBuilder::new());
+    let (mut i_sub, mut i_price, mut i_amount, mut i_cur, mut i_int, mut i_qty) = (
+        StringBuilder::new(),
+        StringBuilder::new(),
+        Int64Builder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+        Int64Builder::new(),
+    );
+    let (mut m_cus, mut m_key, mut m_val) = (
+        StringBuilder::new(),
+        StringBuilder::new(),
+        StringBuilder::new(),
+    );
+    for a in accounts {
+        let direct = a.trial.is_none() && rng.random_bool(0.04) && a.created + 5 <= ctx.last_day;
+        let trial = a
+            .trial
+            .as_ref()
+            .filter(|t| t.stripe && t.start_day <= ctx.last_day);
+        if trial.is_none() && !direct {
+            continue;
+        }
+        let cus = format!("cus_{:06}", a.index);
+        let sub = format!("sub_{:06}", a.index);
+        // created, start_date, trial_start, trial_end, canceled_at, ended_at
+        let mut times: [Option<i64>; 6] = [None; 6];
+        let (status, quantity, yearly, currency, amount);
+        if let Some(t) = trial {
+            let start = sec(t.start_day, t.start_second);
+            let end = sec(t.end_day(), t.start_second);
+            times[0] = Some(start);
+            times[1] = Some(start);
+            times[2] = Some(start);
+            times[3] = Some(end);
+            let seats = a
+                .users
+                .iter()
+                .filter(|u| u.joined <= t.end_day())
+                .count()
+                .max(1) as i64;
+            quantity = seats;
+            yearly = t.yearly;
+            currency = t.currency;
+            amount = t.unit_amount;
+            status = if end >= now {
+                "trialing"
+            } else if !t.converts {
+                times[4] = Some(end);
+                times[5] = Some(end);
+                "canceled"
+            } else if let Some(churn) = t.churns_on.filter(|d| *d <= ctx.last_day) {
+                times[4] = Some(sec(churn, 3_600));
+                times[5] = Some(sec(churn, 3_600));
+                "canceled"
+            } else if t.past_due {
+                "past_due"
+            } else {
+                "active"
+            };
+        } else {
+            let start = sec(a.created + 5, 43_200);
+            times[0] = Some(start);
+            times[1] = Some(start);
+            quantity = a.users.len().min(5) as i64;
+            yearly = false;
+            currency = "usd";
+            amount = 2_900;
+            status = "active";
+        }
+        s_id.append_value(&sub);
+        s_cus.append_value(&cus);
+        s_status.append_value(status);
+        for (b, t) in s_ts.iter_mut().zip(times) {
+            b.append_option(t);
+        }
+        s_qty.append_value(quantity);
+        let price = format!(
+            "price_team_{}_{currency}",
+            if yearly { "yearly" } else { "monthly" }
+        );
+        s_price.append_value(&price);
+        i_sub.append_value(&sub);
+        i_price.append_value(&price);
+        i_amount.append_value(amount);
+        i_cur.append_value(currency);
+        i_int.append_value(if yearly { "year" } else { "month" });
+        i_qty.append_value(quantity);
+        // One customer in a hundred was created by hand and never got its account id.
+        if !rng.random_bool(0.01) {
+            m_cus.append_value(&cus);
+            m_key.append_value("account_id");
+            m_val.append_value(&a.id);
+        }
+        m_cus.append_value(&cus);
+        m_key.append_value("signup_source");
+        m_val.append_value(if rng.random_bool(0.7) { "web" } else { "sales" });
+        stats.subscriptions_rows += 1;
+    }
+    let ts_field = |name: &str| Field::new(name, utc(TimeUnit::Second), true);
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new("customer_id", DataType::Utf8, false),
+        Field::new("status", DataType::Utf8, false),
+        ts_field("created"),
+        ts_field("start_date"),
+        ts_field("trial_start"),
+        ts_field("trial_end"),
+        ts_field("canceled_at"),
+        ts_field("ended_at"),
+        Field::new("quantity", DataType::Int64, true),
+        Field::new("price_id", DataType::Utf8, true),
+    ]));
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(s_id.finish()),
+        Arc::new(s_cus.finish()),
+        Arc::new(s_status.finish()),
+    ];
+    columns.extend(s_ts.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+    columns.push(Arc::new(s_qty.finish()));
+    columns.push(Arc::new(s_price.finish()));
+    write_parquet(
+        &ctx.out.join("stripe/subscriptions.parquet"),
+        schema,
+        columns,
+        &mut stats,
+    )?;
+
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("subscription_id", DataType::Utf8, false),
+        Field::new("price_id", DataType::Utf8, false),
+        Field::new("price_unit_amount", DataType::Int64, false),
+        Field::new("price_currency", DataType::Utf8, false),
+        Field::new("price_recurring_interval", DataType::Utf8, false),
+        Field::new("quantity", DataType::Int64, false),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(i_sub.finish()),
+        Arc::new(i_price.finish()),
+        Arc::new(i_amount.finish()),
+        Arc::new(i_cur.finish()),
+        Arc::new(i_int.finish()),
+        Arc::new(i_qty.finish()),
+    ];
+    write_parquet(
+        &ctx.out.join("stripe/subscription_items.parquet"),
+        schema,
+        columns,
+        &mut stats,
+    )?;
+
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("customer_id", DataType::Utf8, false),
+        Field::new("key", DataType::Utf8, false),
+        Field::new("value", DataType::Utf8, false),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(m_cus.finish()),
+        Arc::new(m_key.finish()),
+        Arc::new(m_val.finish()),
+    ];
+    write_parquet(
+        &ctx.out.join("stripe/customers_metadata.parquet"),
+        schema,
+        columns,
+        &mut stats,
+    )?;
+    Ok(stats)
+}

@@ -1,0 +1,353 @@
+//! The analyst-owned SQL project on disk: `staging/*.sql` and `features/*.sql` (one view per
+//! file, named after the file) and `seeds/*.csv` (small reference tables, named after the file).
+//!
+//! Views are planned in dependency order, found by parsing each file's table references (the
+//! way dbt orders models by `ref()`), so analysts never number files. Staging views come before
+//! feature views and may not read them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use datafusion::sql::parser::{DFParser, Statement as DFStatement};
+use datafusion::sql::resolve::resolve_table_references;
+use datafusion::sql::sqlparser::ast::Statement;
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+
+use super::FeatureError;
+
+/// Which folder a view comes from. Staging sorts first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Layer {
+    Staging,
+    Features,
+}
+
+impl fmt::Display for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Layer::Staging => "staging",
+            Layer::Features => "features",
+        })
+    }
+}
+
+/// One view file, parsed.
+#[derive(Debug, Clone)]
+pub struct View {
+    pub name: String,
+    pub layer: Layer,
+    pub path: PathBuf,
+    pub sql: String,
+    pub statement: Statement,
+    /// Names of other project views this one reads.
+    pub depends_on: BTreeSet<String>,
+}
+
+/// A CSV reference table.
+#[derive(Debug, Clone)]
+pub struct Seed {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+/// The SQL project, views in planning order.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub dir: PathBuf,
+    pub views: Vec<View>,
+    pub seeds: Vec<Seed>,
+}
+
+/// The view every project must define.
+pub const FINAL_VIEW: &str = "account_features";
+
+impl Project {
+    /// Read and order the project under `dir`.
+    pub fn load(dir: &Path) -> Result<Project, FeatureError> {
+        if !dir.is_dir() {
+            return Err(FeatureError::NoSqlDir {
+                dir: dir.to_path_buf(),
+            });
+        }
+        let mut views = Vec::new();
+        for layer in [Layer::Staging, Layer::Features] {
+            for path in list(&dir.join(layer.to_string()), "sql")? {
+                views.push(parse_view(&path, layer)?);
+            }
+        }
+        let seeds = list(&dir.join("seeds"), "csv")?
+            .into_iter()
+            .map(|path| Seed {
+                name: stem(&path),
+                path,
+            })
+            .collect();
+        let views = order(views)?;
+        if !views.iter().any(|v| v.name == FINAL_VIEW) {
+            return Err(FeatureError::NoFinalView {
+                dir: dir.join("features"),
+            });
+        }
+        Ok(Project {
+            dir: dir.to_path_buf(),
+            views,
+            seeds,
+        })
+    }
+}
+
+fn list(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, FeatureError> {
+    if !dir.exists() {
+        return Ok(Vec::new());
+    }
+    let entries = std::fs::read_dir(dir).map_err(|source| FeatureError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut paths = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|source| FeatureError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?
+            .path();
+        if path.extension().is_some_and(|e| e == ext) && path.is_file() {
+            paths.push(path);
+        }
+    }
+    paths.sort();
+    Ok(paths)
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+fn parse_view(path: &Path, layer: Layer) -> Result<View, FeatureError> {
+    let sql = std::fs::read_to_string(path).map_err(|source| FeatureError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let name = stem(path);
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        || name.starts_with(|c: char| c.is_ascii_digit())
+    {
+        return Err(FeatureError::BadViewName {
+            file: path.to_path_buf(),
+        });
+    }
+    let sql_error = |message: String| FeatureError::Sql {
+        file: path.to_path_buf(),
+        message,
+    };
+    let mut statements = DFParser::parse_sql_with_dialect(&sql, &GenericDialect {})
+        .map_err(|e| sql_error(e.to_string()))?;
+    if statements.len() != 1 {
+        return Err(FeatureError::NotAQuery {
+            file: path.to_path_buf(),
+            found: format!("{} statements", statements.len()),
+        });
+    }
+    let statement = statements.pop_front().expect("one statement");
+    let (refs, _ctes) =
+        resolve_table_references(&statement, true).map_err(|e| sql_error(e.to_string()))?;
+    // Only plain queries: analyst SQL may read, never write or change the catalog.
+    let statement = match statement {
+        DFStatement::Statement(s) if matches!(*s, Statement::Query(_)) => *s,
+        DFStatement::Statement(s) => {
+            return Err(FeatureError::NotAQuery {
+                file: path.to_path_buf(),
+                found: first_words(&s.to_string()),
+            });
+        }
+        other => {
+            return Err(FeatureError::NotAQuery {
+                file: path.to_path_buf(),
+                found: first_words(&other.to_string()),
+            });
+        }
+    };
+    let depends_on = refs
+        .iter()
+        .filter(|r| r.schema().is_none())
+        .map(|r| r.table().to_string())
+        .collect();
+    Ok(View {
+        name,
+        layer,
+        path: path.to_path_buf(),
+        sql,
+        statement,
+        depends_on,
+    })
+}
+
+fn first_words(s: &str) -> String {
+    s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+/// Topological order: a view after everything it reads; among ready views staging first,
+/// then by name, so the order is deterministic.
+fn order(views: Vec<View>) -> Result<Vec<View>, FeatureError> {
+    let mut by_name: BTreeMap<String, View> = BTreeMap::new();
+    for view in views {
+        if let Some(first) = by_name.get(&view.name) {
+            return Err(FeatureError::DuplicateView {
+                name: view.name.clone(),
+                first: first.path.clone(),
+                second: view.path,
+            });
+        }
+        by_name.insert(view.name.clone(), view);
+    }
+    for view in by_name.values() {
+        for dep in &view.depends_on {
+            if let Some(target) = by_name.get(dep)
+                && view.layer == Layer::Staging
+                && target.layer == Layer::Features
+            {
+                return Err(FeatureError::StagingReadsFeature {
+                    file: view.path.clone(),
+                    feature: target.path.clone(),
+                });
+            }
+        }
+    }
+    let mut done: BTreeSet<String> = BTreeSet::new();
+    let mut ordered = Vec::with_capacity(by_name.len());
+    while ordered.len() < by_name.len() {
+        let next = by_name
+            .values()
+            .filter(|v| !done.contains(&v.name))
+            .filter(|v| {
+                v.depends_on
+                    .iter()
+                    .all(|d| d == &v.name || done.contains(d) || !by_name.contains_key(d))
+            })
+            .min_by(|a, b| (a.layer, &a.name).cmp(&(b.layer, &b.name)));
+        match next {
+            Some(v) => {
+                if v.depends_on.contains(&v.name) {
+                    return Err(FeatureError::Cycle {
+                        files: vec![v.path.clone()],
+                    });
+                }
+                done.insert(v.name.clone());
+                ordered.push(v.clone());
+            }
+            None => {
+                let files = by_name
+                    .values()
+                    .filter(|v| !done.contains(&v.name))
+                    .map(|v| v.path.clone())
+                    .collect();
+                return Err(FeatureError::Cycle { files });
+            }
+        }
+    }
+    Ok(ordered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, rel: &str, body: &str) {
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, body).unwrap();
+    }
+
+    #[test]
+    fn orders_views_by_reference_not_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "staging/stg_b.sql", "SELECT * FROM raw.tracks");
+        write(dir.path(), "staging/stg_a.sql", "SELECT * FROM stg_b");
+        write(
+            dir.path(),
+            "features/account_features.sql",
+            "WITH x AS (SELECT * FROM aaa) SELECT * FROM x JOIN stg_a USING (id)",
+        );
+        write(dir.path(), "features/aaa.sql", "SELECT * FROM zzz");
+        write(dir.path(), "features/zzz.sql", "SELECT * FROM stg_a");
+        let project = Project::load(dir.path()).unwrap();
+        let names: Vec<_> = project.views.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(names, ["stg_b", "stg_a", "zzz", "aaa", "account_features"]);
+    }
+
+    #[test]
+    fn rejects_ddl_dml_and_multiple_statements() {
+        let cases = [
+            "CREATE TABLE t AS SELECT 1",
+            "INSERT INTO t VALUES (1)",
+            "DROP TABLE raw.tracks",
+            "COPY (SELECT 1) TO '/tmp/x.parquet'",
+            "SELECT 1; SELECT 2",
+            "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '/tmp'",
+        ];
+        for sql in cases {
+            let dir = tempfile::tempdir().unwrap();
+            write(dir.path(), "features/account_features.sql", sql);
+            let err = Project::load(dir.path()).unwrap_err();
+            assert!(
+                matches!(err, FeatureError::NotAQuery { .. }),
+                "{sql}: {err}"
+            );
+            assert!(err.to_string().contains("account_features.sql"), "{err}");
+        }
+    }
+
+    #[test]
+    fn cycles_name_the_files() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "features/a.sql", "SELECT * FROM b");
+        write(dir.path(), "features/b.sql", "SELECT * FROM a");
+        write(
+            dir.path(),
+            "features/account_features.sql",
+            "SELECT * FROM a",
+        );
+        let err = Project::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("a.sql") && err.contains("b.sql"), "{err}");
+    }
+
+    #[test]
+    fn staging_may_not_read_features() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "staging/stg.sql",
+            "SELECT * FROM account_features",
+        );
+        write(
+            dir.path(),
+            "features/account_features.sql",
+            "SELECT 1 AS account_id",
+        );
+        let err = Project::load(dir.path()).unwrap_err();
+        assert!(
+            matches!(err, FeatureError::StagingReadsFeature { .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn parse_errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "features/account_features.sql", "SELEC 1");
+        let err = Project::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("account_features.sql"), "{err}");
+    }
+
+    #[test]
+    fn a_project_without_account_features_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "features/other.sql", "SELECT 1");
+        let err = Project::load(dir.path()).unwrap_err();
+        assert!(matches!(err, FeatureError::NoFinalView { .. }), "{err}");
+    }
+}

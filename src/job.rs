@@ -1,0 +1,479 @@
+//! The commands, wired end to end: register sources, plan the SQL, stream `account_features`,
+//! decide, write outputs, advance state. Each command returns a [`Summary`]; printing it and
+//! choosing an exit code is `lib::run_cli`'s job.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::prelude::{SessionContext, col, lit};
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::Error;
+use crate::config::{Config, Verbosity};
+use crate::decision::{Decider, Decision};
+use crate::features::{self, FeatureError, Kind, Params, Project, Value};
+use crate::output::AtomicWriter;
+use crate::source::{self, DatasetInfo};
+use crate::state::{RoutingState, Store};
+use crate::summary::{Summary, thousands};
+
+/// A session with sources registered and the SQL project planned.
+pub struct Engine {
+    pub ctx: SessionContext,
+    pub sources: Vec<DatasetInfo>,
+    pub project: Project,
+}
+
+impl Engine {
+    pub async fn prepare(config: &Config) -> Result<Engine, Error> {
+        let ctx = source::session(&config.engine)?;
+        let sources = source::register_all(&ctx, config).await?;
+        let project = Project::load(&config.sql_dir)?;
+        let params = Params {
+            as_of_date: config.as_of,
+            account_id_key: config.sources.account_id_key.clone(),
+        };
+        features::register(&ctx, &project, &params, &config.extra_free_email_domains).await?;
+        Ok(Engine {
+            ctx,
+            sources,
+            project,
+        })
+    }
+
+    /// Counts from the optional `data_quality` view: one row, every column a count.
+    pub async fn data_quality(&self) -> Result<BTreeMap<String, i64>, Error> {
+        let mut out = BTreeMap::new();
+        if !self
+            .ctx
+            .table_exist("data_quality")
+            .map_err(FeatureError::Execution)?
+        {
+            return Ok(out);
+        }
+        let batches = self
+            .ctx
+            .table("data_quality")
+            .await
+            .map_err(FeatureError::Execution)?
+            .collect()
+            .await
+            .map_err(FeatureError::Execution)?;
+        for batch in batches.iter().filter(|b| b.num_rows() > 0) {
+            for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+                let value = Value::from_array(column, 0).ok().and_then(|v| v.as_i64());
+                let value = value.ok_or_else(|| FeatureError::Contract {
+                    message: format!(
+                        "data_quality.sql: column `{}` must be a count",
+                        field.name()
+                    ),
+                })?;
+                *out.entry(field.name().clone()).or_default() += value;
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn spinner(config: &Config, message: &str) -> ProgressBar {
+    let visible = config.verbosity >= Verbosity::Normal && std::io::stderr().is_terminal();
+    let bar = if visible {
+        ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"),
+    );
+    bar.set_message(message.to_string());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+fn sum_column(batch: &RecordBatch, name: &str) -> i64 {
+    let Ok(i) = batch.schema().index_of(name) else {
+        return 0;
+    };
+    let column = batch.column(i);
+    if !Kind::Integer.accepts(column.data_type()) {
+        return 0;
+    }
+    match datafusion::arrow::compute::cast(column, &DataType::Int64) {
+        Ok(c) => {
+            let c = c.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+            (0..c.len())
+                .filter(|i| c.is_valid(*i))
+                .map(|i| c.value(i))
+                .sum()
+        }
+        Err(_) => 0,
+    }
+}
+
+/// `pqlsync features`: write `account_features` to a file.
+pub async fn features(config: &Config) -> Result<Summary, Error> {
+    let started = Instant::now();
+    let out = config
+        .out
+        .clone()
+        .unwrap_or_else(|| config.output_dir.join("account_features.parquet"));
+    let engine = Engine::prepare(config).await?;
+    let bar = spinner(config, "computing account_features");
+    let df = features::account_features(&engine.ctx).await?;
+    // The executed stream's schema, not the logical one: physical types may differ
+    // (e.g. Utf8View for Utf8) and the writer must match the batches.
+    let mut stream = features::stream(df).await?;
+    let mut writer = AtomicWriter::create(&out, stream.schema())?;
+    let mut summary = Summary::new("features", Some(config.as_of));
+    let mut duplicates = 0;
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(FeatureError::Execution)?;
+        duplicates += sum_column(&batch, "duplicate_events_14d");
+        writer.write(&batch)?;
+        summary.accounts += batch.num_rows();
+        bar.set_message(format!(
+            "computing account_features: {} accounts",
+            thousands(summary.accounts as i64)
+        ));
+    }
+    writer.finish()?;
+    bar.finish_and_clear();
+    summary.data_quality = engine.data_quality().await?;
+    summary
+        .data_quality
+        .insert("duplicate_events_14d".into(), duplicates);
+    summary.sources = engine.sources;
+    summary.outputs.push(out.display().to_string());
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// Which decision command is running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `pqlsync score`: decisions to a file; state untouched.
+    Score,
+    /// `pqlsync run`: decisions to DIR/decisions.parquet; state advanced.
+    Run,
+}
+
+/// `pqlsync score` and `pqlsync run`.
+pub async fn decide(config: &Config, mode: Mode) -> Result<Summary, Error> {
+    let started = Instant::now();
+    let out: PathBuf = match mode {
+        Mode::Score => config
+            .out
+            .clone()
+            .unwrap_or_else(|| config.output_dir.join("scores.parquet")),
+        Mode::Run => config
+            .out
+            .clone()
+            .unwrap_or_else(|| config.output_dir.clone())
+            .join("decisions.parquet"),
+    };
+    let store = Store::open(&config.state)?;
+    let mut memory = RoutingState::load(&store).await?;
+    if mode == Mode::Run {
+        memory.check_forward(&config.state.configured, config.as_of)?;
+    }
+    let engine = Engine::prepare(config).await?;
+    let bar = spinner(config, "scoring accounts");
+    let df = features::account_features(&engine.ctx).await?;
+    let mut stream = features::stream(df).await?;
+    let mut decider = Decider::new(config, &memory, stream.schema())?;
+    let mut writer = AtomicWriter::create(&out, decider.output_schema())?;
+    let mut summary = Summary::new(
+        if mode == Mode::Run { "run" } else { "score" },
+        Some(config.as_of),
+    );
+    let mut remembered: Vec<Decision> = Vec::new();
+    let mut duplicates = 0;
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(FeatureError::Execution)?;
+        duplicates += sum_column(&batch, "duplicate_events_14d");
+        let (decided, decisions) = decider.decide(&batch)?;
+        writer.write(&decided)?;
+        for d in &decisions {
+            summary.count(d);
+        }
+        if mode == Mode::Run {
+            remembered.extend(decisions);
+        }
+        bar.set_message(format!(
+            "scoring accounts: {}",
+            thousands(summary.accounts as i64)
+        ));
+    }
+    drop(decider);
+    writer.finish()?;
+    bar.finish_and_clear();
+    if mode == Mode::Run {
+        // Only now that the decisions are on disk does the memory move forward.
+        for d in remembered {
+            memory.record(&d.account_id, d.route.memory);
+        }
+        memory.save(&store).await?;
+    }
+    summary.data_quality = engine.data_quality().await?;
+    summary
+        .data_quality
+        .insert("duplicate_events_14d".into(), duplicates);
+    summary.sources = engine.sources;
+    summary.outputs.push(out.display().to_string());
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// `pqlsync explain ACCOUNT_ID`: one account's features, signals, score and route.
+pub async fn explain(config: &Config, account_id: &str, json: bool) -> Result<String, Error> {
+    let store = Store::open(&config.state)?;
+    let memory = RoutingState::load(&store).await?;
+    let engine = Engine::prepare(config).await?;
+    let df = features::account_features(&engine.ctx).await?;
+    let batches = df
+        .filter(col("account_id").eq(lit(account_id)))
+        .map_err(FeatureError::Execution)?
+        .collect()
+        .await
+        .map_err(FeatureError::Execution)?;
+    let Some(batch) = batches.into_iter().find(|b| b.num_rows() > 0) else {
+        return Err(Error::Usage(format!(
+            "account `{account_id}` is not in account_features for {} (accounts come from groups with a timestamp before the end of that day)",
+            config.as_of
+        )));
+    };
+    let mut decider = Decider::new(config, &memory, batch.schema())?;
+    let (_, decisions) = decider.decide(&batch)?;
+    let d = &decisions[0];
+    let values: Vec<(String, Value)> = batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(|(f, c)| {
+            (
+                f.name().clone(),
+                Value::from_array(c, 0).unwrap_or(Value::Null),
+            )
+        })
+        .collect();
+    if json {
+        return Ok(explain_json(config, d, &values));
+    }
+    Ok(explain_text(
+        config,
+        d,
+        &values,
+        memory.prior(account_id, config.as_of),
+    ))
+}
+
+fn explain_text(
+    config: &Config,
+    d: &Decision,
+    values: &[(String, Value)],
+    prior: Option<&crate::route::Memory>,
+) -> String {
+    use std::fmt::Write;
+    let m = &config.scoring;
+    let s = &d.score;
+    let mut t = String::new();
+    let name = values
+        .iter()
+        .find(|(n, _)| n == "account_name")
+        .map(|(_, v)| v.to_string())
+        .filter(|n| n != "null");
+    let _ = writeln!(
+        t,
+        "account {}{}  as of {}",
+        d.account_id,
+        name.map(|n| format!(" ({n})")).unwrap_or_default(),
+        config.as_of
+    );
+    let _ = writeln!(
+        t,
+        "\nPQL score {} → {}  (= {:.2} × fit {} + {:.2} × usage {}; Yellow ≥ {}, Green ≥ {})",
+        s.pql,
+        s.tier.as_str().to_uppercase(),
+        m.fit_weight,
+        s.fit,
+        m.usage_weight(),
+        s.usage,
+        m.tiers.yellow,
+        m.tiers.green
+    );
+    for (label, fired, total) in [
+        ("fit", &s.fit_signals, s.fit),
+        ("usage", &s.usage_signals, s.usage),
+    ] {
+        let _ = writeln!(
+            t,
+            "\n{label} {total}/100 (sum of signals, clamped to 0–100):"
+        );
+        if fired.is_empty() {
+            let _ = writeln!(t, "  (no signal fired)");
+        }
+        for f in fired {
+            let _ = writeln!(t, "  {}", f.text);
+        }
+    }
+    let r = &d.route;
+    let _ = writeln!(t, "\nroute");
+    let _ = writeln!(t, "  motion      {}  ({})", r.motion.as_str(), r.reason);
+    let _ = writeln!(
+        t,
+        "  owner       {}",
+        r.owner
+            .as_deref()
+            .unwrap_or("(none: no owner pool configured)")
+    );
+    let _ = writeln!(t, "  lead stage  {}", r.lead_stage.as_str());
+    let _ = writeln!(
+        t,
+        "  deal stage  {}",
+        r.deal_stage.map_or("(no trial, no deal)", |s| s.as_str())
+    );
+    let _ = writeln!(
+        t,
+        "  task        {}",
+        r.task.as_ref().map_or("none".to_string(), |x| format!(
+            "{} (due {})",
+            x.subject, x.due
+        ))
+    );
+    match prior {
+        Some(p) => {
+            let _ = writeln!(
+                t,
+                "  previously  {} on {}: {} / {} / {}",
+                p.tier.as_str(),
+                p.as_of,
+                p.motion.as_str(),
+                p.lead_stage.as_str(),
+                p.deal_stage.map_or("-", |s| s.as_str())
+            );
+        }
+        None => {
+            let _ = writeln!(t, "  previously  (no earlier run)");
+        }
+    }
+    let _ = writeln!(t, "\nfeatures");
+    let width = values.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+    for (n, v) in values {
+        let _ = writeln!(t, "  {n:<width$}  {v}");
+    }
+    t
+}
+
+fn explain_json(config: &Config, d: &Decision, values: &[(String, Value)]) -> String {
+    let features: serde_json::Map<String, serde_json::Value> = values
+        .iter()
+        .map(|(n, v)| {
+            let j = match v {
+                Value::Null => serde_json::Value::Null,
+                Value::Int(i) => serde_json::json!(i),
+                Value::Float(f) => serde_json::json!(f),
+                Value::Bool(b) => serde_json::json!(b),
+                other => serde_json::json!(other.to_string()),
+            };
+            (n.clone(), j)
+        })
+        .collect();
+    let fired = |list: &[crate::score::Fired]| -> Vec<serde_json::Value> {
+        list.iter()
+            .map(|f| serde_json::json!({"points": f.points, "text": f.text}))
+            .collect()
+    };
+    let r = &d.route;
+    let doc = serde_json::json!({
+        "account_id": d.account_id,
+        "as_of": config.as_of.to_string(),
+        "fit_score": d.score.fit,
+        "usage_score": d.score.usage,
+        "pql_score": d.score.pql,
+        "tier": d.score.tier.as_str(),
+        "fit_signals": fired(&d.score.fit_signals),
+        "usage_signals": fired(&d.score.usage_signals),
+        "motion": r.motion.as_str(),
+        "route_reason": r.reason,
+        "owner": r.owner,
+        "lead_stage": r.lead_stage.as_str(),
+        "deal_stage": r.deal_stage.map(|s| s.as_str()),
+        "task": r.task.as_ref().map(|t| serde_json::json!({"subject": t.subject, "due": t.due.to_string(), "owner": t.owner})),
+        "features": features,
+    });
+    serde_json::to_string_pretty(&doc).expect("JSON values serialise")
+}
+
+/// `pqlsync validate`: config, sources, SQL and the decision config, without computing.
+pub async fn validate(config: &Config) -> Result<String, Error> {
+    use std::fmt::Write;
+    let engine = Engine::prepare(config).await?;
+    let df = features::account_features(&engine.ctx).await?;
+    let schema = df.schema().as_arrow().clone();
+    crate::decision::check_config(config, &schema)?;
+    crate::decision::output_schema(&schema)?;
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "config {} is valid (as of {})",
+        config.path.display(),
+        config.as_of
+    );
+    let _ = writeln!(t, "sources");
+    for s in &engine.sources {
+        match &s.url {
+            Some(url) => {
+                let _ = write!(
+                    t,
+                    "  raw.{:<20} {} files, {} bytes  {url}",
+                    s.name,
+                    thousands(s.files as i64),
+                    thousands(s.bytes as i64)
+                );
+                if !s.partition_columns.is_empty() {
+                    let _ = write!(t, "  partitioned by {}", s.partition_columns.join("/"));
+                }
+                if !s.absent_optional_columns.is_empty() {
+                    let _ = write!(
+                        t,
+                        "  (absent, read as null: {})",
+                        s.absent_optional_columns.join(", ")
+                    );
+                }
+                let _ = writeln!(t);
+            }
+            None => {
+                let _ = writeln!(t, "  raw.{:<20} not configured (empty)", s.name);
+            }
+        }
+    }
+    let _ = writeln!(t, "sql views (planning order)");
+    for v in &engine.project.views {
+        let rel = v.path.strip_prefix(&config.sql_dir).unwrap_or(&v.path);
+        let _ = writeln!(t, "  {:<22} {}", v.name, rel.display());
+    }
+    for s in &engine.project.seeds {
+        let _ = writeln!(
+            t,
+            "  {:<22} seed {}",
+            s.name,
+            s.path.file_name().unwrap_or_default().to_string_lossy()
+        );
+    }
+    let _ = writeln!(
+        t,
+        "account_features: {} columns; {} fit and {} usage signals, {} disqualify rules check out",
+        schema.fields().len(),
+        config.scoring.fit.len(),
+        config.scoring.usage.len(),
+        config.routing.disqualify.len()
+    );
+    Ok(t)
+}

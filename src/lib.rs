@@ -1,0 +1,137 @@
+//! pqlsync: product-qualified-lead scoring and routing for product-led SaaS, as a library.
+//!
+//! Data moves one way through the modules:
+//! `config` → `source` (datasets as `raw.*` tables) → `features` (analyst SQL, `account_features`)
+//! → `score` (fit, usage, PQL, tier, signals) → `route` (motion, owner, stages, tasks)
+//! → `decision` (scores and routes appended to feature batches) → `output` / `state`.
+//! `job` wires them into commands; `demo` generates contract-shaped data.
+
+pub mod cli;
+pub mod config;
+pub mod decision;
+pub mod demo;
+pub mod features;
+pub mod job;
+pub mod output;
+pub mod route;
+pub mod score;
+pub mod source;
+pub mod state;
+pub mod summary;
+
+use std::path::Path;
+
+use cli::{Cli, Command};
+use config::{Config, Verbosity};
+
+/// Any error that stops a command. Each variant's message names what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Source(#[from] source::SourceError),
+    #[error(transparent)]
+    Features(#[from] features::FeatureError),
+    #[error(transparent)]
+    Decision(#[from] decision::DecisionError),
+    #[error(transparent)]
+    Output(#[from] output::OutputError),
+    #[error(transparent)]
+    State(#[from] state::StateError),
+    #[error(transparent)]
+    Demo(#[from] demo::DemoError),
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// How a command ended when it did not fail outright.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Records that could not be written (reported, retried next run).
+    pub failed_records: usize,
+}
+
+impl Outcome {
+    /// 0 when everything landed, 1 when some records failed. Fatal errors exit 2 in `main`.
+    pub fn exit_code(&self) -> u8 {
+        if self.failed_records > 0 { 1 } else { 0 }
+    }
+}
+
+/// Run a parsed command line.
+pub fn run_cli(cli: Cli) -> Result<Outcome, Error> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> Result<Outcome, Error> {
+    let global = &cli.global;
+    if let Command::DemoData(args) = &cli.command {
+        let out = global
+            .out
+            .clone()
+            .ok_or_else(|| Error::Usage("demo-data needs --out DIR".into()))?;
+        let as_of = config::as_of_from(global.as_of.as_deref(), None)?;
+        let report = demo::generate(&demo::Options {
+            out,
+            accounts: args.accounts,
+            days: args.days,
+            history_days: args.history_days,
+            seed: args.seed,
+            activity: args.activity,
+            as_of,
+        })?;
+        if config::verbosity(global) > Verbosity::Quiet {
+            println!("{report}");
+        }
+        return Ok(Outcome::default());
+    }
+    let config = Config::load(global)?;
+    let summary = match &cli.command {
+        Command::Run(_) => job::decide(&config, job::Mode::Run).await?,
+        Command::Score => job::decide(&config, job::Mode::Score).await?,
+        Command::Features => job::features(&config).await?,
+        Command::Explain(args) => {
+            println!(
+                "{}",
+                job::explain(&config, &args.account_id, args.json).await?
+            );
+            return Ok(Outcome::default());
+        }
+        Command::Validate => {
+            let report = job::validate(&config).await?;
+            if config.verbosity > Verbosity::Quiet {
+                print!("{report}");
+            }
+            return Ok(Outcome::default());
+        }
+        Command::DemoData(_) => unreachable!("handled above"),
+    };
+    if config.verbosity > Verbosity::Quiet {
+        print!("{summary}");
+    }
+    if let Some(path) = &config.summary_json {
+        write_json(path, &summary)?;
+    }
+    Ok(Outcome::default())
+}
+
+fn write_json(path: &Path, summary: &summary::Summary) -> Result<(), Error> {
+    let text = serde_json::to_string_pretty(summary).expect("summary serialises");
+    let err = |e: std::io::Error| {
+        Error::Output(output::OutputError::Write {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    };
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let temp = path.with_extension("json.tmp");
+    std::fs::write(&temp, text).map_err(err)?;
+    std::fs::rename(&temp, path).map_err(err)
+}

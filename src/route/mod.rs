@@ -1,0 +1,345 @@
+//! Routing: given an account's facts and score, and what was decided for it last run, decide
+//! its motion (self-serve, sales-assisted, disqualified, customer), its owner, its lead and deal
+//! stage, and whether the rep gets a task.
+//!
+//! The rules follow the PLG playbook RevOps teams run in HubSpot: accounts with 50+ seats go to
+//! enterprise sales; a help request, a booked meeting or a trial that drags on without reaching
+//! Green brings in a human; a trial that ends Red is disqualified; a paid subscription closes
+//! the deal. Stages only move forward across lifecycle steps (the trial tier may move freely
+//! while the trial is live), so the previous decision ([`Memory`]) is an input. Every function
+//! here is pure over plain data; persistence of [`Memory`] is the `state` module's job.
+
+mod owner;
+mod stage;
+
+use chrono::{NaiveDate, TimeDelta};
+use serde::{Deserialize, Serialize};
+
+pub use owner::assign_owner;
+pub use stage::{DealStage, LeadStage, advance_deal, advance_lead};
+
+use crate::score::{Condition, Tier};
+
+/// Who works the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Motion {
+    SelfServe,
+    SalesAssisted,
+    Disqualified,
+    Customer,
+}
+
+impl Motion {
+    pub const ALL: [Motion; 4] = [
+        Motion::SelfServe,
+        Motion::SalesAssisted,
+        Motion::Disqualified,
+        Motion::Customer,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Motion::SelfServe => "self_serve",
+            Motion::SalesAssisted => "sales_assisted",
+            Motion::Disqualified => "disqualified",
+            Motion::Customer => "customer",
+        }
+    }
+}
+
+/// Trial state as computed by the feature SQL (`trial_status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrialStatus {
+    None,
+    Live,
+    Ended,
+}
+
+impl TrialStatus {
+    pub fn parse(s: Option<&str>) -> TrialStatus {
+        match s.map(str::trim) {
+            Some(s) if s.eq_ignore_ascii_case("live") => TrialStatus::Live,
+            Some(s) if s.eq_ignore_ascii_case("ended") => TrialStatus::Ended,
+            _ => TrialStatus::None,
+        }
+    }
+}
+
+/// A disqualification rule from `[[routing.disqualify]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    pub condition: Condition,
+    pub reason: String,
+}
+
+/// Owner pools (emails until the HubSpot owners API resolves them to ids).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OwnerPools {
+    pub enterprise: Vec<String>,
+    pub self_serve: Vec<String>,
+}
+
+/// The validated `[routing]` config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub enterprise_seats: i64,
+    pub sales_assist_after_days: i64,
+    pub task_due_days: i64,
+    pub paid_statuses: Vec<String>,
+    pub owners: OwnerPools,
+    pub disqualify: Vec<Rule>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            enterprise_seats: 50,
+            sales_assist_after_days: 7,
+            task_due_days: 1,
+            paid_statuses: vec!["active".into(), "past_due".into()],
+            owners: OwnerPools::default(),
+            disqualify: Vec::new(),
+        }
+    }
+}
+
+/// The facts routing needs about one account, already read out of its feature row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    pub account_id: String,
+    pub seats: i64,
+    pub tier: Tier,
+    pub pql_score: u8,
+    pub help_requested: bool,
+    pub meeting_booked: bool,
+    pub trial_status: TrialStatus,
+    /// Identifies the trial (and its deal); a different id is a new trial.
+    pub trial_id: Option<String>,
+    pub trial_start: Option<NaiveDate>,
+    pub subscription_status: Option<String>,
+    pub mrr: i64,
+    /// Any product activity ever (distinguishes Interested from New).
+    pub ever_active: bool,
+    /// The reason of the first `[[routing.disqualify]]` rule the account matches.
+    pub persona_disqualified: Option<String>,
+}
+
+/// What routing remembers about an account between runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Memory {
+    pub as_of: NaiveDate,
+    pub motion: Motion,
+    pub owner: Option<String>,
+    pub lead_stage: LeadStage,
+    pub deal_stage: Option<DealStage>,
+    pub trial_id: Option<String>,
+    pub tier: Tier,
+    /// The day the current Green activation began, if Green now.
+    pub green_since: Option<NaiveDate>,
+}
+
+/// A task for the owner, created once per Green activation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    /// Stable per activation (account, trial, activation day): the sync creates it once.
+    pub key: String,
+    pub owner: Option<String>,
+    pub subject: String,
+    pub due: NaiveDate,
+}
+
+/// The routing decision for one account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    pub motion: Motion,
+    pub owner: Option<String>,
+    pub lead_stage: LeadStage,
+    pub deal_stage: Option<DealStage>,
+    pub task: Option<Task>,
+    /// Why: the rule that set the motion, and any stage that was held back.
+    pub reason: String,
+    /// What to remember for the next run.
+    pub memory: Memory,
+}
+
+/// Whether the account pays: a paid subscription status and positive MRR.
+pub fn is_customer(policy: &Policy, account: &Account) -> bool {
+    account.mrr > 0
+        && account.subscription_status.as_deref().is_some_and(|s| {
+            policy
+                .paid_statuses
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(s))
+        })
+}
+
+/// Days since the trial started, counting the start day as day 0.
+pub fn trial_days(account: &Account, as_of: NaiveDate) -> Option<i64> {
+    account.trial_start.map(|s| (as_of - s).num_days())
+}
+
+/// The motion and the rule that chose it. `sticky` is the previous motion when the account
+/// is still in the same trial. Pure.
+pub fn motion(
+    policy: &Policy,
+    account: &Account,
+    sticky: Option<Motion>,
+    as_of: NaiveDate,
+) -> (Motion, String) {
+    if is_customer(policy, account) {
+        let status = account.subscription_status.as_deref().unwrap_or("");
+        return (
+            Motion::Customer,
+            format!("paid subscription ({status}, MRR {})", account.mrr),
+        );
+    }
+    if sticky == Some(Motion::Customer) {
+        let status = account.subscription_status.as_deref().unwrap_or("none");
+        return (
+            Motion::Customer,
+            format!("was a customer in this trial (subscription now {status})"),
+        );
+    }
+    if let Some(reason) = &account.persona_disqualified {
+        return (Motion::Disqualified, format!("disqualified: {reason}"));
+    }
+    if account.trial_status == TrialStatus::Ended && account.tier == Tier::Red {
+        return (Motion::Disqualified, "trial ended Red".into());
+    }
+    if sticky == Some(Motion::Disqualified) {
+        return (
+            Motion::Disqualified,
+            "stays disqualified for this trial".into(),
+        );
+    }
+    if account.seats >= policy.enterprise_seats {
+        return (
+            Motion::SalesAssisted,
+            format!(
+                "seats {} ≥ {} (enterprise)",
+                account.seats, policy.enterprise_seats
+            ),
+        );
+    }
+    if account.help_requested {
+        return (Motion::SalesAssisted, "asked for help".into());
+    }
+    if account.meeting_booked {
+        return (Motion::SalesAssisted, "booked a meeting".into());
+    }
+    if account.trial_status == TrialStatus::Live
+        && account.tier != Tier::Green
+        && let Some(days) = trial_days(account, as_of)
+        && days >= policy.sales_assist_after_days
+    {
+        return (
+            Motion::SalesAssisted,
+            format!(
+                "trial day {days} ≥ {} and not Green",
+                policy.sales_assist_after_days
+            ),
+        );
+    }
+    if account.trial_status == TrialStatus::Ended {
+        return (Motion::SalesAssisted, "trial ended without checkout".into());
+    }
+    if sticky == Some(Motion::SalesAssisted) {
+        return (
+            Motion::SalesAssisted,
+            "stays sales-assisted for this trial".into(),
+        );
+    }
+    if account.tier == Tier::Green {
+        return (
+            Motion::SelfServe,
+            format!(
+                "Green and seats {} < {}",
+                account.seats, policy.enterprise_seats
+            ),
+        );
+    }
+    (Motion::SelfServe, format!("self-serve ({})", account.tier))
+}
+
+/// Route one account. Pure: the same inputs always give the same decision.
+pub fn route(
+    policy: &Policy,
+    account: &Account,
+    prior: Option<&Memory>,
+    as_of: NaiveDate,
+) -> Route {
+    let same_trial = prior.is_some_and(|p| p.trial_id == account.trial_id);
+    let sticky = prior.filter(|_| same_trial).map(|p| p.motion);
+    let (motion, mut reason) = motion(policy, account, sticky, as_of);
+
+    let target_lead = stage::lead_target(motion, account);
+    let lead_stage = advance_lead(
+        prior.map(|p| p.lead_stage),
+        target_lead,
+        stage::Transition {
+            new_trial: prior.is_some() && !same_trial && account.trial_id.is_some(),
+            trial_live: account.trial_status == TrialStatus::Live,
+        },
+    );
+    if lead_stage != target_lead {
+        reason.push_str(&format!(
+            "; lead stays {} (not back to {})",
+            lead_stage.as_str(),
+            target_lead.as_str()
+        ));
+    }
+    let target_deal = stage::deal_target(motion, account);
+    let deal_stage = advance_deal(
+        prior.filter(|_| same_trial).and_then(|p| p.deal_stage),
+        target_deal,
+    );
+
+    let owner = assign_owner(policy, account, prior.and_then(|p| p.owner.as_deref()));
+
+    // A Green activation starts when the account turns Green (or a new trial is Green at
+    // once); it lasts while it stays Green. Customers and disqualified accounts get no task.
+    let green =
+        account.tier == Tier::Green && !matches!(motion, Motion::Customer | Motion::Disqualified);
+    let continuing = prior
+        .filter(|p| same_trial && p.tier == Tier::Green)
+        .and_then(|p| p.green_since);
+    let green_since = green.then(|| continuing.unwrap_or(as_of));
+    let task = (green && continuing.is_none()).then(|| Task {
+        key: format!(
+            "{}:{}:{}",
+            account.account_id,
+            account.trial_id.as_deref().unwrap_or("-"),
+            as_of
+        ),
+        owner: owner.clone(),
+        subject: format!(
+            "PQL turned Green: account {} scored {}",
+            account.account_id, account.pql_score
+        ),
+        due: as_of + TimeDelta::days(policy.task_due_days),
+    });
+
+    let memory = Memory {
+        as_of,
+        motion,
+        owner: owner.clone(),
+        lead_stage,
+        deal_stage,
+        trial_id: account.trial_id.clone(),
+        tier: account.tier,
+        green_since,
+    };
+    Route {
+        motion,
+        owner,
+        lead_stage,
+        deal_stage,
+        task,
+        reason,
+        memory,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,731 @@
+//! Table tests for every routing rule and boundary.
+
+use super::stage::Transition;
+use super::*;
+
+fn day(d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
+}
+
+fn acct() -> Account {
+    Account {
+        account_id: "acct_1".into(),
+        seats: 3,
+        tier: Tier::Yellow,
+        pql_score: 50,
+        help_requested: false,
+        meeting_booked: false,
+        trial_status: TrialStatus::Live,
+        trial_id: Some("sub_1".into()),
+        trial_start: Some(day(15)),
+        subscription_status: Some("trialing".into()),
+        mrr: 0,
+        ever_active: true,
+        persona_disqualified: None,
+    }
+}
+
+fn policy() -> Policy {
+    Policy {
+        owners: OwnerPools {
+            enterprise: vec!["ae@example.com".into()],
+            self_serve: vec!["ssr@example.com".into()],
+        },
+        ..Policy::default()
+    }
+}
+
+#[test]
+fn motion_rules_and_boundaries() {
+    let as_of = day(20); // trial day 5
+    let cases: Vec<(&str, Account, Motion)> = vec![
+        (
+            "49 seats, Green",
+            Account {
+                seats: 49,
+                tier: Tier::Green,
+                ..acct()
+            },
+            Motion::SelfServe,
+        ),
+        (
+            "50 seats, Green",
+            Account {
+                seats: 50,
+                tier: Tier::Green,
+                ..acct()
+            },
+            Motion::SalesAssisted,
+        ),
+        (
+            "51 seats, Red",
+            Account {
+                seats: 51,
+                tier: Tier::Red,
+                ..acct()
+            },
+            Motion::SalesAssisted,
+        ),
+        ("Yellow early in trial", acct(), Motion::SelfServe),
+        (
+            "Red early in trial",
+            Account {
+                tier: Tier::Red,
+                ..acct()
+            },
+            Motion::SelfServe,
+        ),
+        (
+            "help request",
+            Account {
+                help_requested: true,
+                tier: Tier::Green,
+                ..acct()
+            },
+            Motion::SalesAssisted,
+        ),
+        (
+            "meeting booked",
+            Account {
+                meeting_booked: true,
+                ..acct()
+            },
+            Motion::SalesAssisted,
+        ),
+        (
+            "trial day 6, Yellow",
+            Account {
+                trial_start: Some(day(14)),
+                ..acct()
+            },
+            Motion::SelfServe,
+        ),
+        (
+            "trial day 7, Yellow",
+            Account {
+                trial_start: Some(day(13)),
+                ..acct()
+            },
+            Motion::SalesAssisted,
+        ),
+        (
+            "trial day 7, Red",
+            Account {
+                trial_start: Some(day(13)),
+                tier: Tier::Red,
+                ..acct()
+            },
+            Motion::SalesAssisted,
+        ),
+        (
+            "trial day 8, Green",
+            Account {
+                trial_start: Some(day(12)),
+                tier: Tier::Green,
+                ..acct()
+            },
+            Motion::SelfServe,
+        ),
+        (
+            "trial ended Red",
+            Account {
+                trial_status: TrialStatus::Ended,
+                tier: Tier::Red,
+                ..acct()
+            },
+            Motion::Disqualified,
+        ),
+        (
+            "trial ended Red, 60 seats",
+            Account {
+                trial_status: TrialStatus::Ended,
+                tier: Tier::Red,
+                seats: 60,
+                ..acct()
+            },
+            Motion::Disqualified,
+        ),
+        (
+            "trial ended Yellow",
+            Account {
+                trial_status: TrialStatus::Ended,
+                ..acct()
+            },
+            Motion::SalesAssisted,
+        ),
+        (
+            "trial ended Green",
+            Account {
+                trial_status: TrialStatus::Ended,
+                tier: Tier::Green,
+                ..acct()
+            },
+            Motion::SalesAssisted,
+        ),
+        (
+            "paid",
+            Account {
+                subscription_status: Some("active".into()),
+                mrr: 4900,
+                ..acct()
+            },
+            Motion::Customer,
+        ),
+        (
+            "paid, past due",
+            Account {
+                subscription_status: Some("past_due".into()),
+                mrr: 4900,
+                ..acct()
+            },
+            Motion::Customer,
+        ),
+        (
+            "active but free (MRR 0)",
+            Account {
+                subscription_status: Some("active".into()),
+                mrr: 0,
+                tier: Tier::Green,
+                ..acct()
+            },
+            Motion::SelfServe,
+        ),
+        (
+            "paid after a Red trial",
+            Account {
+                subscription_status: Some("active".into()),
+                mrr: 100,
+                trial_status: TrialStatus::Ended,
+                tier: Tier::Red,
+                ..acct()
+            },
+            Motion::Customer,
+        ),
+        (
+            "canceled",
+            Account {
+                subscription_status: Some("canceled".into()),
+                mrr: 4900,
+                tier: Tier::Green,
+                ..acct()
+            },
+            Motion::SelfServe,
+        ),
+        (
+            "persona rule",
+            Account {
+                persona_disqualified: Some("competitor".into()),
+                tier: Tier::Green,
+                ..acct()
+            },
+            Motion::Disqualified,
+        ),
+        (
+            "no trial, 3 seats",
+            Account {
+                trial_status: TrialStatus::None,
+                trial_id: None,
+                trial_start: None,
+                ..acct()
+            },
+            Motion::SelfServe,
+        ),
+        (
+            "no trial, 80 seats",
+            Account {
+                trial_status: TrialStatus::None,
+                trial_id: None,
+                trial_start: None,
+                seats: 80,
+                ..acct()
+            },
+            Motion::SalesAssisted,
+        ),
+        (
+            "missing trial start",
+            Account {
+                trial_start: None,
+                ..acct()
+            },
+            Motion::SelfServe,
+        ),
+    ];
+    for (name, account, want) in cases {
+        let (got, reason) = motion(&policy(), &account, None, as_of);
+        assert_eq!(got, want, "{name}: {reason}");
+        assert!(!reason.is_empty(), "{name}");
+    }
+}
+
+#[test]
+fn motion_is_sticky_within_a_trial() {
+    let as_of = day(20);
+    let cases = [
+        (
+            Some(Motion::SalesAssisted),
+            Tier::Green,
+            Motion::SalesAssisted,
+        ),
+        (Some(Motion::SelfServe), Tier::Green, Motion::SelfServe),
+        (
+            Some(Motion::Disqualified),
+            Tier::Green,
+            Motion::Disqualified,
+        ),
+        (Some(Motion::Customer), Tier::Red, Motion::Customer),
+        (None, Tier::Green, Motion::SelfServe),
+    ];
+    for (sticky, tier, want) in cases {
+        let account = Account { tier, ..acct() };
+        assert_eq!(
+            motion(&policy(), &account, sticky, as_of).0,
+            want,
+            "{sticky:?}"
+        );
+    }
+}
+
+#[test]
+fn lead_stage_never_moves_back_a_lifecycle_step() {
+    use LeadStage::*;
+    let none = Transition::default();
+    let new_trial = Transition {
+        new_trial: true,
+        trial_live: true,
+    };
+    let extended = Transition {
+        new_trial: false,
+        trial_live: true,
+    };
+    let cases = [
+        // prior, target, transition, expected
+        (None, TrialRed, none, TrialRed),
+        (Some(New), Interested, none, Interested),
+        (Some(Interested), New, none, Interested),
+        (Some(Interested), TrialRed, none, TrialRed),
+        (Some(TrialRed), TrialGreen, none, TrialGreen),
+        (Some(TrialGreen), TrialYellow, none, TrialYellow),
+        (Some(TrialGreen), TrialRed, none, TrialRed),
+        (Some(TrialYellow), Interested, none, TrialYellow),
+        (Some(TrialYellow), TrialEnded, none, TrialEnded),
+        (Some(TrialEnded), TrialGreen, none, TrialEnded),
+        (Some(TrialEnded), TrialGreen, extended, TrialGreen),
+        (Some(TrialEnded), TrialRed, new_trial, TrialRed),
+        (Some(TrialEnded), Disqualified, none, Disqualified),
+        (Some(TrialEnded), SelfCheckedOut, none, SelfCheckedOut),
+        (Some(Disqualified), TrialYellow, extended, Disqualified),
+        (Some(Disqualified), TrialYellow, new_trial, TrialYellow),
+        (Some(Disqualified), SelfCheckedOut, none, SelfCheckedOut),
+        (Some(Disqualified), Interested, none, Disqualified),
+        (Some(SelfCheckedOut), TrialGreen, new_trial, SelfCheckedOut),
+        (Some(SelfCheckedOut), Disqualified, none, SelfCheckedOut),
+        (Some(SelfCheckedOut), Interested, none, SelfCheckedOut),
+    ];
+    for (prior, target, t, want) in cases {
+        assert_eq!(
+            advance_lead(prior, target, t),
+            want,
+            "{prior:?} → {target:?} ({t:?})"
+        );
+    }
+}
+
+#[test]
+fn deal_stage_moves_forward_within_a_trial() {
+    use DealStage::*;
+    let cases = [
+        (None, Some(TrialSelfServed), Some(TrialSelfServed)),
+        (None, None, None),
+        (
+            Some(TrialSelfServed),
+            Some(TrialSalesAssisted),
+            Some(TrialSalesAssisted),
+        ),
+        (
+            Some(TrialSalesAssisted),
+            Some(TrialSelfServed),
+            Some(TrialSalesAssisted),
+        ),
+        (Some(TrialSalesAssisted), Some(ClosedWon), Some(ClosedWon)),
+        (Some(TrialSelfServed), Some(ClosedLost), Some(ClosedLost)),
+        (Some(ClosedLost), Some(TrialSelfServed), Some(ClosedLost)),
+        (Some(ClosedLost), Some(ClosedWon), Some(ClosedWon)),
+        (Some(ClosedWon), Some(ClosedLost), Some(ClosedWon)),
+        (Some(ClosedWon), Some(TrialSelfServed), Some(ClosedWon)),
+        (Some(TrialSelfServed), None, Some(TrialSelfServed)),
+    ];
+    for (prior, target, want) in cases {
+        assert_eq!(advance_deal(prior, target), want, "{prior:?} → {target:?}");
+    }
+}
+
+#[test]
+fn stage_targets_follow_motion_and_trial() {
+    use LeadStage::*;
+    let no_trial = Account {
+        trial_status: TrialStatus::None,
+        trial_id: None,
+        trial_start: None,
+        ..acct()
+    };
+    let cases = [
+        (
+            Motion::SelfServe,
+            Account {
+                tier: Tier::Red,
+                ..acct()
+            },
+            TrialRed,
+            Some(DealStage::TrialSelfServed),
+        ),
+        (
+            Motion::SelfServe,
+            Account {
+                tier: Tier::Green,
+                ..acct()
+            },
+            TrialGreen,
+            Some(DealStage::TrialSelfServed),
+        ),
+        (
+            Motion::SalesAssisted,
+            acct(),
+            TrialYellow,
+            Some(DealStage::TrialSalesAssisted),
+        ),
+        (
+            Motion::SalesAssisted,
+            Account {
+                trial_status: TrialStatus::Ended,
+                ..acct()
+            },
+            TrialEnded,
+            Some(DealStage::TrialSalesAssisted),
+        ),
+        (
+            Motion::Disqualified,
+            acct(),
+            Disqualified,
+            Some(DealStage::ClosedLost),
+        ),
+        (
+            Motion::Customer,
+            acct(),
+            SelfCheckedOut,
+            Some(DealStage::ClosedWon),
+        ),
+        (Motion::SelfServe, no_trial.clone(), Interested, None),
+        (
+            Motion::SelfServe,
+            Account {
+                ever_active: false,
+                ..no_trial.clone()
+            },
+            New,
+            None,
+        ),
+        (Motion::Customer, no_trial, SelfCheckedOut, None),
+    ];
+    for (motion, account, lead, deal) in cases {
+        assert_eq!(
+            stage::lead_target(motion, &account),
+            lead,
+            "{motion:?} {account:?}"
+        );
+        assert_eq!(
+            stage::deal_target(motion, &account),
+            deal,
+            "{motion:?} {account:?}"
+        );
+    }
+}
+
+#[test]
+fn owner_is_kept_or_assigned_by_size() {
+    let cases = [
+        (3, Some("keeper@example.com"), Some("keeper@example.com")),
+        (80, Some("keeper@example.com"), Some("keeper@example.com")),
+        (49, None, Some("ssr@example.com")),
+        (50, None, Some("ae@example.com")),
+        (3, Some(""), Some("ssr@example.com")),
+    ];
+    for (seats, current, want) in cases {
+        let account = Account { seats, ..acct() };
+        assert_eq!(
+            assign_owner(&policy(), &account, current).as_deref(),
+            want,
+            "seats {seats} current {current:?}"
+        );
+    }
+    let no_pools = Policy::default();
+    assert_eq!(assign_owner(&no_pools, &acct(), None), None);
+    let only_smb = Policy {
+        owners: OwnerPools {
+            enterprise: vec![],
+            self_serve: vec!["ssr@example.com".into()],
+        },
+        ..Policy::default()
+    };
+    assert_eq!(
+        assign_owner(
+            &only_smb,
+            &Account {
+                seats: 500,
+                ..acct()
+            },
+            None
+        )
+        .as_deref(),
+        Some("ssr@example.com")
+    );
+}
+
+/// Run `route` over a sequence of days, feeding each day's memory into the next.
+fn timeline(days: &[(u32, Account)]) -> Vec<Route> {
+    let mut prior: Option<Memory> = None;
+    let mut out = Vec::new();
+    for (d, account) in days {
+        let r = route(&policy(), account, prior.as_ref(), day(*d));
+        prior = Some(r.memory.clone());
+        out.push(r);
+    }
+    out
+}
+
+#[test]
+fn green_creates_one_task_per_activation() {
+    let green = Account {
+        tier: Tier::Green,
+        ..acct()
+    };
+    let yellow = acct();
+    let routes = timeline(&[
+        (16, yellow.clone()),
+        (17, green.clone()),
+        (18, green.clone()),
+        (19, yellow.clone()),
+        (20, green.clone()),
+    ]);
+    let tasks: Vec<Option<String>> = routes
+        .iter()
+        .map(|r| r.task.as_ref().map(|t| t.key.clone()))
+        .collect();
+    assert_eq!(
+        tasks,
+        vec![
+            None,
+            Some("acct_1:sub_1:2026-11-17".into()),
+            None,
+            None,
+            Some("acct_1:sub_1:2026-11-20".into()),
+        ]
+    );
+    let t = routes[1].task.as_ref().unwrap();
+    assert_eq!(t.owner.as_deref(), Some("ssr@example.com"));
+    assert_eq!(t.due, day(18));
+    assert_eq!(routes[2].memory.green_since, Some(day(17)));
+}
+
+#[test]
+fn customers_and_disqualified_get_no_task() {
+    let paid = Account {
+        tier: Tier::Green,
+        subscription_status: Some("active".into()),
+        mrr: 100,
+        ..acct()
+    };
+    assert_eq!(route(&policy(), &paid, None, day(20)).task, None);
+    let dq = Account {
+        tier: Tier::Green,
+        persona_disqualified: Some("spam".into()),
+        ..acct()
+    };
+    assert_eq!(route(&policy(), &dq, None, day(20)).task, None);
+}
+
+#[test]
+fn a_trial_lifecycle_end_to_end() {
+    let routes = timeline(&[
+        (
+            10,
+            Account {
+                trial_status: TrialStatus::None,
+                trial_id: None,
+                trial_start: None,
+                ever_active: false,
+                ..acct()
+            },
+        ),
+        (
+            12,
+            Account {
+                trial_status: TrialStatus::None,
+                trial_id: None,
+                trial_start: None,
+                ..acct()
+            },
+        ),
+        (
+            15,
+            Account {
+                tier: Tier::Red,
+                ..acct()
+            },
+        ),
+        (
+            18,
+            Account {
+                tier: Tier::Green,
+                ..acct()
+            },
+        ),
+        (
+            23,
+            Account {
+                tier: Tier::Yellow,
+                ..acct()
+            },
+        ), // day 8, not Green
+        (
+            25,
+            Account {
+                tier: Tier::Green,
+                ..acct()
+            },
+        ), // stays sales-assisted
+        (
+            29,
+            Account {
+                trial_status: TrialStatus::Ended,
+                tier: Tier::Green,
+                ..acct()
+            },
+        ),
+        (
+            30,
+            Account {
+                trial_status: TrialStatus::Ended,
+                subscription_status: Some("active".into()),
+                mrr: 9900,
+                ..acct()
+            },
+        ),
+        (
+            30,
+            Account {
+                trial_status: TrialStatus::Ended,
+                subscription_status: Some("canceled".into()),
+                mrr: 0,
+                tier: Tier::Red,
+                ..acct()
+            },
+        ),
+    ]);
+    let got: Vec<(&str, &str, Option<&str>)> = routes
+        .iter()
+        .map(|r| {
+            (
+                r.motion.as_str(),
+                r.lead_stage.as_str(),
+                r.deal_stage.map(DealStage::as_str),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("self_serve", "new", None),
+            ("self_serve", "interested", None),
+            ("self_serve", "trial_red", Some("trial_self_served")),
+            ("self_serve", "trial_green", Some("trial_self_served")),
+            (
+                "sales_assisted",
+                "trial_yellow",
+                Some("trial_sales_assisted")
+            ),
+            (
+                "sales_assisted",
+                "trial_green",
+                Some("trial_sales_assisted")
+            ),
+            (
+                "sales_assisted",
+                "trial_ended",
+                Some("trial_sales_assisted")
+            ),
+            ("customer", "self_checked_out", Some("closed_won")),
+            // Churned and Red afterwards: the lifecycle and the won deal stay.
+            ("customer", "self_checked_out", Some("closed_won")),
+        ]
+    );
+}
+
+#[test]
+fn a_new_trial_opens_a_new_deal_after_disqualification() {
+    let first = Account {
+        trial_status: TrialStatus::Ended,
+        tier: Tier::Red,
+        ..acct()
+    };
+    let second = Account {
+        trial_id: Some("sub_2".into()),
+        trial_start: Some(day(25)),
+        tier: Tier::Red,
+        ..acct()
+    };
+    let routes = timeline(&[(20, first), (26, second)]);
+    assert_eq!(routes[0].lead_stage, LeadStage::Disqualified);
+    assert_eq!(routes[0].deal_stage, Some(DealStage::ClosedLost));
+    assert_eq!(routes[1].lead_stage, LeadStage::TrialRed);
+    assert_eq!(routes[1].deal_stage, Some(DealStage::TrialSelfServed));
+    assert_eq!(routes[1].motion, Motion::SelfServe);
+}
+
+#[test]
+fn held_back_stage_is_explained() {
+    let routes = timeline(&[
+        (
+            20,
+            Account {
+                trial_status: TrialStatus::Ended,
+                tier: Tier::Yellow,
+                ..acct()
+            },
+        ),
+        (
+            21,
+            Account {
+                trial_status: TrialStatus::Live,
+                tier: Tier::Yellow,
+                trial_id: Some("sub_1".into()),
+                ..acct()
+            },
+        ),
+    ]);
+    // Same trial live again = extended: reopens.
+    assert_eq!(routes[1].lead_stage, LeadStage::TrialYellow);
+    let no_trial = Account {
+        trial_status: TrialStatus::None,
+        trial_id: None,
+        trial_start: None,
+        ..acct()
+    };
+    let routes = timeline(&[
+        (20, no_trial.clone()),
+        (
+            21,
+            Account {
+                ever_active: false,
+                ..no_trial
+            },
+        ),
+    ]);
+    assert_eq!(routes[1].lead_stage, LeadStage::Interested);
+    assert!(
+        routes[1]
+            .reason
+            .contains("lead stays interested (not back to new)"),
+        "{}",
+        routes[1].reason
+    );
+}

@@ -1,0 +1,562 @@
+//! Sources: turns the configured dataset URLs into DataFusion tables under the `raw` schema
+//! (`raw.tracks`, `raw.identifies`, …), checked against the input contract.
+//!
+//! This module owns the query session (memory pool, spill directory, parallelism), object
+//! stores for `s3://`, `gs://` and `az://`, dataset layout (one file, a directory, or hive
+//! partitions), timestamp normalisation (any unit, any zone, INT96 → microseconds UTC) and
+//! pruning partitions by event time. It knows nothing about features: SQL reads `raw.*`.
+
+pub mod contract;
+mod partition;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::{MemorySchemaProvider, TableProvider};
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::error::DataFusionError;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use futures::{StreamExt, TryStreamExt};
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
+
+pub use contract::Contract;
+pub use partition::{TimePartitioned, TimeRange, partition_filters, time_range};
+
+use crate::config::{Config, EngineConfig, Location};
+use crate::features::{Kind, timestamp_type};
+
+/// The schema analyst SQL reads raw datasets from.
+pub const RAW_SCHEMA: &str = "raw";
+
+/// Partition keys that carry the event date and prune by time.
+const DATE_PARTITION_KEYS: &[&str] = &["day", "dt", "date"];
+
+/// Errors registering a dataset. Each names the dataset, its URL or file, and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("dataset `{dataset}`: {url} is not a valid location: {message}")]
+    BadUrl {
+        dataset: String,
+        url: String,
+        message: String,
+    },
+    #[error(
+        "dataset `{dataset}`: no Parquet files at {url} (check [sources] {dataset}; files must end in .parquet)"
+    )]
+    NotFound { dataset: String, url: String },
+    #[error("dataset `{dataset}`: cannot list {url}: {message}")]
+    Store {
+        dataset: String,
+        url: String,
+        message: String,
+    },
+    #[error("dataset `{dataset}`: cannot read {file}: {message} (is it a Parquet file?)")]
+    Unreadable {
+        dataset: String,
+        file: String,
+        message: String,
+    },
+    #[error("dataset `{dataset}` at {url}: column `{column}` is missing (expected {expected})")]
+    MissingColumn {
+        dataset: String,
+        url: String,
+        column: String,
+        expected: &'static str,
+    },
+    #[error(
+        "dataset `{dataset}` at {url}: column `{column}` has type {found}, expected {expected}"
+    )]
+    WrongType {
+        dataset: String,
+        url: String,
+        column: String,
+        found: DataType,
+        expected: &'static str,
+    },
+    #[error(
+        "dataset `{dataset}`: column `{column}` is {a} in some files and {b} in {file}; all files of a dataset must agree"
+    )]
+    ConflictingTypes {
+        dataset: String,
+        column: String,
+        file: String,
+        a: DataType,
+        b: DataType,
+    },
+    #[error(
+        "dataset `{dataset}`: {file} does not follow the partition layout `{layout}` of the other files"
+    )]
+    Partition {
+        dataset: String,
+        file: String,
+        layout: String,
+    },
+    #[error("query engine: {0}")]
+    Engine(#[source] DataFusionError),
+}
+
+/// What was registered, for `validate` and the run summary.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DatasetInfo {
+    pub name: String,
+    pub url: Option<String>,
+    pub files: usize,
+    pub bytes: u64,
+    pub partition_columns: Vec<String>,
+    /// Optional contract columns the files lack; they read as null.
+    pub absent_optional_columns: Vec<String>,
+}
+
+/// A DataFusion session sized by `[engine]`: memory pool with spilling, parallelism, batch size.
+pub fn session(engine: &EngineConfig) -> Result<SessionContext, SourceError> {
+    let mut config = SessionConfig::new()
+        .with_target_partitions(engine.target_partitions)
+        .with_batch_size(engine.batch_size)
+        .with_information_schema(true);
+    let options = config.options_mut();
+    // Late materialisation: evaluate filters while decoding Parquet, so the narrow time
+    // window of most features skips most rows of the wide columns.
+    options.execution.parquet.pushdown_filters = true;
+    options.execution.parquet.reorder_filters = true;
+    options.execution.parquet.coerce_int96 = Some("us".into());
+    options.sql_parser.dialect = datafusion::config::Dialect::Generic;
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(limit) = engine.memory_limit {
+        runtime = runtime.with_memory_limit(limit, 1.0);
+    }
+    let disk = match &engine.spill_dir {
+        Some(dir) => {
+            DiskManagerBuilder::default().with_mode(DiskManagerMode::Directories(vec![dir.clone()]))
+        }
+        None => DiskManagerBuilder::default().with_mode(DiskManagerMode::OsTmpDirectory),
+    };
+    let runtime = runtime
+        .with_disk_manager_builder(disk)
+        .build_arc()
+        .map_err(SourceError::Engine)?;
+    let ctx = SessionContext::new_with_config_rt(config, runtime);
+    let catalog = ctx
+        .catalog("datafusion")
+        .expect("the default catalog exists");
+    catalog
+        .register_schema(RAW_SCHEMA, Arc::new(MemorySchemaProvider::new()))
+        .map_err(SourceError::Engine)?;
+    Ok(ctx)
+}
+
+/// Register every configured dataset (and empty stand-ins for unconfigured optional ones)
+/// as `raw.<name>`.
+pub async fn register_all(
+    ctx: &SessionContext,
+    config: &Config,
+) -> Result<Vec<DatasetInfo>, SourceError> {
+    let s = &config.sources;
+    let mut wanted: Vec<(String, Contract, Option<&Location>)> = vec![
+        ("tracks".into(), contract::TRACKS, Some(&s.tracks)),
+        (
+            "identifies".into(),
+            contract::IDENTIFIES,
+            Some(&s.identifies),
+        ),
+        ("groups".into(), contract::GROUPS, Some(&s.groups)),
+        (
+            "subscriptions".into(),
+            contract::SUBSCRIPTIONS,
+            s.subscriptions.as_ref(),
+        ),
+        (
+            "subscription_items".into(),
+            contract::SUBSCRIPTION_ITEMS,
+            s.subscription_items.as_ref(),
+        ),
+        (
+            "customers_metadata".into(),
+            contract::CUSTOMERS_METADATA,
+            s.customers_metadata.as_ref(),
+        ),
+    ];
+    for (event, location) in &s.events {
+        wanted.push((event.clone(), contract::for_event(event), Some(location)));
+    }
+    for optional in contract::OPTIONAL_DATASETS {
+        if !wanted.iter().any(|(n, _, _)| n == optional.name) {
+            wanted.push((optional.name.to_string(), *optional, None));
+        }
+    }
+    // Footers are fetched concurrently across datasets: on object stores that is most of
+    // the registration time.
+    let registered: Vec<(String, Arc<dyn TableProvider>, DatasetInfo)> = futures::stream::iter(
+        wanted
+            .into_iter()
+            .map(|(name, contract, location)| async move {
+                match location {
+                    Some(location) => {
+                        let (table, info) =
+                            open(ctx, &name, &contract, location, s.partition_slack_days).await?;
+                        Ok::<_, SourceError>((name, table, info))
+                    }
+                    None => {
+                        let table = empty(&contract)?;
+                        let info = DatasetInfo {
+                            name: name.clone(),
+                            url: None,
+                            files: 0,
+                            bytes: 0,
+                            partition_columns: vec![],
+                            absent_optional_columns: vec![],
+                        };
+                        Ok((name, table, info))
+                    }
+                }
+            }),
+    )
+    .buffered(4)
+    .try_collect()
+    .await?;
+    let schema = ctx
+        .catalog("datafusion")
+        .and_then(|c| c.schema(RAW_SCHEMA))
+        .expect("session() registered the raw schema");
+    let mut infos = Vec::with_capacity(registered.len());
+    for (name, table, info) in registered {
+        schema
+            .register_table(name, table)
+            .map_err(SourceError::Engine)?;
+        infos.push(info);
+    }
+    Ok(infos)
+}
+
+fn empty(contract: &Contract) -> Result<Arc<dyn TableProvider>, SourceError> {
+    let fields: Vec<Field> = contract
+        .required
+        .iter()
+        .chain(contract.optional)
+        .map(|(name, kind)| Field::new(*name, default_type(*kind), true))
+        .collect();
+    let table = MemTable::try_new(Arc::new(Schema::new(fields)), vec![vec![]])
+        .map_err(SourceError::Engine)?;
+    Ok(Arc::new(table))
+}
+
+fn default_type(kind: Kind) -> DataType {
+    match kind {
+        Kind::Text => DataType::Utf8View,
+        Kind::Integer | Kind::Number => DataType::Int64,
+        Kind::Boolean => DataType::Boolean,
+        Kind::Timestamp => timestamp_type(),
+    }
+}
+
+async fn open(
+    ctx: &SessionContext,
+    name: &str,
+    contract: &Contract,
+    location: &Location,
+    slack_days: u32,
+) -> Result<(Arc<dyn TableProvider>, DatasetInfo), SourceError> {
+    let shown = location.configured.clone();
+    let bad_url = |message: String| SourceError::BadUrl {
+        dataset: name.to_string(),
+        url: shown.clone(),
+        message,
+    };
+    let table_url = ListingTableUrl::parse(&location.url).map_err(|e| bad_url(e.to_string()))?;
+    let store = store_for(ctx, &table_url, location).map_err(bad_url)?;
+    let files = list_parquet(name, &shown, &store, &table_url).await?;
+    if files.is_empty() {
+        return Err(SourceError::NotFound {
+            dataset: name.to_string(),
+            url: shown,
+        });
+    }
+    let partitions = partition_layout(name, &table_url, &files)?;
+
+    let state = ctx.state();
+    let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
+    // One footer at a time per file, so a bad file is named, and timestamps are normalised
+    // before merging so files written with different units still form one table.
+    let schemas: Vec<(String, SchemaRef)> = futures::stream::iter(files.iter().map(|meta| {
+        let (state, format, store) = (&state, &format, &store);
+        async move {
+            let schema = format
+                .infer_schema(state, store, std::slice::from_ref(meta))
+                .await
+                .map_err(|e| SourceError::Unreadable {
+                    dataset: name.to_string(),
+                    file: meta.location.to_string(),
+                    message: e.to_string(),
+                })?;
+            Ok::<_, SourceError>((meta.location.to_string(), normalise(&schema)))
+        }
+    }))
+    .buffer_unordered(32)
+    .try_collect()
+    .await?;
+    let file_schema = merge(name, &schemas)?;
+    let (file_schema, absent) = apply_contract(name, &shown, contract, file_schema)?;
+
+    let partition_cols: Vec<(String, DataType)> = partitions
+        .iter()
+        .map(|k| (k.clone(), DataType::Utf8))
+        .collect();
+    let options = ListingOptions::new(Arc::new(format))
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(partition_cols);
+    let config = ListingTableConfig::new(table_url)
+        .with_listing_options(options)
+        .with_schema(file_schema);
+    let listing: Arc<dyn TableProvider> =
+        Arc::new(ListingTable::try_new(config).map_err(SourceError::Engine)?);
+    let date_key = partitions
+        .iter()
+        .find(|k| DATE_PARTITION_KEYS.contains(&k.as_str()));
+    let table = match (contract.time_column, date_key) {
+        (Some(time_column), Some(key)) => Arc::new(TimePartitioned {
+            inner: listing,
+            time_column: time_column.to_string(),
+            partition_column: key.clone(),
+            slack_days: i64::from(slack_days),
+        }) as Arc<dyn TableProvider>,
+        _ => listing,
+    };
+    let info = DatasetInfo {
+        name: name.to_string(),
+        url: Some(shown),
+        files: files.len(),
+        bytes: files.iter().map(|f| f.size).sum(),
+        partition_columns: partitions,
+        absent_optional_columns: absent,
+    };
+    Ok((table, info))
+}
+
+/// The object store for a URL, registered in the session on first use.
+fn store_for(
+    ctx: &SessionContext,
+    url: &ListingTableUrl,
+    location: &Location,
+) -> Result<Arc<dyn ObjectStore>, String> {
+    let runtime = ctx.runtime_env();
+    if let Ok(store) = runtime.object_store(url) {
+        return Ok(store);
+    }
+    let parsed = url::Url::parse(&location.url).map_err(|e| e.to_string())?;
+    let (store, _path) = object_store::parse_url_opts(
+        &parsed,
+        location
+            .store_options
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone())),
+    )
+    .map_err(|e| e.to_string())?;
+    let store: Arc<dyn ObjectStore> = Arc::from(store);
+    let base = url::Url::parse(&format!("{}://{}", parsed.scheme(), parsed.authority()))
+        .map_err(|e| e.to_string())?;
+    runtime.register_object_store(&base, Arc::clone(&store));
+    Ok(store)
+}
+
+async fn list_parquet(
+    name: &str,
+    shown: &str,
+    store: &Arc<dyn ObjectStore>,
+    url: &ListingTableUrl,
+) -> Result<Vec<ObjectMeta>, SourceError> {
+    let store_err = |message: String| SourceError::Store {
+        dataset: name.to_string(),
+        url: shown.to_string(),
+        message,
+    };
+    if !url.is_collection() {
+        return match store.head(url.prefix()).await {
+            Ok(meta) => Ok(vec![meta]),
+            Err(object_store::Error::NotFound { .. }) => Ok(vec![]),
+            Err(e) => Err(store_err(e.to_string())),
+        };
+    }
+    let mut files: Vec<ObjectMeta> = store
+        .list(Some(url.prefix()))
+        .map_err(|e| store_err(e.to_string()))
+        .try_filter(|m| futures::future::ready(m.location.as_ref().ends_with(".parquet")))
+        .try_collect()
+        .await?;
+    files.sort_by(|a, b| a.location.cmp(&b.location));
+    Ok(files)
+}
+
+/// The hive partition keys shared by every file, e.g. `["day", "hr"]`; an error names a file
+/// that does not follow them.
+fn partition_layout(
+    name: &str,
+    url: &ListingTableUrl,
+    files: &[ObjectMeta],
+) -> Result<Vec<String>, SourceError> {
+    let keys_of = |meta: &ObjectMeta| -> Vec<String> {
+        let segments: Vec<&str> = url
+            .strip_prefix(&meta.location)
+            .map(|s| s.collect())
+            .unwrap_or_default();
+        let dirs = segments.len().saturating_sub(1);
+        segments[..dirs]
+            .iter()
+            .map(|s| match s.split_once('=') {
+                Some((k, _)) => k.to_string(),
+                None => String::new(),
+            })
+            .collect()
+    };
+    let first = keys_of(&files[0]);
+    for meta in files {
+        let keys = keys_of(meta);
+        if keys != first || keys.iter().any(|k| k.is_empty()) {
+            return Err(SourceError::Partition {
+                dataset: name.to_string(),
+                file: meta.location.to_string(),
+                layout: if first.is_empty() {
+                    "<files directly in the dataset folder>".into()
+                } else {
+                    first.iter().map(|k| format!("{k}=…/")).collect()
+                },
+            });
+        }
+    }
+    Ok(first)
+}
+
+/// Timestamps of any unit and zone become microseconds UTC; naive timestamps are taken as UTC.
+fn normalise(schema: &Schema) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Timestamp(_, _) => f.as_ref().clone().with_data_type(timestamp_type()),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+fn merge(name: &str, schemas: &[(String, SchemaRef)]) -> Result<SchemaRef, SourceError> {
+    let mut merged: Vec<Field> = Vec::new();
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    for (file, schema) in schemas {
+        for field in schema.fields() {
+            match index.get(field.name()) {
+                None => {
+                    index.insert(field.name().clone(), merged.len());
+                    merged.push(field.as_ref().clone().with_nullable(true));
+                }
+                Some(&i) => {
+                    let existing = merged[i].data_type();
+                    if !compatible(existing, field.data_type()) {
+                        return Err(SourceError::ConflictingTypes {
+                            dataset: name.to_string(),
+                            column: field.name().clone(),
+                            file: file.clone(),
+                            a: existing.clone(),
+                            b: field.data_type().clone(),
+                        });
+                    }
+                    if *existing == DataType::Null {
+                        merged[i] = field.as_ref().clone().with_nullable(true);
+                    }
+                }
+            }
+        }
+    }
+    Ok(Arc::new(Schema::new(merged)))
+}
+
+fn compatible(a: &DataType, b: &DataType) -> bool {
+    a == b
+        || *a == DataType::Null
+        || *b == DataType::Null
+        || [Kind::Text, Kind::Integer]
+            .iter()
+            .any(|k| k.accepts(a) && k.accepts(b))
+}
+
+/// Check required and optional columns; append absent optional ones (they read as null).
+fn apply_contract(
+    name: &str,
+    url: &str,
+    contract: &Contract,
+    schema: SchemaRef,
+) -> Result<(SchemaRef, Vec<String>), SourceError> {
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut absent = Vec::new();
+    for (required, (column, kind)) in contract
+        .required
+        .iter()
+        .map(|c| (true, c))
+        .chain(contract.optional.iter().map(|c| (false, c)))
+    {
+        match schema.field_with_name(column) {
+            Ok(field) if kind.accepts(field.data_type()) => {}
+            Ok(field) => {
+                return Err(SourceError::WrongType {
+                    dataset: name.to_string(),
+                    url: url.to_string(),
+                    column: column.to_string(),
+                    found: field.data_type().clone(),
+                    expected: kind.describe(),
+                });
+            }
+            Err(_) if required => {
+                return Err(SourceError::MissingColumn {
+                    dataset: name.to_string(),
+                    url: url.to_string(),
+                    column: column.to_string(),
+                    expected: kind.describe(),
+                });
+            }
+            Err(_) => {
+                absent.push(column.to_string());
+                fields.push(Field::new(*column, default_type(*kind), true));
+            }
+        }
+    }
+    Ok((Arc::new(Schema::new(fields)), absent))
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::datatypes::TimeUnit;
+
+    use super::*;
+
+    #[test]
+    fn timestamps_of_any_unit_and_zone_normalise_to_micros_utc() {
+        let schema = Schema::new(vec![
+            Field::new("a", DataType::Timestamp(TimeUnit::Nanosecond, None), true),
+            Field::new(
+                "b",
+                DataType::Timestamp(TimeUnit::Millisecond, Some("+02:00".into())),
+                true,
+            ),
+            Field::new("c", DataType::Utf8, true),
+        ]);
+        let n = normalise(&schema);
+        assert_eq!(n.field(0).data_type(), &timestamp_type());
+        assert_eq!(n.field(1).data_type(), &timestamp_type());
+        assert_eq!(n.field(2).data_type(), &DataType::Utf8);
+    }
+
+    #[test]
+    fn merge_names_the_conflicting_file() {
+        let a: SchemaRef = Arc::new(Schema::new(vec![Field::new("id", DataType::Utf8, true)]));
+        let b: SchemaRef = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, true)]));
+        let err = merge("tracks", &[("f1".into(), a), ("f2".into(), b)]).unwrap_err();
+        assert!(err.to_string().contains("f2"), "{err}");
+        assert!(err.to_string().contains("`id`"), "{err}");
+    }
+}

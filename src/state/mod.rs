@@ -1,0 +1,262 @@
+//! State: what the job remembers between runs, at `[state] url` (a local directory or an
+//! object-store URL). Writes are atomic: a local write goes to a temporary file that is renamed
+//! into place, an object-store put replaces the object whole, so a crash leaves the old state.
+//!
+//! Routing memory (`routing.json`) holds each account's last decision, so stages never move
+//! backwards and a Green task is created once per activation. It keeps the decision before
+//! the latest scoring day too, so re-running the same day decides exactly as the first run did.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Location;
+use crate::route::Memory;
+
+/// Errors reading or writing state.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state at {url}: {message}")]
+    Store { url: String, message: String },
+    #[error("state file {url}/{file} is not valid ({message}); move it away to start afresh")]
+    Corrupt {
+        url: String,
+        file: String,
+        message: String,
+    },
+    #[error(
+        "state at {url} was last advanced for {state_as_of}, after --as-of {as_of}: `run` only moves forward (use `pqlsync score --as-of` to look at a past day)"
+    )]
+    Rewind {
+        url: String,
+        state_as_of: NaiveDate,
+        as_of: NaiveDate,
+    },
+}
+
+/// A place to keep state files.
+#[derive(Debug, Clone)]
+pub struct Store {
+    url: String,
+    store: Arc<dyn ObjectStore>,
+    prefix: StorePath,
+}
+
+impl Store {
+    pub fn open(location: &Location) -> Result<Store, StateError> {
+        let err = |message: String| StateError::Store {
+            url: location.configured.clone(),
+            message,
+        };
+        let (store, prefix): (Arc<dyn ObjectStore>, StorePath) = if location.url.contains("://") {
+            let url = url::Url::parse(&location.url).map_err(|e| err(e.to_string()))?;
+            let (store, path) = object_store::parse_url_opts(
+                &url,
+                location
+                    .store_options
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.clone())),
+            )
+            .map_err(|e| err(e.to_string()))?;
+            (Arc::from(store), path)
+        } else {
+            let dir = std::path::Path::new(&location.url);
+            std::fs::create_dir_all(dir)
+                .map_err(|e| err(format!("cannot create directory: {e}")))?;
+            let store = object_store::local::LocalFileSystem::new_with_prefix(dir)
+                .map_err(|e| err(e.to_string()))?;
+            (Arc::new(store), StorePath::default())
+        };
+        Ok(Store {
+            url: location.configured.clone(),
+            store,
+            prefix,
+        })
+    }
+
+    fn path(&self, file: &str) -> StorePath {
+        self.prefix.clone().join(file)
+    }
+
+    /// Read a JSON state file; `None` if it does not exist yet.
+    pub async fn read<T: for<'de> Deserialize<'de>>(
+        &self,
+        file: &str,
+    ) -> Result<Option<T>, StateError> {
+        let bytes = match self.store.get(&self.path(file)).await {
+            Ok(r) => r.bytes().await.map_err(|e| self.err(e.to_string()))?,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(self.err(e.to_string())),
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StateError::Corrupt {
+                url: self.url.clone(),
+                file: file.to_string(),
+                message: e.to_string(),
+            })
+    }
+
+    /// Replace a JSON state file atomically.
+    pub async fn write<T: Serialize>(&self, file: &str, value: &T) -> Result<(), StateError> {
+        let bytes = serde_json::to_vec(value).map_err(|e| self.err(e.to_string()))?;
+        self.store
+            .put(&self.path(file), PutPayload::from(bytes))
+            .await
+            .map_err(|e| self.err(e.to_string()))?;
+        Ok(())
+    }
+
+    fn err(&self, message: String) -> StateError {
+        StateError::Store {
+            url: self.url.clone(),
+            message,
+        }
+    }
+}
+
+/// The routing memory file.
+pub const ROUTING_FILE: &str = "routing.json";
+
+/// One account's remembered decisions: the latest, and the one before the latest scoring day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub latest: Memory,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Memory>,
+}
+
+/// Routing memory for every account.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoutingState {
+    pub version: u32,
+    pub as_of: Option<NaiveDate>,
+    pub accounts: BTreeMap<String, Entry>,
+}
+
+impl RoutingState {
+    pub async fn load(store: &Store) -> Result<RoutingState, StateError> {
+        Ok(store.read(ROUTING_FILE).await?.unwrap_or(RoutingState {
+            version: 1,
+            ..RoutingState::default()
+        }))
+    }
+
+    pub async fn save(&self, store: &Store) -> Result<(), StateError> {
+        store.write(ROUTING_FILE, self).await
+    }
+
+    /// Refuse to move state backwards in time.
+    pub fn check_forward(&self, url: &str, as_of: NaiveDate) -> Result<(), StateError> {
+        match self.as_of {
+            Some(state_as_of) if state_as_of > as_of => Err(StateError::Rewind {
+                url: url.to_string(),
+                state_as_of,
+                as_of,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The decision to route `account` against on `as_of`: the latest one from an earlier day.
+    pub fn prior(&self, account: &str, as_of: NaiveDate) -> Option<&Memory> {
+        let entry = self.accounts.get(account)?;
+        if entry.latest.as_of < as_of {
+            Some(&entry.latest)
+        } else {
+            entry.before.as_ref().filter(|m| m.as_of < as_of)
+        }
+    }
+
+    /// Record today's decision for `account`.
+    pub fn record(&mut self, account: &str, memory: Memory) {
+        let as_of = memory.as_of;
+        self.as_of = Some(self.as_of.map_or(as_of, |a| a.max(as_of)));
+        match self.accounts.get_mut(account) {
+            Some(entry) if entry.latest.as_of < as_of => {
+                let previous = std::mem::replace(&mut entry.latest, memory);
+                entry.before = Some(previous);
+            }
+            Some(entry) => entry.latest = memory,
+            None => {
+                self.accounts.insert(
+                    account.to_string(),
+                    Entry {
+                        latest: memory,
+                        before: None,
+                    },
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::route::{LeadStage, Motion};
+    use crate::score::Tier;
+
+    fn mem(day: u32, tier: Tier) -> Memory {
+        Memory {
+            as_of: NaiveDate::from_ymd_opt(2026, 11, day).unwrap(),
+            motion: Motion::SelfServe,
+            owner: None,
+            lead_stage: LeadStage::trial(tier),
+            deal_stage: None,
+            trial_id: None,
+            tier,
+            green_since: None,
+        }
+    }
+
+    fn d(day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, day).unwrap()
+    }
+
+    #[test]
+    fn rerunning_a_day_routes_against_the_day_before() {
+        let mut s = RoutingState::default();
+        s.record("a", mem(19, Tier::Red));
+        s.record("a", mem(20, Tier::Green));
+        assert_eq!(s.prior("a", d(20)).unwrap().as_of, d(19));
+        // Re-run of the 20th replaces the 20th, keeps the 19th as the prior.
+        s.record("a", mem(20, Tier::Yellow));
+        assert_eq!(s.prior("a", d(20)).unwrap().tier, Tier::Red);
+        assert_eq!(s.prior("a", d(21)).unwrap().tier, Tier::Yellow);
+        assert_eq!(s.prior("b", d(21)), None);
+        assert!(s.check_forward("x", d(20)).is_ok());
+        assert!(matches!(
+            s.check_forward("x", d(19)),
+            Err(StateError::Rewind { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn writes_are_readable_and_atomic() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = Location {
+            configured: dir.path().display().to_string(),
+            url: dir.path().join("nested").display().to_string(),
+            store_options: vec![],
+        };
+        let store = Store::open(&location).unwrap();
+        let mut s = RoutingState::load(&store).await.unwrap();
+        assert!(s.accounts.is_empty());
+        s.record("a", mem(20, Tier::Green));
+        s.save(&store).await.unwrap();
+        assert_eq!(RoutingState::load(&store).await.unwrap(), s);
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("nested"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(leftovers, ["routing.json"]);
+        std::fs::write(dir.path().join("nested/routing.json"), "{not json").unwrap();
+        let err = RoutingState::load(&store).await.unwrap_err().to_string();
+        assert!(err.contains("routing.json"), "{err}");
+    }
+}

@@ -1,0 +1,169 @@
+//! The run summary: what a command did, as text for people and as JSON (`--summary-json`) for
+//! schedulers and dashboards. Counts by tier, motion and stage; rows the features could not
+//! attribute; what was written.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::decision::Decision;
+use crate::route::{DealStage, LeadStage, Motion};
+use crate::score::Tier;
+use crate::source::DatasetInfo;
+
+/// Everything a command reports.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Summary {
+    pub command: String,
+    pub as_of: Option<NaiveDate>,
+    pub accounts: usize,
+    pub tiers: BTreeMap<String, usize>,
+    pub motions: BTreeMap<String, usize>,
+    pub lead_stages: BTreeMap<String, usize>,
+    pub deal_stages: BTreeMap<String, usize>,
+    /// Green activations that created a task this run.
+    pub tasks: usize,
+    /// Rows the features could not use, by check (from `data_quality.sql` and
+    /// `duplicate_events_14d`).
+    pub data_quality: BTreeMap<String, i64>,
+    pub sources: Vec<DatasetInfo>,
+    pub outputs: Vec<String>,
+    pub seconds: f64,
+}
+
+impl Summary {
+    pub fn new(command: &str, as_of: Option<NaiveDate>) -> Summary {
+        let mut s = Summary {
+            command: command.to_string(),
+            as_of,
+            ..Summary::default()
+        };
+        for t in [Tier::Red, Tier::Yellow, Tier::Green] {
+            s.tiers.insert(t.as_str().into(), 0);
+        }
+        for m in Motion::ALL {
+            s.motions.insert(m.as_str().into(), 0);
+        }
+        for l in LeadStage::ALL {
+            s.lead_stages.insert(l.as_str().into(), 0);
+        }
+        for d in DealStage::ALL {
+            s.deal_stages.insert(d.as_str().into(), 0);
+        }
+        s
+    }
+
+    pub fn count(&mut self, d: &Decision) {
+        self.accounts += 1;
+        *self.tiers.entry(d.score.tier.as_str().into()).or_default() += 1;
+        *self
+            .motions
+            .entry(d.route.motion.as_str().into())
+            .or_default() += 1;
+        *self
+            .lead_stages
+            .entry(d.route.lead_stage.as_str().into())
+            .or_default() += 1;
+        if let Some(stage) = d.route.deal_stage {
+            *self.deal_stages.entry(stage.as_str().into()).or_default() += 1;
+        }
+        if d.route.task.is_some() {
+            self.tasks += 1;
+        }
+    }
+}
+
+fn group(
+    f: &mut fmt::Formatter<'_>,
+    label: &str,
+    counts: &BTreeMap<String, usize>,
+    order: &[&str],
+) -> fmt::Result {
+    write!(f, "  {label:<8}")?;
+    for key in order {
+        write!(
+            f,
+            "  {key} {}",
+            thousands(counts.get(*key).copied().unwrap_or(0) as i64)
+        )?;
+    }
+    writeln!(f)
+}
+
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "pqlsync {}", self.command)?;
+        if let Some(d) = self.as_of {
+            write!(f, "  as of {d}")?;
+        }
+        writeln!(
+            f,
+            "  {} accounts  {:.1}s",
+            thousands(self.accounts as i64),
+            self.seconds
+        )?;
+        if !self.motions.values().all(|n| *n == 0) {
+            group(f, "tier", &self.tiers, &["red", "yellow", "green"])?;
+            group(
+                f,
+                "motion",
+                &self.motions,
+                &["self_serve", "sales_assisted", "disqualified", "customer"],
+            )?;
+            let leads: Vec<&str> = LeadStage::ALL.iter().map(|s| s.as_str()).collect();
+            group(f, "lead", &self.lead_stages, &leads)?;
+            let deals: Vec<&str> = DealStage::ALL.iter().map(|s| s.as_str()).collect();
+            group(f, "deal", &self.deal_stages, &deals)?;
+            writeln!(
+                f,
+                "  tasks     {} new Green activations",
+                thousands(self.tasks as i64)
+            )?;
+        }
+        let problems: Vec<_> = self.data_quality.iter().filter(|(_, n)| **n != 0).collect();
+        if !problems.is_empty() {
+            writeln!(f, "  data quality (rows not attributed or counted once):")?;
+            for (check, n) in problems {
+                writeln!(f, "    {check:<34} {}", thousands(*n))?;
+            }
+        }
+        for out in &self.outputs {
+            writeln!(f, "  wrote {out}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_separators() {
+        let cases = [
+            (0, "0"),
+            (999, "999"),
+            (1000, "1,000"),
+            (1234567, "1,234,567"),
+            (-12345, "-12,345"),
+        ];
+        for (n, want) in cases {
+            assert_eq!(thousands(n), want);
+        }
+    }
+}
