@@ -21,18 +21,19 @@ use crate::features::{self, FeatureError, Kind, Params, Project, Value};
 use crate::output::AtomicWriter;
 use crate::source::{self, DatasetInfo};
 use crate::state::{RoutingState, Store};
-use crate::summary::{Summary, thousands};
+use crate::summary::{EngineReport, Summary, thousands};
 
 /// A session with sources registered and the SQL project planned.
 pub struct Engine {
     pub ctx: SessionContext,
+    pub pool: std::sync::Arc<source::PeakPool>,
     pub sources: Vec<DatasetInfo>,
     pub project: Project,
 }
 
 impl Engine {
     pub async fn prepare(config: &Config) -> Result<Engine, Error> {
-        let ctx = source::session(&config.engine)?;
+        let (ctx, pool) = source::session(&config.engine)?;
         let sources = source::register_all(&ctx, config).await?;
         let project = Project::load(&config.sql_dir)?;
         let params = Params {
@@ -42,9 +43,25 @@ impl Engine {
         features::register(&ctx, &project, &params, &config.extra_free_email_domains).await?;
         Ok(Engine {
             ctx,
+            pool,
             sources,
             project,
         })
+    }
+
+    /// Memory and spilling of a finished query.
+    pub fn report(
+        &self,
+        config: &Config,
+        plan: &std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+    ) -> EngineReport {
+        let (spill_files, spilled_bytes) = features::spills(plan);
+        EngineReport {
+            memory_limit_bytes: config.engine.memory_limit,
+            peak_memory_bytes: self.pool.peak(),
+            spill_files,
+            spilled_bytes,
+        }
     }
 
     /// Counts from the optional `data_quality` view: one row, every column a count.
@@ -64,7 +81,7 @@ impl Engine {
             .map_err(FeatureError::Execution)?
             .collect()
             .await
-            .map_err(FeatureError::Execution)?;
+            .map_err(FeatureError::execution)?;
         for batch in batches.iter().filter(|b| b.num_rows() > 0) {
             for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
                 let value = Value::from_array(column, 0).ok().and_then(|v| v.as_i64());
@@ -128,12 +145,12 @@ pub async fn features(config: &Config) -> Result<Summary, Error> {
     let df = features::account_features(&engine.ctx).await?;
     // The executed stream's schema, not the logical one: physical types may differ
     // (e.g. Utf8View for Utf8) and the writer must match the batches.
-    let mut stream = features::stream(df).await?;
+    let features::Running { plan, mut stream } = features::stream(df).await?;
     let mut writer = AtomicWriter::create(&out, stream.schema())?;
     let mut summary = Summary::new("features", Some(config.as_of));
     let mut duplicates = 0;
     while let Some(batch) = stream.next().await {
-        let batch = batch.map_err(FeatureError::Execution)?;
+        let batch = batch.map_err(FeatureError::execution)?;
         duplicates += sum_column(&batch, "duplicate_events_14d");
         writer.write(&batch)?;
         summary.accounts += batch.num_rows();
@@ -144,6 +161,7 @@ pub async fn features(config: &Config) -> Result<Summary, Error> {
     }
     writer.finish()?;
     bar.finish_and_clear();
+    summary.engine = engine.report(config, &plan);
     summary.data_quality = engine.data_quality().await?;
     summary
         .data_quality
@@ -185,7 +203,7 @@ pub async fn decide(config: &Config, mode: Mode) -> Result<Summary, Error> {
     let engine = Engine::prepare(config).await?;
     let bar = spinner(config, "scoring accounts");
     let df = features::account_features(&engine.ctx).await?;
-    let mut stream = features::stream(df).await?;
+    let features::Running { plan, mut stream } = features::stream(df).await?;
     let mut decider = Decider::new(config, &memory, stream.schema())?;
     let mut writer = AtomicWriter::create(&out, decider.output_schema())?;
     let mut summary = Summary::new(
@@ -195,7 +213,7 @@ pub async fn decide(config: &Config, mode: Mode) -> Result<Summary, Error> {
     let mut remembered: Vec<Decision> = Vec::new();
     let mut duplicates = 0;
     while let Some(batch) = stream.next().await {
-        let batch = batch.map_err(FeatureError::Execution)?;
+        let batch = batch.map_err(FeatureError::execution)?;
         duplicates += sum_column(&batch, "duplicate_events_14d");
         let (decided, decisions) = decider.decide(&batch)?;
         writer.write(&decided)?;
@@ -220,6 +238,7 @@ pub async fn decide(config: &Config, mode: Mode) -> Result<Summary, Error> {
         }
         memory.save(&store).await?;
     }
+    summary.engine = engine.report(config, &plan);
     summary.data_quality = engine.data_quality().await?;
     summary
         .data_quality
@@ -241,7 +260,7 @@ pub async fn explain(config: &Config, account_id: &str, json: bool) -> Result<St
         .map_err(FeatureError::Execution)?
         .collect()
         .await
-        .map_err(FeatureError::Execution)?;
+        .map_err(FeatureError::execution)?;
     let Some(batch) = batches.into_iter().find(|b| b.num_rows() > 0) else {
         return Err(Error::Usage(format!(
             "account `{account_id}` is not in account_features for {} (accounts come from groups with a timestamp before the end of that day)",

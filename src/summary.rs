@@ -30,7 +30,19 @@ pub struct Summary {
     pub data_quality: BTreeMap<String, i64>,
     pub sources: Vec<DatasetInfo>,
     pub outputs: Vec<String>,
+    pub engine: EngineReport,
     pub seconds: f64,
+}
+
+/// How the query engine fared.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct EngineReport {
+    /// `[engine] memory_limit`, if set.
+    pub memory_limit_bytes: Option<usize>,
+    /// The most memory reserved at once by query operators.
+    pub peak_memory_bytes: usize,
+    pub spill_files: usize,
+    pub spilled_bytes: usize,
 }
 
 impl Summary {

@@ -184,8 +184,8 @@ pub fn account(pop: Population, index: u32) -> Account {
         .min(50_000.0) as i64;
     let employees = (!rng.random_bool(0.08)).then_some(employees_raw);
     let industry = (!rng.random_bool(0.05)).then(|| pick(&mut rng, INDUSTRIES).to_string());
-    // Seats: heavy-tailed too, bounded by the company size; about 5% reach 50.
-    let seat_draw = Pareto::new(1.0_f64, 1.15).expect("valid").sample(&mut rng);
+    // Seats: heavy-tailed too, bounded by the company size; a few percent reach 50.
+    let seat_draw = Pareto::new(1.0_f64, 0.8).expect("valid").sample(&mut rng);
     let mut seats = (seat_draw as i64).clamp(1, 400);
     if let Some(e) = employees {
         seats = seats.min(e.max(1));
@@ -193,7 +193,7 @@ pub fn account(pop: Population, index: u32) -> Account {
     if free_mail {
         seats = seats.min(3);
     }
-    let engagement = LogNormal::new(-1.2_f64, 0.8)
+    let engagement = LogNormal::new(-1.0_f64, 0.9)
         .expect("valid")
         .sample(&mut rng)
         .min(1.0);
@@ -201,11 +201,11 @@ pub fn account(pop: Population, index: u32) -> Account {
     let first = FIRST.len();
     let users: Vec<User> = (0..seats)
         .map(|k| {
-            // Teammates join over the first weeks, faster in engaged accounts.
+            // Teammates join over the first three weeks, faster in engaged accounts.
             let joined = if k == 0 {
                 created
             } else {
-                created + (rng.random::<f64>().powf(1.0 + engagement) * 40.0) as i32
+                created + (rng.random::<f64>().powf(1.0 + engagement) * 21.0) as i32
             };
             let f = FIRST[(index as usize + k as usize * 7) % first];
             let l = LAST[rng.random_range(0..LAST.len())];
@@ -233,9 +233,10 @@ pub fn account(pop: Population, index: u32) -> Account {
         let extension = rng
             .random_bool(0.06)
             .then(|| (start_day + length_days - rng.random_range(1..4), 7));
+        // Trial-to-paid runs at PLG norms (~15% overall), far higher for engaged teams.
         let quality: f64 =
-            engagement * (1.0 + (seats as f64).ln()) + if free_mail { -0.3 } else { 0.1 };
-        let converts = rng.random_bool((0.08 + 0.9 * quality).clamp(0.02, 0.85));
+            engagement * (1.0 + (seats as f64).ln()) * if free_mail { 0.4 } else { 1.0 };
+        let converts = rng.random_bool((0.02 + 0.35 * quality.powf(1.5)).clamp(0.01, 0.7));
         let yearly = rng.random_bool(0.2);
         let currency = if rng.random_bool(0.15) { "eur" } else { "usd" };
         let unit_amount = if yearly { 29_000 } else { 2_900 };

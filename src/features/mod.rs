@@ -19,6 +19,7 @@ use datafusion::common::ScalarValue;
 use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use datafusion::prelude::{CsvReadOptions, DataFrame, SessionContext};
 
 pub use plan::Param;
@@ -80,6 +81,23 @@ pub enum FeatureError {
     Contract { message: String },
     #[error("computing account_features: {0}")]
     Execution(#[source] DataFusionError),
+    #[error(
+        "computing account_features needed more memory than [engine] memory_limit allows; raise memory_limit or lower target_partitions ({0})"
+    )]
+    OutOfMemory(String),
+}
+
+impl FeatureError {
+    /// Classify an execution error, so running out of the configured memory says which
+    /// setting to change instead of surfacing DataFusion's internals.
+    pub fn execution(e: DataFusionError) -> FeatureError {
+        match e.find_root() {
+            DataFusionError::ResourcesExhausted(message) => {
+                FeatureError::OutOfMemory(message.clone())
+            }
+            _ => FeatureError::Execution(e),
+        }
+    }
 }
 
 fn display_paths(paths: &[PathBuf]) -> String {
@@ -301,9 +319,34 @@ pub async fn account_features(ctx: &SessionContext) -> Result<DataFrame, Feature
     Ok(df)
 }
 
+/// A running query: its batches, and the physical plan whose metrics can be read afterwards.
+pub struct Running {
+    pub plan: Arc<dyn ExecutionPlan>,
+    pub stream: SendableRecordBatchStream,
+}
+
 /// Start streaming a DataFrame's rows.
-pub async fn stream(df: DataFrame) -> Result<SendableRecordBatchStream, FeatureError> {
-    df.execute_stream().await.map_err(FeatureError::Execution)
+pub async fn stream(df: DataFrame) -> Result<Running, FeatureError> {
+    let task = Arc::new(df.task_ctx());
+    let plan = df
+        .create_physical_plan()
+        .await
+        .map_err(FeatureError::execution)?;
+    let stream = execute_stream(Arc::clone(&plan), task).map_err(FeatureError::execution)?;
+    Ok(Running { plan, stream })
+}
+
+/// Spill files written and bytes spilled by every operator of `plan`.
+pub fn spills(plan: &Arc<dyn ExecutionPlan>) -> (usize, usize) {
+    let (mut count, mut bytes) = plan.metrics().map_or((0, 0), |m| {
+        (m.spill_count().unwrap_or(0), m.spilled_bytes().unwrap_or(0))
+    });
+    for child in plan.children() {
+        let (c, b) = spills(child);
+        count += c;
+        bytes += b;
+    }
+    (count, bytes)
 }
 
 /// The timestamp type sources are normalised to, and the type of `$as_of`.

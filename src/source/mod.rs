@@ -7,6 +7,7 @@
 //! pruning partitions by event time. It knows nothing about features: SQL reads `raw.*`.
 
 pub mod contract;
+mod memory;
 mod partition;
 
 use std::collections::BTreeMap;
@@ -28,6 +29,7 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 
 pub use contract::Contract;
+pub use memory::PeakPool;
 pub use partition::{TimePartitioned, TimeRange, partition_filters, time_range};
 
 use crate::config::{Config, EngineConfig, Location};
@@ -116,7 +118,8 @@ pub struct DatasetInfo {
 }
 
 /// A DataFusion session sized by `[engine]`: memory pool with spilling, parallelism, batch size.
-pub fn session(engine: &EngineConfig) -> Result<SessionContext, SourceError> {
+/// The returned pool reports the peak memory the session reserved.
+pub fn session(engine: &EngineConfig) -> Result<(SessionContext, Arc<PeakPool>), SourceError> {
     let mut config = SessionConfig::new()
         .with_target_partitions(engine.target_partitions)
         .with_batch_size(engine.batch_size)
@@ -128,10 +131,16 @@ pub fn session(engine: &EngineConfig) -> Result<SessionContext, SourceError> {
     options.execution.parquet.reorder_filters = true;
     options.execution.parquet.coerce_int96 = Some("us".into());
     options.sql_parser.dialect = datafusion::config::Dialect::Generic;
-    let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = engine.memory_limit {
-        runtime = runtime.with_memory_limit(limit, 1.0);
+        // A sort reserves this much up front to merge its spill files; DataFusion's 10 MiB
+        // default alone would exceed a small budget.
+        options.execution.sort_spill_reservation_bytes = options
+            .execution
+            .sort_spill_reservation_bytes
+            .min(limit / 16);
     }
+    let pool = Arc::new(PeakPool::new(engine.memory_limit));
+    let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::clone(&pool) as _);
     let disk = match &engine.spill_dir {
         Some(dir) => {
             DiskManagerBuilder::default().with_mode(DiskManagerMode::Directories(vec![dir.clone()]))
@@ -149,7 +158,7 @@ pub fn session(engine: &EngineConfig) -> Result<SessionContext, SourceError> {
     catalog
         .register_schema(RAW_SCHEMA, Arc::new(MemorySchemaProvider::new()))
         .map_err(SourceError::Engine)?;
-    Ok(ctx)
+    Ok((ctx, pool))
 }
 
 /// Register every configured dataset (and empty stand-ins for unconfigured optional ones)

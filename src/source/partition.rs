@@ -62,9 +62,13 @@ pub fn time_range(filters: &[Expr], column: &str) -> TimeRange {
                             _ => continue,
                         },
                     };
+                    // Bounds are kept inclusive: a strict bound moves one microsecond in,
+                    // so `< midnight` does not reach the next day's partition.
                     match op {
-                        Operator::GtEq | Operator::Gt => range.tighten_min(value),
-                        Operator::LtEq | Operator::Lt => range.tighten_max(value),
+                        Operator::GtEq => range.tighten_min(value),
+                        Operator::Gt => range.tighten_min(value.saturating_add(1)),
+                        Operator::LtEq => range.tighten_max(value),
+                        Operator::Lt => range.tighten_max(value.saturating_sub(1)),
                         Operator::Eq => {
                             range.tighten_min(value);
                             range.tighten_max(value);
@@ -216,7 +220,7 @@ mod tests {
                     col("timestamp").gt_eq(ts("2026-11-07T00:00:00Z")),
                     col("timestamp").lt(ts("2026-11-21T00:00:00Z")),
                 ],
-                ("2026-11-05", "2026-11-23"),
+                ("2026-11-05", "2026-11-22"),
             ),
             // Reversed operands and a conjunction in one filter.
             (
@@ -225,7 +229,7 @@ mod tests {
                         .lt_eq(col("timestamp"))
                         .and(col("timestamp").lt(ts("2026-11-21T00:00:00Z"))),
                 ],
-                ("2026-11-05", "2026-11-23"),
+                ("2026-11-05", "2026-11-22"),
             ),
             (
                 vec![
@@ -267,7 +271,7 @@ mod tests {
         let only_upper = vec![col("timestamp").lt(ts("2026-11-21T00:00:00Z"))];
         assert_eq!(
             partition_filters(time_range(&only_upper, "timestamp"), "dt", 0),
-            vec![col("dt").lt_eq(lit("2026-11-21"))]
+            vec![col("dt").lt_eq(lit("2026-11-20"))]
         );
     }
 }
