@@ -379,7 +379,7 @@ fn explain_text(
             );
         }
         None => {
-            let _ = writeln!(t, "  previously  (no earlier run)");
+            let _ = writeln!(t, "  previously  (no run before {})", config.as_of);
         }
     }
     let _ = writeln!(t, "\nfeatures");

@@ -86,7 +86,7 @@ async fn run(cli: Cli) -> Result<Outcome, Error> {
             as_of,
         })?;
         if config::verbosity(global) > Verbosity::Quiet {
-            println!("{report}");
+            emit(&format!("{report}\n"));
         }
         return Ok(Outcome::default());
     }
@@ -96,28 +96,34 @@ async fn run(cli: Cli) -> Result<Outcome, Error> {
         Command::Score => job::decide(&config, job::Mode::Score).await?,
         Command::Features => job::features(&config).await?,
         Command::Explain(args) => {
-            println!(
-                "{}",
-                job::explain(&config, &args.account_id, args.json).await?
-            );
+            let text = job::explain(&config, &args.account_id, args.json).await?;
+            emit(&format!("{text}\n"));
             return Ok(Outcome::default());
         }
         Command::Validate => {
             let report = job::validate(&config).await?;
             if config.verbosity > Verbosity::Quiet {
-                print!("{report}");
+                emit(&report);
             }
             return Ok(Outcome::default());
         }
         Command::DemoData(_) => unreachable!("handled above"),
     };
     if config.verbosity > Verbosity::Quiet {
-        print!("{summary}");
+        emit(&summary.to_string());
     }
     if let Some(path) = &config.summary_json {
         write_json(path, &summary)?;
     }
     Ok(Outcome::default())
+}
+
+/// Print to stdout. A reader that went away (`pqlsync explain X | head`) is not an error: the
+/// command's work is done, so the rest of the output is simply dropped.
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 fn write_json(path: &Path, summary: &summary::Summary) -> Result<(), Error> {

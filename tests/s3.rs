@@ -1,0 +1,161 @@
+//! `s3://` datasets and state, end to end, against a local S3 (moto) this test starts on
+//! 127.0.0.1. Credentials and the endpoint reach object_store through the AWS_* environment,
+//! as in production.
+//!
+//! moto comes from PyPI; `.ci/run` installs it and sets `PQLSYNC_MOTO_SERVER` (and
+//! `PQLSYNC_REQUIRE_MOTO=1`, so CI fails rather than skips). Locally:
+//! `python3 -m venv v && v/bin/pip install 'moto[server]'` and
+//! `PQLSYNC_MOTO_SERVER=v/bin/moto_server cargo test --release --test s3`.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command as StdCommand, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use futures::TryStreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+struct Moto {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn moto() -> Option<Moto> {
+    let Ok(server) = std::env::var("PQLSYNC_MOTO_SERVER") else {
+        assert!(
+            std::env::var("PQLSYNC_REQUIRE_MOTO").is_err(),
+            "PQLSYNC_REQUIRE_MOTO is set but PQLSYNC_MOTO_SERVER is not"
+        );
+        eprintln!("skipped: set PQLSYNC_MOTO_SERVER to a moto_server binary to run the S3 test");
+        return None;
+    };
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = StdCommand::new(server)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("moto_server starts");
+    let moto = Moto { child, port };
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "moto did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some(moto)
+}
+
+/// Create a bucket with a bare path-style PUT (moto does not check signatures).
+fn create_bucket(port: u16, bucket: &str) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    s.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+}
+
+fn env(port: u16) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT", format!("http://127.0.0.1:{port}")),
+        ("AWS_ALLOW_HTTP", "true".into()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_REGION", "us-east-1".into()),
+    ]
+}
+
+fn store(port: u16, bucket: &str) -> impl ObjectStore {
+    let mut b = AmazonS3Builder::new().with_bucket_name(bucket);
+    for (k, v) in env(port) {
+        b = b.with_config(k.to_ascii_lowercase().parse().unwrap(), v);
+    }
+    b.build().unwrap()
+}
+
+#[tokio::test]
+async fn datasets_and_state_on_s3_give_the_same_decisions_as_local_files() {
+    let Some(moto) = moto() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo_data(dir.path(), 120, 20, 9);
+    create_bucket(moto.port, "exports");
+    let s3 = store(moto.port, "exports");
+    for file in parquet_files(&data) {
+        let key = format!("segment/{}", file.strip_prefix(&data).unwrap().display());
+        s3.put(
+            &StorePath::from(key),
+            PutPayload::from(std::fs::read(&file).unwrap()),
+        )
+        .await
+        .unwrap();
+    }
+
+    // Locally first, for the reference.
+    write_config(dir.path(), &data, "");
+    let local = dir.path().join("local");
+    let o = pqlsync(dir.path())
+        .arg("run")
+        .arg("--out")
+        .arg(&local)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let s3_dir = dir.path().join("s3run");
+    std::fs::create_dir(&s3_dir).unwrap();
+    let config = std::fs::read_to_string(dir.path().join("pqlsync.toml"))
+        .unwrap()
+        .replace(&format!("{}/", data.display()), "s3://exports/segment/")
+        .replace(
+            &format!("url = \"{}\"", dir.path().join("state").display()),
+            "url = \"s3://exports/pqlsync/state\"",
+        );
+    assert!(config.contains("s3://exports/segment/tracks"), "{config}");
+    std::fs::write(s3_dir.join("pqlsync.toml"), config).unwrap();
+    let remote = dir.path().join("remote");
+    let mut cmd = pqlsync(&s3_dir);
+    for (k, v) in env(moto.port) {
+        cmd.env(k, v);
+    }
+    let o = cmd.arg("run").arg("--out").arg(&remote).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let read = |p: &Path| {
+        let mut rows = read_rows(&p.join("decisions.parquet"));
+        rows.sort_by_key(|r| get(r, "account_id").to_string());
+        rows
+    };
+    assert_eq!(read(&local), read(&remote));
+    let state: Vec<_> = s3
+        .list(Some(&StorePath::from("pqlsync/state")))
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(
+        state
+            .iter()
+            .any(|m| m.location.as_ref().ends_with("routing.json")),
+        "{state:?}"
+    );
+    // The credentials are not echoed anywhere.
+    assert!(!stdout(&o).contains("testing") && !stderr(&o).contains("testing"));
+}
