@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::physical_plan::display::DisplayableExecutionPlan;
 use datafusion::prelude::{SessionContext, col, lit};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -31,22 +32,96 @@ pub struct Engine {
     pub project: Project,
 }
 
+/// Progress notes on stderr for `-v`: each stage with the time since the command started.
+struct Log {
+    level: Verbosity,
+    started: Instant,
+}
+
+impl Log {
+    fn new(config: &Config) -> Log {
+        Log {
+            level: config.verbosity,
+            started: Instant::now(),
+        }
+    }
+
+    fn note(&self, message: impl FnOnce() -> String) {
+        if self.level >= Verbosity::Verbose {
+            eprintln!(
+                "[{:>7.3}s] {}",
+                self.started.elapsed().as_secs_f64(),
+                message()
+            );
+        }
+    }
+
+    /// With `-vv`, the executed plan with each operator's metrics (rows, time, spills).
+    fn plan(&self, plan: &std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>) {
+        if self.level >= Verbosity::Debug {
+            let shown = DisplayableExecutionPlan::with_metrics(plan.as_ref()).indent(true);
+            eprintln!("executed plan of account_features, with metrics:\n{shown}");
+        }
+    }
+}
+
 impl Engine {
     pub async fn prepare(config: &Config) -> Result<Engine, Error> {
+        let log = Log::new(config);
         let (ctx, pool) = source::session(&config.engine)?;
         let sources = source::register_all(&ctx, config).await?;
+        log.note(|| {
+            let files: usize = sources.iter().map(|s| s.files).sum();
+            let bytes: u64 = sources.iter().map(|s| s.bytes).sum();
+            format!(
+                "registered {} datasets: {files} files, {} bytes",
+                sources.len(),
+                thousands(bytes as i64)
+            )
+        });
         let project = Project::load(&config.sql_dir)?;
         let params = Params {
             as_of_date: config.as_of,
             account_id_key: config.sources.account_id_key.clone(),
         };
         features::register(&ctx, &project, &params, &config.extra_free_email_domains).await?;
+        log.note(|| {
+            format!(
+                "planned {} views and {} seeds from {} (as of {})",
+                project.views.len(),
+                project.seeds.len(),
+                config.sql_dir.display(),
+                config.as_of
+            )
+        });
         Ok(Engine {
             ctx,
             pool,
             sources,
             project,
         })
+    }
+
+    /// Fill in what every feature-computing command reports once its output is written:
+    /// memory and spills, data quality, sources, the output, the time taken.
+    async fn complete(
+        self,
+        config: &Config,
+        mut summary: Summary,
+        plan: &std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+        duplicate_events: i64,
+        out: &std::path::Path,
+        started: Instant,
+    ) -> Result<Summary, Error> {
+        summary.engine = self.report(config, plan);
+        summary.data_quality = self.data_quality().await?;
+        summary
+            .data_quality
+            .insert("duplicate_events_14d".into(), duplicate_events);
+        summary.sources = self.sources;
+        summary.outputs.push(out.display().to_string());
+        summary.seconds = started.elapsed().as_secs_f64();
+        Ok(summary)
     }
 
     /// Memory and spilling of a finished query.
@@ -140,6 +215,7 @@ pub async fn features(config: &Config) -> Result<Summary, Error> {
         .out
         .clone()
         .unwrap_or_else(|| config.output_dir.join("account_features.parquet"));
+    let log = Log::new(config);
     let engine = Engine::prepare(config).await?;
     let bar = spinner(config, "computing account_features");
     let df = features::account_features(&engine.ctx).await?;
@@ -161,15 +237,11 @@ pub async fn features(config: &Config) -> Result<Summary, Error> {
     }
     writer.finish()?;
     bar.finish_and_clear();
-    summary.engine = engine.report(config, &plan);
-    summary.data_quality = engine.data_quality().await?;
-    summary
-        .data_quality
-        .insert("duplicate_events_14d".into(), duplicates);
-    summary.sources = engine.sources;
-    summary.outputs.push(out.display().to_string());
-    summary.seconds = started.elapsed().as_secs_f64();
-    Ok(summary)
+    log.note(|| format!("wrote {} accounts to {}", summary.accounts, out.display()));
+    log.plan(&plan);
+    engine
+        .complete(config, summary, &plan, duplicates, &out, started)
+        .await
 }
 
 /// Which decision command is running.
@@ -200,6 +272,7 @@ pub async fn decide(config: &Config, mode: Mode) -> Result<Summary, Error> {
     if mode == Mode::Run {
         memory.check_forward(&config.state.configured, config.as_of)?;
     }
+    let log = Log::new(config);
     let engine = Engine::prepare(config).await?;
     let bar = spinner(config, "scoring accounts");
     let df = features::account_features(&engine.ctx).await?;
@@ -231,22 +304,25 @@ pub async fn decide(config: &Config, mode: Mode) -> Result<Summary, Error> {
     drop(decider);
     writer.finish()?;
     bar.finish_and_clear();
+    log.note(|| {
+        format!(
+            "decided {} accounts, wrote {}",
+            summary.accounts,
+            out.display()
+        )
+    });
+    log.plan(&plan);
     if mode == Mode::Run {
         // Only now that the decisions are on disk does the memory move forward.
         for d in remembered {
             memory.record(&d.account_id, d.route.memory);
         }
         memory.save(&store).await?;
+        log.note(|| format!("routing memory advanced to {}", config.as_of));
     }
-    summary.engine = engine.report(config, &plan);
-    summary.data_quality = engine.data_quality().await?;
-    summary
-        .data_quality
-        .insert("duplicate_events_14d".into(), duplicates);
-    summary.sources = engine.sources;
-    summary.outputs.push(out.display().to_string());
-    summary.seconds = started.elapsed().as_secs_f64();
-    Ok(summary)
+    engine
+        .complete(config, summary, &plan, duplicates, &out, started)
+        .await
 }
 
 /// `pqlsync explain ACCOUNT_ID`: one account's features, signals, score and route.

@@ -399,6 +399,23 @@ fn quiet_prints_nothing_and_help_lists_every_command() {
         .unwrap();
     assert!(o.status.success());
     assert_eq!(stdout(&o), "");
+    let o = pqlsync(dir.path())
+        .args(["score", "-v", "--out", "s.parquet"])
+        .output()
+        .unwrap();
+    for part in ["registered 7 datasets", "planned 15 views", "decided"] {
+        assert!(stderr(&o).contains(part), "-v lacks {part}: {}", stderr(&o));
+    }
+    let o = pqlsync(dir.path())
+        .args(["features", "-vv", "--out", "f.parquet"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&o).contains("executed plan of account_features")
+            && stderr(&o).contains("output_rows="),
+        "{}",
+        stderr(&o)
+    );
     let o = pqlsync(dir.path()).arg("--help").output().unwrap();
     let help = stdout(&o);
     for cmd in [
