@@ -128,6 +128,16 @@ pub struct Config {
     pub summary_json: Option<PathBuf>,
 }
 
+/// Datasets configured directly under `[sources]`; per-event datasets may not reuse their names.
+const CORE_DATASETS: &[&str] = &[
+    "tracks",
+    "identifies",
+    "groups",
+    "subscriptions",
+    "subscription_items",
+    "customers_metadata",
+];
+
 /// Environment variable prefixes object_store reads credentials and endpoints from.
 const CLOUD_ENV_PREFIXES: &[&str] = &["AWS_", "GOOGLE_", "AZURE_"];
 
@@ -229,6 +239,14 @@ impl Config {
                 return Err(invalid(
                     &key,
                     "event names must be lowercase SQL identifiers (letters, digits, `_`)".into(),
+                ));
+            }
+            if CORE_DATASETS.contains(&event.as_str()) {
+                return Err(invalid(
+                    &key,
+                    format!(
+                        "`{event}` is a core dataset; configure it under [sources], not [sources.events]"
+                    ),
                 ));
             }
             events.insert(event.clone(), location(&key, url)?);
