@@ -161,6 +161,10 @@ fn bad_values_name_their_key() {
             format!("{MINIMAL}\n[sources.stripe]\naccount_id_key = \" \""),
             "sources.stripe.account_id_key",
         ),
+        (
+            format!("{MINIMAL}\n[sources.events]\ntracks = \"x\""),
+            "sources.events.tracks",
+        ),
     ];
     for (text, key) in cases {
         let e = err(&text);
