@@ -54,8 +54,13 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// The whole job: features, scores, routing; writes DIR/decisions.parquet (default DIR: out).
+    /// The whole job: features, scores, routing, HubSpot sync; writes DIR/decisions.parquet
+    /// (default DIR: out). Without a portal configured, the HubSpot requests go to DIR/hubspot/.
     Run(RunArgs),
+    /// What a run would change in HubSpot, per object (and with -v per property), without writing.
+    Plan,
+    /// Prepare or check a HubSpot portal: properties, pipelines, stages, owners.
+    Hubspot(HubspotArgs),
     /// Compute `account_features` and write it to --out FILE (.parquet or .csv).
     Features,
     /// Features plus scores and routing, one row per account, to --out FILE (.parquet or .csv).
@@ -69,7 +74,29 @@ pub enum Command {
 }
 
 #[derive(Debug, Clone, Args, Default)]
-pub struct RunArgs {}
+pub struct RunArgs {
+    /// Compute decisions and show the HubSpot plan; write nothing and advance no state.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HubspotArgs {
+    #[command(subcommand)]
+    pub command: HubspotCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum HubspotCommand {
+    /// Create what pqlsync needs in the portal (idempotent) and report what was found.
+    Setup {
+        /// Also create the deal pipeline and any missing deal or lead stages.
+        #[arg(long)]
+        create_pipelines: bool,
+    },
+    /// Check that the portal has everything pqlsync needs, without writing.
+    Check,
+}
 
 #[derive(Debug, Clone, Args)]
 pub struct ExplainArgs {

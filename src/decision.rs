@@ -70,10 +70,31 @@ const ROUTING_COLUMNS: &[&str] = &[
     "meeting_booked_14d",
     "trial_status",
     "trial_start",
+    "trial_end",
     "subscription_status",
     "mrr",
     "last_seen_at",
+    "email_domain",
+    "free_email_domain",
 ];
+
+/// Columns read when the SQL provides them (the bundled SQL does).
+const OPTIONAL_COLUMNS: &[&str] = &["trial_id", "account_name", "mrr_currency"];
+
+/// What the CRM shows about an account besides its score and route.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Facts {
+    pub name: Option<String>,
+    /// The company domain, unless it is a free-mail provider's.
+    pub domain: Option<String>,
+    pub seats: i64,
+    pub trial_id: Option<String>,
+    pub trial_status: String,
+    pub trial_start: Option<NaiveDate>,
+    pub trial_end: Option<NaiveDate>,
+    pub mrr: Option<i64>,
+    pub mrr_currency: Option<String>,
+}
 
 /// One account's decision.
 #[derive(Debug, Clone)]
@@ -81,6 +102,7 @@ pub struct Decision {
     pub account_id: String,
     pub score: Score,
     pub route: Route,
+    pub facts: Facts,
 }
 
 /// Decides accounts batch by batch.
@@ -106,8 +128,10 @@ impl<'a> Decider<'a> {
         check_config(config, &features)?;
         let mut needed: BTreeSet<String> = ROUTING_COLUMNS.iter().map(|s| s.to_string()).collect();
         needed.extend(config.referenced_features().into_iter().map(|(_, f)| f));
-        if features.field_with_name("trial_id").is_ok() {
-            needed.insert("trial_id".into());
+        for optional in OPTIONAL_COLUMNS {
+            if features.field_with_name(optional).is_ok() {
+                needed.insert(optional.to_string());
+            }
         }
         for name in &needed {
             let field = features.field_with_name(name).expect("checked above");
@@ -182,10 +206,25 @@ impl<'a> Decider<'a> {
             let account = account_facts(self.policy, &account_id, &score, get);
             let prior = self.memory.prior(&account_id, self.as_of);
             let route = route::route(self.policy, &account, prior, self.as_of);
+            let facts = Facts {
+                name: get("account_name").as_str().map(str::to_string),
+                domain: get("email_domain")
+                    .as_str()
+                    .filter(|_| get("free_email_domain").as_bool() != Some(true))
+                    .map(str::to_string),
+                seats: account.seats,
+                trial_id: account.trial_id.clone(),
+                trial_status: get("trial_status").as_str().unwrap_or("none").to_string(),
+                trial_start: account.trial_start,
+                trial_end: get("trial_end").as_date(),
+                mrr: get("mrr").as_i64(),
+                mrr_currency: get("mrr_currency").as_str().map(str::to_string),
+            };
             decisions.push(Decision {
                 account_id,
                 score,
                 route,
+                facts,
             });
         }
         let batch = append_columns(&self.output, batch, &decisions)?;

@@ -11,6 +11,7 @@ pub mod config;
 pub mod decision;
 pub mod demo;
 pub mod features;
+pub mod hubspot;
 pub mod job;
 pub mod output;
 pub mod route;
@@ -18,10 +19,11 @@ pub mod score;
 pub mod source;
 pub mod state;
 pub mod summary;
+pub mod sync;
 
 use std::path::Path;
 
-use cli::{Cli, Command};
+use cli::{Cli, Command, HubspotCommand};
 use config::{Config, Verbosity};
 
 /// Any error that stops a command. Each variant's message names what to fix.
@@ -41,6 +43,10 @@ pub enum Error {
     State(#[from] state::StateError),
     #[error(transparent)]
     Demo(#[from] demo::DemoError),
+    #[error(transparent)]
+    Portal(#[from] hubspot::portal::PortalError),
+    #[error("{0}")]
+    NotReady(String),
     #[error("{0}")]
     Usage(String),
 }
@@ -92,7 +98,27 @@ async fn run(cli: Cli) -> Result<Outcome, Error> {
     }
     let config = Config::load(global)?;
     let summary = match &cli.command {
+        Command::Run(args) if args.dry_run => job::decide(&config, job::Mode::DryRun).await?,
         Command::Run(_) => job::decide(&config, job::Mode::Run).await?,
+        Command::Plan => job::decide(&config, job::Mode::DryRun).await?,
+        Command::Hubspot(args) => {
+            let (report, ready) = match args.command {
+                HubspotCommand::Setup { create_pipelines } => {
+                    job::setup(&config, create_pipelines).await?
+                }
+                HubspotCommand::Check => job::check(&config).await?,
+            };
+            if config.verbosity > Verbosity::Quiet || !ready {
+                emit(&report);
+            }
+            return if ready {
+                Ok(Outcome::default())
+            } else {
+                Err(Error::NotReady(
+                    "the HubSpot portal is not ready for pqlsync (see above)".into(),
+                ))
+            };
+        }
         Command::Score => job::decide(&config, job::Mode::Score).await?,
         Command::Features => job::features(&config).await?,
         Command::Explain(args) => {
@@ -115,7 +141,13 @@ async fn run(cli: Cli) -> Result<Outcome, Error> {
     if let Some(path) = &config.summary_json {
         write_json(path, &summary)?;
     }
-    Ok(Outcome::default())
+    let failed = summary
+        .sync
+        .as_ref()
+        .map_or(0, |s| s.failed() + usize::from(s.stopped.is_some()));
+    Ok(Outcome {
+        failed_records: failed,
+    })
 }
 
 /// Print to stdout. A reader that went away (`pqlsync explain X | head`) is not an error: the

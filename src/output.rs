@@ -132,11 +132,25 @@ impl AtomicWriter {
             .as_file()
             .sync_all()
             .map_err(|e| err(e.to_string()))?;
+        publishable(self.temp.as_file()).map_err(|e| err(e.to_string()))?;
         self.temp
             .persist(&self.path)
             .map_err(|e| err(e.to_string()))?;
         Ok(self.rows)
     }
+}
+
+/// Temporary files are created private (0600); a published output is an ordinary file that
+/// the next pipeline step, run as another user, can read.
+pub fn publishable(file: &File) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    #[cfg(not(unix))]
+    let _ = file;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -31,6 +31,11 @@ pub struct Summary {
     pub sources: Vec<DatasetInfo>,
     pub outputs: Vec<String>,
     pub engine: EngineReport,
+    /// The HubSpot sync (run), or what it would do (plan).
+    pub sync: Option<crate::sync::SyncReport>,
+    /// The sync plan in words (plan and run --dry-run).
+    #[serde(skip)]
+    pub plan: Option<String>,
     pub seconds: f64,
 }
 
@@ -152,6 +157,95 @@ impl fmt::Display for Summary {
             writeln!(f, "  data quality (rows not attributed or counted once):")?;
             for (check, n) in problems {
                 writeln!(f, "    {check:<34} {}", thousands(*n))?;
+            }
+        }
+        if let Some(plan) = &self.plan {
+            for line in plan.lines() {
+                writeln!(f, "  {line}")?;
+            }
+        }
+        if let Some(s) = &self.sync
+            && self.plan.is_none()
+        {
+            writeln!(f, "  hubspot   {}", s.mode)?;
+            for (object, c) in &s.objects {
+                writeln!(
+                    f,
+                    "    {object:<13} created {}  updated {}  unchanged {}{}{}{}",
+                    thousands(c.created as i64),
+                    thousands(c.updated as i64),
+                    thousands(c.unchanged as i64),
+                    if c.adopted > 0 {
+                        format!("  matched existing {}", thousands(c.adopted as i64))
+                    } else {
+                        String::new()
+                    },
+                    if c.pending > 0 {
+                        format!("  waiting {}", thousands(c.pending as i64))
+                    } else {
+                        String::new()
+                    },
+                    if c.failed > 0 {
+                        format!("  FAILED {}", thousands(c.failed as i64))
+                    } else {
+                        String::new()
+                    },
+                )?;
+            }
+            let a = &s.associations;
+            writeln!(
+                f,
+                "    {:<13} created {}  existing {}{}{}",
+                "associations",
+                thousands(a.created as i64),
+                thousands(a.unchanged as i64),
+                if a.pending > 0 {
+                    format!("  waiting {}", thousands(a.pending as i64))
+                } else {
+                    String::new()
+                },
+                if a.failed > 0 {
+                    format!("  FAILED {}", thousands(a.failed as i64))
+                } else {
+                    String::new()
+                },
+            )?;
+            if s.requests > 0 {
+                writeln!(
+                    f,
+                    "    {} requests ({} writes), {} retried, {} rate-limited, {:.1}s",
+                    thousands(s.requests as i64),
+                    thousands(s.write_requests as i64),
+                    thousands(s.retries as i64),
+                    thousands(s.rate_limited as i64),
+                    s.seconds
+                )?;
+            }
+            for w in &s.warnings {
+                writeln!(f, "    warning: {w}")?;
+            }
+            if let Some(stop) = &s.stopped {
+                writeln!(f, "    STOPPED: {stop}")?;
+            }
+            if !s.failures.is_empty() {
+                writeln!(
+                    f,
+                    "    {} records failed (retried next run; all in failures.json under [state] url):",
+                    s.failures.len()
+                )?;
+                for fail in s.failures.iter().take(10) {
+                    writeln!(
+                        f,
+                        "      {} {}: {}{}",
+                        fail.object,
+                        fail.key,
+                        fail.message,
+                        fail.correlation_id
+                            .as_ref()
+                            .map(|c| format!(" (correlation id {c})"))
+                            .unwrap_or_default()
+                    )?;
+                }
             }
         }
         for out in &self.outputs {

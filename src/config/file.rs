@@ -33,6 +33,49 @@ pub struct ConfigFile {
     /// Where run outputs go.
     #[serde(default)]
     pub output: OutputFile,
+    /// The HubSpot portal the decisions are synced to.
+    #[serde(default)]
+    pub hubspot: HubspotFile,
+}
+
+/// `[hubspot]`: where and how to sync. Without a token (`HUBSPOT_TOKEN` or `token_file`) and
+/// without a base URL, `run` records the requests it would send to `out/hubspot/` instead.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubspotFile {
+    /// API base URL (default `https://api.hubapi.com`); the `HUBSPOT_BASE_URL` environment
+    /// variable overrides it. Point it at `pqlsync sandbox` to rehearse a sync locally.
+    pub base_url: Option<String>,
+    /// File holding the private app's access token, used when `HUBSPOT_TOKEN` is not set.
+    pub token_file: Option<String>,
+    /// Requests allowed per rolling 10 seconds: 100 (Free/Starter) or 190 (Professional/Enterprise).
+    pub requests_per_10s: Option<u32>,
+    /// Requests in flight at once (default 4).
+    pub max_concurrency: Option<usize>,
+    /// Seconds before a request times out (default 30).
+    pub timeout_secs: Option<u64>,
+    /// Attempts per request before its records are reported as failed (default 8).
+    pub max_attempts: Option<u32>,
+    /// Object types to write (default all): companies, contacts, deals, leads, tasks.
+    pub objects: Option<Vec<String>>,
+    /// The trial deal pipeline and stages.
+    #[serde(default)]
+    pub deals: PipelineFile,
+    /// The lead pipeline and stages.
+    #[serde(default)]
+    pub leads: PipelineFile,
+    /// Lifecycle stage to move contacts and companies to, by lead stage (only ever forward).
+    pub lifecycle_stages: Option<BTreeMap<String, String>>,
+}
+
+/// `[hubspot.deals]` / `[hubspot.leads]`: a pipeline and its stages, each by label or id.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineFile {
+    /// Pipeline label or id. Deals default to "PLG Trials"; leads to the portal's lead pipeline.
+    pub pipeline: Option<String>,
+    /// Stage label or id by pqlsync stage name (`trial_self_served`, … or `new`, `trial_red`, …).
+    pub stages: Option<BTreeMap<String, String>>,
 }
 
 /// `[run]`: defaults for a run.

@@ -15,9 +15,10 @@ use std::path::{Path, PathBuf};
 use chrono::{NaiveDate, Utc};
 
 use crate::cli::GlobalArgs;
-use crate::route::{OwnerPools, Policy, Rule};
+use crate::hubspot::{DEFAULT_BASE_URL, ObjectType, Secret};
+use crate::route::{DealStage, LeadStage, OwnerPools, Policy, Rule};
 use crate::score::{Condition, Model, Op, Operand, Signal, Tiers};
-use file::{ConfigFile, RuleFile, ScoringFile, SignalFile};
+use file::{ConfigFile, HubspotFile, RuleFile, ScoringFile, SignalFile};
 
 /// Errors turning the file and flags into a [`Config`].
 #[derive(Debug, thiserror::Error)]
@@ -126,7 +127,64 @@ pub struct Config {
     pub out: Option<PathBuf>,
     pub verbosity: Verbosity,
     pub summary_json: Option<PathBuf>,
+    pub hubspot: HubspotConfig,
 }
+
+/// Where the sync writes.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A HubSpot portal (or the sandbox) at `base_url`.
+    Portal { base_url: String, token: Secret },
+    /// No portal configured: record the would-be requests to files.
+    Offline,
+}
+
+/// The validated `[hubspot]`.
+#[derive(Debug, Clone)]
+pub struct HubspotConfig {
+    pub target: Target,
+    pub requests_per_10s: u32,
+    pub max_concurrency: usize,
+    pub timeout: std::time::Duration,
+    pub max_attempts: u32,
+    pub objects: Vec<ObjectType>,
+    pub deal_pipeline: String,
+    pub deal_stages: BTreeMap<DealStage, String>,
+    pub lead_pipeline: Option<String>,
+    pub lead_stages: BTreeMap<LeadStage, String>,
+    pub lifecycle: BTreeMap<LeadStage, String>,
+}
+
+/// The deal stages' default labels (the PLG trial pipeline).
+pub const DEFAULT_DEAL_STAGES: &[(DealStage, &str)] = &[
+    (DealStage::TrialSelfServed, "Test Trial Self-Served"),
+    (DealStage::TrialSalesAssisted, "Test Trial Sales-Assisted"),
+    (DealStage::ClosedWon, "Closed Won"),
+    (DealStage::ClosedLost, "Closed Lost"),
+];
+
+/// The lead stages' default labels.
+pub const DEFAULT_LEAD_STAGES: &[(LeadStage, &str)] = &[
+    (LeadStage::New, "New"),
+    (LeadStage::Interested, "Interested"),
+    (LeadStage::TrialRed, "Free Trial Active - Red"),
+    (LeadStage::TrialYellow, "Free Trial Active - Yellow"),
+    (LeadStage::TrialGreen, "Free Trial Active - Green"),
+    (LeadStage::TrialEnded, "Trial Ended"),
+    (LeadStage::SelfCheckedOut, "Self Checked Out"),
+    (LeadStage::Disqualified, "Disqualified"),
+];
+
+/// Lifecycle stages by lead stage: a PQL in trial is a marketing-qualified lead, a Green one
+/// sales-qualified, a self-checkout a customer. Trial Ended and Disqualified leave it alone.
+pub const DEFAULT_LIFECYCLE: &[(LeadStage, &str)] = &[
+    (LeadStage::New, "lead"),
+    (LeadStage::Interested, "marketingqualifiedlead"),
+    (LeadStage::TrialRed, "marketingqualifiedlead"),
+    (LeadStage::TrialYellow, "marketingqualifiedlead"),
+    (LeadStage::TrialGreen, "salesqualifiedlead"),
+    (LeadStage::SelfCheckedOut, "customer"),
+];
 
 /// Datasets configured directly under `[sources]`; per-event datasets may not reuse their names.
 const CORE_DATASETS: &[&str] = &[
@@ -303,6 +361,8 @@ impl Config {
             },
             store_options: store_options.clone(),
         };
+        let hubspot =
+            hubspot_config(&parsed.hubspot, &base, env).map_err(|(key, m)| invalid(&key, m))?;
         Ok(Config {
             path: path.to_path_buf(),
             as_of,
@@ -317,6 +377,7 @@ impl Config {
             out: global.out.clone(),
             verbosity: verbosity(global),
             summary_json: global.summary_json.clone(),
+            hubspot,
         })
     }
 
@@ -678,3 +739,184 @@ fn routing_policy(file: &file::RoutingFile) -> Result<Policy, KeyError> {
 
 #[cfg(test)]
 mod tests;
+
+fn env_var<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    env.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
+}
+
+fn hubspot_config(
+    file: &HubspotFile,
+    base: &Path,
+    env: &[(String, String)],
+) -> Result<HubspotConfig, KeyError> {
+    let base_url = env_var(env, "HUBSPOT_BASE_URL")
+        .map(str::to_string)
+        .or_else(|| file.base_url.clone());
+    if let Some(url) = &base_url {
+        let parsed = url::Url::parse(url).map_err(|e| {
+            (
+                "hubspot.base_url".to_string(),
+                format!("`{url}` is not a URL: {e}"),
+            )
+        })?;
+        if !matches!(parsed.scheme(), "https" | "http") {
+            return Err((
+                "hubspot.base_url".into(),
+                format!("`{url}` must be an https:// (or, for the sandbox, http://) URL"),
+            ));
+        }
+    }
+    let token = match env_var(env, "HUBSPOT_TOKEN") {
+        Some(t) => Some(Secret::new(t)),
+        None => match &file.token_file {
+            Some(f) => {
+                let path = base.join(f);
+                // The message names the file, never its contents.
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    (
+                        "hubspot.token_file".to_string(),
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?;
+                let t = text.trim();
+                if t.is_empty() {
+                    return Err((
+                        "hubspot.token_file".into(),
+                        format!("{} is empty", path.display()),
+                    ));
+                }
+                Some(Secret::new(t))
+            }
+            None => None,
+        },
+    };
+    let target = match (token, base_url) {
+        (Some(token), url) => Target::Portal {
+            base_url: url.unwrap_or_else(|| DEFAULT_BASE_URL.to_string()),
+            token,
+        },
+        (None, Some(_)) => {
+            return Err((
+                "hubspot.base_url".into(),
+                "a HubSpot URL is configured (here or in HUBSPOT_BASE_URL) but no token: set HUBSPOT_TOKEN or [hubspot] token_file".into(),
+            ));
+        }
+        (None, None) => Target::Offline,
+    };
+    let objects = match &file.objects {
+        None => ObjectType::ALL.to_vec(),
+        Some(list) => list
+            .iter()
+            .map(|o| {
+                ObjectType::parse(o.trim()).ok_or_else(|| {
+                    (
+                        "hubspot.objects".to_string(),
+                        format!("unknown object `{o}` (companies, contacts, deals, leads, tasks)"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    let stages = |key: &str,
+                  given: &Option<BTreeMap<String, String>>,
+                  parse: &dyn Fn(&str) -> bool|
+     -> Result<BTreeMap<String, String>, KeyError> {
+        let mut out = BTreeMap::new();
+        for (k, v) in given.iter().flatten() {
+            if !parse(k) {
+                return Err((format!("{key}.{k}"), "not a pqlsync stage name".into()));
+            }
+            if v.trim().is_empty() {
+                return Err((
+                    format!("{key}.{k}"),
+                    "must name a stage (label or id)".into(),
+                ));
+            }
+            out.insert(k.clone(), v.trim().to_string());
+        }
+        Ok(out)
+    };
+    let deal_given = stages("hubspot.deals.stages", &file.deals.stages, &|k| {
+        DealStage::parse(k).is_some()
+    })?;
+    let deal_stages = DEFAULT_DEAL_STAGES
+        .iter()
+        .map(|(st, label)| {
+            (
+                *st,
+                deal_given
+                    .get(st.as_str())
+                    .cloned()
+                    .unwrap_or_else(|| label.to_string()),
+            )
+        })
+        .collect();
+    let lead_given = stages("hubspot.leads.stages", &file.leads.stages, &|k| {
+        LeadStage::parse(k).is_some()
+    })?;
+    let lead_stages = DEFAULT_LEAD_STAGES
+        .iter()
+        .map(|(st, label)| {
+            (
+                *st,
+                lead_given
+                    .get(st.as_str())
+                    .cloned()
+                    .unwrap_or_else(|| label.to_string()),
+            )
+        })
+        .collect();
+    let lifecycle = match &file.lifecycle_stages {
+        None => DEFAULT_LIFECYCLE
+            .iter()
+            .map(|(st, l)| (*st, l.to_string()))
+            .collect(),
+        Some(map) => {
+            let mut out = BTreeMap::new();
+            for (k, v) in map {
+                let st = LeadStage::parse(k).ok_or_else(|| {
+                    (
+                        format!("hubspot.lifecycle_stages.{k}"),
+                        "not a pqlsync lead stage".to_string(),
+                    )
+                })?;
+                if !v.trim().is_empty() {
+                    out.insert(st, v.trim().to_string());
+                }
+            }
+            out
+        }
+    };
+    let positive = |key: &str, v: Option<u64>, default: u64| -> Result<u64, KeyError> {
+        match v {
+            Some(0) => Err((format!("hubspot.{key}"), "must be at least 1".into())),
+            Some(n) => Ok(n),
+            None => Ok(default),
+        }
+    };
+    Ok(HubspotConfig {
+        target,
+        requests_per_10s: positive(
+            "requests_per_10s",
+            file.requests_per_10s.map(u64::from),
+            100,
+        )? as u32,
+        max_concurrency: positive("max_concurrency", file.max_concurrency.map(|n| n as u64), 4)?
+            as usize,
+        timeout: std::time::Duration::from_secs(positive("timeout_secs", file.timeout_secs, 30)?),
+        max_attempts: positive("max_attempts", file.max_attempts.map(u64::from), 8)? as u32,
+        objects,
+        deal_pipeline: file
+            .deals
+            .pipeline
+            .clone()
+            .unwrap_or_else(|| "PLG Trials".into()),
+        deal_stages,
+        lead_pipeline: file.leads.pipeline.clone(),
+        lead_stages,
+        lifecycle,
+    })
+}

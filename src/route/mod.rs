@@ -156,7 +156,11 @@ pub struct Route {
     pub owner: Option<String>,
     pub lead_stage: LeadStage,
     pub deal_stage: Option<DealStage>,
+    /// A task created by today's decision: the account turned Green today.
     pub task: Option<Task>,
+    /// The task of the Green activation under way (today's or an earlier day's), so a task
+    /// that did not reach the CRM is retried while the activation lasts.
+    pub activation: Option<Task>,
     /// Why: the rule that set the motion, and any stage that was held back.
     pub reason: String,
     /// What to remember for the next run.
@@ -305,20 +309,21 @@ pub fn route(
         .filter(|p| same_trial && p.tier == Tier::Green)
         .and_then(|p| p.green_since);
     let green_since = green.then(|| continuing.unwrap_or(as_of));
-    let task = (green && continuing.is_none()).then(|| Task {
+    let activation = green_since.map(|since| Task {
         key: format!(
             "{}:{}:{}",
             account.account_id,
             account.trial_id.as_deref().unwrap_or("-"),
-            as_of
+            since
         ),
         owner: owner.clone(),
         subject: format!(
             "PQL turned Green: account {} scored {}",
             account.account_id, account.pql_score
         ),
-        due: as_of + TimeDelta::days(policy.task_due_days),
+        due: since + TimeDelta::days(policy.task_due_days),
     });
+    let task = activation.clone().filter(|_| continuing.is_none());
 
     let memory = Memory {
         as_of,
@@ -336,6 +341,7 @@ pub fn route(
         lead_stage,
         deal_stage,
         task,
+        activation,
         reason,
         memory,
     }

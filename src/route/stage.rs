@@ -37,6 +37,10 @@ impl LeadStage {
         LeadStage::Disqualified,
     ];
 
+    pub fn parse(s: &str) -> Option<LeadStage> {
+        LeadStage::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             LeadStage::New => "new",
@@ -92,6 +96,10 @@ impl DealStage {
         DealStage::ClosedWon,
         DealStage::ClosedLost,
     ];
+
+    pub fn parse(s: &str) -> Option<DealStage> {
+        DealStage::ALL.into_iter().find(|d| d.as_str() == s)
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {

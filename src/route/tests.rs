@@ -520,6 +520,21 @@ fn green_creates_one_task_per_activation() {
             Some("acct_1:sub_1:2026-11-20".into()),
         ]
     );
+    let activations: Vec<Option<String>> = routes
+        .iter()
+        .map(|r| r.activation.as_ref().map(|t| t.key.clone()))
+        .collect();
+    assert_eq!(
+        activations,
+        vec![
+            None,
+            Some("acct_1:sub_1:2026-11-17".into()),
+            Some("acct_1:sub_1:2026-11-17".into()),
+            None,
+            Some("acct_1:sub_1:2026-11-20".into()),
+        ],
+        "the activation's task stays the same while it lasts"
+    );
     let t = routes[1].task.as_ref().unwrap();
     assert_eq!(t.owner.as_deref(), Some("ssr@example.com"));
     assert_eq!(t.due, day(18));

@@ -172,6 +172,15 @@ impl RoutingState {
         }
     }
 
+    /// Replace the owner remembered for `account` on `as_of` (HubSpot already had one).
+    pub fn set_owner(&mut self, account: &str, as_of: NaiveDate, owner: &str) {
+        if let Some(entry) = self.accounts.get_mut(account)
+            && entry.latest.as_of == as_of
+        {
+            entry.latest.owner = Some(owner.to_string());
+        }
+    }
+
     /// Record today's decision for `account`.
     pub fn record(&mut self, account: &str, memory: Memory) {
         let as_of = memory.as_of;

@@ -15,6 +15,10 @@ use datafusion::prelude::{SessionContext, col, lit};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+mod hubspot;
+
+pub use hubspot::{check, setup};
+
 use crate::Error;
 use crate::config::{Config, Verbosity};
 use crate::decision::{Decider, Decision};
@@ -105,12 +109,12 @@ impl Engine {
     /// Fill in what every feature-computing command reports once its output is written:
     /// memory and spills, data quality, sources, the output, the time taken.
     async fn complete(
-        self,
+        &self,
         config: &Config,
         mut summary: Summary,
         plan: &std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>,
         duplicate_events: i64,
-        out: &std::path::Path,
+        out: Option<&std::path::Path>,
         started: Instant,
     ) -> Result<Summary, Error> {
         summary.engine = self.report(config, plan);
@@ -118,8 +122,10 @@ impl Engine {
         summary
             .data_quality
             .insert("duplicate_events_14d".into(), duplicate_events);
-        summary.sources = self.sources;
-        summary.outputs.push(out.display().to_string());
+        summary.sources = self.sources.clone();
+        if let Some(out) = out {
+            summary.outputs.push(out.display().to_string());
+        }
         summary.seconds = started.elapsed().as_secs_f64();
         Ok(summary)
     }
@@ -240,32 +246,39 @@ pub async fn features(config: &Config) -> Result<Summary, Error> {
     log.note(|| format!("wrote {} accounts to {}", summary.accounts, out.display()));
     log.plan(&plan);
     engine
-        .complete(config, summary, &plan, duplicates, &out, started)
+        .complete(config, summary, &plan, duplicates, Some(&out), started)
         .await
 }
 
 /// Which decision command is running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// `pqlsync score`: decisions to a file; state untouched.
+    /// `pqlsync score`: decisions to a file; state untouched, no sync.
     Score,
-    /// `pqlsync run`: decisions to DIR/decisions.parquet; state advanced.
+    /// `pqlsync run`: decisions to DIR/decisions.parquet, state advanced, HubSpot synced.
     Run,
+    /// `pqlsync plan` / `run --dry-run`: decisions and the sync plan, nothing written.
+    DryRun,
 }
 
-/// `pqlsync score` and `pqlsync run`.
+/// `pqlsync score`, `pqlsync run` and `pqlsync plan`.
 pub async fn decide(config: &Config, mode: Mode) -> Result<Summary, Error> {
     let started = Instant::now();
-    let out: PathBuf = match mode {
-        Mode::Score => config
-            .out
-            .clone()
-            .unwrap_or_else(|| config.output_dir.join("scores.parquet")),
-        Mode::Run => config
-            .out
-            .clone()
-            .unwrap_or_else(|| config.output_dir.clone())
-            .join("decisions.parquet"),
+    let out: Option<PathBuf> = match mode {
+        Mode::Score => Some(
+            config
+                .out
+                .clone()
+                .unwrap_or_else(|| config.output_dir.join("scores.parquet")),
+        ),
+        Mode::Run => Some(
+            config
+                .out
+                .clone()
+                .unwrap_or_else(|| config.output_dir.clone())
+                .join("decisions.parquet"),
+        ),
+        Mode::DryRun => None,
     };
     let store = Store::open(&config.state)?;
     let mut memory = RoutingState::load(&store).await?;
@@ -278,23 +291,30 @@ pub async fn decide(config: &Config, mode: Mode) -> Result<Summary, Error> {
     let df = features::account_features(&engine.ctx).await?;
     let features::Running { plan, mut stream } = features::stream(df).await?;
     let mut decider = Decider::new(config, &memory, stream.schema())?;
-    let mut writer = AtomicWriter::create(&out, decider.output_schema())?;
-    let mut summary = Summary::new(
-        if mode == Mode::Run { "run" } else { "score" },
-        Some(config.as_of),
-    );
-    let mut remembered: Vec<Decision> = Vec::new();
+    let mut writer = match &out {
+        Some(path) => Some(AtomicWriter::create(path, decider.output_schema())?),
+        None => None,
+    };
+    let name = match mode {
+        Mode::Score => "score",
+        Mode::Run => "run",
+        Mode::DryRun => "plan",
+    };
+    let mut summary = Summary::new(name, Some(config.as_of));
+    let mut kept: Vec<Decision> = Vec::new();
     let mut duplicates = 0;
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(FeatureError::execution)?;
         duplicates += sum_column(&batch, "duplicate_events_14d");
         let (decided, decisions) = decider.decide(&batch)?;
-        writer.write(&decided)?;
+        if let Some(w) = writer.as_mut() {
+            w.write(&decided)?;
+        }
         for d in &decisions {
             summary.count(d);
         }
-        if mode == Mode::Run {
-            remembered.extend(decisions);
+        if mode != Mode::Score {
+            kept.extend(decisions);
         }
         bar.set_message(format!(
             "scoring accounts: {}",
@@ -302,27 +322,41 @@ pub async fn decide(config: &Config, mode: Mode) -> Result<Summary, Error> {
         ));
     }
     drop(decider);
-    writer.finish()?;
+    if let Some(w) = writer {
+        w.finish()?;
+    }
     bar.finish_and_clear();
-    log.note(|| {
-        format!(
-            "decided {} accounts, wrote {}",
-            summary.accounts,
-            out.display()
-        )
-    });
+    log.note(|| format!("decided {} accounts", summary.accounts));
     log.plan(&plan);
     if mode == Mode::Run {
         // Only now that the decisions are on disk does the memory move forward.
-        for d in remembered {
-            memory.record(&d.account_id, d.route.memory);
+        for d in &kept {
+            memory.record(&d.account_id, d.route.memory.clone());
         }
         memory.save(&store).await?;
         log.note(|| format!("routing memory advanced to {}", config.as_of));
     }
-    engine
-        .complete(config, summary, &plan, duplicates, &out, started)
-        .await
+    let mut summary = engine
+        .complete(config, summary, &plan, duplicates, out.as_deref(), started)
+        .await?;
+    if mode != Mode::Score {
+        let synced = hubspot::sync(config, &engine, &kept, mode == Mode::DryRun).await?;
+        log.note(|| "HubSpot sync finished".into());
+        if mode == Mode::Run && !synced.owners.is_empty() {
+            // Owners HubSpot already had stay the accounts' owners in routing, too.
+            for (account, owner) in &synced.owners {
+                memory.set_owner(account, config.as_of, owner);
+            }
+            memory.save(&store).await?;
+        }
+        summary
+            .outputs
+            .extend(synced.report.outputs.iter().cloned());
+        summary.plan = synced.plan;
+        summary.sync = Some(synced.report);
+        summary.seconds = started.elapsed().as_secs_f64();
+    }
+    Ok(summary)
 }
 
 /// `pqlsync explain ACCOUNT_ID`: one account's features, signals, score and route.

@@ -1,0 +1,294 @@
+//! Request and response bodies, as HubSpot's published OpenAPI specs define them
+//! (HubSpot/HubSpot-public-api-spec-collection, `PublicApiSpecs/CRM/...`):
+//! - objects: `Companies/Rollouts/424/v3/companies.json` (and Contacts, Deals, Leads, Tasks):
+//!   `BatchInputSimplePublicObjectBatchInputUpsert`, `BatchInputSimplePublicObjectBatchInputForCreate`,
+//!   `BatchInputSimplePublicObjectBatchInput`, `BatchReadInputSimplePublicObjectId`,
+//!   `BatchResponseSimplePublicUpsertObject(WithErrors)`, `StandardError`, `Error`;
+//! - associations: `Associations/Rollouts/50914/v4/associations.json`
+//!   (`BatchInputPublicDefaultAssociationMultiPost`) and
+//!   `Associations Schema/Rollouts/50914/v4/associationsSchema.json` (labels);
+//! - `Properties/Rollouts/145899/v3/properties.json` (`PropertyCreate`, `PropertyGroupCreate`);
+//! - `Pipelines/Rollouts/145896/v3/pipelines.json` (`PipelineInput`, `PipelineStageInput`);
+//! - `Crm Owners/Rollouts/146888/v3/crmOwners.json` (`PublicOwner`).
+//! Property values always travel as strings.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// `PublicObjectId` / `SimplePublicObjectId`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectId {
+    pub id: String,
+}
+
+/// `SimplePublicObjectBatchInputUpsert`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpsertInput {
+    pub id: String,
+    pub id_property: String,
+    pub properties: BTreeMap<String, String>,
+}
+
+/// `AssociationSpec`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssociationSpec {
+    pub association_category: String,
+    pub association_type_id: i64,
+}
+
+/// `PublicAssociationsForObject`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AssociationInput {
+    pub to: ObjectId,
+    pub types: Vec<AssociationSpec>,
+}
+
+/// `SimplePublicObjectBatchInputForCreate`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateInput {
+    pub properties: BTreeMap<String, String>,
+    pub associations: Vec<AssociationInput>,
+    /// Echoed in the result, so results can be matched to inputs.
+    pub object_write_trace_id: String,
+}
+
+/// `SimplePublicObjectBatchInput`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UpdateInput {
+    pub id: String,
+    pub properties: BTreeMap<String, String>,
+}
+
+/// `BatchInput*`: the envelope of every batch write.
+#[derive(Debug, Clone, Serialize)]
+pub struct Batch<T> {
+    pub inputs: Vec<T>,
+}
+
+/// `BatchReadInputSimplePublicObjectId`; all three arrays are required by the spec.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadBody {
+    pub inputs: Vec<ObjectId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_property: Option<String>,
+    pub properties: Vec<String>,
+    pub properties_with_history: Vec<String>,
+}
+
+/// `PublicDefaultAssociationMultiPost`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DefaultAssociation {
+    pub from: ObjectId,
+    pub to: ObjectId,
+}
+
+/// One record in a batch response (`SimplePublicObject` / `SimplePublicUpsertObject`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectResult {
+    pub id: String,
+    #[serde(default)]
+    pub properties: BTreeMap<String, Option<String>>,
+    #[serde(default)]
+    pub new: Option<bool>,
+    #[serde(default)]
+    pub object_write_trace_id: Option<String>,
+}
+
+/// `StandardError`: one record-level error inside a 207.
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+pub struct StandardError {
+    #[serde(default)]
+    pub category: String,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub context: BTreeMap<String, Vec<String>>,
+}
+
+/// `BatchResponse*` (200 and 207).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct BatchResponse<T> {
+    #[serde(default = "Vec::new")]
+    pub results: Vec<T>,
+    #[serde(default)]
+    pub errors: Vec<StandardError>,
+}
+
+/// `PublicDefaultAssociation`: a created association.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct AssociationResult {
+    pub from: ObjectId,
+    pub to: ObjectId,
+}
+
+/// `Error` (any non-2xx), plus the rate-limit fields of a 429 body.
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub correlation_id: Option<String>,
+    #[serde(default)]
+    pub category: Option<String>,
+    #[serde(default)]
+    pub policy_name: Option<String>,
+    #[serde(default)]
+    pub context: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub errors: Vec<ErrorDetail>,
+}
+
+/// `ErrorDetail`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+pub struct ErrorDetail {
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub code: Option<String>,
+}
+
+/// `Property` (the fields pqlsync reads).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Property {
+    pub name: String,
+    #[serde(default)]
+    pub label: String,
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(default)]
+    pub field_type: String,
+    #[serde(default)]
+    pub group_name: String,
+    #[serde(default)]
+    pub has_unique_value: bool,
+    #[serde(default)]
+    pub options: Vec<OptionValue>,
+}
+
+/// `Option` / `OptionInput`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OptionValue {
+    pub label: String,
+    pub value: String,
+    #[serde(default)]
+    pub display_order: i32,
+    #[serde(default)]
+    pub hidden: bool,
+}
+
+/// `PropertyCreate`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PropertyCreate {
+    pub name: String,
+    pub label: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub field_type: String,
+    pub group_name: String,
+    pub description: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub has_unique_value: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<OptionValue>,
+}
+
+/// `PropertyGroupCreate`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PropertyGroupCreate {
+    pub name: String,
+    pub label: String,
+    pub display_order: i32,
+}
+
+/// `PropertyGroup` (the fields pqlsync reads).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PropertyGroup {
+    pub name: String,
+}
+
+/// `Pipeline`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Pipeline {
+    pub id: String,
+    pub label: String,
+    #[serde(default)]
+    pub stages: Vec<PipelineStage>,
+    #[serde(default)]
+    pub archived: bool,
+}
+
+/// `PipelineStage`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PipelineStage {
+    pub id: String,
+    pub label: String,
+    #[serde(default)]
+    pub archived: bool,
+}
+
+/// `PipelineInput`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PipelineInput {
+    pub label: String,
+    pub display_order: i32,
+    pub stages: Vec<StageInput>,
+}
+
+/// `PipelineStageInput`; deal stages carry `probability` ("0.0" to "1.0") in `metadata`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StageInput {
+    pub label: String,
+    pub display_order: i32,
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// `PublicOwner` (the fields pqlsync reads).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Owner {
+    pub id: String,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// `CollectionResponse*`: a list, with forward paging where the endpoint pages.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Collection<T> {
+    #[serde(default = "Vec::new")]
+    pub results: Vec<T>,
+    #[serde(default)]
+    pub paging: Option<Paging>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Paging {
+    #[serde(default)]
+    pub next: Option<NextPage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct NextPage {
+    pub after: String,
+}
+
+/// `AssociationSpecWithLabel`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssociationLabel {
+    pub category: String,
+    pub type_id: i64,
+    #[serde(default)]
+    pub label: Option<String>,
+}

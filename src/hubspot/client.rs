@@ -1,0 +1,278 @@
+//! The HTTP client: bearer-token auth over rustls, bounded concurrency, the rate limiter, and
+//! retries with backoff decided by `retry::classify`. Every request goes through `send`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::{Mutex, Semaphore};
+
+use super::Secret;
+use super::api::ErrorBody;
+use super::crm::{Failure, Stop};
+use super::limiter::Limiter;
+use super::retry::{Backoff, Verdict, classify, classify_transport};
+
+/// How to reach and pace HubSpot.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub base_url: String,
+    pub token: Secret,
+    pub requests_per_10s: u32,
+    pub max_concurrency: usize,
+    pub timeout: Duration,
+    pub backoff: Backoff,
+}
+
+/// What the client did, for the run summary.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub requests: AtomicU64,
+    pub writes: AtomicU64,
+    pub retries: AtomicU64,
+    pub rate_limited: AtomicU64,
+}
+
+impl Counters {
+    pub fn get(c: &AtomicU64) -> u64 {
+        c.load(Ordering::Relaxed)
+    }
+}
+
+/// A final, non-retryable refusal of a request.
+#[derive(Debug, Clone)]
+pub struct Rejected {
+    pub status: u16,
+    pub body: ErrorBody,
+}
+
+/// Why a request did not succeed.
+#[derive(Debug, Clone)]
+pub enum CallError {
+    /// HubSpot refused the request's content (4xx): split the batch or fail the record.
+    Rejected(Rejected),
+    /// Retries ran out (5xx, timeouts, connections): the records are reported as failed.
+    GaveUp(Failure),
+    /// Stop the run.
+    Stop(Stop),
+}
+
+/// A HubSpot API client, shared by every request of a run.
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: Secret,
+    limiter: Limiter,
+    slots: Semaphore,
+    backoff: Backoff,
+    rng: Mutex<ChaCha8Rng>,
+    pub counters: Arc<Counters>,
+}
+
+fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+impl Client {
+    pub fn new(config: &ClientConfig) -> Result<Client, String> {
+        // One process-wide crypto provider for rustls (ring, already built for object_store).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .user_agent(concat!("pqlsync/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Client {
+            http,
+            base: config.base_url.trim_end_matches('/').to_string(),
+            token: config.token.clone(),
+            limiter: Limiter::new(config.requests_per_10s, Duration::from_secs(10)),
+            slots: Semaphore::new(config.max_concurrency.max(1)),
+            backoff: config.backoff,
+            rng: Mutex::new(ChaCha8Rng::from_rng(&mut rand::rng())),
+            counters: Arc::new(Counters::default()),
+        })
+    }
+
+    /// GET `path` and decode the JSON body.
+    pub async fn get<R: DeserializeOwned>(&self, path: &str) -> Result<R, CallError> {
+        let (_, bytes) = self.send(Method::GET, path, None::<&()>, 1).await?;
+        decode(path, &bytes)
+    }
+
+    /// POST `body` to `path`; `inputs` is how many records it carries (for splitting).
+    pub async fn post<B: Serialize, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        inputs: usize,
+    ) -> Result<(u16, R), CallError> {
+        let (status, bytes) = self.send(Method::POST, path, Some(body), inputs).await?;
+        Ok((status, decode(path, &bytes)?))
+    }
+
+    /// Send with pacing and retries; returns a 2xx status and its body.
+    async fn send<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        inputs: usize,
+    ) -> Result<(u16, bytes::Bytes), CallError> {
+        let url = format!("{}{path}", self.base);
+        let payload = match body {
+            Some(b) => Some(serde_json::to_vec(b).map_err(|e| {
+                CallError::GaveUp(Failure::local(format!(
+                    "cannot encode the request to {path}: {e}"
+                )))
+            })?),
+            None => None,
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let verdict_and_failure = {
+                let _slot = self
+                    .slots
+                    .acquire()
+                    .await
+                    .expect("semaphore is never closed");
+                self.limiter.acquire().await;
+                self.counters.requests.fetch_add(1, Ordering::Relaxed);
+                if method != Method::GET {
+                    self.counters.writes.fetch_add(1, Ordering::Relaxed);
+                }
+                let mut request = self
+                    .http
+                    .request(method.clone(), &url)
+                    .bearer_auth(self.token.expose());
+                if let Some(p) = &payload {
+                    request = request
+                        .header(reqwest::header::CONTENT_TYPE, "application/json")
+                        .body(p.clone());
+                }
+                match request.send().await {
+                    Ok(response) => {
+                        let status = response.status();
+                        let headers = response.headers().clone();
+                        if let Some(max) = header_u64(&headers, "x-hubspot-ratelimit-max") {
+                            self.limiter.observe_max(max as u32).await;
+                        }
+                        let bytes = response.bytes().await.unwrap_or_default();
+                        if status.is_success() {
+                            return Ok((status.as_u16(), bytes));
+                        }
+                        let body: ErrorBody =
+                            serde_json::from_slice(&bytes).unwrap_or_else(|_| ErrorBody {
+                                message: String::from_utf8_lossy(&bytes)
+                                    .chars()
+                                    .take(300)
+                                    .collect(),
+                                ..ErrorBody::default()
+                            });
+                        let retry_after =
+                            header_u64(&headers, RETRY_AFTER.as_str()).map(Duration::from_secs);
+                        let verdict = classify(
+                            status.as_u16(),
+                            body.policy_name.as_deref(),
+                            retry_after,
+                            inputs,
+                        );
+                        if status == StatusCode::TOO_MANY_REQUESTS {
+                            self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+                            if let Verdict::Retry { after } = verdict {
+                                // Everyone waits, not just this request: the window is shared.
+                                self.limiter
+                                    .pause(after.unwrap_or(Duration::from_secs(1)))
+                                    .await;
+                            }
+                        }
+                        (verdict, Failure::from_body(Some(status.as_u16()), &body))
+                    }
+                    Err(e) => (classify_transport(), Failure::local(transport_message(&e))),
+                }
+            };
+            let (verdict, failure) = verdict_and_failure;
+            match verdict {
+                Verdict::Retry { after } if !self.backoff.exhausted(attempt) => {
+                    self.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    let delay = self
+                        .backoff
+                        .delay(attempt, after, &mut *self.rng.lock().await);
+                    tokio::time::sleep(delay).await;
+                }
+                Verdict::Retry { .. } => {
+                    return Err(CallError::GaveUp(Failure {
+                        message: format!("{} (gave up after {attempt} attempts)", failure.message),
+                        ..failure
+                    }));
+                }
+                Verdict::SplitBatch | Verdict::Fail => {
+                    return Err(CallError::Rejected(Rejected {
+                        status: failure.status.unwrap_or(400),
+                        body: failure.body.unwrap_or_default(),
+                    }));
+                }
+                Verdict::StopRun => return Err(CallError::Stop(stop_reason(&failure))),
+            }
+        }
+    }
+}
+
+fn transport_message(e: &reqwest::Error) -> String {
+    // reqwest's messages carry the URL (never the token, which is a header) and the cause.
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else {
+        "transport error"
+    };
+    let mut message = format!("{kind}: {e}");
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        message.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    message
+}
+
+fn stop_reason(f: &Failure) -> Stop {
+    let message = match f.status {
+        Some(429) => format!(
+            "HubSpot's daily API limit is reached ({}); the records not yet written will sync on the next run",
+            f.message
+        ),
+        Some(401) => format!(
+            "HubSpot rejected the token (401: {}); check HUBSPOT_TOKEN or [hubspot] token_file",
+            f.message
+        ),
+        Some(403) => format!(
+            "HubSpot refused access (403: {}); the private app lacks a scope — see README, HubSpot setup",
+            f.message
+        ),
+        _ => f.message.clone(),
+    };
+    Stop {
+        message,
+        correlation_id: f.correlation_id.clone(),
+    }
+}
+
+fn decode<R: DeserializeOwned>(path: &str, bytes: &[u8]) -> Result<R, CallError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        CallError::GaveUp(Failure::local(format!(
+            "unexpected response from {path}: {e}: {}",
+            String::from_utf8_lossy(bytes)
+                .chars()
+                .take(200)
+                .collect::<String>()
+        )))
+    })
+}

@@ -1,0 +1,466 @@
+//! Batch operations with a per-record outcome. HubSpot fails a whole batch when one record is
+//! invalid (an unknown property, a bad email, a duplicate id); the client then splits the batch
+//! in halves and resends them until the bad records stand alone, so every good record lands and
+//! every bad one is reported with HubSpot's own message and correlation id.
+//!
+//! `Crm` is the seam `sync` writes through: the HubSpot client, or a recorder when no portal is
+//! configured.
+
+use async_trait::async_trait;
+use futures::future::BoxFuture;
+use serde::Serialize;
+
+use super::api::{
+    AssociationResult, Batch, BatchResponse, CreateInput, DefaultAssociation, ErrorBody, ObjectId,
+    ObjectResult, ReadBody, StandardError, UpdateInput, UpsertInput,
+};
+use super::client::{CallError, Client};
+use super::{BATCH_LIMIT, ObjectType};
+
+/// A record HubSpot did not accept, as HubSpot explained it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Failure {
+    pub status: Option<u16>,
+    pub category: Option<String>,
+    pub message: String,
+    pub correlation_id: Option<String>,
+    #[serde(skip)]
+    pub body: Option<ErrorBody>,
+}
+
+impl Failure {
+    /// A failure that never reached HubSpot (transport, encoding).
+    pub fn local(message: String) -> Failure {
+        Failure {
+            status: None,
+            category: None,
+            message,
+            correlation_id: None,
+            body: None,
+        }
+    }
+
+    pub fn from_body(status: Option<u16>, body: &ErrorBody) -> Failure {
+        let mut message = body.message.clone();
+        for detail in &body.errors {
+            if !detail.message.is_empty() && !message.contains(&detail.message) {
+                message.push_str("; ");
+                message.push_str(&detail.message);
+            }
+        }
+        Failure {
+            status,
+            category: body.category.clone(),
+            message,
+            correlation_id: body.correlation_id.clone(),
+            body: Some(body.clone()),
+        }
+    }
+
+    fn from_standard(status: u16, e: &StandardError, correlation_id: Option<String>) -> Failure {
+        Failure {
+            status: Some(status),
+            category: Some(e.category.clone()),
+            message: e.message.clone(),
+            correlation_id,
+            body: None,
+        }
+    }
+}
+
+/// Why a run stops early (daily limit, token, scopes). Records not yet written stay pending.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stop {
+    pub message: String,
+    pub correlation_id: Option<String>,
+}
+
+/// What happened to one input of a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Written (or read); the record as HubSpot returned it, when it returns one.
+    Done(Option<ObjectResult>),
+    /// Read: no such record.
+    NotFound,
+    /// Refused, or retries ran out.
+    Failed(Failure),
+    /// Recorded to a file instead of sent (no portal configured).
+    Recorded,
+}
+
+/// Where the sync writes. Outcomes come back in input order, one per input.
+#[async_trait]
+pub trait Crm: Send + Sync {
+    /// `POST {object}/batch/upsert`, matching on `id_property` (a unique property).
+    async fn upsert(
+        &self,
+        object: ObjectType,
+        inputs: Vec<UpsertInput>,
+    ) -> Result<Vec<Outcome>, Stop>;
+    /// `POST {object}/batch/create`; results are matched by `objectWriteTraceId`.
+    async fn create(
+        &self,
+        object: ObjectType,
+        inputs: Vec<CreateInput>,
+    ) -> Result<Vec<Outcome>, Stop>;
+    /// `POST {object}/batch/update` by HubSpot id.
+    async fn update(
+        &self,
+        object: ObjectType,
+        inputs: Vec<UpdateInput>,
+    ) -> Result<Vec<Outcome>, Stop>;
+    /// `POST {object}/batch/read` by `id_property` (or HubSpot id), for `properties`.
+    async fn read(
+        &self,
+        object: ObjectType,
+        id_property: Option<&str>,
+        ids: Vec<String>,
+        properties: Vec<String>,
+    ) -> Result<Vec<Outcome>, Stop>;
+    /// `POST /crm/v4/associations/{from}/{to}/batch/associate/default`.
+    async fn associate(
+        &self,
+        from: ObjectType,
+        to: ObjectType,
+        pairs: Vec<DefaultAssociation>,
+    ) -> Result<Vec<Outcome>, Stop>;
+}
+
+fn same_key(a: &str, b: &str) -> bool {
+    // Contacts' email is matched case-insensitively by HubSpot.
+    a.eq_ignore_ascii_case(b)
+}
+
+/// Map a batch response back onto its inputs with `key_of(result)` → input index. An input
+/// with neither a result nor an error naming it is `NotFound` for a read (`reading`), and
+/// failed for a write.
+fn match_results(
+    n: usize,
+    status: u16,
+    response: BatchResponse<ObjectResult>,
+    input_keys: &[String],
+    reading: bool,
+    key_of: impl Fn(&ObjectResult) -> Option<String>,
+) -> Vec<Outcome> {
+    let mut out: Vec<Option<Outcome>> = vec![None; n];
+    for result in response.results {
+        if let Some(key) = key_of(&result)
+            && let Some(i) = input_keys
+                .iter()
+                .position(|k| same_key(k, &key))
+                .filter(|i| out[*i].is_none())
+        {
+            out[i] = Some(Outcome::Done(Some(result)));
+        }
+    }
+    let mut general: Option<Failure> = None;
+    for e in &response.errors {
+        let ids: Vec<&String> = e.context.values().flatten().collect();
+        let mut matched = false;
+        for id in ids {
+            if let Some(i) = input_keys.iter().position(|k| same_key(k, id))
+                && out[i].is_none()
+            {
+                out[i] = Some(if e.category == "OBJECT_NOT_FOUND" {
+                    Outcome::NotFound
+                } else {
+                    Outcome::Failed(Failure::from_standard(status, e, None))
+                });
+                matched = true;
+            }
+        }
+        if !matched && general.is_none() {
+            general = Some(Failure::from_standard(status, e, None));
+        }
+    }
+    out.into_iter()
+        .map(|o| {
+            o.unwrap_or_else(|| {
+                if reading {
+                    return Outcome::NotFound;
+                }
+                Outcome::Failed(general.clone().unwrap_or_else(|| {
+                    Failure::local(format!(
+                        "HubSpot returned no result for this record (HTTP {status})"
+                    ))
+                }))
+            })
+        })
+        .collect()
+}
+
+impl Client {
+    /// Send `inputs` in one request; on a content rejection split in halves and recurse.
+    fn batch<'a, T: Serialize + Clone + Send + Sync + 'a>(
+        &'a self,
+        path: String,
+        inputs: Vec<T>,
+        keys: Vec<String>,
+        key_of: fn(&ObjectResult, &T) -> Option<String>,
+    ) -> BoxFuture<'a, Result<Vec<Outcome>, Stop>> {
+        Box::pin(async move {
+            debug_assert!(inputs.len() <= BATCH_LIMIT);
+            let n = inputs.len();
+            if n == 0 {
+                return Ok(Vec::new());
+            }
+            let sample = inputs[0].clone();
+            match self
+                .post::<_, BatchResponse<ObjectResult>>(
+                    &path,
+                    &Batch {
+                        inputs: inputs.clone(),
+                    },
+                    n,
+                )
+                .await
+            {
+                Ok((status, response)) => {
+                    Ok(match_results(n, status, response, &keys, false, |r| {
+                        key_of(r, &sample)
+                    }))
+                }
+                Err(CallError::Stop(stop)) => Err(stop),
+                Err(CallError::GaveUp(failure)) => Ok(vec![Outcome::Failed(failure); n]),
+                Err(CallError::Rejected(rejected)) if n == 1 => Ok(vec![Outcome::Failed(
+                    Failure::from_body(Some(rejected.status), &rejected.body),
+                )]),
+                Err(CallError::Rejected(_)) => {
+                    let mid = n / 2;
+                    let (left_inputs, right_inputs) =
+                        (inputs[..mid].to_vec(), inputs[mid..].to_vec());
+                    let (left_keys, right_keys) = (keys[..mid].to_vec(), keys[mid..].to_vec());
+                    let (left, right) = futures::join!(
+                        self.batch(path.clone(), left_inputs, left_keys, key_of),
+                        self.batch(path.clone(), right_inputs, right_keys, key_of)
+                    );
+                    let mut out = left?;
+                    out.extend(right?);
+                    Ok(out)
+                }
+            }
+        })
+    }
+}
+
+#[async_trait]
+impl Crm for Client {
+    async fn upsert(
+        &self,
+        object: ObjectType,
+        inputs: Vec<UpsertInput>,
+    ) -> Result<Vec<Outcome>, Stop> {
+        let keys = inputs.iter().map(|i| i.id.clone()).collect();
+        let path = format!("{}/batch/upsert", object.objects_path());
+        self.batch(path, inputs, keys, |r, sample| {
+            r.properties.get(&sample.id_property).cloned().flatten()
+        })
+        .await
+    }
+
+    async fn create(
+        &self,
+        object: ObjectType,
+        inputs: Vec<CreateInput>,
+    ) -> Result<Vec<Outcome>, Stop> {
+        let keys = inputs
+            .iter()
+            .map(|i| i.object_write_trace_id.clone())
+            .collect();
+        let path = format!("{}/batch/create", object.objects_path());
+        self.batch(path, inputs, keys, |r, _| r.object_write_trace_id.clone())
+            .await
+    }
+
+    async fn update(
+        &self,
+        object: ObjectType,
+        inputs: Vec<UpdateInput>,
+    ) -> Result<Vec<Outcome>, Stop> {
+        let keys = inputs.iter().map(|i| i.id.clone()).collect();
+        let path = format!("{}/batch/update", object.objects_path());
+        self.batch(path, inputs, keys, |r, _| Some(r.id.clone()))
+            .await
+    }
+
+    async fn read(
+        &self,
+        object: ObjectType,
+        id_property: Option<&str>,
+        ids: Vec<String>,
+        properties: Vec<String>,
+    ) -> Result<Vec<Outcome>, Stop> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let body = ReadBody {
+            inputs: ids.iter().map(|id| ObjectId { id: id.clone() }).collect(),
+            id_property: id_property.map(str::to_string),
+            properties: properties.clone(),
+            properties_with_history: Vec::new(),
+        };
+        let path = format!("{}/batch/read", object.objects_path());
+        match self
+            .post::<_, BatchResponse<ObjectResult>>(&path, &body, ids.len())
+            .await
+        {
+            Ok((status, response)) => Ok(match_results(
+                ids.len(),
+                status,
+                response,
+                &ids,
+                true,
+                |r| match id_property {
+                    Some(p) => r.properties.get(p).cloned().flatten(),
+                    None => Some(r.id.clone()),
+                },
+            )),
+            Err(CallError::Stop(stop)) => Err(stop),
+            Err(CallError::GaveUp(f)) => Ok(vec![Outcome::Failed(f); ids.len()]),
+            Err(CallError::Rejected(r)) => Ok(vec![
+                Outcome::Failed(Failure::from_body(
+                    Some(r.status),
+                    &r.body
+                ));
+                ids.len()
+            ]),
+        }
+    }
+
+    async fn associate(
+        &self,
+        from: ObjectType,
+        to: ObjectType,
+        pairs: Vec<DefaultAssociation>,
+    ) -> Result<Vec<Outcome>, Stop> {
+        let n = pairs.len();
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let path = format!(
+            "/crm/v4/associations/{}/{}/batch/associate/default",
+            from.name(),
+            to.name()
+        );
+        match self
+            .post::<_, BatchResponse<AssociationResult>>(
+                &path,
+                &Batch {
+                    inputs: pairs.clone(),
+                },
+                n,
+            )
+            .await
+        {
+            Ok((status, response)) => {
+                let mut out: Vec<Option<Outcome>> = vec![None; n];
+                for r in &response.results {
+                    for (i, p) in pairs.iter().enumerate() {
+                        if out[i].is_none()
+                            && ((p.from.id == r.from.id && p.to.id == r.to.id)
+                                || (p.from.id == r.to.id && p.to.id == r.from.id))
+                        {
+                            out[i] = Some(Outcome::Done(None));
+                        }
+                    }
+                }
+                let failure = response
+                    .errors
+                    .first()
+                    .map(|e| Failure::from_standard(status, e, None))
+                    .unwrap_or_else(|| {
+                        Failure::local(format!(
+                            "HubSpot returned no result for this association (HTTP {status})"
+                        ))
+                    });
+                // Errors name object ids; attach them to the pairs they mention.
+                Ok(pairs
+                    .iter()
+                    .zip(out)
+                    .map(|(p, o)| {
+                        o.unwrap_or_else(|| {
+                            let specific = response.errors.iter().find(|e| {
+                                e.context
+                                    .values()
+                                    .flatten()
+                                    .any(|id| *id == p.from.id || *id == p.to.id)
+                            });
+                            Outcome::Failed(specific.map_or_else(
+                                || failure.clone(),
+                                |e| Failure::from_standard(status, e, None),
+                            ))
+                        })
+                    })
+                    .collect())
+            }
+            Err(CallError::Stop(stop)) => Err(stop),
+            Err(CallError::GaveUp(f)) => Ok(vec![Outcome::Failed(f); n]),
+            Err(CallError::Rejected(r)) => Ok(vec![
+                Outcome::Failed(Failure::from_body(
+                    Some(r.status),
+                    &r.body
+                ));
+                n
+            ]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn result(id: &str, email: &str) -> ObjectResult {
+        ObjectResult {
+            id: id.into(),
+            properties: BTreeMap::from([("email".to_string(), Some(email.to_string()))]),
+            new: Some(true),
+            object_write_trace_id: None,
+        }
+    }
+
+    #[test]
+    fn results_match_inputs_by_key_not_position() {
+        let keys = vec![
+            "a@x.com".to_string(),
+            "B@x.com".to_string(),
+            "c@x.com".to_string(),
+        ];
+        let response = BatchResponse {
+            results: vec![result("2", "b@x.com"), result("1", "a@x.com")],
+            errors: vec![StandardError {
+                category: "VALIDATION_ERROR".into(),
+                message: "bad c".into(),
+                context: BTreeMap::from([("ids".to_string(), vec!["c@x.com".to_string()])]),
+            }],
+        };
+        let out = match_results(3, 207, response, &keys, false, |r| {
+            r.properties["email"].clone()
+        });
+        assert!(matches!(&out[0], Outcome::Done(Some(r)) if r.id == "1"));
+        assert!(matches!(&out[1], Outcome::Done(Some(r)) if r.id == "2"));
+        assert!(matches!(&out[2], Outcome::Failed(f) if f.message == "bad c"));
+    }
+
+    #[test]
+    fn unmatched_records_get_the_general_error_or_a_clear_one() {
+        let keys = vec!["k1".to_string(), "k2".to_string()];
+        let response = BatchResponse {
+            results: vec![],
+            errors: vec![StandardError {
+                category: "OBJECT_NOT_FOUND".into(),
+                message: "missing".into(),
+                context: BTreeMap::from([("ids".to_string(), vec!["k1".to_string()])]),
+            }],
+        };
+        let out = match_results(2, 207, response.clone(), &keys, false, |r| {
+            Some(r.id.clone())
+        });
+        assert_eq!(out[0], Outcome::NotFound);
+        assert!(matches!(&out[1], Outcome::Failed(f) if f.message.contains("no result")));
+        let read = match_results(2, 207, response, &keys, true, |r| Some(r.id.clone()));
+        assert_eq!(read, vec![Outcome::NotFound, Outcome::NotFound]);
+    }
+}

@@ -1,0 +1,132 @@
+//! HubSpot: the HTTP side of the sync. A client that authenticates with a private-app token,
+//! stays under the portal's rate limit, retries what is transient, splits batches HubSpot
+//! rejects to find the records at fault, and reports every record's outcome; portal
+//! discovery and setup (properties, pipelines, owners, association types); a recorder that
+//! writes would-be requests to files when no portal is configured; and a local sandbox that
+//! speaks the same API.
+//!
+//! What to write and why (PLG rules, diffing, state) is the `sync` module's business; this
+//! module knows HubSpot's endpoints and semantics only.
+
+pub mod api;
+mod client;
+mod crm;
+pub mod limiter;
+pub mod portal;
+mod recorder;
+pub mod retry;
+
+use std::fmt;
+
+pub use client::{Client, ClientConfig, Counters};
+pub use crm::{Crm, Failure, Outcome, Stop};
+pub use recorder::Recorder;
+
+/// The CRM object types pqlsync writes.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectType {
+    Companies,
+    Contacts,
+    Deals,
+    Leads,
+    Tasks,
+}
+
+impl ObjectType {
+    pub const ALL: [ObjectType; 5] = [
+        ObjectType::Companies,
+        ObjectType::Contacts,
+        ObjectType::Deals,
+        ObjectType::Leads,
+        ObjectType::Tasks,
+    ];
+
+    /// The name the properties, pipelines and associations endpoints take.
+    pub fn name(self) -> &'static str {
+        match self {
+            ObjectType::Companies => "companies",
+            ObjectType::Contacts => "contacts",
+            ObjectType::Deals => "deals",
+            ObjectType::Leads => "leads",
+            ObjectType::Tasks => "tasks",
+        }
+    }
+
+    /// The objects endpoint, as each object's v3 spec writes it (the deals spec uses its
+    /// object type id, `0-3`).
+    pub fn objects_path(self) -> &'static str {
+        match self {
+            ObjectType::Companies => "/crm/v3/objects/companies",
+            ObjectType::Contacts => "/crm/v3/objects/contacts",
+            ObjectType::Deals => "/crm/v3/objects/0-3",
+            ObjectType::Leads => "/crm/v3/objects/leads",
+            ObjectType::Tasks => "/crm/v3/objects/tasks",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ObjectType> {
+        ObjectType::ALL.into_iter().find(|o| o.name() == s)
+    }
+}
+
+impl fmt::Display for ObjectType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A secret (the token): shown as `****` in any `Debug` or `Display`, so it cannot leak into
+/// logs, errors or state by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+
+    /// The secret itself, for the Authorization header only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(****)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("****")
+    }
+}
+
+/// HubSpot's public API host.
+pub const DEFAULT_BASE_URL: &str = "https://api.hubapi.com";
+
+/// Records per batch request: HubSpot's limit for batch endpoints.
+pub const BATCH_LIMIT: usize = 100;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("pat-na1-abc123");
+        assert_eq!(format!("{s:?} {s}"), "Secret(****) ****");
+        assert_eq!(s.expose(), "pat-na1-abc123");
+    }
+
+    #[test]
+    fn object_paths_follow_the_specs() {
+        assert_eq!(ObjectType::Deals.objects_path(), "/crm/v3/objects/0-3");
+        assert_eq!(ObjectType::parse("leads"), Some(ObjectType::Leads));
+        assert_eq!(ObjectType::parse("tickets"), None);
+    }
+}

@@ -1,0 +1,162 @@
+//! Whether a HubSpot response calls for another try, kept apart from how long to wait.
+//! `classify` is pure (no clock, no I/O); `Backoff` turns attempts into capped, jittered delays.
+//!
+//! HubSpot's rules (API usage guidelines): a 429 names its policy — `TEN_SECONDLY_ROLLING` or
+//! `SECONDLY` clear within seconds, `DAILY` not until midnight in the portal's time zone; 5xx
+//! and 408 are transient; 401/403 mean the token or its scopes are wrong, so nothing else will
+//! succeed either; any other 4xx rejects the request's content, and for a batch that means one
+//! or more of its records (HubSpot fails the whole batch), so the batch is split to find them.
+
+use std::time::Duration;
+
+use rand::{Rng, RngExt};
+
+/// What to do after a failed request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send again, after at least `after` if HubSpot said how long (Retry-After).
+    Retry { after: Option<Duration> },
+    /// The batch was refused for what some of its records hold: split it and resend the halves.
+    SplitBatch,
+    /// The record itself is refused: report it and move on.
+    Fail,
+    /// Nothing more will succeed this run (daily limit, bad token, missing scope): stop cleanly.
+    StopRun,
+}
+
+/// Classify an HTTP status. `policy` is the `policyName` of a 429 body; `inputs` is how many
+/// records the request carried.
+pub fn classify(
+    status: u16,
+    policy: Option<&str>,
+    retry_after: Option<Duration>,
+    inputs: usize,
+) -> Verdict {
+    match status {
+        429 => match policy {
+            Some(p) if p.eq_ignore_ascii_case("DAILY") => Verdict::StopRun,
+            _ => Verdict::Retry { after: retry_after },
+        },
+        408 | 500..=599 => Verdict::Retry { after: retry_after },
+        401 | 403 => Verdict::StopRun,
+        400..=499 if inputs > 1 => Verdict::SplitBatch,
+        _ => Verdict::Fail,
+    }
+}
+
+/// A timeout or a connection that failed before a response: always worth another try.
+pub fn classify_transport() -> Verdict {
+    Verdict::Retry { after: None }
+}
+
+/// Capped exponential backoff with full jitter (AWS architecture blog, "Exponential Backoff
+/// and Jitter"): spreads retries of many concurrent requests instead of synchronising them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backoff {
+    pub base: Duration,
+    pub cap: Duration,
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            base: Duration::from_millis(250),
+            cap: Duration::from_secs(30),
+            max_attempts: 8,
+        }
+    }
+}
+
+impl Backoff {
+    /// The delay before attempt `attempt + 1` (`attempt` counts from 1), at least `after`.
+    pub fn delay<R: Rng>(&self, attempt: u32, after: Option<Duration>, rng: &mut R) -> Duration {
+        let exp = self
+            .base
+            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1).min(20)));
+        let ceiling = exp.min(self.cap);
+        let jitter = ceiling.mul_f64(rng.random::<f64>());
+        match after {
+            // HubSpot said when: honour it, plus a little jitter so waiters do not stampede.
+            Some(a) => a + jitter.min(Duration::from_millis(250)),
+            None => jitter,
+        }
+    }
+
+    pub fn exhausted(&self, attempt: u32) -> bool {
+        attempt >= self.max_attempts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+
+    #[test]
+    fn statuses_and_policies() {
+        let ra = Some(Duration::from_secs(2));
+        let cases = [
+            (
+                429,
+                Some("TEN_SECONDLY_ROLLING"),
+                None,
+                100,
+                Verdict::Retry { after: None },
+            ),
+            (429, Some("SECONDLY"), ra, 100, Verdict::Retry { after: ra }),
+            (429, Some("DAILY"), None, 100, Verdict::StopRun),
+            (429, Some("daily"), None, 1, Verdict::StopRun),
+            (429, None, None, 1, Verdict::Retry { after: None }),
+            (408, None, None, 100, Verdict::Retry { after: None }),
+            (500, None, None, 100, Verdict::Retry { after: None }),
+            (502, None, ra, 1, Verdict::Retry { after: ra }),
+            (503, None, None, 1, Verdict::Retry { after: None }),
+            (504, None, None, 1, Verdict::Retry { after: None }),
+            (401, None, None, 100, Verdict::StopRun),
+            (403, None, None, 1, Verdict::StopRun),
+            (400, None, None, 100, Verdict::SplitBatch),
+            (400, None, None, 2, Verdict::SplitBatch),
+            (400, None, None, 1, Verdict::Fail),
+            (409, None, None, 3, Verdict::SplitBatch),
+            (409, None, None, 1, Verdict::Fail),
+            (404, None, None, 1, Verdict::Fail),
+            (422, None, None, 50, Verdict::SplitBatch),
+        ];
+        for (status, policy, after, inputs, want) in cases {
+            assert_eq!(
+                classify(status, policy, after, inputs),
+                want,
+                "{status} {policy:?} {inputs}"
+            );
+        }
+        assert_eq!(classify_transport(), Verdict::Retry { after: None });
+    }
+
+    #[test]
+    fn backoff_is_capped_jittered_and_honours_retry_after() {
+        let b = Backoff {
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(2),
+            max_attempts: 5,
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        for attempt in 1..=10 {
+            let ceiling =
+                Duration::from_millis(100 * 2u64.pow(attempt - 1)).min(Duration::from_secs(2));
+            for _ in 0..50 {
+                let d = b.delay(attempt, None, &mut rng);
+                assert!(d <= ceiling, "attempt {attempt}: {d:?} > {ceiling:?}");
+            }
+        }
+        let d = b.delay(1, Some(Duration::from_secs(3)), &mut rng);
+        assert!(
+            d >= Duration::from_secs(3) && d <= Duration::from_millis(3_250),
+            "{d:?}"
+        );
+        assert!(!b.exhausted(4));
+        assert!(b.exhausted(5));
+    }
+}

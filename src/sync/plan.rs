@@ -1,0 +1,456 @@
+//! The plan: what a sync would change, record by record and property by property, from the
+//! desired records and the sync state. Pure, so `pqlsync plan` shows exactly the rules a run
+//! applies:
+//! - only properties whose value differs from what HubSpot last confirmed are sent;
+//! - an owner HubSpot already has is kept (a rep's reassignment is never overwritten), and a
+//!   company's owner becomes the owner of its deal, lead and task;
+//! - lifecycle stage only moves forward (HubSpot's order; `other` is never touched);
+//! - tasks are created once and then left to the rep.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use super::model::{Desired, Link};
+use super::state::SyncState;
+use crate::hubspot::{BATCH_LIMIT, ObjectType};
+use crate::summary::thousands;
+
+/// HubSpot's default lifecycle stages, in order.
+const LIFECYCLE: &[&str] = &[
+    "subscriber",
+    "lead",
+    "marketingqualifiedlead",
+    "salesqualifiedlead",
+    "opportunity",
+    "customer",
+    "evangelist",
+];
+
+/// Whether moving from `current` to `desired` goes forward. Unknown stages (`other`, custom
+/// ones) are never moved from or to.
+pub fn lifecycle_forward(current: Option<&str>, desired: &str) -> bool {
+    let rank = |s: &str| LIFECYCLE.iter().position(|l| l.eq_ignore_ascii_case(s));
+    match current.map(str::trim).filter(|c| !c.is_empty()) {
+        None => rank(desired).is_some(),
+        Some(c) => matches!((rank(c), rank(desired)), (Some(a), Some(b)) if b > a),
+    }
+}
+
+/// One record to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub key: String,
+    pub account: String,
+    /// HubSpot id, for records the state knows.
+    pub id: Option<String>,
+    /// The properties to send.
+    pub props: BTreeMap<String, String>,
+    /// What HubSpot last confirmed for those properties (updates only).
+    pub before: BTreeMap<String, Option<String>>,
+}
+
+/// The changes for one object type.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectPlan {
+    pub creates: Vec<Change>,
+    pub updates: Vec<Change>,
+    pub unchanged: usize,
+}
+
+/// Everything a sync would write.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub objects: BTreeMap<ObjectType, ObjectPlan>,
+    pub links: Vec<Link>,
+    pub links_existing: usize,
+}
+
+const OWNER: &str = "hubspot_owner_id";
+const LIFECYCLE_PROP: &str = "lifecyclestage";
+
+/// Diff `desired` against `state`.
+pub fn plan(desired: &Desired, state: &SyncState) -> Plan {
+    // An account's owner: the one its company has in HubSpot, else the routed one.
+    let mut owners: BTreeMap<&str, String> = BTreeMap::new();
+    for r in desired.records(ObjectType::Companies) {
+        let held = state
+            .get(ObjectType::Companies, &r.key)
+            .and_then(|s| s.props.get(OWNER));
+        if let Some(owner) = held.or_else(|| r.props.get(OWNER)) {
+            owners.insert(r.account.as_str(), owner.clone());
+        }
+    }
+    let mut out = Plan::default();
+    for object in ObjectType::ALL {
+        let mut p = ObjectPlan::default();
+        for record in desired.records(object) {
+            let mut props = record.props.clone();
+            if object != ObjectType::Companies
+                && let Some(owner) = owners.get(record.account.as_str())
+            {
+                props.insert(OWNER.into(), owner.clone());
+            }
+            let current = state.get(object, &record.key);
+            if current.is_some_and(|c| c.props.contains_key(OWNER)) {
+                props.remove(OWNER);
+            }
+            if let Some(want) = props.get(LIFECYCLE_PROP)
+                && !lifecycle_forward(
+                    current
+                        .and_then(|c| c.props.get(LIFECYCLE_PROP))
+                        .map(String::as_str),
+                    want,
+                )
+            {
+                props.remove(LIFECYCLE_PROP);
+            }
+            match current {
+                None => p.creates.push(Change {
+                    key: record.key.clone(),
+                    account: record.account.clone(),
+                    id: None,
+                    props,
+                    before: BTreeMap::new(),
+                }),
+                Some(_) if object == ObjectType::Tasks => p.unchanged += 1,
+                Some(c) => {
+                    let changed: BTreeMap<String, String> = props
+                        .into_iter()
+                        .filter(|(k, v)| c.props.get(k) != Some(v))
+                        .collect();
+                    if changed.is_empty() {
+                        p.unchanged += 1;
+                    } else {
+                        let before = changed
+                            .keys()
+                            .map(|k| (k.clone(), c.props.get(k).cloned()))
+                            .collect();
+                        p.updates.push(Change {
+                            key: record.key.clone(),
+                            account: record.account.clone(),
+                            id: Some(c.id.clone()),
+                            props: changed,
+                            before,
+                        });
+                    }
+                }
+            }
+        }
+        out.objects.insert(object, p);
+    }
+    for link in &desired.links {
+        if state.links.contains(link) {
+            out.links_existing += 1;
+        } else {
+            out.links.push(link.clone());
+        }
+    }
+    out
+}
+
+impl Plan {
+    pub fn object(&self, object: ObjectType) -> ObjectPlan {
+        self.objects.get(&object).cloned().unwrap_or_default()
+    }
+
+    /// Records and associations to write.
+    pub fn writes(&self) -> usize {
+        self.objects
+            .values()
+            .map(|p| p.creates.len() + p.updates.len())
+            .sum::<usize>()
+            + self.links.len()
+    }
+
+    /// Write requests at 100 records per batch (more if HubSpot rejects records).
+    pub fn requests(&self) -> usize {
+        let batches = |n: usize| n.div_ceil(BATCH_LIMIT);
+        let mut links: BTreeMap<(ObjectType, ObjectType), usize> = BTreeMap::new();
+        for l in &self.links {
+            *links.entry((l.from, l.to)).or_default() += 1;
+        }
+        self.objects
+            .iter()
+            .map(|(o, p)| match o {
+                ObjectType::Leads => batches(p.creates.len()) + batches(p.updates.len()),
+                _ => batches(p.creates.len() + p.updates.len()),
+            })
+            .sum::<usize>()
+            + links.values().map(|n| batches(*n)).sum::<usize>()
+    }
+
+    /// The plan for people: counts per object, and with `verbose` every property change.
+    pub fn render(&self, verbose: bool) -> String {
+        let mut t = String::new();
+        let _ = writeln!(
+            t,
+            "HubSpot plan: {} writes in about {} requests",
+            thousands(self.writes() as i64),
+            thousands(self.requests() as i64)
+        );
+        for (object, p) in &self.objects {
+            let _ = writeln!(
+                t,
+                "  {:<13} create {:>7}  update {:>7}  unchanged {:>7}",
+                object.name(),
+                thousands(p.creates.len() as i64),
+                thousands(p.updates.len() as i64),
+                thousands(p.unchanged as i64)
+            );
+        }
+        let _ = writeln!(
+            t,
+            "  {:<13} create {:>7}  existing {:>6}",
+            "associations",
+            thousands(self.links.len() as i64),
+            thousands(self.links_existing as i64)
+        );
+        if verbose {
+            for (object, p) in &self.objects {
+                for c in &p.creates {
+                    let props: Vec<String> =
+                        c.props.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    let _ = writeln!(t, "  + {object} {}: {}", c.key, props.join(", "));
+                }
+                for c in &p.updates {
+                    let props: Vec<String> = c
+                        .props
+                        .iter()
+                        .map(|(k, v)| {
+                            let before = c
+                                .before
+                                .get(k)
+                                .cloned()
+                                .flatten()
+                                .unwrap_or_else(|| "(unset)".into());
+                            format!("{k}: {before} → {v}")
+                        })
+                        .collect();
+                    let _ = writeln!(
+                        t,
+                        "  ~ {object} {} (id {}): {}",
+                        c.key,
+                        c.id.as_deref().unwrap_or("?"),
+                        props.join("; ")
+                    );
+                }
+            }
+            for l in &self.links {
+                let _ = writeln!(
+                    t,
+                    "  + association {} {} → {} {}",
+                    l.from, l.from_key, l.to, l.to_key
+                );
+            }
+        }
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::model::Record;
+    use crate::sync::state::Synced;
+
+    fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn desired(object: ObjectType, key: &str, p: &[(&str, &str)]) -> Desired {
+        let mut d = Desired::default();
+        d.records.entry(object).or_default().push(Record {
+            object,
+            key: key.into(),
+            account: "acct".into(),
+            props: props(p),
+        });
+        d
+    }
+
+    #[test]
+    fn lifecycle_moves_only_forward() {
+        let cases = [
+            (None, "lead", true),
+            (Some(""), "customer", true),
+            (Some("lead"), "marketingqualifiedlead", true),
+            (Some("marketingqualifiedlead"), "lead", false),
+            (Some("customer"), "customer", false),
+            (Some("customer"), "salesqualifiedlead", false),
+            (Some("other"), "customer", false),
+            (Some("lead"), "other", false),
+            (None, "custom_stage_123", false),
+            (Some("Lead"), "opportunity", true),
+        ];
+        for (current, desired, want) in cases {
+            assert_eq!(
+                lifecycle_forward(current, desired),
+                want,
+                "{current:?} → {desired}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_changed_properties_are_sent() {
+        let d = desired(
+            ObjectType::Companies,
+            "acct",
+            &[
+                ("pql_score", "61"),
+                ("pql_tier", "yellow"),
+                ("name", "Acme"),
+            ],
+        );
+        let mut s = SyncState::default();
+        assert_eq!(plan(&d, &s).object(ObjectType::Companies).creates.len(), 1);
+        s.confirm(
+            ObjectType::Companies,
+            "acct",
+            "9",
+            &props(&[
+                ("pql_score", "54"),
+                ("pql_tier", "yellow"),
+                ("name", "Acme"),
+            ]),
+        );
+        let p = plan(&d, &s).object(ObjectType::Companies);
+        assert_eq!(p.updates.len(), 1);
+        assert_eq!(p.updates[0].props, props(&[("pql_score", "61")]));
+        assert_eq!(
+            p.updates[0].before.get("pql_score"),
+            Some(&Some("54".to_string()))
+        );
+        assert_eq!(p.updates[0].id.as_deref(), Some("9"));
+        s.confirm(
+            ObjectType::Companies,
+            "acct",
+            "9",
+            &props(&[("pql_score", "61")]),
+        );
+        let again = plan(&d, &s);
+        assert_eq!(again.object(ObjectType::Companies).unchanged, 1);
+        assert_eq!(again.writes(), 0);
+    }
+
+    #[test]
+    fn existing_owners_are_kept_and_inherited() {
+        let mut d = desired(ObjectType::Companies, "acct", &[("hubspot_owner_id", "1")]);
+        d.records
+            .entry(ObjectType::Deals)
+            .or_default()
+            .push(Record {
+                object: ObjectType::Deals,
+                key: "trial".into(),
+                account: "acct".into(),
+                props: props(&[("hubspot_owner_id", "1"), ("dealname", "x")]),
+            });
+        let mut s = SyncState::default();
+        // HubSpot's company already has owner 7 (read back).
+        s.confirm(
+            ObjectType::Companies,
+            "acct",
+            "100",
+            &props(&[("hubspot_owner_id", "7")]),
+        );
+        let p = plan(&d, &s);
+        assert!(
+            p.object(ObjectType::Companies).updates.is_empty(),
+            "the company owner is not overwritten"
+        );
+        assert_eq!(
+            p.object(ObjectType::Deals).creates[0]
+                .props
+                .get("hubspot_owner_id")
+                .map(String::as_str),
+            Some("7")
+        );
+        // A deal whose owner a rep changed keeps it too.
+        s.confirm(
+            ObjectType::Deals,
+            "trial",
+            "200",
+            &props(&[("hubspot_owner_id", "8"), ("dealname", "x")]),
+        );
+        assert_eq!(plan(&d, &s).writes(), 0);
+    }
+
+    #[test]
+    fn tasks_are_created_once_and_links_once() {
+        let mut d = desired(ObjectType::Tasks, "k", &[("hs_task_subject", "a")]);
+        d.links.push(Link::new(
+            ObjectType::Tasks,
+            "k",
+            ObjectType::Companies,
+            "acct",
+        ));
+        let mut s = SyncState::default();
+        let p = plan(&d, &s);
+        assert_eq!(
+            (p.object(ObjectType::Tasks).creates.len(), p.links.len()),
+            (1, 1)
+        );
+        s.confirm(
+            ObjectType::Tasks,
+            "k",
+            "5",
+            &props(&[("hs_task_subject", "old")]),
+        );
+        s.links.insert(d.links[0].clone());
+        let p = plan(&d, &s);
+        assert_eq!(p.writes(), 0);
+        assert_eq!(
+            (p.object(ObjectType::Tasks).unchanged, p.links_existing),
+            (1, 1)
+        );
+    }
+
+    #[test]
+    fn lifecycle_in_the_plan() {
+        let d = desired(
+            ObjectType::Contacts,
+            "a@x.com",
+            &[("lifecyclestage", "lead"), ("pql_score", "5")],
+        );
+        let mut s = SyncState::default();
+        s.confirm(
+            ObjectType::Contacts,
+            "a@x.com",
+            "1",
+            &props(&[("lifecyclestage", "marketingqualifiedlead")]),
+        );
+        let p = plan(&d, &s).object(ObjectType::Contacts);
+        assert_eq!(
+            p.updates[0].props,
+            props(&[("pql_score", "5")]),
+            "no backwards move to lead"
+        );
+    }
+
+    #[test]
+    fn request_estimate_batches_by_100() {
+        let mut d = Desired::default();
+        for i in 0..250 {
+            d.records
+                .entry(ObjectType::Contacts)
+                .or_default()
+                .push(Record {
+                    object: ObjectType::Contacts,
+                    key: format!("{i}@x.com"),
+                    account: "a".into(),
+                    props: props(&[("email", "x")]),
+                });
+        }
+        let p = plan(&d, &SyncState::default());
+        assert_eq!(p.writes(), 250);
+        assert_eq!(p.requests(), 3);
+        assert!(
+            p.render(false).contains("contacts      create     250"),
+            "{}",
+            p.render(false)
+        );
+    }
+}
