@@ -1,0 +1,115 @@
+//! What every API request passes through before its handler, in HubSpot's order: counted,
+//! delayed by the configured latency, authenticated (401), rate limited (429), and perhaps
+//! failed by an injected fault (5xx) before or after processing. `/_sandbox/*` bypasses all
+//! of it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde_json::json;
+
+use super::error::{ApiError, correlation_id};
+use super::limits::Policy;
+use super::{Shared, lock};
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// HubSpot's 401 (same body whether the token is missing or wrong).
+fn unauthorized() -> Response {
+    ApiError::new(
+        401,
+        "INVALID_AUTHENTICATION",
+        "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more \
+         details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
+    )
+    .into_response()
+}
+
+/// HubSpot's 429 body. It carries `errorType`, `policyName` and `groupName` and, unlike other
+/// errors, no `category`.
+fn rate_limited(policy: Policy) -> Response {
+    let (message, name) = match policy {
+        Policy::TenSecondly => (
+            "You have reached your ten_secondly_rolling limit.",
+            "TEN_SECONDLY_ROLLING",
+        ),
+        Policy::Daily => ("You have reached your daily limit.", "DAILY"),
+    };
+    let body = json!({
+        "status": "error",
+        "message": message,
+        "errorType": "RATE_LIMIT",
+        "correlationId": correlation_id(),
+        "policyName": name,
+        "groupName": "publicapi:private-app:sandbox",
+    });
+    (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response()
+}
+
+pub async fn guard(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    // A server finishes what it started when the client hangs up (a killed sync): run the
+    // request in a task of its own, which a dropped connection does not cancel.
+    match tokio::spawn(process(shared, request, next)).await {
+        Ok(response) => response,
+        Err(e) => {
+            ApiError::new(500, "INTERNAL_ERROR", format!("the sandbox failed: {e}")).into_response()
+        }
+    }
+}
+
+async fn process(shared: Arc<Shared>, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    lock(&shared.stats).record(&method, &path);
+    // Drawn for every request, refused or not, so the fault sequence depends on arrival order
+    // alone.
+    let draw = lock(&shared.faults).draw();
+    if !draw.delay.is_zero() {
+        // Latency is spent before processing, like time on the wire.
+        tokio::time::sleep(draw.delay).await;
+    }
+    let Some(token) = bearer(request.headers()).filter(|t| *t == shared.config.token) else {
+        lock(&shared.stats).unauthorized += 1;
+        // No rate-limit headers: the limits are per token, and this request has none.
+        return unauthorized();
+    };
+    let admitted = lock(&shared.limits).admit(token, Instant::now(), Utc::now().date_naive());
+    let usage = match admitted {
+        Ok(usage) => usage,
+        Err((policy, usage)) => {
+            lock(&shared.stats).rate_limited += 1;
+            let mut response = rate_limited(policy);
+            usage.apply(response.headers_mut());
+            return response;
+        }
+    };
+    // Faults strike every admitted API request, reads included: real outages do not spare
+    // GETs, and a client's discovery calls need retries as much as its writes.
+    let mut response = match draw.fault {
+        None => next.run(request).await,
+        Some(fault) => {
+            if fault.after_commit {
+                // Process fully (a write is applied), then lose the answer.
+                drop(next.run(request).await);
+            }
+            lock(&shared.stats).injected_faults += 1;
+            let mut r = fault.error().into_response();
+            r.headers_mut().insert(
+                "x-sandbox-fault",
+                HeaderValue::from_static(fault.header_value()),
+            );
+            r
+        }
+    };
+    usage.apply(response.headers_mut());
+    response
+}

@@ -1,0 +1,151 @@
+//! A local, in-memory HubSpot portal that speaks HubSpot's API: the same paths, request and
+//! response JSON, status codes and error bodies as HubSpot's published OpenAPI specs (CRM
+//! objects v3, properties v3, pipelines v3, owners v3, associations v4), so a real HubSpot
+//! client can run against it. `pqlsync sandbox --port N` serves it; tests start it on
+//! `127.0.0.1:0`.
+//!
+//! What it owns:
+//! - records of companies, contacts, deals (`0-3`), leads (`0-136`) and tasks (`0-27`), with
+//!   batch upsert, create, update and read, single create, read, update and list;
+//! - HubSpot's validation of writes, applied to the whole request as HubSpot does: batch size
+//!   (100), duplicate ids, string-only values, unknown properties, emails, numbers, dates,
+//!   enumeration options, pipeline stages, owners, unique values (409), and the lead rule (a
+//!   lead is created only with an association to a contact);
+//! - property definitions and groups, deal and lead pipelines, owners, HubSpot-defined
+//!   association types with their real ids, and associations (stored once, read both ways);
+//! - private-app rate limits (rolling 10 s window, optional daily budget) with HubSpot's
+//!   headers and 429 bodies; seeded fault injection (5xx before or after processing) and
+//!   latency; counters and a state dump under `/_sandbox/*` for tests.
+//!
+//! What it simplifies, deliberately:
+//! - one portal, one token, nothing persisted; no archive/delete, merge, search or
+//!   association labels beyond HubSpot's defaults;
+//! - only the default properties a sync needs are seeded (not HubSpot's hundreds), and
+//!   `industry` is free text rather than HubSpot's long enumeration;
+//! - HubSpot's validation wording is matched where known (`Property values were not valid`,
+//!   `PROPERTY_DOESNT_EXIST`, `INVALID_EMAIL`, `INVALID_OPTION`, duplicate ids, 409 on
+//!   contacts); elsewhere messages are the sandbox's own, in HubSpot's shape;
+//! - the daily limit resets at midnight UTC, not in the portal's time zone.
+//!
+//! `NOTES.md` beside the crate lists every endpoint and each choice made where HubSpot's
+//! documentation is silent.
+
+mod associations;
+mod defaults;
+mod error;
+mod faults;
+mod guard;
+mod kinds;
+mod limits;
+mod model;
+mod objects;
+mod routes;
+mod schema;
+mod search;
+mod stats;
+mod store;
+mod wire;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// How the sandbox behaves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SandboxConfig {
+    /// The bearer token every API request must carry.
+    pub token: String,
+    /// Requests admitted per rolling 10 seconds (HubSpot: 100 on Free/Starter, 190 above).
+    pub requests_per_10s: u32,
+    /// Requests admitted per day (UTC), when set.
+    pub daily_limit: Option<u64>,
+    /// Probability of an injected 5xx on an admitted request.
+    pub fail_rate: f64,
+    /// Added to every API response, ±20% jitter.
+    pub latency: Duration,
+    /// Seeds fault injection and latency jitter.
+    pub seed: u64,
+    /// Owner emails; each gets a numeric owner id (70000001, 70000002, ...).
+    pub owners: Vec<String>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            token: "sandbox-token".into(),
+            requests_per_10s: 100,
+            daily_limit: None,
+            fail_rate: 0.0,
+            latency: Duration::ZERO,
+            seed: 0,
+            owners: Vec::new(),
+        }
+    }
+}
+
+/// State shared by every request. Each part has its own lock, taken briefly and never across
+/// an await.
+#[derive(Debug)]
+struct Shared {
+    config: SandboxConfig,
+    store: Mutex<store::Store>,
+    limits: Mutex<limits::RateLimits>,
+    faults: Mutex<faults::Faults>,
+    stats: Mutex<stats::Stats>,
+}
+
+/// Lock `m`, carrying on after a panic elsewhere (the state stays usable for inspection).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A HubSpot portal in memory. Cloning shares the portal.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    shared: Arc<Shared>,
+}
+
+impl Sandbox {
+    pub fn new(config: SandboxConfig) -> Sandbox {
+        let shared = Shared {
+            store: Mutex::new(store::Store::new(&config.owners)),
+            limits: Mutex::new(limits::RateLimits::new(
+                config.requests_per_10s,
+                config.daily_limit,
+            )),
+            faults: Mutex::new(faults::Faults::new(
+                config.seed,
+                config.fail_rate,
+                config.latency,
+            )),
+            stats: Mutex::new(stats::Stats::default()),
+            config,
+        };
+        Sandbox {
+            shared: Arc::new(shared),
+        }
+    }
+
+    /// Every route: HubSpot's API and `/_sandbox/*`.
+    pub fn router(&self) -> axum::Router {
+        routes::router(self.shared.clone())
+    }
+
+    /// Serve on `listener` until the server stops (an I/O error, or the task is dropped).
+    pub async fn serve(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+        axum::serve(listener, self.router()).await
+    }
+
+    /// The portal's contents, as `GET /_sandbox/dump` returns them.
+    pub fn dump(&self) -> serde_json::Value {
+        lock(&self.shared.store).dump()
+    }
+
+    /// The request counters, as `GET /_sandbox/stats` returns them.
+    pub fn stats(&self) -> serde_json::Value {
+        serde_json::json!(*lock(&self.shared.stats))
+    }
+
+    pub fn config(&self) -> &SandboxConfig {
+        &self.shared.config
+    }
+}

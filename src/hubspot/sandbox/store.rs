@@ -1,0 +1,318 @@
+//! The portal's state: records, property definitions and groups, pipelines, owners and
+//! associations. Every operation is synchronous and runs under one lock held by the caller,
+//! so a batch is validated and applied atomically, as HubSpot fails or applies a batch whole.
+//!
+//! The object, schema and association operations live in `objects.rs`, `schema.rs` and
+//! `associations.rs` as further `impl Store` blocks.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::defaults;
+use super::kinds::Kind;
+use super::model::{Association, GroupDef, OwnerDef, PipelineDef, PropertyDef, Record, rfc3339};
+
+/// First record id. Ids come from one counter for all object types, so an id names one record
+/// in the portal (clients match 207 error contexts by id alone).
+const FIRST_RECORD_ID: u64 = 10_000_001;
+/// First id for created pipelines and stages (default ones have HubSpot's named ids).
+const FIRST_PIPELINE_ID: u64 = 900_000_001;
+
+#[derive(Debug)]
+pub struct Store {
+    pub objects: BTreeMap<Kind, BTreeMap<u64, Record>>,
+    pub properties: BTreeMap<Kind, Vec<PropertyDef>>,
+    pub groups: BTreeMap<Kind, Vec<GroupDef>>,
+    pub pipelines: BTreeMap<Kind, Vec<PipelineDef>>,
+    pub owners: Vec<OwnerDef>,
+    /// In the direction and order they were written; the inverse is derived on reading.
+    pub associations: Vec<Association>,
+    next_record: u64,
+    next_pipeline: u64,
+    /// Record ids by property value, per object type and property, built on first lookup and
+    /// kept up to date by `indexed_set`: upserts and uniqueness checks look records up by
+    /// value, and a portal of 100,000 records must not be scanned once per input.
+    by_value: RefCell<HashMap<(Kind, String), HashMap<String, u64>>>,
+    /// Positions in `associations` by either end, so reading a record's associations and
+    /// de-duplicating new ones do not scan them all.
+    by_end: HashMap<(Kind, u64), Vec<usize>>,
+}
+
+impl Store {
+    pub fn new(owner_emails: &[String]) -> Store {
+        Store {
+            objects: Kind::ALL
+                .into_iter()
+                .map(|k| (k, BTreeMap::new()))
+                .collect(),
+            properties: Kind::ALL
+                .into_iter()
+                .map(|k| (k, defaults::properties(k)))
+                .collect(),
+            groups: Kind::ALL
+                .into_iter()
+                .map(|k| (k, defaults::groups(k)))
+                .collect(),
+            pipelines: Kind::ALL
+                .into_iter()
+                .map(|k| (k, defaults::pipelines(k)))
+                .collect(),
+            owners: defaults::owners(owner_emails),
+            associations: Vec::new(),
+            next_record: FIRST_RECORD_ID,
+            next_pipeline: FIRST_PIPELINE_ID,
+            by_value: RefCell::new(HashMap::new()),
+            by_end: HashMap::new(),
+        }
+    }
+
+    pub fn next_record_id(&mut self) -> u64 {
+        let id = self.next_record;
+        self.next_record += 1;
+        id
+    }
+
+    pub fn next_pipeline_id(&mut self) -> String {
+        let id = self.next_pipeline;
+        self.next_pipeline += 1;
+        id.to_string()
+    }
+
+    pub fn records(&self, kind: Kind) -> &BTreeMap<u64, Record> {
+        &self.objects[&kind]
+    }
+
+    pub fn records_mut(&mut self, kind: Kind) -> &mut BTreeMap<u64, Record> {
+        self.objects.get_mut(&kind).expect("every kind has a table")
+    }
+
+    pub fn property(&self, kind: Kind, name: &str) -> Option<&PropertyDef> {
+        self.properties[&kind]
+            .iter()
+            .find(|p| p.name == name && !p.archived)
+    }
+
+    pub fn pipeline(&self, kind: Kind, id: &str) -> Option<&PipelineDef> {
+        self.pipelines[&kind]
+            .iter()
+            .find(|p| p.id == id && !p.archived)
+    }
+
+    pub fn owner(&self, id: &str) -> Option<&OwnerDef> {
+        self.owners.iter().find(|o| o.id == id)
+    }
+
+    /// A record by HubSpot id (`id_property` absent or `hs_object_id`) or by the value of a
+    /// unique property. Contacts' email matches case-insensitively, as HubSpot stores emails
+    /// lower-cased.
+    pub fn find(&self, kind: Kind, id: &str, id_property: Option<&str>) -> Option<u64> {
+        match id_property {
+            None | Some("hs_object_id") => id
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| self.records(kind).contains_key(n)),
+            Some(p) => self.find_by_value(kind, p, id),
+        }
+    }
+
+    /// The record (the oldest, should several share it) holding `value` in `property`.
+    pub fn find_by_value(&self, kind: Kind, property: &str, value: &str) -> Option<u64> {
+        let wanted = normalise(kind, property, value);
+        let mut index = self.by_value.borrow_mut();
+        let values = index
+            .entry((kind, property.to_string()))
+            .or_insert_with(|| {
+                let mut values = HashMap::new();
+                for r in self.records(kind).values() {
+                    if let Some(v) = r.properties.get(property) {
+                        values.entry(v.clone()).or_insert(r.id);
+                    }
+                }
+                values
+            });
+        values.get(&wanted).copied()
+    }
+
+    /// Index the values of a record just inserted.
+    pub fn index_new(&mut self, kind: Kind, id: u64, values: Vec<(String, String)>) {
+        let mut index = self.by_value.borrow_mut();
+        for (name, value) in values {
+            if let Some(map) = index.get_mut(&(kind, name)) {
+                let holder = map.entry(value).or_insert(id);
+                *holder = (*holder).min(id);
+            }
+        }
+    }
+
+    /// Set `name` on record `id` (which must exist), keeping the value index in step.
+    pub fn indexed_set(
+        &mut self,
+        kind: Kind,
+        id: u64,
+        name: &str,
+        value: String,
+        at: DateTime<Utc>,
+    ) {
+        let record = self
+            .objects
+            .get_mut(&kind)
+            .and_then(|r| r.get_mut(&id))
+            .expect("indexed_set names an existing record");
+        let old = record.properties.get(name).cloned();
+        record.set(name, value, at);
+        let new = record.properties.get(name).cloned();
+        let mut index = self.by_value.borrow_mut();
+        let Some(values) = index.get_mut(&(kind, name.to_string())) else {
+            return;
+        };
+        if let Some(old) = old.filter(|o| Some(o) != new.as_ref())
+            && values.get(&old) == Some(&id)
+        {
+            values.remove(&old);
+            // Another record may hold the same value (properties that are not unique).
+            if let Some(other) = self.objects[&kind]
+                .values()
+                .find(|r| r.properties.get(name) == Some(&old))
+            {
+                values.insert(old, other.id);
+            }
+        }
+        if let Some(new) = new {
+            let holder = values.entry(new).or_insert(id);
+            *holder = (*holder).min(id);
+        }
+    }
+
+    /// Stored associations of `kind`/`id` towards `to`, both written directions: target id →
+    /// type ids (inverse ids for associations written from the other side).
+    pub fn associations_of(&self, kind: Kind, id: u64, to: Kind) -> BTreeMap<u64, Vec<i64>> {
+        let mut out: BTreeMap<u64, Vec<i64>> = BTreeMap::new();
+        let positions = self.by_end.get(&(kind, id)).map_or(&[][..], Vec::as_slice);
+        for a in positions.iter().map(|i| &self.associations[*i]) {
+            let found = if a.from == kind && a.from_id == id && a.to == to {
+                Some((a.to_id, a.type_id))
+            } else if a.to == kind && a.to_id == id && a.from == to {
+                defaults::association_target(a.from, a.type_id)
+                    .map(|(_, inverse)| (a.from_id, inverse))
+            } else {
+                None
+            };
+            if let Some((target, type_id)) = found {
+                let types = out.entry(target).or_default();
+                if !types.contains(&type_id) {
+                    types.push(type_id);
+                }
+            }
+        }
+        out
+    }
+
+    /// Store `from → to` of `type_id` unless it (or its inverse) is already there. Returns
+    /// whether it was new.
+    pub fn associate(
+        &mut self,
+        from: Kind,
+        from_id: u64,
+        to: Kind,
+        to_id: u64,
+        type_id: i64,
+    ) -> bool {
+        let exists = self
+            .associations_of(from, from_id, to)
+            .get(&to_id)
+            .is_some_and(|types| types.contains(&type_id));
+        if !exists {
+            let at = self.associations.len();
+            self.by_end.entry((from, from_id)).or_default().push(at);
+            if (to, to_id) != (from, from_id) {
+                self.by_end.entry((to, to_id)).or_default().push(at);
+            }
+            self.associations.push(Association {
+                from,
+                from_id,
+                to,
+                to_id,
+                type_id,
+            });
+        }
+        !exists
+    }
+
+    /// The whole portal as `GET /_sandbox/dump` shows it.
+    pub fn dump(&self) -> Value {
+        let objects: serde_json::Map<String, Value> = self
+            .objects
+            .iter()
+            .map(|(kind, records)| {
+                let list: Vec<Value> = records
+                    .values()
+                    .map(|r| {
+                        json!({
+                            "id": r.id.to_string(),
+                            "properties": r.properties,
+                            "createdAt": rfc3339(r.created_at),
+                            "updatedAt": rfc3339(r.updated_at),
+                        })
+                    })
+                    .collect();
+                (kind.name().to_string(), Value::Array(list))
+            })
+            .collect();
+        let associations: Vec<Value> = self
+            .associations
+            .iter()
+            .map(|a| {
+                json!({
+                    "fromType": a.from.name(),
+                    "fromId": a.from_id.to_string(),
+                    "toType": a.to.name(),
+                    "toId": a.to_id.to_string(),
+                    "typeId": a.type_id,
+                })
+            })
+            .collect();
+        let properties: serde_json::Map<String, Value> = self
+            .properties
+            .iter()
+            .map(|(kind, list)| {
+                let names: Vec<&str> = list
+                    .iter()
+                    .filter(|p| !p.archived)
+                    .map(|p| p.name.as_str())
+                    .collect();
+                (kind.name().to_string(), json!(names))
+            })
+            .collect();
+        let pipelines: serde_json::Map<String, Value> = self
+            .pipelines
+            .iter()
+            .filter(|(_, list)| !list.is_empty())
+            .map(|(kind, list)| (kind.name().to_string(), json!(list)))
+            .collect();
+        json!({
+            "objects": objects,
+            "associations": associations,
+            "properties": properties,
+            "pipelines": pipelines,
+            "owners": self.owners,
+        })
+    }
+}
+
+/// A value as HubSpot stores it: contacts' email lower-cased and trimmed.
+pub fn normalise(kind: Kind, property: &str, value: &str) -> String {
+    if kind == Kind::Contacts && property == "email" {
+        value.trim().to_ascii_lowercase()
+    } else {
+        value.to_string()
+    }
+}
+
+/// The current time, for record and batch timestamps.
+pub fn now() -> DateTime<Utc> {
+    Utc::now()
+}

@@ -1,0 +1,1270 @@
+//! The sandbox over HTTP, as a HubSpot client sees it: each test starts a server on
+//! 127.0.0.1:0 and talks to it with reqwest.
+
+use std::time::Duration;
+
+use pqlsync::hubspot::sandbox::{Sandbox, SandboxConfig};
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+
+const TOKEN: &str = "sandbox-token";
+
+struct Server {
+    base: String,
+    http: reqwest::Client,
+    sandbox: Sandbox,
+}
+
+struct Reply {
+    status: u16,
+    headers: HeaderMap,
+    body: Value,
+}
+
+async fn start(config: SandboxConfig) -> Server {
+    // reqwest is built without a default rustls provider; pqlsync's client installs ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let sandbox = Sandbox::new(config);
+    let served = sandbox.clone();
+    tokio::spawn(async move { served.serve(listener).await });
+    Server {
+        base: format!("http://{addr}"),
+        http: reqwest::Client::new(),
+        sandbox,
+    }
+}
+
+fn config() -> SandboxConfig {
+    SandboxConfig {
+        owners: vec![
+            "jane.doe@example.com".into(),
+            "max.mustermann@example.com".into(),
+        ],
+        requests_per_10s: 10_000,
+        ..SandboxConfig::default()
+    }
+}
+
+async fn server() -> Server {
+    start(config()).await
+}
+
+impl Server {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> Reply {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(reqwest::Method::POST, path, Some(body), Some(TOKEN))
+            .await
+    }
+
+    async fn get(&self, path: &str) -> Reply {
+        self.send(reqwest::Method::GET, path, None, Some(TOKEN))
+            .await
+    }
+
+    async fn admin(&self, path: &str) -> Value {
+        self.send(reqwest::Method::GET, path, None, None).await.body
+    }
+
+    /// What `pqlsync hubspot setup` does: a group and a unique id property on each object.
+    async fn setup(&self) {
+        for (object, prop) in [
+            ("companies", "plg_account_id"),
+            ("deals", "plg_trial_id"),
+            ("leads", "plg_account_id"),
+            ("tasks", "plg_task_key"),
+        ] {
+            let r = self
+                .post(
+                    &format!("/crm/v3/properties/{object}/groups"),
+                    json!({"name": "pqlsync", "label": "PQL scoring", "displayOrder": -1}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.body);
+            let r = self
+                .post(
+                    &format!("/crm/v3/properties/{object}"),
+                    json!({"name": prop, "label": "Key", "type": "string", "fieldType": "text",
+                           "groupName": "pqlsync", "description": "", "hasUniqueValue": true}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.body);
+        }
+        let r = self
+            .post(
+                "/crm/v3/properties/companies",
+                json!({"name": "pql_score", "label": "PQL score", "type": "number", "fieldType": "number",
+                       "groupName": "pqlsync", "description": ""}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+
+    /// A contact, created the way a marketing tool would.
+    async fn contact(&self, email: &str) -> String {
+        let r = self
+            .post(
+                "/crm/v3/objects/contacts",
+                json!({"properties": {"email": email, "firstname": "Pat"}}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["id"].as_str().unwrap().to_string()
+    }
+
+    async fn company(&self, key: &str) -> String {
+        let r = self
+            .post(
+                "/crm/v3/objects/companies/batch/upsert",
+                json!({"inputs": [{"id": key, "idProperty": "plg_account_id", "properties": {"name": key}}]}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body["results"][0]["id"].as_str().unwrap().to_string()
+    }
+}
+
+fn header(r: &Reply, name: &str) -> Option<String> {
+    r.headers.get(name).map(|v| v.to_str().unwrap().to_string())
+}
+
+#[tokio::test]
+async fn requests_without_the_token_get_401() {
+    let s = server().await;
+    for token in [None, Some("wrong")] {
+        let r = s
+            .send(reqwest::Method::GET, "/crm/v3/owners", None, token)
+            .await;
+        assert_eq!(r.status, 401);
+        assert_eq!(r.body["status"], "error");
+        assert_eq!(r.body["category"], "INVALID_AUTHENTICATION");
+        assert!(
+            r.body["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("Authentication credentials not found.")
+        );
+        assert!(r.body["correlationId"].as_str().unwrap().len() == 36);
+    }
+    // The admin routes need no token.
+    let stats = s.admin("/_sandbox/stats").await;
+    assert_eq!(stats["unauthorized"], 2);
+    assert_eq!(stats["requests"], 2);
+}
+
+#[tokio::test]
+async fn upsert_creates_then_updates() {
+    let s = server().await;
+    s.setup().await;
+    let body = json!({"inputs": [{"id": "acct-1", "idProperty": "plg_account_id",
+        "properties": {"name": "Acme", "pql_score": "42", "plg_account_id": "acct-1"}}]});
+    let r = s.post("/crm/v3/objects/companies/batch/upsert", body).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["status"], "COMPLETE");
+    assert!(r.body["startedAt"].is_string() && r.body["completedAt"].is_string());
+    let first = &r.body["results"][0];
+    assert_eq!(first["new"], true);
+    assert_eq!(first["archived"], false);
+    assert_eq!(first["properties"]["plg_account_id"], "acct-1");
+    assert_eq!(first["properties"]["name"], "Acme");
+    let id = first["id"].as_str().unwrap().to_string();
+    assert!(id.parse::<u64>().is_ok());
+    chrono::DateTime::parse_from_rfc3339(first["createdAt"].as_str().unwrap()).unwrap();
+
+    let body = json!({"inputs": [{"id": "acct-1", "idProperty": "plg_account_id", "properties": {"name": "Acme Inc"}}]});
+    let r = s.post("/crm/v3/objects/companies/batch/upsert", body).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["results"][0]["new"], false);
+    assert_eq!(r.body["results"][0]["id"], id.as_str());
+    assert_eq!(
+        r.body["results"][0]["properties"]["plg_account_id"],
+        "acct-1"
+    );
+
+    let r = s
+        .get(&format!(
+            "/crm/v3/objects/companies/{id}?properties=name,pql_score"
+        ))
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["properties"]["name"], "Acme Inc");
+    assert_eq!(r.body["properties"]["pql_score"], "42");
+    let r = s
+        .get("/crm/v3/objects/companies/acct-1?idProperty=plg_account_id")
+        .await;
+    assert_eq!(r.body["id"], id.as_str());
+
+    // Contacts upsert on email, matched case-insensitively against a pre-existing contact.
+    let existing = s.contact("Pat@Example.com").await;
+    let body = json!({"inputs": [
+        {"id": "pat@example.com", "idProperty": "email", "properties": {"lifecyclestage": "lead"}},
+        {"id": "new@example.com", "idProperty": "email", "properties": {"lifecyclestage": "lead"}}]});
+    let r = s.post("/crm/v3/objects/contacts/batch/upsert", body).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["results"][0]["id"], existing.as_str());
+    assert_eq!(r.body["results"][0]["new"], false);
+    assert_eq!(
+        r.body["results"][0]["properties"]["email"],
+        "pat@example.com"
+    );
+    assert_eq!(r.body["results"][1]["new"], true);
+
+    // The idProperty must be unique.
+    let body = json!({"inputs": [{"id": "Acme", "idProperty": "name", "properties": {}}]});
+    let r = s.post("/crm/v3/objects/companies/batch/upsert", body).await;
+    assert_eq!(r.status, 400);
+}
+
+#[tokio::test]
+async fn deals_answer_on_0_3_and_deals() {
+    let s = server().await;
+    s.setup().await;
+    let body = json!({"inputs": [{"id": "t1", "idProperty": "plg_trial_id",
+        "properties": {"dealname": "Trial", "pipeline": "default", "dealstage": "qualifiedtobuy", "amount": "99.5",
+                       "closedate": "2025-03-01", "hubspot_owner_id": "70000001"}}]});
+    let r = s.post("/crm/v3/objects/0-3/batch/upsert", body).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let id = r.body["results"][0]["id"].as_str().unwrap().to_string();
+    let r = s
+        .get(&format!("/crm/v3/objects/deals/{id}?properties=dealstage"))
+        .await;
+    assert_eq!(r.body["properties"]["dealstage"], "qualifiedtobuy");
+    let stats = s.admin("/_sandbox/stats").await;
+    assert_eq!(
+        stats["by_route"]["POST /crm/v3/objects/deals/batch/upsert"],
+        1
+    );
+}
+
+#[tokio::test]
+async fn duplicate_ids_fail_the_batch() {
+    let s = server().await;
+    s.setup().await;
+    let body = json!({"inputs": [
+        {"id": "a", "idProperty": "plg_account_id", "properties": {}},
+        {"id": "b", "idProperty": "plg_account_id", "properties": {}},
+        {"id": "a", "idProperty": "plg_account_id", "properties": {}}]});
+    let r = s.post("/crm/v3/objects/companies/batch/upsert", body).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["category"], "VALIDATION_ERROR");
+    assert_eq!(
+        r.body["message"],
+        "Duplicate IDs found in batch input: [a]. IDs must be unique"
+    );
+    assert_eq!(r.body["context"]["ids"], json!(["a"]));
+    let r = s
+        .post(
+            "/crm/v3/objects/companies/batch/update",
+            json!({"inputs": [{"id": "1", "properties": {}}, {"id": "1", "properties": {}}]}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    let r = s
+        .post(
+            "/crm/v3/objects/contacts/batch/read",
+            json!({"inputs": [{"id": "A@x.com"}, {"id": "a@x.com"}], "idProperty": "email",
+                   "properties": [], "propertiesWithHistory": []}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("Duplicate IDs")
+    );
+    assert_eq!(s.sandbox.dump()["objects"]["companies"], json!([]));
+}
+
+#[tokio::test]
+async fn more_than_100_inputs_fail() {
+    let s = server().await;
+    s.setup().await;
+    let inputs: Vec<Value> = (0..101)
+        .map(|i| json!({"id": format!("k{i}"), "idProperty": "plg_account_id", "properties": {}}))
+        .collect();
+    let r = s
+        .post(
+            "/crm/v3/objects/companies/batch/upsert",
+            json!({ "inputs": inputs }),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["category"], "VALIDATION_ERROR");
+    assert!(r.body["message"].as_str().unwrap().contains("100"));
+    let pairs: Vec<Value> = (0..101)
+        .map(|i| json!({"from": {"id": i.to_string()}, "to": {"id": "1"}}))
+        .collect();
+    let r = s
+        .post(
+            "/crm/v4/associations/contacts/companies/batch/associate/default",
+            json!({ "inputs": pairs }),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+}
+
+#[tokio::test]
+async fn unknown_properties_fail_the_whole_batch() {
+    let s = server().await;
+    s.setup().await;
+    let body = json!({"inputs": [
+        {"id": "good", "idProperty": "plg_account_id", "properties": {"name": "Good"}},
+        {"id": "bad", "idProperty": "plg_account_id", "properties": {"pql_sore": "1"}}]});
+    let r = s.post("/crm/v3/objects/companies/batch/upsert", body).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["category"], "VALIDATION_ERROR");
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Property values were not valid")
+    );
+    let e = &r.body["errors"][0];
+    assert_eq!(e["code"], "PROPERTY_DOESNT_EXIST");
+    assert!(e["message"].as_str().unwrap().contains("pql_sore"));
+    assert_eq!(e["context"]["propertyName"], json!(["pql_sore"]));
+    assert_eq!(e["context"]["index"], json!(["1"]));
+    assert_eq!(e["context"]["id"], json!(["bad"]));
+    // Nothing applied: the good input was not written either.
+    assert_eq!(s.sandbox.dump()["objects"]["companies"], json!([]));
+}
+
+#[tokio::test]
+async fn non_string_values_are_refused() {
+    let s = server().await;
+    s.setup().await;
+    let body = json!({"inputs": [{"id": "a", "idProperty": "plg_account_id", "properties": {"pql_score": 42}}]});
+    let r = s.post("/crm/v3/objects/companies/batch/upsert", body).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["category"], "VALIDATION_ERROR");
+    let m = r.body["message"].as_str().unwrap();
+    assert!(m.contains("string") && m.contains("pql_score"), "{m}");
+}
+
+#[tokio::test]
+async fn invalid_values_are_refused() {
+    let s = server().await;
+    s.setup().await;
+    let body = json!({"inputs": [{"id": "not-an-email", "idProperty": "email", "properties": {}}]});
+    let r = s.post("/crm/v3/objects/contacts/batch/upsert", body).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["errors"][0]["code"], "INVALID_EMAIL");
+    assert!(
+        r.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not-an-email")
+    );
+
+    let cases = [
+        (
+            "companies",
+            json!({"lifecyclestage": "prospect"}),
+            "INVALID_OPTION",
+        ),
+        (
+            "companies",
+            json!({"hubspot_owner_id": "123"}),
+            "INVALID_OPTION",
+        ),
+        ("companies", json!({"pql_score": "high"}), "INVALID_INTEGER"),
+        (
+            "deals",
+            json!({"dealstage": "new-stage-id"}),
+            "INVALID_OPTION",
+        ),
+        ("deals", json!({"pipeline": "nope"}), "INVALID_OPTION"),
+        (
+            "leads",
+            json!({"hs_pipeline_stage": "closedwon"}),
+            "INVALID_OPTION",
+        ),
+    ];
+    for (object, props, code) in cases {
+        let idp = match object {
+            "deals" => "plg_trial_id",
+            _ => "plg_account_id",
+        };
+        let body = json!({"inputs": [{"id": "x", "idProperty": idp, "properties": props}]});
+        let r = s
+            .post(&format!("/crm/v3/objects/{object}/batch/upsert"), body)
+            .await;
+        assert_eq!(r.status, 400, "{object} {props}: {}", r.body);
+        assert_eq!(
+            r.body["errors"][0]["code"], code,
+            "{object} {props}: {}",
+            r.body
+        );
+    }
+    // Tasks need a due date.
+    let r = s
+        .post(
+            "/crm/v3/objects/tasks/batch/upsert",
+            json!({"inputs": [{"id": "k", "idProperty": "plg_task_key", "properties": {"hs_task_subject": "Call"}}]}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body["message"].as_str().unwrap().contains("hs_timestamp"));
+}
+
+#[tokio::test]
+async fn leads_need_a_contact_to_be_created() {
+    let s = server().await;
+    s.setup().await;
+    let contact = s.contact("lead@example.com").await;
+    let company = s.company("acct-9").await;
+    let r = s
+        .post(
+            "/crm/v3/objects/leads/batch/create",
+            json!({"inputs": [{"properties": {"hs_lead_name": "Acme", "plg_account_id": "acct-9"}, "associations": [],
+                               "objectWriteTraceId": "acct-9"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body["message"].as_str().unwrap().contains("contact"),
+        "{}",
+        r.body
+    );
+
+    // Upsert cannot create a lead either.
+    let r = s
+        .post(
+            "/crm/v3/objects/leads/batch/upsert",
+            json!({"inputs": [{"id": "acct-9", "idProperty": "plg_account_id", "properties": {"hs_lead_name": "Acme"}}]}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body["message"].as_str().unwrap().contains("upsert"),
+        "{}",
+        r.body
+    );
+
+    let assoc = |id: &str, type_id: i64| json!({"to": {"id": id}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}]});
+    let r = s
+        .post(
+            "/crm/v3/objects/leads/batch/create",
+            json!({"inputs": [{"properties": {"hs_lead_name": "Acme", "plg_account_id": "acct-9",
+                                              "hs_pipeline": "lead-pipeline-id", "hs_pipeline_stage": "connected-stage-id"},
+                               "associations": [assoc(&contact, 578), assoc(&company, 580)],
+                               "objectWriteTraceId": "acct-9"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let lead = &r.body["results"][0];
+    assert_eq!(lead["objectWriteTraceId"], "acct-9");
+    assert_eq!(
+        lead["properties"]["hs_pipeline_stage"],
+        "connected-stage-id"
+    );
+    let lead_id = lead["id"].as_str().unwrap().to_string();
+
+    // An association to a missing contact is refused.
+    let r = s
+        .post(
+            "/crm/v3/objects/leads/batch/create",
+            json!({"inputs": [{"properties": {"hs_lead_name": "B"}, "associations": [assoc("999", 578)]}]}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+
+    // Now upsert updates it.
+    let r = s
+        .post(
+            "/crm/v3/objects/leads/batch/upsert",
+            json!({"inputs": [{"id": "acct-9", "idProperty": "plg_account_id",
+                               "properties": {"hs_pipeline_stage": "qualified-stage-id"}}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["results"][0]["new"], false);
+    assert_eq!(r.body["results"][0]["id"], lead_id.as_str());
+
+    // The create stored the associations, visible from both sides.
+    let r = s
+        .get(&format!(
+            "/crm/v4/objects/contacts/{contact}/associations/leads"
+        ))
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["results"][0]["toObjectId"], lead_id.as_str());
+    assert_eq!(r.body["results"][0]["associationTypes"][0]["typeId"], 579);
+    let r = s
+        .get(&format!(
+            "/crm/v4/objects/0-136/{lead_id}/associations/companies"
+        ))
+        .await;
+    assert_eq!(r.body["results"][0]["associationTypes"][0]["typeId"], 580);
+    assert_eq!(
+        r.body["results"][0]["associationTypes"][0]["label"],
+        "Primary"
+    );
+}
+
+#[tokio::test]
+async fn unique_values_conflict_with_409() {
+    let s = server().await;
+    s.setup().await;
+    s.contact("taken@example.com").await;
+    let r = s
+        .post(
+            "/crm/v3/objects/contacts/batch/create",
+            json!({"inputs": [{"properties": {"email": "TAKEN@example.com"}, "associations": []}]}),
+        )
+        .await;
+    assert_eq!(r.status, 409);
+    assert_eq!(r.body["category"], "CONFLICT");
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Contact already exists. Existing ID: ")
+    );
+    s.company("acct-1").await;
+    let r = s
+        .post(
+            "/crm/v3/objects/companies/batch/create",
+            json!({"inputs": [{"properties": {"plg_account_id": "acct-1"}, "associations": []}]}),
+        )
+        .await;
+    assert_eq!(r.status, 409);
+    assert_eq!(r.body["category"], "CONFLICT");
+    assert_eq!(
+        s.sandbox.dump()["objects"]["companies"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn batch_read_and_update_report_missing_ids_with_207() {
+    let s = server().await;
+    s.setup().await;
+    let id = s.company("acct-1").await;
+    let body = json!({"inputs": [{"id": id}, {"id": "424242"}], "properties": ["name", "no_such"],
+                      "propertiesWithHistory": ["name"]});
+    let r = s.post("/crm/v3/objects/companies/batch/read", body).await;
+    assert_eq!(r.status, 207, "{}", r.body);
+    assert_eq!(r.body["numErrors"], 1);
+    let e = &r.body["errors"][0];
+    assert_eq!(e["status"], "error");
+    assert_eq!(e["category"], "OBJECT_NOT_FOUND");
+    assert_eq!(e["context"]["ids"], json!(["424242"]));
+    let props = r.body["results"][0]["properties"].as_object().unwrap();
+    let mut names: Vec<&str> = props.keys().map(String::as_str).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        vec!["createdate", "hs_lastmodifieddate", "hs_object_id", "name"]
+    );
+    assert_eq!(
+        r.body["results"][0]["propertiesWithHistory"]["name"][0]["value"],
+        "acct-1"
+    );
+
+    // By unique property, all found: 200.
+    let body = json!({"inputs": [{"id": "acct-1"}], "idProperty": "plg_account_id", "properties": ["name"],
+                      "propertiesWithHistory": []});
+    let r = s.post("/crm/v3/objects/companies/batch/read", body).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["results"][0]["id"], id.as_str());
+
+    let body = json!({"inputs": [{"id": id, "properties": {"name": "Renamed"}}, {"id": "5", "properties": {"name": "X"}}]});
+    let r = s.post("/crm/v3/objects/companies/batch/update", body).await;
+    assert_eq!(r.status, 207, "{}", r.body);
+    assert_eq!(r.body["errors"][0]["context"]["ids"], json!(["5"]));
+    assert_eq!(r.body["results"][0]["properties"]["name"], "Renamed");
+    let body = json!({"inputs": [{"id": id, "properties": {"name": "Again"}}]});
+    assert_eq!(
+        s.post("/crm/v3/objects/companies/batch/update", body)
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn default_associations_are_idempotent_and_partial() {
+    let s = server().await;
+    s.setup().await;
+    let contact = s.contact("a@example.com").await;
+    let company = s.company("acct-1").await;
+    let body = json!({"inputs": [{"from": {"id": contact}, "to": {"id": company}}]});
+    for _ in 0..2 {
+        let r = s
+            .post(
+                "/crm/v4/associations/contacts/companies/batch/associate/default",
+                body.clone(),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let spec = &r.body["results"][0]["associationSpec"];
+        assert_eq!(spec["associationCategory"], "HUBSPOT_DEFINED");
+        assert_eq!(spec["associationTypeId"], 279);
+    }
+    // The reverse direction is the same association.
+    let body = json!({"inputs": [{"from": {"id": company}, "to": {"id": contact}}]});
+    assert_eq!(
+        s.post("/crm/v4/associations/0-2/0-1/batch/associate/default", body)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        s.sandbox.dump()["associations"].as_array().unwrap().len(),
+        1
+    );
+
+    let other = s.contact("b@example.com").await;
+    let body = json!({"inputs": [
+        {"from": {"id": other}, "to": {"id": company}},
+        {"from": {"id": "777"}, "to": {"id": company}}]});
+    let r = s
+        .post(
+            "/crm/v4/associations/contacts/companies/batch/associate/default",
+            body,
+        )
+        .await;
+    assert_eq!(r.status, 207, "{}", r.body);
+    assert_eq!(r.body["results"].as_array().unwrap().len(), 1);
+    assert_eq!(r.body["errors"][0]["category"], "OBJECT_NOT_FOUND");
+    assert_eq!(r.body["errors"][0]["context"]["ids"], json!(["777"]));
+    assert_eq!(
+        s.sandbox.dump()["associations"].as_array().unwrap().len(),
+        2
+    );
+
+    let r = s
+        .post(
+            "/crm/v4/associations/companies/contacts/batch/read",
+            json!({"inputs": [{"id": company}, {"id": "31337"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 207);
+    let to = r.body["results"][0]["to"].as_array().unwrap();
+    assert_eq!(to.len(), 2);
+    assert_eq!(to[0]["associationTypes"][0]["typeId"], 280);
+}
+
+#[tokio::test]
+async fn labels_list_hubspot_defined_types() {
+    let s = server().await;
+    let r = s.get("/crm/v4/associations/leads/contacts/labels").await;
+    assert_eq!(r.status, 200);
+    let results = r.body["results"].as_array().unwrap();
+    assert!(
+        results
+            .contains(&json!({"category": "HUBSPOT_DEFINED", "typeId": 578, "label": "Primary"}))
+    );
+    assert!(
+        results.contains(&json!({"category": "HUBSPOT_DEFINED", "typeId": 608})),
+        "an unlabelled type has no label (the spec types it as a string): {results:?}"
+    );
+    let r = s.get("/crm/v4/associations/0-3/0-2/labels").await;
+    let ids: Vec<i64> = r.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["typeId"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, vec![341, 5]);
+    let r = s.get("/crm/v4/associations/tasks/contacts/labels").await;
+    assert_eq!(r.body["results"][0]["typeId"], 204);
+    assert_eq!(
+        s.get("/crm/v4/associations/tickets/contacts/labels")
+            .await
+            .status,
+        400
+    );
+}
+
+#[tokio::test]
+async fn properties_and_groups_are_created_once() {
+    let s = server().await;
+    let r = s.get("/crm/v3/properties/contacts").await;
+    let email = r.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "email")
+        .unwrap()
+        .clone();
+    assert_eq!(email["hasUniqueValue"], true);
+    assert_eq!(email["hubspotDefined"], true);
+    for field in [
+        "name",
+        "label",
+        "type",
+        "fieldType",
+        "groupName",
+        "description",
+        "options",
+    ] {
+        assert!(email.get(field).is_some(), "{field}");
+    }
+    let group = json!({"name": "pqlsync", "label": "PQL", "displayOrder": -1});
+    assert_eq!(
+        s.post("/crm/v3/properties/contacts/groups", group.clone())
+            .await
+            .status,
+        201
+    );
+    let r = s.post("/crm/v3/properties/contacts/groups", group).await;
+    assert_eq!(r.status, 409);
+    assert_eq!(r.body["category"], "CONFLICT");
+    let prop = json!({"name": "pql_tier", "label": "Tier", "type": "enumeration", "fieldType": "select",
+                      "groupName": "pqlsync", "description": "",
+                      "options": [{"label": "Red", "value": "red", "displayOrder": 0, "hidden": false}]});
+    let r = s.post("/crm/v3/properties/contacts", prop.clone()).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["options"][0]["value"], "red");
+    let r = s.post("/crm/v3/properties/contacts", prop).await;
+    assert_eq!(r.status, 409);
+    assert_eq!(
+        r.body["message"],
+        "Property named 'pql_tier' already exists."
+    );
+    let r = s
+        .post(
+            "/crm/v3/properties/contacts",
+            json!({"name": "x", "label": "X", "type": "string", "fieldType": "text", "groupName": "nope"}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    let r = s
+        .post(
+            "/crm/v3/properties/contacts",
+            json!({"name": "y", "label": "Y"}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body["message"].as_str().unwrap().contains("fieldType"));
+    // The new option is enforced on writes.
+    let body = json!({"inputs": [{"id": "a@b.co", "idProperty": "email", "properties": {"pql_tier": "blue"}}]});
+    let r = s.post("/crm/v3/objects/contacts/batch/upsert", body).await;
+    assert_eq!(r.body["errors"][0]["code"], "INVALID_OPTION");
+}
+
+#[tokio::test]
+async fn pipelines_are_seeded_and_created() {
+    let s = server().await;
+    let r = s.get("/crm/v3/pipelines/deals").await;
+    let sales = &r.body["results"][0];
+    assert_eq!(sales["id"], "default");
+    assert_eq!(sales["label"], "Sales Pipeline");
+    let stage_ids: Vec<&str> = sales["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert!(stage_ids.contains(&"closedwon") && stage_ids.contains(&"appointmentscheduled"));
+    let r = s.get("/crm/v3/pipelines/0-136").await;
+    assert_eq!(r.body["results"][0]["id"], "lead-pipeline-id");
+    assert_eq!(
+        r.body["results"][0]["stages"][4]["id"],
+        "unqualified-stage-id"
+    );
+    assert_eq!(r.body["results"][0]["stages"][4]["label"], "Disqualified");
+
+    let input = json!({"label": "PLG Trials", "displayOrder": 1, "stages": [
+        {"label": "Trial Red", "displayOrder": 0, "metadata": {"probability": "0.1"}},
+        {"label": "Won", "displayOrder": 1, "metadata": {"probability": "1.0", "isClosed": "true"}}]});
+    let r = s.post("/crm/v3/pipelines/deals", input.clone()).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let pid = r.body["id"].as_str().unwrap().to_string();
+    assert!(pid.parse::<u64>().is_ok());
+    let red = r.body["stages"][0]["id"].as_str().unwrap().to_string();
+    assert!(red.parse::<u64>().is_ok());
+    assert_eq!(s.post("/crm/v3/pipelines/deals", input).await.status, 409);
+    let r = s
+        .post(
+            "/crm/v3/pipelines/deals",
+            json!({"label": "Bad", "displayOrder": 2, "stages": [{"label": "S", "displayOrder": 0, "metadata": {}}]}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    let r = s
+        .post(
+            &format!("/crm/v3/pipelines/deals/{pid}/stages"),
+            json!({"label": "Trial Green", "displayOrder": 2, "metadata": {"probability": "0.5"}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let green = r.body["id"].as_str().unwrap().to_string();
+
+    // Stages are checked against the deal's pipeline.
+    s.setup().await;
+    let upsert = |stage: &str, pipeline: &str| json!({"inputs": [{"id": "t", "idProperty": "plg_trial_id", "properties": {"pipeline": pipeline, "dealstage": stage}}]});
+    assert_eq!(
+        s.post("/crm/v3/objects/deals/batch/upsert", upsert(&green, &pid))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        s.post(
+            "/crm/v3/objects/deals/batch/upsert",
+            upsert(&red, "default")
+        )
+        .await
+        .status,
+        400
+    );
+}
+
+#[tokio::test]
+async fn owners_filter_by_email_and_page() {
+    let s = server().await;
+    let r = s.get("/crm/v3/owners?email=Jane.Doe%40example.com").await;
+    assert_eq!(r.status, 200);
+    let results = r.body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1);
+    let o = &results[0];
+    assert_eq!(o["id"], "70000001");
+    assert_eq!(o["email"], "jane.doe@example.com");
+    assert_eq!(o["firstName"], "Jane");
+    assert_eq!(o["lastName"], "Doe");
+    assert_eq!(o["type"], "PERSON");
+    assert_eq!(o["archived"], false);
+    assert!(o["userId"].is_i64());
+    let r = s.get("/crm/v3/owners?limit=1").await;
+    assert_eq!(r.body["results"].as_array().unwrap().len(), 1);
+    let after = r.body["paging"]["next"]["after"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = s
+        .get(&format!("/crm/v3/owners?limit=1&after={after}"))
+        .await;
+    assert_eq!(r.body["results"][0]["email"], "max.mustermann@example.com");
+    assert!(r.body.get("paging").is_none());
+    assert_eq!(
+        s.get("/crm/v3/owners?email=nobody@example.com").await.body["results"],
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn rolling_window_refuses_with_429_and_headers() {
+    let s = start(SandboxConfig {
+        requests_per_10s: 5,
+        ..config()
+    })
+    .await;
+    for i in 0..5 {
+        let r = s.get("/crm/v3/owners").await;
+        assert_eq!(r.status, 200);
+        assert_eq!(header(&r, "x-hubspot-ratelimit-max").as_deref(), Some("5"));
+        assert_eq!(
+            header(&r, "x-hubspot-ratelimit-remaining"),
+            Some((4 - i).to_string())
+        );
+        assert_eq!(
+            header(&r, "x-hubspot-ratelimit-interval-milliseconds").as_deref(),
+            Some("10000")
+        );
+        assert!(header(&r, "x-hubspot-ratelimit-daily").is_none());
+    }
+    // Refused requests have no side effect.
+    let r = s
+        .post(
+            "/crm/v3/objects/contacts/batch/upsert",
+            json!({"inputs": [{"id": "a@b.co", "idProperty": "email", "properties": {}}]}),
+        )
+        .await;
+    assert_eq!(r.status, 429);
+    assert_eq!(r.body["status"], "error");
+    assert_eq!(
+        r.body["message"],
+        "You have reached your ten_secondly_rolling limit."
+    );
+    assert_eq!(r.body["errorType"], "RATE_LIMIT");
+    assert_eq!(r.body["policyName"], "TEN_SECONDLY_ROLLING");
+    assert!(r.body["correlationId"].is_string() && r.body["groupName"].is_string());
+    assert_eq!(
+        header(&r, "x-hubspot-ratelimit-remaining").as_deref(),
+        Some("0")
+    );
+    assert_eq!(s.sandbox.dump()["objects"]["contacts"], json!([]));
+    let stats = s.admin("/_sandbox/stats").await;
+    assert_eq!(stats["rate_limited"], 1);
+    // The admin routes are never limited.
+    assert!(s.admin("/_sandbox/dump").await.get("objects").is_some());
+}
+
+#[tokio::test]
+async fn daily_budget_refuses_with_daily_policy() {
+    let s = start(SandboxConfig {
+        daily_limit: Some(3),
+        ..config()
+    })
+    .await;
+    for left in [2, 1, 0] {
+        let r = s.get("/crm/v3/pipelines/deals").await;
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            header(&r, "x-hubspot-ratelimit-daily").as_deref(),
+            Some("3")
+        );
+        assert_eq!(
+            header(&r, "x-hubspot-ratelimit-daily-remaining"),
+            Some(left.to_string())
+        );
+    }
+    let r = s.get("/crm/v3/pipelines/deals").await;
+    assert_eq!(r.status, 429);
+    assert_eq!(r.body["policyName"], "DAILY");
+    assert_eq!(r.body["message"], "You have reached your daily limit.");
+    assert_eq!(
+        header(&r, "x-hubspot-ratelimit-daily-remaining").as_deref(),
+        Some("0")
+    );
+    // The admin route sets a new budget from now on (tests use it after an unlimited setup).
+    let r = s
+        .send(
+            reqwest::Method::POST,
+            "/_sandbox/limits",
+            Some(json!({"daily_limit": 1})),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(s.get("/crm/v3/pipelines/deals").await.status, 200);
+    assert_eq!(
+        s.get("/crm/v3/pipelines/deals").await.body["policyName"],
+        "DAILY"
+    );
+    let r = s
+        .send(
+            reqwest::Method::POST,
+            "/_sandbox/limits",
+            Some(json!({"daily": 1})),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 400, "unknown fields are refused");
+    s.send(
+        reqwest::Method::POST,
+        "/_sandbox/limits",
+        Some(json!({"daily_limit": null})),
+        None,
+    )
+    .await;
+    assert_eq!(s.get("/crm/v3/pipelines/deals").await.status, 200);
+}
+
+/// The statuses of `n` owner reads against a fresh sandbox with `seed`.
+async fn fault_sequence(seed: u64, n: usize) -> Vec<u16> {
+    let s = start(SandboxConfig {
+        fail_rate: 0.5,
+        seed,
+        ..config()
+    })
+    .await;
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(s.get("/crm/v3/owners").await.status);
+    }
+    out
+}
+
+#[tokio::test]
+async fn faults_are_deterministic_per_seed() {
+    let a = fault_sequence(11, 40).await;
+    assert_eq!(a, fault_sequence(11, 40).await);
+    assert_ne!(a, fault_sequence(12, 40).await);
+    assert!(a.contains(&200));
+    assert!(a.iter().all(|s| matches!(s, 200 | 500 | 502 | 503 | 504)));
+    assert!(a.iter().any(|s| *s >= 500));
+}
+
+#[tokio::test]
+async fn after_commit_faults_apply_the_write() {
+    let s = start(SandboxConfig {
+        fail_rate: 1.0,
+        seed: 3,
+        ..config()
+    })
+    .await;
+    let mut seen = (false, false);
+    for i in 0..20 {
+        let email = format!("c{i}@example.com");
+        let body = json!({"inputs": [{"id": email, "idProperty": "email", "properties": {}}]});
+        let r = s.post("/crm/v3/objects/contacts/batch/upsert", body).await;
+        assert!(r.status >= 500, "{}", r.status);
+        assert_eq!(r.body["status"], "error");
+        assert!(r.body["category"].is_string() && r.body["correlationId"].is_string());
+        let stored = s.sandbox.dump()["objects"]["contacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["properties"]["email"] == email.as_str());
+        match header(&r, "x-sandbox-fault").as_deref() {
+            Some("after-commit") => {
+                assert!(stored, "an after-commit fault applies the write");
+                seen.0 = true;
+            }
+            Some("before-processing") => {
+                assert!(!stored, "a before-processing fault has no effect");
+                seen.1 = true;
+            }
+            other => panic!("no fault header: {other:?}"),
+        }
+    }
+    assert_eq!(seen, (true, true));
+    assert_eq!(s.admin("/_sandbox/stats").await["injected_faults"], 20);
+}
+
+#[tokio::test]
+async fn latency_delays_responses() {
+    let s = start(SandboxConfig {
+        latency: Duration::from_millis(100),
+        ..config()
+    })
+    .await;
+    let t = std::time::Instant::now();
+    s.get("/crm/v3/owners").await;
+    assert!(t.elapsed() >= Duration::from_millis(80));
+    let t = std::time::Instant::now();
+    s.admin("/_sandbox/stats").await;
+    assert!(
+        t.elapsed() < Duration::from_millis(80),
+        "admin routes are not delayed"
+    );
+}
+
+#[tokio::test]
+async fn stats_count_writes_by_route() {
+    let s = server().await;
+    s.setup().await; // 9 writes
+    s.post(
+        "/crm/v3/objects/0-3/batch/upsert",
+        json!({"inputs": [{"id": "t", "idProperty": "plg_trial_id", "properties": {"bogus": "1"}}]}),
+    )
+    .await; // a failed write still counts
+    s.post(
+        "/crm/v3/objects/companies/batch/read",
+        json!({"inputs": [{"id": "1"}], "properties": [], "propertiesWithHistory": []}),
+    )
+    .await;
+    s.get("/crm/v3/objects/companies/1").await;
+    s.get("/crm/v3/objects/companies/2").await;
+    let stats = s.admin("/_sandbox/stats").await;
+    assert_eq!(stats["requests"], 13);
+    assert_eq!(stats["writes"], 10);
+    assert_eq!(
+        stats["by_route"]["POST /crm/v3/objects/deals/batch/upsert"],
+        1
+    );
+    assert_eq!(
+        stats["by_route"]["POST /crm/v3/properties/companies/groups"],
+        1
+    );
+    assert_eq!(stats["by_route"]["GET /crm/v3/objects/companies/{id}"], 2);
+    assert_eq!(
+        stats["by_route"]["POST /crm/v3/objects/companies/batch/read"],
+        1
+    );
+    let r = s
+        .send(reqwest::Method::POST, "/_sandbox/stats/reset", None, None)
+        .await;
+    assert_eq!(r.status, 200);
+    let stats = s.admin("/_sandbox/stats").await;
+    assert_eq!(stats["requests"], 0);
+    assert_eq!(stats["writes"], 0);
+    assert_eq!(stats["by_route"], json!({}));
+}
+
+#[tokio::test]
+async fn dump_shows_the_portal() {
+    let s = server().await;
+    s.setup().await;
+    let contact = s.contact("d@example.com").await;
+    let company = s.company("acct-1").await;
+    s.post(
+        "/crm/v4/associations/contacts/companies/batch/associate/default",
+        json!({"inputs": [{"from": {"id": contact}, "to": {"id": company}}]}),
+    )
+    .await;
+    let over_http = s.admin("/_sandbox/dump").await;
+    let d = s.sandbox.dump();
+    assert_eq!(over_http, d);
+    for kind in ["companies", "contacts", "deals", "leads", "tasks"] {
+        assert!(d["objects"][kind].is_array(), "{kind}");
+        assert!(d["properties"][kind].is_array(), "{kind}");
+    }
+    let c = &d["objects"]["contacts"][0];
+    assert_eq!(c["id"], contact.as_str());
+    assert_eq!(c["properties"]["email"], "d@example.com");
+    assert!(c["createdAt"].is_string() && c["updatedAt"].is_string());
+    assert_eq!(
+        d["associations"][0],
+        json!({"fromType": "contacts", "fromId": contact, "toType": "companies", "toId": company, "typeId": 279})
+    );
+    assert!(
+        d["properties"]["companies"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("plg_account_id"))
+    );
+    assert_eq!(d["pipelines"]["deals"][0]["id"], "default");
+    assert_eq!(d["owners"][1]["id"], "70000002");
+}
+
+#[tokio::test]
+async fn concurrent_writes_get_distinct_ids() {
+    let s = server().await;
+    s.setup().await;
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let http = s.http.clone();
+        let url = format!("{}/crm/v3/objects/companies/batch/upsert", s.base);
+        tasks.push(tokio::spawn(async move {
+            let body = json!({"inputs": [{"id": format!("acct-{i}"), "idProperty": "plg_account_id", "properties": {}}]});
+            let r = http.post(url).bearer_auth(TOKEN).json(&body).send().await.unwrap();
+            assert_eq!(r.status().as_u16(), 200);
+            let v: Value = r.json().await.unwrap();
+            v["results"][0]["id"].as_str().unwrap().parse::<u64>().unwrap()
+        }));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.push(t.await.unwrap());
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 20);
+    assert_eq!(
+        s.sandbox.dump()["objects"]["companies"]
+            .as_array()
+            .unwrap()
+            .len(),
+        20
+    );
+}
+
+#[tokio::test]
+async fn unknown_routes_and_types_answer_in_hubspot_shape() {
+    let s = server().await;
+    let r = s.get("/crm/v3/objects/tickets/1").await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["category"], "VALIDATION_ERROR");
+    let r = s.get("/crm/v9/nothing").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.body["status"], "error");
+    let r = s.get("/crm/v3/objects/contacts/123").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.body["category"], "OBJECT_NOT_FOUND");
+    let r = s
+        .send(
+            reqwest::Method::POST,
+            "/crm/v3/objects/contacts/batch/upsert",
+            None,
+            Some(TOKEN),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("Invalid input JSON")
+    );
+}
+
+#[tokio::test]
+async fn search_counts_records_with_a_property() {
+    let s = server().await;
+    s.setup().await;
+    let has = |prop: &str| {
+        json!({"filterGroups": [{"filters": [{"propertyName": prop, "operator": "HAS_PROPERTY"}]}],
+               "properties": [prop], "sorts": [], "limit": 1, "after": "0"})
+    };
+    let r = s
+        .post("/crm/v3/objects/companies/search", has("plg_account_id"))
+        .await;
+    assert_eq!(
+        (r.status, r.body["total"].as_u64()),
+        (200, Some(0)),
+        "{}",
+        r.body
+    );
+    let inputs: Vec<Value> = (0..3)
+        .map(|i| json!({"id": format!("a{i}"), "idProperty": "plg_account_id", "properties": {"name": format!("N{i}")}}))
+        .collect();
+    assert_eq!(
+        s.post(
+            "/crm/v3/objects/companies/batch/upsert",
+            json!({"inputs": inputs})
+        )
+        .await
+        .status,
+        200
+    );
+    s.post(
+        "/crm/v3/objects/companies",
+        json!({"properties": {"name": "Marketing's"}}),
+    )
+    .await;
+    let r = s
+        .post("/crm/v3/objects/companies/search", has("plg_account_id"))
+        .await;
+    assert_eq!(r.body["total"], 3, "{}", r.body);
+    assert_eq!(r.body["results"].as_array().unwrap().len(), 1);
+    assert_eq!(r.body["paging"]["next"]["after"], "1");
+    let r = s
+        .post(
+            "/crm/v3/objects/companies/search",
+            json!({"filterGroups": [{"filters": [{"propertyName": "plg_account_id", "operator": "IN", "values": ["a0", "a2", "zz"]}]},
+                                    {"filters": [{"propertyName": "name", "operator": "EQ", "value": "Marketing's"}]}],
+                   "properties": ["name"], "sorts": [], "limit": 10, "after": "0"}),
+        )
+        .await;
+    assert_eq!(r.body["total"], 3, "{}", r.body);
+    let r = s
+        .post(
+            "/crm/v3/objects/companies/search",
+            json!({"filterGroups": [{"filters": [{"propertyName": "name", "operator": "CONTAINS_TOKEN", "value": "x"}]}]}),
+        )
+        .await;
+    assert_eq!(
+        r.status, 400,
+        "unsupported operators are refused, not ignored: {}",
+        r.body
+    );
+}
