@@ -71,6 +71,8 @@ pub enum Command {
     Validate,
     /// Generate deterministic, contract-shaped demo exports into --out DIR.
     DemoData(DemoDataArgs),
+    /// Serve a local, in-memory HubSpot-compatible API on 127.0.0.1 to try a config end to end.
+    Sandbox(SandboxArgs),
 }
 
 #[derive(Debug, Clone, Args, Default)]
@@ -126,4 +128,37 @@ pub struct DemoDataArgs {
     /// Scale the event volume per active user (1.0 ≈ 8 events per active user-day).
     #[arg(long, default_value_t = 1.0)]
     pub activity: f64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SandboxArgs {
+    /// Port on 127.0.0.1 (0 picks a free one; the first line on stdout says which).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// The bearer token the sandbox accepts (give pqlsync the same one in HUBSPOT_TOKEN).
+    #[arg(long, default_value = "sandbox-token")]
+    pub token: String,
+    /// Requests admitted per rolling 10 seconds, as a HubSpot portal's private-app limit.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub requests_per_10s: u32,
+    /// Requests admitted per day (UTC); unlimited when absent.
+    #[arg(long, value_name = "N")]
+    pub daily_limit: Option<u64>,
+    /// Probability (0–1) that an API request fails with a 5xx, half of them after the write
+    /// was applied.
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    pub fail_rate: f64,
+    /// Milliseconds added to every API response (±20% jitter).
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency: u64,
+    /// Seed for fault injection and jitter; the same seed gives the same sequence of faults.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// An owner (user) of the portal, by email; repeat for more. Default: the owner pools of
+    /// the config file, when it exists.
+    #[arg(long = "owner", value_name = "EMAIL")]
+    pub owners: Vec<String>,
+    /// On exit (Ctrl-C or SIGTERM), write the portal's contents as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub dump: Option<PathBuf>,
 }

@@ -96,6 +96,9 @@ async fn run(cli: Cli) -> Result<Outcome, Error> {
         }
         return Ok(Outcome::default());
     }
+    if let Command::Sandbox(args) = &cli.command {
+        return sandbox(args, global).await;
+    }
     let config = Config::load(global)?;
     let summary = match &cli.command {
         Command::Run(args) if args.dry_run => job::decide(&config, job::Mode::DryRun).await?,
@@ -133,7 +136,7 @@ async fn run(cli: Cli) -> Result<Outcome, Error> {
             }
             return Ok(Outcome::default());
         }
-        Command::DemoData(_) => unreachable!("handled above"),
+        Command::DemoData(_) | Command::Sandbox(_) => unreachable!("handled above"),
     };
     if config.verbosity > Verbosity::Quiet {
         emit(&summary.to_string());
@@ -152,6 +155,100 @@ async fn run(cli: Cli) -> Result<Outcome, Error> {
 
 /// Print to stdout. A reader that went away (`pqlsync explain X | head`) is not an error: the
 /// command's work is done, so the rest of the output is simply dropped.
+/// `pqlsync sandbox`: serve until Ctrl-C or SIGTERM, then optionally dump the portal.
+async fn sandbox(args: &cli::SandboxArgs, global: &cli::GlobalArgs) -> Result<Outcome, Error> {
+    use hubspot::sandbox::{Sandbox, SandboxConfig};
+    if !(0.0..=1.0).contains(&args.fail_rate) {
+        return Err(Error::Usage(format!(
+            "--fail-rate must be between 0 and 1, not {}",
+            args.fail_rate
+        )));
+    }
+    if args.requests_per_10s == 0 {
+        return Err(Error::Usage("--requests-per-10s must be at least 1".into()));
+    }
+    let owners = if args.owners.is_empty() && global.config.exists() {
+        let config = Config::load(global)?;
+        let pools = &config.routing.owners;
+        pools
+            .enterprise
+            .iter()
+            .chain(&pools.self_serve)
+            .cloned()
+            .collect()
+    } else {
+        args.owners.clone()
+    };
+    let sandbox = Sandbox::new(SandboxConfig {
+        token: args.token.clone(),
+        requests_per_10s: args.requests_per_10s,
+        daily_limit: args.daily_limit,
+        fail_rate: args.fail_rate,
+        latency: std::time::Duration::from_millis(args.latency),
+        seed: args.seed,
+        owners,
+    });
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
+        .await
+        .map_err(|e| Error::Usage(format!("cannot listen on 127.0.0.1:{}: {e}", args.port)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::Usage(format!("cannot read the listening address: {e}")))?;
+    // The first line is the contract scripts and tests read; the rest is for people.
+    emit(&format!("listening on http://{addr}\n"));
+    if config::verbosity(global) > Verbosity::Quiet {
+        eprintln!(
+            "HubSpot sandbox: {} owner(s), {} requests/10s{}; point pqlsync at it with\n  \
+             HUBSPOT_BASE_URL=http://{addr} HUBSPOT_TOKEN=<the --token value> pqlsync hubspot setup --create-pipelines\n\
+             Ctrl-C stops it{}.",
+            sandbox.dump()["owners"].as_array().map_or(0, Vec::len),
+            args.requests_per_10s,
+            args.daily_limit
+                .map(|d| format!(", {d} per day"))
+                .unwrap_or_default(),
+            args.dump
+                .as_ref()
+                .map(|p| format!(" and writes the portal to {}", p.display()))
+                .unwrap_or_default(),
+        );
+    }
+    axum::serve(listener, sandbox.router())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| Error::Usage(format!("the sandbox stopped: {e}")))?;
+    if let Some(path) = &args.dump {
+        let text = serde_json::to_string_pretty(&sandbox.dump()).expect("the dump serialises");
+        std::fs::write(path, text + "\n").map_err(|e| {
+            Error::Output(output::OutputError::Write {
+                path: path.clone(),
+                message: e.to_string(),
+            })
+        })?;
+    }
+    Ok(Outcome::default())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}
+
 fn emit(text: &str) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();

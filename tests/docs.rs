@@ -67,6 +67,10 @@ fn every_subcommand_is_in_the_readme() {
         "explain",
         "validate",
         "demo-data",
+        "plan",
+        "hubspot setup",
+        "hubspot check",
+        "sandbox",
     ] {
         assert!(
             cli.contains(&format!("| `{cmd}")),

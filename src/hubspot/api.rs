@@ -10,6 +10,7 @@
 //! - `Properties/Rollouts/145899/v3/properties.json` (`PropertyCreate`, `PropertyGroupCreate`);
 //! - `Pipelines/Rollouts/145896/v3/pipelines.json` (`PipelineInput`, `PipelineStageInput`);
 //! - `Crm Owners/Rollouts/146888/v3/crmOwners.json` (`PublicOwner`).
+//!
 //! Property values always travel as strings.
 
 use std::collections::BTreeMap;
@@ -78,6 +79,36 @@ pub struct ReadBody {
     pub id_property: Option<String>,
     pub properties: Vec<String>,
     pub properties_with_history: Vec<String>,
+}
+
+/// `PublicObjectSearchRequest` (`POST /crm/v3/objects/{objectType}/search`, spec
+/// `CRM/Companies/.../companies.json`); every field the spec marks required is sent.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchBody {
+    pub filter_groups: Vec<FilterGroup>,
+    pub properties: Vec<String>,
+    pub sorts: Vec<String>,
+    pub limit: u32,
+    pub after: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FilterGroup {
+    pub filters: Vec<Filter>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Filter {
+    pub property_name: String,
+    pub operator: String,
+}
+
+/// `CollectionResponseWithTotalSimplePublicObject`; only the total is used.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SearchTotal {
+    pub total: u64,
 }
 
 /// `PublicDefaultAssociationMultiPost`.

@@ -164,6 +164,9 @@ impl Client {
                         if let Some(max) = header_u64(&headers, "x-hubspot-ratelimit-max") {
                             self.limiter.observe_max(max as u32).await;
                         }
+                        if let Some(left) = header_u64(&headers, "x-hubspot-ratelimit-remaining") {
+                            self.limiter.observe_remaining(left as u32).await;
+                        }
                         let bytes = response.bytes().await.unwrap_or_default();
                         if status.is_success() {
                             return Ok((status.as_u16(), bytes));
@@ -265,6 +268,8 @@ fn stop_reason(f: &Failure) -> Stop {
     }
 }
 
+// `CallError` is built at most once per failed request; boxing its variants would buy nothing.
+#[allow(clippy::result_large_err)]
 fn decode<R: DeserializeOwned>(path: &str, bytes: &[u8]) -> Result<R, CallError> {
     serde_json::from_slice(bytes).map_err(|e| {
         CallError::GaveUp(Failure::local(format!(

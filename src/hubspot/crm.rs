@@ -11,8 +11,9 @@ use futures::future::BoxFuture;
 use serde::Serialize;
 
 use super::api::{
-    AssociationResult, Batch, BatchResponse, CreateInput, DefaultAssociation, ErrorBody, ObjectId,
-    ObjectResult, ReadBody, StandardError, UpdateInput, UpsertInput,
+    AssociationResult, Batch, BatchResponse, CreateInput, DefaultAssociation, ErrorBody, Filter,
+    FilterGroup, ObjectId, ObjectResult, ReadBody, SearchBody, SearchTotal, StandardError,
+    UpdateInput, UpsertInput,
 };
 use super::client::{CallError, Client};
 use super::{BATCH_LIMIT, ObjectType};
@@ -109,6 +110,9 @@ pub trait Crm: Send + Sync {
         object: ObjectType,
         inputs: Vec<UpdateInput>,
     ) -> Result<Vec<Outcome>, Stop>;
+    /// How many records of `object` have a value for `property` (a search with
+    /// `HAS_PROPERTY`), or `None` when the portal could not say.
+    async fn count_with(&self, object: ObjectType, property: &str) -> Result<Option<u64>, Stop>;
     /// `POST {object}/batch/read` by `id_property` (or HubSpot id), for `properties`.
     async fn read(
         &self,
@@ -283,6 +287,27 @@ impl Crm for Client {
             .await
     }
 
+    async fn count_with(&self, object: ObjectType, property: &str) -> Result<Option<u64>, Stop> {
+        let body = SearchBody {
+            filter_groups: vec![FilterGroup {
+                filters: vec![Filter {
+                    property_name: property.to_string(),
+                    operator: "HAS_PROPERTY".into(),
+                }],
+            }],
+            properties: vec![property.to_string()],
+            sorts: Vec::new(),
+            limit: 1,
+            after: "0".into(),
+        };
+        let path = format!("{}/search", object.objects_path());
+        match self.post::<_, SearchTotal>(&path, &body, 1).await {
+            Ok((_, r)) => Ok(Some(r.total)),
+            Err(CallError::Stop(stop)) => Err(stop),
+            Err(_) => Ok(None),
+        }
+    }
+
     async fn read(
         &self,
         object: ObjectType,
@@ -293,10 +318,18 @@ impl Crm for Client {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
+        // HubSpot returns only the properties asked for: results are matched to inputs by the
+        // id property, so it must be among them.
+        let mut properties = properties;
+        if let Some(p) = id_property
+            && !properties.iter().any(|q| q == p)
+        {
+            properties.push(p.to_string());
+        }
         let body = ReadBody {
             inputs: ids.iter().map(|id| ObjectId { id: id.clone() }).collect(),
             id_property: id_property.map(str::to_string),
-            properties: properties.clone(),
+            properties,
             properties_with_history: Vec::new(),
         };
         let path = format!("{}/batch/read", object.objects_path());

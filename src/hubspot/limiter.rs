@@ -84,6 +84,19 @@ impl Limiter {
         w.capacity = self.configured.min(max.max(1) as usize);
     }
 
+    /// Catch up with HubSpot's count of the window (`X-HubSpot-RateLimit-Remaining`): other
+    /// clients of the same token, or the run before this one, may have used part of it. Our
+    /// own sends are all in `sent`, so HubSpot counting more than we hold means someone else
+    /// spent them; hold that many slots from now (a conservative guess of when they expire).
+    pub async fn observe_remaining(&self, remaining: u32) {
+        let mut w = self.window.lock().await;
+        let used = w.capacity.saturating_sub(remaining as usize);
+        let now = Instant::now();
+        while w.sent.len() < used {
+            w.sent.push_back(now);
+        }
+    }
+
     /// Stop all senders for `d` (after a 429).
     pub async fn pause(&self, d: Duration) {
         let mut w = self.window.lock().await;
@@ -143,5 +156,30 @@ mod tests {
         let start = Instant::now();
         limiter.acquire().await;
         assert!(start.elapsed() >= Duration::from_millis(200));
+    }
+
+    #[tokio::test]
+    async fn follows_the_remaining_count_of_a_shared_window() {
+        let limiter = Limiter::with_margin(4, WINDOW, SLACK);
+        limiter.acquire().await;
+        // HubSpot says 1 left: 3 used, only one of them ours.
+        limiter.observe_remaining(1).await;
+        let start = Instant::now();
+        limiter.acquire().await;
+        assert!(start.elapsed() < Duration::from_millis(50));
+        limiter.acquire().await;
+        assert!(
+            start.elapsed() >= WINDOW,
+            "the window was full: {:?}",
+            start.elapsed()
+        );
+        // A stale, higher remaining never frees slots.
+        let limiter = Limiter::with_margin(2, WINDOW, SLACK);
+        limiter.acquire().await;
+        limiter.acquire().await;
+        limiter.observe_remaining(2).await;
+        let start = Instant::now();
+        limiter.acquire().await;
+        assert!(start.elapsed() >= WINDOW);
     }
 }

@@ -132,6 +132,10 @@ impl Crm for Recorder {
         Ok(vec![Outcome::Recorded; n])
     }
 
+    async fn count_with(&self, _object: ObjectType, _property: &str) -> Result<Option<u64>, Stop> {
+        Ok(None)
+    }
+
     async fn read(
         &self,
         _object: ObjectType,

@@ -251,7 +251,6 @@ impl Plan {
 mod tests {
     use super::*;
     use crate::sync::model::Record;
-    use crate::sync::state::Synced;
 
     fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

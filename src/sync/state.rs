@@ -35,6 +35,11 @@ pub struct SyncState {
     pub objects: BTreeMap<ObjectType, BTreeMap<String, Synced>>,
     #[serde(default)]
     pub links: BTreeSet<Link>,
+    /// Records sent in a create whose outcome HubSpot has not confirmed (the run was killed,
+    /// or the answer was lost): they may exist, so the next run looks for them before
+    /// creating them again.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pending: BTreeMap<ObjectType, BTreeSet<String>>,
 }
 
 impl SyncState {
@@ -67,6 +72,31 @@ impl SyncState {
         for (k, v) in props {
             entry.props.insert(k.clone(), v.clone());
         }
+        self.settle(object, key);
+    }
+
+    /// About to send a create of `keys`: remember them until HubSpot answers.
+    pub fn mark_pending<'a>(
+        &mut self,
+        object: ObjectType,
+        keys: impl IntoIterator<Item = &'a str>,
+    ) {
+        let set = self.pending.entry(object).or_default();
+        set.extend(keys.into_iter().map(str::to_string));
+    }
+
+    /// HubSpot answered for `key` (created it, or refused it for certain).
+    pub fn settle(&mut self, object: ObjectType, key: &str) {
+        if let Some(set) = self.pending.get_mut(&object) {
+            set.remove(key);
+            if set.is_empty() {
+                self.pending.remove(&object);
+            }
+        }
+    }
+
+    pub fn is_pending(&self, object: ObjectType, key: &str) -> bool {
+        self.pending.get(&object).is_some_and(|s| s.contains(key))
     }
 
     pub fn records(&self, object: ObjectType) -> usize {
@@ -118,6 +148,14 @@ mod tests {
         assert_eq!(r.props.len(), 2);
         assert_eq!(s.id(ObjectType::Companies, "a"), Some("1"));
         assert_eq!(s.records(ObjectType::Contacts), 0);
+        s.mark_pending(ObjectType::Leads, ["a", "b"]);
+        s.confirm(ObjectType::Leads, "a", "9", &BTreeMap::new());
+        assert!(!s.is_pending(ObjectType::Leads, "a") && s.is_pending(ObjectType::Leads, "b"));
+        s.settle(ObjectType::Leads, "b");
+        assert!(
+            s.pending.is_empty(),
+            "an empty set is dropped, so the file stays clean"
+        );
         let json = serde_json::to_string(&s).unwrap();
         assert_eq!(serde_json::from_str::<SyncState>(&json).unwrap(), s);
     }

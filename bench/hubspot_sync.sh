@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Sync throughput against the local sandbox: a first sync of N demo accounts into an empty
+# portal, then a sync where every record changes (the scoring weights move), both at a rate
+# limit of R requests per 10 s on both sides. Prints records per 10 s against the ceiling of
+# R x 100 (every request a full batch of 100).
+#
+#   bench/hubspot_sync.sh [ACCOUNTS=10000] [R=100]
+#
+# Needs a release build: cargo build --release (binary from $CARGO_TARGET_DIR or target/).
+set -euo pipefail
+accounts=${1:-10000}
+rate=${2:-100}
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=${PQLSYNC_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/pqlsync}
+work=$(mktemp -d)
+trap 'kill $sandbox_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+
+cp -r "$root/sql" "$work/"
+sed -e "s#fixtures/demo#data#" "$root/pqlsync.toml" > "$work/pqlsync.toml"
+cat >> "$work/pqlsync.toml" <<TOML
+
+[hubspot]
+requests_per_10s = $rate
+TOML
+cd "$work"
+"$bin" demo-data --out data --accounts "$accounts" --days 30 --as-of 2026-11-20 --quiet
+
+"$bin" sandbox --port 0 --requests-per-10s "$rate" --quiet > sandbox.out &
+sandbox_pid=$!
+for _ in $(seq 50); do [ -s sandbox.out ] && break; sleep 0.1; done
+export HUBSPOT_BASE_URL=$(awk '{print $3}' sandbox.out) HUBSPOT_TOKEN=sandbox-token
+"$bin" hubspot setup --create-pipelines --quiet
+sleep 11 # let setup's requests leave the rate-limit window
+
+report() {
+  python3 - "$1" "$rate" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))["sync"]
+rate = int(sys.argv[2])
+records = sum(o["created"] + o["updated"] for o in s["objects"].values() if "created" in o)
+links = s["associations"]["created"]
+secs = s["seconds"]
+per10 = (records + links) / secs * 10
+print(f"  {records:,} records + {links:,} associations in {secs:.1f} s; "
+      f"{s['requests']:,} requests ({s['write_requests']:,} writes), "
+      f"{s['rate_limited']} rate-limited, {len(s['failures'])} failed")
+print(f"  {per10:,.0f} records/10 s = {per10 / (rate * 100):.1%} of R x 100 = {rate * 100:,}")
+PY
+}
+
+echo "first sync: $accounts accounts into an empty portal, R = $rate"
+"$bin" run --quiet --summary-json first.json
+report first.json
+
+sed -i -e "s/^fit_weight = .*/fit_weight = 0.5/" -e "s/^usage_weight = .*/usage_weight = 0.5/" pqlsync.toml
+sleep 11
+echo "update sync: new scoring weights, every changed score rewritten"
+"$bin" run --quiet --summary-json update.json
+report update.json

@@ -1,0 +1,911 @@
+//! The HubSpot sync end to end: the real binary against the real sandbox (`pqlsync sandbox`)
+//! on 127.0.0.1 — setup, first sync, idempotent second sync, a feature change, a pre-existing
+//! marketing contact, rate-limit storms and 5xx faults, a bad record in a batch, a killed run,
+//! the daily limit, offline recording, and the token never leaking.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as StdCommand, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{Value as Json, json};
+
+const TOKEN: &str = "pat-na1-test-SECRET-7f3a";
+
+/// A sandbox process, killed on drop.
+struct Sandbox {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Sandbox {
+    fn start(extra: &[&str]) -> Sandbox {
+        let bin = assert_cmd::cargo::cargo_bin("pqlsync");
+        let mut child = StdCommand::new(bin)
+            .args(["sandbox", "--port", "0", "--token", TOKEN])
+            .args([
+                "--owner",
+                "ae@example.com",
+                "--owner",
+                "ssr1@example.com",
+                "--owner",
+                "ssr2@example.com",
+            ])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sandbox starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        Sandbox { child, url }
+    }
+
+    fn get(&self, path: &str) -> Json {
+        let url = format!("{}{path}", self.url);
+        let body = http("GET", &url, None, None);
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"))
+    }
+
+    fn post(&self, path: &str, body: &Json) -> Json {
+        let url = format!("{}{path}", self.url);
+        let text = http("POST", &url, Some(&body.to_string()), Some(TOKEN));
+        serde_json::from_str(&text).unwrap_or(Json::Null)
+    }
+
+    fn dump(&self) -> Json {
+        self.get("/_sandbox/dump")
+    }
+
+    fn stats(&self) -> Json {
+        self.get("/_sandbox/stats")
+    }
+
+    fn reset_stats(&self) {
+        http(
+            "POST",
+            &format!("{}/_sandbox/stats/reset", self.url),
+            Some("{}"),
+            None,
+        );
+    }
+}
+
+/// A minimal HTTP/1.1 client over a TcpStream (tests talk to 127.0.0.1 only).
+fn http(method: &str, url: &str, body: Option<&str>, token: Option<&str>) -> String {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    let body = body.unwrap_or("");
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, payload) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        let mut out = String::new();
+        let mut rest = payload;
+        while let Some((size, tail)) = rest.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            out.push_str(&tail[..n]);
+            rest = &tail[n + 2..];
+        }
+        out
+    } else {
+        payload.to_string()
+    }
+}
+
+struct Env {
+    dir: tempfile::TempDir,
+    data: PathBuf,
+}
+
+impl Env {
+    fn new(accounts: u32, hubspot: &str) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let data = demo_data(dir.path(), accounts, 30, 21);
+        write_config(dir.path(), &data, hubspot);
+        Env { dir, data }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn pqlsync(&self, sandbox: &Sandbox) -> assert_cmd::Command {
+        let mut cmd = pqlsync(self.path());
+        cmd.env("HUBSPOT_TOKEN", TOKEN)
+            .env("HUBSPOT_BASE_URL", &sandbox.url);
+        cmd
+    }
+
+    fn run(&self, sandbox: &Sandbox, args: &[&str]) -> std::process::Output {
+        self.pqlsync(sandbox).args(args).output().unwrap()
+    }
+
+    fn setup(&self, sandbox: &Sandbox) {
+        let o = self.run(sandbox, &["hubspot", "setup", "--create-pipelines"]);
+        assert!(o.status.success(), "setup: {}{}", stdout(&o), stderr(&o));
+    }
+
+    fn decisions(&self) -> Vec<Vec<(String, pqlsync::features::Value)>> {
+        read_rows(&self.path().join("out/decisions.parquet"))
+    }
+}
+
+fn objects<'a>(dump: &'a Json, kind: &str) -> &'a Vec<Json> {
+    dump["objects"][kind]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {kind} in dump"))
+}
+
+fn prop<'a>(o: &'a Json, name: &str) -> Option<&'a str> {
+    o["properties"][name].as_str()
+}
+
+fn by_prop<'a>(dump: &'a Json, kind: &str, name: &str) -> BTreeMap<String, &'a Json> {
+    objects(dump, kind)
+        .iter()
+        .filter_map(|o| prop(o, name).map(|v| (v.to_string(), o)))
+        .collect()
+}
+
+fn associated(dump: &Json, from: &str, from_id: &str, to: &str, to_id: &str) -> bool {
+    dump["associations"].as_array().unwrap().iter().any(|a| {
+        let t = |k: &str| a[k].as_str().unwrap_or_default().to_string();
+        let same = |x: &str, y: &str| {
+            x == y || (x == "deals" && y == "0-3") || (x == "0-3" && y == "deals")
+        };
+        (same(&t("fromType"), from)
+            && t("fromId") == from_id
+            && same(&t("toType"), to)
+            && t("toId") == to_id)
+            || (same(&t("fromType"), to)
+                && t("fromId") == to_id
+                && same(&t("toType"), from)
+                && t("toId") == from_id)
+    })
+}
+
+fn summary(env: &Env) -> Json {
+    serde_json::from_str(&std::fs::read_to_string(env.path().join("s.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn setup_first_sync_and_an_unchanged_second_sync() {
+    let sb = Sandbox::start(&[]);
+    let env = Env::new(120, "");
+    let o = env.run(&sb, &["hubspot", "check"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a fresh portal is not ready: {}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains("MISSING"), "{}", stdout(&o));
+    env.setup(&sb);
+    let o = env.run(&sb, &["hubspot", "setup", "--create-pipelines"]);
+    assert!(
+        o.status.success() && stdout(&o).contains("found"),
+        "setup is idempotent: {}",
+        stdout(&o)
+    );
+    assert!(!stdout(&o).contains("created property"), "{}", stdout(&o));
+    assert!(env.run(&sb, &["hubspot", "check"]).status.success());
+
+    let o = env.run(&sb, &["run", "--summary-json", "s.json"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let decisions = env.decisions();
+    let dump = sb.dump();
+    let companies = by_prop(&dump, "companies", "plg_account_id");
+    assert_eq!(companies.len(), decisions.len(), "one company per account");
+    let deals = by_prop(&dump, "deals", "plg_trial_id");
+    let leads = by_prop(&dump, "leads", "plg_account_id");
+    let contacts = by_prop(&dump, "contacts", "email");
+    let tasks = by_prop(&dump, "tasks", "plg_task_key");
+    let s = summary(&env);
+    let count = |object: &str| s["sync"]["objects"][object]["created"].as_u64().unwrap() as usize;
+    assert_eq!(contacts.len(), count("contacts"));
+    assert_eq!(deals.len(), count("deals"));
+    assert_eq!(leads.len(), count("leads"));
+    assert_eq!(tasks.len(), count("tasks"));
+    assert!(
+        deals.len() > 30 && leads.len() > 50 && contacts.len() > leads.len(),
+        "{} {} {}",
+        deals.len(),
+        leads.len(),
+        contacts.len()
+    );
+    assert!(!tasks.is_empty(), "no Green task in the data");
+    assert_eq!(
+        s["sync"]["failures"].as_array().unwrap().len(),
+        0,
+        "{}",
+        s["sync"]
+    );
+
+    // Values as in the decisions, owners resolved, associations in place.
+    let owners: BTreeMap<String, String> = sb.dump()["owners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["email"].as_str().unwrap().to_string(),
+                o["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for row in &decisions {
+        let account = get(row, "account_id").as_str().unwrap();
+        let company = companies[account];
+        assert_eq!(
+            prop(company, "pql_score"),
+            Some(get(row, "pql_score").to_string().as_str()),
+            "{account}"
+        );
+        assert_eq!(
+            prop(company, "pql_tier"),
+            get(row, "tier").as_str(),
+            "{account}"
+        );
+        assert_eq!(
+            prop(company, "plg_motion"),
+            get(row, "motion").as_str(),
+            "{account}"
+        );
+        let owner = get(row, "owner").as_str().unwrap();
+        assert_eq!(
+            prop(company, "hubspot_owner_id"),
+            owners.get(owner).map(String::as_str),
+            "{account}"
+        );
+        let company_id = company["id"].as_str().unwrap();
+        if let Some(trial) = get(row, "trial_id")
+            .as_str()
+            .filter(|_| !get(row, "deal_stage").is_null())
+        {
+            let deal = deals[trial];
+            assert!(
+                associated(
+                    &dump,
+                    "deals",
+                    deal["id"].as_str().unwrap(),
+                    "companies",
+                    company_id
+                ),
+                "deal {trial}"
+            );
+        }
+        if let Some(lead) = leads.get(account) {
+            let lead_id = lead["id"].as_str().unwrap();
+            assert!(
+                dump["associations"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|a| a["fromId"] == lead_id || a["toId"] == lead_id),
+                "lead {account} has no association"
+            );
+        }
+    }
+    for c in contacts.values() {
+        let account = prop(c, "plg_account_id").unwrap();
+        let company_id = companies[account]["id"].as_str().unwrap();
+        assert!(
+            associated(
+                &dump,
+                "contacts",
+                c["id"].as_str().unwrap(),
+                "companies",
+                company_id
+            ),
+            "{}",
+            prop(c, "email").unwrap()
+        );
+    }
+
+    // The same day again: nothing to write.
+    sb.reset_stats();
+    let o = env.run(&sb, &["run", "--summary-json", "s.json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stats = sb.stats();
+    assert_eq!(stats["writes"], 0, "an unchanged run wrote: {stats}");
+    let s = summary(&env);
+    assert_eq!(
+        s["sync"]["objects"]["companies"]["unchanged"]
+            .as_u64()
+            .unwrap() as usize,
+        decisions.len()
+    );
+    let o = env.run(&sb, &["plan"]);
+    assert!(
+        stdout(&o).contains("HubSpot plan: 0 writes"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn a_feature_change_updates_only_the_changed_properties() {
+    let sb = Sandbox::start(&[]);
+    let env = Env::new(80, "");
+    env.setup(&sb);
+    assert!(env.run(&sb, &["run"]).status.success());
+    // One account invites three teammates today.
+    let decisions = env.decisions();
+    let row = decisions
+        .iter()
+        .find(|r| {
+            get(r, "events_14d").as_i64() > Some(0)
+                && get(r, "teammates_invited_14d").as_i64() == Some(0)
+                && get(r, "trial_status").as_str() == Some("live")
+        })
+        .expect("a live trial without invitations");
+    let account = get(row, "account_id").as_str().unwrap().to_string();
+    let ts = 1_795_219_200_000_000i64 - 3_600_000_000;
+    write_extra_tracks(&env.data, &account, "teammate_invited", ts, 3);
+    let o = env.run(&sb, &["plan", "-v"]);
+    let plan = stdout(&o);
+    let changed: Vec<&str> = plan
+        .lines()
+        .filter(|l| l.trim_start().starts_with("~ ") || l.trim_start().starts_with("+ "))
+        .collect();
+    assert!(!changed.is_empty(), "{plan}");
+    // Records of this account are named by the account, its trial (deals) or its contacts.
+    let mut names = contacts_of(&env, &account);
+    names.push(account.clone());
+    names.extend(get(row, "trial_id").as_str().map(str::to_string));
+    for line in &changed {
+        assert!(
+            names.iter().any(|n| line.contains(n.as_str())),
+            "unrelated change: {line}"
+        );
+        assert!(
+            !line.contains("name:") && !line.contains("domain:"),
+            "unchanged property sent: {line}"
+        );
+    }
+    assert!(plan.contains("pql_usage_score"), "{plan}");
+    sb.reset_stats();
+    let o = env.run(&sb, &["run", "--summary-json", "s.json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = summary(&env);
+    assert_eq!(
+        s["sync"]["objects"]["companies"]["updated"], 1,
+        "{}",
+        s["sync"]
+    );
+    assert_eq!(s["sync"]["objects"]["companies"]["created"], 0);
+    let company = by_prop(&sb.dump(), "companies", "plg_account_id")[&account].clone();
+    assert!(
+        prop(&company, "pql_signals")
+            .unwrap()
+            .contains("teammates_invited_14d=3"),
+        "{company}"
+    );
+}
+
+fn contacts_of(env: &Env, account: &str) -> Vec<String> {
+    read_rows(&env.data.join("identifies"))
+        .iter()
+        .filter(|r| get(r, "context_group_id").as_str() == Some(account))
+        .filter_map(|r| {
+            get(r, "email")
+                .as_str()
+                .map(|e| e.trim().to_ascii_lowercase())
+        })
+        .collect()
+}
+
+/// Append `n` events of `event` for `account` at `ts` (µs) to the tracks export.
+fn write_extra_tracks(data: &Path, account: &str, event: &str, ts: i64, n: usize) {
+    use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, TimestampMicrosecondArray};
+    use datafusion::arrow::datatypes::{Field, Schema};
+    use std::sync::Arc;
+    let ids: Vec<String> = (0..n).map(|i| format!("extra-{account}-{i}")).collect();
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("id", Arc::new(StringArray::from_iter_values(ids.iter()))),
+        (
+            "user_id",
+            Arc::new(StringArray::from_iter_values((0..n).map(|_| "u_extra"))),
+        ),
+        (
+            "event",
+            Arc::new(StringArray::from_iter_values((0..n).map(|_| event))),
+        ),
+        (
+            "timestamp",
+            Arc::new(
+                TimestampMicrosecondArray::from_iter_values((0..n).map(|_| ts))
+                    .with_timezone("UTC"),
+            ),
+        ),
+        (
+            "received_at",
+            Arc::new(
+                TimestampMicrosecondArray::from_iter_values((0..n).map(|_| ts + 1_000_000))
+                    .with_timezone("UTC"),
+            ),
+        ),
+        (
+            "context_group_id",
+            Arc::new(StringArray::from_iter_values((0..n).map(|_| account))),
+        ),
+    ];
+    let schema = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
+            .collect::<Vec<_>>(),
+    ));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        columns.into_iter().map(|(_, a)| a).collect(),
+    )
+    .unwrap();
+    let path = data.join("tracks/day=2026-11-20/extra.parquet");
+    let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(path).unwrap(),
+        schema,
+        None,
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+#[test]
+fn a_marketing_contact_is_updated_not_duplicated() {
+    let sb = Sandbox::start(&[]);
+    let env = Env::new(60, "");
+    env.setup(&sb);
+    // Marketing created the trial starter's contact from a webinar sign-up, and already
+    // marked them sales-qualified.
+    assert!(
+        env.run(&sb, &["score", "--out", "pre.parquet"])
+            .status
+            .success()
+    );
+    let email = read_rows(&env.data.join("identifies"))
+        .iter()
+        .find_map(|r| {
+            get(r, "email")
+                .as_str()
+                .map(|e| e.trim().to_ascii_lowercase())
+                .filter(|e| !e.contains("gmail"))
+        })
+        .unwrap();
+    let created = sb.post(
+        "/crm/v3/objects/contacts",
+        &json!({"properties": {"email": email, "firstname": "Webinar", "lifecyclestage": "salesqualifiedlead"}, "associations": []}),
+    );
+    let marketing_id = created["id"].as_str().expect("contact created").to_string();
+    let o = env.run(&sb, &["run", "--summary-json", "s.json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dump = sb.dump();
+    let same: Vec<&Json> = objects(&dump, "contacts")
+        .iter()
+        .filter(|c| prop(c, "email") == Some(email.as_str()))
+        .collect();
+    assert_eq!(same.len(), 1, "the contact was duplicated");
+    assert_eq!(same[0]["id"].as_str(), Some(marketing_id.as_str()));
+    assert_eq!(
+        prop(same[0], "firstname"),
+        Some("Webinar"),
+        "marketing's data is kept"
+    );
+    assert!(prop(same[0], "plg_account_id").is_some() && prop(same[0], "pql_score").is_some());
+    let stage = prop(same[0], "lifecyclestage").unwrap();
+    assert!(
+        stage == "salesqualifiedlead" || stage == "customer",
+        "lifecycle moved backwards to {stage}"
+    );
+    assert!(
+        summary(&env)["sync"]["objects"]["contacts"]["adopted"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
+}
+
+#[test]
+fn rate_limit_storms_and_server_faults_still_land_every_record() {
+    // The portal allows 25 requests per 10 s while the config claims 100, and one request in
+    // five fails with a 5xx (half of them after the write was applied).
+    let sb = Sandbox::start(&[
+        "--requests-per-10s",
+        "25",
+        "--fail-rate",
+        "0.2",
+        "--seed",
+        "7",
+    ]);
+    let env = Env::new(60, "[hubspot]\nrequests_per_10s = 100\nmax_attempts = 12\n");
+    env.setup(&sb);
+    let o = env.run(&sb, &["run", "--summary-json", "s.json"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let s = summary(&env);
+    assert!(s["sync"]["retries"].as_u64().unwrap() > 0, "{}", s["sync"]);
+    assert_eq!(
+        s["sync"]["failures"].as_array().unwrap().len(),
+        0,
+        "{}",
+        s["sync"]
+    );
+    let stats = sb.stats();
+    assert!(stats["injected_faults"].as_u64().unwrap() > 0, "{stats}");
+    let dump = sb.dump();
+    assert_eq!(
+        by_prop(&dump, "companies", "plg_account_id").len(),
+        env.decisions().len()
+    );
+    // A clean rerun finds nothing left to do.
+    sb.reset_stats();
+    let o = env.run(&sb, &["plan"]);
+    assert!(
+        stdout(&o).contains("HubSpot plan: 0 writes"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn one_invalid_record_is_isolated_and_ledgered_while_the_batch_lands() {
+    let sb = Sandbox::start(&[]);
+    let env = Env::new(150, "");
+    env.setup(&sb);
+    // Corrupt one email in identifies: HubSpot rejects the whole contacts batch for it.
+    let ident = env.data.join("identifies/part-00000.parquet");
+    let bad = corrupt_first_email(&ident);
+    let o = env.run(&sb, &["run", "--summary-json", "s.json"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "some records failed: {}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    let s = summary(&env);
+    let failures = s["sync"]["failures"].as_array().unwrap();
+    assert!(
+        failures
+            .iter()
+            .any(|f| f["key"] == bad.as_str() && f["object"] == "contacts"),
+        "{failures:?}"
+    );
+    let contact_failures: Vec<&Json> = failures
+        .iter()
+        .filter(|f| f["object"] == "contacts")
+        .collect();
+    assert_eq!(contact_failures.len(), 1, "{failures:?}");
+    assert!(
+        contact_failures[0]["message"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("email"),
+        "{failures:?}"
+    );
+    assert!(
+        contact_failures[0]["correlation_id"]
+            .as_str()
+            .is_some_and(|c| !c.is_empty())
+    );
+    let ledger: Json = serde_json::from_str(
+        &std::fs::read_to_string(env.path().join("state/failures.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        ledger["failures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["object"] == "contacts")
+            .count(),
+        1
+    );
+    // Every other contact landed.
+    let dump = sb.dump();
+    let landed = by_prop(&dump, "contacts", "email");
+    assert_eq!(
+        landed.len() as u64,
+        s["sync"]["objects"]["contacts"]["created"]
+            .as_u64()
+            .unwrap()
+    );
+    assert!(landed.len() >= 99, "{}", landed.len());
+    assert!(!landed.contains_key(&bad));
+    // The failed record is retried on the next run (and fails again, with the same reason).
+    let o = env.run(&sb, &["run", "--summary-json", "s.json"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        summary(&env)["sync"]["failures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["key"] == bad.as_str())
+    );
+}
+
+/// Replace the first identify's email with an invalid one; returns it, lower-cased.
+fn corrupt_first_email(path: &Path) -> String {
+    use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
+    use std::sync::Arc;
+    let batches = read_dir_batches(path).unwrap();
+    let schema = batches[0].schema();
+    let i = schema.index_of("email").unwrap();
+    let mut bad = String::new();
+    let fixed: Vec<RecordBatch> = batches
+        .iter()
+        .enumerate()
+        .map(|(b, batch)| {
+            let emails = batch.column(i).as_string::<i32>();
+            let values: Vec<Option<String>> = (0..emails.len())
+                .map(|r| {
+                    let v = emails.is_valid(r).then(|| emails.value(r).to_string());
+                    if b == 0 && r == 0 {
+                        bad = "not-an-email@@example..com".to_string();
+                        return Some(bad.clone());
+                    }
+                    v
+                })
+                .collect();
+            let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+            columns[i] = Arc::new(StringArray::from(values));
+            RecordBatch::try_new(schema.clone(), columns).unwrap()
+        })
+        .collect();
+    let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(path).unwrap(),
+        schema.clone(),
+        None,
+    )
+    .unwrap();
+    for b in &fixed {
+        w.write(b).unwrap();
+    }
+    w.close().unwrap();
+    bad
+}
+
+#[test]
+fn a_run_killed_mid_sync_converges_without_duplicates() {
+    // Killed while contacts are upserted, and killed with a lead create in flight (HubSpot
+    // applies it, the dead run never hears back: only the pending marker remembers it).
+    for (phase, route) in [
+        ("upserts", "POST /crm/v3/objects/contacts/batch/upsert"),
+        ("lead creation", "POST /crm/v3/objects/leads/batch/create"),
+    ] {
+        let sb = Sandbox::start(&["--latency", "60"]);
+        let env = Env::new(200, "[hubspot]\nmax_concurrency = 2\n");
+        env.setup(&sb);
+        sb.reset_stats();
+        let bin = assert_cmd::cargo::cargo_bin("pqlsync");
+        let mut child = StdCommand::new(bin)
+            .current_dir(env.path())
+            .env("HUBSPOT_TOKEN", TOKEN)
+            .env("HUBSPOT_BASE_URL", &sb.url)
+            .args(["run", "--quiet"])
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while sb.stats()["by_route"][route].as_u64().unwrap_or(0) == 0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{phase}: never reached {route}"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // Let the sandbox finish what was in flight.
+        std::thread::sleep(Duration::from_millis(300));
+        let before = sb.dump();
+        let accounts = env.decisions().len();
+        let leads_in_hubspot = objects(&before, "leads").len();
+        if phase == "upserts" {
+            assert!(
+                leads_in_hubspot < accounts,
+                "{phase}: the run was not interrupted"
+            );
+        } else {
+            let state: Json = serde_json::from_str(
+                &std::fs::read_to_string(env.path().join("state/hubspot.json")).unwrap(),
+            )
+            .unwrap();
+            let known = state["objects"]["leads"].as_object().map_or(0, |o| o.len());
+            assert!(
+                leads_in_hubspot > known,
+                "{phase}: no lead was created unconfirmed ({leads_in_hubspot} vs {known})"
+            );
+            assert!(
+                state["pending"]["leads"]
+                    .as_array()
+                    .is_some_and(|p| !p.is_empty()),
+                "{phase}: {}",
+                state["pending"]
+            );
+        }
+        let o = env.run(&sb, &["run", "--summary-json", "s.json"]);
+        assert!(o.status.success(), "{phase}: {}{}", stdout(&o), stderr(&o));
+        let dump = sb.dump();
+        for (kind, key) in [
+            ("companies", "plg_account_id"),
+            ("contacts", "email"),
+            ("deals", "plg_trial_id"),
+            ("leads", "plg_account_id"),
+            ("tasks", "plg_task_key"),
+        ] {
+            let all = objects(&dump, kind);
+            let unique: BTreeSet<&str> = all.iter().filter_map(|o| prop(o, key)).collect();
+            assert_eq!(unique.len(), all.len(), "{phase}: duplicate {kind}");
+        }
+        assert_eq!(
+            by_prop(&dump, "companies", "plg_account_id").len(),
+            accounts,
+            "{phase}"
+        );
+        let state: Json = serde_json::from_str(
+            &std::fs::read_to_string(env.path().join("state/hubspot.json")).unwrap(),
+        )
+        .unwrap();
+        assert!(
+            state["pending"].is_null(),
+            "{phase}: pending left: {}",
+            state["pending"]
+        );
+        let o = env.run(&sb, &["plan"]);
+        assert!(
+            stdout(&o).contains("HubSpot plan: 0 writes"),
+            "{phase}: nothing lost, nothing left: {}",
+            stdout(&o)
+        );
+    }
+}
+
+#[test]
+fn the_daily_limit_stops_the_run_cleanly_with_state_saved() {
+    let sb = Sandbox::start(&[]);
+    let env = Env::new(150, "");
+    env.setup(&sb);
+    // Setup is done; the portal has 26 requests left today: enough for discovery and the companies, not for the rest.
+    sb.post("/_sandbox/limits", &json!({"daily_limit": 26}));
+    let o = env.run(&sb, &["run", "--summary-json", "s.json"]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("daily API limit"), "{}", stdout(&o));
+    let state: Json = serde_json::from_str(
+        &std::fs::read_to_string(env.path().join("state/hubspot.json")).unwrap(),
+    )
+    .unwrap();
+    let saved = state["objects"]["companies"]
+        .as_object()
+        .map_or(0, |o| o.len());
+    assert!(saved > 0, "the confirmed records were not saved");
+    let ledger: Json = serde_json::from_str(
+        &std::fs::read_to_string(env.path().join("state/failures.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(ledger["stopped"].as_str().unwrap().contains("daily"));
+}
+
+#[test]
+fn without_a_portal_requests_are_recorded_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo_data(dir.path(), 40, 20, 5);
+    write_config(dir.path(), &data, "");
+    let o = pqlsync(dir.path()).arg("run").output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("offline"), "{}", stdout(&o));
+    for object in ["companies", "contacts", "deals", "leads", "associations"] {
+        let text = std::fs::read_to_string(dir.path().join(format!("out/hubspot/{object}.jsonl")))
+            .unwrap();
+        for line in text.lines() {
+            let request: Json = serde_json::from_str(line).unwrap();
+            assert_eq!(request["method"], "POST");
+            assert!(request["path"].as_str().unwrap().starts_with("/crm/v"));
+            let inputs = request["body"]["inputs"].as_array().unwrap();
+            assert!(!inputs.is_empty() && inputs.len() <= 100);
+        }
+    }
+    // A URL without a token is a configuration error, not a silent offline run.
+    let o = pqlsync(dir.path())
+        .env("HUBSPOT_BASE_URL", "http://127.0.0.1:9")
+        .arg("run")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("HUBSPOT_TOKEN"), "{}", stderr(&o));
+}
+
+#[test]
+fn the_token_never_appears_in_output_state_or_files() {
+    let sb = Sandbox::start(&[]);
+    let env = Env::new(40, "");
+    env.setup(&sb);
+    let mut outputs = String::new();
+    for args in [
+        &["run", "-vv", "--summary-json", "s.json"][..],
+        &["plan", "-v"],
+        &["hubspot", "check"],
+        &["explain", "acct_000001"],
+    ] {
+        let o = env.run(&sb, args);
+        outputs.push_str(&stdout(&o));
+        outputs.push_str(&stderr(&o));
+    }
+    // A wrong token: rejected with a clear message that does not echo it.
+    let o = pqlsync(env.path())
+        .env("HUBSPOT_TOKEN", "pat-na1-WRONG-9d2c")
+        .env("HUBSPOT_BASE_URL", &sb.url)
+        .arg("run")
+        .output()
+        .unwrap();
+    assert_ne!(o.status.code(), Some(0));
+    assert!(
+        stderr(&o).contains("401") || stdout(&o).contains("401"),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("WRONG") && !stdout(&o).contains("WRONG"));
+    assert!(
+        !outputs.contains(TOKEN) && !outputs.contains("SECRET"),
+        "token in output"
+    );
+    for file in walk(env.path()) {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("SECRET"),
+            "token in {}",
+            file.display()
+        );
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
