@@ -151,20 +151,13 @@ fn readiness(config: &Config, portal: &Portal) -> (Vec<Check>, Mapping) {
                     ok: true,
                     what: format!("deal pipeline \"{}\" (id {})", p.label, p.id),
                 });
-                for (stage, label) in &hs.deal_stages {
-                    let found = portal::stage(p, label);
-                    if let Some(s) = found {
-                        mapping.deal_stages.insert(*stage, s.id.clone());
-                    }
-                    checks.push(Check {
-                        ok: found.is_some(),
-                        what: format!(
-                            "deal stage {} = \"{label}\"{}",
-                            stage.as_str(),
-                            found.map(|s| format!(" (id {})", s.id)).unwrap_or_default()
-                        ),
-                    });
-                }
+                resolve_stages(
+                    "deal",
+                    p,
+                    hs.deal_stages.iter().map(|(st, l)| (*st, st.as_str(), l)),
+                    &mut mapping.deal_stages,
+                    &mut checks,
+                );
             }
             None => checks.push(Check {
                 ok: false,
@@ -184,20 +177,13 @@ fn readiness(config: &Config, portal: &Portal) -> (Vec<Check>, Mapping) {
                     ok: true,
                     what: format!("lead pipeline \"{}\" (id {})", p.label, p.id),
                 });
-                for (stage, label) in &hs.lead_stages {
-                    let found = portal::stage(p, label);
-                    if let Some(s) = found {
-                        mapping.lead_stages.insert(*stage, s.id.clone());
-                    }
-                    checks.push(Check {
-                        ok: found.is_some(),
-                        what: format!(
-                            "lead stage {} = \"{label}\"{}",
-                            stage.as_str(),
-                            found.map(|s| format!(" (id {})", s.id)).unwrap_or_default()
-                        ),
-                    });
-                }
+                resolve_stages(
+                    "lead",
+                    p,
+                    hs.lead_stages.iter().map(|(st, l)| (*st, st.as_str(), l)),
+                    &mut mapping.lead_stages,
+                    &mut checks,
+                );
             }
             None => checks.push(Check {
                 ok: false,
@@ -614,4 +600,28 @@ pub async fn setup(config: &Config, create_pipelines: bool) -> Result<(String, b
         "not ready: see MISSING above\n"
     });
     Ok((t, ready))
+}
+
+/// Resolve each configured stage label (or id) of pipeline `p` to its id, with a check line
+/// per stage: the same for deal and lead stages.
+fn resolve_stages<'a, S: Ord>(
+    kind: &str,
+    p: &crate::hubspot::api::Pipeline,
+    stages: impl Iterator<Item = (S, &'static str, &'a String)>,
+    ids: &mut BTreeMap<S, String>,
+    checks: &mut Vec<Check>,
+) {
+    for (stage, name, label) in stages {
+        let found = portal::stage(p, label);
+        checks.push(Check {
+            ok: found.is_some(),
+            what: format!(
+                "{kind} stage {name} = \"{label}\"{}",
+                found.map(|s| format!(" (id {})", s.id)).unwrap_or_default()
+            ),
+        });
+        if let Some(s) = found {
+            ids.insert(stage, s.id.clone());
+        }
+    }
 }
