@@ -69,6 +69,12 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Check the config, the SQL and the source schemas without computing anything.
     Validate,
+    /// Write score history for past days (as `run` would have scored them), e.g. before the
+    /// first report or after changing the scoring config.
+    Backfill(BackfillArgs),
+    /// Cohort, activation, funnel and revenue tables from the score history, as CSV, Parquet
+    /// and one self-contained HTML page, into --out DIR (default `[report] dir`).
+    Report(ReportArgs),
     /// Generate deterministic, contract-shaped demo exports into --out DIR.
     DemoData(DemoDataArgs),
     /// Serve a local, in-memory HubSpot-compatible API on 127.0.0.1 to try a config end to end.
@@ -80,6 +86,38 @@ pub struct RunArgs {
     /// Compute decisions and show the HubSpot plan; write nothing and advance no state.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BackfillArgs {
+    /// First day to score (UTC).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub from: String,
+    /// Last day to score (UTC); default the as-of day.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub to: Option<String>,
+}
+
+/// Which files `report` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Csv,
+    Parquet,
+    Html,
+    All,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// First trial-start day of the cohorts reported (default: `[report] weeks` weeks back).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub from: Option<String>,
+    /// Last trial-start day of the cohorts reported (default: the as-of day).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub to: Option<String>,
+    /// Which files to write.
+    #[arg(long, value_enum, default_value_t = ReportFormat::All)]
+    pub format: ReportFormat,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -11,9 +11,11 @@ pub mod config;
 pub mod decision;
 pub mod demo;
 pub mod features;
+pub mod history;
 pub mod hubspot;
 pub mod job;
 pub mod output;
+pub mod report;
 pub mod route;
 pub mod score;
 pub mod source;
@@ -43,6 +45,10 @@ pub enum Error {
     State(#[from] state::StateError),
     #[error(transparent)]
     Demo(#[from] demo::DemoError),
+    #[error(transparent)]
+    History(#[from] history::HistoryError),
+    #[error(transparent)]
+    Report(#[from] report::ReportError),
     #[error(transparent)]
     Portal(#[from] hubspot::portal::PortalError),
     #[error("{0}")]
@@ -133,6 +139,68 @@ async fn run(cli: Cli) -> Result<Outcome, Error> {
             let report = job::validate(&config).await?;
             if config.verbosity > Verbosity::Quiet {
                 emit(&report);
+            }
+            return Ok(Outcome::default());
+        }
+        Command::Backfill(args) => {
+            let from = config::date_flag("from", &args.from)?;
+            let to = match &args.to {
+                Some(to) => config::date_flag("to", to)?,
+                None => config.as_of,
+            };
+            let done = job::backfill(&config, from, to).await?;
+            if config.verbosity > Verbosity::Quiet {
+                emit(&done.to_string());
+            }
+            if let Some(path) = &config.summary_json {
+                write_json(path, &done)?;
+            }
+            return Ok(Outcome::default());
+        }
+        Command::Report(args) => {
+            let to = match &args.to {
+                Some(to) => config::date_flag("to", to)?,
+                None => config.as_of,
+            };
+            let from = match &args.from {
+                Some(from) => config::date_flag("from", from)?,
+                // Whole ISO weeks: back to the Monday `[report] weeks` weeks before `to`'s week.
+                None => {
+                    use chrono::Datelike;
+                    let monday = to
+                        - chrono::TimeDelta::days(i64::from(to.weekday().num_days_from_monday()));
+                    monday - chrono::TimeDelta::weeks(i64::from(config.report_weeks) - 1)
+                }
+            };
+            let formats = match args.format {
+                cli::ReportFormat::Csv => report::Formats {
+                    csv: true,
+                    parquet: false,
+                    html: false,
+                },
+                cli::ReportFormat::Parquet => report::Formats {
+                    csv: false,
+                    parquet: true,
+                    html: false,
+                },
+                cli::ReportFormat::Html => report::Formats {
+                    csv: false,
+                    parquet: false,
+                    html: true,
+                },
+                cli::ReportFormat::All => report::Formats {
+                    csv: true,
+                    parquet: true,
+                    html: true,
+                },
+            };
+            let out = config
+                .out
+                .clone()
+                .unwrap_or_else(|| config.report_dir.clone());
+            let done = job::report(&config, &out, (from, to), formats).await?;
+            if config.verbosity > Verbosity::Quiet {
+                emit(&done.to_string());
             }
             return Ok(Outcome::default());
         }
@@ -255,7 +323,7 @@ fn emit(text: &str) {
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
-fn write_json(path: &Path, summary: &summary::Summary) -> Result<(), Error> {
+fn write_json<T: serde::Serialize>(path: &Path, summary: &T) -> Result<(), Error> {
     let text = serde_json::to_string_pretty(summary).expect("summary serialises");
     let err = |e: std::io::Error| {
         Error::Output(output::OutputError::Write {

@@ -107,6 +107,7 @@ async fn the_feature_window_reads_only_recent_partitions() {
     let params = pqlsync::features::Params {
         as_of_date: c.as_of,
         account_id_key: "account_id".into(),
+        report_range: None,
     };
     pqlsync::features::register(&ctx, &project, &params, &[])
         .await

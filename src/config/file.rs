@@ -30,6 +30,12 @@ pub struct ConfigFile {
     /// What the job remembers between runs.
     #[serde(default)]
     pub state: StateFile,
+    /// The score history `run` and `backfill` append to and `report` reads.
+    #[serde(default)]
+    pub history: HistoryFile,
+    /// The cohort and funnel report.
+    #[serde(default)]
+    pub report: ReportFile,
     /// Where run outputs go.
     #[serde(default)]
     pub output: OutputFile,
@@ -298,6 +304,26 @@ impl Default for StateFile {
 
 fn default_state_url() -> String {
     ".pqlsync/state".to_string()
+}
+
+/// `[history]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryFile {
+    /// Where the score history lives (a directory path or object-store URL): Parquet, one
+    /// `as_of=YYYY-MM-DD/` directory per scoring day. Default: `history` beside the state
+    /// directory (`.pqlsync/history` for the default state).
+    pub url: Option<String>,
+}
+
+/// `[report]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportFile {
+    /// Directory `report` writes to when `--out` is not given (default `out/report`).
+    pub dir: Option<String>,
+    /// Weeks of trial cohorts a report covers when `--from` is not given (default 26).
+    pub weeks: Option<u32>,
 }
 
 /// `[output]`.

@@ -123,6 +123,12 @@ pub struct Config {
     pub routing: Policy,
     /// Where state (routing memory) lives: a local directory or an object-store URL.
     pub state: Location,
+    /// Where the score history lives: `[history] url`, default `history` beside the state.
+    pub history: Location,
+    /// `[report] dir`, default `out/report`.
+    pub report_dir: PathBuf,
+    /// `[report] weeks`: cohort weeks a report covers by default.
+    pub report_weeks: u32,
     pub output_dir: PathBuf,
     pub out: Option<PathBuf>,
     pub verbosity: Verbosity,
@@ -221,6 +227,11 @@ pub fn as_of_from(flag: Option<&str>, file: Option<&str>) -> Result<NaiveDate, C
         }),
         None => Ok(Utc::now().date_naive()),
     }
+}
+
+/// A date flag such as `--from`: `YYYY-MM-DD`.
+pub fn date_flag(flag: &'static str, value: &str) -> Result<NaiveDate, ConfigError> {
+    parse_date(value).map_err(|message| ConfigError::Flag { flag, message })
 }
 
 pub fn verbosity(global: &GlobalArgs) -> Verbosity {
@@ -361,6 +372,26 @@ impl Config {
             },
             store_options: store_options.clone(),
         };
+        let history_configured = parsed
+            .history
+            .url
+            .clone()
+            .unwrap_or_else(|| beside(&parsed.state.url, "history"));
+        let history = Location {
+            url: if is_url(&history_configured) {
+                history_configured.clone()
+            } else {
+                base.join(&history_configured)
+                    .to_string_lossy()
+                    .into_owned()
+            },
+            configured: history_configured,
+            store_options: store_options.clone(),
+        };
+        let report_weeks = parsed.report.weeks.unwrap_or(26);
+        if report_weeks == 0 {
+            return Err(invalid("report.weeks", "must be at least 1".into()));
+        }
         let hubspot =
             hubspot_config(&parsed.hubspot, &base, env).map_err(|(key, m)| invalid(&key, m))?;
         Ok(Config {
@@ -373,6 +404,12 @@ impl Config {
             scoring,
             routing,
             state,
+            history,
+            report_dir: base.join(parsed.report.dir.as_deref().map_or_else(
+                || Path::new(&parsed.output.dir).join("report"),
+                PathBuf::from,
+            )),
+            report_weeks,
             output_dir: base.join(&parsed.output.dir),
             out: global.out.clone(),
             verbosity: verbosity(global),
@@ -407,6 +444,19 @@ fn is_identifier(s: &str) -> bool {
         && s.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         && !s.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// `name` as a sibling of the location `of` (`.pqlsync/state` → `.pqlsync/history`,
+/// `s3://b/p/state/` → `s3://b/p/history`, `s3://b` → `s3://b/history`).
+pub(crate) fn beside(of: &str, name: &str) -> String {
+    let trimmed = of.trim().trim_end_matches('/');
+    match trimmed.rsplit_once('/') {
+        Some((parent, _)) if !parent.ends_with(':') && !parent.ends_with(":/") => {
+            format!("{parent}/{name}")
+        }
+        Some(_) => format!("{trimmed}/{name}"),
+        None => name.to_string(),
+    }
 }
 
 fn is_url(s: &str) -> bool {

@@ -259,3 +259,24 @@ fn the_demo_config_loads() {
     assert!(c.sources.subscriptions.is_some());
     assert!(!c.routing.owners.self_serve.is_empty());
 }
+
+#[test]
+fn history_defaults_to_beside_the_state() {
+    for (state, history) in [
+        (".pqlsync/state", ".pqlsync/history"),
+        ("state", "history"),
+        ("s3://bucket/pqlsync/state/", "s3://bucket/pqlsync/history"),
+        ("s3://bucket", "s3://bucket/history"),
+        ("/var/lib/pqlsync/state", "/var/lib/pqlsync/history"),
+    ] {
+        assert_eq!(beside(state, "history"), history, "{state}");
+    }
+    let path = Path::new("/etc/pqlsync/pqlsync.toml");
+    let c = Config::from_str(MINIMAL, path, &global(), &[]).unwrap();
+    assert_eq!(c.history.url, "/etc/pqlsync/.pqlsync/history");
+    assert_eq!(c.report_dir, Path::new("/etc/pqlsync/out/report"));
+    assert_eq!(c.report_weeks, 26);
+    let text = format!("{MINIMAL}\n[history]\nurl = \"gs://b/h\"\n[report]\nweeks = 0\n");
+    let err = Config::from_str(&text, path, &global(), &[]).unwrap_err();
+    assert!(err.to_string().contains("report.weeks"), "{err}");
+}

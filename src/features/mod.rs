@@ -22,8 +22,8 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use datafusion::prelude::{CsvReadOptions, DataFrame, SessionContext};
 
-pub use plan::Param;
-pub use project::{FINAL_VIEW, Layer, Project, Seed, View};
+pub use plan::{Param, plan_query};
+pub use project::{FINAL_VIEW, Layer, Project, Seed, View, load_reports};
 pub use value::Value;
 
 /// Errors from loading, planning or running the SQL project.
@@ -115,6 +115,8 @@ pub struct Params {
     pub as_of_date: NaiveDate,
     /// `[sources.stripe] account_id_key`.
     pub account_id_key: String,
+    /// The report's trial-start range, bound as `$report_from` / `$report_to` (dates).
+    pub report_range: Option<(NaiveDate, NaiveDate)>,
 }
 
 impl Params {
@@ -129,7 +131,8 @@ impl Params {
 
     pub fn bound(&self) -> Vec<Param> {
         let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-        vec![
+        let date = |d: NaiveDate| ScalarValue::Date32(Some((d - epoch).num_days() as i32));
+        let mut params = vec![
             Param {
                 name: "as_of",
                 value: ScalarValue::TimestampMicrosecond(
@@ -139,13 +142,24 @@ impl Params {
             },
             Param {
                 name: "as_of_date",
-                value: ScalarValue::Date32(Some((self.as_of_date - epoch).num_days() as i32)),
+                value: date(self.as_of_date),
             },
             Param {
                 name: "account_id_key",
                 value: ScalarValue::Utf8(Some(self.account_id_key.clone())),
             },
-        ]
+        ];
+        if let Some((from, to)) = self.report_range {
+            params.push(Param {
+                name: "report_from",
+                value: date(from),
+            });
+            params.push(Param {
+                name: "report_to",
+                value: date(to),
+            });
+        }
+        params
     }
 }
 
@@ -363,6 +377,7 @@ mod tests {
         let p = Params {
             as_of_date: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
             account_id_key: "account_id".into(),
+            report_range: None,
         };
         // 2026-11-21T00:00:00Z
         assert_eq!(p.as_of_micros(), 1_795_219_200_000_000);

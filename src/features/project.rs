@@ -21,6 +21,9 @@ use super::FeatureError;
 pub enum Layer {
     Staging,
     Features,
+    /// `reports/`: report tables, planned only by `pqlsync report`, over the feature views and
+    /// the score history.
+    Reports,
 }
 
 impl fmt::Display for Layer {
@@ -28,6 +31,7 @@ impl fmt::Display for Layer {
         f.write_str(match self {
             Layer::Staging => "staging",
             Layer::Features => "features",
+            Layer::Reports => "reports",
         })
     }
 }
@@ -95,6 +99,15 @@ impl Project {
             seeds,
         })
     }
+}
+
+/// The report views under `dir/reports/`, in planning order (a report may read another).
+pub fn load_reports(dir: &Path) -> Result<Vec<View>, FeatureError> {
+    let mut views = Vec::new();
+    for path in list(&dir.join(Layer::Reports.to_string()), "sql")? {
+        views.push(parse_view(&path, Layer::Reports)?);
+    }
+    order(views)
 }
 
 fn list(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, FeatureError> {

@@ -23,6 +23,7 @@ use crate::Error;
 use crate::config::{Config, Verbosity};
 use crate::decision::{Decider, Decision};
 use crate::features::{self, FeatureError, Kind, Params, Project, Value};
+use crate::history;
 use crate::output::AtomicWriter;
 use crate::source::{self, DatasetInfo};
 use crate::state::{RoutingState, Store};
@@ -87,6 +88,7 @@ impl Engine {
         let params = Params {
             as_of_date: config.as_of,
             account_id_key: config.sources.account_id_key.clone(),
+            report_range: None,
         };
         features::register(&ctx, &project, &params, &config.extra_free_email_domains).await?;
         log.note(|| {
@@ -303,12 +305,17 @@ pub async fn decide(config: &Config, mode: Mode) -> Result<Summary, Error> {
     let mut summary = Summary::new(name, Some(config.as_of));
     let mut kept: Vec<Decision> = Vec::new();
     let mut duplicates = 0;
+    let mut snapshot = (mode == Mode::Run)
+        .then(|| history::Snapshot::new(&config.history, config.as_of, history::Origin::Run));
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(FeatureError::execution)?;
         duplicates += sum_column(&batch, "duplicate_events_14d");
         let (decided, decisions) = decider.decide(&batch)?;
         if let Some(w) = writer.as_mut() {
             w.write(&decided)?;
+        }
+        if let Some(s) = snapshot.as_mut() {
+            s.push(&decided)?;
         }
         for d in &decisions {
             summary.count(d);
@@ -349,6 +356,12 @@ pub async fn decide(config: &Config, mode: Mode) -> Result<Summary, Error> {
             }
             memory.save(&store).await?;
         }
+        if let Some(mut snapshot) = snapshot.take() {
+            // After the sync, so the snapshot carries the owners HubSpot already had.
+            snapshot.set_owners(&synced.owners)?;
+            let rows = snapshot.commit(&Store::open(&config.history)?).await?;
+            log.note(|| format!("history for {} written ({rows} accounts)", config.as_of));
+        }
         summary
             .outputs
             .extend(synced.report.outputs.iter().cloned());
@@ -357,6 +370,102 @@ pub async fn decide(config: &Config, mode: Mode) -> Result<Summary, Error> {
         summary.seconds = started.elapsed().as_secs_f64();
     }
     Ok(summary)
+}
+
+/// What `backfill` did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Backfill {
+    pub from: chrono::NaiveDate,
+    pub to: chrono::NaiveDate,
+    pub days: usize,
+    /// Snapshot rows written over all days.
+    pub rows: usize,
+    pub history: String,
+    pub seconds: f64,
+}
+
+impl std::fmt::Display for Backfill {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "backfilled {} day(s), {} to {}: {} account snapshots in {} ({:.1}s)",
+            self.days,
+            self.from,
+            self.to,
+            thousands(self.rows as i64),
+            self.history,
+            self.seconds
+        )
+    }
+}
+
+/// `pqlsync backfill --from --to`: score each past day as `run` would have (features as of
+/// that day, routing memory carried from day to day, starting empty at `from`) and write its
+/// history snapshot. Neither the routing state nor HubSpot is touched.
+pub async fn backfill(
+    config: &Config,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> Result<Backfill, Error> {
+    let started = Instant::now();
+    if from > to {
+        return Err(Error::Usage(format!(
+            "--from {from} is after --to {to}: give the first day, then the last"
+        )));
+    }
+    let days = (to - from).num_days() as u64 + 1;
+    let log = Log::new(config);
+    let store = Store::open(&config.history)?;
+    let mut memory = RoutingState::default();
+    let visible = config.verbosity >= Verbosity::Normal && std::io::stderr().is_terminal();
+    let bar = if visible {
+        ProgressBar::with_draw_target(Some(days), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} days {msg} [{elapsed} / ~{duration}]")
+            .expect("valid template"),
+    );
+    let mut rows = 0;
+    for day in from.iter_days().take_while(|d| *d <= to) {
+        bar.set_message(day.to_string());
+        let mut day_config = config.clone();
+        day_config.as_of = day;
+        let engine = Engine::prepare(&day_config).await?;
+        let df = features::account_features(&engine.ctx).await?;
+        let features::Running { mut stream, .. } = features::stream(df).await?;
+        let mut decider = Decider::new(&day_config, &memory, stream.schema())?;
+        let mut snapshot = history::Snapshot::new(&config.history, day, history::Origin::Backfill);
+        let mut decided_today = Vec::new();
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(FeatureError::execution)?;
+            let (decided, decisions) = decider.decide(&batch)?;
+            snapshot.push(&decided)?;
+            decided_today.extend(
+                decisions
+                    .into_iter()
+                    .map(|d| (d.account_id, d.route.memory)),
+            );
+        }
+        drop(decider);
+        for (account, m) in decided_today {
+            memory.record(&account, m);
+        }
+        let written = snapshot.commit(&store).await?;
+        rows += written;
+        log.note(|| format!("{day}: {written} accounts"));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(Backfill {
+        from,
+        to,
+        days: days as usize,
+        rows,
+        history: config.history.configured.clone(),
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }
 
 /// `pqlsync explain ACCOUNT_ID`: one account's features, signals, score and route.
@@ -605,4 +714,91 @@ pub async fn validate(config: &Config) -> Result<String, Error> {
         config.routing.disqualify.len()
     );
     Ok(t)
+}
+
+/// What `report` did.
+#[derive(Debug, Clone)]
+pub struct ReportRun {
+    pub tables: Vec<(String, usize)>,
+    pub files: Vec<PathBuf>,
+    pub from: chrono::NaiveDate,
+    pub to: chrono::NaiveDate,
+    pub history_days: usize,
+    pub seconds: f64,
+}
+
+impl std::fmt::Display for ReportRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "report of trials started {} to {}, from {} day(s) of score history ({:.1}s)",
+            self.from, self.to, self.history_days, self.seconds
+        )?;
+        for (name, rows) in &self.tables {
+            writeln!(f, "  {name:<18} {rows:>7} rows")?;
+        }
+        writeln!(f, "wrote")?;
+        for file in &self.files {
+            writeln!(f, "  {}", file.display())?;
+        }
+        Ok(())
+    }
+}
+
+/// `pqlsync report`: the report SQL over the score history, written to `out`.
+pub async fn report(
+    config: &Config,
+    out: &std::path::Path,
+    range: (chrono::NaiveDate, chrono::NaiveDate),
+    formats: crate::report::Formats,
+) -> Result<ReportRun, Error> {
+    let started = Instant::now();
+    let (from, to) = range;
+    if from > to {
+        return Err(Error::Usage(format!(
+            "--from {from} is after --to {to}: give the first trial-start day, then the last"
+        )));
+    }
+    let log = Log::new(config);
+    let views = features::load_reports(&config.sql_dir)?;
+    let engine = Engine::prepare(config).await?;
+    let store = Store::open(&config.history)?;
+    let days = history::days(&store).await?;
+    let history_days = days.iter().filter(|d| **d <= config.as_of).count();
+    if history_days == 0 {
+        return Err(Error::Usage(format!(
+            "no score history on or before {} at {}: `pqlsync run` adds a day each run; \
+             `pqlsync backfill --from YYYY-MM-DD --to {}` fills in past days",
+            config.as_of, config.history.configured, config.as_of
+        )));
+    }
+    history::register(&engine.ctx, &config.history, &store).await?;
+    log.note(|| format!("history: {history_days} day(s) from {}", days[0]));
+    let params = Params {
+        as_of_date: config.as_of,
+        account_id_key: config.sources.account_id_key.clone(),
+        report_range: Some((from, to)),
+    };
+    let bar = spinner(config, "computing the report");
+    let dir = config.sql_dir.join("reports");
+    let tables = crate::report::compute(&engine.ctx, &views, &params, &dir).await?;
+    log.note(|| format!("computed {} report tables", tables.len()));
+    let context = crate::report::Context {
+        as_of: config.as_of,
+        from,
+        to,
+        history_days,
+        history_first: days.first().copied(),
+        history_url: config.history.configured.clone(),
+    };
+    let written = crate::report::write(out, &tables, formats, &context)?;
+    bar.finish_and_clear();
+    Ok(ReportRun {
+        tables: tables.iter().map(|t| (t.name.clone(), t.rows())).collect(),
+        files: written.files,
+        from,
+        to,
+        history_days,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }

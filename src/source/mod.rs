@@ -349,7 +349,7 @@ async fn open(
 }
 
 /// The object store for a URL, registered in the session on first use.
-fn store_for(
+pub(crate) fn store_for(
     ctx: &SessionContext,
     url: &ListingTableUrl,
     location: &Location,

@@ -78,8 +78,20 @@ impl Store {
         })
     }
 
-    fn path(&self, file: &str) -> StorePath {
-        self.prefix.clone().join(file)
+    /// The object path of `file` (which may contain `/`) under this store's prefix.
+    pub fn path(&self, file: &str) -> StorePath {
+        file.split('/')
+            .filter(|p| !p.is_empty())
+            .fold(self.prefix.clone(), |path, part| path.join(part))
+    }
+
+    pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// The location as configured, for messages.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// Read a JSON state file; `None` if it does not exist yet.

@@ -1,0 +1,89 @@
+-- trial_outcomes: one row per trial whose start day falls in the report range; every other
+-- report table counts these rows.
+-- Trial start: the Stripe subscription's trial_start when there is one, else the account's
+-- first `trial_started` event (the `trials` feature view). Cohort: the ISO week (Monday start)
+-- of the start day. All days are UTC calendar days.
+-- Days to Yellow / Green: from the start day to the first daily snapshot (score history) on or
+-- after it with tier Yellow or better / Green; "within N days" means at most N.
+-- Motion: sales_assisted if any snapshot from the start day to the trial's last day routed the
+-- account sales-assisted, else self_serve. SQL (sales-qualified): routed sales-assisted and
+-- accepted, i.e. its deal in the Sales-Assisted stage or a meeting booked.
+-- Disqualified: the lead reached the Disqualified stage in any snapshot.
+-- Paid: a Stripe subscription of the account billing (active or past_due) after its trial, or
+-- ended after its trial ended; paid_at is that trial's end (the start, without a trial).
+-- Converted within 30 days: paid_at at most 30 days after the start day.
+WITH trial AS (
+    SELECT
+        account_id,
+        trial_id,
+        trial_start,
+        trial_end,
+        trial_status,
+        CAST(trial_start AS DATE)                     AS start_day,
+        CAST(date_trunc('week', trial_start) AS DATE) AS cohort_week
+    FROM trials
+    WHERE CAST(trial_start AS DATE) BETWEEN $report_from AND $report_to
+),
+snapshots AS (
+    SELECT
+        t.account_id,
+        h.as_of,
+        h.tier,
+        h.motion,
+        h.lead_stage,
+        h.deal_stage,
+        h.meeting_booked_14d,
+        h.as_of <= CAST(t.trial_end AS DATE) AS in_trial
+    FROM trial AS t
+    JOIN history AS h ON h.account_id = t.account_id
+    WHERE h.as_of >= t.start_day AND h.as_of <= $as_of_date
+),
+firsts AS (
+    SELECT
+        account_id,
+        count(*)                                                   AS snapshots,
+        min(as_of) FILTER (WHERE tier IN ('yellow', 'green'))      AS first_yellow_on,
+        min(as_of) FILTER (WHERE tier = 'green')                   AS first_green_on,
+        bool_or(in_trial AND motion = 'sales_assisted')            AS sales_assisted,
+        min(as_of) FILTER (WHERE motion = 'sales_assisted'
+            AND (deal_stage = 'trial_sales_assisted' OR meeting_booked_14d > 0)) AS sql_on,
+        bool_or(lead_stage = 'disqualified')                       AS disqualified
+    FROM snapshots
+    GROUP BY account_id
+),
+paid AS (
+    SELECT
+        account_id,
+        min(COALESCE(trial_end, start_date, created)) AS paid_at
+    FROM stg_subscriptions
+    WHERE COALESCE(trial_end, start_date, created) < $as_of
+      AND (status_as_of IN ('active', 'past_due')
+           OR ended_at > COALESCE(trial_end, start_date, created))
+    GROUP BY account_id
+)
+SELECT
+    t.cohort_week,
+    t.account_id,
+    t.trial_id,
+    t.trial_start,
+    t.trial_end,
+    t.trial_status,
+    COALESCE(f.snapshots, 0)                                    AS snapshots,
+    CAST(f.first_yellow_on - t.start_day AS BIGINT)             AS days_to_yellow,
+    CAST(f.first_green_on - t.start_day AS BIGINT)              AS days_to_green,
+    CASE WHEN COALESCE(f.sales_assisted, false) THEN 'sales_assisted' ELSE 'self_serve' END
+                                                                AS motion,
+    f.sql_on IS NOT NULL                                        AS sales_qualified,
+    COALESCE(f.disqualified, false)                             AS disqualified,
+    p.paid_at,
+    p.paid_at IS NOT NULL AND p.paid_at >= t.trial_start        AS converted_paid,
+    p.paid_at IS NOT NULL AND p.paid_at >= t.trial_start
+        AND CAST(CAST(p.paid_at AS DATE) - t.start_day AS BIGINT) <= 30
+                                                                AS converted_paid_30d,
+    CASE WHEN p.paid_at >= t.trial_start
+        THEN CAST(CAST(p.paid_at AS DATE) - t.start_day AS BIGINT) END AS days_to_paid,
+    CAST($as_of_date - t.start_day AS BIGINT)                   AS days_observed
+FROM trial AS t
+LEFT JOIN firsts AS f ON f.account_id = t.account_id
+LEFT JOIN paid AS p ON p.account_id = t.account_id
+ORDER BY t.cohort_week, t.account_id

@@ -1,0 +1,634 @@
+//! `pqlsync backfill` and `pqlsync report` as the real binary over generated demo data. The
+//! report's figures are checked against values computed here, in plain Rust over the raw
+//! exports and the history files, not by the report SQL.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use chrono::{Datelike, NaiveDate, TimeDelta};
+use common::*;
+use pqlsync::features::Value;
+
+const FROM: &str = "2026-10-05";
+const BACKFILL_FROM: &str = "2026-10-07";
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    data: PathBuf,
+    out: PathBuf,
+}
+
+/// One backfilled history and one report, shared by the tests (backfilling is the slow part).
+static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let data = demo_data(&root, 600, 45, 5);
+    write_config(&root, &data, "");
+    let o = pqlsync(&root)
+        .args(["backfill", "--from", BACKFILL_FROM])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("backfilled 45 day(s), 2026-10-07 to 2026-11-20"),
+        "{}",
+        stdout(&o)
+    );
+    let out = root.join("report");
+    let o = pqlsync(&root)
+        .args(["report", "--from", FROM, "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    Fixture {
+        _dir: dir,
+        root,
+        data,
+        out,
+    }
+});
+
+fn day(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+fn as_of_end_us() -> i64 {
+    (day(AS_OF) + TimeDelta::days(1))
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp_micros()
+}
+
+fn date_of_us(us: i64) -> NaiveDate {
+    chrono::DateTime::from_timestamp_micros(us)
+        .unwrap()
+        .date_naive()
+}
+
+fn monday(d: NaiveDate) -> NaiveDate {
+    d - TimeDelta::days(i64::from(d.weekday().num_days_from_monday()))
+}
+
+fn ts(row: &[(String, Value)], name: &str) -> Option<i64> {
+    match get(row, name) {
+        Value::Timestamp(us) => Some(*us),
+        Value::Null => None,
+        other => panic!("{name}: {other:?}"),
+    }
+}
+
+fn text(row: &[(String, Value)], name: &str) -> Option<String> {
+    get(row, name).as_str().map(str::to_string)
+}
+
+/// A CSV report file: its `# ` definition lines and its rows by column name.
+fn csv(path: &Path) -> (Vec<String>, Vec<BTreeMap<String, String>>) {
+    let body = std::fs::read_to_string(path).unwrap();
+    let definitions: Vec<String> = body
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .map(str::to_string)
+        .collect();
+    let mut lines = body.lines().skip(definitions.len());
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let rows = lines
+        .map(|l| {
+            header
+                .iter()
+                .zip(l.split(','))
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect();
+    (definitions, rows)
+}
+
+/// One trial, computed from the raw exports and the history files.
+#[derive(Debug)]
+struct Trial {
+    start_us: i64,
+    start_day: NaiveDate,
+    days_to_yellow: Option<i64>,
+    days_to_green: Option<i64>,
+    paid_us: Option<i64>,
+    /// Monthly amount (minor units) and currency of the paying subscriptions.
+    new_mrr: Option<(i64, String)>,
+}
+
+impl Trial {
+    fn converted(&self) -> bool {
+        self.paid_us.is_some_and(|p| p >= self.start_us)
+    }
+    fn converted_30d(&self) -> bool {
+        self.converted() && (date_of_us(self.paid_us.unwrap()) - self.start_day).num_days() <= 30
+    }
+}
+
+struct Snapshot {
+    as_of: NaiveDate,
+    tier: String,
+    trial_status: String,
+}
+
+fn history(root: &Path) -> BTreeMap<String, Vec<Snapshot>> {
+    let mut by_account: BTreeMap<String, Vec<Snapshot>> = BTreeMap::new();
+    for row in read_rows(&root.join("history")) {
+        by_account
+            .entry(text(&row, "account_id").unwrap())
+            .or_default()
+            .push(Snapshot {
+                as_of: get(&row, "as_of").as_date().unwrap(),
+                tier: text(&row, "tier").unwrap(),
+                trial_status: text(&row, "trial_status").unwrap(),
+            });
+    }
+    for snaps in by_account.values_mut() {
+        snaps.sort_by_key(|s| s.as_of);
+    }
+    by_account
+}
+
+/// Trials by account, per the documented definitions, in plain Rust.
+fn trials(data: &Path, history: &BTreeMap<String, Vec<Snapshot>>) -> BTreeMap<String, Trial> {
+    let end = as_of_end_us();
+    let mut account_of: BTreeMap<String, String> = BTreeMap::new();
+    for row in read_rows(&data.join("stripe/customers_metadata.parquet")) {
+        if text(&row, "key").as_deref() == Some("account_id") {
+            let (customer, account) = (text(&row, "customer_id").unwrap(), text(&row, "value"));
+            if let Some(account) = account {
+                let slot = account_of.entry(customer).or_default();
+                if account > *slot {
+                    *slot = account;
+                }
+            }
+        }
+    }
+    let mut items: BTreeMap<String, (i64, String)> = BTreeMap::new();
+    for row in read_rows(&data.join("stripe/subscription_items.parquet")) {
+        let per_month = match text(&row, "price_recurring_interval").as_deref() {
+            Some("month") => 1.0,
+            Some("year") => 1.0 / 12.0,
+            other => panic!("interval {other:?}"),
+        };
+        let amount = get(&row, "price_unit_amount").as_i64().unwrap()
+            * get(&row, "quantity").as_i64().unwrap();
+        let entry = items
+            .entry(text(&row, "subscription_id").unwrap())
+            .or_insert((0, text(&row, "price_currency").unwrap().to_lowercase()));
+        entry.0 += (amount as f64 * per_month).round() as i64;
+    }
+    // Latest subscription with a trial per account, and the first paying moment.
+    let mut stripe_trial: BTreeMap<String, (i64, String, i64)> = BTreeMap::new();
+    let mut paid: BTreeMap<String, i64> = BTreeMap::new();
+    let mut paying_mrr: BTreeMap<String, (i64, String)> = BTreeMap::new();
+    for row in read_rows(&data.join("stripe/subscriptions.parquet")) {
+        let Some(account) = account_of.get(&text(&row, "customer_id").unwrap()) else {
+            continue;
+        };
+        let id = text(&row, "id").unwrap();
+        let created = ts(&row, "created").unwrap();
+        if created >= end {
+            continue;
+        }
+        if let Some(start) = ts(&row, "trial_start") {
+            let newer = stripe_trial
+                .get(account)
+                .is_none_or(|(c, i, _)| (created, &id) > (*c, i));
+            if newer {
+                stripe_trial.insert(account.clone(), (created, id.clone(), start));
+            }
+        }
+        let billing_from = ts(&row, "trial_end")
+            .or(ts(&row, "start_date"))
+            .unwrap_or(created);
+        let status = text(&row, "status").unwrap();
+        let billing = matches!(status.as_str(), "active" | "past_due")
+            || ts(&row, "ended_at").is_some_and(|e| e > billing_from);
+        if billing && billing_from < end {
+            let p = paid.entry(account.clone()).or_insert(billing_from);
+            *p = (*p).min(billing_from);
+            if let Some((amount, currency)) = items.get(&id) {
+                let e = paying_mrr
+                    .entry(account.clone())
+                    .or_insert((0, currency.clone()));
+                e.0 += amount;
+            }
+        }
+    }
+    let mut event_trial: BTreeMap<String, i64> = BTreeMap::new();
+    for row in read_rows(&data.join("tracks")) {
+        if text(&row, "event").as_deref() != Some("trial_started") {
+            continue;
+        }
+        let t = ts(&row, "timestamp").unwrap();
+        let Some(account) = text(&row, "context_group_id") else {
+            continue;
+        };
+        if t < end {
+            let e = event_trial.entry(account).or_insert(t);
+            *e = (*e).min(t);
+        }
+    }
+    let (from, to) = (day(FROM), day(AS_OF));
+    let mut out = BTreeMap::new();
+    for (account, snaps) in history {
+        // Accounts the last day scored: the ones `account_features` knows.
+        if snaps.last().map(|s| s.as_of) != Some(day(AS_OF)) {
+            continue;
+        }
+        let start = stripe_trial
+            .get(account)
+            .map(|(_, _, s)| *s)
+            .or(event_trial.get(account).copied());
+        let Some(start_us) = start else { continue };
+        let start_day = date_of_us(start_us);
+        if start_day < from || start_day > to {
+            continue;
+        }
+        let first = |pred: &dyn Fn(&str) -> bool| {
+            snaps
+                .iter()
+                .find(|s| s.as_of >= start_day && pred(&s.tier))
+                .map(|s| (s.as_of - start_day).num_days())
+        };
+        out.insert(
+            account.clone(),
+            Trial {
+                start_us,
+                start_day,
+                days_to_yellow: first(&|t| t == "yellow" || t == "green"),
+                days_to_green: first(&|t| t == "green"),
+                paid_us: paid.get(account).copied(),
+                new_mrr: paying_mrr.get(account).cloned(),
+            },
+        );
+    }
+    out
+}
+
+fn median(mut v: Vec<i64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort();
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2] as f64
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) as f64 / 2.0
+    })
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+fn num(row: &BTreeMap<String, String>, name: &str) -> Option<f64> {
+    let v = row.get(name).unwrap_or_else(|| panic!("no column {name}"));
+    (!v.is_empty()).then(|| v.parse().unwrap())
+}
+
+#[test]
+fn cohort_funnel_and_activation_figures_match_an_independent_computation() {
+    let f = &*FIXTURE;
+    let history = history(&f.root);
+    let trials = trials(&f.data, &history);
+    assert!(trials.len() > 100, "{} trials", trials.len());
+    let mut by_week: BTreeMap<NaiveDate, Vec<&Trial>> = BTreeMap::new();
+    for t in trials.values() {
+        by_week.entry(monday(t.start_day)).or_default().push(t);
+    }
+
+    let (definitions, cohorts) = csv(&f.out.join("cohorts.csv"));
+    assert!(
+        definitions
+            .iter()
+            .any(|l| l.contains("ISO week, Monday start, UTC")),
+        "{definitions:?}"
+    );
+    let weeks: Vec<NaiveDate> = cohorts.iter().map(|r| day(&r["cohort_week"])).collect();
+    assert_eq!(weeks, by_week.keys().copied().collect::<Vec<_>>());
+    let mut some_green = false;
+    let mut some_paid = false;
+    for row in &cohorts {
+        let week = day(&row["cohort_week"]);
+        let ts = &by_week[&week];
+        let n = ts.len() as f64;
+        let count = |pred: &dyn Fn(&Trial) -> bool| ts.iter().filter(|t| pred(t)).count() as f64;
+        let expect = [
+            ("trials_started", Some(n)),
+            (
+                "reached_yellow_14d",
+                Some(count(&|t| t.days_to_yellow.is_some_and(|d| d <= 14))),
+            ),
+            (
+                "reached_green_14d",
+                Some(count(&|t| t.days_to_green.is_some_and(|d| d <= 14))),
+            ),
+            (
+                "median_days_to_green",
+                median(ts.iter().filter_map(|t| t.days_to_green).collect()),
+            ),
+            ("converted_paid_30d", Some(count(&|t| t.converted_30d()))),
+            (
+                "trial_to_paid_30d_rate",
+                Some(round4(count(&|t| t.converted_30d()) / n)),
+            ),
+            ("converted_paid_to_date", Some(count(&|t| t.converted()))),
+        ];
+        for (column, value) in expect {
+            assert_eq!(num(row, column), value, "{week} {column}");
+        }
+        some_green |= num(row, "reached_green_14d").unwrap() > 0.0;
+        some_paid |= num(row, "converted_paid_to_date").unwrap() > 0.0;
+    }
+    assert!(
+        some_green && some_paid,
+        "the demo must exercise the figures"
+    );
+
+    let (_, funnel) = csv(&f.out.join("funnel.csv"));
+    for (row, cohort) in funnel.iter().zip(&cohorts) {
+        assert_eq!(row["cohort_week"], cohort["cohort_week"]);
+        assert_eq!(row["pql"], cohort["trials_started"]);
+        assert_eq!(row["closed_won"], cohort["converted_paid_to_date"]);
+        let (pql, sql, won_sql) = (
+            num(row, "pql").unwrap(),
+            num(row, "sql").unwrap(),
+            num(row, "closed_won_from_sql").unwrap(),
+        );
+        assert!(sql <= pql && won_sql <= sql);
+        assert_eq!(num(row, "pql_to_sql_rate"), Some(round4(sql / pql)));
+    }
+
+    // Tier mix: live trials at each week's last snapshot, straight from the history files.
+    let (_, activation) = csv(&f.out.join("activation.csv"));
+    let mut week_end: BTreeMap<NaiveDate, NaiveDate> = BTreeMap::new();
+    for snaps in history.values() {
+        for s in snaps {
+            let e = week_end.entry(monday(s.as_of)).or_insert(s.as_of);
+            *e = (*e).max(s.as_of);
+        }
+    }
+    assert_eq!(activation.len(), week_end.len());
+    for row in &activation {
+        let week = day(&row["week"]);
+        let end = week_end[&week];
+        assert_eq!(day(&row["week_end"]), end);
+        let mut mix: BTreeMap<&str, f64> = BTreeMap::new();
+        for snaps in history.values() {
+            if let Some(s) = snaps
+                .iter()
+                .find(|s| s.as_of == end && s.trial_status == "live")
+            {
+                *mix.entry(s.tier.as_str()).or_default() += 1.0;
+                *mix.entry("trials_live").or_default() += 1.0;
+            }
+        }
+        for column in ["trials_live", "red", "yellow", "green"] {
+            assert_eq!(
+                num(row, column),
+                Some(mix.get(column).copied().unwrap_or(0.0)),
+                "{week} {column}"
+            );
+        }
+    }
+
+    // New MRR per cohort week and currency, summed over motions.
+    let (_, revenue) = csv(&f.out.join("revenue.csv"));
+    let mut reported: BTreeMap<(String, String), f64> = BTreeMap::new();
+    for row in &revenue {
+        *reported
+            .entry((row["cohort_week"].clone(), row["currency"].clone()))
+            .or_default() += num(row, "new_mrr").unwrap();
+    }
+    let mut expected: BTreeMap<(String, String), f64> = BTreeMap::new();
+    for t in trials.values().filter(|t| t.converted()) {
+        let (amount, currency) = t.new_mrr.clone().expect("a paying trial has items");
+        *expected
+            .entry((monday(t.start_day).to_string(), currency))
+            .or_default() += amount as f64 / 100.0;
+    }
+    for (key, value) in &expected {
+        let got = reported.get(key).copied().unwrap_or(0.0);
+        assert!((got - value).abs() < 0.02, "{key:?}: {got} vs {value}");
+    }
+    let total: f64 = reported.values().sum();
+    assert!((total - expected.values().sum::<f64>()).abs() < 0.05);
+}
+
+#[test]
+fn every_table_is_written_with_its_definitions() {
+    let f = &*FIXTURE;
+    for name in [
+        "cohorts",
+        "activation",
+        "funnel",
+        "revenue",
+        "trial_outcomes",
+    ] {
+        let (definitions, _) = csv(&f.out.join(format!("{name}.csv")));
+        assert!(
+            definitions[0].starts_with(&format!("# {name}:")),
+            "{name}: {definitions:?}"
+        );
+        let file = std::fs::File::open(f.out.join(format!("{name}.parquet"))).unwrap();
+        let reader = datafusion::parquet::file::reader::SerializedFileReader::new(file).unwrap();
+        use datafusion::parquet::file::reader::FileReader;
+        let meta = reader
+            .metadata()
+            .file_metadata()
+            .key_value_metadata()
+            .unwrap();
+        let defs = meta
+            .iter()
+            .find(|kv| kv.key == "pqlsync.definitions")
+            .and_then(|kv| kv.value.clone())
+            .unwrap();
+        assert!(defs.starts_with(&format!("{name}:")), "{defs}");
+        assert_eq!(
+            read_rows(&f.out.join(format!("{name}.parquet"))).len(),
+            csv(&f.out.join(format!("{name}.csv"))).1.len()
+        );
+    }
+    let html = std::fs::read_to_string(f.out.join("report.html")).unwrap();
+    // Self-contained: nothing for a browser to fetch.
+    for external in ["<script", "<link", "src=", "url(", "@import", "href=\"http"] {
+        assert!(!html.contains(external), "report.html contains {external}");
+    }
+}
+
+#[test]
+fn rerunning_a_backfilled_day_replaces_it() {
+    let f = &*FIXTURE;
+    let history = f.root.join("history");
+    let before = read_rows(&history).len();
+    let day_dir = history.join("as_of=2026-11-20");
+    let files: BTreeSet<_> = std::fs::read_dir(&day_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    // A scheduled run on a backfilled day replaces that day's snapshot.
+    let copy = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(&history)
+        .arg(copy.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    write_config(copy.path(), &f.data, "");
+    let o = pqlsync(copy.path()).args(["run"]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let copied = copy.path().join("history");
+    assert_eq!(read_rows(&copied).len(), before);
+    let sources: BTreeSet<String> = read_rows(&copied.join("as_of=2026-11-20"))
+        .iter()
+        .map(|r| text(r, "source").unwrap())
+        .collect();
+    assert_eq!(sources, BTreeSet::from(["run".to_string()]));
+}
+
+#[test]
+fn report_without_history_says_how_to_get_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo_data(dir.path(), 50, 7, 3);
+    write_config(dir.path(), &data, "");
+    let o = pqlsync(dir.path()).args(["report"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("no score history") && err.contains("pqlsync backfill"),
+        "{err}"
+    );
+}
+
+/// Render report.html in headless Chromium and measure the laid-out page: the heatmap, the
+/// funnel and the tier-mix chart must be drawn with real sizes and colours, and the page must
+/// fetch nothing.
+#[test]
+fn html_report_renders_in_a_browser() {
+    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find(|b| {
+            std::process::Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+    else {
+        assert!(
+            std::env::var_os("PQLSYNC_REQUIRE_CHROMIUM").is_none(),
+            "PQLSYNC_REQUIRE_CHROMIUM is set but no chromium was found"
+        );
+        eprintln!("skipped: no chromium (apt-get install chromium)");
+        return;
+    };
+    let f = &*FIXTURE;
+    let html = std::fs::read_to_string(f.out.join("report.html")).unwrap();
+    let probe = r#"<script>
+const r = {};
+const hm = document.getElementById('heatmap');
+r.heatmapWidth = hm ? hm.getBoundingClientRect().width : 0;
+r.heatmapRows = hm ? hm.tBodies[0].rows.length : 0;
+r.heatmapColours = new Set([...document.querySelectorAll('#heatmap td.cell')]
+  .map(td => getComputedStyle(td).backgroundColor)).size;
+r.funnel = [...document.querySelectorAll('#funnel-chart rect.bar')]
+  .map(b => Math.round(b.getBoundingClientRect().width));
+const stacks = {};
+for (const s of document.querySelectorAll('#tier-mix-chart rect.seg')) {
+  const x = s.getAttribute('x');
+  stacks[x] = (stacks[x] || 0) + s.getBoundingClientRect().height;
+}
+r.tierBars = Object.values(stacks).map(Math.round);
+r.tierColours = new Set([...document.querySelectorAll('#tier-mix-chart rect.seg')]
+  .map(s => getComputedStyle(s).fill)).size;
+r.resources = performance.getEntriesByType('resource').length;
+r.overflow = document.documentElement.scrollWidth - window.innerWidth;
+r.tables = [...document.querySelectorAll('table.data')].map(t => t.id);
+r.kpis = document.querySelectorAll('#kpis .kpi').length;
+const pre = document.createElement('pre');
+pre.id = 'probe';
+pre.textContent = JSON.stringify(r);
+document.body.appendChild(pre);
+</script></body>"#;
+    let probed = f.root.join("probe.html");
+    std::fs::write(&probed, html.replace("</body>", probe)).unwrap();
+    let o = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--window-size=1280,2000",
+            "--dump-dom",
+        ])
+        .arg(format!("file://{}", probed.display()))
+        .output()
+        .unwrap();
+    let dom = stdout(&o);
+    let json = dom
+        .split("<pre id=\"probe\">")
+        .nth(1)
+        .and_then(|s| s.split("</pre>").next())
+        .unwrap_or_else(|| panic!("no probe output: {}\n{}", dom, stderr(&o)))
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    let r: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let (_, cohorts) = csv(&f.out.join("cohorts.csv"));
+    let (_, activation) = csv(&f.out.join("activation.csv"));
+    assert!(r["heatmapWidth"].as_f64().unwrap() > 400.0, "{r}");
+    assert_eq!(
+        r["heatmapRows"].as_u64().unwrap() as usize,
+        cohorts.len(),
+        "{r}"
+    );
+    assert!(r["heatmapColours"].as_u64().unwrap() >= 5, "{r}");
+    let funnel: Vec<u64> = r["funnel"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(funnel.len(), 3, "{r}");
+    assert!(
+        funnel[0] > 300 && funnel[0] >= funnel[1] && funnel[1] >= funnel[2] && funnel[2] > 0,
+        "{r}"
+    );
+    let bars = r["tierBars"].as_array().unwrap();
+    assert_eq!(bars.len(), activation.len(), "{r}");
+    assert!(
+        bars.iter().all(|h| h.as_u64().unwrap().abs_diff(220) <= 2),
+        "{r}"
+    );
+    assert_eq!(r["tierColours"], 3, "{r}");
+    assert_eq!(r["resources"], 0, "the page fetched something: {r}");
+    assert!(
+        r["overflow"].as_i64().unwrap() <= 0,
+        "page wider than the window: {r}"
+    );
+    assert_eq!(r["kpis"], 5, "{r}");
+    for t in [
+        "cohorts",
+        "activation",
+        "funnel",
+        "revenue",
+        "trial_outcomes",
+    ] {
+        assert!(
+            r["tables"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|v| v == &format!("data-{t}")),
+            "{r}"
+        );
+    }
+}
