@@ -162,16 +162,11 @@ async fn run(cli: Cli) -> Result<Outcome, Error> {
                 Some(to) => config::date_flag("to", to)?,
                 None => config.as_of,
             };
-            let from = match &args.from {
-                Some(from) => config::date_flag("from", from)?,
-                // Whole ISO weeks: back to the Monday `[report] weeks` weeks before `to`'s week.
-                None => {
-                    use chrono::Datelike;
-                    let monday = to
-                        - chrono::TimeDelta::days(i64::from(to.weekday().num_days_from_monday()));
-                    monday - chrono::TimeDelta::weeks(i64::from(config.report_weeks) - 1)
-                }
-            };
+            let from = args
+                .from
+                .as_deref()
+                .map(|from| config::date_flag("from", from))
+                .transpose()?;
             let formats = match args.format {
                 cli::ReportFormat::Csv => report::Formats {
                     csv: true,
@@ -198,7 +193,7 @@ async fn run(cli: Cli) -> Result<Outcome, Error> {
                 .out
                 .clone()
                 .unwrap_or_else(|| config.report_dir.clone());
-            let done = job::report(&config, &out, (from, to), formats).await?;
+            let done = job::report(&config, &out, from, to, formats).await?;
             if config.verbosity > Verbosity::Quiet {
                 emit(&done.to_string());
             }

@@ -114,6 +114,8 @@ fn csv(path: &Path) -> (Vec<String>, Vec<BTreeMap<String, String>>) {
 struct Trial {
     start_us: i64,
     start_day: NaiveDate,
+    /// The history has a snapshot of the start day.
+    observed: bool,
     days_to_yellow: Option<i64>,
     days_to_green: Option<i64>,
     paid_us: Option<i64>,
@@ -262,6 +264,7 @@ fn trials(data: &Path, history: &BTreeMap<String, Vec<Snapshot>>) -> BTreeMap<St
             Trial {
                 start_us,
                 start_day,
+                observed: snaps.iter().any(|s| s.as_of == start_day),
                 days_to_yellow: first(&|t| t == "yellow" || t == "green"),
                 days_to_green: first(&|t| t == "green"),
                 paid_us: paid.get(account).copied(),
@@ -323,6 +326,7 @@ fn cohort_funnel_and_activation_figures_match_an_independent_computation() {
         let count = |pred: &dyn Fn(&Trial) -> bool| ts.iter().filter(|t| pred(t)).count() as f64;
         let expect = [
             ("trials_started", Some(n)),
+            ("trials_observed_from_start", Some(count(&|t| t.observed))),
             (
                 "reached_yellow_14d",
                 Some(count(&|t| t.days_to_yellow.is_some_and(|d| d <= 14))),
@@ -631,4 +635,25 @@ document.body.appendChild(pre);
             "{r}"
         );
     }
+}
+
+#[test]
+fn the_default_range_starts_no_earlier_than_the_history() {
+    let f = &*FIXTURE;
+    let out = f.root.join("default-range");
+    let o = pqlsync(&f.root)
+        .args(["report", "--format", "csv", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    // 26 weeks back would be 2026-05-25; the history begins on the backfill's first day.
+    assert!(
+        stdout(&o).contains(&format!("trials started {BACKFILL_FROM} to {AS_OF}")),
+        "{}",
+        stdout(&o)
+    );
+    assert!(out.join("cohorts.csv").exists() && !out.join("report.html").exists());
+    let (_, rows) = csv(&out.join("trial_outcomes.csv"));
+    assert!(rows.iter().all(|r| r["observed_from_start"] == "true"));
 }

@@ -4,11 +4,14 @@
 -- Green by the as-of day. converted_paid_30d: Stripe subscription billing after the trial,
 -- at most 30 days after the start day; converted_paid_to_date: by the as-of day.
 -- Rates divide by trials_started (self-serve / sales-assisted rates by that motion's trials).
+-- trials_observed_from_start: trials whose start day is in the score history (the others
+-- started before it began, so their days to Yellow / Green are measured late or not at all).
 -- days_observed: days from the cohort's latest trial-start day to the as-of day; an N-day
 -- figure is final only when days_observed >= N (until then more trials can still get there).
 SELECT
     cohort_week,
     count(*)                                                          AS trials_started,
+    count(*) FILTER (WHERE observed_from_start)                       AS trials_observed_from_start,
     count(*) FILTER (WHERE days_to_yellow <= 7)                       AS reached_yellow_7d,
     count(*) FILTER (WHERE days_to_yellow <= 14)                      AS reached_yellow_14d,
     count(*) FILTER (WHERE days_to_yellow <= 30)                      AS reached_yellow_30d,

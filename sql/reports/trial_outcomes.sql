@@ -9,6 +9,8 @@
 -- account sales-assisted, else self_serve. SQL (sales-qualified): routed sales-assisted and
 -- accepted, i.e. its deal in the Sales-Assisted stage or a meeting booked.
 -- Disqualified: the lead reached the Disqualified stage in any snapshot.
+-- observed_from_start: the history has a snapshot of the start day itself; a trial that
+-- started before the history began has its activation measured late (backfill earlier).
 -- Paid: a Stripe subscription of the account billing (active or past_due) after its trial, or
 -- ended after its trial ended; paid_at is that trial's end (the start, without a trial).
 -- Converted within 30 days: paid_at at most 30 days after the start day.
@@ -42,6 +44,7 @@ firsts AS (
     SELECT
         account_id,
         count(*)                                                   AS snapshots,
+        min(as_of)                                                 AS first_snapshot,
         min(as_of) FILTER (WHERE tier IN ('yellow', 'green'))      AS first_yellow_on,
         min(as_of) FILTER (WHERE tier = 'green')                   AS first_green_on,
         bool_or(in_trial AND motion = 'sales_assisted')            AS sales_assisted,
@@ -69,6 +72,7 @@ SELECT
     t.trial_end,
     t.trial_status,
     COALESCE(f.snapshots, 0)                                    AS snapshots,
+    COALESCE(f.first_snapshot = t.start_day, false)             AS observed_from_start,
     CAST(f.first_yellow_on - t.start_day AS BIGINT)             AS days_to_yellow,
     CAST(f.first_green_on - t.start_day AS BIGINT)              AS days_to_green,
     CASE WHEN COALESCE(f.sales_assisted, false) THEN 'sales_assisted' ELSE 'self_serve' END

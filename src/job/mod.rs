@@ -745,20 +745,18 @@ impl std::fmt::Display for ReportRun {
     }
 }
 
-/// `pqlsync report`: the report SQL over the score history, written to `out`.
+/// `pqlsync report`: the report SQL over the score history, written to `out`. Trials that
+/// started `from`..=`to`; without `from`, the last `[report] weeks` ISO weeks up to `to`, but
+/// not before the history's first day (earlier trials' activation cannot be measured).
 pub async fn report(
     config: &Config,
     out: &std::path::Path,
-    range: (chrono::NaiveDate, chrono::NaiveDate),
+    from: Option<chrono::NaiveDate>,
+    to: chrono::NaiveDate,
     formats: crate::report::Formats,
 ) -> Result<ReportRun, Error> {
+    use chrono::Datelike;
     let started = Instant::now();
-    let (from, to) = range;
-    if from > to {
-        return Err(Error::Usage(format!(
-            "--from {from} is after --to {to}: give the first trial-start day, then the last"
-        )));
-    }
     let log = Log::new(config);
     let views = features::load_reports(&config.sql_dir)?;
     let engine = Engine::prepare(config).await?;
@@ -770,6 +768,16 @@ pub async fn report(
             "no score history on or before {} at {}: `pqlsync run` adds a day each run; \
              `pqlsync backfill --from YYYY-MM-DD --to {}` fills in past days",
             config.as_of, config.history.configured, config.as_of
+        )));
+    }
+    let from = from.unwrap_or_else(|| {
+        let monday = to - chrono::TimeDelta::days(i64::from(to.weekday().num_days_from_monday()));
+        let weeks_back = monday - chrono::TimeDelta::weeks(i64::from(config.report_weeks) - 1);
+        weeks_back.max(days[0])
+    });
+    if from > to {
+        return Err(Error::Usage(format!(
+            "--from {from} is after --to {to}: give the first trial-start day, then the last"
         )));
     }
     history::register(&engine.ctx, &config.history, &store).await?;
