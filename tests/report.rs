@@ -657,3 +657,112 @@ fn the_default_range_starts_no_earlier_than_the_history() {
     let (_, rows) = csv(&out.join("trial_outcomes.csv"));
     assert!(rows.iter().all(|r| r["observed_from_start"] == "true"));
 }
+
+/// The demo's Stripe items never change, so its history holds no expansion; a price or seat
+/// change shows up as a higher `mrr` in the next day's snapshot. Raise one paying account's
+/// MRR on the last day and the report must count exactly that as expansion, in its currency.
+#[test]
+fn an_mrr_increase_of_a_paying_account_is_expansion() {
+    use datafusion::arrow::array::{Array, AsArray, Int64Array};
+    use datafusion::arrow::datatypes::Int64Type;
+    use datafusion::parquet::arrow::ArrowWriter;
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use std::sync::Arc;
+
+    let f = &*FIXTURE;
+    let copy = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(f.root.join("history"))
+        .arg(copy.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    write_config(copy.path(), &f.data, "");
+    let day_before: BTreeMap<String, (i64, String)> =
+        read_rows(&copy.path().join("history/as_of=2026-11-19"))
+            .iter()
+            .filter_map(|r| {
+                let mrr = get(r, "mrr").as_i64()?;
+                (mrr > 0).then(|| {
+                    (
+                        text(r, "account_id").unwrap(),
+                        (mrr, text(r, "mrr_currency").unwrap()),
+                    )
+                })
+            })
+            .collect();
+    let (_, outcomes) = csv(&f.out.join("trial_outcomes.csv"));
+    let target = outcomes
+        .iter()
+        .find(|r| r["converted_paid"] == "true" && day_before.contains_key(&r["account_id"]))
+        .expect("a paying trial account");
+    let account = target["account_id"].clone();
+    let (before, currency) = day_before[&account].clone();
+
+    let file = copy
+        .path()
+        .join("history/as_of=2026-11-20/snapshot.parquet");
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<_> = reader.map(Result::unwrap).collect();
+    let schema = batches[0].schema();
+    let mut writer = ArrowWriter::try_new(
+        std::fs::File::create(&file).unwrap(),
+        Arc::clone(&schema),
+        None,
+    )
+    .unwrap();
+    for batch in batches {
+        let ids = batch
+            .column_by_name("account_id")
+            .unwrap()
+            .as_string::<i32>();
+        let mrr = batch
+            .column_by_name("mrr")
+            .unwrap()
+            .as_primitive::<Int64Type>();
+        let raised: Int64Array = (0..batch.num_rows())
+            .map(|i| {
+                if ids.value(i) == account {
+                    Some(before + 5_000)
+                } else {
+                    mrr.is_valid(i).then(|| mrr.value(i))
+                }
+            })
+            .collect();
+        let mut columns = batch.columns().to_vec();
+        columns[schema.index_of("mrr").unwrap()] = Arc::new(raised);
+        writer
+            .write(
+                &datafusion::arrow::record_batch::RecordBatch::try_new(
+                    Arc::clone(&schema),
+                    columns,
+                )
+                .unwrap(),
+            )
+            .unwrap();
+    }
+    writer.close().unwrap();
+
+    let out = copy.path().join("report");
+    let o = pqlsync(copy.path())
+        .args(["report", "--from", FROM, "--format", "csv", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (_, revenue) = csv(&out.join("revenue.csv"));
+    let with_expansion: Vec<_> = revenue
+        .iter()
+        .filter(|r| num(r, "expansion_mrr") != Some(0.0))
+        .collect();
+    assert_eq!(with_expansion.len(), 1, "{with_expansion:?}");
+    let row = with_expansion[0];
+    assert_eq!(num(row, "expansion_mrr"), Some(50.0));
+    assert_eq!(row["currency"], currency);
+    assert_eq!(row["cohort_week"], target["cohort_week"]);
+    assert_eq!(row["motion"], target["motion"]);
+}
