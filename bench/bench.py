@@ -58,12 +58,20 @@ def sh(cmd, **kw):
     return subprocess.run(cmd, check=True, **kw)
 
 
-def timed(cmd):
-    """Wall seconds and peak RSS (KiB) of a whole process."""
+def timed(cmd, timeout=None):
+    """Wall seconds and peak RSS (KiB) of a whole process; None if it ran past `timeout`."""
     start = time.monotonic()
-    p = subprocess.run(
-        ["/usr/bin/time", "-v"] + cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    try:
+        p = subprocess.run(
+            ["/usr/bin/time", "-v"] + cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        subprocess.run(["pkill", "-f", cmd[-1]], check=False)
+        return None
     wall = time.monotonic() - start
     if p.returncode != 0:
         sys.exit(f"failed ({p.returncode}): {' '.join(cmd)}\n{p.stdout}\n{p.stderr[-3000:]}")
@@ -171,15 +179,21 @@ def main():
         results.append(row)
         print(json.dumps(row))
 
-    memory = None
     big = sets[1][0] if args.scale == "full" else sets[0][0]
     data = os.path.join(args.dir, "data", big)
     work = os.path.join(args.dir, "work", big + "-512MB")
     cfg = config(work, data, '[engine]\nmemory_limit = "512MB"\n')
     out = os.path.join(work, "pqlsync.parquet")
-    wall, rss = timed([args.binary, "--config", cfg, "-q", "features", "--out", out])
-    sh(duck + ["--compare", out, os.path.join(args.dir, "work", big, "pqlsync.parquet")])
-    memory = (big, wall, rss)
+    unlimited = next(r for r in results if r["dataset"] == big)["pqlsync"][0]
+    limit = max(120.0, 10 * unlimited)
+    measured = timed(
+        [args.binary, "--config", cfg, "-q", "features", "--out", out], timeout=limit
+    )
+    if measured is not None:
+        sh(duck + ["--compare", out, os.path.join(args.dir, "work", big, "pqlsync.parquet")])
+        memory = (big, measured[0], measured[1], None)
+    else:
+        memory = (big, None, None, f"did not finish within {limit:.0f} s (10x the unlimited run)")
 
     cpu = os.cpu_count()
     mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
@@ -213,13 +227,16 @@ def main():
             f"{long_['pqlsync'][0] / short['pqlsync'][0]:.2f}x the time of {short['dataset']} "
             "(the same last 30 days).",
         ]
-    big, wall, rss = memory
-    lines += [
-        "",
-        f"Memory: {big} with `memory_limit = \"512MB\"`: {fmt_s(wall)}, peak RSS "
-        f"{fmt_gib(rss)}, same `account_features` as the unlimited run.",
-        "",
-    ]
+    big, wall, rss, failure = memory
+    if failure:
+        lines += ["", f"Memory: {big} with `memory_limit = \"512MB\"`: {failure}.", ""]
+    else:
+        lines += [
+            "",
+            f"Memory: {big} with `memory_limit = \"512MB\"`: {fmt_s(wall)}, peak RSS "
+            f"{fmt_gib(rss)}, same `account_features` as the unlimited run.",
+            "",
+        ]
     text = "\n".join(lines)
     print(text)
     with open(args.results, "w") as f:
