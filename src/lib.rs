@@ -144,10 +144,7 @@ async fn run(cli: Cli) -> Result<Outcome, Error> {
         }
         Command::Backfill(args) => {
             let from = config::date_flag("from", &args.from)?;
-            let to = match &args.to {
-                Some(to) => config::date_flag("to", to)?,
-                None => config.as_of,
-            };
+            let to = to_or_as_of(args.to.as_deref(), &config)?;
             let done = job::backfill(&config, from, to).await?;
             if config.verbosity > Verbosity::Quiet {
                 emit(&done.to_string());
@@ -158,36 +155,17 @@ async fn run(cli: Cli) -> Result<Outcome, Error> {
             return Ok(Outcome::default());
         }
         Command::Report(args) => {
-            let to = match &args.to {
-                Some(to) => config::date_flag("to", to)?,
-                None => config.as_of,
-            };
+            let to = to_or_as_of(args.to.as_deref(), &config)?;
             let from = args
                 .from
                 .as_deref()
                 .map(|from| config::date_flag("from", from))
                 .transpose()?;
-            let formats = match args.format {
-                cli::ReportFormat::Csv => report::Formats {
-                    csv: true,
-                    parquet: false,
-                    html: false,
-                },
-                cli::ReportFormat::Parquet => report::Formats {
-                    csv: false,
-                    parquet: true,
-                    html: false,
-                },
-                cli::ReportFormat::Html => report::Formats {
-                    csv: false,
-                    parquet: false,
-                    html: true,
-                },
-                cli::ReportFormat::All => report::Formats {
-                    csv: true,
-                    parquet: true,
-                    html: true,
-                },
+            use cli::ReportFormat::{All, Csv, Html, Parquet};
+            let formats = report::Formats {
+                csv: matches!(args.format, Csv | All),
+                parquet: matches!(args.format, Parquet | All),
+                html: matches!(args.format, Html | All),
             };
             let out = config
                 .out
@@ -310,6 +288,14 @@ async fn shutdown_signal() {
         () = interrupt => {}
         () = terminate => {}
     }
+}
+
+/// `--to DATE`, defaulting to the as-of day.
+fn to_or_as_of(to: Option<&str>, config: &Config) -> Result<chrono::NaiveDate, Error> {
+    Ok(match to {
+        Some(to) => config::date_flag("to", to)?,
+        None => config.as_of,
+    })
 }
 
 fn emit(text: &str) {
