@@ -302,18 +302,18 @@ pub async fn days(store: &Store) -> Result<Vec<NaiveDate>, HistoryError> {
     Ok(days)
 }
 
-/// Register the history as table [`TABLE`]. An empty history registers an empty table, so
-/// report SQL still plans.
-pub async fn register(
+/// Register the history as table [`TABLE`], given its `days` (from [`days`], which the
+/// caller already needs). An empty history registers an empty table, so report SQL still
+/// plans.
+pub fn register(
     ctx: &SessionContext,
     location: &Location,
-    store: &Store,
+    days: &[NaiveDate],
 ) -> Result<usize, HistoryError> {
     let read_err = |message: String| HistoryError::Read {
         url: location.configured.clone(),
         message,
     };
-    let days = days(store).await?;
     let table: Arc<dyn TableProvider> = if days.is_empty() {
         Arc::new(MemTable::try_new(schema(), vec![vec![]]).map_err(|e| read_err(e.to_string()))?)
     } else {
@@ -417,7 +417,8 @@ mod tests {
 
         assert_eq!(days(&store).await.unwrap(), [d(18), d(19), d(20)]);
         let ctx = SessionContext::new();
-        assert_eq!(register(&ctx, &loc, &store).await.unwrap(), 3);
+        let held = days(&store).await.unwrap();
+        assert_eq!(register(&ctx, &loc, &held).unwrap(), 3);
         assert_eq!(count(&ctx, "SELECT count(*) FROM history").await, 8);
         assert_eq!(
             count(
@@ -453,7 +454,8 @@ mod tests {
         let loc = location(dir.path());
         let store = Store::open(&loc).unwrap();
         let ctx = SessionContext::new();
-        assert_eq!(register(&ctx, &loc, &store).await.unwrap(), 0);
+        let held = days(&store).await.unwrap();
+        assert_eq!(register(&ctx, &loc, &held).unwrap(), 0);
         assert_eq!(count(&ctx, "SELECT count(*) FROM history").await, 0);
     }
 }

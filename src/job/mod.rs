@@ -780,7 +780,7 @@ pub async fn report(
             "--from {from} is after --to {to}: give the first trial-start day, then the last"
         )));
     }
-    history::register(&engine.ctx, &config.history, &store).await?;
+    history::register(&engine.ctx, &config.history, &days)?;
     log.note(|| format!("history: {history_days} day(s) from {}", days[0]));
     let params = Params {
         as_of_date: config.as_of,
