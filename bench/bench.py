@@ -2,10 +2,18 @@
 """pqlsync vs DuckDB on the same feature SQL and the same files; driven by bench/run.sh.
 
 For each dataset: check that both sides produce the same `account_features`, then time
-`pqlsync features` and DuckDB alternately (REPS times each, whole processes, `/usr/bin/time -v`
-for peak RSS), then `pqlsync run --dry-run`; on the largest dataset also `features` under
-`[engine] memory_limit = "512MB"` (checked equal to the unlimited run). Prints a table and
-writes it to bench/results.md.
+alternately (REPS times each, whole processes, `/usr/bin/time -v` for peak RSS):
+
+- `pqlsync features` as a daily scheduled run does it: the rollups of `sql/incremental/` are
+  restored to what yesterday's run left before every timed run (outside the timing), so each
+  run adds one day to them and reads the unsettled days live;
+- `pqlsync features --full-refresh`: the rollups rebuilt from all history, the same work DuckDB
+  does;
+- DuckDB on the same SQL (incremental views over all history);
+- `pqlsync run --dry-run` (daily, like the first).
+
+On the 50M dataset also `features` under `[engine] memory_limit = "512MB"`, daily and full
+refresh, each checked equal to the unlimited run. Prints a table and writes bench/results.md.
 """
 
 import argparse
@@ -120,6 +128,26 @@ def config(work, data, extra=""):
     return path
 
 
+def yesterday():
+    return (dt.date.fromisoformat(AS_OF) - dt.timedelta(days=1)).isoformat()
+
+
+def prime(binary, cfg, work):
+    """Leave the rollups as yesterday's scheduled run would have; return a restore function."""
+    incremental = os.path.join(work, "incremental")
+    saved = os.path.join(work, "incremental.yesterday")
+    sh(["rm", "-rf", incremental, saved])
+    sh([binary, "--config", cfg, "-q", "features", "--as-of", yesterday(), "--out",
+        os.path.join(work, "yesterday.parquet")])
+    sh(["cp", "-r", incremental, saved])
+
+    def restore():
+        sh(["rm", "-rf", incremental])
+        sh(["cp", "-r", saved, incremental])
+
+    return restore
+
+
 def fmt_s(x):
     return f"{x:.2f} s"
 
@@ -163,16 +191,27 @@ def main():
         pql = [args.binary, "--config", cfg, "-q", "features", "--out", pql_out]
         ddb = duck + ["--data", data, "--sql", os.path.join(REPO, "sql"), "--as-of", AS_OF,
                       "--out", duck_out]
-        # Honesty first: both sides must compute the same thing.
+        full = pql + ["--full-refresh"]
+        restore = prime(args.binary, cfg, work)
+        # Honesty first: both sides must compute the same thing, from a rollup extended by a
+        # day and from all history alike.
+        restore()
         timed(pql)
         timed(ddb)
         sh(duck + ["--compare", pql_out, duck_out])
-        times = {"pqlsync": [], "duckdb": []}
+        timed(full)
+        sh(duck + ["--compare", pql_out, duck_out])
+        times = {"pqlsync": [], "full-refresh": [], "duckdb": []}
         for _ in range(args.reps):
+            restore()
             times["pqlsync"].append(timed(pql))
+            times["full-refresh"].append(timed(full))
             times["duckdb"].append(timed(ddb))
         dry = [args.binary, "--config", cfg, "-q", "run", "--dry-run"]
-        times["dry-run"] = [timed(dry) for _ in range(args.reps)]
+        times["dry-run"] = []
+        for _ in range(args.reps):
+            restore()
+            times["dry-run"].append(timed(dry))
         row = {"dataset": name, "rows": rows[name]}
         for side, runs in times.items():
             row[side] = (statistics.median(w for w, _ in runs), max(r for _, r in runs))
@@ -184,16 +223,23 @@ def main():
     work = os.path.join(args.dir, "work", big + "-512MB")
     cfg = config(work, data, '[engine]\nmemory_limit = "512MB"\n')
     out = os.path.join(work, "pqlsync.parquet")
-    unlimited = next(r for r in results if r["dataset"] == big)["pqlsync"][0]
-    limit = max(120.0, 10 * unlimited)
-    measured = timed(
-        [args.binary, "--config", cfg, "-q", "features", "--out", out], timeout=limit
-    )
-    if measured is not None:
-        sh(duck + ["--compare", out, os.path.join(args.dir, "work", big, "pqlsync.parquet")])
-        memory = (big, measured[0], measured[1], None)
-    else:
-        memory = (big, None, None, f"did not finish within {limit:.0f} s (10x the unlimited run)")
+    unlimited = next(r for r in results if r["dataset"] == big)
+    reference = os.path.join(args.dir, "work", big, "pqlsync.parquet")
+    restore = prime(args.binary, cfg, work)
+    memory = []
+    for mode, flags, base in [("daily", [], unlimited["pqlsync"][0]),
+                              ("full refresh", ["--full-refresh"], unlimited["full-refresh"][0])]:
+        restore()
+        limit = max(120.0, 10 * base)
+        measured = timed(
+            [args.binary, "--config", cfg, "-q", "features", "--out", out] + flags, timeout=limit
+        )
+        if measured is not None:
+            sh(duck + ["--compare", out, reference])
+            memory.append((mode, measured[0], measured[1], None))
+        else:
+            memory.append((mode, None, None,
+                           f"did not finish within {limit:.0f} s (10x the unlimited run)"))
 
     cpu = os.cpu_count()
     mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
@@ -208,35 +254,39 @@ def main():
         "process, peak RSS from `/usr/bin/time -v`. Both sides' `account_features` were "
         "checked equal before timing.",
         "",
-        "| dataset | tracks rows | pqlsync features | events/s | peak RSS | DuckDB | peak RSS "
-        "| DuckDB / pqlsync | run --dry-run | dry-run / features |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| dataset | tracks rows | pqlsync features (daily) | events/s | peak RSS "
+        "| pqlsync --full-refresh | peak RSS | DuckDB | peak RSS | DuckDB / pqlsync daily "
+        "| DuckDB / pqlsync full | run --dry-run (daily) | dry-run / features |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        (pt, pr), (dt_, dr), (rt, rr) = r["pqlsync"], r["duckdb"], r["dry-run"]
+        (pt, pr), (ft, fr), (dt_, dr), (rt, rr) = (
+            r["pqlsync"], r["full-refresh"], r["duckdb"], r["dry-run"])
         lines.append(
             f"| {r['dataset']} | {r['rows']:,} | {fmt_s(pt)} | {r['rows'] / pt / 1e6:.1f} M "
-            f"| {fmt_gib(pr)} | {fmt_s(dt_)} | {fmt_gib(dr)} | {dt_ / pt:.2f} | {fmt_s(rt)} "
-            f"| {rt / pt:.2f} |"
+            f"| {fmt_gib(pr)} | {fmt_s(ft)} | {fmt_gib(fr)} | {fmt_s(dt_)} | {fmt_gib(dr)} "
+            f"| {dt_ / pt:.2f} | {dt_ / ft:.2f} | {fmt_s(rt)} | {rt / pt:.2f} |"
         )
     if len(results) >= 3 or args.scale == "smoke":
         short, long_ = results[0], results[-1]
+        ratio = lambda side: long_[side][0] / short[side][0]  # noqa: E731
         lines += [
             "",
             f"History: {long_['dataset']} ({long_['rows']:,} rows) takes "
-            f"{long_['pqlsync'][0] / short['pqlsync'][0]:.2f}x the time of {short['dataset']} "
-            "(the same last 30 days).",
+            f"{ratio('pqlsync'):.2f}x the time of {short['dataset']} (the same last 30 days) "
+            f"in a daily run, {ratio('full-refresh'):.2f}x with --full-refresh, and DuckDB "
+            f"{ratio('duckdb'):.2f}x.",
         ]
-    big, wall, rss, failure = memory
-    if failure:
-        lines += ["", f"Memory: {big} with `memory_limit = \"512MB\"`: {failure}.", ""]
-    else:
-        lines += [
-            "",
-            f"Memory: {big} with `memory_limit = \"512MB\"`: {fmt_s(wall)}, peak RSS "
-            f"{fmt_gib(rss)}, same `account_features` as the unlimited run.",
-            "",
-        ]
+    lines += ["", f"Memory, {big} with `memory_limit = \"512MB\"`:", ""]
+    for mode, wall, rss, failure in memory:
+        if failure:
+            lines.append(f"- {mode}: {failure}.")
+        else:
+            lines.append(
+                f"- {mode}: {fmt_s(wall)}, peak RSS {fmt_gib(rss)}, same `account_features` "
+                "as the unlimited run."
+            )
+    lines.append("")
     text = "\n".join(lines)
     print(text)
     with open(args.results, "w") as f:

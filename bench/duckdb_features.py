@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Run pqlsync's feature SQL in DuckDB: the baseline of bench/run.sh.
 
-The SQL is pqlsync's own `sql/staging/*.sql` and `sql/features/*.sql`, unchanged except that
-pqlsync's typed parameters are written in as literals ($as_of, $as_of_date,
-$account_id_key) and `raw.*` are views over the same Parquet files. Views are created in
+The SQL is pqlsync's own `sql/staging/*.sql`, `sql/incremental/*.sql` and `sql/features/*.sql`,
+unchanged except that pqlsync's typed parameters are written in as literals ($as_of,
+$as_of_date, $account_id_key; an incremental view's window $increment_from/$increment_to
+covers all history up to $as_of, which is what pqlsync's rollup plus live days add up to) and
+`raw.*` are views over the same Parquet files. Views are created in
 dependency order (retrying those whose inputs do not exist yet), then `account_features` is
 written to Parquet. Optional contract columns a dataset lacks read as NULL, as in pqlsync.
 
@@ -89,6 +91,8 @@ def register_raw(con, data):
 
 def bind(sql, as_of):
     end = as_of + dt.timedelta(days=1)
+    sql = sql.replace("$increment_from", "TIMESTAMPTZ '0001-01-01 00:00:00+00'")
+    sql = sql.replace("$increment_to", "$as_of")
     sql = sql.replace("$as_of_date", f"DATE '{as_of.isoformat()}'")
     sql = sql.replace("$as_of", f"TIMESTAMPTZ '{end.isoformat()} 00:00:00+00'")
     return sql.replace("$account_id_key", "'account_id'")
@@ -101,7 +105,7 @@ def create_views(con, sql_dir, as_of):
             f"CREATE TABLE {name} AS SELECT * FROM read_csv({literal(seed)}, header = true)"
         )
     pending = []
-    for layer in ("staging", "features"):
+    for layer in ("staging", "incremental", "features"):
         for path in sorted(glob.glob(os.path.join(sql_dir, layer, "*.sql"))):
             with open(path) as f:
                 pending.append((os.path.splitext(os.path.basename(path))[0], path, f.read()))

@@ -47,6 +47,11 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
+    /// Rebuild the rollups of `sql/incremental/` views from all history instead of extending
+    /// them with the days since the last run (after changing how past data is interpreted).
+    #[arg(long, global = true)]
+    pub full_refresh: bool,
+
     /// Also write the run summary as JSON to this file.
     #[arg(long, global = true, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,

@@ -21,6 +21,7 @@ fn config(dir: &Path) -> Config {
         out: None,
         verbose: 0,
         quiet: true,
+        full_refresh: false,
         summary_json: None,
     };
     let text = std::fs::read_to_string(dir.join("pqlsync.toml")).unwrap();
@@ -109,7 +110,7 @@ async fn the_feature_window_reads_only_recent_partitions() {
         account_id_key: "account_id".into(),
         report_range: None,
     };
-    pqlsync::features::register(&ctx, &project, &params, &[])
+    pqlsync::features::register(&ctx, &project, &params, &[], None)
         .await
         .unwrap();
     // activity_14d covers 2026-11-07..20; with 2 days of slack that is 2026-11-05 onwards.

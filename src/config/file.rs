@@ -33,6 +33,9 @@ pub struct ConfigFile {
     /// The score history `run` and `backfill` append to and `report` reads.
     #[serde(default)]
     pub history: HistoryFile,
+    /// Rollups of `sql/incremental/` views, extended day by day instead of recomputed.
+    #[serde(default)]
+    pub incremental: IncrementalFile,
     /// The cohort and funnel report.
     #[serde(default)]
     pub report: ReportFile,
@@ -179,7 +182,10 @@ pub struct EngineFile {
     /// Memory the query engine may use, e.g. `"512MB"` or `"4GiB"`; beyond it, sorts and
     /// aggregations spill to disk. Default: unbounded.
     pub memory_limit: Option<String>,
-    /// Parallelism of query execution. Default: the number of CPU cores.
+    /// Parallelism of query execution. Default: the number of CPU cores, or 1 when
+    /// `memory_limit` is set: in DataFusion 55 a query that spills between two or more
+    /// partitions can hang (apache/datafusion#24883), so a bounded run is single-partition
+    /// unless you set this.
     pub target_partitions: Option<usize>,
     /// Rows per Arrow record batch. Default: 8192.
     pub batch_size: Option<usize>,
@@ -314,6 +320,20 @@ pub struct HistoryFile {
     /// `as_of=YYYY-MM-DD/` directory per scoring day. Default: `history` beside the state
     /// directory (`.pqlsync/history` for the default state).
     pub url: Option<String>,
+}
+
+/// `[incremental]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncrementalFile {
+    /// Where the rollups of `sql/incremental/` views live (a directory path or object-store
+    /// URL). They are a cache of the exports: deleting them costs one full scan. Default:
+    /// `incremental` beside the state directory (`.pqlsync/incremental` for the default state).
+    pub url: Option<String>,
+    /// Days before the end of the scoring day that are still re-read each run instead of
+    /// rolled up, because late events may still land in them (default 2). A rollup is also
+    /// rebuilt whenever a file it was built from changes.
+    pub settle_days: Option<u32>,
 }
 
 /// `[report]`.

@@ -125,6 +125,8 @@ pub struct Config {
     pub state: Location,
     /// Where the score history lives: `[history] url`, default `history` beside the state.
     pub history: Location,
+    /// `[incremental]`: where rollups of `sql/incremental/` views live and how they advance.
+    pub incremental: IncrementalConfig,
     /// `[report] dir`, default `out/report`.
     pub report_dir: PathBuf,
     /// `[report] weeks`: cohort weeks a report covers by default.
@@ -134,6 +136,15 @@ pub struct Config {
     pub verbosity: Verbosity,
     pub summary_json: Option<PathBuf>,
     pub hubspot: HubspotConfig,
+}
+
+/// The validated `[incremental]`, with `--full-refresh`.
+#[derive(Debug, Clone)]
+pub struct IncrementalConfig {
+    pub location: Location,
+    pub settle_days: u32,
+    /// Rebuild every rollup from all history instead of extending it.
+    pub full_refresh: bool,
 }
 
 /// Where the sync writes.
@@ -351,6 +362,10 @@ impl Config {
                 ));
             }
             engine.target_partitions = n;
+        } else if engine.memory_limit.is_some() {
+            // DataFusion 55's repartition spill pool can deadlock when two partitions spill at
+            // once (apache/datafusion#24883); one partition cannot.
+            engine.target_partitions = 1;
         }
         if let Some(n) = parsed.engine.batch_size {
             if n == 0 {
@@ -372,21 +387,25 @@ impl Config {
             },
             store_options: store_options.clone(),
         };
-        let history_configured = parsed
-            .history
-            .url
-            .clone()
-            .unwrap_or_else(|| beside(&parsed.state.url, "history"));
-        let history = Location {
-            url: if is_url(&history_configured) {
-                history_configured.clone()
-            } else {
-                base.join(&history_configured)
-                    .to_string_lossy()
-                    .into_owned()
-            },
-            configured: history_configured,
-            store_options: store_options.clone(),
+        let sibling = |configured: &Option<String>, name: &str| {
+            let configured = configured
+                .clone()
+                .unwrap_or_else(|| beside(&parsed.state.url, name));
+            Location {
+                url: if is_url(&configured) {
+                    configured.clone()
+                } else {
+                    base.join(&configured).to_string_lossy().into_owned()
+                },
+                configured,
+                store_options: store_options.clone(),
+            }
+        };
+        let history = sibling(&parsed.history.url, "history");
+        let incremental = IncrementalConfig {
+            location: sibling(&parsed.incremental.url, "incremental"),
+            settle_days: parsed.incremental.settle_days.unwrap_or(2),
+            full_refresh: global.full_refresh,
         };
         let report_weeks = parsed.report.weeks.unwrap_or(26);
         if report_weeks == 0 {
@@ -405,6 +424,7 @@ impl Config {
             routing,
             state,
             history,
+            incremental,
             report_dir: base.join(parsed.report.dir.as_deref().map_or_else(
                 || Path::new(&parsed.output.dir).join("report"),
                 PathBuf::from,

@@ -7,6 +7,7 @@ fn global() -> GlobalArgs {
         out: None,
         verbose: 0,
         quiet: false,
+        full_refresh: false,
         summary_json: None,
     }
 }
@@ -279,4 +280,31 @@ fn history_defaults_to_beside_the_state() {
     let text = format!("{MINIMAL}\n[history]\nurl = \"gs://b/h\"\n[report]\nweeks = 0\n");
     let err = Config::from_str(&text, path, &global(), &[]).unwrap_err();
     assert!(err.to_string().contains("report.weeks"), "{err}");
+}
+
+#[test]
+fn incremental_rollups_live_beside_the_state_and_settle_two_days() {
+    let c = load(MINIMAL).unwrap();
+    assert_eq!(
+        c.incremental.location.url,
+        "/etc/pqlsync/.pqlsync/incremental"
+    );
+    assert_eq!(c.incremental.settle_days, 2);
+    assert!(!c.incremental.full_refresh);
+    let text = format!("{MINIMAL}\n[incremental]\nurl = \"s3://b/roll\"\nsettle_days = 0\n");
+    let c = load(&text).unwrap();
+    assert_eq!(c.incremental.location.url, "s3://b/roll");
+    assert_eq!(c.incremental.settle_days, 0);
+    let mut g = global();
+    g.full_refresh = true;
+    let c = Config::from_str(MINIMAL, Path::new("/x/pqlsync.toml"), &g, &[]).unwrap();
+    assert!(c.incremental.full_refresh);
+}
+
+#[test]
+fn a_memory_limit_runs_on_one_partition_unless_told_otherwise() {
+    let c = load(&format!("{MINIMAL}\n[engine]\nmemory_limit = \"512MB\"\n")).unwrap();
+    assert_eq!(c.engine.target_partitions, 1);
+    let text = format!("{MINIMAL}\n[engine]\nmemory_limit = \"512MB\"\ntarget_partitions = 2\n");
+    assert_eq!(load(&text).unwrap().engine.target_partitions, 2);
 }

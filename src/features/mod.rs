@@ -6,6 +6,7 @@
 //! contract of the `account_features` view. It does not know where the data lives (`source`)
 //! or what the features mean for a score (`score`).
 
+pub mod incremental;
 mod plan;
 mod project;
 mod value;
@@ -22,6 +23,7 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use datafusion::prelude::{CsvReadOptions, DataFrame, SessionContext};
 
+pub use incremental::{Outcome as RollupOutcome, Rollups};
 pub use plan::{Param, plan_query};
 pub use project::{FINAL_VIEW, Layer, Project, Seed, View, load_reports};
 pub use value::Value;
@@ -52,16 +54,22 @@ pub enum FeatureError {
         first: PathBuf,
         second: PathBuf,
     },
-    #[error(
-        "{file} reads the feature view {feature}; staging views may only read raw.* tables, seeds and other staging views"
-    )]
-    StagingReadsFeature { file: PathBuf, feature: PathBuf },
+    #[error("{file} reads {target}; {layer} views may only read {}", may_read(*.layer))]
+    ReadsLaterLayer {
+        file: PathBuf,
+        layer: Layer,
+        target: PathBuf,
+    },
     #[error("these views depend on each other in a cycle: {}", display_paths(.files))]
     Cycle { files: Vec<PathBuf> },
     #[error(
         "{dir}/account_features.sql is missing: the project must define the `account_features` view"
     )]
     NoFinalView { dir: PathBuf },
+    #[error("{file}: {message}")]
+    Incremental { file: PathBuf, message: String },
+    #[error("incremental rollup {url}: {message}")]
+    Rollup { url: String, message: String },
     #[error("seed {file}: {message}")]
     Seed { file: PathBuf, message: String },
     #[error(
@@ -97,6 +105,15 @@ impl FeatureError {
             }
             _ => FeatureError::Execution(e),
         }
+    }
+}
+
+fn may_read(layer: Layer) -> &'static str {
+    match layer {
+        Layer::Staging => "raw.* tables, seeds and other staging views",
+        Layer::Incremental => "raw.* tables, seeds and staging views (not other incremental views)",
+        Layer::Features => "raw.* tables, seeds, staging, incremental and other feature views",
+        Layer::Reports => "feature views, the history and other report views",
     }
 }
 
@@ -252,19 +269,32 @@ pub fn check_contract(schema: &Schema) -> Result<(), FeatureError> {
 }
 
 /// Register the project's seeds and views in `ctx`, planning each view with `params` bound.
-/// Sources (`raw.*`) must already be registered. Nothing is executed except reading seeds.
+/// Sources (`raw.*`) must already be registered. With `rollups`, incremental views' rollups
+/// are brought up to date (the only queries run here besides reading seeds); without, they are
+/// planned over all history.
 pub async fn register(
     ctx: &SessionContext,
     project: &Project,
     params: &Params,
     extra_free_email_domains: &[String],
-) -> Result<(), FeatureError> {
+    rollups: Option<Rollups<'_>>,
+) -> Result<Vec<RollupOutcome>, FeatureError> {
     for seed in &project.seeds {
         register_seed(ctx, seed, extra_free_email_domains).await?;
     }
-    let state = ctx.state();
     let bound = params.bound();
+    let staging: Vec<&View> = project
+        .views
+        .iter()
+        .filter(|v| v.layer == Layer::Staging)
+        .collect();
+    let mut outcomes = Vec::new();
     for view in &project.views {
+        if view.layer == Layer::Incremental {
+            outcomes.extend(incremental::register(ctx, view, &staging, params, rollups).await?);
+            continue;
+        }
+        let state = ctx.state();
         let plan = plan::plan_query(&state, &view.statement, &bound)
             .await
             .map_err(|e| FeatureError::Sql {
@@ -278,7 +308,7 @@ pub async fn register(
                 message: e.to_string(),
             })?;
     }
-    Ok(())
+    Ok(outcomes)
 }
 
 /// The seed whose rows `[sql] extra_free_email_domains` extends.

@@ -1,9 +1,10 @@
-//! The analyst-owned SQL project on disk: `staging/*.sql` and `features/*.sql` (one view per
-//! file, named after the file) and `seeds/*.csv` (small reference tables, named after the file).
+//! The analyst-owned SQL project on disk: `staging/*.sql`, `incremental/*.sql` and
+//! `features/*.sql` (one view per file, named after the file) and `seeds/*.csv` (small
+//! reference tables, named after the file).
 //!
 //! Views are planned in dependency order, found by parsing each file's table references (the
 //! way dbt orders models by `ref()`), so analysts never number files. Staging views come before
-//! feature views and may not read them.
+//! incremental views, which come before feature views; no layer reads a later one.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -20,6 +21,9 @@ use super::FeatureError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Layer {
     Staging,
+    /// `incremental/`: aggregates over all history that pqlsync rolls up day by day
+    /// (see `features::incremental`).
+    Incremental,
     Features,
     /// `reports/`: report tables, planned only by `pqlsync report`, over the feature views and
     /// the score history.
@@ -30,6 +34,7 @@ impl fmt::Display for Layer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Layer::Staging => "staging",
+            Layer::Incremental => "incremental",
             Layer::Features => "features",
             Layer::Reports => "reports",
         })
@@ -46,6 +51,8 @@ pub struct View {
     pub statement: Statement,
     /// Names of other project views this one reads.
     pub depends_on: BTreeSet<String>,
+    /// Datasets it reads directly as `raw.<name>`.
+    pub raw_reads: BTreeSet<String>,
 }
 
 /// A CSV reference table.
@@ -75,7 +82,7 @@ impl Project {
             });
         }
         let mut views = Vec::new();
-        for layer in [Layer::Staging, Layer::Features] {
+        for layer in [Layer::Staging, Layer::Incremental, Layer::Features] {
             for path in list(&dir.join(layer.to_string()), "sql")? {
                 views.push(parse_view(&path, layer)?);
             }
@@ -189,6 +196,11 @@ fn parse_view(path: &Path, layer: Layer) -> Result<View, FeatureError> {
         .filter(|r| r.schema().is_none())
         .map(|r| r.table().to_string())
         .collect();
+    let raw_reads = refs
+        .iter()
+        .filter(|r| r.schema() == Some(crate::source::RAW_SCHEMA))
+        .map(|r| r.table().to_string())
+        .collect();
     Ok(View {
         name,
         layer,
@@ -196,6 +208,7 @@ fn parse_view(path: &Path, layer: Layer) -> Result<View, FeatureError> {
         sql,
         statement,
         depends_on,
+        raw_reads,
     })
 }
 
@@ -220,12 +233,13 @@ fn order(views: Vec<View>) -> Result<Vec<View>, FeatureError> {
     for view in by_name.values() {
         for dep in &view.depends_on {
             if let Some(target) = by_name.get(dep)
-                && view.layer == Layer::Staging
-                && target.layer == Layer::Features
+                && (target.layer > view.layer
+                    || (view.layer == Layer::Incremental && target.layer == Layer::Incremental))
             {
-                return Err(FeatureError::StagingReadsFeature {
+                return Err(FeatureError::ReadsLaterLayer {
                     file: view.path.clone(),
-                    feature: target.path.clone(),
+                    layer: view.layer,
+                    target: target.path.clone(),
                 });
             }
         }
@@ -342,10 +356,7 @@ mod tests {
             "SELECT 1 AS account_id",
         );
         let err = Project::load(dir.path()).unwrap_err();
-        assert!(
-            matches!(err, FeatureError::StagingReadsFeature { .. }),
-            "{err}"
-        );
+        assert!(matches!(err, FeatureError::ReadsLaterLayer { .. }), "{err}");
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub struct Engine {
     pub pool: std::sync::Arc<source::PeakPool>,
     pub sources: Vec<DatasetInfo>,
     pub project: Project,
+    /// What became of each incremental view's rollup.
+    pub rollups: Vec<features::RollupOutcome>,
 }
 
 /// Progress notes on stderr for `-v`: each stage with the time since the command started.
@@ -71,7 +73,17 @@ impl Log {
 }
 
 impl Engine {
+    /// Register sources and plan the SQL, bringing incremental rollups up to date.
     pub async fn prepare(config: &Config) -> Result<Engine, Error> {
+        Engine::prepare_with(config, true).await
+    }
+
+    /// Plan only: incremental views over all history, no rollup read or written (`validate`).
+    pub async fn plan(config: &Config) -> Result<Engine, Error> {
+        Engine::prepare_with(config, false).await
+    }
+
+    async fn prepare_with(config: &Config, rollups: bool) -> Result<Engine, Error> {
         let log = Log::new(config);
         let (ctx, pool) = source::session(&config.engine)?;
         let sources = source::register_all(&ctx, config).await?;
@@ -90,7 +102,41 @@ impl Engine {
             account_id_key: config.sources.account_id_key.clone(),
             report_range: None,
         };
-        features::register(&ctx, &project, &params, &config.extra_free_email_domains).await?;
+        let store = if rollups {
+            Some(Store::open(&config.incremental.location)?)
+        } else {
+            None
+        };
+        let rollups = features::register(
+            &ctx,
+            &project,
+            &params,
+            &config.extra_free_email_domains,
+            store.as_ref().map(|store| features::Rollups {
+                store,
+                settle_days: config.incremental.settle_days,
+                slack_days: config.sources.partition_slack_days,
+                sources: &sources,
+                full_refresh: config.incremental.full_refresh,
+            }),
+        )
+        .await?;
+        for r in &rollups {
+            log.note(|| match r.through {
+                Some(through) => format!(
+                    "rollup {}: {} ({} rows, events before {through}){}",
+                    r.view,
+                    r.action,
+                    thousands(r.rows as i64),
+                    if r.reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", r.reason)
+                    }
+                ),
+                None => format!("rollup {}: {}: {}", r.view, r.action, r.reason),
+            });
+        }
         log.note(|| {
             format!(
                 "planned {} views and {} seeds from {} (as of {})",
@@ -105,6 +151,7 @@ impl Engine {
             pool,
             sources,
             project,
+            rollups,
         })
     }
 
@@ -652,7 +699,7 @@ fn explain_json(config: &Config, d: &Decision, values: &[(String, Value)]) -> St
 /// `pqlsync validate`: config, sources, SQL and the decision config, without computing.
 pub async fn validate(config: &Config) -> Result<String, Error> {
     use std::fmt::Write;
-    let engine = Engine::prepare(config).await?;
+    let engine = Engine::plan(config).await?;
     let df = features::account_features(&engine.ctx).await?;
     let schema = df.schema().as_arrow().clone();
     crate::decision::check_config(config, &schema)?;

@@ -115,6 +115,67 @@ pub struct DatasetInfo {
     pub partition_columns: Vec<String>,
     /// Optional contract columns the files lack; they read as null.
     pub absent_optional_columns: Vec<String>,
+    /// What the files are, by date partition: how incremental rollups tell that data they
+    /// were built from has changed.
+    #[serde(skip)]
+    pub inventory: Inventory,
+}
+
+/// A dataset's files, summarised: one digest of (path, size, modification time, ETag) per
+/// date partition, and one for files outside date partitions. Equal digests mean the same
+/// files, unchanged.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inventory {
+    /// Per `day=`/`dt=`/`date=` partition value.
+    pub by_day: BTreeMap<chrono::NaiveDate, String>,
+    /// Files not in a date partition (every file of an unpartitioned dataset); `None` if none.
+    pub undated: Option<String>,
+}
+
+impl Inventory {
+    fn of(url: &ListingTableUrl, files: &[ObjectMeta], date_key: Option<&str>) -> Inventory {
+        use sha2::Digest;
+        let mut by_day: BTreeMap<chrono::NaiveDate, sha2::Sha256> = BTreeMap::new();
+        let mut undated: Option<sha2::Sha256> = None;
+        for meta in files {
+            let day = date_key.and_then(|key| {
+                url.strip_prefix(&meta.location)?
+                    .filter_map(|segment| segment.split_once('='))
+                    .find(|(k, _)| *k == key)
+                    .and_then(|(_, v)| partition_day(v))
+            });
+            let hasher = match day {
+                Some(day) => by_day.entry(day).or_default(),
+                None => undated.get_or_insert_with(Default::default),
+            };
+            let entry = format!(
+                "{}\t{}\t{}\t{}\n",
+                meta.location,
+                meta.size,
+                meta.last_modified.to_rfc3339(),
+                meta.e_tag.as_deref().unwrap_or("")
+            );
+            hasher.update(entry.as_bytes());
+        }
+        let hex = |h: sha2::Sha256| {
+            h.finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        Inventory {
+            by_day: by_day.into_iter().map(|(d, h)| (d, hex(h))).collect(),
+            undated: undated.map(hex),
+        }
+    }
+}
+
+/// A date partition's value as a day (`2026-11-20`, or `20261120`), URL-decoded.
+fn partition_day(value: &str) -> Option<chrono::NaiveDate> {
+    let value = value.replace("%2D", "-");
+    chrono::NaiveDate::parse_from_str(&value, "%Y-%m-%d")
+        .or_else(|_| chrono::NaiveDate::parse_from_str(&value, "%Y%m%d"))
+        .ok()
 }
 
 /// A DataFusion session sized by `[engine]`: memory pool with spilling, parallelism, batch size.
@@ -221,6 +282,7 @@ pub async fn register_all(
                             bytes: 0,
                             partition_columns: vec![],
                             absent_optional_columns: vec![],
+                            inventory: Inventory::default(),
                         };
                         Ok((name, table, info))
                     }
@@ -320,6 +382,7 @@ async fn open(
     let options = ListingOptions::new(Arc::new(format))
         .with_file_extension(".parquet")
         .with_table_partition_cols(partition_cols);
+    let table_url_for_inventory = table_url.clone();
     let config = ListingTableConfig::new(table_url)
         .with_listing_options(options)
         .with_schema(file_schema);
@@ -342,6 +405,11 @@ async fn open(
         url: Some(shown),
         files: files.len(),
         bytes: files.iter().map(|f| f.size).sum(),
+        inventory: Inventory::of(
+            &table_url_for_inventory,
+            &files,
+            date_key.map(String::as_str),
+        ),
         partition_columns: partitions,
         absent_optional_columns: absent,
     };

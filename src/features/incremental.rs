@@ -1,0 +1,792 @@
+//! Incremental views (`sql/incremental/*.sql`): aggregates over all history, such as when an
+//! account was last seen or how many integrations it ever connected, that would otherwise read
+//! every day of `tracks` on every run. pqlsync rolls them up instead, the way dbt's incremental
+//! models work: the rollup holds the view's rows for all settled days, and each run adds only
+//! the days since, then merges the last few unsettled days in live.
+//!
+//! A view is written for one window of events, `[$increment_from, $increment_to)`, and its
+//! header says how two windows' rows combine:
+//!
+//! ```sql
+//! -- @key account_id
+//! -- @merge last_seen_at = max, integrations_connected = sum
+//! SELECT account_id, max(event_at) AS last_seen_at, … FROM stg_tracks
+//! WHERE event_at >= $increment_from AND event_at < $increment_to GROUP BY account_id
+//! ```
+//!
+//! This module owns the rollups at `[incremental] url`: one Parquet file and a manifest per
+//! view. The manifest records the SQL it was built with and a digest of every source file it
+//! read, per date partition; a changed definition, a late file in a rolled-up day or
+//! `--full-refresh` rebuilds it from all history, so a rollup never differs from a full scan.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::ScalarValue;
+use datafusion::functions_aggregate::expr_fn::{max, min, sum};
+use datafusion::logical_expr::{Expr, cast as cast_expr};
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::prelude::{DataFrame, SessionContext, ident};
+use futures::TryStreamExt;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStoreExt, PutPayload};
+use serde::{Deserialize, Serialize};
+
+use super::{FeatureError, Param, Params, View, plan};
+use crate::source::{DatasetInfo, Inventory};
+use crate::state::Store;
+
+/// The placeholders an incremental view filters its events with.
+pub const FROM: &str = "increment_from";
+pub const TO: &str = "increment_to";
+
+/// Bumped when the rollup file's meaning changes, so older rollups are rebuilt.
+const FORMAT: u32 = 1;
+const MANIFEST: &str = "manifest.json";
+
+/// How an incremental view's rows from two windows combine into one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    /// `@key`: the columns one row per value of which the view returns.
+    pub key: Vec<String>,
+    /// `@merge`: every other column and how to combine it.
+    pub merge: Vec<(String, Merge)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Merge {
+    Min,
+    Max,
+    Sum,
+}
+
+impl Spec {
+    /// Read the `-- @key` and `-- @merge` lines of the view in `file`.
+    pub fn parse(file: &Path, sql: &str) -> Result<Spec, FeatureError> {
+        let err = |message: String| FeatureError::Incremental {
+            file: file.to_path_buf(),
+            message,
+        };
+        let mut key = Vec::new();
+        let mut merge = Vec::new();
+        for line in sql.lines() {
+            let Some(directive) = line
+                .trim()
+                .strip_prefix("--")
+                .map(str::trim)
+                .and_then(|l| l.strip_prefix('@'))
+            else {
+                continue;
+            };
+            let (word, rest) = directive
+                .split_once(char::is_whitespace)
+                .unwrap_or((directive, ""));
+            match word {
+                "key" => key.extend(
+                    rest.split(',')
+                        .map(|c| c.trim().to_ascii_lowercase())
+                        .filter(|c| !c.is_empty()),
+                ),
+                "merge" => {
+                    for item in rest.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+                        let (column, function) = item.split_once('=').ok_or_else(|| {
+                            err(format!("`@merge {item}`: write `column = min|max|sum`"))
+                        })?;
+                        let function = match function.trim().to_ascii_lowercase().as_str() {
+                            "min" => Merge::Min,
+                            "max" => Merge::Max,
+                            "sum" => Merge::Sum,
+                            other => {
+                                return Err(err(format!(
+                                    "`@merge {item}`: `{other}` is not a merge function (min, max or sum)"
+                                )));
+                            }
+                        };
+                        merge.push((column.trim().to_ascii_lowercase(), function));
+                    }
+                }
+                other => {
+                    return Err(err(format!(
+                        "unknown directive `@{other}` (incremental views take `@key` and `@merge`)"
+                    )));
+                }
+            }
+        }
+        if key.is_empty() {
+            return Err(err(
+                "no `-- @key column` line: say which columns the view returns one row per".into(),
+            ));
+        }
+        for placeholder in [FROM, TO] {
+            if !sql.contains(&format!("${placeholder}")) {
+                return Err(err(format!(
+                    "does not use ${placeholder}: an incremental view must read only events in \
+                     [$increment_from, $increment_to), or each increment would count all history again"
+                )));
+            }
+        }
+        Ok(Spec { key, merge })
+    }
+
+    /// Check the spec against the columns the view returns.
+    fn check(&self, view: &View, schema: &SchemaRef) -> Result<(), FeatureError> {
+        let err = |message: String| FeatureError::Incremental {
+            file: view.path.clone(),
+            message,
+        };
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        for column in self.key.iter().chain(self.merge.iter().map(|(c, _)| c)) {
+            if !names.contains(&column.as_str()) {
+                return Err(err(format!(
+                    "`{column}` is named in the header but the query returns no such column (it returns {})",
+                    names.join(", ")
+                )));
+            }
+        }
+        for field in schema.fields() {
+            let name = field.name();
+            let merges: Vec<&Merge> = self
+                .merge
+                .iter()
+                .filter(|(c, _)| c == name)
+                .map(|(_, m)| m)
+                .collect();
+            let is_key = self.key.contains(name);
+            match (is_key, merges.as_slice()) {
+                (true, []) => {}
+                (true, _) => return Err(err(format!("`{name}` is a key; it cannot be merged"))),
+                (false, []) => {
+                    return Err(err(format!(
+                        "column `{name}` has no merge function: add `{name} = min|max|sum` to `-- @merge`"
+                    )));
+                }
+                (false, [Merge::Sum]) if !field.data_type().is_numeric() => {
+                    return Err(err(format!(
+                        "`{name} = sum`: the column is {}, not a number",
+                        field.data_type()
+                    )));
+                }
+                (false, [_]) => {}
+                (false, _) => return Err(err(format!("`{name}` is merged more than once"))),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where rollups live and how far they may advance; `None` in [`super::register`] plans
+/// incremental views over all history instead (nothing is read or written).
+#[derive(Debug, Clone, Copy)]
+pub struct Rollups<'a> {
+    pub store: &'a Store,
+    /// `[incremental] settle_days`.
+    pub settle_days: u32,
+    /// `[sources] partition_slack_days`: how far from its partition's day an event may be.
+    pub slack_days: u32,
+    /// The registered datasets, whose inventories tell whether rolled-up days changed.
+    pub sources: &'a [DatasetInfo],
+    pub full_refresh: bool,
+}
+
+/// What happened to one rollup, for the log and the summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    pub view: String,
+    /// `built`, `extended`, `current`, or `bypassed` (the scoring day is before the rollup).
+    pub action: &'static str,
+    pub reason: String,
+    /// Events before this day come from the rollup; later ones are read live.
+    pub through: Option<NaiveDate>,
+    pub rows: usize,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Manifest {
+    format: u32,
+    /// Digest of the view's SQL, the staging SQL it reads and the schemas of its sources.
+    definition: String,
+    /// Exclusive: the rollup covers events before this day's midnight (UTC).
+    through: NaiveDate,
+    /// The data file, beside the manifest.
+    data: String,
+    rows: usize,
+    /// Per source dataset, the inventory of every file that can hold events before `through`.
+    inputs: BTreeMap<String, Inputs>,
+    built_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Inputs {
+    by_day: BTreeMap<NaiveDate, String>,
+    undated: Option<String>,
+}
+
+impl Inputs {
+    /// The part of `inventory` that can hold events before `through`: with `slack` days of
+    /// slack, partitions up to `through + slack` (exclusive), and every undated file.
+    fn covering(inventory: &Inventory, through: NaiveDate, slack: u32) -> Inputs {
+        let end = through + TimeDelta::days(i64::from(slack));
+        Inputs {
+            by_day: inventory
+                .by_day
+                .range(..end)
+                .map(|(d, h)| (*d, h.clone()))
+                .collect(),
+            undated: inventory.undated.clone(),
+        }
+    }
+
+    /// Why `now` differs from what the rollup was built from, e.g. `tracks: day 2026-03-02
+    /// changed`; `None` if it does not.
+    fn change(dataset: &str, then: &Inputs, now: &Inputs) -> Option<String> {
+        if then.undated != now.undated {
+            return Some(format!("{dataset}: files outside day partitions changed"));
+        }
+        let days = then.by_day.keys().chain(now.by_day.keys());
+        days.into_iter()
+            .find(|d| then.by_day.get(d) != now.by_day.get(d))
+            .map(|d| {
+                let what = match (then.by_day.get(d), now.by_day.get(d)) {
+                    (None, _) => "appeared",
+                    (_, None) => "disappeared",
+                    _ => "changed",
+                };
+                format!("{dataset}: partition day {d} {what} since the rollup was built")
+            })
+    }
+}
+
+/// The first instant an incremental window can start at: before any real event.
+fn beginning() -> NaiveDate {
+    NaiveDate::from_ymd_opt(1, 1, 1).expect("valid date")
+}
+
+fn midnight(day: NaiveDate) -> ScalarValue {
+    let micros = day
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc()
+        .timestamp_micros();
+    ScalarValue::TimestampMicrosecond(Some(micros), Some("UTC".into()))
+}
+
+/// The rollup of one incremental view, brought up to date, and the view registered over it.
+pub(super) async fn register(
+    ctx: &SessionContext,
+    view: &View,
+    staging: &[&View],
+    params: &Params,
+    rollups: Option<Rollups<'_>>,
+) -> Result<Option<Outcome>, FeatureError> {
+    let spec = Spec::parse(&view.path, &view.sql)?;
+    let window = |from: NaiveDate, to: NaiveDate| async move {
+        window_frame(ctx, view, params, from, to).await
+    };
+    let scoring_end = params.as_of_date + TimeDelta::days(1);
+    let empty = window(beginning(), beginning()).await?;
+    let schema: SchemaRef = Arc::new(empty.schema().as_arrow().clone());
+    spec.check(view, &schema)?;
+
+    let Some(rollups) = rollups else {
+        let all = window(beginning(), scoring_end).await?;
+        register_view(ctx, view, all)?;
+        return Ok(None);
+    };
+    let settled = scoring_end - TimeDelta::days(i64::from(rollups.settle_days));
+    let definition = definition(view, staging, &schema, rollups.sources);
+    let inputs_at = |through: NaiveDate| -> BTreeMap<String, Inputs> {
+        rollups
+            .sources
+            .iter()
+            .filter(|s| reads(view, staging, &s.name))
+            .map(|s| {
+                (
+                    s.name.clone(),
+                    Inputs::covering(&s.inventory, through, rollups.slack_days),
+                )
+            })
+            .collect()
+    };
+    let dir = view.name.clone();
+    // An unreadable manifest only costs a rebuild: the rollup is a cache.
+    let manifest: Result<Option<Manifest>, String> = rollups
+        .store
+        .read(&format!("{dir}/{MANIFEST}"))
+        .await
+        .map_err(|e| e.to_string());
+
+    enum Plan {
+        Build(String),
+        Use(Manifest),
+        Bypass(String),
+    }
+    let plan = match manifest {
+        _ if rollups.full_refresh => Plan::Build("--full-refresh".into()),
+        Err(e) => Plan::Build(format!("its manifest could not be read ({e})")),
+        Ok(None) => Plan::Build("no rollup yet".into()),
+        Ok(Some(m)) if m.format != FORMAT || m.definition != definition => Plan::Build(
+            "the view's SQL, the staging SQL it reads or a source schema changed".into(),
+        ),
+        Ok(Some(m)) if m.through > settled => Plan::Bypass(format!(
+            "the rollup covers events before {}, later than this scoring day allows; read all history",
+            m.through
+        )),
+        Ok(Some(m)) => {
+            let now = inputs_at(m.through);
+            let changed = m
+                .inputs
+                .iter()
+                .find_map(|(name, then)| match now.get(name) {
+                    Some(now) => Inputs::change(name, then, now),
+                    None => Some(format!("{name} is no longer a source")),
+                })
+                .or_else(|| {
+                    now.keys()
+                        .find(|n| !m.inputs.contains_key(*n))
+                        .map(|n| format!("{n} is a new source"))
+                });
+            match changed {
+                Some(reason) => Plan::Build(reason),
+                None => Plan::Use(m),
+            }
+        }
+    };
+
+    // A data file that cannot be read (removed by a concurrent run, damaged) only costs a
+    // rebuild.
+    let (plan, previous) = match plan {
+        Plan::Use(m) => match read_rows(rollups.store, &dir, &m, &schema).await {
+            Ok(rows) => (Plan::Use(m), rows),
+            Err(e) => (
+                Plan::Build(format!("the rollup could not be read ({e})")),
+                vec![],
+            ),
+        },
+        other => (other, vec![]),
+    };
+    let (base, through, action, reason) = match plan {
+        Plan::Bypass(reason) => {
+            let all = window(beginning(), scoring_end).await?;
+            register_view(ctx, view, all)?;
+            return Ok(Some(Outcome {
+                view: view.name.clone(),
+                action: "bypassed",
+                reason,
+                through: None,
+                rows: 0,
+            }));
+        }
+        Plan::Use(m) if m.through == settled => (previous, m.through, "current", String::new()),
+        Plan::Build(reason) => {
+            let delta = window(beginning(), settled).await?;
+            let rows = merged(ctx, &spec, &schema, vec![], delta)?
+                .collect()
+                .await
+                .map_err(FeatureError::execution)?;
+            let inputs = inputs_at(settled);
+            write(
+                rollups.store,
+                &dir,
+                &rows,
+                &schema,
+                settled,
+                &definition,
+                inputs,
+            )
+            .await?;
+            (rows, settled, "built", reason)
+        }
+        Plan::Use(m) => {
+            let delta = window(m.through, settled).await?;
+            let rows = merged(ctx, &spec, &schema, previous, delta)?
+                .collect()
+                .await
+                .map_err(FeatureError::execution)?;
+            let inputs = inputs_at(settled);
+            write(
+                rollups.store,
+                &dir,
+                &rows,
+                &schema,
+                settled,
+                &definition,
+                inputs,
+            )
+            .await?;
+            let reason = format!("added events from {} to {settled}", m.through);
+            (rows, settled, "extended", reason)
+        }
+    };
+    let rows: usize = base.iter().map(RecordBatch::num_rows).sum();
+    let live = window(through, scoring_end).await?;
+    let df = merged(ctx, &spec, &schema, base, live)?;
+    register_view(ctx, view, df)?;
+    Ok(Some(Outcome {
+        view: view.name.clone(),
+        action,
+        reason,
+        through: Some(through),
+        rows,
+    }))
+}
+
+/// The view's query over events in `[from, to)`.
+async fn window_frame(
+    ctx: &SessionContext,
+    view: &View,
+    params: &Params,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<DataFrame, FeatureError> {
+    let bound = [
+        Param {
+            name: FROM,
+            value: midnight(from),
+        },
+        Param {
+            name: TO,
+            value: midnight(to),
+        },
+        Param {
+            name: "account_id_key",
+            value: ScalarValue::Utf8(Some(params.account_id_key.clone())),
+        },
+    ];
+    let state = ctx.state();
+    let plan = plan::plan_query(&state, &view.statement, &bound)
+        .await
+        .map_err(|e| FeatureError::Sql {
+            file: view.path.clone(),
+            message: format!(
+                "{e} (incremental views may use only $increment_from, $increment_to and \
+                 $account_id_key: a rollup outlives one scoring day)"
+            ),
+        })?;
+    Ok(DataFrame::new(state, plan))
+}
+
+fn register_view(ctx: &SessionContext, view: &View, df: DataFrame) -> Result<(), FeatureError> {
+    ctx.register_table(view.name.as_str(), df.into_view())
+        .map(|_| ())
+        .map_err(|e| FeatureError::Sql {
+            file: view.path.clone(),
+            message: e.to_string(),
+        })
+}
+
+/// `rows` and `delta` combined per key with each column's merge function, in the view's
+/// column order and types.
+fn merged(
+    ctx: &SessionContext,
+    spec: &Spec,
+    schema: &SchemaRef,
+    rows: Vec<RecordBatch>,
+    delta: DataFrame,
+) -> Result<DataFrame, FeatureError> {
+    let exec = FeatureError::execution;
+    let input = if rows.is_empty() {
+        delta
+    } else {
+        let previous = ctx.read_batches(rows).map_err(exec)?;
+        previous.union(delta).map_err(exec)?
+    };
+    let group: Vec<Expr> = spec.key.iter().map(ident).collect();
+    // Aggregate under temporary names, then cast back to the view's types under its names:
+    // `sum` widens integers, and the rollup must keep the view's schema.
+    let merged_name = |column: &str| format!("merged {column}");
+    let aggregates: Vec<Expr> = spec
+        .merge
+        .iter()
+        .map(|(column, function)| {
+            let c = ident(column);
+            let combined = match function {
+                Merge::Min => min(c),
+                Merge::Max => max(c),
+                Merge::Sum => sum(c),
+            };
+            combined.alias(merged_name(column))
+        })
+        .collect();
+    let output: Vec<Expr> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            if spec.key.contains(f.name()) {
+                ident(f.name())
+            } else {
+                cast_expr(ident(merged_name(f.name())), f.data_type().clone()).alias(f.name())
+            }
+        })
+        .collect();
+    input
+        .aggregate(group, aggregates)
+        .and_then(|df| df.select(output))
+        .map_err(exec)
+}
+
+/// Whether `view` (through the staging views it reads) reads `raw.<dataset>`.
+fn reads(view: &View, staging: &[&View], dataset: &str) -> bool {
+    view.raw_reads.contains(dataset)
+        || staging
+            .iter()
+            .filter(|s| view.depends_on.contains(&s.name))
+            .any(|s| s.raw_reads.contains(dataset) || reads(s, staging, dataset))
+}
+
+/// A digest of everything that decides what the rollup's rows mean.
+fn definition(
+    view: &View,
+    staging: &[&View],
+    schema: &SchemaRef,
+    sources: &[DatasetInfo],
+) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(view.sql.as_bytes());
+    let mut read: Vec<&View> = staging
+        .iter()
+        .copied()
+        .filter(|s| depends(view, staging, &s.name))
+        .collect();
+    read.sort_by(|a, b| a.name.cmp(&b.name));
+    for s in read {
+        h.update(s.name.as_bytes());
+        h.update(s.sql.as_bytes());
+    }
+    h.update(format!("{schema:?}").as_bytes());
+    for s in sources.iter().filter(|s| reads(view, staging, &s.name)) {
+        h.update(s.name.as_bytes());
+        h.update(s.partition_columns.join(",").as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn depends(view: &View, staging: &[&View], name: &str) -> bool {
+    view.depends_on.contains(name)
+        || staging
+            .iter()
+            .filter(|s| view.depends_on.contains(&s.name))
+            .any(|s| depends(s, staging, name))
+}
+
+async fn read_rows(
+    store: &Store,
+    dir: &str,
+    manifest: &Manifest,
+    schema: &SchemaRef,
+) -> Result<Vec<RecordBatch>, FeatureError> {
+    let err = |message: String| FeatureError::Rollup {
+        url: format!("{}/{dir}/{}", store.url(), manifest.data),
+        message,
+    };
+    let bytes = store
+        .object_store()
+        .get(&store.path(&format!("{dir}/{}", manifest.data)))
+        .await
+        .map_err(|e| err(e.to_string()))?
+        .bytes()
+        .await
+        .map_err(|e| err(e.to_string()))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .and_then(|b| b.build())
+        .map_err(|e| err(e.to_string()))?;
+    let mut batches = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| err(e.to_string()))?;
+        if batch.num_columns() != schema.fields().len() {
+            return Err(err(
+                "its columns differ from the view's; run with --full-refresh".into(),
+            ));
+        }
+        // Parquet may hand strings back as another Arrow string type than the view plans.
+        let columns = batch
+            .columns()
+            .iter()
+            .zip(schema.fields())
+            .map(|(c, f)| cast(c, f.data_type()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| err(e.to_string()))?;
+        batches.push(
+            RecordBatch::try_new(Arc::clone(schema), columns).map_err(|e| err(e.to_string()))?,
+        );
+    }
+    Ok(batches)
+}
+
+/// Write the rollup's data, then its manifest (which names the data, so a reader never sees a
+/// manifest without its data), then remove older data files.
+async fn write(
+    store: &Store,
+    dir: &str,
+    rows: &[RecordBatch],
+    schema: &SchemaRef,
+    through: NaiveDate,
+    definition: &str,
+    inputs: BTreeMap<String, Inputs>,
+) -> Result<usize, FeatureError> {
+    let data = format!(
+        "rows-{through}-{}.parquet",
+        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    );
+    let err = |message: String| FeatureError::Rollup {
+        url: format!("{}/{dir}/{data}", store.url()),
+        message,
+    };
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid level"),
+        ))
+        .build();
+    let mut buffer = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut buffer, Arc::clone(schema), Some(props))
+        .map_err(|e| err(e.to_string()))?;
+    let mut n = 0;
+    for batch in rows {
+        writer.write(batch).map_err(|e| err(e.to_string()))?;
+        n += batch.num_rows();
+    }
+    writer.close().map_err(|e| err(e.to_string()))?;
+    let target = store.path(&format!("{dir}/{data}"));
+    store
+        .object_store()
+        .put(&target, PutPayload::from(buffer))
+        .await
+        .map_err(|e| err(e.to_string()))?;
+    let manifest = Manifest {
+        format: FORMAT,
+        definition: definition.to_string(),
+        through,
+        data: data.clone(),
+        rows: n,
+        inputs,
+        built_at: Utc::now(),
+    };
+    store
+        .write(&format!("{dir}/{MANIFEST}"), &manifest)
+        .await
+        .map_err(|e| err(e.to_string()))?;
+    let keep = [target, store.path(&format!("{dir}/{MANIFEST}"))];
+    let stale: Vec<StorePath> = store
+        .object_store()
+        .list(Some(&store.path(dir)))
+        .map_ok(|m| m.location)
+        .try_filter(|p| futures::future::ready(!keep.contains(p)))
+        .try_collect()
+        .await
+        .map_err(|e| err(e.to_string()))?;
+    for path in stale {
+        // Another run may have removed it already.
+        let _ = store.object_store().delete(&path).await;
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BODY: &str = "SELECT account_id, max(event_at) AS last_seen_at FROM stg_tracks \
+                        WHERE event_at >= $increment_from AND event_at < $increment_to GROUP BY 1";
+
+    fn parse(header: &str) -> Result<Spec, String> {
+        Spec::parse(
+            Path::new("sql/incremental/x.sql"),
+            &format!("{header}\n{BODY}"),
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn headers_name_the_key_and_each_merge() {
+        let spec =
+            parse("-- @key account_id\n--@merge last_seen_at = MAX, n = sum\n-- @merge m=min")
+                .unwrap();
+        assert_eq!(spec.key, vec!["account_id"]);
+        assert_eq!(
+            spec.merge,
+            vec![
+                ("last_seen_at".to_string(), Merge::Max),
+                ("n".to_string(), Merge::Sum),
+                ("m".to_string(), Merge::Min)
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_headers_say_what_to_write() {
+        for (header, expected) in [
+            ("-- @merge last_seen_at = max", "no `-- @key column` line"),
+            (
+                "-- @key account_id\n-- @merge last_seen_at = avg",
+                "`avg` is not a merge function",
+            ),
+            (
+                "-- @key account_id\n-- @merge last_seen_at",
+                "write `column = min|max|sum`",
+            ),
+            (
+                "-- @key account_id\n-- @unique account_id",
+                "unknown directive `@unique`",
+            ),
+        ] {
+            let err = parse(header).unwrap_err();
+            assert!(
+                err.contains(expected) && err.contains("x.sql"),
+                "{header}: {err}"
+            );
+        }
+        let err = Spec::parse(
+            Path::new("x.sql"),
+            "-- @key a\nSELECT 1 AS a WHERE $increment_to > 0",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("does not use $increment_from"), "{err}");
+    }
+
+    #[test]
+    fn a_changed_partition_is_named() {
+        let day = |d: u32| NaiveDate::from_ymd_opt(2026, 10, d).unwrap();
+        let then = Inputs {
+            by_day: [(day(1), "a".into()), (day(2), "b".into())].into(),
+            undated: None,
+        };
+        assert_eq!(Inputs::change("tracks", &then, &then.clone()), None);
+        let mut now = then.clone();
+        now.by_day.insert(day(2), "c".into());
+        assert_eq!(
+            Inputs::change("tracks", &then, &now).unwrap(),
+            "tracks: partition day 2026-10-02 changed since the rollup was built"
+        );
+        now.by_day.insert(day(3), "d".into());
+        now.by_day.remove(&day(2));
+        assert!(
+            Inputs::change("tracks", &then, &now)
+                .unwrap()
+                .contains("2026-10-02 disappeared")
+        );
+    }
+
+    #[test]
+    fn a_rollup_covers_partitions_up_to_its_end_plus_the_slack() {
+        let day = |d: u32| NaiveDate::from_ymd_opt(2026, 10, d).unwrap();
+        let inventory = Inventory {
+            by_day: (1..=10).map(|d| (day(d), format!("h{d}"))).collect(),
+            undated: Some("u".into()),
+        };
+        let inputs = Inputs::covering(&inventory, day(5), 2);
+        assert_eq!(
+            inputs.by_day.keys().copied().collect::<Vec<_>>(),
+            (1..=6).map(day).collect::<Vec<_>>()
+        );
+        assert_eq!(inputs.undated.as_deref(), Some("u"));
+    }
+}
