@@ -404,7 +404,7 @@ fn quiet_prints_nothing_and_help_lists_every_command() {
         .output()
         .unwrap();
     // Count the shipped views so adding a feature file does not break this test.
-    let views = ["sql/staging", "sql/features"]
+    let views = ["sql/staging", "sql/incremental", "sql/features"]
         .iter()
         .flat_map(|d| std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(d)).unwrap())
         .filter(|e| {

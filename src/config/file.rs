@@ -154,7 +154,7 @@ fn default_account_id_key() -> String {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SqlFile {
-    /// Directory holding `staging/`, `features/` (and `seeds/`, `reports/`).
+    /// Directory holding `staging/`, `incremental/`, `features/` (and `seeds/`, `reports/`).
     #[serde(default = "default_sql_dir")]
     pub dir: String,
     /// Extra free-mail domains, on top of `seeds/free_email_domains.csv`.
