@@ -14,6 +14,26 @@ use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
 use tempfile::NamedTempFile;
 
+/// `batches` as one in-memory Parquet file (zstd level 3, Parquet's default row groups of up
+/// to 1,048,576 rows), for stores that take whole objects (score history, incremental rollups).
+pub fn parquet_bytes(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+) -> datafusion::parquet::errors::Result<Vec<u8>> {
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid level"),
+        ))
+        .build();
+    let mut buffer = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut buffer, std::sync::Arc::clone(schema), Some(props))?;
+    for batch in batches {
+        writer.write(batch)?;
+    }
+    writer.close()?;
+    Ok(buffer)
+}
+
 /// Errors writing an output file; each names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {

@@ -30,10 +30,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
 use datafusion::functions_aggregate::expr_fn::{max, min, sum};
 use datafusion::logical_expr::{Expr, cast as cast_expr};
-use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use datafusion::parquet::basic::{Compression, ZstdLevel};
-use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::prelude::{DataFrame, SessionContext, ident};
 use futures::TryStreamExt;
 use object_store::path::Path as StorePath;
@@ -211,7 +208,8 @@ pub struct Outcome {
 #[derive(Debug, Serialize, Deserialize)]
 struct Manifest {
     format: u32,
-    /// Digest of the view's SQL, the staging SQL it reads and the schemas of its sources.
+    /// Digest of the view's SQL, the staging SQL it reads, its output schema and its sources'
+    /// partition columns.
     definition: String,
     /// Exclusive: the rollup covers events before this day's midnight (UTC).
     through: NaiveDate,
@@ -296,8 +294,7 @@ pub(super) async fn register(
     spec.check(view, &schema)?;
 
     let Some(rollups) = rollups else {
-        let all = window(beginning(), scoring_end).await?;
-        register_view(ctx, view, all)?;
+        register_view(ctx, view, window(beginning(), scoring_end).await?)?;
         return Ok(None);
     };
     let settled = scoring_end - TimeDelta::days(i64::from(rollups.settle_days));
@@ -333,7 +330,8 @@ pub(super) async fn register(
         Err(e) => Plan::Build(format!("its manifest could not be read ({e})")),
         Ok(None) => Plan::Build("no rollup yet".into()),
         Ok(Some(m)) if m.format != FORMAT || m.definition != definition => Plan::Build(
-            "the view's SQL, the staging SQL it reads or a source schema changed".into(),
+            "the view's SQL, the staging SQL it reads, its columns or a source's partitioning changed"
+                .into(),
         ),
         Ok(Some(m)) if m.through > settled => Plan::Bypass(format!(
             "the rollup covers events before {}, later than this scoring day allows; read all history",
@@ -360,22 +358,10 @@ pub(super) async fn register(
         }
     };
 
-    // A data file that cannot be read (removed by a concurrent run, damaged) only costs a
-    // rebuild.
-    let (plan, previous) = match plan {
-        Plan::Use(m) => match read_rows(rollups.store, &dir, &m, &schema).await {
-            Ok(rows) => (Plan::Use(m), rows),
-            Err(e) => (
-                Plan::Build(format!("the rollup could not be read ({e})")),
-                vec![],
-            ),
-        },
-        other => (other, vec![]),
-    };
-    let (base, through, action, reason) = match plan {
+    // Where the rollup goes on from: nothing, or its rows through the manifest's end.
+    let (from, previous, reason) = match plan {
         Plan::Bypass(reason) => {
-            let all = window(beginning(), scoring_end).await?;
-            register_view(ctx, view, all)?;
+            register_view(ctx, view, window(beginning(), scoring_end).await?)?;
             return Ok(Some(Outcome {
                 view: view.name.clone(),
                 action: "bypassed",
@@ -384,56 +370,56 @@ pub(super) async fn register(
                 rows: 0,
             }));
         }
-        Plan::Use(m) if m.through == settled => (previous, m.through, "current", String::new()),
-        Plan::Build(reason) => {
-            let delta = window(beginning(), settled).await?;
-            let rows = merged(ctx, &spec, &schema, vec![], delta)?
-                .collect()
-                .await
-                .map_err(FeatureError::execution)?;
-            let inputs = inputs_at(settled);
-            write(
-                rollups.store,
-                &dir,
-                &rows,
-                &schema,
-                settled,
-                &definition,
-                inputs,
+        Plan::Build(reason) => (beginning(), vec![], reason),
+        Plan::Use(m) => match read_rows(rollups.store, &dir, &m, &schema).await {
+            Ok(rows) => (m.through, rows, String::new()),
+            // A data file that cannot be read (removed by a concurrent run, damaged) only
+            // costs a rebuild.
+            Err(e) => (
+                beginning(),
+                vec![],
+                format!("the rollup could not be read ({e})"),
+            ),
+        },
+    };
+    let (base, action, reason) = if from == settled {
+        (previous, "current", reason)
+    } else {
+        let delta = window(from, settled).await?;
+        let rows = merged(ctx, &spec, &schema, previous, delta)?
+            .collect()
+            .await
+            .map_err(FeatureError::execution)?;
+        let inputs = inputs_at(settled);
+        write(
+            rollups.store,
+            &dir,
+            &rows,
+            &schema,
+            settled,
+            &definition,
+            inputs,
+        )
+        .await?;
+        if from == beginning() {
+            (rows, "built", reason)
+        } else {
+            (
+                rows,
+                "extended",
+                format!("added events from {from} to {settled}"),
             )
-            .await?;
-            (rows, settled, "built", reason)
-        }
-        Plan::Use(m) => {
-            let delta = window(m.through, settled).await?;
-            let rows = merged(ctx, &spec, &schema, previous, delta)?
-                .collect()
-                .await
-                .map_err(FeatureError::execution)?;
-            let inputs = inputs_at(settled);
-            write(
-                rollups.store,
-                &dir,
-                &rows,
-                &schema,
-                settled,
-                &definition,
-                inputs,
-            )
-            .await?;
-            let reason = format!("added events from {} to {settled}", m.through);
-            (rows, settled, "extended", reason)
         }
     };
     let rows: usize = base.iter().map(RecordBatch::num_rows).sum();
-    let live = window(through, scoring_end).await?;
+    let live = window(settled, scoring_end).await?;
     let df = merged(ctx, &spec, &schema, base, live)?;
     register_view(ctx, view, df)?;
     Ok(Some(Outcome {
         view: view.name.clone(),
         action,
         reason,
-        through: Some(through),
+        through: Some(settled),
         rows,
     }))
 }
@@ -640,20 +626,8 @@ async fn write(
         url: format!("{}/{dir}/{data}", store.url()),
         message,
     };
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(3).expect("valid level"),
-        ))
-        .build();
-    let mut buffer = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut buffer, Arc::clone(schema), Some(props))
-        .map_err(|e| err(e.to_string()))?;
-    let mut n = 0;
-    for batch in rows {
-        writer.write(batch).map_err(|e| err(e.to_string()))?;
-        n += batch.num_rows();
-    }
-    writer.close().map_err(|e| err(e.to_string()))?;
+    let buffer = crate::output::parquet_bytes(schema, rows).map_err(|e| err(e.to_string()))?;
+    let n: usize = rows.iter().map(RecordBatch::num_rows).sum();
     let target = store.path(&format!("{dir}/{data}"));
     store
         .object_store()

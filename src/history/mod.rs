@@ -22,9 +22,6 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::datasource::memory::MemTable;
-use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::parquet::basic::{Compression, ZstdLevel};
-use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
 use object_store::path::Path as StorePath;
@@ -228,21 +225,9 @@ impl Snapshot {
             url: self.url.clone(),
             message,
         };
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(
-                ZstdLevel::try_new(3).expect("valid level"),
-            ))
-            .set_max_row_group_row_count(Some(1 << 20))
-            .build();
-        let mut buffer = Vec::new();
-        let mut writer = ArrowWriter::try_new(&mut buffer, Arc::clone(&self.schema), Some(props))
+        let buffer = crate::output::parquet_bytes(&self.schema, &self.batches)
             .map_err(|e| err(e.to_string()))?;
-        let mut rows = 0;
-        for batch in &self.batches {
-            writer.write(batch).map_err(|e| err(e.to_string()))?;
-            rows += batch.num_rows();
-        }
-        writer.close().map_err(|e| err(e.to_string()))?;
+        let rows: usize = self.batches.iter().map(RecordBatch::num_rows).sum();
         let dir = day_dir(self.as_of);
         let target = store.path(&format!("{dir}/{FILE}"));
         store

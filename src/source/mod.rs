@@ -382,15 +382,15 @@ async fn open(
     let options = ListingOptions::new(Arc::new(format))
         .with_file_extension(".parquet")
         .with_table_partition_cols(partition_cols);
-    let table_url_for_inventory = table_url.clone();
+    let date_key = partitions
+        .iter()
+        .find(|k| DATE_PARTITION_KEYS.contains(&k.as_str()));
+    let inventory = Inventory::of(&table_url, &files, date_key.map(String::as_str));
     let config = ListingTableConfig::new(table_url)
         .with_listing_options(options)
         .with_schema(file_schema);
     let listing: Arc<dyn TableProvider> =
         Arc::new(ListingTable::try_new(config).map_err(SourceError::Engine)?);
-    let date_key = partitions
-        .iter()
-        .find(|k| DATE_PARTITION_KEYS.contains(&k.as_str()));
     let table = match (contract.time_column, date_key) {
         (Some(time_column), Some(key)) => Arc::new(TimePartitioned {
             inner: listing,
@@ -405,11 +405,7 @@ async fn open(
         url: Some(shown),
         files: files.len(),
         bytes: files.iter().map(|f| f.size).sum(),
-        inventory: Inventory::of(
-            &table_url_for_inventory,
-            &files,
-            date_key.map(String::as_str),
-        ),
+        inventory,
         partition_columns: partitions,
         absent_optional_columns: absent,
     };
