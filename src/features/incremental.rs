@@ -194,7 +194,7 @@ pub struct Rollups<'a> {
 }
 
 /// What happened to one rollup, for the log and the summary.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub view: String,
     /// `built`, `extended`, `current`, or `bypassed` (the scoring day is before the rollup).

@@ -282,6 +282,7 @@ pub async fn register(
     for seed in &project.seeds {
         register_seed(ctx, seed, extra_free_email_domains).await?;
     }
+    let state = ctx.state();
     let bound = params.bound();
     let staging: Vec<&View> = project
         .views
@@ -294,7 +295,6 @@ pub async fn register(
             outcomes.extend(incremental::register(ctx, view, &staging, params, rollups).await?);
             continue;
         }
-        let state = ctx.state();
         let plan = plan::plan_query(&state, &view.statement, &bound)
             .await
             .map_err(|e| FeatureError::Sql {

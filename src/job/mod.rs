@@ -35,8 +35,6 @@ pub struct Engine {
     pub pool: std::sync::Arc<source::PeakPool>,
     pub sources: Vec<DatasetInfo>,
     pub project: Project,
-    /// What became of each incremental view's rollup.
-    pub rollups: Vec<features::RollupOutcome>,
 }
 
 /// Progress notes on stderr for `-v`: each stage with the time since the command started.
@@ -151,7 +149,6 @@ impl Engine {
             pool,
             sources,
             project,
-            rollups,
         })
     }
 
