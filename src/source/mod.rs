@@ -6,6 +6,7 @@
 //! partitions), timestamp normalisation (any unit, any zone, INT96 → microseconds UTC) and
 //! pruning partitions by event time. It knows nothing about features: SQL reads `raw.*`.
 
+mod compact;
 pub mod contract;
 mod memory;
 mod partition;
@@ -24,6 +25,7 @@ use datafusion::datasource::listing::{
 use datafusion::error::DataFusionError;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::{StreamExt, TryStreamExt};
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
@@ -212,7 +214,13 @@ pub fn session(engine: &EngineConfig) -> Result<(SessionContext, Arc<PeakPool>),
         .with_disk_manager_builder(disk)
         .build_arc()
         .map_err(SourceError::Engine)?;
-    let ctx = SessionContext::new_with_config_rt(config, runtime);
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .with_physical_optimizer_rule(Arc::new(compact::CompactBuildSides))
+        .build();
+    let ctx = SessionContext::new_with_state(state);
     let catalog = ctx
         .catalog("datafusion")
         .expect("the default catalog exists");
