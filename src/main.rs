@@ -5,6 +5,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+// DataFusion allocates and frees many short-lived buffers across threads, and glibc's
+// allocator spent a good part of a run in malloc_consolidate and page faults (perf). jemalloc
+// made `features` on 10M events 17% faster with 10% less peak RSS; mimalloc was slower here
+// (it returned memory to the OS so eagerly that system time tripled).
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = pqlsync::cli::Cli::parse();
     match pqlsync::run_cli(cli) {
