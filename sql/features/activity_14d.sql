@@ -1,32 +1,34 @@
 -- Product activity in the 14-day window [$as_of - 14 days, $as_of): the scoring day and the
 -- 13 days before it. One pass over the window feeds every windowed count.
 --
--- Distinct users and days are counted by grouping, not with count(DISTINCT …): DataFusion
--- gives every account its own distinct-set for that, about 12 KB each, outside the memory
--- limit. The messages are grouped twice in one pass (GROUPING SETS): per (account, user),
--- which also carries the event counts, and per (account, day).
+-- The window holds tens of millions of rows, so its first aggregation keeps to what is cheap
+-- to group: the copies of a message are grouped on the message and its content (the copies
+-- Segment delivers are exact), not with min(user_id) / min(event), which keep one string
+-- allocation per message (a 50M-row window ran 20% faster without them). Then one row per
+-- (account, user, day), and the distinct users and days are counted by grouping that small
+-- table twice (GROUPING SETS), not with count(DISTINCT …): DataFusion gives every account its
+-- own distinct-set for that, about 12 KB each, outside the memory limit.
 WITH messages AS (
     -- One row per message: Segment may deliver a message more than once, with the same id.
-    -- A row without an id is keyed by its content, so exact copies still count once.
+    -- A row without an id is keyed by its content, so exact copies still count once. Should
+    -- two rows share an id but not their content, each counts: nothing is dropped.
     SELECT
         account_id,
         COALESCE(message_id, concat_ws('|', user_id, event, CAST(event_at AS VARCHAR))) AS message_key,
-        min(user_id)   AS user_id,
-        min(event)     AS event,
-        min(event_at)  AS event_at,
+        user_id,
+        event,
+        event_at,
         count(*)       AS copies
     FROM stg_tracks
     WHERE event_at >= $as_of - INTERVAL '14 days'
       AND event_at < $as_of
-    GROUP BY 1, 2
+    GROUP BY 1, 2, 3, 4, 5
 ),
-per_user_or_day AS (
+per_user_day AS (
     SELECT
         account_id,
         user_id,
         CAST(event_at AS DATE)                                                   AS day,
-        -- 1 in the (account, day) rows, where the user is aggregated away.
-        grouping(user_id)                                                        AS per_day,
         count(*)                                                                 AS events,
         count(*) FILTER (WHERE event = 'teammate_invited')                       AS teammates_invited,
         count(*) FILTER (WHERE event = 'deal_created')                           AS deals_created,
@@ -36,7 +38,24 @@ per_user_or_day AS (
         count(*) FILTER (WHERE event = 'meeting_booked')                         AS meeting_booked,
         sum(copies - 1)                                                          AS duplicate_events
     FROM messages
-    GROUP BY GROUPING SETS ((account_id, user_id), (account_id, CAST(event_at AS DATE)))
+    GROUP BY 1, 2, 3
+),
+per_user_or_day AS (
+    SELECT
+        account_id,
+        user_id,
+        day,
+        grouping(user_id)               AS per_day,
+        sum(events)                     AS events,
+        sum(teammates_invited)          AS teammates_invited,
+        sum(deals_created)              AS deals_created,
+        sum(pricing_page_views)         AS pricing_page_views,
+        sum(paid_feature_events)        AS paid_feature_events,
+        sum(help_requested)             AS help_requested,
+        sum(meeting_booked)             AS meeting_booked,
+        sum(duplicate_events)           AS duplicate_events
+    FROM per_user_day
+    GROUP BY GROUPING SETS ((account_id, user_id), (account_id, day))
 )
 SELECT
     account_id,
