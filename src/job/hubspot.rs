@@ -284,7 +284,7 @@ pub(super) async fn sync(
         let desired = sync::build(decisions, &contacts, &offline_mapping(config));
         let mut state = SyncState::default();
         if dry_run {
-            let plan = sync::plan(&desired, &state);
+            let plan = sync::plan(desired, &state);
             return Ok(Synced {
                 report: SyncReport {
                     mode: "plan (offline: no portal configured)".into(),
@@ -347,7 +347,7 @@ pub(super) async fn sync(
     }
     state.portal = Some(base_url.clone());
     if dry_run {
-        let plan = sync::plan(&desired, &state);
+        let plan = sync::plan(desired, &state);
         let mut report = SyncReport {
             mode: format!("plan against {base_url}"),
             warnings,

@@ -605,10 +605,11 @@ pub async fn run(
     if options.live {
         e.read_back(desired).await?;
     }
-    let mut the_plan = plan(desired, e.state);
+    // The plan keeps what it takes; leads and tasks still read `desired` below.
+    let mut the_plan = plan(desired.clone(), e.state);
     if options.live && e.stop.is_none() {
         e.refresh_lifecycle(&the_plan).await?;
-        the_plan = plan(desired, e.state);
+        the_plan = plan(desired.clone(), e.state);
     }
     e.save(true).await?;
     let links_existing = the_plan.links_existing;

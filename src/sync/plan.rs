@@ -68,25 +68,29 @@ pub struct Plan {
 const OWNER: &str = "hubspot_owner_id";
 const LIFECYCLE_PROP: &str = "lifecyclestage";
 
-/// Diff `desired` against `state`.
-pub fn plan(desired: &Desired, state: &SyncState) -> Plan {
+/// Diff `desired` against `state`. Takes the desired records by value: the plan keeps their
+/// properties, and cloning them cost a third of a dry run's time after the features.
+pub fn plan(desired: Desired, state: &SyncState) -> Plan {
+    let Desired {
+        mut records, links, ..
+    } = desired;
     // An account's owner: the one its company has in HubSpot, else the routed one.
-    let mut owners: BTreeMap<&str, String> = BTreeMap::new();
-    for r in desired.records(ObjectType::Companies) {
+    let mut owners: BTreeMap<String, String> = BTreeMap::new();
+    for r in records.get(&ObjectType::Companies).into_iter().flatten() {
         let held = state
             .get(ObjectType::Companies, &r.key)
             .and_then(|s| s.props.get(OWNER));
         if let Some(owner) = held.or_else(|| r.props.get(OWNER)) {
-            owners.insert(r.account.as_str(), owner.clone());
+            owners.insert(r.account.clone(), owner.clone());
         }
     }
     let mut out = Plan::default();
     for object in ObjectType::ALL {
         let mut p = ObjectPlan::default();
-        for record in desired.records(object) {
-            let mut props = record.props.clone();
+        for record in records.remove(&object).unwrap_or_default() {
+            let mut props = record.props;
             if object != ObjectType::Companies
-                && let Some(owner) = owners.get(record.account.as_str())
+                && let Some(owner) = owners.get(&record.account)
             {
                 props.insert(OWNER.into(), owner.clone());
             }
@@ -106,8 +110,8 @@ pub fn plan(desired: &Desired, state: &SyncState) -> Plan {
             }
             match current {
                 None => p.creates.push(Change {
-                    key: record.key.clone(),
-                    account: record.account.clone(),
+                    key: record.key,
+                    account: record.account,
                     id: None,
                     props,
                     before: BTreeMap::new(),
@@ -126,8 +130,8 @@ pub fn plan(desired: &Desired, state: &SyncState) -> Plan {
                             .map(|k| (k.clone(), c.props.get(k).cloned()))
                             .collect();
                         p.updates.push(Change {
-                            key: record.key.clone(),
-                            account: record.account.clone(),
+                            key: record.key,
+                            account: record.account,
                             id: Some(c.id.clone()),
                             props: changed,
                             before,
@@ -138,11 +142,11 @@ pub fn plan(desired: &Desired, state: &SyncState) -> Plan {
         }
         out.objects.insert(object, p);
     }
-    for link in &desired.links {
-        if state.links.contains(link) {
+    for link in links {
+        if state.links.contains(&link) {
             out.links_existing += 1;
         } else {
-            out.links.push(link.clone());
+            out.links.push(link);
         }
     }
     out
@@ -305,7 +309,13 @@ mod tests {
             ],
         );
         let mut s = SyncState::default();
-        assert_eq!(plan(&d, &s).object(ObjectType::Companies).creates.len(), 1);
+        assert_eq!(
+            plan(d.clone(), &s)
+                .object(ObjectType::Companies)
+                .creates
+                .len(),
+            1
+        );
         s.confirm(
             ObjectType::Companies,
             "acct",
@@ -316,7 +326,7 @@ mod tests {
                 ("name", "Acme"),
             ]),
         );
-        let p = plan(&d, &s).object(ObjectType::Companies);
+        let p = plan(d.clone(), &s).object(ObjectType::Companies);
         assert_eq!(p.updates.len(), 1);
         assert_eq!(p.updates[0].props, props(&[("pql_score", "61")]));
         assert_eq!(
@@ -330,7 +340,7 @@ mod tests {
             "9",
             &props(&[("pql_score", "61")]),
         );
-        let again = plan(&d, &s);
+        let again = plan(d.clone(), &s);
         assert_eq!(again.object(ObjectType::Companies).unchanged, 1);
         assert_eq!(again.writes(), 0);
     }
@@ -355,7 +365,7 @@ mod tests {
             "100",
             &props(&[("hubspot_owner_id", "7")]),
         );
-        let p = plan(&d, &s);
+        let p = plan(d.clone(), &s);
         assert!(
             p.object(ObjectType::Companies).updates.is_empty(),
             "the company owner is not overwritten"
@@ -374,7 +384,7 @@ mod tests {
             "200",
             &props(&[("hubspot_owner_id", "8"), ("dealname", "x")]),
         );
-        assert_eq!(plan(&d, &s).writes(), 0);
+        assert_eq!(plan(d.clone(), &s).writes(), 0);
     }
 
     #[test]
@@ -387,7 +397,7 @@ mod tests {
             "acct",
         ));
         let mut s = SyncState::default();
-        let p = plan(&d, &s);
+        let p = plan(d.clone(), &s);
         assert_eq!(
             (p.object(ObjectType::Tasks).creates.len(), p.links.len()),
             (1, 1)
@@ -399,7 +409,7 @@ mod tests {
             &props(&[("hs_task_subject", "old")]),
         );
         s.links.insert(d.links[0].clone());
-        let p = plan(&d, &s);
+        let p = plan(d.clone(), &s);
         assert_eq!(p.writes(), 0);
         assert_eq!(
             (p.object(ObjectType::Tasks).unchanged, p.links_existing),
@@ -421,7 +431,7 @@ mod tests {
             "1",
             &props(&[("lifecyclestage", "marketingqualifiedlead")]),
         );
-        let p = plan(&d, &s).object(ObjectType::Contacts);
+        let p = plan(d.clone(), &s).object(ObjectType::Contacts);
         assert_eq!(
             p.updates[0].props,
             props(&[("pql_score", "5")]),
@@ -443,7 +453,7 @@ mod tests {
                     props: props(&[("email", "x")]),
                 });
         }
-        let p = plan(&d, &SyncState::default());
+        let p = plan(d, &SyncState::default());
         assert_eq!(p.writes(), 250);
         assert_eq!(p.requests(), 3);
         assert!(
