@@ -1,7 +1,8 @@
 //! Sources: turns the configured dataset URLs into DataFusion tables under the `raw` schema
 //! (`raw.tracks`, `raw.identifies`, …), checked against the input contract.
 //!
-//! This module owns the query session (memory pool, spill directory, parallelism), object
+//! This module owns the query session (memory pool, spill directory, parallelism, and the
+//! optimizer rule in `compact.rs` that keeps joins' string views compact), object
 //! stores for `s3://`, `gs://` and `az://`, dataset layout (one file, a directory, or hive
 //! partitions), timestamp normalisation (any unit, any zone, INT96 → microseconds UTC) and
 //! pruning partitions by event time. It knows nothing about features: SQL reads `raw.*`.
