@@ -33,8 +33,8 @@ use datafusion::logical_expr::{Expr, cast as cast_expr};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::prelude::{DataFrame, SessionContext, ident};
 use futures::TryStreamExt;
+use object_store::ObjectStoreExt;
 use object_store::path::Path as StorePath;
-use object_store::{ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 
 use super::{FeatureError, Param, Params, View, plan};
@@ -626,14 +626,10 @@ async fn write(
         url: format!("{}/{dir}/{data}", store.url()),
         message,
     };
-    let buffer = crate::output::parquet_bytes(schema, rows).map_err(|e| err(e.to_string()))?;
+    let file = format!("{dir}/{data}");
+    store.put_parquet(&file, schema, rows).await.map_err(err)?;
+    let target = store.path(&file);
     let n: usize = rows.iter().map(RecordBatch::num_rows).sum();
-    let target = store.path(&format!("{dir}/{data}"));
-    store
-        .object_store()
-        .put(&target, PutPayload::from(buffer))
-        .await
-        .map_err(|e| err(e.to_string()))?;
     let manifest = Manifest {
         format: FORMAT,
         definition: definition.to_string(),

@@ -24,8 +24,8 @@ use datafusion::datasource::listing::{
 use datafusion::datasource::memory::MemTable;
 use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
+use object_store::ObjectStoreExt;
 use object_store::path::Path as StorePath;
-use object_store::{ObjectStoreExt, PutPayload};
 
 use crate::config::Location;
 use crate::state::{StateError, Store};
@@ -225,16 +225,14 @@ impl Snapshot {
             url: self.url.clone(),
             message,
         };
-        let buffer = crate::output::parquet_bytes(&self.schema, &self.batches)
-            .map_err(|e| err(e.to_string()))?;
         let rows: usize = self.batches.iter().map(RecordBatch::num_rows).sum();
         let dir = day_dir(self.as_of);
-        let target = store.path(&format!("{dir}/{FILE}"));
+        let file = format!("{dir}/{FILE}");
         store
-            .object_store()
-            .put(&target, PutPayload::from(buffer))
+            .put_parquet(&file, &self.schema, &self.batches)
             .await
-            .map_err(|e| err(e.to_string()))?;
+            .map_err(err)?;
+        let target = store.path(&file);
         // Anything else in the day's directory (an older layout, a stray copy) would be read
         // as a second snapshot of the day.
         let prefix = store.path(&dir);

@@ -14,7 +14,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BinaryViewArray, StringViewArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, GenericByteViewArray};
 use datafusion::arrow::datatypes::{ByteViewType, DataType};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode, TreeNodeRecursion};
@@ -47,33 +47,26 @@ pub fn worth_compacting(buffers: usize, held: usize, used: usize) -> bool {
     buffers > MAX_BUFFERS || (held > used.saturating_mul(2) && held - used > MIN_WASTE)
 }
 
-/// The bytes a view array's out-of-line strings reference (inline strings live in the view).
-fn referenced<T: ByteViewType + ?Sized>(
-    array: &datafusion::arrow::array::GenericByteViewArray<T>,
-) -> usize {
-    array
+/// The view array compacted, if it is worth it.
+fn compact_views<T: ByteViewType + ?Sized>(array: &GenericByteViewArray<T>) -> Option<ArrayRef> {
+    let held = array.data_buffers().iter().map(|b| b.len()).sum();
+    // The low 32 bits of a view are the value's length; longer than 12 bytes, it lives in a
+    // data buffer rather than in the view.
+    let used = array
         .views()
         .iter()
         .map(|v| *v as u32 as usize)
         .filter(|len| *len > 12)
-        .sum()
+        .sum();
+    worth_compacting(array.data_buffers().len(), held, used)
+        .then(|| Arc::new(array.gc()) as ArrayRef)
 }
 
 /// The column, compacted if it is a view column worth compacting.
 fn compact_column(column: &ArrayRef) -> Option<ArrayRef> {
     match column.data_type() {
-        DataType::Utf8View => {
-            let a: &StringViewArray = column.as_string_view();
-            let held = a.data_buffers().iter().map(|b| b.len()).sum();
-            worth_compacting(a.data_buffers().len(), held, referenced(a))
-                .then(|| Arc::new(a.gc()) as ArrayRef)
-        }
-        DataType::BinaryView => {
-            let a: &BinaryViewArray = column.as_binary_view();
-            let held = a.data_buffers().iter().map(|b| b.len()).sum();
-            worth_compacting(a.data_buffers().len(), held, referenced(a))
-                .then(|| Arc::new(a.gc()) as ArrayRef)
-        }
+        DataType::Utf8View => compact_views(column.as_string_view()),
+        DataType::BinaryView => compact_views(column.as_binary_view()),
         _ => None,
     }
 }

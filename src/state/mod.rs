@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
@@ -120,6 +122,23 @@ impl Store {
             .put(&self.path(file), PutPayload::from(bytes))
             .await
             .map_err(|e| self.err(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Replace `file` with `batches` as one Parquet file ([`crate::output::parquet_bytes`]).
+    /// The error is the writer's or the store's message, for the caller to name the object it
+    /// was writing.
+    pub async fn put_parquet(
+        &self,
+        file: &str,
+        schema: &SchemaRef,
+        batches: &[RecordBatch],
+    ) -> Result<(), String> {
+        let bytes = crate::output::parquet_bytes(schema, batches).map_err(|e| e.to_string())?;
+        self.store
+            .put(&self.path(file), PutPayload::from(bytes))
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(())
     }
 
