@@ -245,6 +245,23 @@ fn build(dir: &Path) -> std::path::PathBuf {
         (Some("acct_c"), Some("c4"), "c4@c.io", A),
         (None, Some("c5"), "c5@c.io", A - 10 * DAY),
         (Some("acct_c"), None, "anon@c.io", A - 10 * DAY),
+        // Contacts: u1's later email wins, an address-less one and one at the end of the
+        // day do not; pat is in two accounts, identified in acct_c first.
+        (Some("acct_a"), Some("u1"), "u1.new@a.example", A - 5 * DAY),
+        (Some("acct_a"), Some("u2"), "u2.later@a.example", A),
+        (Some("acct_b"), Some("b1"), "not-an-email", A - 2 * DAY),
+        (
+            Some("acct_c"),
+            Some("pat"),
+            "pat@shared.example",
+            A - 25 * DAY,
+        ),
+        (
+            Some("acct_b"),
+            Some("pat"),
+            "Pat@Shared.example",
+            A - 3 * DAY,
+        ),
     ];
     write_batch(
         &d.join("identifies/identifies.parquet"),
@@ -412,7 +429,7 @@ fn build(dir: &Path) -> std::path::PathBuf {
     d
 }
 
-fn features(dir: &Path) -> Vec<Vec<(String, Value)>> {
+fn write_config(dir: &Path) {
     let data = build(dir);
     let sql = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
     let config = format!(
@@ -433,6 +450,10 @@ dir = "{sql}"
         sql = sql.display()
     );
     std::fs::write(dir.join("pqlsync.toml"), config).unwrap();
+}
+
+fn features(dir: &Path) -> Vec<Vec<(String, Value)>> {
+    write_config(dir);
     let out = dir.join("f.parquet");
     let o = pqlsync(dir)
         .args([
@@ -526,7 +547,7 @@ fn feature_sql_boundaries() {
         &rows,
         "acct_c",
         &[
-            ("seats", Int(3)),
+            ("seats", Int(4)),
             ("events_14d", Int(0)),
             ("active_users_14d", Int(0)),
             ("last_seen_at", Null),
@@ -605,4 +626,81 @@ fn feature_sql_boundaries() {
     assert_eq!(dq["identifies_without_user"], 1, "{dq}");
     assert_eq!(dq["duplicate_events_14d"], 2, "{dq}");
     assert_eq!(summary["accounts"], 9);
+}
+
+/// Every record input of one recorded request file (`out/hubspot/*.jsonl`).
+fn recorded(dir: &Path, file: &str) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(dir.join("out/hubspot").join(file)).unwrap();
+    text.lines()
+        .flat_map(|l| {
+            let request: serde_json::Value = serde_json::from_str(l).unwrap();
+            request["body"]["inputs"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// `account_contacts.sql` through an offline run: which email each user has, who is the
+/// account's primary contact, and which account a person in two accounts belongs to.
+#[test]
+fn contact_sql_boundaries() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path());
+    let o = pqlsync(dir.path())
+        .args(["run", "--as-of", "2026-11-20", "--out", "out"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut contacts: Vec<(String, String)> = recorded(dir.path(), "contacts.jsonl")
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_string(),
+                c["properties"]["plg_account_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect();
+    contacts.sort();
+    let pairs: Vec<(&str, &str)> = contacts
+        .iter()
+        .map(|(e, a)| (e.as_str(), a.as_str()))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            ("b1@acme-corp.com", "acct_b"),
+            ("c1@gmail.com", "acct_c"),
+            ("c2@gmail.com", "acct_c"),
+            ("c3@c.io", "acct_c"),
+            ("pat@shared.example", "acct_c"),
+            ("u1.new@a.example", "acct_a"),
+            ("u2@a.example", "acct_a"),
+        ],
+        "latest valid email per user, trimmed and lower-cased; none from the end of the day"
+    );
+    let leads = std::fs::read_to_string(dir.path().join("out/hubspot/leads.jsonl")).unwrap();
+    for (account, primary) in [
+        ("acct_a", "u1.new@a.example"),
+        ("acct_b", "b1@acme-corp.com"),
+        ("acct_c", "c1@gmail.com"),
+    ] {
+        let lead = leads
+            .lines()
+            .flat_map(|l| {
+                let r: serde_json::Value = serde_json::from_str(l).unwrap();
+                r["body"]["inputs"].as_array().cloned().unwrap_or_default()
+            })
+            .find(|l| l["properties"]["plg_account_id"] == account)
+            .unwrap_or_else(|| panic!("no lead for {account}:\n{leads}"));
+        let associated = lead["associations"].to_string();
+        assert!(
+            associated.contains(&format!("contacts:{primary}")),
+            "{account}'s lead is with its first identified user {primary}: {associated}"
+        );
+    }
 }

@@ -5,10 +5,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use datafusion::arrow::array::Array;
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
 use futures::StreamExt;
 
-use super::Engine;
+use super::{Engine, Log};
 use crate::Error;
 use crate::config::{Config, Target};
 use crate::decision::Decision;
@@ -76,34 +78,48 @@ async fn load_contacts(engine: &Engine) -> Result<BTreeMap<String, Vec<Contact>>
     let mut out: BTreeMap<String, Vec<Contact>> = BTreeMap::new();
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(FeatureError::execution)?;
-        let column = |name: &str| {
-            batch
+        let column = |name: &str, to: &DataType| {
+            let found = batch
                 .column_by_name(name)
-                .cloned()
                 .ok_or_else(|| FeatureError::Contract {
-                    message: format!("account_contacts: column `{name}` is missing"),
-                })
+                    message: format!("account_contacts.sql: column `{name}` is missing"),
+                })?;
+            cast(found, to).map_err(|_| FeatureError::Contract {
+                message: format!(
+                    "account_contacts.sql: column `{name}` is {}, expected {to}",
+                    found.data_type()
+                ),
+            })
         };
+        let accounts = column("account_id", &DataType::Utf8)?;
+        let emails = column("email", &DataType::Utf8)?;
+        let primary = column("is_primary", &DataType::Boolean)?;
         let (accounts, emails, primary) = (
-            column("account_id")?,
-            column("email")?,
-            column("is_primary")?,
+            accounts.as_string::<i32>(),
+            emails.as_string::<i32>(),
+            primary.as_boolean(),
         );
+        let since = batch.column_by_name("first_identified_at");
         for row in 0..batch.num_rows() {
             if accounts.is_null(row) || emails.is_null(row) {
                 continue;
             }
-            let read = |a: &datafusion::arrow::array::ArrayRef| {
-                Value::from_array(a, row).unwrap_or(Value::Null)
+            let account = accounts.value(row);
+            let contact = Contact {
+                account_id: account.to_string(),
+                email: emails.value(row).trim().to_ascii_lowercase(),
+                primary: primary.is_valid(row) && primary.value(row),
+                first_identified_at: since.and_then(|a| match Value::from_array(a, row) {
+                    Ok(Value::Timestamp(us)) => Some(us),
+                    _ => None,
+                }),
             };
-            let (Value::Str(account), Value::Str(email)) = (read(&accounts), read(&emails)) else {
-                continue;
-            };
-            out.entry(account.clone()).or_default().push(Contact {
-                account_id: account,
-                email: email.trim().to_ascii_lowercase(),
-                primary: read(&primary).as_bool() == Some(true),
-            });
+            match out.get_mut(account) {
+                Some(list) => list.push(contact),
+                None => {
+                    out.insert(account.to_string(), vec![contact]);
+                }
+            }
         }
     }
     Ok(out)
@@ -277,14 +293,18 @@ pub(super) async fn sync(
     engine: &Engine,
     decisions: &[Decision],
     dry_run: bool,
+    log: &Log,
 ) -> Result<Synced, Error> {
     let contacts = load_contacts(engine).await?;
+    log.note(|| format!("read the contacts of {} accounts", contacts.len()));
     let hs = &config.hubspot;
     let Some(client) = client(config)? else {
         let desired = sync::build(decisions, &contacts, &offline_mapping(config));
+        log.note(|| "built the desired records".into());
         let mut state = SyncState::default();
         if dry_run {
             let plan = sync::plan(desired, &state);
+            log.note(|| "planned the sync".into());
             return Ok(Synced {
                 report: SyncReport {
                     mode: "plan (offline: no portal configured)".into(),
@@ -335,6 +355,7 @@ pub(super) async fn sync(
         )));
     }
     let desired = sync::build(decisions, &contacts, &mapping);
+    log.note(|| "built the desired records".into());
     let store = Store::open(&config.state)?;
     let mut state: SyncState = store.read(STATE_FILE).await?.unwrap_or_default();
     let mut warnings = Vec::new();
@@ -348,6 +369,7 @@ pub(super) async fn sync(
     state.portal = Some(base_url.clone());
     if dry_run {
         let plan = sync::plan(desired, &state);
+        log.note(|| "planned the sync".into());
         let mut report = SyncReport {
             mode: format!("plan against {base_url}"),
             warnings,

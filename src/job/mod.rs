@@ -390,8 +390,9 @@ pub async fn decide(config: &Config, mode: Mode) -> Result<Summary, Error> {
     let mut summary = engine
         .complete(config, summary, &plan, duplicates, out.as_deref(), started)
         .await?;
+    log.note(|| "counted data quality".into());
     if mode != Mode::Score {
-        let synced = hubspot::sync(config, &engine, &kept, mode == Mode::DryRun).await?;
+        let synced = hubspot::sync(config, &engine, &kept, mode == Mode::DryRun, &log).await?;
         log.note(|| "HubSpot sync finished".into());
         if mode == Mode::Run && !synced.owners.is_empty() {
             // Owners HubSpot already had stay the accounts' owners in routing, too.

@@ -104,6 +104,14 @@ fn placeholder(object: ObjectType, key: &str) -> String {
     format!("{{{{{object}:{key}}}}}")
 }
 
+/// Properties as the API's input types hold them.
+fn wire(props: &BTreeMap<&'static str, String>) -> BTreeMap<String, String> {
+    props
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
 fn chunks<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
     items.chunks(BATCH_LIMIT).map(<[T]>::to_vec).collect()
 }
@@ -279,7 +287,7 @@ impl Engine<'_> {
                     .map(|c| UpsertInput {
                         id: c.key.clone(),
                         id_property: id_prop.to_string(),
-                        properties: c.props.clone(),
+                        properties: wire(&c.props),
                     })
                     .collect();
                 let outcome = crm.upsert(object, inputs).await;
@@ -394,7 +402,7 @@ impl Engine<'_> {
                 links.push(Link::new(object, &c.key, ObjectType::Companies, &c.account));
             }
             let input = CreateInput {
-                properties: c.props.clone(),
+                properties: wire(&c.props),
                 associations,
                 object_write_trace_id: c.key.clone(),
             };
@@ -466,7 +474,7 @@ impl Engine<'_> {
                     .iter()
                     .map(|c| UpdateInput {
                         id: c.id.clone().unwrap_or_default(),
-                        properties: c.props.clone(),
+                        properties: wire(&c.props),
                     })
                     .collect();
                 (batch, crm.update(object, inputs).await)

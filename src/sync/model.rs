@@ -7,6 +7,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+
 use serde::{Deserialize, Serialize};
 
 use super::schema::id_property;
@@ -21,6 +23,46 @@ pub struct Contact {
     pub email: String,
     /// The account's first user: the trial's starter, whom the lead and deal are about.
     pub primary: bool,
+    /// When the user was first identified in this account (µs since the epoch, UTC), if the
+    /// view says; decides which account a person in several accounts belongs to.
+    pub first_identified_at: Option<i64>,
+}
+
+/// The account each email belongs to, among the decided accounts. A person can be a user of
+/// several accounts, but a HubSpot contact has one `plg_account_id`: it goes to an account
+/// where they are the primary user, else to the one they were identified in first, ties to the
+/// smallest account id. The rule must not depend on the order accounts arrive in, which
+/// parallel execution does not fix — else the contact would move between companies from run
+/// to run.
+pub fn contact_accounts<'a>(
+    contacts: &'a BTreeMap<String, Vec<Contact>>,
+    decided: &HashSet<&str>,
+) -> HashMap<&'a str, &'a str> {
+    let mut best: HashMap<&str, (&Contact, &str)> = HashMap::new();
+    let rank = |c: &Contact| {
+        (
+            !c.primary,
+            c.first_identified_at.is_none(),
+            c.first_identified_at,
+        )
+    };
+    for (account, list) in contacts {
+        if !decided.contains(account.as_str()) {
+            continue;
+        }
+        for c in list {
+            best.entry(c.email.as_str())
+                .and_modify(|(held, held_account)| {
+                    // Accounts come in id order, so on a tie the held (smaller) account stays.
+                    if rank(c) < rank(held) {
+                        *held = c;
+                        *held_account = account.as_str();
+                    }
+                })
+                .or_insert((c, account.as_str()));
+        }
+    }
+    best.into_iter().map(|(email, (_, a))| (email, a)).collect()
 }
 
 /// How decisions map onto a portal.
@@ -53,7 +95,9 @@ pub struct Record {
     pub key: String,
     /// The account the record belongs to.
     pub account: String,
-    pub props: BTreeMap<String, String>,
+    /// Property name → value. The names are pqlsync's own (see `schema`), so they are static:
+    /// a run builds a few hundred thousand records, and owned names were a third of their cost.
+    pub props: BTreeMap<&'static str, String>,
 }
 
 /// An association between two records, by their keys.
@@ -119,8 +163,8 @@ fn clip(s: &str) -> String {
     s[..end].to_string()
 }
 
-/// The desired records for `decisions`. Contacts are grouped by account; a contact shared by
-/// two accounts belongs to the one where it is primary, else to the first.
+/// The desired records for `decisions`. Contacts are grouped by account; a person in several
+/// accounts is one contact, of the account `contact_accounts` picks.
 pub fn build(
     decisions: &[Decision],
     contacts: &BTreeMap<String, Vec<Contact>>,
@@ -131,7 +175,7 @@ pub fn build(
                 object: ObjectType,
                 key: &str,
                 account: &str,
-                props: BTreeMap<String, String>| {
+                props: BTreeMap<&'static str, String>| {
         d.records.entry(object).or_default().push(Record {
             object,
             key: key.to_string(),
@@ -139,16 +183,12 @@ pub fn build(
             props,
         });
     };
-    let mut seen_emails: BTreeSet<String> = BTreeSet::new();
-    // Primary contacts claim their email first.
-    let mut owner_of_email: BTreeMap<String, String> = BTreeMap::new();
-    for list in contacts.values() {
-        for c in list.iter().filter(|c| c.primary) {
-            owner_of_email
-                .entry(c.email.clone())
-                .or_insert_with(|| c.account_id.clone());
-        }
-    }
+    // foldhash, as DataFusion uses for the same strings: with std's SipHash, hashing every
+    // email of the run was a third of `build`'s time.
+    let decided: HashSet<&str> = decisions.iter().map(|d| d.account_id.as_str()).collect();
+    let account_of = contact_accounts(contacts, &decided);
+    // An account can list one email under two user ids.
+    let mut written: HashSet<&str> = HashSet::new();
     for decision in decisions {
         let account = decision.account_id.as_str();
         let s = &decision.score;
@@ -162,53 +202,51 @@ pub fn build(
             id
         });
         let lifecycle = mapping.lifecycle.get(&r.lead_stage).cloned();
-        let score = |props: &mut BTreeMap<String, String>| {
-            props.insert("pql_score".into(), s.pql.to_string());
-            props.insert("pql_tier".into(), s.tier.as_str().into());
+        let score = |props: &mut BTreeMap<&'static str, String>| {
+            props.insert("pql_score", s.pql.to_string());
+            props.insert("pql_tier", s.tier.as_str().into());
         };
 
         let mut company = BTreeMap::new();
-        company.insert(
-            id_property(ObjectType::Companies).into(),
-            account.to_string(),
-        );
+        company.insert(id_property(ObjectType::Companies), account.to_string());
         if let Some(name) = &f.name {
-            company.insert("name".into(), name.clone());
+            company.insert("name", name.clone());
         }
         if let Some(domain) = &f.domain {
-            company.insert("domain".into(), domain.clone());
+            company.insert("domain", domain.clone());
         }
         score(&mut company);
-        company.insert("pql_fit_score".into(), s.fit.to_string());
-        company.insert("pql_usage_score".into(), s.usage.to_string());
-        company.insert("pql_signals".into(), clip(&s.signals_text()));
-        company.insert("plg_motion".into(), r.motion.as_str().into());
-        company.insert("plg_seats".into(), f.seats.to_string());
-        company.insert("plg_lead_stage".into(), r.lead_stage.as_str().into());
+        company.insert("pql_fit_score", s.fit.to_string());
+        company.insert("pql_usage_score", s.usage.to_string());
+        company.insert("pql_signals", clip(&s.signals_text()));
+        company.insert("plg_motion", r.motion.as_str().into());
+        company.insert("plg_seats", f.seats.to_string());
+        company.insert("plg_lead_stage", r.lead_stage.as_str().into());
         if let Some(o) = &owner {
-            company.insert("hubspot_owner_id".into(), o.clone());
+            company.insert("hubspot_owner_id", o.clone());
         }
         if let Some(l) = &lifecycle {
-            company.insert("lifecyclestage".into(), l.clone());
+            company.insert("lifecyclestage", l.clone());
         }
         push(&mut d, ObjectType::Companies, account, account, company);
 
-        let mut primary: Option<String> = None;
-        for c in contacts.get(account).map(Vec::as_slice).unwrap_or(&[]) {
-            if owner_of_email.get(&c.email).is_some_and(|a| a != account)
-                || !seen_emails.insert(c.email.clone())
-            {
+        let list = contacts.get(account).map(Vec::as_slice).unwrap_or(&[]);
+        let ours = |c: &&Contact| account_of.get(c.email.as_str()) == Some(&account);
+        let primary: Option<String> = list
+            .iter()
+            .filter(ours)
+            .find(|c| c.primary)
+            .map(|c| c.email.clone());
+        for c in list.iter().filter(ours) {
+            if !written.insert(&c.email) {
                 continue;
             }
-            if c.primary {
-                primary = Some(c.email.clone());
-            }
             let mut contact = BTreeMap::new();
-            contact.insert("email".into(), c.email.clone());
-            contact.insert("plg_account_id".into(), account.to_string());
+            contact.insert("email", c.email.clone());
+            contact.insert("plg_account_id", account.to_string());
             score(&mut contact);
             if let Some(l) = &lifecycle {
-                contact.insert("lifecyclestage".into(), l.clone());
+                contact.insert("lifecyclestage", l.clone());
             }
             push(&mut d, ObjectType::Contacts, &c.email, account, contact);
             d.links.push(Link::new(
@@ -221,32 +259,32 @@ pub fn build(
 
         if let (Some(trial), Some(stage)) = (&f.trial_id, r.deal_stage) {
             let mut deal = BTreeMap::new();
-            deal.insert(id_property(ObjectType::Deals).into(), trial.clone());
-            deal.insert("plg_account_id".into(), account.to_string());
+            deal.insert(id_property(ObjectType::Deals), trial.clone());
+            deal.insert("plg_account_id", account.to_string());
             deal.insert(
-                "dealname".into(),
+                "dealname",
                 format!("{} — PLG trial", f.name.as_deref().unwrap_or(account)),
             );
-            deal.insert("pipeline".into(), mapping.deal_pipeline.clone());
+            deal.insert("pipeline", mapping.deal_pipeline.clone());
             if let Some(id) = mapping.deal_stages.get(&stage) {
-                deal.insert("dealstage".into(), id.clone());
+                deal.insert("dealstage", id.clone());
             }
-            deal.insert("trial_status".into(), f.trial_status.clone());
+            deal.insert("trial_status", f.trial_status.clone());
             if let Some(day) = f.trial_start {
-                deal.insert("trial_start_date".into(), day.to_string());
+                deal.insert("trial_start_date", day.to_string());
             }
             if let Some(day) = f.trial_end {
-                deal.insert("trial_end_date".into(), day.to_string());
+                deal.insert("trial_end_date", day.to_string());
                 if matches!(stage, DealStage::ClosedWon | DealStage::ClosedLost) {
-                    deal.insert("closedate".into(), day.to_string());
+                    deal.insert("closedate", day.to_string());
                 }
             }
             if let Some(mrr) = f.mrr.filter(|m| *m > 0) {
-                deal.insert("amount".into(), amount(mrr));
+                deal.insert("amount", amount(mrr));
             }
             score(&mut deal);
             if let Some(o) = &owner {
-                deal.insert("hubspot_owner_id".into(), o.clone());
+                deal.insert("hubspot_owner_id", o.clone());
             }
             push(&mut d, ObjectType::Deals, trial, account, deal);
             d.links.push(Link::new(
@@ -267,18 +305,18 @@ pub fn build(
 
         if let Some(email) = &primary {
             let mut lead = BTreeMap::new();
-            lead.insert(id_property(ObjectType::Leads).into(), account.to_string());
+            lead.insert(id_property(ObjectType::Leads), account.to_string());
             lead.insert(
-                "hs_lead_name".into(),
+                "hs_lead_name",
                 f.name.clone().unwrap_or_else(|| account.to_string()),
             );
-            lead.insert("hs_pipeline".into(), mapping.lead_pipeline.clone());
+            lead.insert("hs_pipeline", mapping.lead_pipeline.clone());
             if let Some(id) = mapping.lead_stages.get(&r.lead_stage) {
-                lead.insert("hs_pipeline_stage".into(), id.clone());
+                lead.insert("hs_pipeline_stage", id.clone());
             }
             score(&mut lead);
             if let Some(o) = &owner {
-                lead.insert("hubspot_owner_id".into(), o.clone());
+                lead.insert("hubspot_owner_id", o.clone());
             }
             push(&mut d, ObjectType::Leads, account, account, lead);
             d.lead_contacts.insert(account.to_string(), email.clone());
@@ -286,18 +324,18 @@ pub fn build(
 
         if let Some(task) = &r.activation {
             let mut t = BTreeMap::new();
-            t.insert(id_property(ObjectType::Tasks).into(), task.key.clone());
-            t.insert("hs_task_subject".into(), task.subject.clone());
+            t.insert(id_property(ObjectType::Tasks), task.key.clone());
+            t.insert("hs_task_subject", task.subject.clone());
             t.insert(
-                "hs_task_body".into(),
+                "hs_task_body",
                 clip(&format!("PQL {} ({}). {}", s.pql, s.tier, s.signals_text())),
             );
-            t.insert("hs_timestamp".into(), format!("{}T09:00:00.000Z", task.due));
-            t.insert("hs_task_status".into(), "NOT_STARTED".into());
-            t.insert("hs_task_priority".into(), "HIGH".into());
-            t.insert("hs_task_type".into(), "TODO".into());
+            t.insert("hs_timestamp", format!("{}T09:00:00.000Z", task.due));
+            t.insert("hs_task_status", "NOT_STARTED".into());
+            t.insert("hs_task_priority", "HIGH".into());
+            t.insert("hs_task_type", "TODO".into());
             if let Some(o) = &owner {
-                t.insert("hubspot_owner_id".into(), o.clone());
+                t.insert("hubspot_owner_id", o.clone());
             }
             push(&mut d, ObjectType::Tasks, &task.key, account, t);
             d.task_targets
@@ -333,6 +371,185 @@ mod tests {
         let long = "é".repeat(40_000);
         let clipped = clip(&long);
         assert!(clipped.len() <= 65_536 && long.starts_with(&clipped));
+    }
+
+    fn contact(account: &str, email: &str, primary: bool, since: Option<i64>) -> Contact {
+        Contact {
+            account_id: account.into(),
+            email: email.into(),
+            primary,
+            first_identified_at: since,
+        }
+    }
+
+    /// Regression: a person in two accounts, primary in neither, went to whichever account the
+    /// feature stream delivered first, so their contact changed company between runs.
+    #[test]
+    fn shared_contact_account_does_not_follow_arrival_order() {
+        let cases: &[(&str, &[Contact], Option<&str>)] = &[
+            (
+                "primary wins over an earlier identify",
+                &[
+                    contact("a1", "p@x.com", false, Some(1)),
+                    contact("a2", "p@x.com", true, Some(9)),
+                ],
+                Some("a2"),
+            ),
+            (
+                "else the account identified in first",
+                &[
+                    contact("a1", "p@x.com", false, Some(5)),
+                    contact("a2", "p@x.com", false, Some(3)),
+                ],
+                Some("a2"),
+            ),
+            (
+                "a known time beats an unknown one",
+                &[
+                    contact("a1", "p@x.com", false, None),
+                    contact("a2", "p@x.com", false, Some(3)),
+                ],
+                Some("a2"),
+            ),
+            (
+                "ties go to the smallest account id",
+                &[
+                    contact("a2", "p@x.com", true, Some(3)),
+                    contact("a1", "p@x.com", true, Some(3)),
+                ],
+                Some("a1"),
+            ),
+            (
+                "an account without a decision does not hold the contact",
+                &[
+                    contact("zz", "p@x.com", true, Some(1)),
+                    contact("a1", "p@x.com", false, Some(3)),
+                ],
+                Some("a1"),
+            ),
+            (
+                "nor gets it",
+                &[contact("zz", "p@x.com", true, Some(1))],
+                None,
+            ),
+        ];
+        let decided: HashSet<&str> = ["a1", "a2"].into_iter().collect();
+        for (why, list, want) in cases {
+            for order in [list.to_vec(), list.iter().rev().cloned().collect()] {
+                let mut by_account: BTreeMap<String, Vec<Contact>> = BTreeMap::new();
+                for c in order {
+                    by_account.entry(c.account_id.clone()).or_default().push(c);
+                }
+                let got = contact_accounts(&by_account, &decided);
+                assert_eq!(got.get("p@x.com").copied(), *want, "{why}");
+            }
+        }
+    }
+
+    fn decision(account: &str) -> Decision {
+        use crate::route::{Memory, Motion, Route};
+        use crate::score::{Score, Tier};
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        Decision {
+            account_id: account.into(),
+            score: Score {
+                fit: 10,
+                usage: 20,
+                pql: 30,
+                tier: Tier::Red,
+                fit_signals: vec![],
+                usage_signals: vec![],
+            },
+            route: Route {
+                motion: Motion::SelfServe,
+                owner: None,
+                lead_stage: LeadStage::TrialRed,
+                deal_stage: None,
+                task: None,
+                activation: None,
+                reason: String::new(),
+                memory: Memory {
+                    as_of: day,
+                    motion: Motion::SelfServe,
+                    owner: None,
+                    lead_stage: LeadStage::TrialRed,
+                    deal_stage: None,
+                    trial_id: None,
+                    tier: Tier::Red,
+                    green_since: None,
+                },
+            },
+            facts: Default::default(),
+        }
+    }
+
+    type Flat = Vec<(ObjectType, String, BTreeMap<&'static str, String>)>;
+
+    fn sorted(d: &Desired) -> (Flat, Vec<Link>) {
+        let mut records: Vec<_> = d
+            .records
+            .values()
+            .flatten()
+            .map(|r| (r.object, r.key.clone(), r.props.clone()))
+            .collect();
+        records.sort();
+        let mut links = d.links.clone();
+        links.sort();
+        (records, links)
+    }
+
+    #[test]
+    fn records_do_not_depend_on_the_order_decisions_arrive_in() {
+        let contacts = BTreeMap::from([
+            (
+                "a1".to_string(),
+                vec![
+                    contact("a1", "owner1@x.com", true, Some(1)),
+                    contact("a1", "shared@x.com", false, Some(7)),
+                ],
+            ),
+            (
+                "a2".to_string(),
+                vec![
+                    contact("a2", "owner2@x.com", true, Some(2)),
+                    contact("a2", "shared@x.com", false, Some(4)),
+                ],
+            ),
+        ]);
+        let forward = build(
+            &[decision("a1"), decision("a2")],
+            &contacts,
+            &Mapping::default(),
+        );
+        let backward = build(
+            &[decision("a2"), decision("a1")],
+            &contacts,
+            &Mapping::default(),
+        );
+        assert_eq!(sorted(&forward), sorted(&backward));
+        let shared = forward
+            .records(ObjectType::Contacts)
+            .iter()
+            .find(|r| r.key == "shared@x.com")
+            .unwrap();
+        assert_eq!(shared.account, "a2", "identified in a2 first");
+    }
+
+    #[test]
+    fn a_primary_listed_after_its_own_duplicate_still_gets_the_lead() {
+        let contacts = BTreeMap::from([(
+            "a1".to_string(),
+            vec![
+                contact("a1", "p@x.com", false, Some(5)),
+                contact("a1", "p@x.com", true, Some(1)),
+            ],
+        )]);
+        let d = build(&[decision("a1")], &contacts, &Mapping::default());
+        assert_eq!(d.records(ObjectType::Contacts).len(), 1);
+        assert_eq!(
+            d.lead_contacts.get("a1").map(String::as_str),
+            Some("p@x.com")
+        );
     }
 
     #[test]

@@ -44,9 +44,9 @@ pub struct Change {
     /// HubSpot id, for records the state knows.
     pub id: Option<String>,
     /// The properties to send.
-    pub props: BTreeMap<String, String>,
+    pub props: BTreeMap<&'static str, String>,
     /// What HubSpot last confirmed for those properties (updates only).
-    pub before: BTreeMap<String, Option<String>>,
+    pub before: BTreeMap<&'static str, Option<String>>,
 }
 
 /// The changes for one object type.
@@ -92,7 +92,7 @@ pub fn plan(desired: Desired, state: &SyncState) -> Plan {
             if object != ObjectType::Companies
                 && let Some(owner) = owners.get(&record.account)
             {
-                props.insert(OWNER.into(), owner.clone());
+                props.insert(OWNER, owner.clone());
             }
             let current = state.get(object, &record.key);
             if current.is_some_and(|c| c.props.contains_key(OWNER)) {
@@ -118,16 +118,16 @@ pub fn plan(desired: Desired, state: &SyncState) -> Plan {
                 }),
                 Some(_) if object == ObjectType::Tasks => p.unchanged += 1,
                 Some(c) => {
-                    let changed: BTreeMap<String, String> = props
+                    let changed: BTreeMap<&'static str, String> = props
                         .into_iter()
-                        .filter(|(k, v)| c.props.get(k) != Some(v))
+                        .filter(|(k, v)| c.props.get(*k) != Some(v))
                         .collect();
                     if changed.is_empty() {
                         p.unchanged += 1;
                     } else {
                         let before = changed
                             .keys()
-                            .map(|k| (k.clone(), c.props.get(k).cloned()))
+                            .map(|k| (*k, c.props.get(*k).cloned()))
                             .collect();
                         p.updates.push(Change {
                             key: record.key,
@@ -256,14 +256,11 @@ mod tests {
     use super::*;
     use crate::sync::model::Record;
 
-    fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+    fn props(pairs: &[(&'static str, &str)]) -> BTreeMap<&'static str, String> {
+        pairs.iter().map(|(k, v)| (*k, v.to_string())).collect()
     }
 
-    fn desired(object: ObjectType, key: &str, p: &[(&str, &str)]) -> Desired {
+    fn desired(object: ObjectType, key: &str, p: &[(&'static str, &str)]) -> Desired {
         let mut d = Desired::default();
         d.records.entry(object).or_default().push(Record {
             object,

@@ -52,12 +52,12 @@ impl SyncState {
     }
 
     /// HubSpot confirmed `props` on record `key` with `id` (merged into what it confirmed before).
-    pub fn confirm(
+    pub fn confirm<'a, K: AsRef<str> + 'a>(
         &mut self,
         object: ObjectType,
         key: &str,
         id: &str,
-        props: &BTreeMap<String, String>,
+        props: impl IntoIterator<Item = (&'a K, &'a String)>,
     ) {
         let entry = self
             .objects
@@ -70,7 +70,7 @@ impl SyncState {
             });
         entry.id = id.to_string();
         for (k, v) in props {
-            entry.props.insert(k.clone(), v.clone());
+            entry.props.insert(k.as_ref().to_string(), v.clone());
         }
         self.settle(object, key);
     }
@@ -149,7 +149,12 @@ mod tests {
         assert_eq!(s.id(ObjectType::Companies, "a"), Some("1"));
         assert_eq!(s.records(ObjectType::Contacts), 0);
         s.mark_pending(ObjectType::Leads, ["a", "b"]);
-        s.confirm(ObjectType::Leads, "a", "9", &BTreeMap::new());
+        s.confirm(
+            ObjectType::Leads,
+            "a",
+            "9",
+            &BTreeMap::<String, String>::new(),
+        );
         assert!(!s.is_pending(ObjectType::Leads, "a") && s.is_pending(ObjectType::Leads, "b"));
         s.settle(ObjectType::Leads, "b");
         assert!(
