@@ -201,15 +201,15 @@ def main():
         sh(duck + ["--compare", pql_out, duck_out])
         timed(full)
         sh(duck + ["--compare", pql_out, duck_out])
-        times = {"pqlsync": [], "full-refresh": [], "duckdb": []}
+        dry = [args.binary, "--config", cfg, "-q", "run", "--dry-run"]
+        times = {"pqlsync": [], "full-refresh": [], "duckdb": [], "dry-run": []}
+        # Every side once per round, so drift on the machine falls on all of them alike. The
+        # daily runs (features and dry run) each start from yesterday's rollup.
         for _ in range(args.reps):
             restore()
             times["pqlsync"].append(timed(pql))
             times["full-refresh"].append(timed(full))
             times["duckdb"].append(timed(ddb))
-        dry = [args.binary, "--config", cfg, "-q", "run", "--dry-run"]
-        times["dry-run"] = []
-        for _ in range(args.reps):
             restore()
             times["dry-run"].append(timed(dry))
         row = {"dataset": name, "rows": rows[name]}
