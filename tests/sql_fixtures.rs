@@ -683,20 +683,16 @@ fn contact_sql_boundaries() {
         ],
         "latest valid email per user, trimmed and lower-cased; none from the end of the day"
     );
-    let leads = std::fs::read_to_string(dir.path().join("out/hubspot/leads.jsonl")).unwrap();
+    let leads = recorded(dir.path(), "leads.jsonl");
     for (account, primary) in [
         ("acct_a", "u1.new@a.example"),
         ("acct_b", "b1@acme-corp.com"),
         ("acct_c", "c1@gmail.com"),
     ] {
         let lead = leads
-            .lines()
-            .flat_map(|l| {
-                let r: serde_json::Value = serde_json::from_str(l).unwrap();
-                r["body"]["inputs"].as_array().cloned().unwrap_or_default()
-            })
+            .iter()
             .find(|l| l["properties"]["plg_account_id"] == account)
-            .unwrap_or_else(|| panic!("no lead for {account}:\n{leads}"));
+            .unwrap_or_else(|| panic!("no lead for {account}: {leads:?}"));
         let associated = lead["associations"].to_string();
         assert!(
             associated.contains(&format!("contacts:{primary}")),
