@@ -38,31 +38,30 @@ pub fn contact_accounts<'a>(
     contacts: &'a BTreeMap<String, Vec<Contact>>,
     decided: &HashSet<&str>,
 ) -> HashMap<&'a str, &'a str> {
-    let mut best: HashMap<&str, (&Contact, &str)> = HashMap::new();
-    let rank = |c: &Contact| {
+    let mut best: HashMap<&str, &Contact> = HashMap::new();
+    let rank = |c: &'a Contact| {
         (
             !c.primary,
             c.first_identified_at.is_none(),
             c.first_identified_at,
+            c.account_id.as_str(),
         )
     };
-    for (account, list) in contacts {
-        if !decided.contains(account.as_str()) {
+    for c in contacts.values().flatten() {
+        if !decided.contains(c.account_id.as_str()) {
             continue;
         }
-        for c in list {
-            best.entry(c.email.as_str())
-                .and_modify(|(held, held_account)| {
-                    // Accounts come in id order, so on a tie the held (smaller) account stays.
-                    if rank(c) < rank(held) {
-                        *held = c;
-                        *held_account = account.as_str();
-                    }
-                })
-                .or_insert((c, account.as_str()));
-        }
+        best.entry(c.email.as_str())
+            .and_modify(|held| {
+                if rank(c) < rank(held) {
+                    *held = c;
+                }
+            })
+            .or_insert(c);
     }
-    best.into_iter().map(|(email, (_, a))| (email, a)).collect()
+    best.into_iter()
+        .map(|(email, c)| (email, c.account_id.as_str()))
+        .collect()
 }
 
 /// How decisions map onto a portal.
