@@ -98,11 +98,6 @@ def bind(sql, as_of):
     return sql.replace("$account_id_key", "'account_id'")
 
 
-# Views only the HubSpot sync reads, not account_features. account_contacts.sql uses
-# DataFusion's ordered aggregates (`last_value(x ORDER BY y)`), which DuckDB spells `last(...)`.
-SYNC_ONLY = {"account_contacts.sql"}
-
-
 def create_views(con, sql_dir, as_of):
     for seed in sorted(glob.glob(os.path.join(sql_dir, "seeds", "*.csv"))):
         name = os.path.splitext(os.path.basename(seed))[0]
@@ -112,8 +107,6 @@ def create_views(con, sql_dir, as_of):
     pending = []
     for layer in ("staging", "incremental", "features"):
         for path in sorted(glob.glob(os.path.join(sql_dir, layer, "*.sql"))):
-            if os.path.basename(path) in SYNC_ONLY:
-                continue
             with open(path) as f:
                 pending.append((os.path.splitext(os.path.basename(path))[0], path, f.read()))
     while pending:

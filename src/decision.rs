@@ -11,11 +11,10 @@ use datafusion::arrow::array::{ArrayRef, Int32Array, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 
-use crate::config::Config;
-use crate::features::{Kind, Value};
 use crate::route::{self, Account, DealStage, Policy, Route, TrialStatus};
 use crate::score::{Model, Score};
 use crate::state::RoutingState;
+use crate::value::{Kind, Value};
 
 /// Errors deciding; each names the column, account or config key at fault.
 #[derive(Debug, thiserror::Error)]
@@ -121,13 +120,19 @@ pub struct Decider<'a> {
 impl<'a> Decider<'a> {
     /// Check the config against the `account_features` schema and prepare.
     pub fn new(
-        config: &'a Config,
+        model: &'a Model,
+        policy: &'a Policy,
+        as_of: NaiveDate,
         memory: &'a RoutingState,
         features: SchemaRef,
     ) -> Result<Self, DecisionError> {
-        check_config(config, &features)?;
+        check_config(model, policy, &features)?;
         let mut needed: BTreeSet<String> = ROUTING_COLUMNS.iter().map(|s| s.to_string()).collect();
-        needed.extend(config.referenced_features().into_iter().map(|(_, f)| f));
+        needed.extend(
+            referenced_features(model, policy)
+                .into_iter()
+                .map(|(_, f)| f),
+        );
         for optional in OPTIONAL_COLUMNS {
             if features.field_with_name(optional).is_ok() {
                 needed.insert(optional.to_string());
@@ -143,10 +148,10 @@ impl<'a> Decider<'a> {
             }
         }
         Ok(Decider {
-            model: &config.scoring,
-            policy: &config.routing,
+            model,
+            policy,
             memory,
-            as_of: config.as_of,
+            as_of,
             output: output_schema(&features)?,
             features,
             needed: needed.into_iter().collect(),
@@ -277,19 +282,41 @@ fn readable(t: &DataType) -> bool {
         .any(|k| k.accepts(t))
 }
 
+/// Every feature column the scoring model and the routing policy read from
+/// `account_features`, with the config key naming it.
+pub fn referenced_features(model: &Model, policy: &Policy) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (list, signals) in [("fit", &model.fit), ("usage", &model.usage)] {
+        for (i, s) in signals.iter().enumerate() {
+            out.push((
+                format!("scoring.{list}[{i}].feature"),
+                s.condition.feature.clone(),
+            ));
+        }
+    }
+    for (i, r) in policy.disqualify.iter().enumerate() {
+        out.push((
+            format!("routing.disqualify[{i}].feature"),
+            r.condition.feature.clone(),
+        ));
+    }
+    out
+}
+
 /// Every feature the config names must exist, and numeric comparisons need numeric columns.
-pub fn check_config(config: &Config, features: &Schema) -> Result<(), DecisionError> {
-    let signals = [
-        ("fit", &config.scoring.fit),
-        ("usage", &config.scoring.usage),
-    ];
+pub fn check_config(
+    model: &Model,
+    policy: &Policy,
+    features: &Schema,
+) -> Result<(), DecisionError> {
+    let signals = [("fit", &model.fit), ("usage", &model.usage)];
     let mut conditions: Vec<(String, &crate::score::Condition)> = Vec::new();
     for (list, sigs) in signals {
         for (i, s) in sigs.iter().enumerate() {
             conditions.push((format!("scoring.{list}[{i}]"), &s.condition));
         }
     }
-    for (i, r) in config.routing.disqualify.iter().enumerate() {
+    for (i, r) in policy.disqualify.iter().enumerate() {
         conditions.push((format!("routing.disqualify[{i}]"), &r.condition));
     }
     for (key, c) in conditions {

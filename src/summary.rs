@@ -9,9 +9,11 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::decision::Decision;
+use crate::fmt::thousands;
 use crate::route::{DealStage, LeadStage, Motion};
 use crate::score::Tier;
 use crate::source::DatasetInfo;
+use crate::sync::SyncReport;
 
 /// Everything a command reports.
 #[derive(Debug, Clone, Serialize, Default)]
@@ -32,7 +34,7 @@ pub struct Summary {
     pub outputs: Vec<String>,
     pub engine: EngineReport,
     /// The HubSpot sync (run), or what it would do (plan).
-    pub sync: Option<crate::sync::SyncReport>,
+    pub sync: Option<SyncReport>,
     /// The sync plan in words (plan and run --dry-run).
     #[serde(skip)]
     pub plan: Option<String>,
@@ -109,19 +111,6 @@ fn group(
     writeln!(f)
 }
 
-/// `1234567` → `1,234,567`.
-pub fn thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 { format!("-{out}") } else { out }
-}
-
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "pqlsync {}", self.command)?;
@@ -167,86 +156,7 @@ impl fmt::Display for Summary {
         if let Some(s) = &self.sync
             && self.plan.is_none()
         {
-            writeln!(f, "  hubspot   {}", s.mode)?;
-            for (object, c) in &s.objects {
-                writeln!(
-                    f,
-                    "    {object:<13} created {}  updated {}  unchanged {}{}{}{}",
-                    thousands(c.created as i64),
-                    thousands(c.updated as i64),
-                    thousands(c.unchanged as i64),
-                    if c.adopted > 0 {
-                        format!("  matched existing {}", thousands(c.adopted as i64))
-                    } else {
-                        String::new()
-                    },
-                    if c.pending > 0 {
-                        format!("  waiting {}", thousands(c.pending as i64))
-                    } else {
-                        String::new()
-                    },
-                    if c.failed > 0 {
-                        format!("  FAILED {}", thousands(c.failed as i64))
-                    } else {
-                        String::new()
-                    },
-                )?;
-            }
-            let a = &s.associations;
-            writeln!(
-                f,
-                "    {:<13} created {}  existing {}{}{}",
-                "associations",
-                thousands(a.created as i64),
-                thousands(a.unchanged as i64),
-                if a.pending > 0 {
-                    format!("  waiting {}", thousands(a.pending as i64))
-                } else {
-                    String::new()
-                },
-                if a.failed > 0 {
-                    format!("  FAILED {}", thousands(a.failed as i64))
-                } else {
-                    String::new()
-                },
-            )?;
-            if s.requests > 0 {
-                writeln!(
-                    f,
-                    "    {} requests ({} writes), {} retried, {} rate-limited, {:.1}s",
-                    thousands(s.requests as i64),
-                    thousands(s.write_requests as i64),
-                    thousands(s.retries as i64),
-                    thousands(s.rate_limited as i64),
-                    s.seconds
-                )?;
-            }
-            for w in &s.warnings {
-                writeln!(f, "    warning: {w}")?;
-            }
-            if let Some(stop) = &s.stopped {
-                writeln!(f, "    STOPPED: {stop}")?;
-            }
-            if !s.failures.is_empty() {
-                writeln!(
-                    f,
-                    "    {} records failed (retried next run; all in failures.json under [state] url):",
-                    s.failures.len()
-                )?;
-                for fail in s.failures.iter().take(10) {
-                    writeln!(
-                        f,
-                        "      {} {}: {}{}",
-                        fail.object,
-                        fail.key,
-                        fail.message,
-                        fail.correlation_id
-                            .as_ref()
-                            .map(|c| format!(" (correlation id {c})"))
-                            .unwrap_or_default()
-                    )?;
-                }
-            }
+            sync_report(f, s)?;
         }
         for out in &self.outputs {
             writeln!(f, "  wrote {out}")?;
@@ -255,21 +165,87 @@ impl fmt::Display for Summary {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn thousands_separators() {
-        let cases = [
-            (0, "0"),
-            (999, "999"),
-            (1000, "1,000"),
-            (1234567, "1,234,567"),
-            (-12345, "-12,345"),
-        ];
-        for (n, want) in cases {
-            assert_eq!(thousands(n), want);
+/// What the HubSpot step did, object by object, then its requests, warnings and failures.
+fn sync_report(f: &mut fmt::Formatter<'_>, s: &SyncReport) -> fmt::Result {
+    writeln!(f, "  hubspot   {}", s.mode)?;
+    for (object, c) in &s.objects {
+        writeln!(
+            f,
+            "    {object:<13} created {}  updated {}  unchanged {}{}{}{}",
+            thousands(c.created as i64),
+            thousands(c.updated as i64),
+            thousands(c.unchanged as i64),
+            if c.adopted > 0 {
+                format!("  matched existing {}", thousands(c.adopted as i64))
+            } else {
+                String::new()
+            },
+            if c.pending > 0 {
+                format!("  waiting {}", thousands(c.pending as i64))
+            } else {
+                String::new()
+            },
+            if c.failed > 0 {
+                format!("  FAILED {}", thousands(c.failed as i64))
+            } else {
+                String::new()
+            },
+        )?;
+    }
+    let a = &s.associations;
+    writeln!(
+        f,
+        "    {:<13} created {}  existing {}{}{}",
+        "associations",
+        thousands(a.created as i64),
+        thousands(a.unchanged as i64),
+        if a.pending > 0 {
+            format!("  waiting {}", thousands(a.pending as i64))
+        } else {
+            String::new()
+        },
+        if a.failed > 0 {
+            format!("  FAILED {}", thousands(a.failed as i64))
+        } else {
+            String::new()
+        },
+    )?;
+    if s.requests > 0 {
+        writeln!(
+            f,
+            "    {} requests ({} writes), {} retried, {} rate-limited, {:.1}s",
+            thousands(s.requests as i64),
+            thousands(s.write_requests as i64),
+            thousands(s.retries as i64),
+            thousands(s.rate_limited as i64),
+            s.seconds
+        )?;
+    }
+    for w in &s.warnings {
+        writeln!(f, "    warning: {w}")?;
+    }
+    if let Some(stop) = &s.stopped {
+        writeln!(f, "    STOPPED: {stop}")?;
+    }
+    if !s.failures.is_empty() {
+        writeln!(
+            f,
+            "    {} records failed (retried next run; all in failures.json under [state] url):",
+            s.failures.len()
+        )?;
+        for fail in s.failures.iter().take(10) {
+            writeln!(
+                f,
+                "      {} {}: {}{}",
+                fail.object,
+                fail.key,
+                fail.message,
+                fail.correlation_id
+                    .as_ref()
+                    .map(|c| format!(" (correlation id {c})"))
+                    .unwrap_or_default()
+            )?;
         }
     }
+    Ok(())
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use common::*;
-use pqlsync::features::Value;
+use pqlsync::value::Value;
 
 fn setup(accounts: u32) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -404,17 +404,22 @@ fn quiet_prints_nothing_and_help_lists_every_command() {
         .output()
         .unwrap();
     // Count the shipped views so adding a feature file does not break this test.
-    let views = ["sql/staging", "sql/incremental", "sql/features"]
-        .iter()
-        .flat_map(|d| std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(d)).unwrap())
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "sql")
-        })
-        .count();
+    let views = [
+        "sql/staging",
+        "sql/incremental",
+        "sql/features",
+        "sql/outputs",
+    ]
+    .iter()
+    .flat_map(|d| std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(d)).unwrap())
+    .filter(|e| {
+        e.as_ref()
+            .unwrap()
+            .path()
+            .extension()
+            .is_some_and(|x| x == "sql")
+    })
+    .count();
     let planned = format!("planned {views} views");
     for part in ["registered 7 datasets", planned.as_str(), "decided"] {
         assert!(stderr(&o).contains(part), "-v lacks {part}: {}", stderr(&o));

@@ -12,9 +12,13 @@ use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 use pqlsync::cli::GlobalArgs;
-use pqlsync::config::Config;
+use pqlsync::config::{Config, RunOptions};
 
 fn config(dir: &Path) -> Config {
+    load(dir).0
+}
+
+fn load(dir: &Path) -> (Config, RunOptions) {
     let global = GlobalArgs {
         config: dir.join("pqlsync.toml"),
         as_of: None,
@@ -25,7 +29,7 @@ fn config(dir: &Path) -> Config {
         summary_json: None,
     };
     let text = std::fs::read_to_string(dir.join("pqlsync.toml")).unwrap();
-    Config::from_str(&text, &global.config, &global, &[]).unwrap()
+    pqlsync::config::from_str(&text, &global.config, &global, &[]).unwrap()
 }
 
 fn files_in(plan: &Arc<dyn ExecutionPlan>) -> usize {
@@ -61,8 +65,10 @@ async fn time_filters_prune_hive_partitions() {
     let data = demo_data(dir.path(), 60, 30, 1);
     write_config(dir.path(), &data, "");
     let c = config(dir.path());
-    let (ctx, _) = pqlsync::source::session(&c.engine).unwrap();
-    pqlsync::source::register_all(&ctx, &c).await.unwrap();
+    let (ctx, _) = pqlsync::engine::session(&c.engine).unwrap();
+    pqlsync::source::register_all(&ctx, &c.sources)
+        .await
+        .unwrap();
     let all = parquet_files(&data.join("tracks")).len();
     // Select a column: a bare count(*) is answered from Parquet statistics without a scan.
     assert_eq!(files_scanned(&ctx, "SELECT id FROM raw.tracks").await, all);
@@ -102,11 +108,13 @@ async fn the_feature_window_reads_only_recent_partitions() {
     let data = demo_data(dir.path(), 40, 30, 2);
     write_config(dir.path(), &data, "");
     let c = config(dir.path());
-    let (ctx, _) = pqlsync::source::session(&c.engine).unwrap();
-    pqlsync::source::register_all(&ctx, &c).await.unwrap();
+    let (ctx, _) = pqlsync::engine::session(&c.engine).unwrap();
+    pqlsync::source::register_all(&ctx, &c.sources)
+        .await
+        .unwrap();
     let project = pqlsync::features::Project::load(&c.sql_dir).unwrap();
     let params = pqlsync::features::Params {
-        as_of_date: c.as_of,
+        as_of_date: load(dir.path()).1.as_of,
         account_id_key: "account_id".into(),
         report_range: None,
     };
@@ -156,7 +164,7 @@ fn memory_limit_spills_and_gives_the_same_features() {
         engine["peak_memory_bytes"].as_u64().unwrap() <= 24_000_000,
         "{engine}"
     );
-    let sort = |mut rows: Vec<Vec<(String, pqlsync::features::Value)>>| {
+    let sort = |mut rows: Vec<Vec<(String, pqlsync::value::Value)>>| {
         rows.sort_by_key(|r| get(r, "account_id").to_string());
         rows
     };
@@ -176,7 +184,7 @@ fn memory_limit_spills_and_gives_the_same_features() {
 fn parallelism_defaults_to_the_cores() {
     let cores = std::thread::available_parallelism().unwrap().get();
     assert_eq!(
-        pqlsync::config::EngineConfig::default().target_partitions,
+        pqlsync::engine::EngineConfig::default().target_partitions,
         cores
     );
     let dir = tempfile::tempdir().unwrap();

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 use common::*;
-use pqlsync::features::Value;
+use pqlsync::value::Value;
 
 const DAY_US: i64 = 86_400_000_000;
 

@@ -162,7 +162,7 @@ impl Env {
         assert!(o.status.success(), "setup: {}{}", stdout(&o), stderr(&o));
     }
 
-    fn decisions(&self) -> Vec<Vec<(String, pqlsync::features::Value)>> {
+    fn decisions(&self) -> Vec<Vec<(String, pqlsync::value::Value)>> {
         read_rows(&self.path().join("out/decisions.parquet"))
     }
 }

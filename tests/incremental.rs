@@ -17,7 +17,7 @@ fn features(
     dir: &Path,
     out: &str,
     args: &[&str],
-) -> (String, Vec<Vec<(String, pqlsync::features::Value)>>) {
+) -> (String, Vec<Vec<(String, pqlsync::value::Value)>>) {
     let o = pqlsync(dir)
         .args(["-v", "features", "--out", out])
         .args(args)
@@ -29,7 +29,7 @@ fn features(
     (stderr(&o), rows)
 }
 
-fn integrations(rows: &[Vec<(String, pqlsync::features::Value)>], account: &str) -> i64 {
+fn integrations(rows: &[Vec<(String, pqlsync::value::Value)>], account: &str) -> i64 {
     let row = rows
         .iter()
         .find(|r| get(r, "account_id").as_str() == Some(account))

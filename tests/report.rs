@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 
 use chrono::{Datelike, NaiveDate, TimeDelta};
 use common::*;
-use pqlsync::features::Value;
+use pqlsync::value::Value;
 
 const FROM: &str = "2026-10-05";
 const BACKFILL_FROM: &str = "2026-10-07";

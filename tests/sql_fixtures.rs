@@ -21,7 +21,7 @@ use datafusion::parquet::data_type::{ByteArray, ByteArrayType, Int96, Int96Type}
 use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::parquet::file::writer::SerializedFileWriter;
 use datafusion::parquet::schema::parser::parse_message_type;
-use pqlsync::features::Value;
+use pqlsync::value::Value;
 
 const S: i64 = 1_000_000;
 const DAY: i64 = 86_400 * S;

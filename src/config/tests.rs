@@ -1,4 +1,9 @@
+use std::path::PathBuf;
+
 use super::*;
+use crate::engine::config::parse_bytes;
+use crate::score::Tiers;
+use crate::score::config::{default_scoring, model as scoring_model};
 
 fn global() -> GlobalArgs {
     GlobalArgs {
@@ -19,8 +24,21 @@ identifies = "data/identifies"
 groups = "s3://bucket/segment/groups"
 "#;
 
+fn load_with(
+    text: &str,
+    path: &Path,
+    global: &GlobalArgs,
+    env: &[(String, String)],
+) -> Result<Config, ConfigError> {
+    from_str(text, path, global, env).map(|(config, _)| config)
+}
+
 fn load(text: &str) -> Result<Config, ConfigError> {
-    Config::from_str(text, Path::new("/etc/pqlsync/pqlsync.toml"), &global(), &[])
+    load_with(text, Path::new("/etc/pqlsync/pqlsync.toml"), &global(), &[])
+}
+
+fn run_options(text: &str, global: &GlobalArgs) -> Result<RunOptions, ConfigError> {
+    from_str(text, Path::new("/x/pqlsync.toml"), global, &[]).map(|(_, run)| run)
 }
 
 fn err(text: &str) -> String {
@@ -34,7 +52,10 @@ fn minimal_config_gets_defaults_and_resolves_paths() {
     assert_eq!(c.sources.groups.url, "s3://bucket/segment/groups/");
     assert_eq!(c.sql_dir, PathBuf::from("/etc/pqlsync/sql"));
     assert_eq!(c.state.url, "/etc/pqlsync/.pqlsync/state");
-    assert_eq!(c.as_of, NaiveDate::from_ymd_opt(2026, 11, 20).unwrap());
+    assert_eq!(
+        run_options(MINIMAL, &global()).unwrap().as_of,
+        NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
+    );
     assert_eq!(c.sources.account_id_key, "account_id");
     assert_eq!(
         c.scoring.tiers,
@@ -179,15 +200,15 @@ fn bad_values_name_their_key() {
 fn as_of_flag_wins_over_file() {
     let text = format!("[run]\nas_of = \"2025-01-01\"\n{MINIMAL}");
     assert_eq!(
-        load(&text).unwrap().as_of,
+        run_options(&text, &global()).unwrap().as_of,
         NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
     );
     let mut g = global();
     g.as_of = None;
-    let c = Config::from_str(&text, Path::new("/x/pqlsync.toml"), &g, &[]).unwrap();
+    let c = run_options(&text, &g).unwrap();
     assert_eq!(c.as_of, NaiveDate::from_ymd_opt(2025, 1, 1).unwrap());
     g.as_of = Some("20-11-2026".into());
-    let e = Config::from_str(&text, Path::new("/x/pqlsync.toml"), &g, &[]).unwrap_err();
+    let e = run_options(&text, &g).unwrap_err();
     assert!(e.to_string().contains("--as-of"), "{e}");
 }
 
@@ -225,7 +246,7 @@ fn cloud_credentials_come_from_the_environment_and_never_print() {
         ("AWS_REGION".to_string(), "eu-west-1".to_string()),
         ("HOME".to_string(), "/root".to_string()),
     ];
-    let c = Config::from_str(
+    let c = load_with(
         MINIMAL,
         Path::new("/etc/pqlsync/pqlsync.toml"),
         &global(),
@@ -256,7 +277,7 @@ fn built_in_defaults_parse_and_validate() {
 fn the_demo_config_loads() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("pqlsync.toml");
     let text = std::fs::read_to_string(&path).unwrap();
-    let c = Config::from_str(&text, &path, &global(), &[]).unwrap();
+    let c = load_with(&text, &path, &global(), &[]).unwrap();
     assert!(c.sources.subscriptions.is_some());
     assert!(!c.routing.owners.self_serve.is_empty());
 }
@@ -273,12 +294,12 @@ fn history_defaults_to_beside_the_state() {
         assert_eq!(beside(state, "history"), history, "{state}");
     }
     let path = Path::new("/etc/pqlsync/pqlsync.toml");
-    let c = Config::from_str(MINIMAL, path, &global(), &[]).unwrap();
+    let c = load_with(MINIMAL, path, &global(), &[]).unwrap();
     assert_eq!(c.history.url, "/etc/pqlsync/.pqlsync/history");
-    assert_eq!(c.report_dir, Path::new("/etc/pqlsync/out/report"));
-    assert_eq!(c.report_weeks, 26);
+    assert_eq!(c.report.dir, Path::new("/etc/pqlsync/out/report"));
+    assert_eq!(c.report.weeks, 26);
     let text = format!("{MINIMAL}\n[history]\nurl = \"gs://b/h\"\n[report]\nweeks = 0\n");
-    let err = Config::from_str(&text, path, &global(), &[]).unwrap_err();
+    let err = load_with(&text, path, &global(), &[]).unwrap_err();
     assert!(err.to_string().contains("report.weeks"), "{err}");
 }
 
@@ -290,15 +311,15 @@ fn incremental_rollups_live_beside_the_state_and_settle_two_days() {
         "/etc/pqlsync/.pqlsync/incremental"
     );
     assert_eq!(c.incremental.settle_days, 2);
-    assert!(!c.incremental.full_refresh);
+    assert!(!run_options(MINIMAL, &global()).unwrap().full_refresh);
     let text = format!("{MINIMAL}\n[incremental]\nurl = \"s3://b/roll\"\nsettle_days = 0\n");
     let c = load(&text).unwrap();
     assert_eq!(c.incremental.location.url, "s3://b/roll");
     assert_eq!(c.incremental.settle_days, 0);
     let mut g = global();
     g.full_refresh = true;
-    let c = Config::from_str(MINIMAL, Path::new("/x/pqlsync.toml"), &g, &[]).unwrap();
-    assert!(c.incremental.full_refresh);
+    let c = run_options(MINIMAL, &g).unwrap();
+    assert!(c.full_refresh);
 }
 
 #[test]

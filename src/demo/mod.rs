@@ -26,7 +26,7 @@ use rand_distr::{Distribution, LogNormal, Poisson};
 
 pub use profile::{Account, FREE_MAIL, Population, Trial, User, add_days, date_of, day_ordinal};
 
-use crate::summary::thousands;
+use crate::fmt::thousands;
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -57,8 +57,8 @@ pub enum DemoError {
 }
 
 /// What was generated.
-#[derive(Debug, Clone, Default)]
-pub struct Report {
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Generated {
     pub out: PathBuf,
     pub first_day: Option<NaiveDate>,
     pub as_of: Option<NaiveDate>,
@@ -73,7 +73,7 @@ pub struct Report {
     pub seconds: f64,
 }
 
-impl fmt::Display for Report {
+impl fmt::Display for Generated {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
@@ -122,7 +122,7 @@ impl fmt::Display for Report {
 const MARKER: &str = ".pqlsync-demo";
 
 /// Generate the demo exports into `opts.out`.
-pub fn generate(opts: &Options) -> Result<Report, DemoError> {
+pub fn generate(opts: &Options) -> Result<Generated, DemoError> {
     let started = Instant::now();
     if opts.days == 0 {
         return Err(DemoError::BadFlag {
@@ -154,12 +154,12 @@ pub fn generate(opts: &Options) -> Result<Report, DemoError> {
         .map(|i| profile::account(pop, i))
         .collect();
     let first_day = last_day - opts.days as i32 + 1;
-    let mut report = Report {
+    let mut report = Generated {
         out: opts.out.clone(),
         first_day: Some(date_of(first_day)),
         as_of: Some(opts.as_of),
         accounts: opts.accounts,
-        ..Report::default()
+        ..Generated::default()
     };
     let ctx = write::Context {
         out: &opts.out,

@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{FeatureError, Param, Params, View, plan};
 use crate::source::{DatasetInfo, Inventory};
-use crate::state::Store;
+use crate::store::Store;
 
 /// The placeholders an incremental view filters its events with.
 pub const FROM: &str = "increment_from";
@@ -276,6 +276,61 @@ fn midnight(day: NaiveDate) -> ScalarValue {
     ScalarValue::TimestampMicrosecond(Some(micros), Some("UTC".into()))
 }
 
+/// How a rollup advances this run.
+#[derive(Debug)]
+enum Advance {
+    /// From nothing, for the reason given.
+    Build(String),
+    /// From the rollup the manifest describes.
+    Extend(Manifest),
+    /// Not at all: the rollup is ahead of this scoring day, so the view reads all history.
+    Bypass(String),
+}
+
+/// Whether to rebuild, extend or bypass a rollup, from its manifest (or why that could not be
+/// read) and what this run needs. Pure: `inputs_at(day)` summarises the sources' files up to
+/// a day, for comparing with what the rollup was built from.
+fn advance(
+    manifest: Result<Option<Manifest>, String>,
+    full_refresh: bool,
+    definition: &str,
+    settled: NaiveDate,
+    inputs_at: impl Fn(NaiveDate) -> BTreeMap<String, Inputs>,
+) -> Advance {
+    match manifest {
+        _ if full_refresh => Advance::Build("--full-refresh".into()),
+        Err(e) => Advance::Build(format!("its manifest could not be read ({e})")),
+        Ok(None) => Advance::Build("no rollup yet".into()),
+        Ok(Some(m)) if m.format != FORMAT || m.definition != definition => Advance::Build(
+            "the view's SQL, the staging SQL it reads, its columns or a source's partitioning changed"
+                .into(),
+        ),
+        Ok(Some(m)) if m.through > settled => Advance::Bypass(format!(
+            "the rollup covers events before {}, later than this scoring day allows; read all history",
+            m.through
+        )),
+        Ok(Some(m)) => {
+            let now = inputs_at(m.through);
+            let changed = m
+                .inputs
+                .iter()
+                .find_map(|(name, then)| match now.get(name) {
+                    Some(now) => Inputs::change(name, then, now),
+                    None => Some(format!("{name} is no longer a source")),
+                })
+                .or_else(|| {
+                    now.keys()
+                        .find(|n| !m.inputs.contains_key(*n))
+                        .map(|n| format!("{n} is a new source"))
+                });
+            match changed {
+                Some(reason) => Advance::Build(reason),
+                None => Advance::Extend(m),
+            }
+        }
+    }
+}
+
 /// The rollup of one incremental view, brought up to date, and the view registered over it.
 pub(super) async fn register(
     ctx: &SessionContext,
@@ -320,47 +375,17 @@ pub(super) async fn register(
         .await
         .map_err(|e| e.to_string());
 
-    enum Plan {
-        Build(String),
-        Use(Manifest),
-        Bypass(String),
-    }
-    let plan = match manifest {
-        _ if rollups.full_refresh => Plan::Build("--full-refresh".into()),
-        Err(e) => Plan::Build(format!("its manifest could not be read ({e})")),
-        Ok(None) => Plan::Build("no rollup yet".into()),
-        Ok(Some(m)) if m.format != FORMAT || m.definition != definition => Plan::Build(
-            "the view's SQL, the staging SQL it reads, its columns or a source's partitioning changed"
-                .into(),
-        ),
-        Ok(Some(m)) if m.through > settled => Plan::Bypass(format!(
-            "the rollup covers events before {}, later than this scoring day allows; read all history",
-            m.through
-        )),
-        Ok(Some(m)) => {
-            let now = inputs_at(m.through);
-            let changed = m
-                .inputs
-                .iter()
-                .find_map(|(name, then)| match now.get(name) {
-                    Some(now) => Inputs::change(name, then, now),
-                    None => Some(format!("{name} is no longer a source")),
-                })
-                .or_else(|| {
-                    now.keys()
-                        .find(|n| !m.inputs.contains_key(*n))
-                        .map(|n| format!("{n} is a new source"))
-                });
-            match changed {
-                Some(reason) => Plan::Build(reason),
-                None => Plan::Use(m),
-            }
-        }
-    };
+    let plan = advance(
+        manifest,
+        rollups.full_refresh,
+        &definition,
+        settled,
+        &inputs_at,
+    );
 
     // Where the rollup goes on from: nothing, or its rows through the manifest's end.
     let (from, previous, reason) = match plan {
-        Plan::Bypass(reason) => {
+        Advance::Bypass(reason) => {
             register_view(ctx, view, window(beginning(), scoring_end).await?)?;
             return Ok(Some(Outcome {
                 view: view.name.clone(),
@@ -370,8 +395,8 @@ pub(super) async fn register(
                 rows: 0,
             }));
         }
-        Plan::Build(reason) => (beginning(), vec![], reason),
-        Plan::Use(m) => match read_rows(rollups.store, &dir, &m, &schema).await {
+        Advance::Build(reason) => (beginning(), vec![], reason),
+        Advance::Extend(m) => match read_rows(rollups.store, &dir, &m, &schema).await {
             Ok(rows) => (m.through, rows, String::new()),
             // A data file that cannot be read (removed by a concurrent run, damaged) only
             // costs a rebuild.
@@ -386,10 +411,10 @@ pub(super) async fn register(
         (previous, "current", reason)
     } else {
         let delta = window(from, settled).await?;
-        let rows = merged(ctx, &spec, &schema, previous, delta)?
+        let rows = merged(ctx, &view.name, &spec, &schema, previous, delta)?
             .collect()
             .await
-            .map_err(FeatureError::execution)?;
+            .map_err(FeatureError::execution(&view.name))?;
         let inputs = inputs_at(settled);
         write(
             rollups.store,
@@ -413,7 +438,7 @@ pub(super) async fn register(
     };
     let rows: usize = base.iter().map(RecordBatch::num_rows).sum();
     let live = window(settled, scoring_end).await?;
-    let df = merged(ctx, &spec, &schema, base, live)?;
+    let df = merged(ctx, &view.name, &spec, &schema, base, live)?;
     register_view(ctx, view, df)?;
     Ok(Some(Outcome {
         view: view.name.clone(),
@@ -472,12 +497,13 @@ fn register_view(ctx: &SessionContext, view: &View, df: DataFrame) -> Result<(),
 /// column order and types.
 fn merged(
     ctx: &SessionContext,
+    view: &str,
     spec: &Spec,
     schema: &SchemaRef,
     rows: Vec<RecordBatch>,
     delta: DataFrame,
 ) -> Result<DataFrame, FeatureError> {
-    let exec = FeatureError::execution;
+    let exec = FeatureError::execution(view);
     let input = if rows.is_empty() {
         delta
     } else {

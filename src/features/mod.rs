@@ -6,16 +6,16 @@
 //! contract of the `account_features` view. It does not know where the data lives (`source`)
 //! or what the features mean for a score (`score`).
 
+pub mod config;
 pub mod incremental;
 mod plan;
 mod project;
-mod value;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{NaiveDate, TimeDelta};
-use datafusion::arrow::datatypes::{DataType, Schema, TimeUnit};
+use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::common::ScalarValue;
 use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
@@ -23,10 +23,12 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use datafusion::prelude::{CsvReadOptions, DataFrame, SessionContext};
 
+pub use config::{IncrementalConfig, IncrementalFile, SqlFile};
 pub use incremental::{Outcome as RollupOutcome, Rollups};
 pub use plan::{Param, plan_query};
 pub use project::{FINAL_VIEW, Layer, Project, Seed, View, load_reports};
-pub use value::Value;
+
+use crate::value::Kind;
 
 /// Errors from loading, planning or running the SQL project.
 #[derive(Debug, thiserror::Error)]
@@ -87,23 +89,33 @@ pub enum FeatureError {
     },
     #[error("account_features: {message}")]
     Contract { message: String },
-    #[error("computing account_features: {0}")]
-    Execution(#[source] DataFusionError),
+    /// A query failed. `view` is what was being computed: `account_features` covers every view
+    /// it reads, since DataFusion runs them as one plan.
+    #[error("computing {view}: {source}")]
+    Execution {
+        view: String,
+        #[source]
+        source: DataFusionError,
+    },
     #[error(
-        "computing account_features needed more memory than [engine] memory_limit allows; raise memory_limit or lower target_partitions ({0})"
+        "computing {view} needed more memory than [engine] memory_limit allows; raise memory_limit or lower target_partitions ({message})"
     )]
-    OutOfMemory(String),
+    OutOfMemory { view: String, message: String },
 }
 
 impl FeatureError {
     /// Classify an execution error, so running out of the configured memory says which
     /// setting to change instead of surfacing DataFusion's internals.
-    pub fn execution(e: DataFusionError) -> FeatureError {
-        match e.find_root() {
-            DataFusionError::ResourcesExhausted(message) => {
-                FeatureError::OutOfMemory(message.clone())
-            }
-            _ => FeatureError::Execution(e),
+    pub fn execution(view: &str) -> impl Fn(DataFusionError) -> FeatureError + Copy + '_ {
+        move |e| match e.find_root() {
+            DataFusionError::ResourcesExhausted(message) => FeatureError::OutOfMemory {
+                view: view.to_string(),
+                message: message.clone(),
+            },
+            _ => FeatureError::Execution {
+                view: view.to_string(),
+                source: e,
+            },
         }
     }
 }
@@ -113,6 +125,9 @@ fn may_read(layer: Layer) -> &'static str {
         Layer::Staging => "raw.* tables, seeds and other staging views",
         Layer::Incremental => "raw.* tables, seeds and staging views (not other incremental views)",
         Layer::Features => "raw.* tables, seeds, staging, incremental and other feature views",
+        Layer::Outputs => {
+            "raw.* tables, seeds, staging, incremental, feature and other output views"
+        }
         Layer::Reports => "feature views, the history and other report views",
     }
 }
@@ -177,46 +192,6 @@ impl Params {
             });
         }
         params
-    }
-}
-
-/// The kind of value a contract column must hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Text,
-    Integer,
-    Number,
-    Boolean,
-    Timestamp,
-}
-
-impl Kind {
-    pub fn describe(self) -> &'static str {
-        match self {
-            Kind::Text => "a string",
-            Kind::Integer => "an integer",
-            Kind::Number => "a number",
-            Kind::Boolean => "a boolean",
-            Kind::Timestamp => "a timestamp",
-        }
-    }
-
-    pub fn accepts(self, t: &DataType) -> bool {
-        use DataType::*;
-        match (self, t) {
-            (_, Dictionary(_, v)) => self.accepts(v),
-            (_, Null) => true,
-            (Kind::Text, Utf8 | LargeUtf8 | Utf8View) => true,
-            (Kind::Integer, Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64) => {
-                true
-            }
-            (Kind::Number, _) => {
-                Kind::Integer.accepts(t) || matches!(t, Float32 | Float64 | Decimal128(..))
-            }
-            (Kind::Boolean, Boolean) => true,
-            (Kind::Timestamp, Timestamp(..) | Date32) => true,
-            _ => false,
-        }
     }
 }
 
@@ -358,7 +333,7 @@ pub async fn account_features(ctx: &SessionContext) -> Result<DataFrame, Feature
     let df = ctx
         .table(FINAL_VIEW)
         .await
-        .map_err(FeatureError::Execution)?;
+        .map_err(FeatureError::execution(FINAL_VIEW))?;
     check_contract(df.schema().as_arrow())?;
     Ok(df)
 }
@@ -375,8 +350,9 @@ pub async fn stream(df: DataFrame) -> Result<Running, FeatureError> {
     let plan = df
         .create_physical_plan()
         .await
-        .map_err(FeatureError::execution)?;
-    let stream = execute_stream(Arc::clone(&plan), task).map_err(FeatureError::execution)?;
+        .map_err(FeatureError::execution(FINAL_VIEW))?;
+    let stream =
+        execute_stream(Arc::clone(&plan), task).map_err(FeatureError::execution(FINAL_VIEW))?;
     Ok(Running { plan, stream })
 }
 
@@ -393,14 +369,10 @@ pub fn spills(plan: &Arc<dyn ExecutionPlan>) -> (usize, usize) {
     (count, bytes)
 }
 
-/// The timestamp type sources are normalised to, and the type of `$as_of`.
-pub fn timestamp_type() -> DataType {
-    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::timestamp_type;
 
     #[test]
     fn as_of_is_the_end_of_the_scoring_day() {

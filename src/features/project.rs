@@ -25,6 +25,10 @@ pub enum Layer {
     /// (see `features::incremental`).
     Incremental,
     Features,
+    /// `outputs/`: the other views the job reads besides `account_features`: who the sync
+    /// writes as contacts (`account_contacts`) and data-quality counts for the run summary
+    /// (`data_quality`). They may read everything a feature view may, and feature views.
+    Outputs,
     /// `reports/`: report tables, planned only by `pqlsync report`, over the feature views and
     /// the score history.
     Reports,
@@ -36,6 +40,7 @@ impl fmt::Display for Layer {
             Layer::Staging => "staging",
             Layer::Incremental => "incremental",
             Layer::Features => "features",
+            Layer::Outputs => "outputs",
             Layer::Reports => "reports",
         })
     }
@@ -82,7 +87,12 @@ impl Project {
             });
         }
         let mut views = Vec::new();
-        for layer in [Layer::Staging, Layer::Incremental, Layer::Features] {
+        for layer in [
+            Layer::Staging,
+            Layer::Incremental,
+            Layer::Features,
+            Layer::Outputs,
+        ] {
             for path in list(&dir.join(layer.to_string()), "sql")? {
                 views.push(parse_view(&path, layer)?);
             }

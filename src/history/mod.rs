@@ -27,8 +27,7 @@ use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 use object_store::path::Path as StorePath;
 
-use crate::config::Location;
-use crate::state::{StateError, Store};
+use crate::store::{Location, Store, StoreError};
 
 /// The table name report SQL reads history as.
 pub const TABLE: &str = "history";
@@ -37,7 +36,7 @@ pub const TABLE: &str = "history";
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
     #[error(transparent)]
-    Store(#[from] StateError),
+    Store(#[from] StoreError),
     #[error("history at {url}: {message}")]
     Write { url: String, message: String },
     #[error(

@@ -15,6 +15,7 @@ pub mod limiter;
 pub mod portal;
 mod recorder;
 pub mod retry;
+pub mod setup;
 pub mod sandbox;
 
 use std::fmt;

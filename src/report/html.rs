@@ -106,7 +106,7 @@ fn percent(v: f64) -> String {
 
 fn count(v: f64) -> String {
     let n = v.round() as i64;
-    crate::summary::thousands(n)
+    crate::fmt::thousands(n)
 }
 
 /// The whole page.

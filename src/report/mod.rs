@@ -8,7 +8,10 @@
 //! comment block is its definitions: written at the top of the CSV, into the Parquet file's
 //! metadata and above the table in HTML, so the definitions travel with the figures.
 
+pub mod config;
 pub mod html;
+
+pub use config::{ReportConfig, ReportFile};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

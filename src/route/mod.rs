@@ -9,6 +9,7 @@
 //! while the trial is live), so the previous decision ([`Memory`]) is an input. Every function
 //! here is pure over plain data; persistence of [`Memory`] is the `state` module's job.
 
+pub mod config;
 mod owner;
 mod stage;
 

@@ -1,7 +1,7 @@
 //! A condition on one feature value: the shared building block of scoring signals and
 //! disqualification rules. Pure; null handling is the caller's decision (see `Signal::evaluate`).
 
-use crate::features::Value;
+use crate::value::Value;
 
 /// Comparison operators a signal or rule can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +111,11 @@ impl Condition {
             (Op::Eq, o) => format!("={}", show(o)),
             (Op::Ne, o) => format!("≠{}", show(o)),
             (Op::Between, Operand::Range(lo, hi)) => {
-                format!("{}–{}", super::trim_float(*lo), super::trim_float(*hi))
+                format!(
+                    "{}–{}",
+                    crate::fmt::trim_float(*lo),
+                    crate::fmt::trim_float(*hi)
+                )
             }
             (Op::In, o) => format!("in {}", show(o)),
             (Op::NotIn, o) => format!("not in {}", show(o)),
@@ -137,10 +141,14 @@ fn equals(value: &Value, operand: &Operand) -> bool {
 fn show(operand: &Operand) -> String {
     match operand {
         Operand::None => String::new(),
-        Operand::Number(x) => super::trim_float(*x),
+        Operand::Number(x) => crate::fmt::trim_float(*x),
         Operand::Text(t) => t.clone(),
         Operand::Bool(b) => b.to_string(),
-        Operand::Range(lo, hi) => format!("{}–{}", super::trim_float(*lo), super::trim_float(*hi)),
+        Operand::Range(lo, hi) => format!(
+            "{}–{}",
+            crate::fmt::trim_float(*lo),
+            crate::fmt::trim_float(*hi)
+        ),
         Operand::List(items) => {
             let shown: Vec<String> = items.iter().map(show).collect();
             if shown.len() > 6 {

@@ -7,12 +7,13 @@
 //! can be scored without touching Rust. Routing on top of the score lives in `route`.
 
 mod condition;
+pub mod config;
 
 use std::fmt;
 
 pub use condition::{Condition, Op, Operand};
 
-use crate::features::Value;
+use crate::value::Value;
 
 /// A scoring signal: when its condition holds, it adds (or, if negative, subtracts) points.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,14 +78,14 @@ impl Signal {
                 "{}; {} per {}, max {}",
                 self.condition.describe(),
                 signed(self.points),
-                trim_float(per),
+                crate::fmt::trim_float(per),
                 max.abs()
             ),
             (Some(per), None) => format!(
                 "{}; {} per {}",
                 self.condition.describe(),
                 signed(self.points),
-                trim_float(per)
+                crate::fmt::trim_float(per)
             ),
         };
         Some(Fired {
@@ -99,14 +100,6 @@ fn signed(points: i32) -> String {
         format!("+{points}")
     } else {
         points.to_string()
-    }
-}
-
-pub(crate) fn trim_float(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        format!("{}", x as i64)
-    } else {
-        format!("{x}")
     }
 }
 

@@ -2,7 +2,7 @@
 //! The default shape is Segment's warehouse schema (RudderStack writes the same) and Stripe's
 //! Sigma / Data Pipeline tables. README's "Input contract" section is written from this file.
 
-use crate::features::Kind;
+use crate::value::Kind;
 
 /// What one dataset must look like.
 #[derive(Debug, Clone, Copy)]

@@ -1,22 +1,20 @@
 //! Sources: turns the configured dataset URLs into DataFusion tables under the `raw` schema
 //! (`raw.tracks`, `raw.identifies`, …), checked against the input contract.
 //!
-//! This module owns the query session (memory pool, spill directory, parallelism, and the
-//! optimizer rule in `compact.rs` that keeps joins' string views compact), object
-//! stores for `s3://`, `gs://` and `az://`, dataset layout (one file, a directory, or hive
+//! This module owns its config section (`[sources]`, in `config.rs`), the input contract,
+//! object stores for `s3://`, `gs://` and `az://`, dataset layout (one file, a directory, or hive
 //! partitions), timestamp normalisation (any unit, any zone, INT96 → microseconds UTC) and
 //! pruning partitions by event time. It knows nothing about features: SQL reads `raw.*`.
 
-mod compact;
+pub mod config;
 pub mod contract;
-mod memory;
 mod partition;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::catalog::{MemorySchemaProvider, TableProvider};
+use datafusion::catalog::{MemorySchemaProvider, SchemaProvider, TableProvider};
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -24,19 +22,16 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::error::DataFusionError;
-use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::execution::session_state::SessionStateBuilder;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionContext;
 use futures::{StreamExt, TryStreamExt};
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 
+pub use config::{SourcesConfig, SourcesFile};
 pub use contract::Contract;
-pub use memory::PeakPool;
 pub use partition::{TimePartitioned, TimeRange, partition_filters, time_range};
 
-use crate::config::{Config, EngineConfig, Location};
-use crate::features::{Kind, timestamp_type};
+use crate::store::Location;
+use crate::value::{Kind, timestamp_type};
 
 /// The schema analyst SQL reads raw datasets from.
 pub const RAW_SCHEMA: &str = "raw";
@@ -181,63 +176,13 @@ fn partition_day(value: &str) -> Option<chrono::NaiveDate> {
         .ok()
 }
 
-/// A DataFusion session sized by `[engine]`: memory pool with spilling, parallelism, batch size.
-/// The returned pool reports the peak memory the session reserved.
-pub fn session(engine: &EngineConfig) -> Result<(SessionContext, Arc<PeakPool>), SourceError> {
-    let mut config = SessionConfig::new()
-        .with_target_partitions(engine.target_partitions)
-        .with_batch_size(engine.batch_size)
-        .with_information_schema(true);
-    let options = config.options_mut();
-    // Late materialisation: evaluate filters while decoding Parquet, so the narrow time
-    // window of most features skips most rows of the wide columns.
-    options.execution.parquet.pushdown_filters = true;
-    options.execution.parquet.reorder_filters = true;
-    options.execution.parquet.coerce_int96 = Some("us".into());
-    options.sql_parser.dialect = datafusion::config::Dialect::Generic;
-    if let Some(limit) = engine.memory_limit {
-        // A sort reserves this much up front to merge its spill files; DataFusion's 10 MiB
-        // default alone would exceed a small budget.
-        options.execution.sort_spill_reservation_bytes = options
-            .execution
-            .sort_spill_reservation_bytes
-            .min(limit / 16);
-    }
-    let pool = Arc::new(PeakPool::new(engine.memory_limit));
-    let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::clone(&pool) as _);
-    let disk = match &engine.spill_dir {
-        Some(dir) => {
-            DiskManagerBuilder::default().with_mode(DiskManagerMode::Directories(vec![dir.clone()]))
-        }
-        None => DiskManagerBuilder::default().with_mode(DiskManagerMode::OsTmpDirectory),
-    };
-    let runtime = runtime
-        .with_disk_manager_builder(disk)
-        .build_arc()
-        .map_err(SourceError::Engine)?;
-    let state = SessionStateBuilder::new()
-        .with_config(config)
-        .with_runtime_env(runtime)
-        .with_default_features()
-        .with_physical_optimizer_rule(Arc::new(compact::CompactBuildSides))
-        .build();
-    let ctx = SessionContext::new_with_state(state);
-    let catalog = ctx
-        .catalog("datafusion")
-        .expect("the default catalog exists");
-    catalog
-        .register_schema(RAW_SCHEMA, Arc::new(MemorySchemaProvider::new()))
-        .map_err(SourceError::Engine)?;
-    Ok((ctx, pool))
-}
-
 /// Register every configured dataset (and empty stand-ins for unconfigured optional ones)
 /// as `raw.<name>`.
 pub async fn register_all(
     ctx: &SessionContext,
-    config: &Config,
+    sources: &SourcesConfig,
 ) -> Result<Vec<DatasetInfo>, SourceError> {
-    let s = &config.sources;
+    let s = sources;
     let mut wanted: Vec<(String, Contract, Option<&Location>)> = vec![
         ("tracks".into(), contract::TRACKS, Some(&s.tracks)),
         (
@@ -301,10 +246,19 @@ pub async fn register_all(
     .buffered(4)
     .try_collect()
     .await?;
-    let schema = ctx
+    let catalog = ctx
         .catalog("datafusion")
-        .and_then(|c| c.schema(RAW_SCHEMA))
-        .expect("session() registered the raw schema");
+        .expect("the default catalog exists");
+    let schema = match catalog.schema(RAW_SCHEMA) {
+        Some(schema) => schema,
+        None => {
+            let schema: Arc<dyn SchemaProvider> = Arc::new(MemorySchemaProvider::new());
+            catalog
+                .register_schema(RAW_SCHEMA, Arc::clone(&schema))
+                .map_err(SourceError::Engine)?;
+            schema
+        }
+    };
     let mut infos = Vec::with_capacity(registered.len());
     for (name, table, info) in registered {
         schema

@@ -7,29 +7,18 @@
 //! the latest scoring day too, so re-running the same day decides exactly as the first run did.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use chrono::NaiveDate;
-use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::arrow::record_batch::RecordBatch;
-use object_store::path::Path as StorePath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 
-use crate::config::Location;
 use crate::route::Memory;
+use crate::store::{Store, StoreError};
 
-/// Errors reading or writing state.
+/// Errors reading or writing the routing memory.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("state at {url}: {message}")]
-    Store { url: String, message: String },
-    #[error("state file {url}/{file} is not valid ({message}); move it away to start afresh")]
-    Corrupt {
-        url: String,
-        file: String,
-        message: String,
-    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error(
         "state at {url} was last advanced for {state_as_of}, after --as-of {as_of}: `run` only moves forward (use `pqlsync score --as-of` to look at a past day)"
     )]
@@ -38,116 +27,6 @@ pub enum StateError {
         state_as_of: NaiveDate,
         as_of: NaiveDate,
     },
-}
-
-/// A place to keep state files.
-#[derive(Debug, Clone)]
-pub struct Store {
-    url: String,
-    store: Arc<dyn ObjectStore>,
-    prefix: StorePath,
-}
-
-impl Store {
-    pub fn open(location: &Location) -> Result<Store, StateError> {
-        let err = |message: String| StateError::Store {
-            url: location.configured.clone(),
-            message,
-        };
-        let (store, prefix): (Arc<dyn ObjectStore>, StorePath) = if location.url.contains("://") {
-            let url = url::Url::parse(&location.url).map_err(|e| err(e.to_string()))?;
-            let (store, path) = object_store::parse_url_opts(
-                &url,
-                location
-                    .store_options
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.clone())),
-            )
-            .map_err(|e| err(e.to_string()))?;
-            (Arc::from(store), path)
-        } else {
-            let dir = std::path::Path::new(&location.url);
-            std::fs::create_dir_all(dir)
-                .map_err(|e| err(format!("cannot create directory: {e}")))?;
-            let store = object_store::local::LocalFileSystem::new_with_prefix(dir)
-                .map_err(|e| err(e.to_string()))?;
-            (Arc::new(store), StorePath::default())
-        };
-        Ok(Store {
-            url: location.configured.clone(),
-            store,
-            prefix,
-        })
-    }
-
-    /// The object path of `file` (which may contain `/`) under this store's prefix.
-    pub fn path(&self, file: &str) -> StorePath {
-        file.split('/')
-            .filter(|p| !p.is_empty())
-            .fold(self.prefix.clone(), |path, part| path.join(part))
-    }
-
-    pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
-        &self.store
-    }
-
-    /// The location as configured, for messages.
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    /// Read a JSON state file; `None` if it does not exist yet.
-    pub async fn read<T: for<'de> Deserialize<'de>>(
-        &self,
-        file: &str,
-    ) -> Result<Option<T>, StateError> {
-        let bytes = match self.store.get(&self.path(file)).await {
-            Ok(r) => r.bytes().await.map_err(|e| self.err(e.to_string()))?,
-            Err(object_store::Error::NotFound { .. }) => return Ok(None),
-            Err(e) => return Err(self.err(e.to_string())),
-        };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| StateError::Corrupt {
-                url: self.url.clone(),
-                file: file.to_string(),
-                message: e.to_string(),
-            })
-    }
-
-    /// Replace a JSON state file atomically.
-    pub async fn write<T: Serialize>(&self, file: &str, value: &T) -> Result<(), StateError> {
-        let bytes = serde_json::to_vec(value).map_err(|e| self.err(e.to_string()))?;
-        self.store
-            .put(&self.path(file), PutPayload::from(bytes))
-            .await
-            .map_err(|e| self.err(e.to_string()))?;
-        Ok(())
-    }
-
-    /// Replace `file` with `batches` as one Parquet file ([`crate::output::parquet_bytes`]).
-    /// The error is the writer's or the store's message, for the caller to name the object it
-    /// was writing.
-    pub async fn put_parquet(
-        &self,
-        file: &str,
-        schema: &SchemaRef,
-        batches: &[RecordBatch],
-    ) -> Result<(), String> {
-        let bytes = crate::output::parquet_bytes(schema, batches).map_err(|e| e.to_string())?;
-        self.store
-            .put(&self.path(file), PutPayload::from(bytes))
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(())
-    }
-
-    fn err(&self, message: String) -> StateError {
-        StateError::Store {
-            url: self.url.clone(),
-            message,
-        }
-    }
 }
 
 /// The routing memory file.
@@ -178,7 +57,7 @@ impl RoutingState {
     }
 
     pub async fn save(&self, store: &Store) -> Result<(), StateError> {
-        store.write(ROUTING_FILE, self).await
+        Ok(store.write(ROUTING_FILE, self).await?)
     }
 
     /// Refuse to move state backwards in time.

@@ -21,7 +21,8 @@ use crate::hubspot::api::{
     UpsertInput,
 };
 use crate::hubspot::{BATCH_LIMIT, Crm, Failure, ObjectType, Outcome, Stop};
-use crate::state::{StateError, Store};
+use crate::state::StateError;
+use crate::store::Store;
 
 /// How a sync runs.
 #[derive(Debug, Clone)]

@@ -4,7 +4,9 @@
 //! mapping (which property means what, which stage a lead is in), the diffing rules, the sync
 //! state and the failure ledger; HTTP, batching and retries belong to `hubspot`.
 
+pub mod config;
 pub mod execute;
+pub mod setup;
 pub mod model;
 pub mod plan;
 pub mod schema;

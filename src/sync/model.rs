@@ -16,7 +16,7 @@ use crate::decision::Decision;
 use crate::hubspot::ObjectType;
 use crate::route::{DealStage, LeadStage};
 
-/// One identified user of an account, from `sql/features/account_contacts.sql`.
+/// One identified user of an account, from `sql/outputs/account_contacts.sql`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Contact {
     pub account_id: String,

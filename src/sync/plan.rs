@@ -12,8 +12,8 @@ use std::fmt::Write;
 
 use super::model::{Desired, Link};
 use super::state::SyncState;
+use crate::fmt::thousands;
 use crate::hubspot::{BATCH_LIMIT, ObjectType};
-use crate::summary::thousands;
 
 /// HubSpot's default lifecycle stages, in order.
 const LIFECYCLE: &[&str] = &[

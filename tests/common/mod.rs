@@ -9,7 +9,7 @@ use std::process::Output;
 use assert_cmd::Command;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use pqlsync::features::Value;
+use pqlsync::value::Value;
 
 pub const AS_OF: &str = "2026-11-20";
 

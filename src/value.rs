@@ -1,5 +1,6 @@
-//! One feature cell as plain data, read out of an Arrow column. Scoring and routing work on
-//! these so they never touch Arrow.
+//! Feature values as plain data, and the kinds a contract column may have. A leaf: sources
+//! check their contracts with [`Kind`], scoring and routing read [`Value`]s so they never touch
+//! Arrow, and nothing here knows about either.
 
 use std::fmt;
 
@@ -149,7 +150,7 @@ impl fmt::Display for Value {
         match self {
             Value::Null => f.write_str("null"),
             Value::Int(i) => write!(f, "{i}"),
-            Value::Float(x) => write!(f, "{}", crate::score::trim_float(*x)),
+            Value::Float(x) => write!(f, "{}", crate::fmt::trim_float(*x)),
             Value::Str(s) => f.write_str(s),
             Value::Bool(b) => write!(f, "{b}"),
             Value::Timestamp(_) => match self.as_timestamp() {
@@ -159,6 +160,51 @@ impl fmt::Display for Value {
             Value::Date(d) => write!(f, "{d}"),
         }
     }
+}
+
+/// The kind of value a contract column must hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    Integer,
+    Number,
+    Boolean,
+    Timestamp,
+}
+
+impl Kind {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Kind::Text => "a string",
+            Kind::Integer => "an integer",
+            Kind::Number => "a number",
+            Kind::Boolean => "a boolean",
+            Kind::Timestamp => "a timestamp",
+        }
+    }
+
+    pub fn accepts(self, t: &DataType) -> bool {
+        use DataType::*;
+        match (self, t) {
+            (_, Dictionary(_, v)) => self.accepts(v),
+            (_, Null) => true,
+            (Kind::Text, Utf8 | LargeUtf8 | Utf8View) => true,
+            (Kind::Integer, Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64) => {
+                true
+            }
+            (Kind::Number, _) => {
+                Kind::Integer.accepts(t) || matches!(t, Float32 | Float64 | Decimal128(..))
+            }
+            (Kind::Boolean, Boolean) => true,
+            (Kind::Timestamp, Timestamp(..) | Date32) => true,
+            _ => false,
+        }
+    }
+}
+
+/// The timestamp type sources are normalised to, and the type of `$as_of`.
+pub fn timestamp_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
 
 #[cfg(test)]

@@ -365,7 +365,7 @@ mod tests {
 
     #[tokio::test]
     async fn join_chains_do_not_multiply_view_buffers() {
-        let engine = crate::config::EngineConfig {
+        let engine = crate::engine::EngineConfig {
             target_partitions: 1,
             batch_size: 100,
             ..Default::default()
@@ -381,7 +381,7 @@ mod tests {
             without > 100,
             "the chain should show the bug: {without} handles"
         );
-        let (ctx, _) = crate::source::session(&engine).unwrap();
+        let (ctx, _) = crate::engine::session(&engine).unwrap();
         let with = most_handles(&ctx).await;
         assert!(
             with <= MAX_BUFFERS,

@@ -1,0 +1,194 @@
+//! The decision pipeline `score`, `run` and `plan` differ in only by [`Mode`]: stream
+//! `account_features`, decide every account, write the decisions, advance the routing memory,
+//! then hand the decisions to the HubSpot step and record the day's history.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use datafusion::physical_plan::ExecutionPlan;
+use futures::StreamExt;
+
+use super::Error;
+use super::hubspot;
+use super::pipeline::{Log, Prepared, spinner, sum_column};
+use crate::config::{Config, RunOptions};
+use crate::decision::{Decider, Decision};
+use crate::features::{self, FeatureError};
+use crate::fmt::thousands;
+use crate::history;
+use crate::output::AtomicWriter;
+use crate::state::RoutingState;
+use crate::store::Store;
+use crate::summary::Summary;
+
+/// Which decision command is running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `pqlsync score`: decisions to a file; state untouched, no sync.
+    Score,
+    /// `pqlsync run`: decisions to DIR/decisions.parquet, state advanced, HubSpot synced.
+    Run,
+    /// `pqlsync plan` / `run --dry-run`: decisions and the sync plan, nothing written.
+    DryRun,
+}
+
+/// What streaming `account_features` through the decider produced.
+struct Decided {
+    summary: Summary,
+    /// The decisions, for the sync (not kept by `score`).
+    kept: Vec<Decision>,
+    duplicates: i64,
+    plan: Arc<dyn ExecutionPlan>,
+    /// `run`'s history snapshot for the day, committed after the sync.
+    snapshot: Option<history::Snapshot>,
+}
+
+/// `pqlsync score`, `pqlsync run` and `pqlsync plan`: decide every account, write the
+/// decisions, advance the routing memory (`run`), then sync (`run`, `plan`).
+pub async fn decide(config: &Config, run: &RunOptions, mode: Mode) -> Result<Summary, Error> {
+    let started = Instant::now();
+    let out = decisions_file(config, run, mode);
+    let store = Store::open(&config.state)?;
+    let mut memory = RoutingState::load(&store).await?;
+    if mode == Mode::Run {
+        memory.check_forward(&config.state.configured, run.as_of)?;
+    }
+    let log = Log::new(run);
+    let engine = Prepared::new(config, run).await?;
+    let decided = decide_all(config, run, mode, &engine, &memory, out.as_deref()).await?;
+    log.note(|| format!("decided {} accounts", decided.summary.accounts));
+    log.plan(&decided.plan);
+    if mode == Mode::Run {
+        // Only now that the decisions are on disk does the memory move forward.
+        for d in &decided.kept {
+            memory.record(&d.account_id, d.route.memory.clone());
+        }
+        memory.save(&store).await?;
+        log.note(|| format!("routing memory advanced to {}", run.as_of));
+    }
+    let Decided {
+        summary,
+        kept,
+        duplicates,
+        plan,
+        snapshot,
+    } = decided;
+    let mut summary = engine
+        .complete(config, summary, &plan, duplicates, out.as_deref(), started)
+        .await?;
+    log.note(|| "counted data quality".into());
+    if mode == Mode::Score {
+        return Ok(summary);
+    }
+    let synced = hubspot::sync(config, run, &engine, &kept, mode == Mode::DryRun, &log).await?;
+    log.note(|| "HubSpot sync finished".into());
+    if mode == Mode::Run && !synced.owners.is_empty() {
+        // Owners HubSpot already had stay the accounts' owners in routing, too.
+        for (account, owner) in &synced.owners {
+            memory.set_owner(account, run.as_of, owner);
+        }
+        memory.save(&store).await?;
+    }
+    if let Some(mut snapshot) = snapshot {
+        // After the sync, so the snapshot carries the owners HubSpot already had.
+        snapshot.set_owners(&synced.owners)?;
+        let rows = snapshot.commit(&Store::open(&config.history)?).await?;
+        log.note(|| format!("history for {} written ({rows} accounts)", run.as_of));
+    }
+    summary
+        .outputs
+        .extend(synced.report.outputs.iter().cloned());
+    summary.plan = synced.plan;
+    summary.sync = Some(synced.report);
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// Where the decisions go: `score` to a scores file, `run` to `decisions.parquet` in the
+/// output directory, a dry run nowhere.
+fn decisions_file(config: &Config, run: &RunOptions, mode: Mode) -> Option<PathBuf> {
+    match mode {
+        Mode::Score => Some(
+            run.out
+                .clone()
+                .unwrap_or_else(|| config.output_dir.join("scores.parquet")),
+        ),
+        Mode::Run => Some(
+            run.out
+                .clone()
+                .unwrap_or_else(|| config.output_dir.clone())
+                .join("decisions.parquet"),
+        ),
+        Mode::DryRun => None,
+    }
+}
+
+/// Stream `account_features` through the decider, writing decisions (and `run`'s history
+/// snapshot) batch by batch.
+async fn decide_all(
+    config: &Config,
+    run: &RunOptions,
+    mode: Mode,
+    engine: &Prepared,
+    memory: &RoutingState,
+    out: Option<&Path>,
+) -> Result<Decided, Error> {
+    let bar = spinner(run, "scoring accounts");
+    let df = features::account_features(&engine.ctx).await?;
+    let features::Running { plan, mut stream } = features::stream(df).await?;
+    let mut decider = Decider::new(
+        &config.scoring,
+        &config.routing,
+        run.as_of,
+        memory,
+        stream.schema(),
+    )?;
+    let mut writer = match out {
+        Some(path) => Some(AtomicWriter::create(path, decider.output_schema())?),
+        None => None,
+    };
+    let name = match mode {
+        Mode::Score => "score",
+        Mode::Run => "run",
+        Mode::DryRun => "plan",
+    };
+    let mut summary = Summary::new(name, Some(run.as_of));
+    let mut kept: Vec<Decision> = Vec::new();
+    let mut duplicates = 0;
+    let mut snapshot = (mode == Mode::Run)
+        .then(|| history::Snapshot::new(&config.history, run.as_of, history::Origin::Run));
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(FeatureError::execution(features::FINAL_VIEW))?;
+        duplicates += sum_column(&batch, "duplicate_events_14d");
+        let (decided, decisions) = decider.decide(&batch)?;
+        if let Some(w) = writer.as_mut() {
+            w.write(&decided)?;
+        }
+        if let Some(s) = snapshot.as_mut() {
+            s.push(&decided)?;
+        }
+        for d in &decisions {
+            summary.count(d);
+        }
+        if mode != Mode::Score {
+            kept.extend(decisions);
+        }
+        bar.set_message(format!(
+            "scoring accounts: {}",
+            thousands(summary.accounts as i64)
+        ));
+    }
+    drop(decider);
+    if let Some(w) = writer {
+        w.finish()?;
+    }
+    bar.finish_and_clear();
+    Ok(Decided {
+        summary,
+        kept,
+        duplicates,
+        plan,
+        snapshot,
+    })
+}

@@ -1,0 +1,251 @@
+//! `pqlsync explain ACCOUNT_ID [--json]`: one account's features, the signals that fired,
+//! its score and tier, and its route, with what the previous run decided: what a rep or an
+//! analyst asks when a score looks wrong.
+
+use std::fmt::Write as _;
+
+use chrono::NaiveDate;
+use datafusion::prelude::{col, lit};
+
+use super::pipeline::Prepared;
+use super::{Error, Report};
+use crate::cli::ExplainArgs;
+use crate::config::{Config, RunOptions};
+use crate::decision::{Decider, Decision};
+use crate::features::{self, FINAL_VIEW, FeatureError};
+use crate::route::Memory;
+use crate::score::Model;
+use crate::state::RoutingState;
+use crate::store::Store;
+use crate::value::Value;
+
+/// One account explained: as text, or as the JSON document `--json` prints.
+#[derive(Debug, serde::Serialize)]
+#[serde(transparent)]
+pub struct Explanation {
+    #[serde(skip)]
+    json: bool,
+    doc: serde_json::Value,
+    #[serde(skip)]
+    text: String,
+}
+
+impl Report for Explanation {
+    fn always_print(&self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Display for Explanation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.json {
+            let text = serde_json::to_string_pretty(&self.doc).expect("JSON values serialise");
+            writeln!(f, "{text}")
+        } else {
+            writeln!(f, "{}", self.text)
+        }
+    }
+}
+
+/// `pqlsync explain ACCOUNT_ID`: one account's features, signals, score and route.
+pub async fn explain(
+    config: &Config,
+    run: &RunOptions,
+    args: &ExplainArgs,
+) -> Result<Explanation, Error> {
+    let account_id = args.account_id.as_str();
+    let store = Store::open(&config.state)?;
+    let memory = RoutingState::load(&store).await?;
+    let engine = Prepared::new(config, run).await?;
+    let df = features::account_features(&engine.ctx).await?;
+    let batches = df
+        .filter(col("account_id").eq(lit(account_id)))
+        .map_err(FeatureError::execution(FINAL_VIEW))?
+        .collect()
+        .await
+        .map_err(FeatureError::execution(FINAL_VIEW))?;
+    let Some(batch) = batches.into_iter().find(|b| b.num_rows() > 0) else {
+        return Err(Error::NotFound(format!(
+            "account `{account_id}` is not in account_features for {} (accounts come from groups with a timestamp before the end of that day)",
+            run.as_of
+        )));
+    };
+    let mut decider = Decider::new(
+        &config.scoring,
+        &config.routing,
+        run.as_of,
+        &memory,
+        batch.schema(),
+    )?;
+    let (_, decisions) = decider.decide(&batch)?;
+    let d = &decisions[0];
+    let values: Vec<(String, Value)> = batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(|(f, c)| {
+            (
+                f.name().clone(),
+                Value::from_array(c, 0).unwrap_or(Value::Null),
+            )
+        })
+        .collect();
+    let prior = memory.prior(account_id, run.as_of);
+    Ok(Explanation {
+        json: args.json,
+        doc: explain_json(run.as_of, d, &values),
+        text: explain_text(&config.scoring, run.as_of, d, &values, prior),
+    })
+}
+
+fn explain_text(
+    m: &Model,
+    as_of: NaiveDate,
+    d: &Decision,
+    values: &[(String, Value)],
+    prior: Option<&Memory>,
+) -> String {
+    let mut t = String::new();
+    score_text(&mut t, m, as_of, d, values);
+    route_text(&mut t, as_of, d, prior);
+    let _ = writeln!(t, "\nfeatures");
+    let width = values.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+    for (n, v) in values {
+        let _ = writeln!(t, "  {n:<width$}  {v}");
+    }
+    t
+}
+
+/// The header, the PQL score and every signal that fired.
+fn score_text(
+    t: &mut String,
+    m: &Model,
+    as_of: NaiveDate,
+    d: &Decision,
+    values: &[(String, Value)],
+) {
+    let s = &d.score;
+    let name = values
+        .iter()
+        .find(|(n, _)| n == "account_name")
+        .map(|(_, v)| v.to_string())
+        .filter(|n| n != "null");
+    let _ = writeln!(
+        t,
+        "account {}{}  as of {}",
+        d.account_id,
+        name.map(|n| format!(" ({n})")).unwrap_or_default(),
+        as_of
+    );
+    let _ = writeln!(
+        t,
+        "\nPQL score {} → {}  (= {:.2} × fit {} + {:.2} × usage {}; Yellow ≥ {}, Green ≥ {})",
+        s.pql,
+        s.tier.as_str().to_uppercase(),
+        m.fit_weight,
+        s.fit,
+        m.usage_weight(),
+        s.usage,
+        m.tiers.yellow,
+        m.tiers.green
+    );
+    for (label, fired, total) in [
+        ("fit", &s.fit_signals, s.fit),
+        ("usage", &s.usage_signals, s.usage),
+    ] {
+        let _ = writeln!(
+            t,
+            "\n{label} {total}/100 (sum of signals, clamped to 0–100):"
+        );
+        if fired.is_empty() {
+            let _ = writeln!(t, "  (no signal fired)");
+        }
+        for f in fired {
+            let _ = writeln!(t, "  {}", f.text);
+        }
+    }
+}
+
+/// Motion, owner, stages, task, and what the previous run decided.
+fn route_text(t: &mut String, as_of: NaiveDate, d: &Decision, prior: Option<&Memory>) {
+    let r = &d.route;
+    let _ = writeln!(t, "\nroute");
+    let _ = writeln!(t, "  motion      {}  ({})", r.motion.as_str(), r.reason);
+    let _ = writeln!(
+        t,
+        "  owner       {}",
+        r.owner
+            .as_deref()
+            .unwrap_or("(none: no owner pool configured)")
+    );
+    let _ = writeln!(t, "  lead stage  {}", r.lead_stage.as_str());
+    let _ = writeln!(
+        t,
+        "  deal stage  {}",
+        r.deal_stage.map_or("(no trial, no deal)", |s| s.as_str())
+    );
+    let _ = writeln!(
+        t,
+        "  task        {}",
+        r.task.as_ref().map_or("none".to_string(), |x| format!(
+            "{} (due {})",
+            x.subject, x.due
+        ))
+    );
+    match prior {
+        Some(p) => {
+            let _ = writeln!(
+                t,
+                "  previously  {} on {}: {} / {} / {}",
+                p.tier.as_str(),
+                p.as_of,
+                p.motion.as_str(),
+                p.lead_stage.as_str(),
+                p.deal_stage.map_or("-", |s| s.as_str())
+            );
+        }
+        None => {
+            let _ = writeln!(t, "  previously  (no run before {})", as_of);
+        }
+    }
+}
+
+fn explain_json(as_of: NaiveDate, d: &Decision, values: &[(String, Value)]) -> serde_json::Value {
+    let features: serde_json::Map<String, serde_json::Value> = values
+        .iter()
+        .map(|(n, v)| {
+            let j = match v {
+                Value::Null => serde_json::Value::Null,
+                Value::Int(i) => serde_json::json!(i),
+                Value::Float(f) => serde_json::json!(f),
+                Value::Bool(b) => serde_json::json!(b),
+                other => serde_json::json!(other.to_string()),
+            };
+            (n.clone(), j)
+        })
+        .collect();
+    let fired = |list: &[crate::score::Fired]| -> Vec<serde_json::Value> {
+        list.iter()
+            .map(|f| serde_json::json!({"points": f.points, "text": f.text}))
+            .collect()
+    };
+    let r = &d.route;
+    serde_json::json!({
+        "account_id": d.account_id,
+        "as_of": as_of.to_string(),
+        "fit_score": d.score.fit,
+        "usage_score": d.score.usage,
+        "pql_score": d.score.pql,
+        "tier": d.score.tier.as_str(),
+        "fit_signals": fired(&d.score.fit_signals),
+        "usage_signals": fired(&d.score.usage_signals),
+        "motion": r.motion.as_str(),
+        "route_reason": r.reason,
+        "owner": r.owner,
+        "lead_stage": r.lead_stage.as_str(),
+        "deal_stage": r.deal_stage.map(|s| s.as_str()),
+        "task": r.task.as_ref().map(|t| serde_json::json!({"subject": t.subject, "due": t.due.to_string(), "owner": t.owner})),
+        "features": features,
+    })
+}

@@ -1,0 +1,356 @@
+//! The HubSpot side of the commands: the sync step of `run` and `plan` (read the contacts,
+//! open the portal or the recorder, check the portal, build, plan and run the sync, keep the
+//! ledger), and the reports of `hubspot check` and `hubspot setup`. What the portal must hold
+//! is `sync::setup`'s to say and `hubspot::setup`'s to check; this file wires them together.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
+use futures::StreamExt;
+
+use super::Error;
+use super::pipeline::{Log, Prepared};
+use crate::config::{Config, RunOptions, Verbosity};
+use crate::decision::Decision;
+use crate::features::FeatureError;
+use crate::hubspot::portal::Portal;
+use crate::hubspot::retry::Backoff;
+use crate::hubspot::setup::render_checks;
+use crate::hubspot::{self, Client, ClientConfig, Counters, ObjectType, Recorder};
+use crate::store::Store;
+use crate::sync::config::Target;
+use crate::sync::{self, Contact, LEDGER_FILE, Ledger, STATE_FILE, SyncReport, SyncState, setup};
+use crate::value::Value;
+
+/// What the sync step produced.
+pub struct Synced {
+    pub report: SyncReport,
+    /// Accounts whose company already had an owner in HubSpot: account → owner.
+    pub owners: BTreeMap<String, String>,
+    pub plan: Option<String>,
+}
+
+/// Association type ids HubSpot documents for the HubSpot-defined "Primary" lead associations;
+/// used only to show offline requests. A live sync reads them from the portal.
+const OFFLINE_LEAD_CONTACT_TYPE: i64 = 578;
+const OFFLINE_LEAD_COMPANY_TYPE: i64 = 580;
+
+pub fn client(config: &Config) -> Result<Option<Client>, Error> {
+    let hs = &config.hubspot;
+    match &hs.target {
+        Target::Offline => Ok(None),
+        Target::Portal { base_url, token } => Client::new(&ClientConfig {
+            base_url: base_url.clone(),
+            token: token.clone(),
+            requests_per_10s: hs.requests_per_10s,
+            max_concurrency: hs.max_concurrency,
+            timeout: hs.timeout,
+            backoff: Backoff {
+                max_attempts: hs.max_attempts,
+                ..Backoff::default()
+            },
+        })
+        .map(Some)
+        .map_err(Error::Client),
+    }
+}
+
+/// The account's identified users, from the `account_contacts` view.
+async fn load_contacts(engine: &Prepared) -> Result<BTreeMap<String, Vec<Contact>>, Error> {
+    const VIEW: &str = "account_contacts";
+    if !engine
+        .ctx
+        .table_exist(VIEW)
+        .map_err(FeatureError::execution(VIEW))?
+    {
+        return Err(FeatureError::Contract {
+            message: "sql/outputs/account_contacts.sql is missing: the HubSpot sync needs each account's contacts (account_id, email, is_primary)".into(),
+        }
+        .into());
+    }
+    let df = engine
+        .ctx
+        .table(VIEW)
+        .await
+        .map_err(FeatureError::execution(VIEW))?;
+    let mut stream = df
+        .execute_stream()
+        .await
+        .map_err(FeatureError::execution(VIEW))?;
+    let mut out: BTreeMap<String, Vec<Contact>> = BTreeMap::new();
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(FeatureError::execution(VIEW))?;
+        let column = |name: &str, to: &DataType| {
+            let found = batch
+                .column_by_name(name)
+                .ok_or_else(|| FeatureError::Contract {
+                    message: format!("account_contacts.sql: column `{name}` is missing"),
+                })?;
+            cast(found, to).map_err(|_| FeatureError::Contract {
+                message: format!(
+                    "account_contacts.sql: column `{name}` is {}, expected {to}",
+                    found.data_type()
+                ),
+            })
+        };
+        let accounts = column("account_id", &DataType::Utf8)?;
+        let emails = column("email", &DataType::Utf8)?;
+        let primary = column("is_primary", &DataType::Boolean)?;
+        let (accounts, emails, primary) = (
+            accounts.as_string::<i32>(),
+            emails.as_string::<i32>(),
+            primary.as_boolean(),
+        );
+        let since = batch.column_by_name("first_identified_at");
+        for row in 0..batch.num_rows() {
+            if accounts.is_null(row) || emails.is_null(row) {
+                continue;
+            }
+            let account = accounts.value(row);
+            let contact = Contact {
+                account_id: account.to_string(),
+                email: emails.value(row).trim().to_ascii_lowercase(),
+                primary: primary.is_valid(row) && primary.value(row),
+                first_identified_at: since.and_then(|a| match Value::from_array(a, row) {
+                    Ok(Value::Timestamp(us)) => Some(us),
+                    _ => None,
+                }),
+            };
+            match out.get_mut(account) {
+                Some(list) => list.push(contact),
+                None => {
+                    out.insert(account.to_string(), vec![contact]);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn counters(report: &mut SyncReport, c: &Counters) {
+    report.requests = Counters::get(&c.requests);
+    report.write_requests = Counters::get(&c.writes);
+    report.retries = Counters::get(&c.retries);
+    report.rate_limited = Counters::get(&c.rate_limited);
+}
+
+/// The sync step of `run` (`dry_run`: only the plan).
+pub async fn sync(
+    config: &Config,
+    run: &RunOptions,
+    engine: &Prepared,
+    decisions: &[Decision],
+    dry_run: bool,
+    log: &Log,
+) -> Result<Synced, Error> {
+    let contacts = load_contacts(engine).await?;
+    log.note(|| format!("read the contacts of {} accounts", contacts.len()));
+    let hs = &config.hubspot;
+    let Some(client) = client(config)? else {
+        let desired = sync::build(
+            decisions,
+            &contacts,
+            &setup::offline_mapping(hs, &owner_pools(config)),
+        );
+        log.note(|| "built the desired records".into());
+        let mut state = SyncState::default();
+        if dry_run {
+            let plan = sync::plan(desired, &state);
+            log.note(|| "planned the sync".into());
+            return Ok(Synced {
+                report: SyncReport {
+                    mode: "plan (offline: no portal configured)".into(),
+                    ..SyncReport::default()
+                },
+                owners: BTreeMap::new(),
+                plan: Some(plan.render(run.verbosity >= Verbosity::Verbose)),
+            });
+        }
+        let dir = run
+            .out
+            .clone()
+            .unwrap_or_else(|| config.output_dir.clone())
+            .join("hubspot");
+        let recorder =
+            Recorder::new(&dir).map_err(Error::io(format!("cannot create {}", dir.display())))?;
+        let options = sync::Options {
+            concurrency: 1,
+            live: false,
+            lead_contact_type: Some(OFFLINE_LEAD_CONTACT_TYPE),
+            lead_company_type: Some(OFFLINE_LEAD_COMPANY_TYPE),
+            objects: hs.objects.clone(),
+        };
+        let mut report = sync::run(&recorder, &desired, &mut state, None, &options).await?;
+        let (files, requests) = recorder
+            .finish()
+            .await
+            .map_err(Error::io(format!("cannot write {}", dir.display())))?;
+        report.mode = "offline: no HubSpot portal configured, requests recorded".into();
+        report.requests = requests;
+        report.write_requests = requests;
+        report.outputs = files.iter().map(|f| f.display().to_string()).collect();
+        return Ok(Synced {
+            report,
+            owners: BTreeMap::new(),
+            plan: None,
+        });
+    };
+    let Target::Portal { base_url, .. } = &hs.target else {
+        unreachable!("a client exists only for a portal")
+    };
+    let portal = Portal::discover(&client).await?;
+    let req = setup::requirements(hs, &owner_pools(config));
+    let readiness = hubspot::setup::readiness(&req, &portal);
+    if !readiness.ready() {
+        return Err(Error::NotReady(format!(
+            "the HubSpot portal at {base_url} is not ready for pqlsync (run `pqlsync hubspot setup`, with --create-pipelines to add the pipeline and stages):\n{}",
+            render_checks(&readiness.missing())
+        )));
+    }
+    let mapping = setup::mapping(hs, &readiness, &portal);
+    let desired = sync::build(decisions, &contacts, &mapping);
+    log.note(|| "built the desired records".into());
+    let store = Store::open(&config.state)?;
+    let mut state: SyncState = store.read(STATE_FILE).await?.unwrap_or_default();
+    let mut warnings = Vec::new();
+    if state.portal.as_deref().is_some_and(|p| p != base_url) {
+        warnings.push(format!(
+            "the sync state was for {}, not {base_url}: starting afresh (records are matched by their unique properties, so none is duplicated)",
+            state.portal.as_deref().unwrap_or("?")
+        ));
+        state = SyncState::default();
+    }
+    state.portal = Some(base_url.clone());
+    if dry_run {
+        let plan = sync::plan(desired, &state);
+        log.note(|| "planned the sync".into());
+        let mut report = SyncReport {
+            mode: format!("plan against {base_url}"),
+            warnings,
+            ..SyncReport::default()
+        };
+        counters(&mut report, &client.counters);
+        return Ok(Synced {
+            report,
+            owners: BTreeMap::new(),
+            plan: Some(plan.render(run.verbosity >= Verbosity::Verbose)),
+        });
+    }
+    let options = sync::Options {
+        concurrency: hs.max_concurrency,
+        live: true,
+        lead_contact_type: portal.association_type(ObjectType::Leads, ObjectType::Contacts),
+        lead_company_type: portal.association_type(ObjectType::Leads, ObjectType::Companies),
+        objects: hs.objects.clone(),
+    };
+    let mut report = sync::run(&client, &desired, &mut state, Some(&store), &options).await?;
+    report.mode = format!("synced to {base_url}");
+    report.warnings.extend(warnings);
+    counters(&mut report, &client.counters);
+    store
+        .write(
+            LEDGER_FILE,
+            &Ledger {
+                as_of: Some(run.as_of),
+                stopped: report.stopped.clone(),
+                failures: report.failures.clone(),
+            },
+        )
+        .await?;
+    // Owners HubSpot already had win; remember them as routing's owners.
+    let by_id: BTreeMap<&String, &String> = portal.owners.iter().map(|(e, id)| (id, e)).collect();
+    let mut owners = BTreeMap::new();
+    for d in decisions {
+        if let Some(id) = state
+            .get(ObjectType::Companies, &d.account_id)
+            .and_then(|c| c.props.get("hubspot_owner_id"))
+        {
+            let owner = by_id
+                .get(id)
+                .map_or_else(|| format!("hubspot:{id}"), |e| e.to_string());
+            if d.route.owner.as_deref().map(str::to_ascii_lowercase)
+                != Some(owner.to_ascii_lowercase())
+            {
+                owners.insert(d.account_id.clone(), owner);
+            }
+        }
+    }
+    Ok(Synced {
+        report,
+        owners,
+        plan: None,
+    })
+}
+
+/// What `hubspot check` or `hubspot setup` found, and whether the portal is ready.
+#[derive(Debug, serde::Serialize)]
+pub struct PortalReport {
+    pub text: String,
+    pub ready: bool,
+}
+
+impl std::fmt::Display for PortalReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// What the portal has and lacks, without writing.
+pub async fn check_portal(config: &Config, client: &Client) -> Result<PortalReport, Error> {
+    let req = setup::requirements(&config.hubspot, &owner_pools(config));
+    let portal = Portal::discover(client).await?;
+    let readiness = hubspot::setup::readiness(&req, &portal);
+    let ready = readiness.ready();
+    let checks = &readiness.checks;
+    let mut t = format!(
+        "HubSpot portal check ({} of {} in place)\n",
+        checks.iter().filter(|c| c.ok).count(),
+        checks.len()
+    );
+    t.push_str(&render_checks(checks));
+    t.push_str(if ready {
+        "ready: `pqlsync run` can sync\n"
+    } else {
+        "not ready: run `pqlsync hubspot setup` (with --create-pipelines to add the pipeline and stages)\n"
+    });
+    Ok(PortalReport { text: t, ready })
+}
+
+/// `pqlsync hubspot setup`: create the property group, the properties and (with
+/// `create_pipelines`) the deal pipeline and missing stages; idempotent.
+pub async fn set_up_portal(
+    config: &Config,
+    client: &Client,
+    create_pipelines: bool,
+) -> Result<PortalReport, Error> {
+    let req = setup::requirements(&config.hubspot, &owner_pools(config));
+    let portal = Portal::discover(client).await?;
+    let mut t = String::from("HubSpot setup\n");
+    t.push_str(&hubspot::setup::set_up(client, &req, &portal, create_pipelines).await?);
+    let portal = Portal::discover(client).await?;
+    let readiness = hubspot::setup::readiness(&req, &portal);
+    for c in readiness.missing() {
+        let _ = writeln!(t, "  MISSING {}", c.what);
+    }
+    let ready = readiness.ready();
+    t.push_str(if ready {
+        "ready: `pqlsync run` can sync\n"
+    } else {
+        "not ready: see MISSING above\n"
+    });
+    Ok(PortalReport { text: t, ready })
+}
+
+/// Every owner the routing may assign, enterprise pool first.
+fn owner_pools(config: &Config) -> Vec<String> {
+    let pools = &config.routing.owners;
+    pools
+        .enterprise
+        .iter()
+        .chain(&pools.self_serve)
+        .cloned()
+        .collect()
+}

@@ -1,0 +1,232 @@
+//! The commands, one file each, on top of everything else. Each command takes the validated
+//! [`Config`] and the run's [`RunOptions`] (or only its flags, for the commands that read no
+//! config file) and returns a report that prints as text and serialises as JSON; [`run_cli`]
+//! dispatches on the command in one `match`, prints the report, writes `--summary-json` and
+//! chooses the exit code. What several commands share lives in `pipeline` (the prepared
+//! session and the decision pipeline) and `hubspot` (the HubSpot step of `run` and `plan`).
+
+mod backfill;
+mod decide;
+mod demo_data;
+mod explain;
+mod features;
+mod hubspot;
+mod hubspot_check;
+mod hubspot_setup;
+mod pipeline;
+mod plan;
+mod report;
+mod run;
+mod sandbox;
+mod score;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+use crate::cli::{Cli, Command, HubspotCommand};
+use crate::config::{self, Config, RunOptions, Verbosity};
+
+/// Any error that stops a command. Each variant's message names what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Source(#[from] crate::source::SourceError),
+    #[error(transparent)]
+    Features(#[from] crate::features::FeatureError),
+    #[error(transparent)]
+    Decision(#[from] crate::decision::DecisionError),
+    #[error(transparent)]
+    Output(#[from] crate::output::OutputError),
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Demo(#[from] crate::demo::DemoError),
+    #[error(transparent)]
+    History(#[from] crate::history::HistoryError),
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
+    #[error(transparent)]
+    Portal(#[from] crate::hubspot::portal::PortalError),
+    #[error("{0}")]
+    Client(String),
+    /// A command-line flag that cannot be used as given.
+    #[error("{0}")]
+    Usage(String),
+    /// The data has nothing for what was asked (an account, a day of history).
+    #[error("{0}")]
+    NotFound(String),
+    /// A HubSpot command without a portal to talk to.
+    #[error(
+        "no HubSpot portal configured: set HUBSPOT_TOKEN (and HUBSPOT_BASE_URL for the sandbox)"
+    )]
+    NoPortal,
+    /// The portal lacks properties, pipelines or owners the sync needs.
+    #[error("{0}")]
+    NotReady(String),
+    /// The operating system refused something the command needs (a directory, a socket).
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+        let what = what.into();
+        move |source| Error::Io { what, source }
+    }
+}
+
+/// How a command ended when it did not fail outright.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Records that could not be written (reported, retried next run).
+    pub failed_records: usize,
+}
+
+impl Outcome {
+    /// 0 when everything landed, 1 when some records failed. Fatal errors exit 2 in `main`.
+    pub fn exit_code(&self) -> u8 {
+        if self.failed_records > 0 { 1 } else { 0 }
+    }
+}
+
+/// What a command hands back: text for people, JSON for `--summary-json`.
+pub trait Report: std::fmt::Display + serde::Serialize {
+    /// Records that could not be written; any makes the exit code 1.
+    fn failed_records(&self) -> usize {
+        0
+    }
+
+    /// Print even with `--quiet`: the command's output is the point (`explain`), or it says
+    /// why the command fails (a portal that is not ready).
+    fn always_print(&self) -> bool {
+        false
+    }
+
+    /// The error the command ends with once its report is printed.
+    fn verdict(&self) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+/// `run`, `plan`, `score` and `features` report the run summary.
+impl Report for crate::summary::Summary {
+    fn failed_records(&self) -> usize {
+        self.sync
+            .as_ref()
+            .map_or(0, |s| s.failed() + usize::from(s.stopped.is_some()))
+    }
+}
+
+/// Run a parsed command line.
+pub fn run_cli(cli: Cli) -> Result<Outcome, Error> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::io("cannot start the async runtime"))?;
+    runtime.block_on(dispatch(cli))
+}
+
+async fn dispatch(cli: Cli) -> Result<Outcome, Error> {
+    let global = &cli.global;
+    // The two commands that need no config file.
+    match &cli.command {
+        Command::DemoData(args) => {
+            let run = RunOptions::without_file(global)?;
+            return finish(demo_data::demo_data(args, &run)?, &run);
+        }
+        Command::Sandbox(args) => {
+            let run = RunOptions::without_file(global)?;
+            return finish(sandbox::sandbox(args, global, &run).await?, &run);
+        }
+        _ => {}
+    }
+    let (config, run) = config::load(global)?;
+    let (c, r) = (&config, &run);
+    match &cli.command {
+        Command::Run(args) => finish(run::run(c, r, args.dry_run).await?, r),
+        Command::Plan => finish(plan::plan(c, r).await?, r),
+        Command::Score => finish(score::score(c, r).await?, r),
+        Command::Features => finish(features::features(c, r).await?, r),
+        Command::Explain(args) => finish(explain::explain(c, r, args).await?, r),
+        Command::Validate => finish(validate::validate(c, r).await?, r),
+        Command::Backfill(args) => finish(backfill::backfill(c, r, args).await?, r),
+        Command::Report(args) => finish(report::report(c, r, args).await?, r),
+        Command::Hubspot(args) => match args.command {
+            HubspotCommand::Setup { create_pipelines } => {
+                finish(hubspot_setup::setup(c, create_pipelines).await?, r)
+            }
+            HubspotCommand::Check => finish(hubspot_check::check(c).await?, r),
+        },
+        Command::DemoData(_) | Command::Sandbox(_) => unreachable!("handled above"),
+    }
+}
+
+/// Print the report (unless quiet), write `--summary-json`, and turn the report into the
+/// command's outcome.
+fn finish<R: Report>(report: R, run: &RunOptions) -> Result<Outcome, Error> {
+    if run.verbosity > Verbosity::Quiet || report.always_print() {
+        emit(&report.to_string());
+    }
+    if let Some(path) = &run.summary_json {
+        write_json(path, &report)?;
+    }
+    report.verdict()?;
+    Ok(Outcome {
+        failed_records: report.failed_records(),
+    })
+}
+
+/// Print to stdout. A reader that went away (`pqlsync explain X | head`) is not an error: the
+/// command's work is done, so the rest of the output is simply dropped.
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+/// Write `value` as pretty JSON to `path`, atomically (a temporary file renamed into place).
+fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), Error> {
+    let text = serde_json::to_string_pretty(value).expect("reports serialise");
+    let err = |e: std::io::Error| {
+        Error::Output(crate::output::OutputError::Write {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    };
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let temp = path.with_extension("json.tmp");
+    std::fs::write(&temp, text).map_err(err)?;
+    std::fs::rename(&temp, path).map_err(err)
+}
+
+/// `--to DATE`, defaulting to the as-of day.
+fn to_or_as_of(to: Option<&str>, run: &RunOptions) -> Result<chrono::NaiveDate, Error> {
+    Ok(match to {
+        Some(to) => config::date_flag("to", to)?,
+        None => run.as_of,
+    })
+}
+
+/// `--out DIR`, else the configured directory.
+fn out_dir(run: &RunOptions, configured: &Path) -> PathBuf {
+    run.out.clone().unwrap_or_else(|| configured.to_path_buf())
+}
+
+/// The config a command that needs none still reads when it is there (the sandbox's owners).
+fn config_if_present(global: &crate::cli::GlobalArgs) -> Result<Option<Config>, Error> {
+    if global.config.exists() {
+        Ok(Some(config::load(global)?.0))
+    } else {
+        Ok(None)
+    }
+}

@@ -1,0 +1,259 @@
+//! What the commands share: a session with the sources registered and the SQL planned
+//! ([`Prepared`]), progress notes (`-v`) and spinners.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::physical_plan::display::DisplayableExecutionPlan;
+use datafusion::prelude::SessionContext;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::Error;
+use crate::config::{Config, RunOptions, Verbosity};
+use crate::engine::{self, PeakPool};
+use crate::features::{self, FeatureError, Params, Project};
+use crate::fmt::thousands;
+use crate::source::{self, DatasetInfo};
+use crate::store::Store;
+use crate::summary::{EngineReport, Summary};
+use crate::value::{Kind, Value};
+
+/// A session with sources registered and the SQL project planned.
+pub struct Prepared {
+    pub ctx: SessionContext,
+    pub pool: std::sync::Arc<PeakPool>,
+    pub sources: Vec<DatasetInfo>,
+    pub project: Project,
+}
+
+/// Progress notes on stderr for `-v`: each stage with the time since the command started.
+pub struct Log {
+    level: Verbosity,
+    started: Instant,
+}
+
+impl Log {
+    pub fn new(run: &RunOptions) -> Log {
+        Log {
+            level: run.verbosity,
+            started: Instant::now(),
+        }
+    }
+
+    pub fn note(&self, message: impl FnOnce() -> String) {
+        if self.level >= Verbosity::Verbose {
+            eprintln!(
+                "[{:>7.3}s] {}",
+                self.started.elapsed().as_secs_f64(),
+                message()
+            );
+        }
+    }
+
+    /// With `-vv`, the executed plan with each operator's metrics (rows, time, spills).
+    pub fn plan(&self, plan: &std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>) {
+        if self.level >= Verbosity::Debug {
+            let shown = DisplayableExecutionPlan::with_metrics(plan.as_ref()).indent(true);
+            eprintln!("executed plan of account_features, with metrics:\n{shown}");
+        }
+    }
+}
+
+impl Prepared {
+    /// Register sources and plan the SQL, bringing incremental rollups up to date.
+    pub async fn new(config: &Config, run: &RunOptions) -> Result<Prepared, Error> {
+        Prepared::with_rollups(config, run, true).await
+    }
+
+    /// Plan only: incremental views over all history, no rollup read or written (`validate`).
+    pub async fn plan(config: &Config, run: &RunOptions) -> Result<Prepared, Error> {
+        Prepared::with_rollups(config, run, false).await
+    }
+
+    async fn with_rollups(
+        config: &Config,
+        run: &RunOptions,
+        rollups: bool,
+    ) -> Result<Prepared, Error> {
+        let log = Log::new(run);
+        let (ctx, pool) = engine::session(&config.engine)
+            .map_err(FeatureError::execution("the query session"))?;
+        let sources = source::register_all(&ctx, &config.sources).await?;
+        log.note(|| {
+            let files: usize = sources.iter().map(|s| s.files).sum();
+            let bytes: u64 = sources.iter().map(|s| s.bytes).sum();
+            format!(
+                "registered {} datasets: {files} files, {} bytes",
+                sources.len(),
+                thousands(bytes as i64)
+            )
+        });
+        let project = Project::load(&config.sql_dir)?;
+        let params = Params {
+            as_of_date: run.as_of,
+            account_id_key: config.sources.account_id_key.clone(),
+            report_range: None,
+        };
+        let store = if rollups {
+            Some(Store::open(&config.incremental.location)?)
+        } else {
+            None
+        };
+        let rollups = features::register(
+            &ctx,
+            &project,
+            &params,
+            &config.extra_free_email_domains,
+            store.as_ref().map(|store| features::Rollups {
+                store,
+                settle_days: config.incremental.settle_days,
+                slack_days: config.sources.partition_slack_days,
+                sources: &sources,
+                full_refresh: run.full_refresh,
+            }),
+        )
+        .await?;
+        for r in &rollups {
+            log.note(|| match r.through {
+                Some(through) => format!(
+                    "rollup {}: {} ({} rows, events before {through}){}",
+                    r.view,
+                    r.action,
+                    thousands(r.rows as i64),
+                    if r.reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", r.reason)
+                    }
+                ),
+                None => format!("rollup {}: {}: {}", r.view, r.action, r.reason),
+            });
+        }
+        log.note(|| {
+            format!(
+                "planned {} views and {} seeds from {} (as of {})",
+                project.views.len(),
+                project.seeds.len(),
+                config.sql_dir.display(),
+                run.as_of
+            )
+        });
+        Ok(Prepared {
+            ctx,
+            pool,
+            sources,
+            project,
+        })
+    }
+
+    /// Fill in what every feature-computing command reports once its output is written:
+    /// memory and spills, data quality, sources, the output, the time taken.
+    pub async fn complete(
+        &self,
+        config: &Config,
+        mut summary: Summary,
+        plan: &std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+        duplicate_events: i64,
+        out: Option<&std::path::Path>,
+        started: Instant,
+    ) -> Result<Summary, Error> {
+        summary.engine = self.report(config, plan);
+        summary.data_quality = self.data_quality().await?;
+        summary
+            .data_quality
+            .insert("duplicate_events_14d".into(), duplicate_events);
+        summary.sources = self.sources.clone();
+        if let Some(out) = out {
+            summary.outputs.push(out.display().to_string());
+        }
+        summary.seconds = started.elapsed().as_secs_f64();
+        Ok(summary)
+    }
+
+    /// Memory and spilling of a finished query.
+    pub fn report(
+        &self,
+        config: &Config,
+        plan: &std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+    ) -> EngineReport {
+        let (spill_files, spilled_bytes) = features::spills(plan);
+        EngineReport {
+            memory_limit_bytes: config.engine.memory_limit,
+            peak_memory_bytes: self.pool.peak(),
+            spill_files,
+            spilled_bytes,
+        }
+    }
+
+    /// Counts from the optional `data_quality` view: one row, every column a count.
+    pub async fn data_quality(&self) -> Result<BTreeMap<String, i64>, Error> {
+        let mut out = BTreeMap::new();
+        if !self
+            .ctx
+            .table_exist("data_quality")
+            .map_err(FeatureError::execution("data_quality"))?
+        {
+            return Ok(out);
+        }
+        let batches = self
+            .ctx
+            .table("data_quality")
+            .await
+            .map_err(FeatureError::execution("data_quality"))?
+            .collect()
+            .await
+            .map_err(FeatureError::execution("data_quality"))?;
+        for batch in batches.iter().filter(|b| b.num_rows() > 0) {
+            for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+                let value = Value::from_array(column, 0).ok().and_then(|v| v.as_i64());
+                let value = value.ok_or_else(|| FeatureError::Contract {
+                    message: format!(
+                        "data_quality.sql: column `{}` must be a count",
+                        field.name()
+                    ),
+                })?;
+                *out.entry(field.name().clone()).or_default() += value;
+            }
+        }
+        Ok(out)
+    }
+}
+
+pub fn spinner(run: &RunOptions, message: &str) -> ProgressBar {
+    let visible = run.verbosity >= Verbosity::Normal && std::io::stderr().is_terminal();
+    let bar = if visible {
+        ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"),
+    );
+    bar.set_message(message.to_string());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+pub fn sum_column(batch: &RecordBatch, name: &str) -> i64 {
+    let Ok(i) = batch.schema().index_of(name) else {
+        return 0;
+    };
+    let column = batch.column(i);
+    if !Kind::Integer.accepts(column.data_type()) {
+        return 0;
+    }
+    match datafusion::arrow::compute::cast(column, &DataType::Int64) {
+        Ok(c) => {
+            let c = c.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+            (0..c.len())
+                .filter(|i| c.is_valid(*i))
+                .map(|i| c.value(i))
+                .sum()
+        }
+        Err(_) => 0,
+    }
+}

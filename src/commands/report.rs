@@ -1,0 +1,123 @@
+//! `pqlsync report [--from DATE] [--to DATE] [--format F]`: the cohort, activation, funnel
+//! and revenue tables over the score history (the analyst SQL in `sql/reports/`), written as
+//! CSV, Parquet and one self-contained HTML page.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use super::pipeline::{Log, Prepared, spinner};
+use super::{Error, Report, out_dir, to_or_as_of};
+use crate::cli::{ReportArgs, ReportFormat};
+use crate::config::{self, Config, RunOptions};
+use crate::features::{self, Params};
+use crate::history;
+use crate::report::Formats;
+use crate::store::Store;
+
+/// What `report` did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReportRun {
+    pub tables: Vec<(String, usize)>,
+    pub files: Vec<PathBuf>,
+    pub from: chrono::NaiveDate,
+    pub to: chrono::NaiveDate,
+    pub history_days: usize,
+    pub seconds: f64,
+}
+
+impl Report for ReportRun {}
+
+impl std::fmt::Display for ReportRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "report of trials started {} to {}, from {} day(s) of score history ({:.1}s)",
+            self.from, self.to, self.history_days, self.seconds
+        )?;
+        for (name, rows) in &self.tables {
+            writeln!(f, "  {name:<18} {rows:>7} rows")?;
+        }
+        writeln!(f, "wrote")?;
+        for file in &self.files {
+            writeln!(f, "  {}", file.display())?;
+        }
+        Ok(())
+    }
+}
+
+/// `pqlsync report`: the report SQL over the score history, written to `out`. Trials that
+/// started `from`..=`to`; without `from`, the last `[report] weeks` ISO weeks up to `to`, but
+/// not before the history's first day (earlier trials' activation cannot be measured).
+pub async fn report(
+    config: &Config,
+    run: &RunOptions,
+    args: &ReportArgs,
+) -> Result<ReportRun, Error> {
+    let to = to_or_as_of(args.to.as_deref(), run)?;
+    let from = args
+        .from
+        .as_deref()
+        .map(|from| config::date_flag("from", from))
+        .transpose()?;
+    use ReportFormat::{All, Csv, Html, Parquet};
+    let formats = Formats {
+        csv: matches!(args.format, Csv | All),
+        parquet: matches!(args.format, Parquet | All),
+        html: matches!(args.format, Html | All),
+    };
+    let out = out_dir(run, &config.report.dir);
+    use chrono::Datelike;
+    let started = Instant::now();
+    let log = Log::new(run);
+    let views = features::load_reports(&config.sql_dir)?;
+    let engine = Prepared::new(config, run).await?;
+    let store = Store::open(&config.history)?;
+    let days = history::days(&store).await?;
+    let history_days = days.iter().filter(|d| **d <= run.as_of).count();
+    if history_days == 0 {
+        return Err(Error::NotFound(format!(
+            "no score history on or before {} at {}: `pqlsync run` adds a day each run; \
+             `pqlsync backfill --from YYYY-MM-DD --to {}` fills in past days",
+            run.as_of, config.history.configured, run.as_of
+        )));
+    }
+    let from = from.unwrap_or_else(|| {
+        let monday = to - chrono::TimeDelta::days(i64::from(to.weekday().num_days_from_monday()));
+        let weeks_back = monday - chrono::TimeDelta::weeks(i64::from(config.report.weeks) - 1);
+        weeks_back.max(days[0])
+    });
+    if from > to {
+        return Err(Error::Usage(format!(
+            "--from {from} is after --to {to}: give the first trial-start day, then the last"
+        )));
+    }
+    history::register(&engine.ctx, &config.history, &days)?;
+    log.note(|| format!("history: {history_days} day(s) from {}", days[0]));
+    let params = Params {
+        as_of_date: run.as_of,
+        account_id_key: config.sources.account_id_key.clone(),
+        report_range: Some((from, to)),
+    };
+    let bar = spinner(run, "computing the report");
+    let dir = config.sql_dir.join("reports");
+    let tables = crate::report::compute(&engine.ctx, &views, &params, &dir).await?;
+    log.note(|| format!("computed {} report tables", tables.len()));
+    let context = crate::report::Context {
+        as_of: run.as_of,
+        from,
+        to,
+        history_days,
+        history_first: days.first().copied(),
+        history_url: config.history.configured.clone(),
+    };
+    let written = crate::report::write(&out, &tables, formats, &context)?;
+    bar.finish_and_clear();
+    Ok(ReportRun {
+        tables: tables.iter().map(|t| (t.name.clone(), t.rows())).collect(),
+        files: written.files,
+        from,
+        to,
+        history_days,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}

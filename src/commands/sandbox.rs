@@ -1,0 +1,127 @@
+//! `pqlsync sandbox`: serve the local HubSpot sandbox until Ctrl-C or SIGTERM, then
+//! optionally write the portal it holds to a file. The sandbox itself is its own crate; this
+//! command only binds the socket, tells people how to point pqlsync at it, and shuts down
+//! cleanly.
+
+use super::{Error, Report, config_if_present, emit};
+use crate::cli::{GlobalArgs, SandboxArgs};
+use crate::config::{RunOptions, Verbosity};
+use crate::hubspot::sandbox::{Sandbox, SandboxConfig};
+
+/// Where the portal was written when the sandbox stopped, if anywhere.
+#[derive(Debug, serde::Serialize)]
+pub struct Served {
+    pub dump: Option<std::path::PathBuf>,
+}
+
+impl Report for Served {}
+
+impl std::fmt::Display for Served {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Everything worth saying was said while serving.
+        Ok(())
+    }
+}
+
+pub async fn sandbox(
+    args: &SandboxArgs,
+    global: &GlobalArgs,
+    run: &RunOptions,
+) -> Result<Served, Error> {
+    if !(0.0..=1.0).contains(&args.fail_rate) {
+        return Err(Error::Usage(format!(
+            "--fail-rate must be between 0 and 1, not {}",
+            args.fail_rate
+        )));
+    }
+    if args.requests_per_10s == 0 {
+        return Err(Error::Usage("--requests-per-10s must be at least 1".into()));
+    }
+    // Without --owner, the owners the config routes to exist in the sandbox.
+    let owners = match (args.owners.is_empty(), config_if_present(global)?) {
+        (true, Some(config)) => {
+            let pools = &config.routing.owners;
+            pools
+                .enterprise
+                .iter()
+                .chain(&pools.self_serve)
+                .cloned()
+                .collect()
+        }
+        _ => args.owners.clone(),
+    };
+    let sandbox = Sandbox::new(SandboxConfig {
+        token: args.token.clone(),
+        requests_per_10s: args.requests_per_10s,
+        daily_limit: args.daily_limit,
+        fail_rate: args.fail_rate,
+        latency: std::time::Duration::from_millis(args.latency),
+        seed: args.seed,
+        owners,
+    });
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
+        .await
+        .map_err(Error::io(format!(
+            "cannot listen on 127.0.0.1:{}",
+            args.port
+        )))?;
+    let addr = listener
+        .local_addr()
+        .map_err(Error::io("cannot read the listening address"))?;
+    // The first line is the contract scripts and tests read; the rest is for people.
+    emit(&format!("listening on http://{addr}\n"));
+    if run.verbosity > Verbosity::Quiet {
+        eprintln!(
+            "HubSpot sandbox: {} owner(s), {} requests/10s{}; point pqlsync at it with\n  \
+             HUBSPOT_BASE_URL=http://{addr} HUBSPOT_TOKEN=<the --token value> pqlsync hubspot setup --create-pipelines\n\
+             Ctrl-C stops it{}.",
+            sandbox.dump()["owners"].as_array().map_or(0, Vec::len),
+            args.requests_per_10s,
+            args.daily_limit
+                .map(|d| format!(", {d} per day"))
+                .unwrap_or_default(),
+            args.dump
+                .as_ref()
+                .map(|p| format!(" and writes the portal to {}", p.display()))
+                .unwrap_or_default(),
+        );
+    }
+    axum::serve(listener, sandbox.router())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(Error::io("the sandbox stopped"))?;
+    if let Some(path) = &args.dump {
+        let text = serde_json::to_string_pretty(&sandbox.dump()).expect("the dump serialises");
+        std::fs::write(path, text + "\n").map_err(|e| {
+            Error::Output(crate::output::OutputError::Write {
+                path: path.clone(),
+                message: e.to_string(),
+            })
+        })?;
+    }
+    Ok(Served {
+        dump: args.dump.clone(),
+    })
+}
+
+/// Ctrl-C, or SIGTERM from a process manager.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,58 @@
+//! The query engine: one DataFusion session sized by `[engine]` (memory pool with spilling,
+//! parallelism, batch size, spill directory) with pqlsync's plan rule that keeps joins' string
+//! views compact. A leaf below sources and features: it knows nothing of datasets or SQL files.
+
+mod compact;
+pub mod config;
+mod memory;
+
+use std::sync::Arc;
+
+use datafusion::error::DataFusionError;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+pub use config::{EngineConfig, EngineFile};
+pub use memory::PeakPool;
+
+/// A DataFusion session sized by `[engine]`: memory pool with spilling, parallelism, batch size.
+/// The returned pool reports the peak memory the session reserved.
+pub fn session(engine: &EngineConfig) -> Result<(SessionContext, Arc<PeakPool>), DataFusionError> {
+    let mut config = SessionConfig::new()
+        .with_target_partitions(engine.target_partitions)
+        .with_batch_size(engine.batch_size)
+        .with_information_schema(true);
+    let options = config.options_mut();
+    // Late materialisation: evaluate filters while decoding Parquet, so the narrow time
+    // window of most features skips most rows of the wide columns.
+    options.execution.parquet.pushdown_filters = true;
+    options.execution.parquet.reorder_filters = true;
+    options.execution.parquet.coerce_int96 = Some("us".into());
+    options.sql_parser.dialect = datafusion::config::Dialect::Generic;
+    if let Some(limit) = engine.memory_limit {
+        // A sort reserves this much up front to merge its spill files; DataFusion's 10 MiB
+        // default alone would exceed a small budget.
+        options.execution.sort_spill_reservation_bytes = options
+            .execution
+            .sort_spill_reservation_bytes
+            .min(limit / 16);
+    }
+    let pool = Arc::new(PeakPool::new(engine.memory_limit));
+    let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::clone(&pool) as _);
+    let disk = match &engine.spill_dir {
+        Some(dir) => {
+            DiskManagerBuilder::default().with_mode(DiskManagerMode::Directories(vec![dir.clone()]))
+        }
+        None => DiskManagerBuilder::default().with_mode(DiskManagerMode::OsTmpDirectory),
+    };
+    let runtime = runtime.with_disk_manager_builder(disk).build_arc()?;
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .with_physical_optimizer_rule(Arc::new(compact::CompactBuildSides))
+        .build();
+    Ok((SessionContext::new_with_state(state), pool))
+}

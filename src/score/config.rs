@@ -1,0 +1,258 @@
+//! `[scoring]`: fit and usage signals, their weights and the tier thresholds, parsed and
+//! validated beside the scorer. Omitted lists fall back to the built-in `defaults.toml`, the one
+//! place the default signals are written. Conditions are parsed here for routing's disqualify
+//! rules too, so both read the same operators the same way.
+
+use serde::Deserialize;
+
+use super::{Condition, Model, Op, Operand, Signal, Tiers};
+use crate::setting::Invalid;
+
+/// `[scoring]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoringFile {
+    /// Weight of the fit score in the PQL score (default 0.4). Weights are normalised by their sum.
+    pub fit_weight: Option<f64>,
+    /// Weight of the usage score in the PQL score (default 0.6).
+    pub usage_weight: Option<f64>,
+    /// Tier thresholds on the PQL score.
+    pub tiers: Option<TiersFile>,
+    /// Firmographic fit signals. Replaces the built-in list when present.
+    pub fit: Option<Vec<SignalFile>>,
+    /// Product usage signals. Replaces the built-in list when present.
+    pub usage: Option<Vec<SignalFile>>,
+}
+
+/// `[scoring.tiers]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TiersFile {
+    /// Lowest PQL score that is Yellow (default 40).
+    pub yellow: u8,
+    /// Lowest PQL score that is Green (default 70).
+    pub green: u8,
+}
+
+/// One scoring signal: a condition on an `account_features` column and the points it is worth.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalFile {
+    /// The `account_features` column this signal reads.
+    pub feature: String,
+    /// Comparison: `>=`, `>`, `<=`, `<`, `=`, `!=`, `between`, `in`, `not_in`,
+    /// `is_true`, `is_false`, `is_null`, `is_not_null`.
+    pub op: String,
+    /// What the feature is compared with: a number, string or boolean; a two-element
+    /// `[low, high]` (inclusive) for `between`; a list for `in`/`not_in`; absent for the unary ops.
+    pub value: Option<toml::Value>,
+    /// Points when the condition holds; negative for a penalty.
+    pub points: i32,
+    /// Makes this a per-unit signal: `points` for every `per` units of the feature.
+    pub per: Option<f64>,
+    /// Cap (in absolute points) on what a per-unit signal can contribute.
+    pub max_points: Option<i32>,
+    /// Whether a null feature value counts as the condition holding (e.g. never active is inactive).
+    #[serde(default)]
+    pub fire_on_null: bool,
+    /// Name shown in explanations instead of the feature column.
+    pub label: Option<String>,
+}
+
+const DEFAULTS: &str = include_str!("defaults.toml");
+
+/// The built-in scoring section, parsed.
+pub fn default_scoring() -> ScoringFile {
+    toml::from_str(DEFAULTS).expect("built-in defaults.toml parses")
+}
+
+pub fn model(file: &ScoringFile) -> Result<Model, Invalid> {
+    let defaults = default_scoring();
+    let fit_weight = file
+        .fit_weight
+        .or(defaults.fit_weight)
+        .expect("defaults.toml sets fit_weight");
+    let usage_weight = file
+        .usage_weight
+        .or(defaults.usage_weight)
+        .expect("defaults.toml sets usage_weight");
+    for (key, w) in [
+        ("scoring.fit_weight", fit_weight),
+        ("scoring.usage_weight", usage_weight),
+    ] {
+        if !(w.is_finite() && w >= 0.0) {
+            return Err(Invalid::new(
+                key,
+                format!("must be a non-negative number, got {w}"),
+            ));
+        }
+    }
+    if fit_weight + usage_weight <= 0.0 {
+        return Err(Invalid::new(
+            "scoring.fit_weight",
+            "fit_weight + usage_weight must be positive",
+        ));
+    }
+    let tiers = file
+        .tiers
+        .clone()
+        .or(defaults.tiers)
+        .expect("defaults have tiers");
+    if !(tiers.yellow < tiers.green && tiers.green <= 100) {
+        return Err(Invalid::new(
+            "scoring.tiers",
+            format!(
+                "need yellow < green ≤ 100, got yellow = {}, green = {}",
+                tiers.yellow, tiers.green
+            ),
+        ));
+    }
+    let signals =
+        |list: &str, given: &Option<Vec<SignalFile>>, default: Option<Vec<SignalFile>>| {
+            given
+                .clone()
+                .or(default)
+                .unwrap_or_default()
+                .iter()
+                .enumerate()
+                .map(|(i, s)| signal(&format!("scoring.{list}[{i}]"), s))
+                .collect::<Result<Vec<_>, _>>()
+        };
+    Ok(Model {
+        fit: signals("fit", &file.fit, defaults.fit)?,
+        usage: signals("usage", &file.usage, defaults.usage)?,
+        fit_weight: fit_weight / (fit_weight + usage_weight),
+        tiers: Tiers {
+            yellow: tiers.yellow,
+            green: tiers.green,
+        },
+    })
+}
+
+fn signal(key: &str, s: &SignalFile) -> Result<Signal, Invalid> {
+    let condition = condition(key, &s.feature, &s.op, s.value.as_ref())?;
+    if let Some(per) = s.per {
+        if !(per.is_finite() && per > 0.0) {
+            return Err(Invalid::new(
+                format!("{key}.per"),
+                format!("must be a positive number, got {per}"),
+            ));
+        }
+        if !condition.op.is_ordering() {
+            return Err(Invalid::new(
+                format!("{key}.per"),
+                "per-unit signals need a numeric comparison (>=, >, <=, <, between)",
+            ));
+        }
+    } else if s.max_points.is_some() {
+        return Err(Invalid::new(
+            format!("{key}.max_points"),
+            "only applies to per-unit signals (set `per`)",
+        ));
+    }
+    if s.points == 0 {
+        return Err(Invalid::new(
+            format!("{key}.points"),
+            "a signal worth 0 points never shows; remove it",
+        ));
+    }
+    Ok(Signal {
+        condition,
+        points: s.points,
+        per: s.per,
+        max_points: s.max_points,
+        fire_on_null: s.fire_on_null,
+        label: s.label.clone(),
+    })
+}
+
+pub fn condition(
+    key: &str,
+    feature: &str,
+    op: &str,
+    value: Option<&toml::Value>,
+) -> Result<Condition, Invalid> {
+    if feature.trim().is_empty() {
+        return Err(Invalid::new(
+            format!("{key}.feature"),
+            "must name an account_features column",
+        ));
+    }
+    let op_parsed = Op::parse(op.trim()).ok_or_else(|| {
+        let names: Vec<&str> = Op::ALL.iter().map(|(n, _)| *n).collect();
+        Invalid::new(
+            format!("{key}.op"),
+            format!("unknown operator `{op}` (one of {})", names.join(", ")),
+        )
+    })?;
+    let vkey = format!("{key}.value");
+    let scalar = |v: &toml::Value| -> Result<Operand, Invalid> {
+        match v {
+            toml::Value::Integer(i) => Ok(Operand::Number(*i as f64)),
+            toml::Value::Float(f) => Ok(Operand::Number(*f)),
+            toml::Value::String(s) => Ok(Operand::Text(s.clone())),
+            toml::Value::Boolean(b) => Ok(Operand::Bool(*b)),
+            other => Err(Invalid::new(
+                vkey.clone(),
+                format!(
+                    "expected a number, string or boolean, got {}",
+                    other.type_str()
+                ),
+            )),
+        }
+    };
+    let operand = match (op_parsed, value) {
+        (Op::IsTrue | Op::IsFalse | Op::IsNull | Op::IsNotNull, None) => Operand::None,
+        (Op::IsTrue | Op::IsFalse | Op::IsNull | Op::IsNotNull, Some(_)) => {
+            return Err(Invalid::new(
+                vkey,
+                format!("`{op}` takes no value; remove it"),
+            ));
+        }
+        (_, None) => return Err(Invalid::new(vkey, format!("`{op}` needs a value"))),
+        (Op::Between, Some(toml::Value::Array(items))) => match items.as_slice() {
+            [lo, hi] => match (scalar(lo)?, scalar(hi)?) {
+                (Operand::Number(lo), Operand::Number(hi)) if lo <= hi => Operand::Range(lo, hi),
+                _ => {
+                    return Err(Invalid::new(
+                        vkey,
+                        "`between` needs [low, high] numbers with low ≤ high",
+                    ));
+                }
+            },
+            _ => return Err(Invalid::new(vkey, "`between` needs exactly [low, high]")),
+        },
+        (Op::Between, Some(_)) => return Err(Invalid::new(vkey, "`between` needs [low, high]")),
+        (Op::In | Op::NotIn, Some(toml::Value::Array(items))) => {
+            Operand::List(items.iter().map(scalar).collect::<Result<_, _>>()?)
+        }
+        (Op::In | Op::NotIn, Some(_)) => {
+            return Err(Invalid::new(
+                vkey,
+                format!("`{op}` needs a list, e.g. [\"a\", \"b\"]"),
+            ));
+        }
+        (op, Some(v)) => {
+            let operand = scalar(v)?;
+            if op.is_ordering() && !matches!(operand, Operand::Number(_)) {
+                return Err(Invalid::new(
+                    vkey,
+                    format!("`{}` compares numbers; got {v}", op_name(op)),
+                ));
+            }
+            operand
+        }
+    };
+    Ok(Condition {
+        feature: feature.trim().to_string(),
+        op: op_parsed,
+        operand,
+    })
+}
+
+fn op_name(op: Op) -> &'static str {
+    Op::ALL
+        .iter()
+        .find(|(_, o)| *o == op)
+        .map_or("?", |(n, _)| *n)
+}

@@ -1,0 +1,256 @@
+//! Where data lives: [`Location`] (a local path or an object-store URL, as configured and as
+//! resolved) and [`Store`], a place to keep whole files (state, score history, incremental
+//! rollups) on a local disk or an object store. A leaf: it knows JSON and Parquet bytes, not
+//! what the files mean. Writes are atomic: a local write goes to a temporary file that is
+//! renamed into place, an object-store put replaces the object whole, so a crash leaves the old
+//! file.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use serde::{Deserialize, Serialize};
+
+/// A location (dataset or state): as written in the config, and resolved for the object store.
+#[derive(Clone)]
+pub struct Location {
+    /// As written, for messages.
+    pub configured: String,
+    /// An absolute local path (directories end in `/`) or a cloud URL.
+    pub url: String,
+    /// Object-store options from the environment (`AWS_*`, `GOOGLE_*`, `AZURE_*`), lowercased
+    /// keys as object_store expects. May hold secrets: never printed.
+    pub store_options: Vec<(String, String)>,
+}
+
+impl fmt::Debug for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys: Vec<&str> = self.store_options.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("Location")
+            .field("configured", &self.configured)
+            .field("url", &self.url)
+            .field("store_option_keys", &keys)
+            .finish()
+    }
+}
+
+impl Location {
+    /// Resolve `value` as configured under `key`: plain paths against `base` (the config
+    /// file's directory), `file://` URLs to paths, cloud URLs checked for a supported scheme.
+    /// Directories get a trailing `/` so they list as collections.
+    pub fn dataset(
+        value: &str,
+        base: &Path,
+        store_options: &[(String, String)],
+    ) -> Result<Location, String> {
+        Ok(Location {
+            configured: value.to_string(),
+            url: resolve_location(value, base)?,
+            store_options: store_options.to_vec(),
+        })
+    }
+
+    /// A place for files the job writes (state, history, rollups): a URL as given, a path
+    /// joined to `base` (it may not exist yet).
+    pub fn directory(
+        configured: &str,
+        base: &Path,
+        store_options: &[(String, String)],
+    ) -> Location {
+        Location {
+            url: if is_url(configured) {
+                configured.to_string()
+            } else {
+                base.join(configured).to_string_lossy().into_owned()
+            },
+            configured: configured.to_string(),
+            store_options: store_options.to_vec(),
+        }
+    }
+}
+
+/// `name` as a sibling of the location `of` (`.pqlsync/state` → `.pqlsync/history`,
+/// `s3://b/p/state/` → `s3://b/p/history`, `s3://b` → `s3://b/history`).
+pub fn beside(of: &str, name: &str) -> String {
+    let trimmed = of.trim().trim_end_matches('/');
+    match trimmed.rsplit_once('/') {
+        Some((parent, _)) if !parent.ends_with(':') && !parent.ends_with(":/") => {
+            format!("{parent}/{name}")
+        }
+        Some(_) => format!("{trimmed}/{name}"),
+        None => name.to_string(),
+    }
+}
+
+fn is_url(s: &str) -> bool {
+    s.contains("://")
+}
+
+/// Resolve a dataset location: plain paths against `base`, `file://` URLs to paths, cloud URLs
+/// checked for a supported scheme. Directories get a trailing `/` so they list as collections.
+fn resolve_location(value: &str, base: &Path) -> Result<String, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if is_url(value) {
+        let url =
+            url::Url::parse(value).map_err(|e| format!("`{value}` is not a valid URL: {e}"))?;
+        return match url.scheme() {
+            "file" => {
+                let path = url
+                    .to_file_path()
+                    .map_err(|_| format!("`{value}` is not a valid file:// URL"))?;
+                Ok(local(&path))
+            }
+            "s3" | "s3a" | "gs" | "az" | "abfs" | "abfss" => {
+                let mut u = value.to_string();
+                if !u.ends_with('/') && !u.ends_with(".parquet") {
+                    u.push('/');
+                }
+                Ok(u)
+            }
+            other => Err(format!(
+                "unsupported scheme `{other}://` (use a path, file://, s3://, gs:// or az://)"
+            )),
+        };
+    }
+    Ok(local(&base.join(value)))
+}
+
+fn local(path: &Path) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut s = abs.to_string_lossy().into_owned();
+    if abs.is_dir() && !s.ends_with('/') {
+        s.push('/');
+    }
+    s
+}
+
+/// Errors reading or writing a store. The messages say "state" because the store most
+/// people meet is `[state] url`; history and rollups live beside it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("state at {url}: {message}")]
+    Store { url: String, message: String },
+    #[error("state file {url}/{file} is not valid ({message}); move it away to start afresh")]
+    Corrupt {
+        url: String,
+        file: String,
+        message: String,
+    },
+}
+
+/// A place to keep whole files: JSON state, Parquet history and rollups.
+#[derive(Debug, Clone)]
+pub struct Store {
+    url: String,
+    store: Arc<dyn ObjectStore>,
+    prefix: StorePath,
+}
+
+impl Store {
+    pub fn open(location: &Location) -> Result<Store, StoreError> {
+        let err = |message: String| StoreError::Store {
+            url: location.configured.clone(),
+            message,
+        };
+        let (store, prefix): (Arc<dyn ObjectStore>, StorePath) = if location.url.contains("://") {
+            let url = url::Url::parse(&location.url).map_err(|e| err(e.to_string()))?;
+            let (store, path) = object_store::parse_url_opts(
+                &url,
+                location
+                    .store_options
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.clone())),
+            )
+            .map_err(|e| err(e.to_string()))?;
+            (Arc::from(store), path)
+        } else {
+            let dir = std::path::Path::new(&location.url);
+            std::fs::create_dir_all(dir)
+                .map_err(|e| err(format!("cannot create directory: {e}")))?;
+            let store = object_store::local::LocalFileSystem::new_with_prefix(dir)
+                .map_err(|e| err(e.to_string()))?;
+            (Arc::new(store), StorePath::default())
+        };
+        Ok(Store {
+            url: location.configured.clone(),
+            store,
+            prefix,
+        })
+    }
+
+    /// The object path of `file` (which may contain `/`) under this store's prefix.
+    pub fn path(&self, file: &str) -> StorePath {
+        file.split('/')
+            .filter(|p| !p.is_empty())
+            .fold(self.prefix.clone(), |path, part| path.join(part))
+    }
+
+    pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// The location as configured, for messages.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Read a JSON state file; `None` if it does not exist yet.
+    pub async fn read<T: for<'de> Deserialize<'de>>(
+        &self,
+        file: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let bytes = match self.store.get(&self.path(file)).await {
+            Ok(r) => r.bytes().await.map_err(|e| self.err(e.to_string()))?,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(self.err(e.to_string())),
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                url: self.url.clone(),
+                file: file.to_string(),
+                message: e.to_string(),
+            })
+    }
+
+    /// Replace a JSON state file atomically.
+    pub async fn write<T: Serialize>(&self, file: &str, value: &T) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(value).map_err(|e| self.err(e.to_string()))?;
+        self.store
+            .put(&self.path(file), PutPayload::from(bytes))
+            .await
+            .map_err(|e| self.err(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Replace `file` with `batches` as one Parquet file ([`crate::output::parquet_bytes`]).
+    /// The error is the writer's or the store's message, for the caller to name the object it
+    /// was writing.
+    pub async fn put_parquet(
+        &self,
+        file: &str,
+        schema: &SchemaRef,
+        batches: &[RecordBatch],
+    ) -> Result<(), String> {
+        let bytes = crate::output::parquet_bytes(schema, batches).map_err(|e| e.to_string())?;
+        self.store
+            .put(&self.path(file), PutPayload::from(bytes))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    fn err(&self, message: String) -> StoreError {
+        StoreError::Store {
+            url: self.url.clone(),
+            message,
+        }
+    }
+}
