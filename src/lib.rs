@@ -198,7 +198,7 @@ async fn run(cli: Cli) -> Result<Outcome, Error> {
 /// command's work is done, so the rest of the output is simply dropped.
 /// `pqlsync sandbox`: serve until Ctrl-C or SIGTERM, then optionally dump the portal.
 async fn sandbox(args: &cli::SandboxArgs, global: &cli::GlobalArgs) -> Result<Outcome, Error> {
-    use hubspot::sandbox::{Sandbox, SandboxConfig};
+    use hubspot_sandbox::{Sandbox, SandboxConfig};
     if !(0.0..=1.0).contains(&args.fail_rate) {
         return Err(Error::Usage(format!(
             "--fail-rate must be between 0 and 1, not {}",
