@@ -6,7 +6,7 @@
 use super::{Error, Report, config_if_present, emit};
 use crate::cli::{GlobalArgs, SandboxArgs};
 use crate::config::{RunOptions, Verbosity};
-use crate::hubspot::sandbox::{Sandbox, SandboxConfig};
+use hubspot_sandbox::{Sandbox, SandboxConfig};
 
 /// Where the portal was written when the sandbox stopped, if anywhere.
 #[derive(Debug, serde::Serialize)]

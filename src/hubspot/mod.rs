@@ -1,12 +1,14 @@
 //! HubSpot: the HTTP side of the sync. A client that authenticates with a private-app token,
 //! stays under the portal's rate limit, retries what is transient, splits batches HubSpot
 //! rejects to find the records at fault, and reports every record's outcome; portal
-//! discovery and setup (properties, pipelines, owners, association types); a recorder that
-//! writes would-be requests to files when no portal is configured; and a local sandbox that
-//! speaks the same API.
+//! discovery and setup (properties, pipelines, owners, association types); and a recorder
+//! that writes would-be requests to files when no portal is configured.
 //!
 //! What to write and why (PLG rules, diffing, state) is the `sync` module's business; this
-//! module knows HubSpot's endpoints and semantics only.
+//! module knows HubSpot's endpoints and semantics only. The local HubSpot that `pqlsync
+//! sandbox` serves is not here: it is the `hubspot-sandbox` crate (`crates/hubspot-sandbox`),
+//! which cannot use this module's code, so tests against it check this client against an
+//! independent reading of HubSpot's API.
 
 pub mod api;
 mod client;
@@ -16,7 +18,6 @@ pub mod portal;
 mod recorder;
 pub mod retry;
 pub mod setup;
-pub mod sandbox;
 
 use std::fmt;
 

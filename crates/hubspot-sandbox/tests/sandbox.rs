@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use pqlsync::hubspot::sandbox::{Sandbox, SandboxConfig};
+use hubspot_sandbox::{Sandbox, SandboxConfig};
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 

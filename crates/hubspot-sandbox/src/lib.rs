@@ -1,12 +1,21 @@
-//! A local, in-memory HubSpot portal that speaks HubSpot's API: the same paths, request and
-//! response JSON, status codes and error bodies as HubSpot's published OpenAPI specs (CRM
-//! objects v3, properties v3, pipelines v3, owners v3, associations v4), so a real HubSpot
-//! client can run against it. `pqlsync sandbox --port N` serves it; tests start it on
-//! `127.0.0.1:0`.
+//! A local, in-memory HubSpot portal that speaks HubSpot's API. This crate owns the portal
+//! and everything it answers: the HTTP routes, HubSpot's validation, rate limits and error
+//! bodies, seeded fault injection, and the `/_sandbox/*` routes tests inspect it with. It
+//! deliberately owns no HubSpot client and depends on nothing of pqlsync, the client it is used
+//! to test: it is an independent oracle, written from HubSpot's specs and documentation rather
+//! than from pqlsync's code, and being a separate crate makes that a compile-time guarantee.
+//! The command line that serves it (`pqlsync sandbox`: flags, owners from the config file,
+//! the dump on exit) is pqlsync's.
+//!
+//! It uses the same paths, request and response JSON, status codes and error bodies as
+//! HubSpot's published OpenAPI specs (CRM objects v3, properties v3, pipelines v3, owners v3,
+//! associations v4), so a real HubSpot client can run against it. `pqlsync sandbox --port N`
+//! serves it; tests start it on `127.0.0.1:0`.
 //!
 //! What it owns:
 //! - records of companies, contacts, deals (`0-3`), leads (`0-136`) and tasks (`0-27`), with
-//!   batch upsert, create, update and read, single create, read, update and list;
+//!   batch upsert, create, update and read, single create, read, update and list, and search
+//!   by equality and presence filters;
 //! - HubSpot's validation of writes, applied to the whole request as HubSpot does: batch size
 //!   (100), duplicate ids, string-only values, unknown properties, emails, numbers, dates,
 //!   enumeration options, pipeline stages, owners, unique values (409), and the lead rule (a
@@ -18,8 +27,9 @@
 //!   latency; counters and a state dump under `/_sandbox/*` for tests.
 //!
 //! What it simplifies, deliberately:
-//! - one portal, one token, nothing persisted; no archive/delete, merge, search or
-//!   association labels beyond HubSpot's defaults;
+//! - one portal, one token, nothing persisted; no archive/delete, merge, association labels
+//!   beyond HubSpot's defaults, or search operators beyond `EQ`, `NEQ`, `IN`, `NOT_IN`,
+//!   `HAS_PROPERTY` and `NOT_HAS_PROPERTY`;
 //! - only the default properties a sync needs are seeded (not HubSpot's hundreds), and
 //!   `industry` is free text rather than HubSpot's long enumeration;
 //! - HubSpot's validation wording is matched where known (`Property values were not valid`,
@@ -27,8 +37,8 @@
 //!   contacts); elsewhere messages are the sandbox's own, in HubSpot's shape;
 //! - the daily limit resets at midnight UTC, not in the portal's time zone.
 //!
-//! `NOTES.md` beside the crate lists every endpoint and each choice made where HubSpot's
-//! documentation is silent.
+//! The crate's `README.md` lists every endpoint, how to run and test the sandbox, and each
+//! choice made where HubSpot's documentation is silent.
 
 mod associations;
 mod defaults;
