@@ -119,6 +119,127 @@ fn no_module_imports_one_listed_after_it_in_lib_rs() {
     );
 }
 
+/// Within a folder module, which sibling files each file reads (`super::sibling`, or
+/// `crate::module::sibling`), keyed by file stem. `mod.rs` is the folder's face, not a sibling.
+fn sibling_graph(dir: &Path, module: &str) -> BTreeMap<String, Vec<String>> {
+    let mut files = Vec::new();
+    rust_files(dir, &mut files);
+    let stem = |p: &Path| p.file_stem().unwrap().to_string_lossy().into_owned();
+    let siblings: Vec<String> = files
+        .iter()
+        .filter(|p| p.parent() == Some(dir) && stem(p) != "mod")
+        .map(|p| stem(p))
+        .collect();
+    let mut graph = BTreeMap::new();
+    for file in files.iter().filter(|p| p.parent() == Some(dir)) {
+        let name = stem(file);
+        if name == "mod" {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).unwrap();
+        let code: String = text
+            .lines()
+            .map(|l| {
+                if l.trim_start().starts_with("//") {
+                    ""
+                } else {
+                    l
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let mut reads = Vec::new();
+        for prefix in ["super::".to_string(), format!("crate::{module}::")] {
+            for (i, _) in code.match_indices(prefix.as_str()) {
+                let rest = &code[i + prefix.len()..];
+                let names: Vec<&str> = match rest.strip_prefix('{') {
+                    Some(list) => list[..list.find('}').unwrap_or(list.len())]
+                        .split(',')
+                        .map(|item| ident(item.trim()))
+                        .collect(),
+                    None => vec![ident(rest)],
+                };
+                for n in names {
+                    if n != name && siblings.iter().any(|s| s == n) && !reads.iter().any(|r| r == n)
+                    {
+                        reads.push(n.to_string());
+                    }
+                }
+            }
+        }
+        graph.insert(name, reads);
+    }
+    graph
+}
+
+/// A cycle in `graph`, as the names around it, if there is one.
+fn find_cycle(graph: &BTreeMap<String, Vec<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &BTreeMap<String, Vec<String>>,
+        path: &mut Vec<String>,
+        done: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(i) = path.iter().position(|p| p == node) {
+            let mut cycle = path[i..].to_vec();
+            cycle.push(node.to_string());
+            return Some(cycle);
+        }
+        if done.iter().any(|d| d == node) {
+            return None;
+        }
+        path.push(node.to_string());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(c) = visit(next, graph, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        done.push(node.to_string());
+        None
+    }
+    let mut done = Vec::new();
+    graph
+        .keys()
+        .find_map(|n| visit(n, graph, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn files_inside_a_module_do_not_import_each_other_in_a_cycle() {
+    let mut cycles = Vec::new();
+    for module in layers() {
+        let dir = src().join(&module);
+        if !dir.is_dir() {
+            continue;
+        }
+        if let Some(cycle) = find_cycle(&sibling_graph(&dir, &module)) {
+            cycles.push(format!("src/{module}/: {}", cycle.join(" → ")));
+        }
+    }
+    assert!(cycles.is_empty(), "import cycles:\n{}", cycles.join("\n"));
+}
+
+#[test]
+fn the_cycle_finder_finds_a_cycle_and_only_a_cycle() {
+    let graph = |edges: &[(&str, &[&str])]| -> BTreeMap<String, Vec<String>> {
+        edges
+            .iter()
+            .map(|(n, to)| (n.to_string(), to.iter().map(|t| t.to_string()).collect()))
+            .collect()
+    };
+    let acyclic = graph(&[
+        ("client", &["outcome"]),
+        ("crm", &["client", "outcome"]),
+        ("outcome", &[]),
+    ]);
+    assert_eq!(find_cycle(&acyclic), None);
+    let cyclic = graph(&[("client", &["crm"]), ("crm", &["client"])]);
+    assert_eq!(
+        find_cycle(&cyclic),
+        Some(vec!["client".into(), "crm".into(), "client".into()])
+    );
+}
+
 #[test]
 fn the_import_reader_sees_every_form_rustfmt_writes() {
     let text = "use crate::store::Store;\nuse crate::{route, score};\n// crate::commands\nuse crate::{\n    engine,\n    sync::config,\n};\nlet x = crate::fmt::thousands(1);";

@@ -124,24 +124,7 @@ const MARKER: &str = ".pqlsync-demo";
 /// Generate the demo exports into `opts.out`.
 pub fn generate(opts: &Options) -> Result<Generated, DemoError> {
     let started = Instant::now();
-    if opts.days == 0 {
-        return Err(DemoError::BadFlag {
-            flag: "days",
-            message: "must be at least 1".into(),
-        });
-    }
-    if opts.accounts == 0 {
-        return Err(DemoError::BadFlag {
-            flag: "accounts",
-            message: "must be at least 1".into(),
-        });
-    }
-    if !(opts.activity.is_finite() && opts.activity > 0.0) {
-        return Err(DemoError::BadFlag {
-            flag: "activity",
-            message: "must be a positive number".into(),
-        });
-    }
+    check(opts)?;
     prepare_dir(&opts.out)?;
     let last_day = day_ordinal(opts.as_of);
     let history = opts.history_days.unwrap_or(opts.days.max(90)).max(1);
@@ -168,27 +151,7 @@ pub fn generate(opts: &Options) -> Result<Generated, DemoError> {
         last_day,
     };
     let days: Vec<i32> = (first_day..=last_day).collect();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8);
-    let results: Vec<Result<write::DayStats, DemoError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let (days, accounts, ctx) = (&days, &accounts, &ctx);
-                scope.spawn(move || {
-                    days.iter()
-                        .skip(t)
-                        .step_by(threads)
-                        .map(|d| write::day(ctx, accounts, *d))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("generator thread"))
-            .collect()
-    });
+    let results = write_days(&ctx, &accounts, &days);
     for r in results {
         let s = r?;
         report.tracks_rows += s.tracks_rows;
@@ -207,6 +170,57 @@ pub fn generate(opts: &Options) -> Result<Generated, DemoError> {
     report.bytes += s.bytes;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+fn check(opts: &Options) -> Result<(), DemoError> {
+    if opts.days == 0 {
+        return Err(DemoError::BadFlag {
+            flag: "days",
+            message: "must be at least 1".into(),
+        });
+    }
+    if opts.accounts == 0 {
+        return Err(DemoError::BadFlag {
+            flag: "accounts",
+            message: "must be at least 1".into(),
+        });
+    }
+    if !(opts.activity.is_finite() && opts.activity > 0.0) {
+        return Err(DemoError::BadFlag {
+            flag: "activity",
+            message: "must be a positive number".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Each day's tracks, on up to 8 threads; every day draws from its own seeded generator, so
+/// the files do not depend on the thread count.
+fn write_days(
+    ctx: &write::Context<'_>,
+    accounts: &[Account],
+    days: &[i32],
+) -> Vec<Result<write::DayStats, DemoError>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    days.iter()
+                        .skip(t)
+                        .step_by(threads)
+                        .map(|d| write::day(ctx, accounts, *d))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("generator thread"))
+            .collect()
+    })
 }
 
 fn prepare_dir(dir: &Path) -> Result<(), DemoError> {
@@ -288,6 +302,9 @@ fn message_id<R: Rng>(rng: &mut R) -> String {
 }
 
 /// Every event of `account` on `day` (ordinal), in generation order. Deterministic given `rng`.
+///
+/// One function on purpose: the draws happen in a fixed order, and splitting it would reorder
+/// them and change the demo data that `fixtures/demo` and the tests pin.
 pub fn events_for<R: Rng>(rng: &mut R, account: &Account, day: i32, activity: f64) -> Vec<Event> {
     let mut out = Vec::new();
     if account.silent || day < account.created {

@@ -152,6 +152,10 @@ fn pick<'a, R: Rng>(rng: &mut R, items: &[&'a str]) -> &'a str {
 }
 
 /// Draw account `index`.
+///
+/// One function on purpose: a single pass of the seeded generator draws every value in a fixed
+/// order, and splitting it would reorder the draws and change the demo data that
+/// `fixtures/demo` and the tests pin.
 pub fn account(pop: Population, index: u32) -> Account {
     let mut rng = rng_for(pop.seed, 1, u64::from(index));
     let id = format!("acct_{index:06}");

@@ -238,6 +238,10 @@ pub fn day(ctx: &Context<'_>, accounts: &[Account], day: i32) -> Result<DayStats
 
 /// `identifies` (one row per user joining, some re-identified) and `groups` (a row per account
 /// at sign-up, some updated later), as of the end of the last day.
+///
+/// One function on purpose: a single pass of the seeded generator draws every value in a fixed
+/// order, and splitting it would reorder the draws and change the demo data that
+/// `fixtures/demo` and the tests pin.
 pub fn identities(ctx: &Context<'_>, accounts: &[Account]) -> Result<DayStats, DemoError> {
     let mut rng = rng_for(ctx.seed, 3, 0);
     let day_start = |d: i32| i64::from(d - 719_163) * DAY_US;
@@ -373,6 +377,10 @@ pub fn identities(ctx: &Context<'_>, accounts: &[Account]) -> Result<DayStats, D
 
 /// Stripe as exported at the end of the last day: one subscription per Stripe trial (and a few
 /// direct purchases without a trial), its line item, and customer metadata.
+///
+/// One function on purpose: a single pass of the seeded generator draws every value in a fixed
+/// order, and splitting it would reorder the draws and change the demo data that
+/// `fixtures/demo` and the tests pin.
 pub fn stripe(ctx: &Context<'_>, accounts: &[Account]) -> Result<DayStats, DemoError> {
     let mut rng = rng_for(ctx.seed, 4, 0);
     let sec = |day: i32, second: u32| i64::from(day - 719_163) * 86_400 + i64::from(second);

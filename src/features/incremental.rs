@@ -332,6 +332,10 @@ fn advance(
 }
 
 /// The rollup of one incremental view, brought up to date, and the view registered over it.
+///
+/// Longer than most functions here on purpose: it is the one place a rollup's life reads top
+/// to bottom (choose, read, extend, write, register over it). The choice itself is the pure
+/// [`advance`]; reading and writing are [`read_rows`] and [`write`].
 pub(super) async fn register(
     ctx: &SessionContext,
     view: &View,
@@ -698,6 +702,104 @@ mod tests {
             &format!("{header}\n{BODY}"),
         )
         .map_err(|e| e.to_string())
+    }
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
+    }
+
+    fn inputs(days: &[(u32, &str)]) -> BTreeMap<String, Inputs> {
+        let tracks = Inputs {
+            by_day: days.iter().map(|(d, h)| (day(*d), h.to_string())).collect(),
+            undated: None,
+        };
+        BTreeMap::from([("tracks".to_string(), tracks)])
+    }
+
+    fn manifest(through: u32, definition: &str) -> Manifest {
+        Manifest {
+            format: FORMAT,
+            definition: definition.into(),
+            through: day(through),
+            data: "data.parquet".into(),
+            rows: 1,
+            inputs: inputs(&[(1, "a"), (2, "b")]),
+            built_at: DateTime::from_timestamp(0, 0).unwrap(),
+        }
+    }
+
+    /// Which way a rollup advances, at each boundary of the choice.
+    #[test]
+    fn advance_boundaries() {
+        let same = |_: NaiveDate| inputs(&[(1, "a"), (2, "b")]);
+        let changed = |_: NaiveDate| inputs(&[(1, "a"), (2, "B")]);
+        let cases: Vec<(
+            &str,
+            Result<Option<Manifest>, String>,
+            bool,
+            fn(NaiveDate) -> BTreeMap<String, Inputs>,
+            &str,
+        )> = vec![
+            // what,                 manifest,                        full,  inputs,  expected
+            ("fresh", Ok(None), false, same, "build: no rollup yet"),
+            (
+                "unreadable",
+                Err("torn".into()),
+                false,
+                same,
+                "build: its manifest could not be read (torn)",
+            ),
+            (
+                "full refresh",
+                Ok(Some(manifest(10, "d"))),
+                true,
+                same,
+                "build: --full-refresh",
+            ),
+            (
+                "sql changed",
+                Ok(Some(manifest(10, "old"))),
+                false,
+                same,
+                "build: the view's SQL",
+            ),
+            (
+                "through == settled",
+                Ok(Some(manifest(18, "d"))),
+                false,
+                same,
+                "extend",
+            ),
+            (
+                "ahead of the day",
+                Ok(Some(manifest(19, "d"))),
+                false,
+                same,
+                "bypass",
+            ),
+            (
+                "a file changed",
+                Ok(Some(manifest(10, "d"))),
+                false,
+                changed,
+                "build: tracks: partition day 2026-11-02 changed",
+            ),
+            (
+                "unchanged",
+                Ok(Some(manifest(10, "d"))),
+                false,
+                same,
+                "extend",
+            ),
+        ];
+        for (what, m, full, now, want) in cases {
+            let got = match advance(m, full, "d", day(18), now) {
+                Advance::Build(reason) => format!("build: {reason}"),
+                Advance::Extend(_) => "extend".into(),
+                Advance::Bypass(_) => "bypass".into(),
+            };
+            assert!(got.starts_with(want), "{what}: {got}");
+        }
     }
 
     #[test]

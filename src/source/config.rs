@@ -122,7 +122,7 @@ impl SourcesConfig {
         }
         if file.stripe.account_id_key.trim().is_empty() {
             return Err(Invalid::new(
-                "sourcefile.stripe.account_id_key",
+                "sources.stripe.account_id_key",
                 "must not be empty",
             ));
         }

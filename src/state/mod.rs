@@ -119,6 +119,7 @@ mod tests {
     use super::*;
     use crate::route::{LeadStage, Motion};
     use crate::score::Tier;
+    use crate::store::Location;
 
     fn mem(day: u32, tier: Tier) -> Memory {
         Memory {
