@@ -15,8 +15,8 @@ use tokio::sync::{Mutex, Semaphore};
 
 use super::Secret;
 use super::api::ErrorBody;
-use super::crm::{Failure, Stop};
 use super::limiter::Limiter;
+use super::outcome::{Failure, Stop};
 use super::retry::{Backoff, Verdict, classify, classify_transport};
 
 /// How to reach and pace HubSpot.

@@ -11,83 +11,12 @@ use futures::future::BoxFuture;
 use serde::Serialize;
 
 use super::api::{
-    AssociationResult, Batch, BatchResponse, CreateInput, DefaultAssociation, ErrorBody, Filter,
-    FilterGroup, ObjectId, ObjectResult, ReadBody, SearchBody, SearchTotal, StandardError,
-    UpdateInput, UpsertInput,
+    AssociationResult, Batch, BatchResponse, CreateInput, DefaultAssociation, Filter, FilterGroup,
+    ObjectId, ObjectResult, ReadBody, SearchBody, SearchTotal, UpdateInput, UpsertInput,
 };
 use super::client::{CallError, Client};
+use super::outcome::{Failure, Outcome, Stop};
 use super::{BATCH_LIMIT, ObjectType};
-
-/// A record HubSpot did not accept, as HubSpot explained it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Failure {
-    pub status: Option<u16>,
-    pub category: Option<String>,
-    pub message: String,
-    pub correlation_id: Option<String>,
-    #[serde(skip)]
-    pub body: Option<ErrorBody>,
-}
-
-impl Failure {
-    /// A failure that never reached HubSpot (transport, encoding).
-    pub fn local(message: String) -> Failure {
-        Failure {
-            status: None,
-            category: None,
-            message,
-            correlation_id: None,
-            body: None,
-        }
-    }
-
-    pub fn from_body(status: Option<u16>, body: &ErrorBody) -> Failure {
-        let mut message = body.message.clone();
-        for detail in &body.errors {
-            if !detail.message.is_empty() && !message.contains(&detail.message) {
-                message.push_str("; ");
-                message.push_str(&detail.message);
-            }
-        }
-        Failure {
-            status,
-            category: body.category.clone(),
-            message,
-            correlation_id: body.correlation_id.clone(),
-            body: Some(body.clone()),
-        }
-    }
-
-    fn from_standard(status: u16, e: &StandardError, correlation_id: Option<String>) -> Failure {
-        Failure {
-            status: Some(status),
-            category: Some(e.category.clone()),
-            message: e.message.clone(),
-            correlation_id,
-            body: None,
-        }
-    }
-}
-
-/// Why a run stops early (daily limit, token, scopes). Records not yet written stay pending.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Stop {
-    pub message: String,
-    pub correlation_id: Option<String>,
-}
-
-/// What happened to one input of a batch.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    /// Written (or read); the record as HubSpot returned it, when it returns one.
-    Done(Option<ObjectResult>),
-    /// Read: no such record.
-    NotFound,
-    /// Refused, or retries ran out.
-    Failed(Failure),
-    /// Recorded to a file instead of sent (no portal configured).
-    Recorded,
-}
 
 /// Where the sync writes. Outcomes come back in input order, one per input.
 #[async_trait]
@@ -444,6 +373,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use crate::hubspot::api::StandardError;
 
     fn result(id: &str, email: &str) -> ObjectResult {
         ObjectResult {

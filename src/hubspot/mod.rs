@@ -12,6 +12,7 @@ pub mod api;
 mod client;
 mod crm;
 pub mod limiter;
+mod outcome;
 pub mod portal;
 mod recorder;
 pub mod retry;
@@ -20,7 +21,8 @@ pub mod sandbox;
 use std::fmt;
 
 pub use client::{Client, ClientConfig, Counters};
-pub use crm::{Crm, Failure, Outcome, Stop};
+pub use crm::Crm;
+pub use outcome::{Failure, Outcome, Stop};
 pub use recorder::Recorder;
 
 /// The CRM object types pqlsync writes.

@@ -15,7 +15,8 @@ use tokio::sync::Mutex;
 
 use super::ObjectType;
 use super::api::{Batch, CreateInput, DefaultAssociation, UpdateInput, UpsertInput};
-use super::crm::{Crm, Outcome, Stop};
+use super::crm::Crm;
+use super::outcome::{Outcome, Stop};
 
 #[derive(Serialize)]
 struct Line<'a, B: Serialize> {
