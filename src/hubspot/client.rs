@@ -45,6 +45,31 @@ impl Counters {
     }
 }
 
+/// Why a client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// reqwest sets up TLS when the client is built; with the platform verifier that means
+    /// loading the system's root certificates, the one thing here a machine can lack. The
+    /// message carries reqwest's whole chain of causes: `main` prints errors with `Display`
+    /// only, and reqwest's own message is just "builder error".
+    #[error(
+        "cannot set up HTTPS for HubSpot ({}): install the system's root certificates (the ca-certificates package) or point SSL_CERT_FILE at a PEM bundle of them",
+        causes(.0)
+    )]
+    Tls(reqwest::Error),
+}
+
+/// An error and its sources, `: `-separated.
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        message.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    message
+}
+
 /// A final, non-retryable refusal of a request.
 #[derive(Debug, Clone)]
 pub struct Rejected {
@@ -80,14 +105,14 @@ fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
 }
 
 impl Client {
-    pub fn new(config: &ClientConfig) -> Result<Client, String> {
+    pub fn new(config: &ClientConfig) -> Result<Client, ClientError> {
         // One process-wide crypto provider for rustls (ring, already built for object_store).
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .user_agent(concat!("pqlsync/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(ClientError::Tls)?;
         Ok(Client {
             http,
             base: config.base_url.trim_end_matches('/').to_string(),
@@ -237,13 +262,7 @@ fn transport_message(e: &reqwest::Error) -> String {
     } else {
         "transport error"
     };
-    let mut message = format!("{kind}: {e}");
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        message.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    message
+    format!("{kind}: {}", causes(e))
 }
 
 fn stop_reason(f: &Failure) -> Stop {
@@ -280,4 +299,27 @@ fn decode<R: DeserializeOwned>(path: &str, bytes: &[u8]) -> Result<R, CallError>
                 .collect::<String>()
         )))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_error_names_the_cause_and_what_to_do() {
+        // TLS 1.3 at least and 1.2 at most: a setup reqwest refuses when building.
+        let e = reqwest::Client::builder()
+            .tls_version_min(reqwest::tls::Version::TLS_1_3)
+            .tls_version_max(reqwest::tls::Version::TLS_1_2)
+            .build()
+            .map(drop)
+            .unwrap_err();
+        let message = ClientError::Tls(e).to_string();
+        assert!(
+            message.starts_with("cannot set up HTTPS for HubSpot (builder error: ")
+                && message.contains("tls versions")
+                && message.contains("SSL_CERT_FILE"),
+            "{message}"
+        );
+    }
 }

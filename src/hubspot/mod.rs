@@ -20,7 +20,7 @@ pub mod sandbox;
 
 use std::fmt;
 
-pub use client::{Client, ClientConfig, Counters};
+pub use client::{Client, ClientConfig, ClientError, Counters};
 pub use crm::Crm;
 pub use outcome::{Failure, Outcome, Stop};
 pub use recorder::Recorder;

@@ -52,7 +52,7 @@ fn client(config: &Config) -> Result<Option<Client>, Error> {
             },
         })
         .map(Some)
-        .map_err(Error::Usage),
+        .map_err(|e| Error::Usage(e.to_string())),
     }
 }
 
