@@ -162,71 +162,13 @@ impl Client {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let verdict_and_failure = {
-                let _slot = self
-                    .slots
-                    .acquire()
-                    .await
-                    .expect("semaphore is never closed");
-                self.limiter.acquire().await;
-                self.counters.requests.fetch_add(1, Ordering::Relaxed);
-                if method != Method::GET {
-                    self.counters.writes.fetch_add(1, Ordering::Relaxed);
-                }
-                let mut request = self
-                    .http
-                    .request(method.clone(), &url)
-                    .bearer_auth(self.token.expose());
-                if let Some(p) = &payload {
-                    request = request
-                        .header(reqwest::header::CONTENT_TYPE, "application/json")
-                        .body(p.clone());
-                }
-                match request.send().await {
-                    Ok(response) => {
-                        let status = response.status();
-                        let headers = response.headers().clone();
-                        if let Some(max) = header_u64(&headers, "x-hubspot-ratelimit-max") {
-                            self.limiter.observe_max(max as u32).await;
-                        }
-                        if let Some(left) = header_u64(&headers, "x-hubspot-ratelimit-remaining") {
-                            self.limiter.observe_remaining(left as u32).await;
-                        }
-                        let bytes = response.bytes().await.unwrap_or_default();
-                        if status.is_success() {
-                            return Ok((status.as_u16(), bytes));
-                        }
-                        let body: ErrorBody =
-                            serde_json::from_slice(&bytes).unwrap_or_else(|_| ErrorBody {
-                                message: String::from_utf8_lossy(&bytes)
-                                    .chars()
-                                    .take(300)
-                                    .collect(),
-                                ..ErrorBody::default()
-                            });
-                        let retry_after =
-                            header_u64(&headers, RETRY_AFTER.as_str()).map(Duration::from_secs);
-                        let verdict = classify(
-                            status.as_u16(),
-                            body.policy_name.as_deref(),
-                            retry_after,
-                            inputs,
-                        );
-                        if status == StatusCode::TOO_MANY_REQUESTS {
-                            self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
-                            if let Verdict::Retry { after } = verdict {
-                                // Everyone waits, not just this request: the window is shared.
-                                self.limiter
-                                    .pause(after.unwrap_or(Duration::from_secs(1)))
-                                    .await;
-                            }
-                        }
-                        (verdict, Failure::from_body(Some(status.as_u16()), &body))
-                    }
-                    Err(e) => (classify_transport(), Failure::local(transport_message(&e))),
-                }
+            let (verdict, failure) = match self
+                .attempt(&method, &url, payload.as_deref(), inputs)
+                .await
+            {
+                Ok(answer) => return Ok(answer),
+                Err(refusal) => refusal,
             };
-            let (verdict, failure) = verdict_and_failure;
             match verdict {
                 Verdict::Retry { after } if !self.backoff.exhausted(attempt) => {
                     self.counters.retries.fetch_add(1, Ordering::Relaxed);
@@ -250,6 +192,84 @@ impl Client {
                 Verdict::StopRun => return Err(CallError::Stop(stop_reason(&failure))),
             }
         }
+    }
+
+    /// One try, in a concurrency slot and within the rate limit: a 2xx status and its body, or
+    /// what to do about the failure and how HubSpot explained it.
+    async fn attempt(
+        &self,
+        method: &Method,
+        url: &str,
+        payload: Option<&[u8]>,
+        inputs: usize,
+    ) -> Result<(u16, bytes::Bytes), (Verdict, Failure)> {
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .expect("semaphore is never closed");
+        self.limiter.acquire().await;
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        if *method != Method::GET {
+            self.counters.writes.fetch_add(1, Ordering::Relaxed);
+        }
+        let mut request = self
+            .http
+            .request(method.clone(), url)
+            .bearer_auth(self.token.expose());
+        if let Some(p) = payload {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(p.to_vec());
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => return Err((classify_transport(), Failure::local(transport_message(&e)))),
+        };
+        let status = response.status();
+        let headers = response.headers().clone();
+        if let Some(max) = header_u64(&headers, "x-hubspot-ratelimit-max") {
+            self.limiter.observe_max(max as u32).await;
+        }
+        if let Some(left) = header_u64(&headers, "x-hubspot-ratelimit-remaining") {
+            self.limiter.observe_remaining(left as u32).await;
+        }
+        let bytes = response.bytes().await.unwrap_or_default();
+        if status.is_success() {
+            return Ok((status.as_u16(), bytes));
+        }
+        Err(self.refused(status, &headers, &bytes, inputs).await)
+    }
+
+    /// Classify a non-2xx answer; a 429 to be retried pauses every request, not just this one:
+    /// the window is shared.
+    async fn refused(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        bytes: &[u8],
+        inputs: usize,
+    ) -> (Verdict, Failure) {
+        let body: ErrorBody = serde_json::from_slice(bytes).unwrap_or_else(|_| ErrorBody {
+            message: String::from_utf8_lossy(bytes).chars().take(300).collect(),
+            ..ErrorBody::default()
+        });
+        let retry_after = header_u64(headers, RETRY_AFTER.as_str()).map(Duration::from_secs);
+        let verdict = classify(
+            status.as_u16(),
+            body.policy_name.as_deref(),
+            retry_after,
+            inputs,
+        );
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+            if let Verdict::Retry { after } = verdict {
+                self.limiter
+                    .pause(after.unwrap_or(Duration::from_secs(1)))
+                    .await;
+            }
+        }
+        (verdict, Failure::from_body(Some(status.as_u16()), &body))
     }
 }
 
