@@ -5,7 +5,7 @@
 //! Records are keyed by pqlsync's own ids (account, email, trial, activation), never by HubSpot
 //! ids, so the desired state does not depend on what HubSpot has assigned yet.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
@@ -127,10 +127,6 @@ pub struct Desired {
     pub links: Vec<Link>,
     /// Lead key (account) → the primary contact's email; a lead needs one to be created.
     pub lead_contacts: BTreeMap<String, String>,
-    /// Task key → (account, primary contact email if any).
-    pub task_targets: BTreeMap<String, (String, Option<String>)>,
-    /// Routed owners the portal does not know (reported, not written).
-    pub unknown_owners: BTreeSet<String>,
 }
 
 impl Desired {
@@ -193,13 +189,9 @@ pub fn build(
         let s = &decision.score;
         let r = &decision.route;
         let f = &decision.facts;
-        let owner = r.owner.as_deref().and_then(|o| {
-            let id = mapping.owner_id(o);
-            if id.is_none() {
-                d.unknown_owners.insert(o.to_string());
-            }
-            id
-        });
+        // An owner the portal does not know (one kept in routing memory who is no longer an
+        // owner there) has no id to write: the records go without one.
+        let owner = r.owner.as_deref().and_then(|o| mapping.owner_id(o));
         let lifecycle = mapping.lifecycle.get(&r.lead_stage).cloned();
         let score = |props: &mut BTreeMap<&'static str, String>| {
             props.insert("pql_score", s.pql.to_string());
@@ -337,8 +329,6 @@ pub fn build(
                 t.insert("hubspot_owner_id", o.clone());
             }
             push(&mut d, ObjectType::Tasks, &task.key, account, t);
-            d.task_targets
-                .insert(task.key.clone(), (account.to_string(), primary.clone()));
             d.links.push(Link::new(
                 ObjectType::Tasks,
                 &task.key,
