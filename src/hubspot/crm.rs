@@ -4,7 +4,7 @@
 //! every bad one is reported with HubSpot's own message and correlation id.
 //!
 //! `Crm` is the seam `sync` writes through: the HubSpot client, or a recorder when no portal is
-//! configured.
+//! configured; the sync cannot tell them apart.
 
 use async_trait::async_trait;
 use futures::future::BoxFuture;
@@ -57,6 +57,10 @@ pub trait Crm: Send + Sync {
         to: ObjectType,
         pairs: Vec<DefaultAssociation>,
     ) -> Result<Vec<Outcome>, Stop>;
+    /// The id by which a request may refer to record `key` of `object` before this CRM has
+    /// confirmed it. HubSpot: none, a record must exist before anything refers to it (the sync
+    /// waits for it). The recorder: a placeholder, as nothing is ever confirmed offline.
+    fn unconfirmed_id(&self, object: ObjectType, key: &str) -> Option<String>;
 }
 
 fn same_key(a: &str, b: &str) -> bool {
@@ -365,6 +369,10 @@ impl Crm for Client {
                 n
             ]),
         }
+    }
+
+    fn unconfirmed_id(&self, _object: ObjectType, _key: &str) -> Option<String> {
+        None
     }
 }
 

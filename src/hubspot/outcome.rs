@@ -75,12 +75,10 @@ pub struct Stop {
 /// What happened to one input of a batch.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    /// Written (or read); the record as HubSpot returned it, when it returns one.
+    /// Written (or read); the record as the CRM returned it, when it returns one.
     Done(Option<ObjectResult>),
     /// Read: no such record.
     NotFound,
     /// Refused, or retries ran out.
     Failed(Failure),
-    /// Recorded to a file instead of sent (no portal configured).
-    Recorded,
 }

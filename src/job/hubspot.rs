@@ -323,7 +323,6 @@ pub(super) async fn sync(
             .map_err(|e| Error::Usage(format!("cannot create {}: {e}", dir.display())))?;
         let options = sync::Options {
             concurrency: 1,
-            live: false,
             lead_contact_type: Some(OFFLINE_LEAD_CONTACT_TYPE),
             lead_company_type: Some(OFFLINE_LEAD_COMPANY_TYPE),
             objects: hs.objects.clone(),
@@ -384,7 +383,6 @@ pub(super) async fn sync(
     }
     let options = sync::Options {
         concurrency: hs.max_concurrency,
-        live: true,
         lead_contact_type: portal.association_type(ObjectType::Leads, ObjectType::Contacts),
         lead_company_type: portal.association_type(ObjectType::Leads, ObjectType::Companies),
         objects: hs.objects.clone(),

@@ -5,6 +5,9 @@
 //! HubSpot confirms it and is saved as the run goes, so a run that is killed resumes where it
 //! stopped: upserts are idempotent, and leads and tasks are found again by their unique
 //! property before anything is created twice.
+//!
+//! The run is the same whatever the `Crm` is: HubSpot, or the offline recorder, which hands
+//! out placeholder ids.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -28,8 +31,6 @@ use crate::state::{StateError, Store};
 pub struct Options {
     /// Batches in flight at once.
     pub concurrency: usize,
-    /// Writing to a portal (read-backs make sense) rather than recording requests.
-    pub live: bool,
     /// Association type ids for creating leads (to contact, to company), from the portal.
     pub lead_contact_type: Option<i64>,
     pub lead_company_type: Option<i64>,
@@ -100,10 +101,6 @@ struct Engine<'a> {
     stop: Option<Stop>,
 }
 
-fn placeholder(object: ObjectType, key: &str) -> String {
-    format!("{{{{{object}:{key}}}}}")
-}
-
 /// Properties as the API's input types hold them.
 fn wire(props: &BTreeMap<&'static str, String>) -> BTreeMap<String, String> {
     props
@@ -114,6 +111,15 @@ fn wire(props: &BTreeMap<&'static str, String>) -> BTreeMap<String, String> {
 
 fn chunks<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
     items.chunks(BATCH_LIMIT).map(<[T]>::to_vec).collect()
+}
+
+/// The id a request may use for record `key`: the one HubSpot confirmed, else whatever the CRM
+/// lets a request refer to an unconfirmed record by (nothing, for HubSpot).
+fn known_id(crm: &dyn Crm, state: &SyncState, object: ObjectType, key: &str) -> Option<String> {
+    state
+        .id(object, key)
+        .map(str::to_string)
+        .or_else(|| crm.unconfirmed_id(object, key))
 }
 
 impl Engine<'_> {
@@ -228,8 +234,10 @@ impl Engine<'_> {
     }
 
     /// Before moving a lifecycle stage, read the current one: marketing may have moved it
-    /// since pqlsync last wrote it, and it must never go backwards.
-    async fn refresh_lifecycle(&mut self, plan: &Plan) -> Result<(), StateError> {
+    /// since pqlsync last wrote it, and it must never go backwards. Returns whether any was
+    /// read, that is whether the plan must be made again.
+    async fn refresh_lifecycle(&mut self, plan: &Plan) -> Result<bool, StateError> {
+        let mut read = false;
         for object in [ObjectType::Companies, ObjectType::Contacts] {
             let targets: Vec<(String, String)> = plan
                 .object(object)
@@ -238,6 +246,7 @@ impl Engine<'_> {
                 .filter(|c| c.props.contains_key("lifecyclestage"))
                 .filter_map(|c| c.id.clone().map(|id| (c.key.clone(), id)))
                 .collect();
+            read |= !targets.is_empty();
             for batch in chunks(&targets) {
                 let ids: Vec<String> = batch.iter().map(|(_, id)| id.clone()).collect();
                 match self
@@ -247,7 +256,7 @@ impl Engine<'_> {
                 {
                     Err(stop) => {
                         self.stop = Some(stop);
-                        return Ok(());
+                        return Ok(read);
                     }
                     Ok(outcomes) => {
                         for ((key, id), o) in batch.iter().zip(outcomes) {
@@ -270,7 +279,7 @@ impl Engine<'_> {
                 }
             }
         }
-        Ok(())
+        Ok(read)
     }
 
     /// Upsert creates and updates of `object` by its unique property.
@@ -315,14 +324,6 @@ impl Engine<'_> {
                             c.updated += 1
                         }
                     }
-                    Outcome::Recorded => {
-                        let c = self.counts(object);
-                        if change.id.is_none() {
-                            c.created += 1
-                        } else {
-                            c.updated += 1
-                        }
-                    }
                     Outcome::Failed(f) => {
                         self.counts(object).failed += 1;
                         self.fail(object.name(), &change.key, "upsert", &f);
@@ -354,30 +355,10 @@ impl Engine<'_> {
             let Some(email) = desired.lead_contacts.get(&c.key) else {
                 continue;
             };
-            let contact_id = self
-                .state
-                .id(ObjectType::Contacts, email)
-                .map(str::to_string);
-            let company_id = self
-                .state
-                .id(ObjectType::Companies, &c.account)
-                .map(str::to_string);
-            let (contact, company) = if self.options.live {
-                match contact_id {
-                    Some(id) => (id, company_id),
-                    None => {
-                        self.counts(object).pending += 1;
-                        continue;
-                    }
-                }
-            } else {
-                (
-                    contact_id.unwrap_or_else(|| placeholder(ObjectType::Contacts, email)),
-                    Some(
-                        company_id
-                            .unwrap_or_else(|| placeholder(ObjectType::Companies, &c.account)),
-                    ),
-                )
+            let company = known_id(self.crm, self.state, ObjectType::Companies, &c.account);
+            let Some(contact) = known_id(self.crm, self.state, ObjectType::Contacts, email) else {
+                self.counts(object).pending += 1;
+                continue;
             };
             let Some(contact_type) = self.options.lead_contact_type else {
                 self.counts(object).failed += 1;
@@ -408,7 +389,7 @@ impl Engine<'_> {
             };
             creates.push((c.clone(), input, links));
         }
-        if self.options.live && !creates.is_empty() {
+        if !creates.is_empty() {
             // A lead create is not idempotent: should this run die before HubSpot's answer is
             // saved, the next one must look for these leads before creating them again.
             self.state
@@ -438,7 +419,6 @@ impl Engine<'_> {
                         self.state.links.extend(links.iter().cloned());
                         self.counts(object).created += 1;
                     }
-                    Outcome::Recorded => self.counts(object).created += 1,
                     Outcome::Failed(f) => {
                         // Refused for certain (a 4xx): nothing was created. Otherwise it may
                         // have been, and it stays pending.
@@ -495,7 +475,6 @@ impl Engine<'_> {
                         self.state.confirm(object, &change.key, &id, &change.props);
                         self.counts(object).updated += 1;
                     }
-                    Outcome::Recorded => self.counts(object).updated += 1,
                     Outcome::Failed(f) => {
                         self.counts(object).failed += 1;
                         self.fail(object.name(), &change.key, "update", &f);
@@ -524,19 +503,12 @@ impl Engine<'_> {
                 continue;
             }
             let ids = (
-                self.state.id(link.from, &link.from_key).map(str::to_string),
-                self.state.id(link.to, &link.to_key).map(str::to_string),
+                known_id(self.crm, self.state, link.from, &link.from_key),
+                known_id(self.crm, self.state, link.to, &link.to_key),
             );
-            let (from, to) = match ids {
-                (Some(f), Some(t)) => (f, t),
-                (f, t) if !self.options.live => (
-                    f.unwrap_or_else(|| placeholder(link.from, &link.from_key)),
-                    t.unwrap_or_else(|| placeholder(link.to, &link.to_key)),
-                ),
-                _ => {
-                    self.report.associations.pending += 1;
-                    continue;
-                }
+            let (Some(from), Some(to)) = ids else {
+                self.report.associations.pending += 1;
+                continue;
             };
             by_pair.entry((link.from, link.to)).or_default().push((
                 link.clone(),
@@ -572,7 +544,6 @@ impl Engine<'_> {
                         self.state.links.insert(link.clone());
                         self.report.associations.created += 1;
                     }
-                    Outcome::Recorded => self.report.associations.created += 1,
                     Outcome::Failed(f) => {
                         self.report.associations.failed += 1;
                         let key = format!(
@@ -610,13 +581,10 @@ pub async fn run(
         last_save: Instant::now(),
         stop: None,
     };
-    if options.live {
-        e.read_back(desired).await?;
-    }
+    e.read_back(desired).await?;
     // The plan keeps what it takes; leads and tasks still read `desired` below.
     let mut the_plan = plan(desired.clone(), e.state);
-    if options.live && e.stop.is_none() {
-        e.refresh_lifecycle(&the_plan).await?;
+    if e.stop.is_none() && e.refresh_lifecycle(&the_plan).await? {
         the_plan = plan(desired.clone(), e.state);
     }
     e.save(true).await?;
