@@ -1,9 +1,10 @@
-//! HubSpot: the HTTP side of the sync. A client that authenticates with a private-app token,
-//! stays under the portal's rate limit, retries what is transient, splits batches HubSpot
-//! rejects to find the records at fault, and reports every record's outcome; portal
-//! discovery and setup (properties, pipelines, owners, association types); a recorder that
-//! writes would-be requests to files when no portal is configured; and a local sandbox that
-//! speaks the same API.
+//! HubSpot: the HTTP side of the sync. The `Crm` seam the sync writes through and the
+//! outcomes it answers; a client that authenticates with a private-app token, stays under the
+//! portal's rate limit, retries what is transient, reports a batch HubSpot refuses for its
+//! content as such (its caller splits it to find the records at fault), and reports every
+//! record's outcome; portal discovery and setup (properties, pipelines, owners, association
+//! types); a recorder that writes would-be requests to files when no portal is configured; and
+//! a local sandbox that speaks the same API.
 //!
 //! What to write and why (PLG rules, diffing, state) is the `sync` module's business; this
 //! module knows HubSpot's endpoints and semantics only.
@@ -22,7 +23,7 @@ use std::fmt;
 
 pub use client::{Client, ClientConfig, ClientError, Counters};
 pub use crm::Crm;
-pub use outcome::{Failure, Outcome, Stop};
+pub use outcome::{BatchError, Failure, Outcome, Stop};
 pub use recorder::Recorder;
 
 /// The CRM object types pqlsync writes.

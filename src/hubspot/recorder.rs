@@ -16,7 +16,7 @@ use tokio::sync::Mutex;
 use super::ObjectType;
 use super::api::{Batch, CreateInput, DefaultAssociation, ObjectResult, UpdateInput, UpsertInput};
 use super::crm::Crm;
-use super::outcome::{Outcome, Stop};
+use super::outcome::{BatchError, Outcome, Stop};
 
 /// The id a recorded record goes by: HubSpot would assign one once it is written.
 fn placeholder(object: ObjectType, key: &str) -> String {
@@ -108,7 +108,7 @@ impl Crm for Recorder {
         &self,
         object: ObjectType,
         inputs: Vec<UpsertInput>,
-    ) -> Result<Vec<Outcome>, Stop> {
+    ) -> Result<Vec<Outcome>, BatchError> {
         let outcomes = inputs
             .iter()
             .map(|i| recorded(placeholder(object, &i.id), None))
@@ -126,7 +126,7 @@ impl Crm for Recorder {
         &self,
         object: ObjectType,
         inputs: Vec<CreateInput>,
-    ) -> Result<Vec<Outcome>, Stop> {
+    ) -> Result<Vec<Outcome>, BatchError> {
         let outcomes = inputs
             .iter()
             .map(|i| {
@@ -147,7 +147,7 @@ impl Crm for Recorder {
         &self,
         object: ObjectType,
         inputs: Vec<UpdateInput>,
-    ) -> Result<Vec<Outcome>, Stop> {
+    ) -> Result<Vec<Outcome>, BatchError> {
         let outcomes = inputs
             .iter()
             .map(|i| recorded(i.id.clone(), None))
@@ -181,7 +181,7 @@ impl Crm for Recorder {
         from: ObjectType,
         to: ObjectType,
         pairs: Vec<DefaultAssociation>,
-    ) -> Result<Vec<Outcome>, Stop> {
+    ) -> Result<Vec<Outcome>, BatchError> {
         let n = pairs.len();
         self.write(
             "associations",
