@@ -181,3 +181,106 @@ fn send_splitting<'a, W: Work>(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::sync::memory::MemoryCrm;
+
+    /// Items are numbers; a batch holding a "bad" one is rejected whole, as HubSpot does, and
+    /// every call's size is logged.
+    struct Numbers {
+        bad: Vec<u32>,
+        stop_at: Option<u32>,
+        calls: Mutex<Vec<usize>>,
+    }
+
+    #[async_trait]
+    impl Work for Numbers {
+        type Item = u32;
+
+        async fn send(&self, _crm: &dyn Crm, items: &[u32]) -> Result<Vec<Outcome>, BatchError> {
+            self.calls.lock().unwrap().push(items.len());
+            if self.stop_at.is_some_and(|s| items.contains(&s)) {
+                return Err(BatchError::Stop(Stop {
+                    message: "daily limit".into(),
+                    correlation_id: None,
+                }));
+            }
+            if items.iter().any(|i| self.bad.contains(i)) {
+                return Err(BatchError::Rejected(Failure::local("bad".into())));
+            }
+            Ok(vec![Outcome::Done(None); items.len()])
+        }
+
+        fn settle(&self, progress: &mut Progress<'_>, item: &u32, outcome: Outcome) {
+            match outcome {
+                Outcome::Done(_) => progress.counts(ObjectType::Contacts).created += 1,
+                _ => progress.fail(
+                    "contacts",
+                    &item.to_string(),
+                    "upsert",
+                    &Failure::local("bad".into()),
+                ),
+            }
+        }
+    }
+
+    async fn drive(n: u32, bad: &[u32], stop_at: Option<u32>) -> (SyncReport, Vec<usize>) {
+        let crm = MemoryCrm::default();
+        let mut state = SyncState::default();
+        let work = Numbers {
+            bad: bad.to_vec(),
+            stop_at,
+            calls: Mutex::new(Vec::new()),
+        };
+        let items: Vec<u32> = (0..n).collect();
+        let mut driver = Driver::new(&crm, &mut state, None, 1);
+        driver.drive(&work, chunks(&items)).await.unwrap();
+        let calls = work.calls.lock().unwrap().clone();
+        (driver.finish(), calls)
+    }
+
+    #[tokio::test]
+    async fn a_rejected_batch_is_halved_until_each_bad_item_stands_alone() {
+        // (items, bad ones, calls made in order of sending)
+        let cases: &[(u32, &[u32], &[usize])] = &[
+            (3, &[], &[3]),
+            (1, &[0], &[1]),
+            (4, &[3], &[4, 2, 2, 1, 1]),
+            (4, &[0, 3], &[4, 2, 2, 1, 1, 1, 1]),
+            // Two batches of 100: only the one holding the bad item is split.
+            (
+                150,
+                &[120],
+                &[100, 50, 25, 25, 12, 13, 6, 7, 3, 4, 1, 2, 1, 1],
+            ),
+        ];
+        for (n, bad, want_calls) in cases {
+            let (report, calls) = drive(*n, bad, None).await;
+            let keys: Vec<&str> = report.failures.iter().map(|f| f.key.as_str()).collect();
+            let want_keys: Vec<String> = bad.iter().map(u32::to_string).collect();
+            assert_eq!(keys, want_keys, "{n} items, bad {bad:?}");
+            assert_eq!(
+                report.objects.get("contacts").map_or(0, |c| c.created),
+                *n as usize - bad.len(),
+                "{n} items, bad {bad:?}: the others land"
+            );
+            let mut sorted = calls.clone();
+            sorted.sort();
+            let mut want = want_calls.to_vec();
+            want.sort();
+            assert_eq!(sorted, want, "{n} items, bad {bad:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stop_ends_the_drive_and_later_batches_are_not_sent() {
+        let (report, calls) = drive(250, &[], Some(150)).await;
+        assert_eq!(calls, vec![100, 100], "the third batch is never sent");
+        assert_eq!(report.objects["contacts"].created, 100);
+        assert_eq!(report.stopped.as_deref(), Some("daily limit"));
+    }
+}

@@ -97,3 +97,348 @@ async fn write(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::config::Location;
+    use crate::hubspot::Recorder;
+    use crate::sync::memory::MemoryCrm;
+    use crate::sync::model::{Link, Record};
+    use crate::sync::state::STATE_FILE;
+
+    fn account(i: usize) -> String {
+        format!("acct_{i:03}")
+    }
+
+    fn email(i: usize) -> String {
+        format!("user{i}@x.com")
+    }
+
+    /// `n` accounts, each with a company, a primary contact, a trial deal, a lead and a task,
+    /// and the associations `model::build` makes between them.
+    fn desired(n: usize) -> Desired {
+        let mut d = Desired::default();
+        let mut push = |object, key: &str, account: &str, props: &[(&'static str, &str)]| {
+            d.records.entry(object).or_default().push(Record {
+                object,
+                key: key.to_string(),
+                account: account.to_string(),
+                props: props.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+            })
+        };
+        let mut links = Vec::new();
+        let mut lead_contacts = BTreeMap::new();
+        for i in 0..n {
+            let (a, e) = (account(i), email(i));
+            let (trial, task) = (format!("trial_{i}"), format!("{a}:green"));
+            push(
+                ObjectType::Companies,
+                &a,
+                &a,
+                &[("plg_account_id", &a), ("pql_score", "50")],
+            );
+            push(
+                ObjectType::Contacts,
+                &e,
+                &a,
+                &[("email", &e), ("plg_account_id", &a)],
+            );
+            push(ObjectType::Deals, &trial, &a, &[("plg_trial_id", &trial)]);
+            push(
+                ObjectType::Leads,
+                &a,
+                &a,
+                &[("plg_account_id", &a), ("hs_lead_name", &a)],
+            );
+            push(ObjectType::Tasks, &task, &a, &[("plg_task_key", &task)]);
+            lead_contacts.insert(a.clone(), e.clone());
+            links.extend([
+                Link::new(ObjectType::Contacts, &e, ObjectType::Companies, &a),
+                Link::new(ObjectType::Deals, &trial, ObjectType::Companies, &a),
+                Link::new(ObjectType::Deals, &trial, ObjectType::Contacts, &e),
+                Link::new(ObjectType::Tasks, &task, ObjectType::Companies, &a),
+            ]);
+        }
+        d.links = links;
+        d.lead_contacts = lead_contacts;
+        d
+    }
+
+    fn options(objects: &[ObjectType]) -> Options {
+        Options {
+            concurrency: 4,
+            lead_contact_type: Some(578),
+            lead_company_type: Some(580),
+            objects: objects.to_vec(),
+        }
+    }
+
+    async fn sync(
+        crm: &dyn Crm,
+        desired: &Desired,
+        state: &mut SyncState,
+        store: Option<&Store>,
+    ) -> SyncReport {
+        run(crm, desired, state, store, &options(&ObjectType::ALL))
+            .await
+            .expect("the state saves")
+    }
+
+    fn store(dir: &std::path::Path) -> Store {
+        let url = dir.display().to_string();
+        Store::open(&Location {
+            configured: url.clone(),
+            url,
+            store_options: vec![],
+        })
+        .unwrap()
+    }
+
+    async fn saved(store: &Store) -> SyncState {
+        store.read(STATE_FILE).await.unwrap().expect("state saved")
+    }
+
+    /// Call sizes in order of size: batches in flight at once are sent in any order.
+    fn sorted(mut calls: Vec<usize>) -> Vec<usize> {
+        calls.sort();
+        calls
+    }
+
+    fn counts(report: &SyncReport, object: ObjectType) -> crate::sync::Counts {
+        report
+            .objects
+            .get(object.name())
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn a_first_run_creates_everything_and_the_next_updates_only_what_changed() {
+        let n = 120;
+        let crm = MemoryCrm::default();
+        let mut state = SyncState::default();
+        let first = sync(&crm, &desired(n), &mut state, None).await;
+        assert!(first.failures.is_empty() && first.stopped.is_none());
+        for object in ObjectType::ALL {
+            let c = counts(&first, object);
+            assert_eq!((c.created, c.updated), (n, 0), "{object}");
+            assert_eq!(crm.records(object).len(), n, "{object}");
+            assert_eq!(state.records(object), n, "{object}");
+        }
+        assert_eq!(first.associations.created, 4 * n);
+        // The four default associations, and each lead's to its contact and company.
+        assert_eq!(crm.links(), 6 * n);
+
+        let mut changed = desired(n);
+        let company = &mut changed.records.get_mut(&ObjectType::Companies).unwrap()[1];
+        company.props.insert("pql_score", "61".into());
+        let second = sync(&crm, &changed, &mut state, None).await;
+        let companies = counts(&second, ObjectType::Companies);
+        assert_eq!(
+            (companies.created, companies.updated, companies.unchanged),
+            (0, 1, n - 1)
+        );
+        for object in [
+            ObjectType::Contacts,
+            ObjectType::Deals,
+            ObjectType::Leads,
+            ObjectType::Tasks,
+        ] {
+            let c = counts(&second, object);
+            assert_eq!((c.created, c.updated, c.unchanged), (0, 0, n), "{object}");
+        }
+        assert_eq!(
+            sorted(crm.calls("upsert", ObjectType::Companies)),
+            vec![1, 20, 100]
+        );
+        assert_eq!(
+            sorted(crm.calls("create", ObjectType::Leads)),
+            vec![20, 100]
+        );
+        assert_eq!(
+            crm.records(ObjectType::Companies)[&account(1)].props["pql_score"],
+            "61"
+        );
+        assert_eq!(
+            (second.associations.created, second.associations.unchanged),
+            (0, 4 * n)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_rejected_contact_is_isolated_by_splitting_and_the_rest_of_its_batch_lands() {
+        let crm = MemoryCrm::default();
+        let bad = email(120);
+        crm.reject(&bad);
+        let mut state = SyncState::default();
+        let report = sync(&crm, &desired(150), &mut state, None).await;
+        let contacts = counts(&report, ObjectType::Contacts);
+        assert_eq!((contacts.created, contacts.failed), (149, 1));
+        let failed: Vec<(&str, &str)> = report
+            .failures
+            .iter()
+            .map(|f| (f.object.as_str(), f.key.as_str()))
+            .collect();
+        assert_eq!(failed, vec![("contacts", bad.as_str())]);
+        assert_eq!(report.failures[0].status, Some(400));
+        assert!(report.failures[0].correlation_id.is_some());
+        assert_eq!(crm.records(ObjectType::Contacts).len(), 149);
+        assert!(
+            state.get(ObjectType::Contacts, &bad).is_none(),
+            "retried next run"
+        );
+        assert_eq!(
+            sorted(crm.calls("upsert", ObjectType::Contacts)),
+            vec![1, 1, 1, 2, 3, 4, 6, 7, 12, 13, 25, 25, 50, 100]
+        );
+        // What needs the contact waits for it: its lead, and its two associations.
+        assert_eq!(counts(&report, ObjectType::Leads).pending, 1);
+        assert_eq!(report.associations.pending, 2);
+    }
+
+    #[tokio::test]
+    async fn a_stop_halts_the_run_with_what_was_confirmed_saved() {
+        // (why, how the portal stops, the stop's message has, companies saved)
+        let cases: &[(&str, fn(&MemoryCrm), &str, usize)] = &[
+            (
+                "daily limit after the companies' two batches",
+                |crm| crm.daily_limit_after(2),
+                "daily API limit",
+                150,
+            ),
+            ("revoked token", |crm| crm.revoke_token(), "401", 0),
+        ];
+        for (why, stop, message, companies) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let store = store(dir.path());
+            let crm = MemoryCrm::default();
+            stop(&crm);
+            let mut state = SyncState::default();
+            let report = sync(&crm, &desired(150), &mut state, Some(&store)).await;
+            assert!(
+                report
+                    .stopped
+                    .as_deref()
+                    .is_some_and(|s| s.contains(message)),
+                "{why}: {:?}",
+                report.stopped
+            );
+            let on_disk = saved(&store).await;
+            assert_eq!(on_disk, state, "{why}: everything confirmed is saved");
+            assert_eq!(on_disk.records(ObjectType::Companies), *companies, "{why}");
+            assert_eq!(on_disk.records(ObjectType::Contacts), 0, "{why}");
+            for (op, object) in [("upsert", ObjectType::Deals), ("create", ObjectType::Leads)] {
+                assert!(
+                    crm.calls(op, object).is_empty(),
+                    "{why}: nothing after the stop"
+                );
+            }
+            assert_eq!(crm.links(), 0, "{why}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lead_create_whose_answer_was_lost_is_adopted_on_resume_not_created_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let crm = MemoryCrm::default();
+        crm.lose_answer_to("create", ObjectType::Leads);
+        let n = 30;
+        let mut state = SyncState::default();
+        let first = sync(&crm, &desired(n), &mut state, Some(&store)).await;
+        assert!(first.stopped.is_some());
+        assert_eq!(
+            crm.records(ObjectType::Leads).len(),
+            n,
+            "HubSpot created them"
+        );
+        let on_disk = saved(&store).await;
+        assert_eq!(
+            on_disk.records(ObjectType::Leads),
+            0,
+            "the run never heard back"
+        );
+        assert_eq!(on_disk.pending[&ObjectType::Leads].len(), n);
+
+        let mut resumed = saved(&store).await;
+        let second = sync(&crm, &desired(n), &mut resumed, Some(&store)).await;
+        assert!(second.stopped.is_none() && second.failures.is_empty());
+        let leads = counts(&second, ObjectType::Leads);
+        assert_eq!((leads.adopted, leads.created), (n, 0));
+        assert_eq!(
+            crm.calls("create", ObjectType::Leads),
+            vec![n],
+            "no second create"
+        );
+        assert_eq!(crm.records(ObjectType::Leads).len(), n);
+        assert!(saved(&store).await.pending.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_rejected_association_is_isolated_by_splitting_and_the_others_land() {
+        // Associations used to fail as a whole batch: one bad pair cost 99 good ones.
+        let n = 150;
+        let crm = MemoryCrm::default();
+        crm.reject_links_of(&email(7));
+        let mut state = SyncState::default();
+        let report = sync(&crm, &desired(n), &mut state, None).await;
+        assert_eq!(report.associations.failed, 2);
+        assert_eq!(report.associations.created, 4 * n - 2);
+        let mut failed: Vec<&str> = report.failures.iter().map(|f| f.key.as_str()).collect();
+        failed.sort();
+        assert_eq!(
+            failed,
+            vec![
+                "contacts:user7@x.com → companies:acct_007",
+                "deals:trial_7 → contacts:user7@x.com"
+            ]
+        );
+        assert!(report.failures.iter().all(|f| f.object == "associations"));
+        assert_eq!(crm.links(), 6 * n - 2);
+        let contact_to_company = Link::new(
+            ObjectType::Contacts,
+            &email(7),
+            ObjectType::Companies,
+            &account(7),
+        );
+        assert!(
+            !state.links.contains(&contact_to_company),
+            "a failed association is retried next run"
+        );
+    }
+
+    #[tokio::test]
+    async fn offline_a_request_refers_to_a_record_not_written_by_its_placeholder() {
+        // Leads alone: the contacts and companies they are created with are not written in
+        // this run, yet the recorded create names them, as it always has.
+        let dir = tempfile::tempdir().unwrap();
+        let recorder = Recorder::new(dir.path()).unwrap();
+        let mut state = SyncState::default();
+        let report = run(
+            &recorder,
+            &desired(2),
+            &mut state,
+            None,
+            &options(&[ObjectType::Leads]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(counts(&report, ObjectType::Leads).created, 2);
+        recorder.finish().await.unwrap();
+        let text = std::fs::read_to_string(dir.path().join("leads.jsonl")).unwrap();
+        let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        let ids: Vec<&str> = line["body"]["inputs"][0]["associations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["to"]["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            vec!["{{contacts:user0@x.com}}", "{{companies:acct_000}}"]
+        );
+    }
+}

@@ -7,6 +7,8 @@
 
 mod driver;
 pub mod execute;
+#[cfg(test)]
+mod memory;
 pub mod model;
 pub mod plan;
 mod reads;
