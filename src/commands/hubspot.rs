@@ -178,7 +178,6 @@ pub async fn sync(
             Recorder::new(&dir).map_err(Error::io(format!("cannot create {}", dir.display())))?;
         let options = sync::Options {
             concurrency: 1,
-            live: false,
             lead_contact_type: Some(OFFLINE_LEAD_CONTACT_TYPE),
             lead_company_type: Some(OFFLINE_LEAD_COMPANY_TYPE),
             objects: hs.objects.clone(),
@@ -241,7 +240,6 @@ pub async fn sync(
     }
     let options = sync::Options {
         concurrency: hs.max_concurrency,
-        live: true,
         lead_contact_type: portal.association_type(ObjectType::Leads, ObjectType::Contacts),
         lead_company_type: portal.association_type(ObjectType::Leads, ObjectType::Companies),
         objects: hs.objects.clone(),

@@ -51,8 +51,8 @@ pub enum Error {
     Report(#[from] crate::report::ReportError),
     #[error(transparent)]
     Portal(#[from] crate::hubspot::portal::PortalError),
-    #[error("{0}")]
-    Client(String),
+    #[error(transparent)]
+    Client(#[from] crate::hubspot::ClientError),
     /// A command-line flag that cannot be used as given.
     #[error("{0}")]
     Usage(String),

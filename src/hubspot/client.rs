@@ -15,8 +15,8 @@ use tokio::sync::{Mutex, Semaphore};
 
 use super::Secret;
 use super::api::ErrorBody;
-use super::crm::{Failure, Stop};
 use super::limiter::Limiter;
+use super::outcome::{Failure, Stop};
 use super::retry::{Backoff, Verdict, classify, classify_transport};
 
 /// How to reach and pace HubSpot.
@@ -43,6 +43,31 @@ impl Counters {
     pub fn get(c: &AtomicU64) -> u64 {
         c.load(Ordering::Relaxed)
     }
+}
+
+/// Why a client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// reqwest sets up TLS when the client is built; with the platform verifier that means
+    /// loading the system's root certificates, the one thing here a machine can lack. The
+    /// message carries reqwest's whole chain of causes: `main` prints errors with `Display`
+    /// only, and reqwest's own message is just "builder error".
+    #[error(
+        "cannot set up HTTPS for HubSpot ({}): install the system's root certificates (the ca-certificates package) or point SSL_CERT_FILE at a PEM bundle of them",
+        causes(.0)
+    )]
+    Tls(reqwest::Error),
+}
+
+/// An error and its sources, `: `-separated.
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        message.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    message
 }
 
 /// A final, non-retryable refusal of a request.
@@ -80,14 +105,14 @@ fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
 }
 
 impl Client {
-    pub fn new(config: &ClientConfig) -> Result<Client, String> {
+    pub fn new(config: &ClientConfig) -> Result<Client, ClientError> {
         // One process-wide crypto provider for rustls (ring, already built for object_store).
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .user_agent(concat!("pqlsync/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(ClientError::Tls)?;
         Ok(Client {
             http,
             base: config.base_url.trim_end_matches('/').to_string(),
@@ -137,71 +162,13 @@ impl Client {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let verdict_and_failure = {
-                let _slot = self
-                    .slots
-                    .acquire()
-                    .await
-                    .expect("semaphore is never closed");
-                self.limiter.acquire().await;
-                self.counters.requests.fetch_add(1, Ordering::Relaxed);
-                if method != Method::GET {
-                    self.counters.writes.fetch_add(1, Ordering::Relaxed);
-                }
-                let mut request = self
-                    .http
-                    .request(method.clone(), &url)
-                    .bearer_auth(self.token.expose());
-                if let Some(p) = &payload {
-                    request = request
-                        .header(reqwest::header::CONTENT_TYPE, "application/json")
-                        .body(p.clone());
-                }
-                match request.send().await {
-                    Ok(response) => {
-                        let status = response.status();
-                        let headers = response.headers().clone();
-                        if let Some(max) = header_u64(&headers, "x-hubspot-ratelimit-max") {
-                            self.limiter.observe_max(max as u32).await;
-                        }
-                        if let Some(left) = header_u64(&headers, "x-hubspot-ratelimit-remaining") {
-                            self.limiter.observe_remaining(left as u32).await;
-                        }
-                        let bytes = response.bytes().await.unwrap_or_default();
-                        if status.is_success() {
-                            return Ok((status.as_u16(), bytes));
-                        }
-                        let body: ErrorBody =
-                            serde_json::from_slice(&bytes).unwrap_or_else(|_| ErrorBody {
-                                message: String::from_utf8_lossy(&bytes)
-                                    .chars()
-                                    .take(300)
-                                    .collect(),
-                                ..ErrorBody::default()
-                            });
-                        let retry_after =
-                            header_u64(&headers, RETRY_AFTER.as_str()).map(Duration::from_secs);
-                        let verdict = classify(
-                            status.as_u16(),
-                            body.policy_name.as_deref(),
-                            retry_after,
-                            inputs,
-                        );
-                        if status == StatusCode::TOO_MANY_REQUESTS {
-                            self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
-                            if let Verdict::Retry { after } = verdict {
-                                // Everyone waits, not just this request: the window is shared.
-                                self.limiter
-                                    .pause(after.unwrap_or(Duration::from_secs(1)))
-                                    .await;
-                            }
-                        }
-                        (verdict, Failure::from_body(Some(status.as_u16()), &body))
-                    }
-                    Err(e) => (classify_transport(), Failure::local(transport_message(&e))),
-                }
+            let (verdict, failure) = match self
+                .attempt(&method, &url, payload.as_deref(), inputs)
+                .await
+            {
+                Ok(answer) => return Ok(answer),
+                Err(refusal) => refusal,
             };
-            let (verdict, failure) = verdict_and_failure;
             match verdict {
                 Verdict::Retry { after } if !self.backoff.exhausted(attempt) => {
                     self.counters.retries.fetch_add(1, Ordering::Relaxed);
@@ -226,6 +193,84 @@ impl Client {
             }
         }
     }
+
+    /// One try, in a concurrency slot and within the rate limit: a 2xx status and its body, or
+    /// what to do about the failure and how HubSpot explained it.
+    async fn attempt(
+        &self,
+        method: &Method,
+        url: &str,
+        payload: Option<&[u8]>,
+        inputs: usize,
+    ) -> Result<(u16, bytes::Bytes), (Verdict, Failure)> {
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .expect("semaphore is never closed");
+        self.limiter.acquire().await;
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        if *method != Method::GET {
+            self.counters.writes.fetch_add(1, Ordering::Relaxed);
+        }
+        let mut request = self
+            .http
+            .request(method.clone(), url)
+            .bearer_auth(self.token.expose());
+        if let Some(p) = payload {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(p.to_vec());
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => return Err((classify_transport(), Failure::local(transport_message(&e)))),
+        };
+        let status = response.status();
+        let headers = response.headers().clone();
+        if let Some(max) = header_u64(&headers, "x-hubspot-ratelimit-max") {
+            self.limiter.observe_max(max as u32).await;
+        }
+        if let Some(left) = header_u64(&headers, "x-hubspot-ratelimit-remaining") {
+            self.limiter.observe_remaining(left as u32).await;
+        }
+        let bytes = response.bytes().await.unwrap_or_default();
+        if status.is_success() {
+            return Ok((status.as_u16(), bytes));
+        }
+        Err(self.refused(status, &headers, &bytes, inputs).await)
+    }
+
+    /// Classify a non-2xx answer; a 429 to be retried pauses every request, not just this one:
+    /// the window is shared.
+    async fn refused(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        bytes: &[u8],
+        inputs: usize,
+    ) -> (Verdict, Failure) {
+        let body: ErrorBody = serde_json::from_slice(bytes).unwrap_or_else(|_| ErrorBody {
+            message: String::from_utf8_lossy(bytes).chars().take(300).collect(),
+            ..ErrorBody::default()
+        });
+        let retry_after = header_u64(headers, RETRY_AFTER.as_str()).map(Duration::from_secs);
+        let verdict = classify(
+            status.as_u16(),
+            body.policy_name.as_deref(),
+            retry_after,
+            inputs,
+        );
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+            if let Verdict::Retry { after } = verdict {
+                self.limiter
+                    .pause(after.unwrap_or(Duration::from_secs(1)))
+                    .await;
+            }
+        }
+        (verdict, Failure::from_body(Some(status.as_u16()), &body))
+    }
 }
 
 fn transport_message(e: &reqwest::Error) -> String {
@@ -237,13 +282,7 @@ fn transport_message(e: &reqwest::Error) -> String {
     } else {
         "transport error"
     };
-    let mut message = format!("{kind}: {e}");
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        message.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    message
+    format!("{kind}: {}", causes(e))
 }
 
 fn stop_reason(f: &Failure) -> Stop {
@@ -280,4 +319,27 @@ fn decode<R: DeserializeOwned>(path: &str, bytes: &[u8]) -> Result<R, CallError>
                 .collect::<String>()
         )))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_error_names_the_cause_and_what_to_do() {
+        // TLS 1.3 at least and 1.2 at most: a setup reqwest refuses when building.
+        let e = reqwest::Client::builder()
+            .tls_version_min(reqwest::tls::Version::TLS_1_3)
+            .tls_version_max(reqwest::tls::Version::TLS_1_2)
+            .build()
+            .map(drop)
+            .unwrap_err();
+        let message = ClientError::Tls(e).to_string();
+        assert!(
+            message.starts_with("cannot set up HTTPS for HubSpot (builder error: ")
+                && message.contains("tls versions")
+                && message.contains("SSL_CERT_FILE"),
+            "{message}"
+        );
+    }
 }

@@ -1,95 +1,26 @@
-//! Batch operations with a per-record outcome. HubSpot fails a whole batch when one record is
-//! invalid (an unknown property, a bad email, a duplicate id); the client then splits the batch
-//! in halves and resends them until the bad records stand alone, so every good record lands and
-//! every bad one is reported with HubSpot's own message and correlation id.
+//! `Crm`, the seam the sync writes through, and its HubSpot implementation: batch calls with
+//! one outcome per record, matched back to the inputs by key (HubSpot answers in any order, and
+//! a 207 names the records it refused). Other implementations: the recorder (no portal
+//! configured) and the sync's in-memory test double.
 //!
-//! `Crm` is the seam `sync` writes through: the HubSpot client, or a recorder when no portal is
-//! configured.
+//! HubSpot fails a whole batch when one record is invalid (an unknown property, a bad email, a
+//! duplicate id); the client answers `BatchError::Rejected` for it, and the caller splits the
+//! batch until the bad records stand alone, so every good record lands.
 
 use async_trait::async_trait;
-use futures::future::BoxFuture;
 use serde::Serialize;
 
+use super::ObjectType;
 use super::api::{
-    AssociationResult, Batch, BatchResponse, CreateInput, DefaultAssociation, ErrorBody, Filter,
-    FilterGroup, ObjectId, ObjectResult, ReadBody, SearchBody, SearchTotal, StandardError,
-    UpdateInput, UpsertInput,
+    AssociationResult, Batch, BatchResponse, CreateInput, DefaultAssociation, Filter, FilterGroup,
+    ObjectId, ObjectResult, ReadBody, SearchBody, SearchTotal, UpdateInput, UpsertInput,
 };
 use super::client::{CallError, Client};
-use super::{BATCH_LIMIT, ObjectType};
+use super::outcome::{BatchError, Failure, Outcome, Stop};
 
-/// A record HubSpot did not accept, as HubSpot explained it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Failure {
-    pub status: Option<u16>,
-    pub category: Option<String>,
-    pub message: String,
-    pub correlation_id: Option<String>,
-    #[serde(skip)]
-    pub body: Option<ErrorBody>,
-}
-
-impl Failure {
-    /// A failure that never reached HubSpot (transport, encoding).
-    pub fn local(message: String) -> Failure {
-        Failure {
-            status: None,
-            category: None,
-            message,
-            correlation_id: None,
-            body: None,
-        }
-    }
-
-    pub fn from_body(status: Option<u16>, body: &ErrorBody) -> Failure {
-        let mut message = body.message.clone();
-        for detail in &body.errors {
-            if !detail.message.is_empty() && !message.contains(&detail.message) {
-                message.push_str("; ");
-                message.push_str(&detail.message);
-            }
-        }
-        Failure {
-            status,
-            category: body.category.clone(),
-            message,
-            correlation_id: body.correlation_id.clone(),
-            body: Some(body.clone()),
-        }
-    }
-
-    fn from_standard(status: u16, e: &StandardError, correlation_id: Option<String>) -> Failure {
-        Failure {
-            status: Some(status),
-            category: Some(e.category.clone()),
-            message: e.message.clone(),
-            correlation_id,
-            body: None,
-        }
-    }
-}
-
-/// Why a run stops early (daily limit, token, scopes). Records not yet written stay pending.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Stop {
-    pub message: String,
-    pub correlation_id: Option<String>,
-}
-
-/// What happened to one input of a batch.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    /// Written (or read); the record as HubSpot returned it, when it returns one.
-    Done(Option<ObjectResult>),
-    /// Read: no such record.
-    NotFound,
-    /// Refused, or retries ran out.
-    Failed(Failure),
-    /// Recorded to a file instead of sent (no portal configured).
-    Recorded,
-}
-
-/// Where the sync writes. Outcomes come back in input order, one per input.
+/// Where the sync writes. Outcomes come back in input order, one per input. A write answers
+/// `BatchError::Rejected` when the batch as a whole was refused for its content; it is never
+/// split here, so every caller isolates bad records the same way.
 #[async_trait]
 pub trait Crm: Send + Sync {
     /// `POST {object}/batch/upsert`, matching on `id_property` (a unique property).
@@ -97,23 +28,25 @@ pub trait Crm: Send + Sync {
         &self,
         object: ObjectType,
         inputs: Vec<UpsertInput>,
-    ) -> Result<Vec<Outcome>, Stop>;
+    ) -> Result<Vec<Outcome>, BatchError>;
     /// `POST {object}/batch/create`; results are matched by `objectWriteTraceId`.
     async fn create(
         &self,
         object: ObjectType,
         inputs: Vec<CreateInput>,
-    ) -> Result<Vec<Outcome>, Stop>;
+    ) -> Result<Vec<Outcome>, BatchError>;
     /// `POST {object}/batch/update` by HubSpot id.
     async fn update(
         &self,
         object: ObjectType,
         inputs: Vec<UpdateInput>,
-    ) -> Result<Vec<Outcome>, Stop>;
+    ) -> Result<Vec<Outcome>, BatchError>;
     /// How many records of `object` have a value for `property` (a search with
     /// `HAS_PROPERTY`), or `None` when the portal could not say.
     async fn count_with(&self, object: ObjectType, property: &str) -> Result<Option<u64>, Stop>;
-    /// `POST {object}/batch/read` by `id_property` (or HubSpot id), for `properties`.
+    /// `POST {object}/batch/read` by `id_property` (or HubSpot id), for `properties`. A read
+    /// refused as a whole fails each id: a read changes nothing, so there is no record to
+    /// isolate.
     async fn read(
         &self,
         object: ObjectType,
@@ -127,7 +60,11 @@ pub trait Crm: Send + Sync {
         from: ObjectType,
         to: ObjectType,
         pairs: Vec<DefaultAssociation>,
-    ) -> Result<Vec<Outcome>, Stop>;
+    ) -> Result<Vec<Outcome>, BatchError>;
+    /// The id by which a request may refer to record `key` of `object` before this CRM has
+    /// confirmed it. HubSpot: none, a record must exist before anything refers to it (the sync
+    /// waits for it). The recorder: a placeholder, as nothing is ever confirmed offline.
+    fn unconfirmed_id(&self, object: ObjectType, key: &str) -> Option<String>;
 }
 
 fn same_key(a: &str, b: &str) -> bool {
@@ -194,57 +131,91 @@ fn match_results(
 }
 
 impl Client {
-    /// Send `inputs` in one request; on a content rejection split in halves and recurse.
-    fn batch<'a, T: Serialize + Clone + Send + Sync + 'a>(
-        &'a self,
+    /// Send `inputs` as one batch request to `path` and match HubSpot's results to them with
+    /// `key_of(result, first input)`.
+    async fn batch<T: Serialize + Clone + Send + Sync>(
+        &self,
         path: String,
         inputs: Vec<T>,
         keys: Vec<String>,
         key_of: fn(&ObjectResult, &T) -> Option<String>,
-    ) -> BoxFuture<'a, Result<Vec<Outcome>, Stop>> {
-        Box::pin(async move {
-            debug_assert!(inputs.len() <= BATCH_LIMIT);
-            let n = inputs.len();
-            if n == 0 {
-                return Ok(Vec::new());
-            }
-            let sample = inputs[0].clone();
-            match self
-                .post::<_, BatchResponse<ObjectResult>>(
-                    &path,
-                    &Batch {
-                        inputs: inputs.clone(),
-                    },
-                    n,
-                )
-                .await
-            {
-                Ok((status, response)) => {
-                    Ok(match_results(n, status, response, &keys, false, |r| {
-                        key_of(r, &sample)
-                    }))
-                }
-                Err(CallError::Stop(stop)) => Err(stop),
-                Err(CallError::GaveUp(failure)) => Ok(vec![Outcome::Failed(failure); n]),
-                Err(CallError::Rejected(rejected)) if n == 1 => Ok(vec![Outcome::Failed(
-                    Failure::from_body(Some(rejected.status), &rejected.body),
-                )]),
-                Err(CallError::Rejected(_)) => {
-                    let mid = n / 2;
-                    let (left_inputs, right_inputs) =
-                        (inputs[..mid].to_vec(), inputs[mid..].to_vec());
-                    let (left_keys, right_keys) = (keys[..mid].to_vec(), keys[mid..].to_vec());
-                    let (left, right) = futures::join!(
-                        self.batch(path.clone(), left_inputs, left_keys, key_of),
-                        self.batch(path.clone(), right_inputs, right_keys, key_of)
-                    );
-                    let mut out = left?;
-                    out.extend(right?);
-                    Ok(out)
-                }
-            }
-        })
+    ) -> Result<Vec<Outcome>, BatchError> {
+        debug_assert!(inputs.len() <= super::BATCH_LIMIT);
+        let n = inputs.len();
+        let Some(sample) = inputs.first().cloned() else {
+            return Ok(Vec::new());
+        };
+        let sent = self
+            .post::<_, BatchResponse<ObjectResult>>(&path, &Batch { inputs }, n)
+            .await;
+        match sent {
+            Ok((status, response)) => Ok(match_results(n, status, response, &keys, false, |r| {
+                key_of(r, &sample)
+            })),
+            Err(e) => write_error(e, n),
+        }
     }
+}
+
+/// A write request that did not succeed, as the caller sees it: a stop, a rejection to split,
+/// or (retries having run out) a failure of each of its `n` records.
+fn write_error(e: CallError, n: usize) -> Result<Vec<Outcome>, BatchError> {
+    match e {
+        CallError::Stop(stop) => Err(BatchError::Stop(stop)),
+        CallError::GaveUp(failure) => Ok(vec![Outcome::Failed(failure); n]),
+        CallError::Rejected(r) => Err(BatchError::Rejected(Failure::from_body(
+            Some(r.status),
+            &r.body,
+        ))),
+    }
+}
+
+/// Map an associations response back onto its pairs: a result names both ends (in either
+/// direction); an error names object ids, and goes to the pairs it mentions, else to all
+/// unmatched pairs.
+fn match_associations(
+    pairs: &[DefaultAssociation],
+    status: u16,
+    response: &BatchResponse<AssociationResult>,
+) -> Vec<Outcome> {
+    let mut out: Vec<Option<Outcome>> = vec![None; pairs.len()];
+    for r in &response.results {
+        for (i, p) in pairs.iter().enumerate() {
+            if out[i].is_none()
+                && ((p.from.id == r.from.id && p.to.id == r.to.id)
+                    || (p.from.id == r.to.id && p.to.id == r.from.id))
+            {
+                out[i] = Some(Outcome::Done(None));
+            }
+        }
+    }
+    let failure = response
+        .errors
+        .first()
+        .map(|e| Failure::from_standard(status, e, None))
+        .unwrap_or_else(|| {
+            Failure::local(format!(
+                "HubSpot returned no result for this association (HTTP {status})"
+            ))
+        });
+    pairs
+        .iter()
+        .zip(out)
+        .map(|(p, o)| {
+            o.unwrap_or_else(|| {
+                let specific = response.errors.iter().find(|e| {
+                    e.context
+                        .values()
+                        .flatten()
+                        .any(|id| *id == p.from.id || *id == p.to.id)
+                });
+                Outcome::Failed(specific.map_or_else(
+                    || failure.clone(),
+                    |e| Failure::from_standard(status, e, None),
+                ))
+            })
+        })
+        .collect()
 }
 
 #[async_trait]
@@ -253,7 +224,7 @@ impl Crm for Client {
         &self,
         object: ObjectType,
         inputs: Vec<UpsertInput>,
-    ) -> Result<Vec<Outcome>, Stop> {
+    ) -> Result<Vec<Outcome>, BatchError> {
         let keys = inputs.iter().map(|i| i.id.clone()).collect();
         let path = format!("{}/batch/upsert", object.objects_path());
         self.batch(path, inputs, keys, |r, sample| {
@@ -266,7 +237,7 @@ impl Crm for Client {
         &self,
         object: ObjectType,
         inputs: Vec<CreateInput>,
-    ) -> Result<Vec<Outcome>, Stop> {
+    ) -> Result<Vec<Outcome>, BatchError> {
         let keys = inputs
             .iter()
             .map(|i| i.object_write_trace_id.clone())
@@ -280,7 +251,7 @@ impl Crm for Client {
         &self,
         object: ObjectType,
         inputs: Vec<UpdateInput>,
-    ) -> Result<Vec<Outcome>, Stop> {
+    ) -> Result<Vec<Outcome>, BatchError> {
         let keys = inputs.iter().map(|i| i.id.clone()).collect();
         let path = format!("{}/batch/update", object.objects_path());
         self.batch(path, inputs, keys, |r, _| Some(r.id.clone()))
@@ -365,7 +336,7 @@ impl Crm for Client {
         from: ObjectType,
         to: ObjectType,
         pairs: Vec<DefaultAssociation>,
-    ) -> Result<Vec<Outcome>, Stop> {
+    ) -> Result<Vec<Outcome>, BatchError> {
         let n = pairs.len();
         if n == 0 {
             return Ok(Vec::new());
@@ -375,67 +346,20 @@ impl Crm for Client {
             from.name(),
             to.name()
         );
+        let body = Batch {
+            inputs: pairs.clone(),
+        };
         match self
-            .post::<_, BatchResponse<AssociationResult>>(
-                &path,
-                &Batch {
-                    inputs: pairs.clone(),
-                },
-                n,
-            )
+            .post::<_, BatchResponse<AssociationResult>>(&path, &body, n)
             .await
         {
-            Ok((status, response)) => {
-                let mut out: Vec<Option<Outcome>> = vec![None; n];
-                for r in &response.results {
-                    for (i, p) in pairs.iter().enumerate() {
-                        if out[i].is_none()
-                            && ((p.from.id == r.from.id && p.to.id == r.to.id)
-                                || (p.from.id == r.to.id && p.to.id == r.from.id))
-                        {
-                            out[i] = Some(Outcome::Done(None));
-                        }
-                    }
-                }
-                let failure = response
-                    .errors
-                    .first()
-                    .map(|e| Failure::from_standard(status, e, None))
-                    .unwrap_or_else(|| {
-                        Failure::local(format!(
-                            "HubSpot returned no result for this association (HTTP {status})"
-                        ))
-                    });
-                // Errors name object ids; attach them to the pairs they mention.
-                Ok(pairs
-                    .iter()
-                    .zip(out)
-                    .map(|(p, o)| {
-                        o.unwrap_or_else(|| {
-                            let specific = response.errors.iter().find(|e| {
-                                e.context
-                                    .values()
-                                    .flatten()
-                                    .any(|id| *id == p.from.id || *id == p.to.id)
-                            });
-                            Outcome::Failed(specific.map_or_else(
-                                || failure.clone(),
-                                |e| Failure::from_standard(status, e, None),
-                            ))
-                        })
-                    })
-                    .collect())
-            }
-            Err(CallError::Stop(stop)) => Err(stop),
-            Err(CallError::GaveUp(f)) => Ok(vec![Outcome::Failed(f); n]),
-            Err(CallError::Rejected(r)) => Ok(vec![
-                Outcome::Failed(Failure::from_body(
-                    Some(r.status),
-                    &r.body
-                ));
-                n
-            ]),
+            Ok((status, response)) => Ok(match_associations(&pairs, status, &response)),
+            Err(e) => write_error(e, n),
         }
+    }
+
+    fn unconfirmed_id(&self, _object: ObjectType, _key: &str) -> Option<String> {
+        None
     }
 }
 
@@ -444,6 +368,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use crate::hubspot::api::StandardError;
 
     fn result(id: &str, email: &str) -> ObjectResult {
         ObjectResult {

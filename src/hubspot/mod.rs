@@ -1,8 +1,9 @@
-//! HubSpot: the HTTP side of the sync. A client that authenticates with a private-app token,
-//! stays under the portal's rate limit, retries what is transient, splits batches HubSpot
-//! rejects to find the records at fault, and reports every record's outcome; portal
-//! discovery and setup (properties, pipelines, owners, association types); and a recorder
-//! that writes would-be requests to files when no portal is configured.
+//! HubSpot: the HTTP side of the sync. The `Crm` seam the sync writes through and the
+//! outcomes it answers; a client that authenticates with a private-app token, stays under the
+//! portal's rate limit, retries what is transient, reports a batch HubSpot refuses for its
+//! content as such (its caller splits it to find the records at fault), and reports every
+//! record's outcome; portal discovery and setup (properties, pipelines, owners, association
+//! types); a recorder that writes would-be requests to files when no portal is configured.
 //!
 //! What to write and why (PLG rules, diffing, state) is the `sync` module's business; this
 //! module knows HubSpot's endpoints and semantics only. The local HubSpot that `pqlsync
@@ -14,6 +15,7 @@ pub mod api;
 mod client;
 mod crm;
 pub mod limiter;
+mod outcome;
 pub mod portal;
 mod recorder;
 pub mod retry;
@@ -21,8 +23,9 @@ pub mod setup;
 
 use std::fmt;
 
-pub use client::{Client, ClientConfig, Counters};
-pub use crm::{Crm, Failure, Outcome, Stop};
+pub use client::{Client, ClientConfig, ClientError, Counters};
+pub use crm::Crm;
+pub use outcome::{BatchError, Failure, Outcome, Stop};
 pub use recorder::Recorder;
 
 /// The CRM object types pqlsync writes.

@@ -1,9 +1,9 @@
-//! The recorder: with no portal configured, `run` writes each request it would send to
-//! `DIR/hubspot/<object>.jsonl` (one JSON line per request: method, path, body) instead of
-//! calling HubSpot, so the demo works offline and a new user can read exactly what a sync would
-//! do. Records that would only get a HubSpot id once written are referred to by placeholders
-//! such as `{{contacts:ana@acme.io}}` in later requests. Files are written to temporary names
-//! and renamed into place by `finish`.
+//! The recorder: the `Crm` used when no portal is configured. It writes each request the sync
+//! would send to `DIR/hubspot/<object>.jsonl` (one JSON line per request: method, path, body)
+//! instead of calling HubSpot, so the demo works offline and a new user can read exactly what a
+//! sync would do. Every write "succeeds", and the records it writes get placeholder ids such as
+//! `{{contacts:ana@acme.io}}`, by which later requests refer to them, as they would to the ids
+//! HubSpot assigns. Files are written to temporary names and renamed into place by `finish`.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -14,8 +14,25 @@ use serde::Serialize;
 use tokio::sync::Mutex;
 
 use super::ObjectType;
-use super::api::{Batch, CreateInput, DefaultAssociation, UpdateInput, UpsertInput};
-use super::crm::{Crm, Outcome, Stop};
+use super::api::{Batch, CreateInput, DefaultAssociation, ObjectResult, UpdateInput, UpsertInput};
+use super::crm::Crm;
+use super::outcome::{BatchError, Outcome, Stop};
+
+/// The id a recorded record goes by: HubSpot would assign one once it is written.
+fn placeholder(object: ObjectType, key: &str) -> String {
+    format!("{{{{{object}:{key}}}}}")
+}
+
+/// A write the recorder accepted: the record under id `id`. Whether it is new is unknown
+/// offline (`new: None`): the caller decides from what it knows.
+fn recorded(id: String, trace: Option<String>) -> Outcome {
+    Outcome::Done(Some(ObjectResult {
+        id,
+        properties: BTreeMap::new(),
+        new: None,
+        object_write_trace_id: trace,
+    }))
+}
 
 #[derive(Serialize)]
 struct Line<'a, B: Serialize> {
@@ -91,45 +108,57 @@ impl Crm for Recorder {
         &self,
         object: ObjectType,
         inputs: Vec<UpsertInput>,
-    ) -> Result<Vec<Outcome>, Stop> {
-        let n = inputs.len();
+    ) -> Result<Vec<Outcome>, BatchError> {
+        let outcomes = inputs
+            .iter()
+            .map(|i| recorded(placeholder(object, &i.id), None))
+            .collect();
         self.write(
             object.name(),
             format!("{}/batch/upsert", object.objects_path()),
             &Batch { inputs },
         )
         .await?;
-        Ok(vec![Outcome::Recorded; n])
+        Ok(outcomes)
     }
 
     async fn create(
         &self,
         object: ObjectType,
         inputs: Vec<CreateInput>,
-    ) -> Result<Vec<Outcome>, Stop> {
-        let n = inputs.len();
+    ) -> Result<Vec<Outcome>, BatchError> {
+        let outcomes = inputs
+            .iter()
+            .map(|i| {
+                let trace = &i.object_write_trace_id;
+                recorded(placeholder(object, trace), Some(trace.clone()))
+            })
+            .collect();
         self.write(
             object.name(),
             format!("{}/batch/create", object.objects_path()),
             &Batch { inputs },
         )
         .await?;
-        Ok(vec![Outcome::Recorded; n])
+        Ok(outcomes)
     }
 
     async fn update(
         &self,
         object: ObjectType,
         inputs: Vec<UpdateInput>,
-    ) -> Result<Vec<Outcome>, Stop> {
-        let n = inputs.len();
+    ) -> Result<Vec<Outcome>, BatchError> {
+        let outcomes = inputs
+            .iter()
+            .map(|i| recorded(i.id.clone(), None))
+            .collect();
         self.write(
             object.name(),
             format!("{}/batch/update", object.objects_path()),
             &Batch { inputs },
         )
         .await?;
-        Ok(vec![Outcome::Recorded; n])
+        Ok(outcomes)
     }
 
     async fn count_with(&self, _object: ObjectType, _property: &str) -> Result<Option<u64>, Stop> {
@@ -152,7 +181,7 @@ impl Crm for Recorder {
         from: ObjectType,
         to: ObjectType,
         pairs: Vec<DefaultAssociation>,
-    ) -> Result<Vec<Outcome>, Stop> {
+    ) -> Result<Vec<Outcome>, BatchError> {
         let n = pairs.len();
         self.write(
             "associations",
@@ -164,6 +193,56 @@ impl Crm for Recorder {
             &Batch { inputs: pairs },
         )
         .await?;
-        Ok(vec![Outcome::Recorded; n])
+        Ok(vec![Outcome::Done(None); n])
+    }
+
+    /// Offline nothing is ever confirmed, so a request may refer to any record by its
+    /// placeholder — also to one this run does not write (an object type left out of
+    /// `[hubspot] objects`), as the recorded file has always shown it.
+    fn unconfirmed_id(&self, object: ObjectType, key: &str) -> Option<String> {
+        Some(placeholder(object, key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The recorded files' placeholders are what users read and what the demo shows: the
+    /// format must not drift.
+    #[test]
+    fn placeholders_keep_their_format() {
+        assert_eq!(
+            placeholder(ObjectType::Contacts, "ana@acme.io"),
+            "{{contacts:ana@acme.io}}"
+        );
+        assert_eq!(
+            placeholder(ObjectType::Companies, "acct_000001"),
+            "{{companies:acct_000001}}"
+        );
+    }
+
+    #[tokio::test]
+    async fn recorded_writes_answer_their_placeholder_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let recorder = Recorder::new(dir.path()).unwrap();
+        let input = UpsertInput {
+            id: "ana@acme.io".into(),
+            id_property: "email".into(),
+            properties: BTreeMap::new(),
+        };
+        let out = recorder
+            .upsert(ObjectType::Contacts, vec![input])
+            .await
+            .unwrap();
+        assert!(
+            matches!(&out[0], Outcome::Done(Some(r)) if r.id == "{{contacts:ana@acme.io}}" && r.new.is_none())
+        );
+        assert_eq!(
+            recorder.unconfirmed_id(ObjectType::Companies, "acct_1"),
+            Some("{{companies:acct_1}}".to_string())
+        );
+        let (files, requests) = recorder.finish().await.unwrap();
+        assert_eq!((files.len(), requests), (1, 1));
     }
 }

@@ -1,26 +1,24 @@
-//! Running a sync: read back what HubSpot already holds for records new to the state, diff,
+//! Running a sync: read back what the CRM already holds for records new to the state, diff,
 //! then write in dependency order — companies, contacts and deals (upserts by unique
 //! property), leads (created with their primary contact, as HubSpot requires), tasks, and
-//! associations — in batches of 100, several in flight. The state takes a record only when
-//! HubSpot confirms it and is saved as the run goes, so a run that is killed resumes where it
-//! stopped: upserts are idempotent, and leads and tasks are found again by their unique
-//! property before anything is created twice.
+//! associations — every phase through the batch driver (batches of 100, several in flight).
+//! The state takes a record only when the CRM confirms it and is saved as the run goes, so a
+//! run that is killed resumes where it stopped: upserts are idempotent, and leads are found
+//! again by their unique property before anything is created twice.
+//!
+//! The run is the same whatever the `Crm` is: HubSpot, the offline recorder (which hands out
+//! placeholder ids), or a test double.
 
-use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use futures::StreamExt;
-use serde::Serialize;
-
-use super::model::{Desired, Link};
-use super::plan::{Change, Plan, plan};
-use super::schema::id_property;
-use super::state::{FailureRecord, STATE_FILE, SyncState};
-use crate::hubspot::api::{
-    AssociationInput, AssociationSpec, CreateInput, DefaultAssociation, ObjectId, UpdateInput,
-    UpsertInput,
-};
-use crate::hubspot::{BATCH_LIMIT, Crm, Failure, ObjectType, Outcome, Stop};
+use super::driver::Driver;
+use super::model::Desired;
+use super::plan::{Plan, plan};
+use super::reads::{read_back, refresh_lifecycle};
+use super::report::SyncReport;
+use super::state::SyncState;
+use super::writes::{self, LeadTypes};
+use crate::hubspot::{Crm, ObjectType};
 use crate::state::StateError;
 use crate::store::Store;
 
@@ -29,8 +27,6 @@ use crate::store::Store;
 pub struct Options {
     /// Batches in flight at once.
     pub concurrency: usize,
-    /// Writing to a portal (read-backs make sense) rather than recording requests.
-    pub live: bool,
     /// Association type ids for creating leads (to contact, to company), from the portal.
     pub lead_contact_type: Option<i64>,
     pub lead_company_type: Option<i64>,
@@ -38,560 +34,7 @@ pub struct Options {
     pub objects: Vec<ObjectType>,
 }
 
-/// Counts for one object type.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Counts {
-    pub created: usize,
-    pub updated: usize,
-    pub unchanged: usize,
-    /// Found in HubSpot by its unique property and adopted (no duplicate created).
-    pub adopted: usize,
-    pub failed: usize,
-    /// Waiting for a record they depend on (e.g. a lead's contact) to be written.
-    pub pending: usize,
-}
-
-/// What a sync did.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct SyncReport {
-    pub mode: String,
-    pub objects: BTreeMap<String, Counts>,
-    pub associations: Counts,
-    pub failures: Vec<FailureRecord>,
-    pub stopped: Option<String>,
-    pub warnings: Vec<String>,
-    pub requests: u64,
-    pub write_requests: u64,
-    pub retries: u64,
-    pub rate_limited: u64,
-    pub outputs: Vec<String>,
-    pub seconds: f64,
-}
-
-impl SyncReport {
-    pub fn failed(&self) -> usize {
-        self.failures.len()
-    }
-}
-
-const READ_BACK: &[(ObjectType, &[&str])] = &[
-    (
-        ObjectType::Companies,
-        &["hubspot_owner_id", "lifecyclestage"],
-    ),
-    (ObjectType::Contacts, &["lifecyclestage"]),
-    (ObjectType::Deals, &["hubspot_owner_id"]),
-    (ObjectType::Leads, &["hubspot_owner_id"]),
-    (ObjectType::Tasks, &[]),
-];
-
-/// An association batch's object types, from and to.
-type Pair = (ObjectType, ObjectType);
-
-/// How often the state is saved while a sync runs.
-const SAVE_EVERY: Duration = Duration::from_secs(3);
-
-struct Engine<'a> {
-    crm: &'a dyn Crm,
-    state: &'a mut SyncState,
-    store: Option<&'a Store>,
-    options: &'a Options,
-    report: SyncReport,
-    last_save: Instant,
-    stop: Option<Stop>,
-}
-
-fn placeholder(object: ObjectType, key: &str) -> String {
-    format!("{{{{{object}:{key}}}}}")
-}
-
-/// Properties as the API's input types hold them.
-fn wire(props: &BTreeMap<&'static str, String>) -> BTreeMap<String, String> {
-    props
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect()
-}
-
-fn chunks<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
-    items.chunks(BATCH_LIMIT).map(<[T]>::to_vec).collect()
-}
-
-impl Engine<'_> {
-    fn counts(&mut self, object: ObjectType) -> &mut Counts {
-        self.report
-            .objects
-            .entry(object.name().to_string())
-            .or_default()
-    }
-
-    fn fail(&mut self, object: &str, key: &str, operation: &str, f: &Failure) {
-        self.report.failures.push(FailureRecord {
-            object: object.to_string(),
-            key: key.to_string(),
-            operation: operation.to_string(),
-            status: f.status,
-            category: f.category.clone(),
-            message: f.message.clone(),
-            correlation_id: f.correlation_id.clone(),
-        });
-    }
-
-    async fn save(&mut self, force: bool) -> Result<(), StateError> {
-        if let Some(store) = self.store
-            && (force || self.last_save.elapsed() >= SAVE_EVERY)
-        {
-            store.write(STATE_FILE, &*self.state).await?;
-            self.last_save = Instant::now();
-        }
-        Ok(())
-    }
-
-    fn wants(&self, object: ObjectType) -> bool {
-        self.options.objects.contains(&object)
-    }
-
-    /// Records new to the state may already be in HubSpot (a marketing contact, a record from
-    /// an interrupted run): find them by their unique property and adopt their ids, owners and
-    /// lifecycle stages before deciding what to write.
-    async fn read_back(&mut self, desired: &Desired) -> Result<(), StateError> {
-        for (object, props) in READ_BACK {
-            if !self.wants(*object) || self.stop.is_some() {
-                continue;
-            }
-            let mut keys: Vec<String> = desired
-                .records(*object)
-                .iter()
-                .filter(|r| self.state.get(*object, &r.key).is_none())
-                .map(|r| r.key.clone())
-                .collect();
-            if keys.is_empty() {
-                continue;
-            }
-            // When HubSpot holds no more records with the id property than the state knows,
-            // none of the unknown keys can be there (a fresh portal, a portal only pqlsync
-            // writes to), except those a killed run may have created: one search instead of a
-            // read per 100 records. Contacts made by marketing, or companies linked by hand,
-            // raise the count and every unknown key is read. HubSpot's search trails writes by
-            // seconds; records written that recently are the pending leads, or upserts of
-            // pqlsync's own values, which cannot duplicate.
-            match self.crm.count_with(*object, id_property(*object)).await {
-                Err(stop) => {
-                    self.stop = Some(stop);
-                    break;
-                }
-                Ok(Some(held)) if held <= self.state.records(*object) as u64 => {
-                    keys.retain(|k| self.state.is_pending(*object, k));
-                }
-                Ok(_) => {}
-            }
-            let properties: Vec<String> = props.iter().map(|p| p.to_string()).collect();
-            let crm = self.crm;
-            let object = *object;
-            let mut results = futures::stream::iter(chunks(&keys))
-                .map(|batch| {
-                    let properties = properties.clone();
-                    async move {
-                        let outcome = crm
-                            .read(object, Some(id_property(object)), batch.clone(), properties)
-                            .await;
-                        (batch, outcome)
-                    }
-                })
-                .buffer_unordered(self.options.concurrency);
-            while let Some((batch, outcome)) = results.next().await {
-                match outcome {
-                    Err(stop) => {
-                        self.stop = Some(stop);
-                        break;
-                    }
-                    Ok(outcomes) => {
-                        for (key, o) in batch.iter().zip(outcomes) {
-                            if let Outcome::Done(Some(r)) = o {
-                                let held: BTreeMap<String, String> = r
-                                    .properties
-                                    .iter()
-                                    .filter(|(k, _)| props.contains(&k.as_str()))
-                                    .filter_map(|(k, v)| {
-                                        v.clone().filter(|v| !v.is_empty()).map(|v| (k.clone(), v))
-                                    })
-                                    .collect();
-                                self.state.confirm(object, key, &r.id, &held);
-                                self.counts(object).adopted += 1;
-                            }
-                        }
-                    }
-                }
-                self.save(false).await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Before moving a lifecycle stage, read the current one: marketing may have moved it
-    /// since pqlsync last wrote it, and it must never go backwards.
-    async fn refresh_lifecycle(&mut self, plan: &Plan) -> Result<(), StateError> {
-        for object in [ObjectType::Companies, ObjectType::Contacts] {
-            let targets: Vec<(String, String)> = plan
-                .object(object)
-                .updates
-                .iter()
-                .filter(|c| c.props.contains_key("lifecyclestage"))
-                .filter_map(|c| c.id.clone().map(|id| (c.key.clone(), id)))
-                .collect();
-            for batch in chunks(&targets) {
-                let ids: Vec<String> = batch.iter().map(|(_, id)| id.clone()).collect();
-                match self
-                    .crm
-                    .read(object, None, ids, vec!["lifecyclestage".into()])
-                    .await
-                {
-                    Err(stop) => {
-                        self.stop = Some(stop);
-                        return Ok(());
-                    }
-                    Ok(outcomes) => {
-                        for ((key, id), o) in batch.iter().zip(outcomes) {
-                            if let Outcome::Done(Some(r)) = o {
-                                let current = r
-                                    .properties
-                                    .get("lifecyclestage")
-                                    .cloned()
-                                    .flatten()
-                                    .unwrap_or_default();
-                                self.state.confirm(
-                                    object,
-                                    key,
-                                    id,
-                                    &BTreeMap::from([("lifecyclestage".to_string(), current)]),
-                                );
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Upsert creates and updates of `object` by its unique property.
-    async fn upsert(&mut self, object: ObjectType, plan: &Plan) -> Result<(), StateError> {
-        let p = plan.object(object);
-        self.counts(object).unchanged += p.unchanged;
-        let changes: Vec<Change> = p.creates.iter().chain(&p.updates).cloned().collect();
-        let crm = self.crm;
-        let id_prop = id_property(object);
-        let mut results = futures::stream::iter(chunks(&changes))
-            .map(|batch| async move {
-                let inputs = batch
-                    .iter()
-                    .map(|c| UpsertInput {
-                        id: c.key.clone(),
-                        id_property: id_prop.to_string(),
-                        properties: wire(&c.props),
-                    })
-                    .collect();
-                let outcome = crm.upsert(object, inputs).await;
-                (batch, outcome)
-            })
-            .buffer_unordered(self.options.concurrency);
-        while let Some((batch, outcome)) = results.next().await {
-            let outcomes = match outcome {
-                Err(stop) => {
-                    self.stop = Some(stop);
-                    break;
-                }
-                Ok(o) => o,
-            };
-            for (change, o) in batch.iter().zip(outcomes) {
-                match o {
-                    Outcome::Done(Some(r)) => {
-                        self.state
-                            .confirm(object, &change.key, &r.id, &change.props);
-                        let created = r.new.unwrap_or(change.id.is_none());
-                        let c = self.counts(object);
-                        if created {
-                            c.created += 1
-                        } else {
-                            c.updated += 1
-                        }
-                    }
-                    Outcome::Recorded => {
-                        let c = self.counts(object);
-                        if change.id.is_none() {
-                            c.created += 1
-                        } else {
-                            c.updated += 1
-                        }
-                    }
-                    Outcome::Failed(f) => {
-                        self.counts(object).failed += 1;
-                        self.fail(object.name(), &change.key, "upsert", &f);
-                    }
-                    Outcome::Done(None) | Outcome::NotFound => {
-                        self.counts(object).failed += 1;
-                        self.fail(
-                            object.name(),
-                            &change.key,
-                            "upsert",
-                            &Failure::local("HubSpot returned no record".into()),
-                        );
-                    }
-                }
-            }
-            self.save(false).await?;
-        }
-        Ok(())
-    }
-
-    /// Leads: new ones are created with their primary contact (HubSpot refuses a lead without
-    /// one) and company; existing ones are updated by id.
-    async fn leads(&mut self, plan: &Plan, desired: &Desired) -> Result<(), StateError> {
-        let object = ObjectType::Leads;
-        let p = plan.object(object);
-        self.counts(object).unchanged += p.unchanged;
-        let mut creates: Vec<(Change, CreateInput, Vec<Link>)> = Vec::new();
-        for c in &p.creates {
-            let Some(email) = desired.lead_contacts.get(&c.key) else {
-                continue;
-            };
-            let contact_id = self
-                .state
-                .id(ObjectType::Contacts, email)
-                .map(str::to_string);
-            let company_id = self
-                .state
-                .id(ObjectType::Companies, &c.account)
-                .map(str::to_string);
-            let (contact, company) = if self.options.live {
-                match contact_id {
-                    Some(id) => (id, company_id),
-                    None => {
-                        self.counts(object).pending += 1;
-                        continue;
-                    }
-                }
-            } else {
-                (
-                    contact_id.unwrap_or_else(|| placeholder(ObjectType::Contacts, email)),
-                    Some(
-                        company_id
-                            .unwrap_or_else(|| placeholder(ObjectType::Companies, &c.account)),
-                    ),
-                )
-            };
-            let Some(contact_type) = self.options.lead_contact_type else {
-                self.counts(object).failed += 1;
-                let f = Failure::local("the portal has no lead-to-contact association type; check that leads are enabled".into());
-                self.fail(object.name(), &c.key, "create", &f);
-                continue;
-            };
-            let spec = |type_id| AssociationSpec {
-                association_category: "HUBSPOT_DEFINED".into(),
-                association_type_id: type_id,
-            };
-            let mut associations = vec![AssociationInput {
-                to: ObjectId { id: contact },
-                types: vec![spec(contact_type)],
-            }];
-            let mut links = vec![Link::new(object, &c.key, ObjectType::Contacts, email)];
-            if let (Some(id), Some(type_id)) = (company, self.options.lead_company_type) {
-                associations.push(AssociationInput {
-                    to: ObjectId { id },
-                    types: vec![spec(type_id)],
-                });
-                links.push(Link::new(object, &c.key, ObjectType::Companies, &c.account));
-            }
-            let input = CreateInput {
-                properties: wire(&c.props),
-                associations,
-                object_write_trace_id: c.key.clone(),
-            };
-            creates.push((c.clone(), input, links));
-        }
-        if self.options.live && !creates.is_empty() {
-            // A lead create is not idempotent: should this run die before HubSpot's answer is
-            // saved, the next one must look for these leads before creating them again.
-            self.state
-                .mark_pending(object, creates.iter().map(|(c, _, _)| c.key.as_str()));
-            self.save(true).await?;
-        }
-        let crm = self.crm;
-        let mut results = futures::stream::iter(chunks(&creates))
-            .map(|batch| async move {
-                let inputs = batch.iter().map(|(_, i, _)| i.clone()).collect();
-                (batch, crm.create(object, inputs).await)
-            })
-            .buffer_unordered(self.options.concurrency);
-        while let Some((batch, outcome)) = results.next().await {
-            let outcomes = match outcome {
-                Err(stop) => {
-                    self.stop = Some(stop);
-                    break;
-                }
-                Ok(o) => o,
-            };
-            for ((change, _, links), o) in batch.iter().zip(outcomes) {
-                match o {
-                    Outcome::Done(Some(r)) => {
-                        self.state
-                            .confirm(object, &change.key, &r.id, &change.props);
-                        self.state.links.extend(links.iter().cloned());
-                        self.counts(object).created += 1;
-                    }
-                    Outcome::Recorded => self.counts(object).created += 1,
-                    Outcome::Failed(f) => {
-                        // Refused for certain (a 4xx): nothing was created. Otherwise it may
-                        // have been, and it stays pending.
-                        if f.status
-                            .is_some_and(|s| (400..500).contains(&s) && s != 408 && s != 429)
-                        {
-                            self.state.settle(object, &change.key);
-                        }
-                        self.counts(object).failed += 1;
-                        self.fail(object.name(), &change.key, "create", &f);
-                    }
-                    Outcome::Done(None) | Outcome::NotFound => {
-                        self.counts(object).failed += 1;
-                        self.fail(
-                            object.name(),
-                            &change.key,
-                            "create",
-                            &Failure::local("HubSpot returned no record".into()),
-                        );
-                    }
-                }
-            }
-            self.save(false).await?;
-        }
-        drop(results);
-        if self.stop.is_some() {
-            return Ok(());
-        }
-        let updates = p.updates.clone();
-        let mut results = futures::stream::iter(chunks(&updates))
-            .map(|batch| async move {
-                let inputs = batch
-                    .iter()
-                    .map(|c| UpdateInput {
-                        id: c.id.clone().unwrap_or_default(),
-                        properties: wire(&c.props),
-                    })
-                    .collect();
-                (batch, crm.update(object, inputs).await)
-            })
-            .buffer_unordered(self.options.concurrency);
-        while let Some((batch, outcome)) = results.next().await {
-            let outcomes = match outcome {
-                Err(stop) => {
-                    self.stop = Some(stop);
-                    break;
-                }
-                Ok(o) => o,
-            };
-            for (change, o) in batch.iter().zip(outcomes) {
-                match o {
-                    Outcome::Done(_) => {
-                        let id = change.id.clone().unwrap_or_default();
-                        self.state.confirm(object, &change.key, &id, &change.props);
-                        self.counts(object).updated += 1;
-                    }
-                    Outcome::Recorded => self.counts(object).updated += 1,
-                    Outcome::Failed(f) => {
-                        self.counts(object).failed += 1;
-                        self.fail(object.name(), &change.key, "update", &f);
-                    }
-                    Outcome::NotFound => {
-                        // Deleted in HubSpot: forget it, so the next run creates it again.
-                        if let Some(records) = self.state.objects.get_mut(&object) {
-                            records.remove(&change.key);
-                        }
-                        self.counts(object).pending += 1;
-                    }
-                }
-            }
-            self.save(false).await?;
-        }
-        Ok(())
-    }
-
-    /// Default associations, grouped by direction. Links whose records are not (yet) in
-    /// HubSpot wait for a later run.
-    async fn associate(&mut self, links: &[Link]) -> Result<(), StateError> {
-        let mut by_pair: BTreeMap<(ObjectType, ObjectType), Vec<(Link, DefaultAssociation)>> =
-            BTreeMap::new();
-        for link in links {
-            if !self.wants(link.from) || !self.wants(link.to) {
-                continue;
-            }
-            let ids = (
-                self.state.id(link.from, &link.from_key).map(str::to_string),
-                self.state.id(link.to, &link.to_key).map(str::to_string),
-            );
-            let (from, to) = match ids {
-                (Some(f), Some(t)) => (f, t),
-                (f, t) if !self.options.live => (
-                    f.unwrap_or_else(|| placeholder(link.from, &link.from_key)),
-                    t.unwrap_or_else(|| placeholder(link.to, &link.to_key)),
-                ),
-                _ => {
-                    self.report.associations.pending += 1;
-                    continue;
-                }
-            };
-            by_pair.entry((link.from, link.to)).or_default().push((
-                link.clone(),
-                DefaultAssociation {
-                    from: ObjectId { id: from },
-                    to: ObjectId { id: to },
-                },
-            ));
-        }
-        let crm = self.crm;
-        let work: Vec<(Pair, Vec<(Link, DefaultAssociation)>)> = by_pair
-            .into_iter()
-            .flat_map(|(pair, items)| chunks(&items).into_iter().map(move |c| (pair, c)))
-            .collect();
-        let mut results = futures::stream::iter(work)
-            .map(|(pair, batch)| async move {
-                let inputs = batch.iter().map(|(_, a)| a.clone()).collect();
-                let outcome = crm.associate(pair.0, pair.1, inputs).await;
-                (batch, outcome)
-            })
-            .buffer_unordered(self.options.concurrency);
-        while let Some((batch, outcome)) = results.next().await {
-            let outcomes = match outcome {
-                Err(stop) => {
-                    self.stop = Some(stop);
-                    break;
-                }
-                Ok(o) => o,
-            };
-            for ((link, _), o) in batch.iter().zip(outcomes) {
-                match o {
-                    Outcome::Done(_) => {
-                        self.state.links.insert(link.clone());
-                        self.report.associations.created += 1;
-                    }
-                    Outcome::Recorded => self.report.associations.created += 1,
-                    Outcome::Failed(f) => {
-                        self.report.associations.failed += 1;
-                        let key = format!(
-                            "{}:{} → {}:{}",
-                            link.from, link.from_key, link.to, link.to_key
-                        );
-                        self.fail("associations", &key, "associate", &f);
-                    }
-                    Outcome::NotFound => self.report.associations.pending += 1,
-                }
-            }
-            self.save(false).await?;
-        }
-        Ok(())
-    }
-}
-
-/// Sync `desired` through `crm`. The state is updated as HubSpot confirms writes and saved to
+/// Sync `desired` through `crm`. The state is updated as the CRM confirms writes and saved to
 /// `store` (when given) as the run goes and at the end. A `Stop` (daily limit, token) ends the
 /// run early with everything confirmed so far saved.
 pub async fn run(
@@ -602,52 +45,401 @@ pub async fn run(
     options: &Options,
 ) -> Result<SyncReport, StateError> {
     let started = Instant::now();
-    let mut e = Engine {
-        crm,
-        state,
-        store,
-        options,
-        report: SyncReport::default(),
-        last_save: Instant::now(),
-        stop: None,
-    };
-    if options.live {
-        e.read_back(desired).await?;
+    let mut d = Driver::new(crm, state, store, options.concurrency);
+    read_back(&mut d, desired, &options.objects).await?;
+    // The plan keeps what it takes; leads still read `desired` below.
+    let mut the_plan = plan(desired.clone(), d.progress.state);
+    if d.stop.is_none() && refresh_lifecycle(&mut d, &the_plan).await? {
+        the_plan = plan(desired.clone(), d.progress.state);
     }
-    // The plan keeps what it takes; leads and tasks still read `desired` below.
-    let mut the_plan = plan(desired.clone(), e.state);
-    if options.live && e.stop.is_none() {
-        e.refresh_lifecycle(&the_plan).await?;
-        the_plan = plan(desired.clone(), e.state);
-    }
-    e.save(true).await?;
-    let links_existing = the_plan.links_existing;
+    d.save(true).await?;
+    write(&mut d, &the_plan, desired, options).await?;
+    d.save(true).await?;
+    let mut report = d.finish();
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// The write phases in dependency order, each saving the state when done; a stop skips the
+/// phases after it.
+async fn write(
+    d: &mut Driver<'_>,
+    the_plan: &Plan,
+    desired: &Desired,
+    options: &Options,
+) -> Result<(), StateError> {
+    let wants = |object| options.objects.contains(&object);
     for object in [
         ObjectType::Companies,
         ObjectType::Contacts,
         ObjectType::Deals,
     ] {
-        if e.stop.is_none() && e.wants(object) {
-            e.upsert(object, &the_plan).await?;
-            e.save(true).await?;
+        if d.stop.is_none() && wants(object) {
+            writes::upsert(d, object, the_plan.object(object)).await?;
+            d.save(true).await?;
         }
     }
-    if e.stop.is_none() && e.wants(ObjectType::Leads) {
-        e.leads(&the_plan, desired).await?;
-        e.save(true).await?;
+    if d.stop.is_none() && wants(ObjectType::Leads) {
+        let types = LeadTypes {
+            contact: options.lead_contact_type,
+            company: options.lead_company_type,
+        };
+        let leads = the_plan.object(ObjectType::Leads);
+        writes::leads(d, leads, &desired.lead_contacts, types).await?;
+        d.save(true).await?;
     }
-    if e.stop.is_none() && e.wants(ObjectType::Tasks) {
-        e.upsert(ObjectType::Tasks, &the_plan).await?;
-        e.save(true).await?;
+    if d.stop.is_none() && wants(ObjectType::Tasks) {
+        writes::upsert(d, ObjectType::Tasks, the_plan.object(ObjectType::Tasks)).await?;
+        d.save(true).await?;
     }
-    if e.stop.is_none() {
-        e.report.associations.unchanged += links_existing;
-        let links = the_plan.links.clone();
-        e.associate(&links).await?;
+    if d.stop.is_none() {
+        d.progress.report.associations.unchanged += the_plan.links_existing;
+        writes::associate(d, &the_plan.links, &options.objects).await?;
     }
-    e.save(true).await?;
-    let mut report = e.report;
-    report.stopped = e.stop.map(|s| s.message);
-    report.seconds = started.elapsed().as_secs_f64();
-    Ok(report)
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::hubspot::Recorder;
+    use crate::store::Location;
+    use crate::sync::memory::MemoryCrm;
+    use crate::sync::model::{Link, Record};
+    use crate::sync::state::STATE_FILE;
+
+    fn account(i: usize) -> String {
+        format!("acct_{i:03}")
+    }
+
+    fn email(i: usize) -> String {
+        format!("user{i}@x.com")
+    }
+
+    /// `n` accounts, each with a company, a primary contact, a trial deal, a lead and a task,
+    /// and the associations `model::build` makes between them.
+    fn desired(n: usize) -> Desired {
+        let mut d = Desired::default();
+        let mut push = |object, key: &str, account: &str, props: &[(&'static str, &str)]| {
+            d.records.entry(object).or_default().push(Record {
+                object,
+                key: key.to_string(),
+                account: account.to_string(),
+                props: props.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+            })
+        };
+        let mut links = Vec::new();
+        let mut lead_contacts = BTreeMap::new();
+        for i in 0..n {
+            let (a, e) = (account(i), email(i));
+            let (trial, task) = (format!("trial_{i}"), format!("{a}:green"));
+            push(
+                ObjectType::Companies,
+                &a,
+                &a,
+                &[("plg_account_id", &a), ("pql_score", "50")],
+            );
+            push(
+                ObjectType::Contacts,
+                &e,
+                &a,
+                &[("email", &e), ("plg_account_id", &a)],
+            );
+            push(ObjectType::Deals, &trial, &a, &[("plg_trial_id", &trial)]);
+            push(
+                ObjectType::Leads,
+                &a,
+                &a,
+                &[("plg_account_id", &a), ("hs_lead_name", &a)],
+            );
+            push(ObjectType::Tasks, &task, &a, &[("plg_task_key", &task)]);
+            lead_contacts.insert(a.clone(), e.clone());
+            links.extend([
+                Link::new(ObjectType::Contacts, &e, ObjectType::Companies, &a),
+                Link::new(ObjectType::Deals, &trial, ObjectType::Companies, &a),
+                Link::new(ObjectType::Deals, &trial, ObjectType::Contacts, &e),
+                Link::new(ObjectType::Tasks, &task, ObjectType::Companies, &a),
+            ]);
+        }
+        d.links = links;
+        d.lead_contacts = lead_contacts;
+        d
+    }
+
+    fn options(objects: &[ObjectType]) -> Options {
+        Options {
+            concurrency: 4,
+            lead_contact_type: Some(578),
+            lead_company_type: Some(580),
+            objects: objects.to_vec(),
+        }
+    }
+
+    async fn sync(
+        crm: &dyn Crm,
+        desired: &Desired,
+        state: &mut SyncState,
+        store: Option<&Store>,
+    ) -> SyncReport {
+        run(crm, desired, state, store, &options(&ObjectType::ALL))
+            .await
+            .expect("the state saves")
+    }
+
+    fn store(dir: &std::path::Path) -> Store {
+        let url = dir.display().to_string();
+        Store::open(&Location {
+            configured: url.clone(),
+            url,
+            store_options: vec![],
+        })
+        .unwrap()
+    }
+
+    async fn saved(store: &Store) -> SyncState {
+        store.read(STATE_FILE).await.unwrap().expect("state saved")
+    }
+
+    /// Call sizes in order of size: batches in flight at once are sent in any order.
+    fn sorted(mut calls: Vec<usize>) -> Vec<usize> {
+        calls.sort();
+        calls
+    }
+
+    fn counts(report: &SyncReport, object: ObjectType) -> crate::sync::Counts {
+        report
+            .objects
+            .get(object.name())
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn a_first_run_creates_everything_and_the_next_updates_only_what_changed() {
+        let n = 120;
+        let crm = MemoryCrm::default();
+        let mut state = SyncState::default();
+        let first = sync(&crm, &desired(n), &mut state, None).await;
+        assert!(first.failures.is_empty() && first.stopped.is_none());
+        for object in ObjectType::ALL {
+            let c = counts(&first, object);
+            assert_eq!((c.created, c.updated), (n, 0), "{object}");
+            assert_eq!(crm.records(object).len(), n, "{object}");
+            assert_eq!(state.records(object), n, "{object}");
+        }
+        assert_eq!(first.associations.created, 4 * n);
+        // The four default associations, and each lead's to its contact and company.
+        assert_eq!(crm.links(), 6 * n);
+
+        let mut changed = desired(n);
+        let company = &mut changed.records.get_mut(&ObjectType::Companies).unwrap()[1];
+        company.props.insert("pql_score", "61".into());
+        let second = sync(&crm, &changed, &mut state, None).await;
+        let companies = counts(&second, ObjectType::Companies);
+        assert_eq!(
+            (companies.created, companies.updated, companies.unchanged),
+            (0, 1, n - 1)
+        );
+        for object in [
+            ObjectType::Contacts,
+            ObjectType::Deals,
+            ObjectType::Leads,
+            ObjectType::Tasks,
+        ] {
+            let c = counts(&second, object);
+            assert_eq!((c.created, c.updated, c.unchanged), (0, 0, n), "{object}");
+        }
+        assert_eq!(
+            sorted(crm.calls("upsert", ObjectType::Companies)),
+            vec![1, 20, 100]
+        );
+        assert_eq!(
+            sorted(crm.calls("create", ObjectType::Leads)),
+            vec![20, 100]
+        );
+        assert_eq!(
+            crm.records(ObjectType::Companies)[&account(1)].props["pql_score"],
+            "61"
+        );
+        assert_eq!(
+            (second.associations.created, second.associations.unchanged),
+            (0, 4 * n)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_rejected_contact_is_isolated_by_splitting_and_the_rest_of_its_batch_lands() {
+        let crm = MemoryCrm::default();
+        let bad = email(120);
+        crm.reject(&bad);
+        let mut state = SyncState::default();
+        let report = sync(&crm, &desired(150), &mut state, None).await;
+        let contacts = counts(&report, ObjectType::Contacts);
+        assert_eq!((contacts.created, contacts.failed), (149, 1));
+        let failed: Vec<(&str, &str)> = report
+            .failures
+            .iter()
+            .map(|f| (f.object.as_str(), f.key.as_str()))
+            .collect();
+        assert_eq!(failed, vec![("contacts", bad.as_str())]);
+        assert_eq!(report.failures[0].status, Some(400));
+        assert!(report.failures[0].correlation_id.is_some());
+        assert_eq!(crm.records(ObjectType::Contacts).len(), 149);
+        assert!(
+            state.get(ObjectType::Contacts, &bad).is_none(),
+            "retried next run"
+        );
+        assert_eq!(
+            sorted(crm.calls("upsert", ObjectType::Contacts)),
+            vec![1, 1, 1, 2, 3, 4, 6, 7, 12, 13, 25, 25, 50, 100]
+        );
+        // What needs the contact waits for it: its lead, and its two associations.
+        assert_eq!(counts(&report, ObjectType::Leads).pending, 1);
+        assert_eq!(report.associations.pending, 2);
+    }
+
+    #[tokio::test]
+    async fn a_stop_halts_the_run_with_what_was_confirmed_saved() {
+        // (why, how the portal stops, the stop's message has, companies saved)
+        let cases: &[(&str, fn(&MemoryCrm), &str, usize)] = &[
+            (
+                "daily limit after the companies' two batches",
+                |crm| crm.daily_limit_after(2),
+                "daily API limit",
+                150,
+            ),
+            ("revoked token", |crm| crm.revoke_token(), "401", 0),
+        ];
+        for (why, stop, message, companies) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let store = store(dir.path());
+            let crm = MemoryCrm::default();
+            stop(&crm);
+            let mut state = SyncState::default();
+            let report = sync(&crm, &desired(150), &mut state, Some(&store)).await;
+            assert!(
+                report
+                    .stopped
+                    .as_deref()
+                    .is_some_and(|s| s.contains(message)),
+                "{why}: {:?}",
+                report.stopped
+            );
+            let on_disk = saved(&store).await;
+            assert_eq!(on_disk, state, "{why}: everything confirmed is saved");
+            assert_eq!(on_disk.records(ObjectType::Companies), *companies, "{why}");
+            assert_eq!(on_disk.records(ObjectType::Contacts), 0, "{why}");
+            for (op, object) in [("upsert", ObjectType::Deals), ("create", ObjectType::Leads)] {
+                assert!(
+                    crm.calls(op, object).is_empty(),
+                    "{why}: nothing after the stop"
+                );
+            }
+            assert_eq!(crm.links(), 0, "{why}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lead_create_whose_answer_was_lost_is_adopted_on_resume_not_created_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let crm = MemoryCrm::default();
+        crm.lose_answer_to("create", ObjectType::Leads);
+        let n = 30;
+        let mut state = SyncState::default();
+        let first = sync(&crm, &desired(n), &mut state, Some(&store)).await;
+        assert!(first.stopped.is_some());
+        assert_eq!(
+            crm.records(ObjectType::Leads).len(),
+            n,
+            "HubSpot created them"
+        );
+        let on_disk = saved(&store).await;
+        assert_eq!(
+            on_disk.records(ObjectType::Leads),
+            0,
+            "the run never heard back"
+        );
+        assert_eq!(on_disk.pending[&ObjectType::Leads].len(), n);
+
+        let mut resumed = saved(&store).await;
+        let second = sync(&crm, &desired(n), &mut resumed, Some(&store)).await;
+        assert!(second.stopped.is_none() && second.failures.is_empty());
+        let leads = counts(&second, ObjectType::Leads);
+        assert_eq!((leads.adopted, leads.created), (n, 0));
+        assert_eq!(
+            crm.calls("create", ObjectType::Leads),
+            vec![n],
+            "no second create"
+        );
+        assert_eq!(crm.records(ObjectType::Leads).len(), n);
+        assert!(saved(&store).await.pending.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_rejected_association_is_isolated_by_splitting_and_the_others_land() {
+        // Associations used to fail as a whole batch: one bad pair cost 99 good ones.
+        let n = 150;
+        let crm = MemoryCrm::default();
+        crm.reject_links_of(&email(7));
+        let mut state = SyncState::default();
+        let report = sync(&crm, &desired(n), &mut state, None).await;
+        assert_eq!(report.associations.failed, 2);
+        assert_eq!(report.associations.created, 4 * n - 2);
+        let mut failed: Vec<&str> = report.failures.iter().map(|f| f.key.as_str()).collect();
+        failed.sort();
+        assert_eq!(
+            failed,
+            vec![
+                "contacts:user7@x.com → companies:acct_007",
+                "deals:trial_7 → contacts:user7@x.com"
+            ]
+        );
+        assert!(report.failures.iter().all(|f| f.object == "associations"));
+        assert_eq!(crm.links(), 6 * n - 2);
+        let contact_to_company = Link::new(
+            ObjectType::Contacts,
+            &email(7),
+            ObjectType::Companies,
+            &account(7),
+        );
+        assert!(
+            !state.links.contains(&contact_to_company),
+            "a failed association is retried next run"
+        );
+    }
+
+    #[tokio::test]
+    async fn offline_a_request_refers_to_a_record_not_written_by_its_placeholder() {
+        // Leads alone: the contacts and companies they are created with are not written in
+        // this run, yet the recorded create names them, as it always has.
+        let dir = tempfile::tempdir().unwrap();
+        let recorder = Recorder::new(dir.path()).unwrap();
+        let mut state = SyncState::default();
+        let report = run(
+            &recorder,
+            &desired(2),
+            &mut state,
+            None,
+            &options(&[ObjectType::Leads]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(counts(&report, ObjectType::Leads).created, 2);
+        recorder.finish().await.unwrap();
+        let text = std::fs::read_to_string(dir.path().join("leads.jsonl")).unwrap();
+        let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        let ids: Vec<&str> = line["body"]["inputs"][0]["associations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["to"]["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            vec!["{{contacts:user0@x.com}}", "{{companies:acct_000}}"]
+        );
+    }
 }

@@ -5,7 +5,7 @@
 //! Records are keyed by pqlsync's own ids (account, email, trial, activation), never by HubSpot
 //! ids, so the desired state does not depend on what HubSpot has assigned yet.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::schema::id_property;
 use crate::decision::Decision;
 use crate::hubspot::ObjectType;
-use crate::route::{DealStage, LeadStage};
+use crate::route::{DealStage, LeadStage, Task};
 
 /// One identified user of an account, from `sql/outputs/account_contacts.sql`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,10 +127,6 @@ pub struct Desired {
     pub links: Vec<Link>,
     /// Lead key (account) → the primary contact's email; a lead needs one to be created.
     pub lead_contacts: BTreeMap<String, String>,
-    /// Task key → (account, primary contact email if any).
-    pub task_targets: BTreeMap<String, (String, Option<String>)>,
-    /// Routed owners the portal does not know (reported, not written).
-    pub unknown_owners: BTreeSet<String>,
 }
 
 impl Desired {
@@ -162,6 +158,194 @@ fn clip(s: &str) -> String {
     s[..end].to_string()
 }
 
+/// What every record of one account shares.
+struct Account<'a> {
+    decision: &'a Decision,
+    /// The owner's HubSpot id. An owner the portal does not know (one kept in routing memory
+    /// who is no longer an owner there) has no id to write: the records go without one.
+    owner: Option<String>,
+    /// The lifecycle stage its company and contacts move to.
+    lifecycle: Option<String>,
+    /// The primary contact's email: whom the deal, lead and task are about.
+    primary: Option<String>,
+}
+
+impl Account<'_> {
+    fn id(&self) -> &str {
+        &self.decision.account_id
+    }
+
+    /// The score every record carries.
+    fn score(&self, props: &mut BTreeMap<&'static str, String>) {
+        let s = &self.decision.score;
+        props.insert("pql_score", s.pql.to_string());
+        props.insert("pql_tier", s.tier.as_str().into());
+    }
+
+    fn owned(&self, props: &mut BTreeMap<&'static str, String>) {
+        if let Some(o) = &self.owner {
+            props.insert("hubspot_owner_id", o.clone());
+        }
+    }
+}
+
+impl Desired {
+    fn push(
+        &mut self,
+        object: ObjectType,
+        key: &str,
+        account: &str,
+        props: BTreeMap<&'static str, String>,
+    ) {
+        self.records.entry(object).or_default().push(Record {
+            object,
+            key: key.to_string(),
+            account: account.to_string(),
+            props,
+        });
+    }
+}
+
+fn company(a: &Account) -> BTreeMap<&'static str, String> {
+    let (s, r, f) = (&a.decision.score, &a.decision.route, &a.decision.facts);
+    let mut company = BTreeMap::new();
+    company.insert(id_property(ObjectType::Companies), a.id().to_string());
+    if let Some(name) = &f.name {
+        company.insert("name", name.clone());
+    }
+    if let Some(domain) = &f.domain {
+        company.insert("domain", domain.clone());
+    }
+    a.score(&mut company);
+    company.insert("pql_fit_score", s.fit.to_string());
+    company.insert("pql_usage_score", s.usage.to_string());
+    company.insert("pql_signals", clip(&s.signals_text()));
+    company.insert("plg_motion", r.motion.as_str().into());
+    company.insert("plg_seats", f.seats.to_string());
+    company.insert("plg_lead_stage", r.lead_stage.as_str().into());
+    a.owned(&mut company);
+    if let Some(l) = &a.lifecycle {
+        company.insert("lifecyclestage", l.clone());
+    }
+    company
+}
+
+fn contact(a: &Account, email: &str) -> BTreeMap<&'static str, String> {
+    let mut contact = BTreeMap::new();
+    contact.insert("email", email.to_string());
+    contact.insert("plg_account_id", a.id().to_string());
+    a.score(&mut contact);
+    if let Some(l) = &a.lifecycle {
+        contact.insert("lifecyclestage", l.clone());
+    }
+    contact
+}
+
+/// The trial deal, associated with the company and the primary contact.
+fn deal(d: &mut Desired, a: &Account, mapping: &Mapping, trial: &str, stage: DealStage) {
+    let account = a.id();
+    let f = &a.decision.facts;
+    let mut deal = BTreeMap::new();
+    deal.insert(id_property(ObjectType::Deals), trial.to_string());
+    deal.insert("plg_account_id", account.to_string());
+    deal.insert(
+        "dealname",
+        format!("{} — PLG trial", f.name.as_deref().unwrap_or(account)),
+    );
+    deal.insert("pipeline", mapping.deal_pipeline.clone());
+    if let Some(id) = mapping.deal_stages.get(&stage) {
+        deal.insert("dealstage", id.clone());
+    }
+    deal.insert("trial_status", f.trial_status.clone());
+    if let Some(day) = f.trial_start {
+        deal.insert("trial_start_date", day.to_string());
+    }
+    if let Some(day) = f.trial_end {
+        deal.insert("trial_end_date", day.to_string());
+        if matches!(stage, DealStage::ClosedWon | DealStage::ClosedLost) {
+            deal.insert("closedate", day.to_string());
+        }
+    }
+    if let Some(mrr) = f.mrr.filter(|m| *m > 0) {
+        deal.insert("amount", amount(mrr));
+    }
+    a.score(&mut deal);
+    a.owned(&mut deal);
+    d.push(ObjectType::Deals, trial, account, deal);
+    d.links.push(Link::new(
+        ObjectType::Deals,
+        trial,
+        ObjectType::Companies,
+        account,
+    ));
+    if let Some(email) = &a.primary {
+        d.links.push(Link::new(
+            ObjectType::Deals,
+            trial,
+            ObjectType::Contacts,
+            email,
+        ));
+    }
+}
+
+/// The lead, created later with its primary contact `email`.
+fn lead(d: &mut Desired, a: &Account, mapping: &Mapping, email: &str) {
+    let account = a.id();
+    let r = &a.decision.route;
+    let mut lead = BTreeMap::new();
+    lead.insert(id_property(ObjectType::Leads), account.to_string());
+    lead.insert(
+        "hs_lead_name",
+        a.decision
+            .facts
+            .name
+            .clone()
+            .unwrap_or_else(|| account.to_string()),
+    );
+    lead.insert("hs_pipeline", mapping.lead_pipeline.clone());
+    if let Some(id) = mapping.lead_stages.get(&r.lead_stage) {
+        lead.insert("hs_pipeline_stage", id.clone());
+    }
+    a.score(&mut lead);
+    a.owned(&mut lead);
+    d.push(ObjectType::Leads, account, account, lead);
+    d.lead_contacts
+        .insert(account.to_string(), email.to_string());
+}
+
+/// The owner's task for a Green activation, associated with the company and primary contact.
+fn task(d: &mut Desired, a: &Account, task: &Task) {
+    let account = a.id();
+    let s = &a.decision.score;
+    let mut t = BTreeMap::new();
+    t.insert(id_property(ObjectType::Tasks), task.key.clone());
+    t.insert("hs_task_subject", task.subject.clone());
+    t.insert(
+        "hs_task_body",
+        clip(&format!("PQL {} ({}). {}", s.pql, s.tier, s.signals_text())),
+    );
+    t.insert("hs_timestamp", format!("{}T09:00:00.000Z", task.due));
+    t.insert("hs_task_status", "NOT_STARTED".into());
+    t.insert("hs_task_priority", "HIGH".into());
+    t.insert("hs_task_type", "TODO".into());
+    a.owned(&mut t);
+    d.push(ObjectType::Tasks, &task.key, account, t);
+    d.links.push(Link::new(
+        ObjectType::Tasks,
+        &task.key,
+        ObjectType::Companies,
+        account,
+    ));
+    if let Some(email) = &a.primary {
+        d.links.push(Link::new(
+            ObjectType::Tasks,
+            &task.key,
+            ObjectType::Contacts,
+            email,
+        ));
+    }
+}
+
 /// The desired records for `decisions`. Contacts are grouped by account; a person in several
 /// accounts is one contact, of the account `contact_accounts` picks.
 pub fn build(
@@ -170,18 +354,6 @@ pub fn build(
     mapping: &Mapping,
 ) -> Desired {
     let mut d = Desired::default();
-    let push = |d: &mut Desired,
-                object: ObjectType,
-                key: &str,
-                account: &str,
-                props: BTreeMap<&'static str, String>| {
-        d.records.entry(object).or_default().push(Record {
-            object,
-            key: key.to_string(),
-            account: account.to_string(),
-            props,
-        });
-    };
     // foldhash, as DataFusion uses for the same strings: with std's SipHash, hashing every
     // email of the run was a third of `build`'s time.
     let decided: HashSet<&str> = decisions.iter().map(|d| d.account_id.as_str()).collect();
@@ -190,64 +362,30 @@ pub fn build(
     let mut written: HashSet<&str> = HashSet::new();
     for decision in decisions {
         let account = decision.account_id.as_str();
-        let s = &decision.score;
         let r = &decision.route;
-        let f = &decision.facts;
-        let owner = r.owner.as_deref().and_then(|o| {
-            let id = mapping.owner_id(o);
-            if id.is_none() {
-                d.unknown_owners.insert(o.to_string());
-            }
-            id
-        });
-        let lifecycle = mapping.lifecycle.get(&r.lead_stage).cloned();
-        let score = |props: &mut BTreeMap<&'static str, String>| {
-            props.insert("pql_score", s.pql.to_string());
-            props.insert("pql_tier", s.tier.as_str().into());
-        };
-
-        let mut company = BTreeMap::new();
-        company.insert(id_property(ObjectType::Companies), account.to_string());
-        if let Some(name) = &f.name {
-            company.insert("name", name.clone());
-        }
-        if let Some(domain) = &f.domain {
-            company.insert("domain", domain.clone());
-        }
-        score(&mut company);
-        company.insert("pql_fit_score", s.fit.to_string());
-        company.insert("pql_usage_score", s.usage.to_string());
-        company.insert("pql_signals", clip(&s.signals_text()));
-        company.insert("plg_motion", r.motion.as_str().into());
-        company.insert("plg_seats", f.seats.to_string());
-        company.insert("plg_lead_stage", r.lead_stage.as_str().into());
-        if let Some(o) = &owner {
-            company.insert("hubspot_owner_id", o.clone());
-        }
-        if let Some(l) = &lifecycle {
-            company.insert("lifecyclestage", l.clone());
-        }
-        push(&mut d, ObjectType::Companies, account, account, company);
-
         let list = contacts.get(account).map(Vec::as_slice).unwrap_or(&[]);
         let ours = |c: &&Contact| account_of.get(c.email.as_str()) == Some(&account);
-        let primary: Option<String> = list
-            .iter()
-            .filter(ours)
-            .find(|c| c.primary)
-            .map(|c| c.email.clone());
+        let a = Account {
+            decision,
+            owner: r.owner.as_deref().and_then(|o| mapping.owner_id(o)),
+            lifecycle: mapping.lifecycle.get(&r.lead_stage).cloned(),
+            primary: list
+                .iter()
+                .filter(ours)
+                .find(|c| c.primary)
+                .map(|c| c.email.clone()),
+        };
+        d.push(ObjectType::Companies, account, account, company(&a));
         for c in list.iter().filter(ours) {
             if !written.insert(&c.email) {
                 continue;
             }
-            let mut contact = BTreeMap::new();
-            contact.insert("email", c.email.clone());
-            contact.insert("plg_account_id", account.to_string());
-            score(&mut contact);
-            if let Some(l) = &lifecycle {
-                contact.insert("lifecyclestage", l.clone());
-            }
-            push(&mut d, ObjectType::Contacts, &c.email, account, contact);
+            d.push(
+                ObjectType::Contacts,
+                &c.email,
+                account,
+                contact(&a, &c.email),
+            );
             d.links.push(Link::new(
                 ObjectType::Contacts,
                 &c.email,
@@ -255,104 +393,14 @@ pub fn build(
                 account,
             ));
         }
-
-        if let (Some(trial), Some(stage)) = (&f.trial_id, r.deal_stage) {
-            let mut deal = BTreeMap::new();
-            deal.insert(id_property(ObjectType::Deals), trial.clone());
-            deal.insert("plg_account_id", account.to_string());
-            deal.insert(
-                "dealname",
-                format!("{} — PLG trial", f.name.as_deref().unwrap_or(account)),
-            );
-            deal.insert("pipeline", mapping.deal_pipeline.clone());
-            if let Some(id) = mapping.deal_stages.get(&stage) {
-                deal.insert("dealstage", id.clone());
-            }
-            deal.insert("trial_status", f.trial_status.clone());
-            if let Some(day) = f.trial_start {
-                deal.insert("trial_start_date", day.to_string());
-            }
-            if let Some(day) = f.trial_end {
-                deal.insert("trial_end_date", day.to_string());
-                if matches!(stage, DealStage::ClosedWon | DealStage::ClosedLost) {
-                    deal.insert("closedate", day.to_string());
-                }
-            }
-            if let Some(mrr) = f.mrr.filter(|m| *m > 0) {
-                deal.insert("amount", amount(mrr));
-            }
-            score(&mut deal);
-            if let Some(o) = &owner {
-                deal.insert("hubspot_owner_id", o.clone());
-            }
-            push(&mut d, ObjectType::Deals, trial, account, deal);
-            d.links.push(Link::new(
-                ObjectType::Deals,
-                trial,
-                ObjectType::Companies,
-                account,
-            ));
-            if let Some(email) = &primary {
-                d.links.push(Link::new(
-                    ObjectType::Deals,
-                    trial,
-                    ObjectType::Contacts,
-                    email,
-                ));
-            }
+        if let (Some(trial), Some(stage)) = (&decision.facts.trial_id, r.deal_stage) {
+            deal(&mut d, &a, mapping, trial, stage);
         }
-
-        if let Some(email) = &primary {
-            let mut lead = BTreeMap::new();
-            lead.insert(id_property(ObjectType::Leads), account.to_string());
-            lead.insert(
-                "hs_lead_name",
-                f.name.clone().unwrap_or_else(|| account.to_string()),
-            );
-            lead.insert("hs_pipeline", mapping.lead_pipeline.clone());
-            if let Some(id) = mapping.lead_stages.get(&r.lead_stage) {
-                lead.insert("hs_pipeline_stage", id.clone());
-            }
-            score(&mut lead);
-            if let Some(o) = &owner {
-                lead.insert("hubspot_owner_id", o.clone());
-            }
-            push(&mut d, ObjectType::Leads, account, account, lead);
-            d.lead_contacts.insert(account.to_string(), email.clone());
+        if let Some(email) = &a.primary {
+            lead(&mut d, &a, mapping, email);
         }
-
-        if let Some(task) = &r.activation {
-            let mut t = BTreeMap::new();
-            t.insert(id_property(ObjectType::Tasks), task.key.clone());
-            t.insert("hs_task_subject", task.subject.clone());
-            t.insert(
-                "hs_task_body",
-                clip(&format!("PQL {} ({}). {}", s.pql, s.tier, s.signals_text())),
-            );
-            t.insert("hs_timestamp", format!("{}T09:00:00.000Z", task.due));
-            t.insert("hs_task_status", "NOT_STARTED".into());
-            t.insert("hs_task_priority", "HIGH".into());
-            t.insert("hs_task_type", "TODO".into());
-            if let Some(o) = &owner {
-                t.insert("hubspot_owner_id", o.clone());
-            }
-            push(&mut d, ObjectType::Tasks, &task.key, account, t);
-            d.task_targets
-                .insert(task.key.clone(), (account.to_string(), primary.clone()));
-            d.links.push(Link::new(
-                ObjectType::Tasks,
-                &task.key,
-                ObjectType::Companies,
-                account,
-            ));
-            if let Some(email) = &primary {
-                d.links.push(Link::new(
-                    ObjectType::Tasks,
-                    &task.key,
-                    ObjectType::Contacts,
-                    email,
-                ));
-            }
+        if let Some(activation) = &r.activation {
+            task(&mut d, &a, activation);
         }
     }
     d

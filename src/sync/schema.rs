@@ -90,7 +90,8 @@ fn score() -> PropertyCreate {
     )
 }
 
-/// Every custom property pqlsync writes, by object.
+/// Every custom property pqlsync writes, by object. Long, but a table: one place declares
+/// every property, in the order `hubspot setup` creates them.
 pub fn properties() -> Vec<(ObjectType, PropertyCreate)> {
     use ObjectType::*;
     let account = || {
