@@ -35,11 +35,11 @@ impl Drop for Moto {
 
 fn moto() -> Option<Moto> {
     let Ok(server) = std::env::var("PQLSYNC_MOTO_SERVER") else {
-        assert!(
-            std::env::var("PQLSYNC_REQUIRE_MOTO").is_err(),
-            "PQLSYNC_REQUIRE_MOTO is set but PQLSYNC_MOTO_SERVER is not"
+        skipped(
+            "PQLSYNC_REQUIRE_MOTO",
+            "moto",
+            "set PQLSYNC_MOTO_SERVER to a moto_server binary",
         );
-        eprintln!("skipped: set PQLSYNC_MOTO_SERVER to a moto_server binary to run the S3 test");
         return None;
     };
     let port = TcpListener::bind("127.0.0.1:0")

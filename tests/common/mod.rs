@@ -169,3 +169,19 @@ pub fn read_dir_batches(path: &Path) -> Result<Vec<RecordBatch>, String> {
     }
     Ok(out)
 }
+
+/// Say that a test skipped because `tool` is missing, and how to get it. The message goes to
+/// the process's stderr handle, not through `eprintln!`, because libtest captures the latter
+/// for passing tests and a skip would then look like a pass. `requirement` names the
+/// environment variable CI sets to turn the skip into a failure.
+pub fn skipped(requirement: &str, tool: &str, how: &str) {
+    assert!(
+        std::env::var_os(requirement).is_none(),
+        "{requirement} is set but {tool} was not found: {how}"
+    );
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "skipped: needs {tool} ({how}); CI sets {requirement} and fails instead"
+    );
+}
