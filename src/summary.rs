@@ -165,6 +165,15 @@ impl fmt::Display for Summary {
     }
 }
 
+/// `  LABEL N` when `n` is not zero: the counts a reader only needs when they happen.
+fn when_any(label: &str, n: usize) -> String {
+    if n > 0 {
+        format!("  {label} {}", thousands(n as i64))
+    } else {
+        String::new()
+    }
+}
+
 /// What the HubSpot step did, object by object, then its requests, warnings and failures.
 fn sync_report(f: &mut fmt::Formatter<'_>, s: &SyncReport) -> fmt::Result {
     writeln!(f, "  hubspot   {}", s.mode)?;
@@ -175,21 +184,9 @@ fn sync_report(f: &mut fmt::Formatter<'_>, s: &SyncReport) -> fmt::Result {
             thousands(c.created as i64),
             thousands(c.updated as i64),
             thousands(c.unchanged as i64),
-            if c.adopted > 0 {
-                format!("  matched existing {}", thousands(c.adopted as i64))
-            } else {
-                String::new()
-            },
-            if c.pending > 0 {
-                format!("  waiting {}", thousands(c.pending as i64))
-            } else {
-                String::new()
-            },
-            if c.failed > 0 {
-                format!("  FAILED {}", thousands(c.failed as i64))
-            } else {
-                String::new()
-            },
+            when_any("matched existing", c.adopted),
+            when_any("waiting", c.pending),
+            when_any("FAILED", c.failed),
         )?;
     }
     let a = &s.associations;
@@ -199,16 +196,8 @@ fn sync_report(f: &mut fmt::Formatter<'_>, s: &SyncReport) -> fmt::Result {
         "associations",
         thousands(a.created as i64),
         thousands(a.unchanged as i64),
-        if a.pending > 0 {
-            format!("  waiting {}", thousands(a.pending as i64))
-        } else {
-            String::new()
-        },
-        if a.failed > 0 {
-            format!("  FAILED {}", thousands(a.failed as i64))
-        } else {
-            String::new()
-        },
+        when_any("waiting", a.pending),
+        when_any("FAILED", a.failed),
     )?;
     if s.requests > 0 {
         writeln!(
@@ -234,16 +223,14 @@ fn sync_report(f: &mut fmt::Formatter<'_>, s: &SyncReport) -> fmt::Result {
             s.failures.len()
         )?;
         for fail in s.failures.iter().take(10) {
+            let correlation = fail.correlation_id.as_ref();
             writeln!(
                 f,
                 "      {} {}: {}{}",
                 fail.object,
                 fail.key,
                 fail.message,
-                fail.correlation_id
-                    .as_ref()
-                    .map(|c| format!(" (correlation id {c})"))
-                    .unwrap_or_default()
+                correlation.map_or_else(String::new, |c| format!(" (correlation id {c})"))
             )?;
         }
     }

@@ -127,6 +127,11 @@ async fn load_contacts(engine: &Prepared) -> Result<BTreeMap<String, Vec<Contact
             }
         }
     }
+    // The stream's order depends on the machine's partitions; records, associations and the
+    // primary contact must not.
+    for list in out.values_mut() {
+        list.sort_by(|a, b| (!a.primary, &a.email).cmp(&(!b.primary, &b.email)));
+    }
     Ok(out)
 }
 
@@ -137,7 +142,8 @@ fn counters(report: &mut SyncReport, c: &Counters) {
     report.rate_limited = Counters::get(&c.rate_limited);
 }
 
-/// The sync step of `run` (`dry_run`: only the plan).
+/// The sync step of `run` (`dry_run`: only the plan): against the configured portal, or
+/// recorded to files when there is none.
 pub async fn sync(
     config: &Config,
     run: &RunOptions,
@@ -148,32 +154,56 @@ pub async fn sync(
 ) -> Result<Synced, Error> {
     let contacts = load_contacts(engine).await?;
     log.note(|| format!("read the contacts of {} accounts", contacts.len()));
-    let hs = &config.hubspot;
-    let Some(client) = client(config)? else {
-        let desired = sync::build(
-            decisions,
-            &contacts,
-            &setup::offline_mapping(hs, &owner_pools(config)),
-        );
-        log.note(|| "built the desired records".into());
-        let mut state = SyncState::default();
-        if dry_run {
-            let plan = sync::plan(desired, &state);
-            log.note(|| "planned the sync".into());
-            return Ok(Synced {
-                report: SyncReport {
-                    mode: "plan (offline: no portal configured)".into(),
-                    ..SyncReport::default()
-                },
-                owners: BTreeMap::new(),
-                plan: Some(plan.render(run.verbosity >= Verbosity::Verbose)),
-            });
+    let step = Step {
+        config,
+        run,
+        decisions,
+        contacts: &contacts,
+        dry_run,
+        log,
+    };
+    match client(config)? {
+        None => step.offline().await,
+        Some(client) => step.portal(&client).await,
+    }
+}
+
+/// One sync step's inputs, shared by its offline and its portal variant.
+struct Step<'a> {
+    config: &'a Config,
+    run: &'a RunOptions,
+    decisions: &'a [Decision],
+    contacts: &'a BTreeMap<String, Vec<Contact>>,
+    dry_run: bool,
+    log: &'a Log,
+}
+
+impl Step<'_> {
+    fn plan_only(&self, desired: sync::Desired, state: &SyncState, report: SyncReport) -> Synced {
+        let plan = sync::plan(desired, state);
+        self.log.note(|| "planned the sync".into());
+        Synced {
+            report,
+            owners: BTreeMap::new(),
+            plan: Some(plan.render(self.run.verbosity >= Verbosity::Verbose)),
         }
-        let dir = run
-            .out
-            .clone()
-            .unwrap_or_else(|| config.output_dir.clone())
-            .join("hubspot");
+    }
+
+    /// No portal: plan, or record the requests a live sync would send.
+    async fn offline(&self) -> Result<Synced, Error> {
+        let hs = &self.config.hubspot;
+        let mapping = setup::offline_mapping(hs, &owner_pools(self.config));
+        let desired = sync::build(self.decisions, self.contacts, &mapping);
+        self.log.note(|| "built the desired records".into());
+        let mut state = SyncState::default();
+        if self.dry_run {
+            let report = SyncReport {
+                mode: "plan (offline: no portal configured)".into(),
+                ..SyncReport::default()
+            };
+            return Ok(self.plan_only(desired, &state, report));
+        }
+        let dir = super::out_dir(self.run, &self.config.output_dir).join("hubspot");
         let recorder =
             Recorder::new(&dir).map_err(Error::io(format!("cannot create {}", dir.display())))?;
         let options = sync::Options {
@@ -191,28 +221,73 @@ pub async fn sync(
         report.requests = requests;
         report.write_requests = requests;
         report.outputs = files.iter().map(|f| f.display().to_string()).collect();
-        return Ok(Synced {
+        Ok(Synced {
             report,
             owners: BTreeMap::new(),
             plan: None,
-        });
-    };
-    let Target::Portal { base_url, .. } = &hs.target else {
-        unreachable!("a client exists only for a portal")
-    };
-    let portal = Portal::discover(&client).await?;
-    let req = setup::requirements(hs, &owner_pools(config));
-    let readiness = hubspot::setup::readiness(&req, &portal);
-    if !readiness.ready() {
-        return Err(Error::NotReady(format!(
-            "the HubSpot portal at {base_url} is not ready for pqlsync (run `pqlsync hubspot setup`, with --create-pipelines to add the pipeline and stages):\n{}",
-            render_checks(&readiness.missing())
-        )));
+        })
     }
-    let mapping = setup::mapping(hs, &readiness, &portal);
-    let desired = sync::build(decisions, &contacts, &mapping);
-    log.note(|| "built the desired records".into());
-    let store = Store::open(&config.state)?;
+
+    /// A portal: check it is ready, then plan or sync, keeping the sync state and the ledger.
+    async fn portal(&self, client: &Client) -> Result<Synced, Error> {
+        let hs = &self.config.hubspot;
+        let Target::Portal { base_url, .. } = &hs.target else {
+            unreachable!("a client exists only for a portal")
+        };
+        let portal = Portal::discover(client).await?;
+        let req = setup::requirements(hs, &owner_pools(self.config));
+        let readiness = hubspot::setup::readiness(&req, &portal);
+        if !readiness.ready() {
+            return Err(Error::NotReady(format!(
+                "the HubSpot portal at {base_url} is not ready for pqlsync (run `pqlsync hubspot setup`, with --create-pipelines to add the pipeline and stages):\n{}",
+                render_checks(&readiness.missing())
+            )));
+        }
+        let mapping = setup::mapping(hs, &readiness, &portal);
+        let desired = sync::build(self.decisions, self.contacts, &mapping);
+        self.log.note(|| "built the desired records".into());
+        let store = Store::open(&self.config.state)?;
+        let (mut state, warnings) = portal_state(&store, base_url).await?;
+        let mut report = SyncReport {
+            warnings,
+            ..SyncReport::default()
+        };
+        if self.dry_run {
+            report.mode = format!("plan against {base_url}");
+            counters(&mut report, &client.counters);
+            return Ok(self.plan_only(desired, &state, report));
+        }
+        let options = sync::Options {
+            concurrency: hs.max_concurrency,
+            lead_contact_type: portal.association_type(ObjectType::Leads, ObjectType::Contacts),
+            lead_company_type: portal.association_type(ObjectType::Leads, ObjectType::Companies),
+            objects: hs.objects.clone(),
+        };
+        let mut synced = sync::run(client, &desired, &mut state, Some(&store), &options).await?;
+        synced.mode = format!("synced to {base_url}");
+        synced.warnings.extend(report.warnings);
+        counters(&mut synced, &client.counters);
+        store
+            .write(
+                LEDGER_FILE,
+                &Ledger {
+                    as_of: Some(self.run.as_of),
+                    stopped: synced.stopped.clone(),
+                    failures: synced.failures.clone(),
+                },
+            )
+            .await?;
+        Ok(Synced {
+            owners: kept_owners(&portal, &state, self.decisions),
+            report: synced,
+            plan: None,
+        })
+    }
+}
+
+/// The sync state for the portal at `base_url`; one kept for another portal is dropped, with
+/// a warning, rather than matched against the wrong CRM.
+async fn portal_state(store: &Store, base_url: &str) -> Result<(SyncState, Vec<String>), Error> {
     let mut state: SyncState = store.read(STATE_FILE).await?.unwrap_or_default();
     let mut warnings = Vec::new();
     if state.portal.as_deref().is_some_and(|p| p != base_url) {
@@ -222,65 +297,36 @@ pub async fn sync(
         ));
         state = SyncState::default();
     }
-    state.portal = Some(base_url.clone());
-    if dry_run {
-        let plan = sync::plan(desired, &state);
-        log.note(|| "planned the sync".into());
-        let mut report = SyncReport {
-            mode: format!("plan against {base_url}"),
-            warnings,
-            ..SyncReport::default()
-        };
-        counters(&mut report, &client.counters);
-        return Ok(Synced {
-            report,
-            owners: BTreeMap::new(),
-            plan: Some(plan.render(run.verbosity >= Verbosity::Verbose)),
-        });
-    }
-    let options = sync::Options {
-        concurrency: hs.max_concurrency,
-        lead_contact_type: portal.association_type(ObjectType::Leads, ObjectType::Contacts),
-        lead_company_type: portal.association_type(ObjectType::Leads, ObjectType::Companies),
-        objects: hs.objects.clone(),
-    };
-    let mut report = sync::run(&client, &desired, &mut state, Some(&store), &options).await?;
-    report.mode = format!("synced to {base_url}");
-    report.warnings.extend(warnings);
-    counters(&mut report, &client.counters);
-    store
-        .write(
-            LEDGER_FILE,
-            &Ledger {
-                as_of: Some(run.as_of),
-                stopped: report.stopped.clone(),
-                failures: report.failures.clone(),
-            },
-        )
-        .await?;
-    // Owners HubSpot already had win; remember them as routing's owners.
+    state.portal = Some(base_url.to_string());
+    Ok((state, warnings))
+}
+
+/// Owners HubSpot already had for a company, where they differ from routing's: account →
+/// owner (email, or `hubspot:ID` for an owner the portal does not list). HubSpot's owner wins,
+/// and routing remembers it.
+fn kept_owners(
+    portal: &Portal,
+    state: &SyncState,
+    decisions: &[Decision],
+) -> BTreeMap<String, String> {
     let by_id: BTreeMap<&String, &String> = portal.owners.iter().map(|(e, id)| (id, e)).collect();
     let mut owners = BTreeMap::new();
     for d in decisions {
-        if let Some(id) = state
+        let Some(id) = state
             .get(ObjectType::Companies, &d.account_id)
             .and_then(|c| c.props.get("hubspot_owner_id"))
+        else {
+            continue;
+        };
+        let owner = by_id
+            .get(id)
+            .map_or_else(|| format!("hubspot:{id}"), |e| e.to_string());
+        if d.route.owner.as_deref().map(str::to_ascii_lowercase) != Some(owner.to_ascii_lowercase())
         {
-            let owner = by_id
-                .get(id)
-                .map_or_else(|| format!("hubspot:{id}"), |e| e.to_string());
-            if d.route.owner.as_deref().map(str::to_ascii_lowercase)
-                != Some(owner.to_ascii_lowercase())
-            {
-                owners.insert(d.account_id.clone(), owner);
-            }
+            owners.insert(d.account_id.clone(), owner);
         }
     }
-    Ok(Synced {
-        report,
-        owners,
-        plan: None,
-    })
+    owners
 }
 
 /// What `hubspot check` or `hubspot setup` found, and whether the portal is ready.

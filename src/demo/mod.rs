@@ -301,67 +301,82 @@ fn message_id<R: Rng>(rng: &mut R) -> String {
     )
 }
 
-/// Every event of `account` on `day` (ordinal), in generation order. Deterministic given `rng`.
-///
-/// One function on purpose: the draws happen in a fixed order, and splitting it would reorder
-/// them and change the demo data that `fixtures/demo` and the tests pin.
+/// One event of `user` in `account`, loaded as soon as it happened.
+fn event<R: Rng>(
+    rng: &mut R,
+    account: &Account,
+    user: &User,
+    event: &'static str,
+    timestamp: i64,
+    row_count: Option<i64>,
+) -> Event {
+    Event {
+        id: message_id(rng),
+        account: Some(account.id.clone()),
+        user: Some(user.id.clone()),
+        anonymous_id: format!("anon_{}", user.id),
+        event,
+        timestamp,
+        received_at: timestamp,
+        row_count,
+    }
+}
+
+/// Every event of `account` on `day` (ordinal), in generation order. Deterministic given `rng`;
+/// the draws run in the order of the code here and in [`usage_events`], and changing that
+/// order changes the demo data.
 pub fn events_for<R: Rng>(rng: &mut R, account: &Account, day: i32, activity: f64) -> Vec<Event> {
     let mut out = Vec::new();
     if account.silent || day < account.created {
         return out;
     }
     let day_start = i64::from(day - 719_163) * DAY_US;
-    let at = |rng: &mut R| day_start + rng.random_range(0..DAY_US);
     let first = &account.users[0];
-    let mut push =
-        |rng: &mut R, event: &'static str, user: &User, timestamp: i64, row_count: Option<i64>| {
-            out.push(Event {
-                id: message_id(rng),
-                account: Some(account.id.clone()),
-                user: Some(user.id.clone()),
-                anonymous_id: format!("anon_{}", user.id),
-                event,
-                timestamp,
-                received_at: timestamp,
-                row_count,
-            });
-        };
     // Lifecycle events come from the backend, active or not.
     if let Some(t) = &account.trial {
-        let second = i64::from(t.start_second) * 1_000_000;
-        if day == t.start_day {
-            push(rng, "trial_started", first, day_start + second, None);
-        }
-        if let Some((on, _)) = t.extension
-            && day == on
-        {
-            push(rng, "trial_extended", first, day_start + second, None);
-        }
-        if day == t.end_day() {
-            let e = if t.converts {
-                "checkout_completed"
-            } else {
-                "trial_ended"
-            };
-            push(rng, e, first, day_start + second, None);
+        let at = day_start + i64::from(t.start_second) * 1_000_000;
+        let extended = t.extension.is_some_and(|(on, _)| on == day);
+        let ended = if t.converts {
+            "checkout_completed"
+        } else {
+            "trial_ended"
+        };
+        for (happens, name) in [
+            (day == t.start_day, "trial_started"),
+            (extended, "trial_extended"),
+            (day == t.end_day(), ended),
+        ] {
+            if happens {
+                out.push(event(rng, account, first, name, at, None));
+            }
         }
     }
-    let active = account.inactive_from.is_none_or(|d| day < d);
-    if !active {
+    if account.inactive_from.is_some_and(|d| day >= d) {
         return out;
     }
-    for k in 1..account.users.len() {
-        if account.users[k].joined == day {
-            let ts = at(rng);
-            push(rng, "teammate_invited", first, ts, None);
-        }
+    let invited = account.users[1..].iter().filter(|u| u.joined == day);
+    let connected = account.integration_days.iter().filter(|d| **d == day);
+    for name in invited
+        .map(|_| "teammate_invited")
+        .chain(connected.map(|_| "integration_connected"))
+    {
+        let ts = day_start + rng.random_range(0..DAY_US);
+        out.push(event(rng, account, first, name, ts, None));
     }
-    for d in &account.integration_days {
-        if *d == day {
-            let ts = at(rng);
-            push(rng, "integration_connected", first, ts, None);
-        }
-    }
+    usage_events(rng, account, day, activity, &mut out);
+    out
+}
+
+/// The product usage of `account`'s users on `day`: who is active (fewer at weekends), how
+/// much (Poisson, by engagement), and what (weighted by [`USAGE_EVENTS`]).
+fn usage_events<R: Rng>(
+    rng: &mut R,
+    account: &Account,
+    day: i32,
+    activity: f64,
+    out: &mut Vec<Event>,
+) {
+    let day_start = i64::from(day - 719_163) * DAY_US;
     let weekday = chrono::Datelike::weekday(&date_of(day)).number_from_monday();
     let weekend = if weekday >= 6 { 0.4 } else { 1.0 };
     let near_trial_end = account
@@ -380,24 +395,23 @@ pub fn events_for<R: Rng>(rng: &mut R, account: &Account, day: i32, activity: f6
         let n = 1 + poisson.sample(rng) as usize;
         for _ in 0..n {
             let mut x = rng.random::<f64>() * total;
-            let mut event = USAGE_EVENTS[0].0;
+            let mut name = USAGE_EVENTS[0].0;
             for (e, w) in USAGE_EVENTS {
                 if x < *w {
-                    event = e;
+                    name = e;
                     break;
                 }
                 x -= w;
             }
-            if near_trial_end && event == "page_viewed" && rng.random_bool(0.08) {
-                event = "pricing_page_viewed";
+            if near_trial_end && name == "page_viewed" && rng.random_bool(0.08) {
+                name = "pricing_page_viewed";
             }
             let row_count =
-                (event == "rows_imported").then(|| rows.sample(rng).round().max(1.0) as i64);
-            let ts = at(rng);
-            push(rng, event, user, ts, row_count);
+                (name == "rows_imported").then(|| rows.sample(rng).round().max(1.0) as i64);
+            let ts = day_start + rng.random_range(0..DAY_US);
+            out.push(event(rng, account, user, name, ts, row_count));
         }
     }
-    out
 }
 
 /// Add the noise real exports have: anonymous and unattributed events, re-deliveries, and

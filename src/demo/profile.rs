@@ -151,36 +151,19 @@ fn pick<'a, R: Rng>(rng: &mut R, items: &[&'a str]) -> &'a str {
     items[rng.random_range(0..items.len())]
 }
 
-/// Draw account `index`.
-///
-/// One function on purpose: a single pass of the seeded generator draws every value in a fixed
-/// order, and splitting it would reorder the draws and change the demo data that
-/// `fixtures/demo` and the tests pin.
+/// Draw account `index`. Every value comes from one seeded stream, in the order of the code
+/// here and in [`company`], [`users`] and [`trial`]; changing that order changes the demo
+/// data.
 pub fn account(pop: Population, index: u32) -> Account {
     let mut rng = rng_for(pop.seed, 1, u64::from(index));
     let id = format!("acct_{index:06}");
     let created = pop.last_day - rng.random_range(0..pop.history_days.max(1));
-    let name = format!(
-        "{} {} {}",
-        capitalise(pick(&mut rng, ADJECTIVES)),
-        capitalise(pick(&mut rng, NOUNS)),
-        capitalise(pick(&mut rng, SUFFIXES))
-    );
-    // A quarter of sign-ups use a free-mail address and give no company website.
-    let free_mail = rng.random_bool(0.25);
-    let slug: String = name
-        .to_ascii_lowercase()
-        .split(' ')
-        .take(2)
-        .collect::<Vec<_>>()
-        .join("");
-    let tld = pick(&mut rng, &["com", "io", "co", "ai"]);
-    let company_domain = format!("{slug}{index}.{tld}");
-    let website = (!free_mail && rng.random_bool(0.9)).then(|| match rng.random_range(0..3) {
-        0 => format!("https://www.{company_domain}/"),
-        1 => format!("http://{company_domain}"),
-        _ => format!("www.{company_domain}/about"),
-    });
+    let Company {
+        name,
+        free_mail,
+        domain: company_domain,
+        website,
+    } = company(&mut rng, index);
     // Company size: heavy-tailed, most accounts small.
     let employees_raw = Pareto::new(3.0_f64, 0.9)
         .expect("valid")
@@ -202,63 +185,19 @@ pub fn account(pop: Population, index: u32) -> Account {
         .sample(&mut rng)
         .min(1.0);
     let silent = rng.random_bool(0.03);
-    let first = FIRST.len();
-    let users: Vec<User> = (0..seats)
-        .map(|k| {
-            // Teammates join over the first three weeks, faster in engaged accounts.
-            let joined = if k == 0 {
-                created
-            } else {
-                created + (rng.random::<f64>().powf(1.0 + engagement) * 21.0) as i32
-            };
-            let f = FIRST[(index as usize + k as usize * 7) % first];
-            let l = LAST[rng.random_range(0..LAST.len())];
-            let personal = free_mail || rng.random_bool(0.07);
-            let email = if personal {
-                format!(
-                    "{f}.{l}{}@{}",
-                    rng.random_range(1..999),
-                    pick(&mut rng, FREE_MAIL)
-                )
-            } else {
-                format!("{f}.{l}{k}@{company_domain}")
-            };
-            User {
-                id: format!("u_{index:06}_{k:03}"),
-                email,
-                joined,
-            }
-        })
-        .collect();
+    let users = users(
+        &mut rng,
+        index,
+        created,
+        seats,
+        engagement,
+        free_mail,
+        &company_domain,
+    );
     // Most sign-ups start a trial within two days; some use the free plan only.
-    let trial = rng.random_bool(0.72).then(|| {
-        let start_day = created + rng.random_range(0..3);
-        let length_days = 14;
-        let extension = rng
-            .random_bool(0.06)
-            .then(|| (start_day + length_days - rng.random_range(1..4), 7));
-        // Trial-to-paid runs at PLG norms (~15% overall), far higher for engaged teams.
-        let quality: f64 =
-            engagement * (1.0 + (seats as f64).ln()) * if free_mail { 0.4 } else { 1.0 };
-        let converts = rng.random_bool((0.02 + 0.35 * quality.powf(1.5)).clamp(0.01, 0.7));
-        let yearly = rng.random_bool(0.2);
-        let currency = if rng.random_bool(0.15) { "eur" } else { "usd" };
-        let unit_amount = if yearly { 29_000 } else { 2_900 };
-        let end = start_day + length_days + extension.map_or(0, |(_, e)| e);
-        Trial {
-            start_day,
-            start_second: rng.random_range(0..86_400),
-            length_days,
-            extension,
-            stripe: rng.random_bool(0.85),
-            converts,
-            yearly,
-            currency,
-            unit_amount,
-            churns_on: (converts && rng.random_bool(0.1)).then(|| end + rng.random_range(20..120)),
-            past_due: converts && rng.random_bool(0.05),
-        }
-    });
+    let trial = rng
+        .random_bool(0.72)
+        .then(|| trial(&mut rng, created, seats, engagement, free_mail));
     // Unconverted trials mostly go quiet after the trial; some free users drift off.
     let inactive_from = match &trial {
         Some(t) if !t.converts && rng.random_bool(0.75) => {
@@ -298,6 +237,120 @@ pub fn account(pop: Population, index: u32) -> Account {
         trial,
         inactive_from,
         integration_days,
+    }
+}
+
+/// An account's name, whether it signed up with free mail, its domain and the website it gave.
+struct Company {
+    name: String,
+    free_mail: bool,
+    domain: String,
+    website: Option<String>,
+}
+
+fn company(rng: &mut ChaCha8Rng, index: u32) -> Company {
+    let name = format!(
+        "{} {} {}",
+        capitalise(pick(rng, ADJECTIVES)),
+        capitalise(pick(rng, NOUNS)),
+        capitalise(pick(rng, SUFFIXES))
+    );
+    // A quarter of sign-ups use a free-mail address and give no company website.
+    let free_mail = rng.random_bool(0.25);
+    let slug: String = name
+        .to_ascii_lowercase()
+        .split(' ')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("");
+    let tld = pick(rng, &["com", "io", "co", "ai"]);
+    let company_domain = format!("{slug}{index}.{tld}");
+    let website = (!free_mail && rng.random_bool(0.9)).then(|| match rng.random_range(0..3) {
+        0 => format!("https://www.{company_domain}/"),
+        1 => format!("http://{company_domain}"),
+        _ => format!("www.{company_domain}/about"),
+    });
+    Company {
+        name,
+        free_mail,
+        domain: company_domain,
+        website,
+    }
+}
+
+/// The account's users: the creator on day one, teammates over the first three weeks.
+fn users(
+    rng: &mut ChaCha8Rng,
+    index: u32,
+    created: i32,
+    seats: i64,
+    engagement: f64,
+    free_mail: bool,
+    company_domain: &str,
+) -> Vec<User> {
+    let first = FIRST.len();
+    (0..seats)
+        .map(|k| {
+            // Teammates join over the first three weeks, faster in engaged accounts.
+            let joined = if k == 0 {
+                created
+            } else {
+                created + (rng.random::<f64>().powf(1.0 + engagement) * 21.0) as i32
+            };
+            let f = FIRST[(index as usize + k as usize * 7) % first];
+            let l = LAST[rng.random_range(0..LAST.len())];
+            let personal = free_mail || rng.random_bool(0.07);
+            let email = if personal {
+                format!(
+                    "{f}.{l}{}@{}",
+                    rng.random_range(1..999),
+                    pick(rng, FREE_MAIL)
+                )
+            } else {
+                format!("{f}.{l}{k}@{company_domain}")
+            };
+            User {
+                id: format!("u_{index:06}_{k:03}"),
+                email,
+                joined,
+            }
+        })
+        .collect()
+}
+
+/// A trial started `created` or up to two days later: its length, extension, billing and how
+/// it ends.
+fn trial(
+    rng: &mut ChaCha8Rng,
+    created: i32,
+    seats: i64,
+    engagement: f64,
+    free_mail: bool,
+) -> Trial {
+    let start_day = created + rng.random_range(0..3);
+    let length_days = 14;
+    let extension = rng
+        .random_bool(0.06)
+        .then(|| (start_day + length_days - rng.random_range(1..4), 7));
+    // Trial-to-paid runs at PLG norms (~15% overall), far higher for engaged teams.
+    let quality: f64 = engagement * (1.0 + (seats as f64).ln()) * if free_mail { 0.4 } else { 1.0 };
+    let converts = rng.random_bool((0.02 + 0.35 * quality.powf(1.5)).clamp(0.01, 0.7));
+    let yearly = rng.random_bool(0.2);
+    let currency = if rng.random_bool(0.15) { "eur" } else { "usd" };
+    let unit_amount = if yearly { 29_000 } else { 2_900 };
+    let end = start_day + length_days + extension.map_or(0, |(_, e)| e);
+    Trial {
+        start_day,
+        start_second: rng.random_range(0..86_400),
+        length_days,
+        extension,
+        stripe: rng.random_bool(0.85),
+        converts,
+        yearly,
+        currency,
+        unit_amount,
+        churns_on: (converts && rng.random_bool(0.1)).then(|| end + rng.random_range(20..120)),
+        past_due: converts && rng.random_bool(0.05),
     }
 }
 

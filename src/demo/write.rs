@@ -15,9 +15,9 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::WriterProperties;
-use rand::RngExt;
+use rand::{Rng, RngExt};
 
-use super::profile::{Account, date_of, rng_for};
+use super::profile::{Account, Trial, date_of, rng_for};
 use super::{DAY_US, DemoError, Event, add_noise, events_for};
 
 pub struct Context<'a> {
@@ -236,17 +236,41 @@ pub fn day(ctx: &Context<'_>, accounts: &[Account], day: i32) -> Result<DayStats
     Ok(stats)
 }
 
+/// Writes one Parquet file whose schema is read off its columns: (name, nullable, values).
+fn write_table(
+    path: &Path,
+    columns: Vec<(&str, bool, ArrayRef)>,
+    stats: &mut DayStats,
+) -> Result<(), DemoError> {
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|(name, nullable, a)| Field::new(*name, a.data_type().clone(), *nullable))
+        .collect();
+    let arrays = columns.into_iter().map(|(_, _, a)| a).collect();
+    write_parquet(path, Arc::new(Schema::new(fields)), arrays, stats)
+}
+
+fn day_start(d: i32) -> i64 {
+    i64::from(d - 719_163) * DAY_US
+}
+
 /// `identifies` (one row per user joining, some re-identified) and `groups` (a row per account
-/// at sign-up, some updated later), as of the end of the last day.
-///
-/// One function on purpose: a single pass of the seeded generator draws every value in a fixed
-/// order, and splitting it would reorder the draws and change the demo data that
-/// `fixtures/demo` and the tests pin.
+/// at sign-up, some updated later), as of the end of the last day. Both draw from one seeded
+/// stream, identifies first, so their order here is part of the demo data.
 pub fn identities(ctx: &Context<'_>, accounts: &[Account]) -> Result<DayStats, DemoError> {
     let mut rng = rng_for(ctx.seed, 3, 0);
-    let day_start = |d: i32| i64::from(d - 719_163) * DAY_US;
     let mut stats = DayStats::default();
+    identifies(ctx, accounts, &mut rng, &mut stats)?;
+    groups(ctx, accounts, &mut rng, &mut stats)?;
+    Ok(stats)
+}
 
+fn identifies(
+    ctx: &Context<'_>,
+    accounts: &[Account],
+    rng: &mut impl Rng,
+    stats: &mut DayStats,
+) -> Result<(), DemoError> {
     let mut id = StringBuilder::new();
     let mut user = StringBuilder::new();
     let mut anon = StringBuilder::new();
@@ -280,41 +304,28 @@ pub fn identities(ctx: &Context<'_>, accounts: &[Account]) -> Result<DayStats, D
             }
         }
     }
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Utf8, false),
-        Field::new("user_id", DataType::Utf8, true),
-        Field::new("anonymous_id", DataType::Utf8, true),
-        Field::new("email", DataType::Utf8, true),
-        Field::new(
-            "timestamp",
-            DataType::Timestamp(TimeUnit::Nanosecond, None),
-            false,
-        ),
-        Field::new(
-            "received_at",
-            DataType::Timestamp(TimeUnit::Nanosecond, None),
-            false,
-        ),
-        Field::new("context_group_id", DataType::Utf8, true),
-        Field::new("role", DataType::Utf8, true),
-    ]));
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(id.finish()),
-        Arc::new(user.finish()),
-        Arc::new(anon.finish()),
-        Arc::new(email.finish()),
-        Arc::new(ts.finish()),
-        Arc::new(rec.finish()),
-        Arc::new(group.finish()),
-        Arc::new(role.finish()),
-    ];
-    write_parquet(
+    write_table(
         &ctx.out.join("identifies/part-00000.parquet"),
-        schema,
-        columns,
-        &mut stats,
-    )?;
+        vec![
+            ("id", false, Arc::new(id.finish())),
+            ("user_id", true, Arc::new(user.finish())),
+            ("anonymous_id", true, Arc::new(anon.finish())),
+            ("email", true, Arc::new(email.finish())),
+            ("timestamp", false, Arc::new(ts.finish())),
+            ("received_at", false, Arc::new(rec.finish())),
+            ("context_group_id", true, Arc::new(group.finish())),
+            ("role", true, Arc::new(role.finish())),
+        ],
+        stats,
+    )
+}
 
+fn groups(
+    ctx: &Context<'_>,
+    accounts: &[Account],
+    rng: &mut impl Rng,
+    stats: &mut DayStats,
+) -> Result<(), DemoError> {
     let mut id = StringBuilder::new();
     let mut group_id = StringBuilder::new();
     let mut user = StringBuilder::new();
@@ -347,219 +358,231 @@ pub fn identities(ctx: &Context<'_>, accounts: &[Account]) -> Result<DayStats, D
             stats.groups_rows += 1;
         }
     }
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Utf8, false),
-        Field::new("group_id", DataType::Utf8, false),
-        Field::new("user_id", DataType::Utf8, true),
-        Field::new("timestamp", utc(TimeUnit::Millisecond), false),
-        Field::new("received_at", utc(TimeUnit::Millisecond), false),
-        Field::new("name", DataType::Utf8, true),
-        Field::new("website", DataType::Utf8, true),
-        Field::new("employees", DataType::Int64, true),
-        Field::new("industry", DataType::Utf8, true),
-        Field::new("plan", DataType::Utf8, true),
-    ]));
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(id.finish()),
-        Arc::new(group_id.finish()),
-        Arc::new(user.finish()),
-        Arc::new(ts.finish()),
-        Arc::new(rec.finish()),
-        Arc::new(name.finish()),
-        Arc::new(website.finish()),
-        Arc::new(employees.finish()),
-        Arc::new(industry.finish()),
-        Arc::new(plan.finish()),
-    ];
-    write_parquet(&ctx.out.join("groups.parquet"), schema, columns, &mut stats)?;
-    Ok(stats)
+    write_table(
+        &ctx.out.join("groups.parquet"),
+        vec![
+            ("id", false, Arc::new(id.finish())),
+            ("group_id", false, Arc::new(group_id.finish())),
+            ("user_id", true, Arc::new(user.finish())),
+            ("timestamp", false, Arc::new(ts.finish())),
+            ("received_at", false, Arc::new(rec.finish())),
+            ("name", true, Arc::new(name.finish())),
+            ("website", true, Arc::new(website.finish())),
+            ("employees", true, Arc::new(employees.finish())),
+            ("industry", true, Arc::new(industry.finish())),
+            ("plan", true, Arc::new(plan.finish())),
+        ],
+        stats,
+    )
+}
+
+/// One Stripe subscription as the export shows it at the end of the last day.
+struct Subscription {
+    /// created, start_date, trial_start, trial_end, canceled_at, ended_at
+    times: [Option<i64>; 6],
+    status: &'static str,
+    quantity: i64,
+    yearly: bool,
+    currency: &'static str,
+    amount: i64,
+}
+
+/// Seconds since the epoch of `second` into day `day`.
+fn epoch_second(day: i32, second: u32) -> i64 {
+    i64::from(day - 719_163) * 86_400 + i64::from(second)
+}
+
+impl Subscription {
+    /// The subscription a trial started through Stripe became by `last_day`.
+    fn of_trial(a: &Account, t: &Trial, last_day: i32) -> Self {
+        let now = epoch_second(last_day + 1, 0);
+        let start = epoch_second(t.start_day, t.start_second);
+        let end = epoch_second(t.end_day(), t.start_second);
+        let mut times = [Some(start), Some(start), Some(start), Some(end), None, None];
+        let status = if end >= now {
+            "trialing"
+        } else if !t.converts {
+            times[4] = Some(end);
+            times[5] = Some(end);
+            "canceled"
+        } else if let Some(churn) = t.churns_on.filter(|d| *d <= last_day) {
+            times[4] = Some(epoch_second(churn, 3_600));
+            times[5] = Some(epoch_second(churn, 3_600));
+            "canceled"
+        } else if t.past_due {
+            "past_due"
+        } else {
+            "active"
+        };
+        let seats = a.users.iter().filter(|u| u.joined <= t.end_day()).count();
+        Subscription {
+            times,
+            status,
+            quantity: seats.max(1) as i64,
+            yearly: t.yearly,
+            currency: t.currency,
+            amount: t.unit_amount,
+        }
+    }
+
+    /// A direct purchase without a trial, five days after sign-up.
+    fn direct(a: &Account) -> Self {
+        let start = epoch_second(a.created + 5, 43_200);
+        Subscription {
+            times: [Some(start), Some(start), None, None, None, None],
+            status: "active",
+            quantity: a.users.len().min(5) as i64,
+            yearly: false,
+            currency: "usd",
+            amount: 2_900,
+        }
+    }
+}
+
+/// The builders of Stripe's three exported tables.
+struct StripeTables {
+    s_id: StringBuilder,
+    s_cus: StringBuilder,
+    s_status: StringBuilder,
+    s_ts: Vec<TimestampSecondBuilder>,
+    s_qty: Int64Builder,
+    s_price: StringBuilder,
+    i_sub: StringBuilder,
+    i_price: StringBuilder,
+    i_amount: Int64Builder,
+    i_cur: StringBuilder,
+    i_int: StringBuilder,
+    i_qty: Int64Builder,
+    m_cus: StringBuilder,
+    m_key: StringBuilder,
+    m_val: StringBuilder,
+}
+
+impl StripeTables {
+    fn new() -> Self {
+        StripeTables {
+            s_id: StringBuilder::new(),
+            s_cus: StringBuilder::new(),
+            s_status: StringBuilder::new(),
+            s_ts: (0..6)
+                .map(|_| TimestampSecondBuilder::new().with_timezone("UTC"))
+                .collect(),
+            s_qty: Int64Builder::new(),
+            s_price: StringBuilder::new(),
+            i_sub: StringBuilder::new(),
+            i_price: StringBuilder::new(),
+            i_amount: Int64Builder::new(),
+            i_cur: StringBuilder::new(),
+            i_int: StringBuilder::new(),
+            i_qty: Int64Builder::new(),
+            m_cus: StringBuilder::new(),
+            m_key: StringBuilder::new(),
+            m_val: StringBuilder::new(),
+        }
+    }
+
+    /// The subscription row and its line item.
+    fn subscription(&mut self, sub: &str, cus: &str, s: &Subscription) {
+        self.s_id.append_value(sub);
+        self.s_cus.append_value(cus);
+        self.s_status.append_value(s.status);
+        for (b, t) in self.s_ts.iter_mut().zip(s.times) {
+            b.append_option(t);
+        }
+        self.s_qty.append_value(s.quantity);
+        let interval = if s.yearly { "year" } else { "month" };
+        let price = format!("price_team_{interval}ly_{}", s.currency);
+        self.s_price.append_value(&price);
+        self.i_sub.append_value(sub);
+        self.i_price.append_value(&price);
+        self.i_amount.append_value(s.amount);
+        self.i_cur.append_value(s.currency);
+        self.i_int.append_value(interval);
+        self.i_qty.append_value(s.quantity);
+    }
+
+    fn metadata(&mut self, cus: &str, key: &str, value: &str) {
+        self.m_cus.append_value(cus);
+        self.m_key.append_value(key);
+        self.m_val.append_value(value);
+    }
+
+    fn write(mut self, out: &Path, stats: &mut DayStats) -> Result<(), DemoError> {
+        let [created, start, trial_start, trial_end, canceled, ended] =
+            std::array::from_fn(|k| Arc::new(self.s_ts[k].finish()) as ArrayRef);
+        write_table(
+            &out.join("stripe/subscriptions.parquet"),
+            vec![
+                ("id", false, Arc::new(self.s_id.finish())),
+                ("customer_id", false, Arc::new(self.s_cus.finish())),
+                ("status", false, Arc::new(self.s_status.finish())),
+                ("created", true, created),
+                ("start_date", true, start),
+                ("trial_start", true, trial_start),
+                ("trial_end", true, trial_end),
+                ("canceled_at", true, canceled),
+                ("ended_at", true, ended),
+                ("quantity", true, Arc::new(self.s_qty.finish())),
+                ("price_id", true, Arc::new(self.s_price.finish())),
+            ],
+            stats,
+        )?;
+        write_table(
+            &out.join("stripe/subscription_items.parquet"),
+            vec![
+                ("subscription_id", false, Arc::new(self.i_sub.finish())),
+                ("price_id", false, Arc::new(self.i_price.finish())),
+                ("price_unit_amount", false, Arc::new(self.i_amount.finish())),
+                ("price_currency", false, Arc::new(self.i_cur.finish())),
+                (
+                    "price_recurring_interval",
+                    false,
+                    Arc::new(self.i_int.finish()),
+                ),
+                ("quantity", false, Arc::new(self.i_qty.finish())),
+            ],
+            stats,
+        )?;
+        write_table(
+            &out.join("stripe/customers_metadata.parquet"),
+            vec![
+                ("customer_id", false, Arc::new(self.m_cus.finish())),
+                ("key", false, Arc::new(self.m_key.finish())),
+                ("value", false, Arc::new(self.m_val.finish())),
+            ],
+            stats,
+        )
+    }
 }
 
 /// Stripe as exported at the end of the last day: one subscription per Stripe trial (and a few
 /// direct purchases without a trial), its line item, and customer metadata.
-///
-/// One function on purpose: a single pass of the seeded generator draws every value in a fixed
-/// order, and splitting it would reorder the draws and change the demo data that
-/// `fixtures/demo` and the tests pin.
 pub fn stripe(ctx: &Context<'_>, accounts: &[Account]) -> Result<DayStats, DemoError> {
     let mut rng = rng_for(ctx.seed, 4, 0);
-    let sec = |day: i32, second: u32| i64::from(day - 719_163) * 86_400 + i64::from(second);
-    let now = sec(ctx.last_day + 1, 0);
     let mut stats = DayStats::default();
-    let (mut s_id, mut s_cus, mut s_status) = (
-        StringBuilder::new(),
-        StringBuilder::new(),
-        StringBuilder::new(),
-    );
-    let mut s_ts: Vec<TimestampSecondBuilder> = (0..6)
-        .map(|_| TimestampSecondBuilder::new().with_timezone("UTC"))
-        .collect();
-    let (mut s_qty, mut s_price) = (Int64Builder::new(), StringBuilder::new());
-    let (mut i_sub, mut i_price, mut i_amount, mut i_cur, mut i_int, mut i_qty) = (
-        StringBuilder::new(),
-        StringBuilder::new(),
-        Int64Builder::new(),
-        StringBuilder::new(),
-        StringBuilder::new(),
-        Int64Builder::new(),
-    );
-    let (mut m_cus, mut m_key, mut m_val) = (
-        StringBuilder::new(),
-        StringBuilder::new(),
-        StringBuilder::new(),
-    );
+    let mut tables = StripeTables::new();
     for a in accounts {
+        // The draws below run in this order for every account; the demo data depends on it.
         let direct = a.trial.is_none() && rng.random_bool(0.04) && a.created + 5 <= ctx.last_day;
         let trial = a
             .trial
             .as_ref()
             .filter(|t| t.stripe && t.start_day <= ctx.last_day);
-        if trial.is_none() && !direct {
-            continue;
-        }
+        let subscription = match trial {
+            Some(t) => Subscription::of_trial(a, t, ctx.last_day),
+            None if direct => Subscription::direct(a),
+            None => continue,
+        };
         let cus = format!("cus_{:06}", a.index);
-        let sub = format!("sub_{:06}", a.index);
-        // created, start_date, trial_start, trial_end, canceled_at, ended_at
-        let mut times: [Option<i64>; 6] = [None; 6];
-        let (status, quantity, yearly, currency, amount);
-        if let Some(t) = trial {
-            let start = sec(t.start_day, t.start_second);
-            let end = sec(t.end_day(), t.start_second);
-            times[0] = Some(start);
-            times[1] = Some(start);
-            times[2] = Some(start);
-            times[3] = Some(end);
-            let seats = a
-                .users
-                .iter()
-                .filter(|u| u.joined <= t.end_day())
-                .count()
-                .max(1) as i64;
-            quantity = seats;
-            yearly = t.yearly;
-            currency = t.currency;
-            amount = t.unit_amount;
-            status = if end >= now {
-                "trialing"
-            } else if !t.converts {
-                times[4] = Some(end);
-                times[5] = Some(end);
-                "canceled"
-            } else if let Some(churn) = t.churns_on.filter(|d| *d <= ctx.last_day) {
-                times[4] = Some(sec(churn, 3_600));
-                times[5] = Some(sec(churn, 3_600));
-                "canceled"
-            } else if t.past_due {
-                "past_due"
-            } else {
-                "active"
-            };
-        } else {
-            let start = sec(a.created + 5, 43_200);
-            times[0] = Some(start);
-            times[1] = Some(start);
-            quantity = a.users.len().min(5) as i64;
-            yearly = false;
-            currency = "usd";
-            amount = 2_900;
-            status = "active";
-        }
-        s_id.append_value(&sub);
-        s_cus.append_value(&cus);
-        s_status.append_value(status);
-        for (b, t) in s_ts.iter_mut().zip(times) {
-            b.append_option(t);
-        }
-        s_qty.append_value(quantity);
-        let price = format!(
-            "price_team_{}_{currency}",
-            if yearly { "yearly" } else { "monthly" }
-        );
-        s_price.append_value(&price);
-        i_sub.append_value(&sub);
-        i_price.append_value(&price);
-        i_amount.append_value(amount);
-        i_cur.append_value(currency);
-        i_int.append_value(if yearly { "year" } else { "month" });
-        i_qty.append_value(quantity);
+        tables.subscription(&format!("sub_{:06}", a.index), &cus, &subscription);
         // One customer in a hundred was created by hand and never got its account id.
         if !rng.random_bool(0.01) {
-            m_cus.append_value(&cus);
-            m_key.append_value("account_id");
-            m_val.append_value(&a.id);
+            tables.metadata(&cus, "account_id", &a.id);
         }
-        m_cus.append_value(&cus);
-        m_key.append_value("signup_source");
-        m_val.append_value(if rng.random_bool(0.7) { "web" } else { "sales" });
+        let source = if rng.random_bool(0.7) { "web" } else { "sales" };
+        tables.metadata(&cus, "signup_source", source);
         stats.subscriptions_rows += 1;
     }
-    let ts_field = |name: &str| Field::new(name, utc(TimeUnit::Second), true);
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Utf8, false),
-        Field::new("customer_id", DataType::Utf8, false),
-        Field::new("status", DataType::Utf8, false),
-        ts_field("created"),
-        ts_field("start_date"),
-        ts_field("trial_start"),
-        ts_field("trial_end"),
-        ts_field("canceled_at"),
-        ts_field("ended_at"),
-        Field::new("quantity", DataType::Int64, true),
-        Field::new("price_id", DataType::Utf8, true),
-    ]));
-    let mut columns: Vec<ArrayRef> = vec![
-        Arc::new(s_id.finish()),
-        Arc::new(s_cus.finish()),
-        Arc::new(s_status.finish()),
-    ];
-    columns.extend(s_ts.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
-    columns.push(Arc::new(s_qty.finish()));
-    columns.push(Arc::new(s_price.finish()));
-    write_parquet(
-        &ctx.out.join("stripe/subscriptions.parquet"),
-        schema,
-        columns,
-        &mut stats,
-    )?;
-
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("subscription_id", DataType::Utf8, false),
-        Field::new("price_id", DataType::Utf8, false),
-        Field::new("price_unit_amount", DataType::Int64, false),
-        Field::new("price_currency", DataType::Utf8, false),
-        Field::new("price_recurring_interval", DataType::Utf8, false),
-        Field::new("quantity", DataType::Int64, false),
-    ]));
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(i_sub.finish()),
-        Arc::new(i_price.finish()),
-        Arc::new(i_amount.finish()),
-        Arc::new(i_cur.finish()),
-        Arc::new(i_int.finish()),
-        Arc::new(i_qty.finish()),
-    ];
-    write_parquet(
-        &ctx.out.join("stripe/subscription_items.parquet"),
-        schema,
-        columns,
-        &mut stats,
-    )?;
-
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("customer_id", DataType::Utf8, false),
-        Field::new("key", DataType::Utf8, false),
-        Field::new("value", DataType::Utf8, false),
-    ]));
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(m_cus.finish()),
-        Arc::new(m_key.finish()),
-        Arc::new(m_val.finish()),
-    ];
-    write_parquet(
-        &ctx.out.join("stripe/customers_metadata.parquet"),
-        schema,
-        columns,
-        &mut stats,
-    )?;
+    tables.write(ctx.out, &mut stats)?;
     Ok(stats)
 }

@@ -384,7 +384,7 @@ pub(super) async fn register(
         rollups.full_refresh,
         &definition,
         settled,
-        &inputs_at,
+        inputs_at,
     );
 
     // Where the rollup goes on from: nothing, or its rows through the manifest's end.
@@ -733,13 +733,15 @@ mod tests {
     fn advance_boundaries() {
         let same = |_: NaiveDate| inputs(&[(1, "a"), (2, "b")]);
         let changed = |_: NaiveDate| inputs(&[(1, "a"), (2, "B")]);
-        let cases: Vec<(
-            &str,
+        type InputsAt = fn(NaiveDate) -> BTreeMap<String, Inputs>;
+        type Case = (
+            &'static str,
             Result<Option<Manifest>, String>,
             bool,
-            fn(NaiveDate) -> BTreeMap<String, Inputs>,
-            &str,
-        )> = vec![
+            InputsAt,
+            &'static str,
+        );
+        let cases: Vec<Case> = vec![
             // what,                 manifest,                        full,  inputs,  expected
             ("fresh", Ok(None), false, same, "build: no rollup yet"),
             (

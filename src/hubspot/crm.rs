@@ -163,10 +163,10 @@ fn write_error(e: CallError, n: usize) -> Result<Vec<Outcome>, BatchError> {
     match e {
         CallError::Stop(stop) => Err(BatchError::Stop(stop)),
         CallError::GaveUp(failure) => Ok(vec![Outcome::Failed(failure); n]),
-        CallError::Rejected(r) => Err(BatchError::Rejected(Failure::from_body(
+        CallError::Rejected(r) => Err(BatchError::Rejected(Box::new(Failure::from_body(
             Some(r.status),
             &r.body,
-        ))),
+        )))),
     }
 }
 

@@ -98,7 +98,7 @@ pub enum BatchError {
     /// The whole batch was refused for what one or more of its records hold: HubSpot fails a
     /// batch for a single invalid record, so the caller splits it to find the records at fault
     /// and lets the others land. For a batch of one, this is that record's failure.
-    Rejected(Failure),
+    Rejected(Box<Failure>),
     /// Nothing more will succeed this run.
     Stop(Stop),
 }

@@ -185,69 +185,71 @@ pub fn condition(
             format!("unknown operator `{op}` (one of {})", names.join(", ")),
         )
     })?;
-    let vkey = format!("{key}.value");
-    let scalar = |v: &toml::Value| -> Result<Operand, Invalid> {
-        match v {
-            toml::Value::Integer(i) => Ok(Operand::Number(*i as f64)),
-            toml::Value::Float(f) => Ok(Operand::Number(*f)),
-            toml::Value::String(s) => Ok(Operand::Text(s.clone())),
-            toml::Value::Boolean(b) => Ok(Operand::Bool(*b)),
-            other => Err(Invalid::new(
-                vkey.clone(),
-                format!(
-                    "expected a number, string or boolean, got {}",
-                    other.type_str()
-                ),
-            )),
-        }
-    };
-    let operand = match (op_parsed, value) {
-        (Op::IsTrue | Op::IsFalse | Op::IsNull | Op::IsNotNull, None) => Operand::None,
-        (Op::IsTrue | Op::IsFalse | Op::IsNull | Op::IsNotNull, Some(_)) => {
-            return Err(Invalid::new(
-                vkey,
-                format!("`{op}` takes no value; remove it"),
-            ));
-        }
-        (_, None) => return Err(Invalid::new(vkey, format!("`{op}` needs a value"))),
-        (Op::Between, Some(toml::Value::Array(items))) => match items.as_slice() {
-            [lo, hi] => match (scalar(lo)?, scalar(hi)?) {
-                (Operand::Number(lo), Operand::Number(hi)) if lo <= hi => Operand::Range(lo, hi),
-                _ => {
-                    return Err(Invalid::new(
-                        vkey,
-                        "`between` needs [low, high] numbers with low ≤ high",
-                    ));
-                }
-            },
-            _ => return Err(Invalid::new(vkey, "`between` needs exactly [low, high]")),
-        },
-        (Op::Between, Some(_)) => return Err(Invalid::new(vkey, "`between` needs [low, high]")),
-        (Op::In | Op::NotIn, Some(toml::Value::Array(items))) => {
-            Operand::List(items.iter().map(scalar).collect::<Result<_, _>>()?)
-        }
-        (Op::In | Op::NotIn, Some(_)) => {
-            return Err(Invalid::new(
-                vkey,
-                format!("`{op}` needs a list, e.g. [\"a\", \"b\"]"),
-            ));
-        }
-        (op, Some(v)) => {
-            let operand = scalar(v)?;
-            if op.is_ordering() && !matches!(operand, Operand::Number(_)) {
-                return Err(Invalid::new(
-                    vkey,
-                    format!("`{}` compares numbers; got {v}", op_name(op)),
-                ));
-            }
-            operand
-        }
-    };
     Ok(Condition {
         feature: feature.trim().to_string(),
         op: op_parsed,
-        operand,
+        operand: operand(&format!("{key}.value"), op, op_parsed, value)?,
     })
+}
+
+/// One comparison value (`vkey` names it in errors).
+fn scalar(vkey: &str, v: &toml::Value) -> Result<Operand, Invalid> {
+    match v {
+        toml::Value::Integer(i) => Ok(Operand::Number(*i as f64)),
+        toml::Value::Float(f) => Ok(Operand::Number(*f)),
+        toml::Value::String(s) => Ok(Operand::Text(s.clone())),
+        toml::Value::Boolean(b) => Ok(Operand::Bool(*b)),
+        other => Err(Invalid::new(
+            vkey,
+            format!(
+                "expected a number, string or boolean, got {}",
+                other.type_str()
+            ),
+        )),
+    }
+}
+
+/// The operand `op` (spelled `op_text` in the config) takes, from the configured `value`.
+fn operand(
+    vkey: &str,
+    op_text: &str,
+    op: Op,
+    value: Option<&toml::Value>,
+) -> Result<Operand, Invalid> {
+    let invalid = |message: String| Err(Invalid::new(vkey, message));
+    match (op, value) {
+        (Op::IsTrue | Op::IsFalse | Op::IsNull | Op::IsNotNull, None) => Ok(Operand::None),
+        (Op::IsTrue | Op::IsFalse | Op::IsNull | Op::IsNotNull, Some(_)) => {
+            invalid(format!("`{op_text}` takes no value; remove it"))
+        }
+        (_, None) => invalid(format!("`{op_text}` needs a value")),
+        (Op::Between, Some(toml::Value::Array(items))) => match items.as_slice() {
+            [lo, hi] => match (scalar(vkey, lo)?, scalar(vkey, hi)?) {
+                (Operand::Number(lo), Operand::Number(hi)) if lo <= hi => {
+                    Ok(Operand::Range(lo, hi))
+                }
+                _ => invalid("`between` needs [low, high] numbers with low ≤ high".into()),
+            },
+            _ => invalid("`between` needs exactly [low, high]".into()),
+        },
+        (Op::Between, Some(_)) => invalid("`between` needs [low, high]".into()),
+        (Op::In | Op::NotIn, Some(toml::Value::Array(items))) => Ok(Operand::List(
+            items
+                .iter()
+                .map(|v| scalar(vkey, v))
+                .collect::<Result<_, _>>()?,
+        )),
+        (Op::In | Op::NotIn, Some(_)) => {
+            invalid(format!("`{op_text}` needs a list, e.g. [\"a\", \"b\"]"))
+        }
+        (op, Some(v)) => {
+            let operand = scalar(vkey, v)?;
+            if op.is_ordering() && !matches!(operand, Operand::Number(_)) {
+                return invalid(format!("`{}` compares numbers; got {v}", op_name(op)));
+            }
+            Ok(operand)
+        }
+    }
 }
 
 fn op_name(op: Op) -> &'static str {

@@ -22,6 +22,7 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::error::DataFusionError;
+use datafusion::execution::SessionState;
 use datafusion::prelude::SessionContext;
 use futures::{StreamExt, TryStreamExt};
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
@@ -176,13 +177,9 @@ fn partition_day(value: &str) -> Option<chrono::NaiveDate> {
         .ok()
 }
 
-/// Register every configured dataset (and empty stand-ins for unconfigured optional ones)
-/// as `raw.<name>`.
-pub async fn register_all(
-    ctx: &SessionContext,
-    sources: &SourcesConfig,
-) -> Result<Vec<DatasetInfo>, SourceError> {
-    let s = sources;
+/// The datasets to register: each configured one with its contract, then an empty stand-in
+/// for each optional dataset nobody configured.
+fn wanted(s: &SourcesConfig) -> Vec<(String, Contract, Option<&Location>)> {
     let mut wanted: Vec<(String, Contract, Option<&Location>)> = vec![
         ("tracks".into(), contract::TRACKS, Some(&s.tracks)),
         (
@@ -215,50 +212,56 @@ pub async fn register_all(
             wanted.push((optional.name.to_string(), *optional, None));
         }
     }
-    // Footers are fetched concurrently across datasets: on object stores that is most of
-    // the registration time.
-    let registered: Vec<(String, Arc<dyn TableProvider>, DatasetInfo)> = futures::stream::iter(
-        wanted
-            .into_iter()
-            .map(|(name, contract, location)| async move {
-                match location {
-                    Some(location) => {
-                        let (table, info) =
-                            open(ctx, &name, &contract, location, s.partition_slack_days).await?;
-                        Ok::<_, SourceError>((name, table, info))
-                    }
-                    None => {
-                        let table = empty(&contract)?;
-                        let info = DatasetInfo {
-                            name: name.clone(),
-                            url: None,
-                            files: 0,
-                            bytes: 0,
-                            partition_columns: vec![],
-                            absent_optional_columns: vec![],
-                            inventory: Inventory::default(),
-                        };
-                        Ok((name, table, info))
-                    }
-                }
-            }),
-    )
-    .buffered(4)
-    .try_collect()
-    .await?;
+    wanted
+}
+
+/// The `raw` schema of the default catalog, created on first use.
+fn raw_schema(ctx: &SessionContext) -> Result<Arc<dyn SchemaProvider>, SourceError> {
     let catalog = ctx
         .catalog("datafusion")
         .expect("the default catalog exists");
-    let schema = match catalog.schema(RAW_SCHEMA) {
-        Some(schema) => schema,
-        None => {
-            let schema: Arc<dyn SchemaProvider> = Arc::new(MemorySchemaProvider::new());
-            catalog
-                .register_schema(RAW_SCHEMA, Arc::clone(&schema))
-                .map_err(SourceError::Engine)?;
-            schema
-        }
-    };
+    if let Some(schema) = catalog.schema(RAW_SCHEMA) {
+        return Ok(schema);
+    }
+    let schema: Arc<dyn SchemaProvider> = Arc::new(MemorySchemaProvider::new());
+    catalog
+        .register_schema(RAW_SCHEMA, Arc::clone(&schema))
+        .map_err(SourceError::Engine)?;
+    Ok(schema)
+}
+
+/// Register every configured dataset (and empty stand-ins for unconfigured optional ones)
+/// as `raw.<name>`.
+pub async fn register_all(
+    ctx: &SessionContext,
+    sources: &SourcesConfig,
+) -> Result<Vec<DatasetInfo>, SourceError> {
+    let slack_days = sources.partition_slack_days;
+    // Footers are fetched concurrently across datasets: on object stores that is most of
+    // the registration time.
+    let registered: Vec<(String, Arc<dyn TableProvider>, DatasetInfo)> =
+        futures::stream::iter(wanted(sources).into_iter().map(
+            |(name, contract, location)| async move {
+                let Some(location) = location else {
+                    let info = DatasetInfo {
+                        name: name.clone(),
+                        url: None,
+                        files: 0,
+                        bytes: 0,
+                        partition_columns: vec![],
+                        absent_optional_columns: vec![],
+                        inventory: Inventory::default(),
+                    };
+                    return Ok((name, empty(&contract)?, info));
+                };
+                let (table, info) = open(ctx, &name, &contract, location, slack_days).await?;
+                Ok::<_, SourceError>((name, table, info))
+            },
+        ))
+        .buffered(4)
+        .try_collect()
+        .await?;
+    let schema = raw_schema(ctx)?;
     let mut infos = Vec::with_capacity(registered.len());
     for (name, table, info) in registered {
         schema
@@ -316,25 +319,7 @@ async fn open(
 
     let state = ctx.state();
     let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
-    // One footer at a time per file, so a bad file is named, and timestamps are normalised
-    // before merging so files written with different units still form one table.
-    let schemas: Vec<(String, SchemaRef)> = futures::stream::iter(files.iter().map(|meta| {
-        let (state, format, store) = (&state, &format, &store);
-        async move {
-            let schema = format
-                .infer_schema(state, store, std::slice::from_ref(meta))
-                .await
-                .map_err(|e| SourceError::Unreadable {
-                    dataset: name.to_string(),
-                    file: meta.location.to_string(),
-                    message: e.to_string(),
-                })?;
-            Ok::<_, SourceError>((meta.location.to_string(), normalise(&schema)))
-        }
-    }))
-    .buffer_unordered(32)
-    .try_collect()
-    .await?;
+    let schemas = file_schemas(name, &state, &format, &store, &files).await?;
     let file_schema = merge(name, &schemas)?;
     let (file_schema, absent) = apply_contract(name, &shown, contract, file_schema)?;
 
@@ -373,6 +358,32 @@ async fn open(
         absent_optional_columns: absent,
     };
     Ok((table, info))
+}
+
+/// Each file's schema, read from its footer. One footer at a time per file, so a bad file is
+/// named, and timestamps are normalised before merging so files written with different units
+/// still form one table.
+async fn file_schemas(
+    name: &str,
+    state: &SessionState,
+    format: &ParquetFormat,
+    store: &Arc<dyn ObjectStore>,
+    files: &[ObjectMeta],
+) -> Result<Vec<(String, SchemaRef)>, SourceError> {
+    futures::stream::iter(files.iter().map(|meta| async move {
+        let schema = format
+            .infer_schema(state, store, std::slice::from_ref(meta))
+            .await
+            .map_err(|e| SourceError::Unreadable {
+                dataset: name.to_string(),
+                file: meta.location.to_string(),
+                message: e.to_string(),
+            })?;
+        Ok::<_, SourceError>((meta.location.to_string(), normalise(&schema)))
+    }))
+    .buffer_unordered(32)
+    .try_collect()
+    .await
 }
 
 /// The object store for a URL, registered in the session on first use.

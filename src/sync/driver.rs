@@ -167,7 +167,7 @@ fn send_splitting<'a, W: Work>(
             Ok(outcomes) => Ok(outcomes),
             Err(BatchError::Stop(stop)) => Err(stop),
             Err(BatchError::Rejected(failure)) if items.len() == 1 => {
-                Ok(vec![Outcome::Failed(failure)])
+                Ok(vec![Outcome::Failed(*failure)])
             }
             Err(BatchError::Rejected(_)) => {
                 let (left, right) = items.split_at(items.len() / 2);
@@ -211,7 +211,7 @@ mod tests {
                 }));
             }
             if items.iter().any(|i| self.bad.contains(i)) {
-                return Err(BatchError::Rejected(Failure::local("bad".into())));
+                return Err(BatchError::Rejected(Box::new(Failure::local("bad".into()))));
             }
             Ok(vec![Outcome::Done(None); items.len()])
         }

@@ -303,7 +303,8 @@ mod tests {
     #[tokio::test]
     async fn a_stop_halts_the_run_with_what_was_confirmed_saved() {
         // (why, how the portal stops, the stop's message has, companies saved)
-        let cases: &[(&str, fn(&MemoryCrm), &str, usize)] = &[
+        type Case = (&'static str, fn(&MemoryCrm), &'static str, usize);
+        let cases: &[Case] = &[
             (
                 "daily limit after the companies' two batches",
                 |crm| crm.daily_limit_after(2),

@@ -65,13 +65,13 @@ fn stop(message: &str) -> Stop {
 }
 
 fn rejected(key: &str) -> BatchError {
-    BatchError::Rejected(Failure {
+    BatchError::Rejected(Box::new(Failure {
         status: Some(400),
         category: Some("VALIDATION_ERROR".into()),
         message: format!("Property values were not valid: {key}"),
         correlation_id: Some(format!("corr-{key}")),
         body: None,
-    })
+    }))
 }
 
 fn result(id: &str, key_property: &str, key: &str, new: Option<bool>) -> ObjectResult {
@@ -333,7 +333,7 @@ impl Crm for MemoryCrm {
                 if let Some(key) = p.key_of(id)
                     && p.reject_links_of.contains(key)
                 {
-                    return Err(rejected(&key.to_string()));
+                    return Err(rejected(key));
                 }
             }
         }

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::model::{Desired, Link};
+use super::model::{Desired, Link, Record};
 use super::state::SyncState;
 use crate::fmt::thousands;
 use crate::hubspot::{BATCH_LIMIT, ObjectType};
@@ -68,14 +68,12 @@ pub struct Plan {
 const OWNER: &str = "hubspot_owner_id";
 const LIFECYCLE_PROP: &str = "lifecyclestage";
 
-/// Diff `desired` against `state`. Takes the desired records by value: the plan keeps their
-/// properties, and cloning them cost a third of a dry run's time after the features.
-pub fn plan(desired: Desired, state: &SyncState) -> Plan {
-    let Desired {
-        mut records, links, ..
-    } = desired;
-    // An account's owner: the one its company has in HubSpot, else the routed one.
-    let mut owners: BTreeMap<String, String> = BTreeMap::new();
+/// Each account's owner: the one its company has in HubSpot, else the routed one.
+fn account_owners(
+    records: &BTreeMap<ObjectType, Vec<Record>>,
+    state: &SyncState,
+) -> BTreeMap<String, String> {
+    let mut owners = BTreeMap::new();
     for r in records.get(&ObjectType::Companies).into_iter().flatten() {
         let held = state
             .get(ObjectType::Companies, &r.key)
@@ -84,6 +82,16 @@ pub fn plan(desired: Desired, state: &SyncState) -> Plan {
             owners.insert(r.account.clone(), owner.clone());
         }
     }
+    owners
+}
+
+/// Diff `desired` against `state`. Takes the desired records by value: the plan keeps their
+/// properties, and cloning them cost a third of a dry run's time after the features.
+pub fn plan(desired: Desired, state: &SyncState) -> Plan {
+    let Desired {
+        mut records, links, ..
+    } = desired;
+    let owners = account_owners(&records, state);
     let mut out = Plan::default();
     for object in ObjectType::ALL {
         let mut p = ObjectPlan::default();
