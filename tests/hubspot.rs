@@ -205,6 +205,31 @@ fn summary(env: &Env) -> Json {
     serde_json::from_str(&std::fs::read_to_string(env.path().join("s.json")).unwrap()).unwrap()
 }
 
+/// What `hubspot check` and `hubspot setup` print, pinned: a fresh portal, its setup, and the
+/// same portal ready. Only the sandbox's port and the work directory are filtered.
+#[test]
+fn hubspot_check_and_setup_output() {
+    let sb = Sandbox::start(&[]);
+    let env = Env::new(20, "");
+    let mut text = String::new();
+    for (args, code) in [
+        (&["hubspot", "check"][..], 2),
+        (&["hubspot", "setup", "--create-pipelines"][..], 0),
+        (&["hubspot", "check"][..], 0),
+    ] {
+        let o = env.run(&sb, args);
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {}", stderr(&o));
+        text.push_str(&format!("$ pqlsync {}  (exit {code})\n", args.join(" ")));
+        text.push_str(&stdout(&o));
+        text.push_str(&stderr(&o));
+    }
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"http://127\.0\.0\.1:\d+", "http://127.0.0.1:[port]");
+    settings.add_filter(&env.path().display().to_string(), "[work]");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| insta::assert_snapshot!(text));
+}
+
 #[test]
 fn setup_first_sync_and_an_unchanged_second_sync() {
     let sb = Sandbox::start(&[]);

@@ -184,6 +184,9 @@ async fn decide_all(
         w.finish()?;
     }
     bar.finish_and_clear();
+    // The stream's order depends on how many partitions the machine ran; the sync sends,
+    // records and (with -v) prints records in this order, so fix it to the account id.
+    kept.sort_by(|a, b| a.account_id.cmp(&b.account_id));
     Ok(Decided {
         summary,
         kept,
