@@ -101,6 +101,9 @@ struct Shared {
     limits: Mutex<limits::RateLimits>,
     faults: Mutex<faults::Faults>,
     stats: Mutex<stats::Stats>,
+    /// Requests (`METHOD /path`) to answer with a 200 that is not the documented body, and
+    /// how many more times (`POST /_sandbox/garble`).
+    garble: Mutex<std::collections::BTreeMap<String, u32>>,
 }
 
 /// Lock `m`, carrying on after a panic elsewhere (the state stays usable for inspection).
@@ -129,6 +132,7 @@ impl Sandbox {
             )),
             stats: Mutex::new(stats::Stats::default()),
             config,
+            garble: Mutex::default(),
         };
         Sandbox {
             shared: Arc::new(shared),

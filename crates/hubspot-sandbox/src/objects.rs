@@ -251,6 +251,20 @@ impl Store {
                 });
             }
         }
+        if self
+            .refused
+            .contains(&(def.name.clone(), value.to_string()))
+        {
+            let code = if def.name == "email" {
+                "INVALID_EMAIL"
+            } else {
+                "INVALID_VALUE"
+            };
+            return Some((
+                code,
+                format!("{} {value} is refused by this portal", def.name),
+            ));
+        }
         if kind == Kind::Contacts && def.name == "email" && !plausible_email(value) {
             return Some(("INVALID_EMAIL", format!("Email address {value} is invalid")));
         }

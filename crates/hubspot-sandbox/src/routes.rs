@@ -464,6 +464,44 @@ async fn set_limits(State(s): St, body: Bytes) -> Response {
     }
 }
 
+/// Refuse every write of `value` to `property`, as HubSpot refuses values a client cannot
+/// foresee: `{"property": "email", "value": "x@example.com"}`.
+async fn set_refused(State(s): St, body: Bytes) -> Response {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Refuse {
+        property: String,
+        value: String,
+    }
+    match serde_json::from_slice::<Refuse>(&body) {
+        Ok(r) => {
+            lock(&s.store)
+                .refused
+                .insert((r.property.clone(), r.value.clone()));
+            axum::Json(json!({"property": r.property, "value": r.value})).into_response()
+        }
+        Err(e) => admin_error(e.to_string()),
+    }
+}
+
+/// Answer the next `times` requests of `route` (`"POST /crm/v3/objects/leads/batch/read"`)
+/// with a 200 HTML page instead of their JSON, after processing them: a proxy in the way.
+async fn set_garbled(State(s): St, body: Bytes) -> Response {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Garble {
+        route: String,
+        times: u32,
+    }
+    match serde_json::from_slice::<Garble>(&body) {
+        Ok(g) => {
+            lock(&s.garble).insert(g.route.clone(), g.times);
+            axum::Json(json!({"route": g.route, "times": g.times})).into_response()
+        }
+        Err(e) => admin_error(e.to_string()),
+    }
+}
+
 fn admin_error(message: String) -> Response {
     (
         StatusCode::BAD_REQUEST,
@@ -531,6 +569,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/_sandbox/stats", get(stats))
         .route("/_sandbox/stats/reset", post(reset_stats))
         .route("/_sandbox/limits", post(set_limits))
+        .route("/_sandbox/refuse", post(set_refused))
+        .route("/_sandbox/garble", post(set_garbled))
         .with_state(shared);
     admin.merge(api)
 }

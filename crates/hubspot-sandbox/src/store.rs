@@ -30,6 +30,9 @@ pub struct Store {
     pub owners: Vec<OwnerDef>,
     /// In the direction and order they were written; the inverse is derived on reading.
     pub associations: Vec<Association>,
+    /// (property, value) pairs refused on request (`POST /_sandbox/refuse`), the way HubSpot
+    /// refuses values for reasons a client cannot check (a blocked email domain, say).
+    pub refused: std::collections::BTreeSet<(String, String)>,
     next_record: u64,
     next_pipeline: u64,
     /// Record ids by property value, per object type and property, built on first lookup and
@@ -62,6 +65,7 @@ impl Store {
                 .collect(),
             owners: defaults::owners(owner_emails),
             associations: Vec::new(),
+            refused: Default::default(),
             next_record: FIRST_RECORD_ID,
             next_pipeline: FIRST_PIPELINE_ID,
             by_value: RefCell::new(HashMap::new()),

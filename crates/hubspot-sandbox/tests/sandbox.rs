@@ -373,6 +373,68 @@ async fn non_string_values_are_refused() {
 }
 
 #[tokio::test]
+async fn a_garbled_route_answers_200_html_then_json_again() {
+    let s = server().await;
+    s.setup().await;
+    let r = s
+        .send(
+            reqwest::Method::POST,
+            "/_sandbox/garble",
+            Some(json!({"route": "GET /crm/v3/pipelines/deals", "times": 1})),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let resp = s
+        .http
+        .get(format!("{}/crm/v3/pipelines/deals", s.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let kind = resp.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(kind.starts_with("text/html"), "{kind}");
+    assert!(resp.text().await.unwrap().contains("<html>"));
+    let r = s.get("/crm/v3/pipelines/deals").await;
+    assert_eq!(r.status, 200);
+    assert!(r.body["results"].is_array(), "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_value_refused_on_request_fails_its_batch_like_an_invalid_one() {
+    let s = server().await;
+    s.setup().await;
+    let r = s
+        .send(
+            reqwest::Method::POST,
+            "/_sandbox/refuse",
+            Some(json!({"property": "email", "value": "blocked@example.com"})),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let body = json!({"inputs": [
+        {"id": "ok@example.com", "idProperty": "email", "properties": {}},
+        {"id": "blocked@example.com", "idProperty": "email", "properties": {}}
+    ]});
+    let r = s.post("/crm/v3/objects/contacts/batch/upsert", body).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["errors"][0]["code"], "INVALID_EMAIL");
+    assert!(
+        r.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("blocked@example.com")
+    );
+    assert_eq!(s.sandbox.dump()["objects"]["contacts"], json!([]));
+    let body =
+        json!({"inputs": [{"id": "ok@example.com", "idProperty": "email", "properties": {}}]});
+    let r = s.post("/crm/v3/objects/contacts/batch/upsert", body).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[tokio::test]
 async fn invalid_values_are_refused() {
     let s = server().await;
     s.setup().await;
