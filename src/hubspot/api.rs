@@ -142,13 +142,29 @@ pub struct StandardError {
     pub context: BTreeMap<String, Vec<String>>,
 }
 
-/// `BatchResponse*` (200 and 207).
+/// `BatchResponse*` (200 and 207). `status`, `results`, `startedAt` and `completedAt` are
+/// required by the spec, and required here: a 2xx without them (a proxy's HTML page, an empty
+/// body, `{}`) is not an answer about any record, and must never read as "none found".
 #[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct BatchResponse<T> {
-    #[serde(default = "Vec::new")]
+    pub status: BatchStatus,
     pub results: Vec<T>,
     #[serde(default)]
     pub errors: Vec<StandardError>,
+    pub started_at: String,
+    pub completed_at: String,
+}
+
+/// The `status` of a batch response. The batch APIs pqlsync calls are synchronous and answer
+/// `COMPLETE`; the others are documented, and are errors here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum BatchStatus {
+    Pending,
+    Processing,
+    Canceled,
+    Complete,
 }
 
 /// `PublicDefaultAssociation`: a created association.

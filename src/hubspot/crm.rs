@@ -12,8 +12,9 @@ use serde::Serialize;
 
 use super::ObjectType;
 use super::api::{
-    AssociationResult, Batch, BatchResponse, CreateInput, DefaultAssociation, Filter, FilterGroup,
-    ObjectId, ObjectResult, ReadBody, SearchBody, SearchTotal, UpdateInput, UpsertInput,
+    AssociationResult, Batch, BatchResponse, BatchStatus, CreateInput, DefaultAssociation, Filter,
+    FilterGroup, ObjectId, ObjectResult, ReadBody, SearchBody, SearchTotal, UpdateInput,
+    UpsertInput,
 };
 use super::client::{CallError, Client};
 use super::outcome::{BatchError, Failure, Outcome, Stop};
@@ -72,9 +73,12 @@ fn same_key(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
-/// Map a batch response back onto its inputs with `key_of(result)` → input index. An input
-/// with neither a result nor an error naming it is `NotFound` for a read (`reading`), and
-/// failed for a write.
+/// Map a batch response back onto its inputs with `key_of(result)` → input index. Only an
+/// `OBJECT_NOT_FOUND` error naming an input makes it `NotFound`: HubSpot documents missing
+/// records so (a 207), and a read that decides between create and update may conclude
+/// "absent" from nothing less. An input with neither a result nor an error naming it failed,
+/// for a read (`reading`) as for a write, and so does every input of a batch that is not
+/// `COMPLETE`.
 fn match_results(
     n: usize,
     status: u16,
@@ -83,6 +87,13 @@ fn match_results(
     reading: bool,
     key_of: impl Fn(&ObjectResult) -> Option<String>,
 ) -> Vec<Outcome> {
+    if response.status != BatchStatus::Complete {
+        let f = Failure::local(format!(
+            "HubSpot answered the batch with status {:?}, not COMPLETE (HTTP {status})",
+            response.status
+        ));
+        return vec![Outcome::Failed(f); n];
+    }
     let mut out: Vec<Option<Outcome>> = vec![None; n];
     for result in response.results {
         if let Some(key) = key_of(&result)
@@ -117,13 +128,13 @@ fn match_results(
     out.into_iter()
         .map(|o| {
             o.unwrap_or_else(|| {
-                if reading {
-                    return Outcome::NotFound;
-                }
                 Outcome::Failed(general.clone().unwrap_or_else(|| {
-                    Failure::local(format!(
-                        "HubSpot returned no result for this record (HTTP {status})"
-                    ))
+                    let what = if reading {
+                        "HubSpot's answer neither returned this record nor said it does not exist"
+                    } else {
+                        "HubSpot returned no result for this record"
+                    };
+                    Failure::local(format!("{what} (HTTP {status})"))
                 }))
             })
         })
@@ -387,6 +398,9 @@ mod tests {
             "c@x.com".to_string(),
         ];
         let response = BatchResponse {
+            status: BatchStatus::Complete,
+            started_at: String::new(),
+            completed_at: String::new(),
             results: vec![result("2", "b@x.com"), result("1", "a@x.com")],
             errors: vec![StandardError {
                 category: "VALIDATION_ERROR".into(),
@@ -406,6 +420,9 @@ mod tests {
     fn unmatched_records_get_the_general_error_or_a_clear_one() {
         let keys = vec!["k1".to_string(), "k2".to_string()];
         let response = BatchResponse {
+            status: BatchStatus::Complete,
+            started_at: String::new(),
+            completed_at: String::new(),
             results: vec![],
             errors: vec![StandardError {
                 category: "OBJECT_NOT_FOUND".into(),
@@ -418,7 +435,9 @@ mod tests {
         });
         assert_eq!(out[0], Outcome::NotFound);
         assert!(matches!(&out[1], Outcome::Failed(f) if f.message.contains("no result")));
+        // A read concludes "absent" only where HubSpot said so.
         let read = match_results(2, 207, response, &keys, true, |r| Some(r.id.clone()));
-        assert_eq!(read, vec![Outcome::NotFound, Outcome::NotFound]);
+        assert_eq!(read[0], Outcome::NotFound);
+        assert!(matches!(&read[1], Outcome::Failed(f) if f.message.contains("neither returned")));
     }
 }

@@ -48,6 +48,10 @@ struct Portal {
     token_revoked: bool,
     /// Apply the next call of this kind, then answer a stop.
     lose_answer_to: Option<(&'static str, ObjectType)>,
+    /// Reads of this object type get an unreadable answer.
+    garble_reads_of: Option<ObjectType>,
+    /// Records another writer creates just before the next create of their object type.
+    created_elsewhere: Option<(ObjectType, Vec<String>)>,
     calls: Vec<Call>,
 }
 
@@ -106,6 +110,18 @@ impl MemoryCrm {
     /// Answer every call with the stop of a revoked token (401).
     pub fn revoke_token(&self) {
         self.portal().token_revoked = true;
+    }
+
+    /// Answer reads of `object` (or stop doing so) with what the client makes of a 2xx whose
+    /// body is not the documented shape: a failure of every record read.
+    pub fn garble_reads_of(&self, object: Option<ObjectType>) {
+        self.portal().garble_reads_of = object;
+    }
+
+    /// Just before the next create of `object`, create `keys` as another writer would (an
+    /// overlapping run, a create whose answer was lost).
+    pub fn create_elsewhere_before_next_create(&self, object: ObjectType, keys: Vec<String>) {
+        self.portal().created_elsewhere = Some((object, keys));
     }
 
     /// Apply the next `op` call on `object`, then answer a stop instead of its results.
@@ -229,13 +245,35 @@ impl Crm for MemoryCrm {
         self.enter("create", object, inputs.len())?;
         let mut p = self.portal();
         let key_property = id_property(object);
+        if let Some((o, keys)) = p.created_elsewhere.take() {
+            if o == object {
+                for k in keys {
+                    let id = p.new_id();
+                    let props = BTreeMap::from([(key_property.to_string(), k.clone())]);
+                    p.records
+                        .entry(object)
+                        .or_default()
+                        .insert(k, Held { id, props });
+                }
+            } else {
+                p.created_elsewhere = Some((o, keys));
+            }
+        }
         let key = |i: &CreateInput| i.properties.get(key_property).cloned().unwrap_or_default();
         for input in &inputs {
             let k = key(input);
-            // A unique value already taken is a 409 for HubSpot, which fails the batch.
-            let taken = p.records.get(&object).is_some_and(|r| r.contains_key(&k));
-            if p.reject.contains(&k) || taken {
+            if p.reject.contains(&k) {
                 return Err(rejected(&k));
+            }
+            // A unique value already taken is a 409 for HubSpot, which fails the batch.
+            if p.records.get(&object).is_some_and(|r| r.contains_key(&k)) {
+                return Err(BatchError::Rejected(Box::new(Failure {
+                    status: Some(409),
+                    category: Some("CONFLICT".into()),
+                    message: format!("A record with the unique value {k} already exists"),
+                    correlation_id: Some(format!("corr-{k}")),
+                    body: None,
+                })));
             }
         }
         let mut out = Vec::new();
@@ -298,6 +336,12 @@ impl Crm for MemoryCrm {
         properties: Vec<String>,
     ) -> Result<Vec<Outcome>, Stop> {
         self.enter("read", object, ids.len())?;
+        if self.portal().garble_reads_of == Some(object) {
+            let f = Failure::local(
+                "unexpected response from /crm/v3/objects/leads/batch/read: expected value at line 1 column 1: <html>".into(),
+            );
+            return Ok(vec![Outcome::Failed(f); ids.len()]);
+        }
         let records = self.records(object);
         let found = |id: &String| match id_property {
             Some(_) => records.get(id),

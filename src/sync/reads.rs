@@ -47,15 +47,33 @@ impl Work for ReadBack {
     }
 
     fn settle(&self, progress: &mut Progress<'_>, key: &String, outcome: Outcome) {
-        if let Outcome::Done(Some(r)) = outcome {
-            let held: BTreeMap<String, String> = r
-                .properties
-                .iter()
-                .filter(|(k, _)| self.props.contains(&k.as_str()))
-                .filter_map(|(k, v)| v.clone().filter(|v| !v.is_empty()).map(|v| (k.clone(), v)))
-                .collect();
-            progress.state.confirm(self.object, key, &r.id, &held);
-            progress.counts(self.object).adopted += 1;
+        match outcome {
+            Outcome::Done(Some(r)) => {
+                let held: BTreeMap<String, String> = r
+                    .properties
+                    .iter()
+                    .filter(|(k, _)| self.props.contains(&k.as_str()))
+                    .filter_map(|(k, v)| {
+                        v.clone().filter(|v| !v.is_empty()).map(|v| (k.clone(), v))
+                    })
+                    .collect();
+                progress.state.confirm(self.object, key, &r.id, &held);
+                progress.counts(self.object).adopted += 1;
+            }
+            Outcome::Done(None) | Outcome::NotFound => {}
+            // Not known to be absent: creating it could duplicate it.
+            Outcome::Failed(f) => {
+                let f = crate::hubspot::Failure {
+                    message: format!(
+                        "could not look it up, so it is not created this run: {}",
+                        f.message
+                    ),
+                    ..f
+                };
+                progress.fail(self.object.name(), key, "read", &f);
+                progress.counts(self.object).failed += 1;
+                progress.unverified.insert((self.object, key.clone()));
+            }
         }
     }
 }
@@ -101,6 +119,22 @@ pub(super) async fn read_back(
         d.drive(&ReadBack { object, props }, chunks(&keys)).await?;
     }
     Ok(())
+}
+
+/// Read `keys` of `object` by its unique property now and adopt those found (a create refused
+/// because the key is taken); how many were found.
+pub(super) async fn read_keys(
+    d: &mut Driver<'_>,
+    object: ObjectType,
+    keys: &[String],
+) -> Result<usize, StateError> {
+    let props = READ_BACK
+        .iter()
+        .find(|(o, _)| *o == object)
+        .map_or(&[][..], |(_, p)| *p);
+    let before = d.progress.counts(object).adopted;
+    d.drive(&ReadBack { object, props }, chunks(keys)).await?;
+    Ok(d.progress.counts(object).adopted - before)
 }
 
 /// Read the current lifecycle stage of records, by HubSpot id.

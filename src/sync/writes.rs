@@ -143,6 +143,13 @@ impl Work for CreateLeads {
                 progress.state.links.extend(lead.links.iter().cloned());
                 progress.counts(object).created += 1;
             }
+            // HubSpot keeps `plg_account_id` unique: a 409 says this lead exists already
+            // (created by a run whose answer was lost, or by another run). It stays pending and
+            // is looked up right after this phase, never created a second time.
+            Outcome::Failed(f) if f.status == Some(409) => {
+                progress.counts(object).pending += 1;
+                progress.conflicts.push((object, key.clone()));
+            }
             Outcome::Failed(f) => {
                 // Refused for certain: nothing was created. Otherwise it may have been, and it
                 // stays pending for the next run to look for.
@@ -276,6 +283,15 @@ pub(super) async fn leads(
         d.save(true).await?;
     }
     d.drive(&CreateLeads, chunks(&creates)).await?;
+    let conflicts: Vec<String> = std::mem::take(&mut d.progress.conflicts)
+        .into_iter()
+        .map(|(_, key)| key)
+        .collect();
+    if !conflicts.is_empty() && d.stop.is_none() {
+        let found = super::reads::read_keys(d, object, &conflicts).await?;
+        let counts = d.progress.counts(object);
+        counts.pending -= found;
+    }
     if d.stop.is_some() {
         return Ok(());
     }
