@@ -29,6 +29,11 @@ pub struct SourcesFile {
     /// Partitions outside a query's time range widened by this many days are not read.
     #[serde(default = "default_partition_slack_days")]
     pub partition_slack_days: u32,
+    /// The freshness guard: a run stops (exit 2) when the newest event in `tracks` is more
+    /// than this many days before the end of the scoring day, because stale exports would
+    /// score every account as gone quiet and close live trials. `--allow-stale` overrides.
+    #[serde(default = "default_max_lag_days")]
+    pub max_lag_days: u32,
     /// Stripe-specific settings.
     #[serde(default)]
     pub stripe: StripeFile,
@@ -39,6 +44,10 @@ pub struct SourcesFile {
 }
 
 fn default_partition_slack_days() -> u32 {
+    2
+}
+
+fn default_max_lag_days() -> u32 {
     2
 }
 
@@ -74,6 +83,7 @@ pub struct SourcesConfig {
     pub customers_metadata: Option<Location>,
     pub events: BTreeMap<String, Location>,
     pub partition_slack_days: u32,
+    pub max_lag_days: u32,
     pub account_id_key: String,
 }
 
@@ -135,6 +145,7 @@ impl SourcesConfig {
             customers_metadata: optional("sources.customers_metadata", &file.customers_metadata)?,
             events,
             partition_slack_days: file.partition_slack_days,
+            max_lag_days: file.max_lag_days,
             account_id_key: file.stripe.account_id_key.clone(),
         };
 

@@ -13,6 +13,7 @@ mod partition;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{MemorySchemaProvider, SchemaProvider, TableProvider};
 use datafusion::datasource::MemTable;
@@ -100,8 +101,100 @@ pub enum SourceError {
         file: String,
         layout: String,
     },
+    #[error(
+        "dataset `tracks` at {url} is stale: its newest event is {newest}, more than {max_lag_days} \
+         day(s) before the end of the scoring day {as_of}. Scoring it would read every account as \
+         gone quiet and close live trials. Check the export; pass --allow-stale to score it \
+         anyway, or raise [sources] max_lag_days"
+    )]
+    Stale {
+        url: String,
+        newest: String,
+        as_of: chrono::NaiveDate,
+        max_lag_days: u32,
+    },
+    #[error(
+        "dataset `{dataset}`: {dir} is not a date partition ({key}={value} is not YYYY-MM-DD or \
+         YYYYMMDD); its rows would be skipped. Move or rename it"
+    )]
+    BadPartition {
+        dataset: String,
+        dir: String,
+        key: String,
+        value: String,
+    },
+    #[error(
+        "dataset `{dataset}`: {file} lacks the required column `{column}` (expected {expected}) \
+         that the dataset's other files have; fix or remove that file"
+    )]
+    MissingInFile {
+        dataset: String,
+        file: String,
+        column: String,
+        expected: &'static str,
+    },
     #[error("query engine: {0}")]
     Engine(#[source] DataFusionError),
+}
+
+/// The freshness guard: `tracks` must hold an event within `[sources] max_lag_days` days
+/// before the end of `as_of`. Only the partitions of that window are read when it does.
+pub async fn check_fresh(
+    ctx: &SessionContext,
+    sources: &SourcesConfig,
+    as_of: chrono::NaiveDate,
+) -> Result<(), SourceError> {
+    let end = as_of + chrono::TimeDelta::days(1);
+    let start = end - chrono::TimeDelta::days(i64::from(sources.max_lag_days) + 1);
+    let newest = |lower: Option<chrono::NaiveDate>| {
+        let lower = lower.map_or(String::new(), |d| {
+            format!(" AND \"timestamp\" >= TIMESTAMP '{d}T00:00:00Z'")
+        });
+        format!(
+            "SELECT max(\"timestamp\") FROM {RAW_SCHEMA}.tracks \
+             WHERE \"timestamp\" < TIMESTAMP '{end}T00:00:00Z'{lower}"
+        )
+    };
+    if scalar_time(ctx, &newest(Some(start))).await?.is_some() {
+        return Ok(());
+    }
+    // Stale: read all of it, once, to say how stale.
+    let found = scalar_time(ctx, &newest(None)).await?;
+    Err(SourceError::Stale {
+        url: sources.tracks.configured.clone(),
+        newest: found.map_or_else(
+            || "none (no event before it at all)".to_string(),
+            |us| {
+                chrono::DateTime::from_timestamp_micros(us).map_or_else(
+                    || us.to_string(),
+                    |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                )
+            },
+        ),
+        as_of,
+        max_lag_days: sources.max_lag_days,
+    })
+}
+
+/// The one timestamp (µs) a query returns, if not null.
+async fn scalar_time(ctx: &SessionContext, sql: &str) -> Result<Option<i64>, SourceError> {
+    let batches = ctx
+        .sql(sql)
+        .await
+        .map_err(SourceError::Engine)?
+        .collect()
+        .await
+        .map_err(SourceError::Engine)?;
+    let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else {
+        return Ok(None);
+    };
+    let column = datafusion::arrow::compute::cast(
+        batch.column(0),
+        &DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Microsecond, None),
+    )
+    .map_err(|e| SourceError::Engine(e.into()))?;
+    let column = column.as_primitive::<datafusion::arrow::datatypes::TimestampMicrosecondType>();
+    Ok((!column.is_null(0)).then(|| column.value(0)))
 }
 
 /// What was registered, for `validate` and the run summary.
@@ -167,6 +260,90 @@ impl Inventory {
             undated: undated.map(hex),
         }
     }
+}
+
+/// A file of a dataset as the user would write it: the configured location (`data/tracks`,
+/// `s3://bucket/tracks/`) followed by the file's path below it.
+fn show_file(
+    configured: &str,
+    url: &ListingTableUrl,
+    location: &object_store::path::Path,
+) -> String {
+    match url.strip_prefix(location) {
+        Some(parts) => {
+            let rest: Vec<&str> = parts.collect();
+            if rest.is_empty() {
+                configured.to_string()
+            } else {
+                format!("{}/{}", configured.trim_end_matches('/'), rest.join("/"))
+            }
+        }
+        None => location.to_string(),
+    }
+}
+
+/// Every value of a date partition key (`day=`, `dt=`, `date=`) must be a date: rows under
+/// `day=garbage/` would otherwise fall outside every time range and be skipped unseen.
+fn check_date_partitions(
+    name: &str,
+    url: &ListingTableUrl,
+    files: &[ObjectMeta],
+    partitions: &[String],
+    shown_file: &dyn Fn(&ObjectMeta) -> String,
+) -> Result<(), SourceError> {
+    let Some(key) = partitions
+        .iter()
+        .find(|k| DATE_PARTITION_KEYS.contains(&k.as_str()))
+    else {
+        return Ok(());
+    };
+    for meta in files {
+        let value = url.strip_prefix(&meta.location).and_then(|mut parts| {
+            parts.find_map(|segment| {
+                segment
+                    .split_once('=')
+                    .filter(|(k, _)| k == key)
+                    .map(|(_, v)| v.to_string())
+            })
+        });
+        if let Some(value) = value
+            && partition_day(&value).is_none()
+        {
+            let file = shown_file(meta);
+            let dir = file
+                .rsplit_once('/')
+                .map_or(file.clone(), |(dir, _)| dir.to_string());
+            return Err(SourceError::BadPartition {
+                dataset: name.to_string(),
+                dir,
+                key: key.clone(),
+                value,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Every file must hold every required column: merging schemas alone would read a file that
+/// lacks one as nulls.
+fn check_each_file(
+    name: &str,
+    contract: &Contract,
+    schemas: &[(String, SchemaRef)],
+) -> Result<(), SourceError> {
+    for (file, schema) in schemas {
+        for (column, kind) in contract.required {
+            if schema.field_with_name(column).is_err() {
+                return Err(SourceError::MissingInFile {
+                    dataset: name.to_string(),
+                    file: file.clone(),
+                    column: column.to_string(),
+                    expected: kind.describe(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A date partition's value as a day (`2026-11-20`, or `20261120`), URL-decoded.
@@ -315,13 +492,18 @@ async fn open(
             url: shown,
         });
     }
-    let partitions = partition_layout(name, &table_url, &files)?;
+    let partitions = partition_layout(name, &shown, &table_url, &files)?;
+    let shown_file = |meta: &ObjectMeta| show_file(&shown, &table_url, &meta.location);
+    check_date_partitions(name, &table_url, &files, &partitions, &shown_file)?;
 
     let state = ctx.state();
     let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
-    let schemas = file_schemas(name, &state, &format, &store, &files).await?;
+    let schemas = file_schemas(name, &state, &format, &store, &files, &shown_file).await?;
     let file_schema = merge(name, &schemas)?;
     let (file_schema, absent) = apply_contract(name, &shown, contract, file_schema)?;
+    // After the dataset-wide check, which names a column no file has: this one names the
+    // file that lacks a column the others have.
+    check_each_file(name, contract, &schemas)?;
 
     let partition_cols: Vec<(String, DataType)> = partitions
         .iter()
@@ -369,6 +551,7 @@ async fn file_schemas(
     format: &ParquetFormat,
     store: &Arc<dyn ObjectStore>,
     files: &[ObjectMeta],
+    shown_file: &(dyn Fn(&ObjectMeta) -> String + Sync),
 ) -> Result<Vec<(String, SchemaRef)>, SourceError> {
     futures::stream::iter(files.iter().map(|meta| async move {
         let schema = format
@@ -376,14 +559,20 @@ async fn file_schemas(
             .await
             .map_err(|e| SourceError::Unreadable {
                 dataset: name.to_string(),
-                file: meta.location.to_string(),
+                file: shown_file(meta),
                 message: e.to_string(),
             })?;
-        Ok::<_, SourceError>((meta.location.to_string(), normalise(&schema)))
+        Ok::<_, SourceError>((shown_file(meta), normalise(&schema)))
     }))
     .buffer_unordered(32)
-    .try_collect()
+    .try_collect::<Vec<_>>()
     .await
+    .map(|mut schemas| {
+        // In path order, whatever order the footers arrived in, so that a conflict names the
+        // same file every run.
+        schemas.sort_by(|a, b| a.0.cmp(&b.0));
+        schemas
+    })
 }
 
 /// The object store for a URL, registered in the session on first use.
@@ -444,6 +633,7 @@ async fn list_parquet(
 /// that does not follow them.
 fn partition_layout(
     name: &str,
+    shown: &str,
     url: &ListingTableUrl,
     files: &[ObjectMeta],
 ) -> Result<Vec<String>, SourceError> {
@@ -467,7 +657,7 @@ fn partition_layout(
         if keys != first || keys.iter().any(|k| k.is_empty()) {
             return Err(SourceError::Partition {
                 dataset: name.to_string(),
-                file: meta.location.to_string(),
+                file: show_file(shown, url, &meta.location),
                 layout: if first.is_empty() {
                     "<files directly in the dataset folder>".into()
                 } else {
