@@ -52,6 +52,16 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub full_refresh: bool,
 
+    /// Accept an --as-of more than a day after today (UTC). A run on a future day closes
+    /// trials that are still live, and later runs cannot go back to a real day.
+    #[arg(long, global = true)]
+    pub allow_future: bool,
+
+    /// Score even when `tracks` has no event within `[sources] max_lag_days` of the scoring
+    /// day (a stalled export would otherwise read as every account going quiet).
+    #[arg(long, global = true)]
+    pub allow_stale: bool,
+
     /// Also write the run summary as JSON to this file.
     #[arg(long, global = true, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
@@ -91,6 +101,9 @@ pub struct RunArgs {
     /// Compute decisions and show the HubSpot plan; write nothing and advance no state.
     #[arg(long)]
     pub dry_run: bool,
+    /// When another run holds the state, wait up to SECS for it instead of exiting 3.
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub wait: u64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -101,6 +114,9 @@ pub struct BackfillArgs {
     /// Last day to score (UTC); default the as-of day.
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub to: Option<String>,
+    /// When another run holds the state, wait up to SECS for it instead of exiting 3.
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub wait: u64,
 }
 
 /// Which files `report` writes.

@@ -31,6 +31,15 @@ pub enum DecisionError {
         found: DataType,
     },
     #[error(
+        "{key}: `{feature}` is {found} in account_features, but `{op}` tests a boolean (compare it with a value instead, e.g. op = \">=\")"
+    )]
+    NotBoolean {
+        key: String,
+        feature: String,
+        op: String,
+        found: DataType,
+    },
+    #[error(
         "account_features already has a column `{column}`, which pqlsync adds to decisions; rename it in the SQL"
     )]
     ReservedColumn { column: String },
@@ -329,6 +338,17 @@ pub fn check_config(
                 })?;
         if c.op.is_ordering() && !Kind::Number.accepts(field.data_type()) {
             return Err(DecisionError::NotNumeric {
+                key: format!("{key}.op"),
+                feature: c.feature.clone(),
+                op: c.describe(),
+                found: field.data_type().clone(),
+            });
+        }
+        // `is_true` on a number is never true: the signal would silently never fire.
+        if matches!(c.op, crate::score::Op::IsTrue | crate::score::Op::IsFalse)
+            && !Kind::Boolean.accepts(field.data_type())
+        {
+            return Err(DecisionError::NotBoolean {
                 key: format!("{key}.op"),
                 feature: c.feature.clone(),
                 op: c.describe(),

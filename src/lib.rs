@@ -5,8 +5,9 @@
 //!
 //! 1. Leaves anyone may use: `fmt` (numbers for people), `value` (feature values, contract
 //!    kinds), `setting` (an invalid config key), `output` (atomic file writers), `store`
-//!    (locations and whole-file stores), `engine` (the DataFusion session, memory pool and
-//!    plan rule), `cli` (the command line, as clap definitions only).
+//!    (locations and whole-file stores), `halt` (a run's stop request: signals, a lost lock),
+//!    `lock` (one run at a time per state location), `engine` (the DataFusion session, memory
+//!    pool and plan rule), `cli` (the command line, as clap definitions only).
 //! 2. `source`: configured datasets → `raw.*` tables, checked against the input contract.
 //! 3. `features`: the analyst SQL in `sql/` → the `account_features` stream.
 //! 4. `score`: fit, usage, PQL score, tier and signals (pure functions).
@@ -23,6 +24,8 @@ pub mod value;
 pub mod setting;
 pub mod output;
 pub mod store;
+pub mod halt;
+pub mod lock;
 pub mod engine;
 pub mod cli;
 

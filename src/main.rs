@@ -1,5 +1,6 @@
 //! The `pqlsync` binary: parse arguments, run the library, map the outcome to an exit code
-//! (0 ok, 1 some records failed, 2 fatal).
+//! (0 ok, 1 some records failed, 2 fatal, 3 another run holds the state, 4 stopped by a signal
+//! with the state saved).
 
 use std::process::ExitCode;
 
@@ -18,7 +19,7 @@ fn main() -> ExitCode {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(err) => {
             eprintln!("error: {err}");
-            ExitCode::from(2)
+            ExitCode::from(err.exit_code())
         }
     }
 }

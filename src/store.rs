@@ -151,6 +151,8 @@ pub struct Store {
     url: String,
     store: Arc<dyn ObjectStore>,
     prefix: StorePath,
+    /// The directory, when the store is a local one.
+    local: Option<std::path::PathBuf>,
 }
 
 impl Store {
@@ -159,6 +161,7 @@ impl Store {
             url: location.configured.clone(),
             message,
         };
+        let mut local = None;
         let (store, prefix): (Arc<dyn ObjectStore>, StorePath) = if location.url.contains("://") {
             let url = url::Url::parse(&location.url).map_err(|e| err(e.to_string()))?;
             let (store, path) = object_store::parse_url_opts(
@@ -176,13 +179,26 @@ impl Store {
                 .map_err(|e| err(format!("cannot create directory: {e}")))?;
             let store = object_store::local::LocalFileSystem::new_with_prefix(dir)
                 .map_err(|e| err(e.to_string()))?;
+            local = Some(dir.to_path_buf());
             (Arc::new(store), StorePath::default())
         };
         Ok(Store {
             url: location.configured.clone(),
             store,
             prefix,
+            local,
         })
+    }
+
+    /// A store over `store` itself, for tests of what works on any object store.
+    #[cfg(test)]
+    pub fn from_object_store(url: &str, store: Arc<dyn ObjectStore>) -> Store {
+        Store {
+            url: url.to_string(),
+            store,
+            prefix: StorePath::default(),
+            local: None,
+        }
     }
 
     /// The object path of `file` (which may contain `/`) under this store's prefix.
@@ -194,6 +210,11 @@ impl Store {
 
     pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
         &self.store
+    }
+
+    /// The directory of a local store; `None` for an object store.
+    pub fn local_dir(&self) -> Option<&std::path::Path> {
+        self.local.as_deref()
     }
 
     /// The location as configured, for messages.

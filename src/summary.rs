@@ -38,6 +38,9 @@ pub struct Summary {
     /// The sync plan in words (plan and run --dry-run).
     #[serde(skip)]
     pub plan: Option<String>,
+    /// Why the run stopped early at a signal (`stopped by SIGTERM`), having saved its state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
     pub seconds: f64,
 }
 
@@ -212,6 +215,16 @@ fn sync_report(f: &mut fmt::Formatter<'_>, s: &SyncReport) -> fmt::Result {
     }
     for w in &s.warnings {
         writeln!(f, "    warning: {w}")?;
+    }
+    if !s.refused.is_empty() {
+        writeln!(
+            f,
+            "    {} contacts not sent: HubSpot would refuse their email (fix it where the product identifies users):",
+            s.refused.len()
+        )?;
+        for r in s.refused.iter().take(10) {
+            writeln!(f, "      {} {:?}: {}", r.account_id, r.email, r.reason)?;
+        }
     }
     if let Some(stop) = &s.stopped {
         writeln!(f, "    STOPPED: {stop}")?;

@@ -291,3 +291,66 @@ fn bad_as_of() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--as-of"), "{}", stderr(&o));
 }
+
+/// Rows under `day=garbage/` fell outside every time range and were skipped without a word.
+#[test]
+fn a_date_partition_that_is_not_a_date() {
+    let c = Case::new();
+    let garbage = c.data.join("tracks/day=garbage");
+    std::fs::create_dir_all(&garbage).unwrap();
+    let one = std::fs::read_dir(c.data.join("tracks/day=2026-11-19"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::copy(one, garbage.join("part.parquet")).unwrap();
+    c.fails(&[
+        "dataset `tracks`",
+        "data/tracks/day=garbage",
+        "day=garbage is not YYYY-MM-DD",
+    ]);
+}
+
+/// A file without a required column merged with the others and read its rows as nulls.
+#[test]
+fn one_file_without_a_required_column() {
+    let c = Case::new();
+    // A timestamp column of the right type, but no `email`.
+    let source = c.data.join("identifies/part-00000.parquet");
+    let batches = read_dir_batches(&source).unwrap();
+    let batch = &batches[0];
+    let keep: Vec<usize> = (0..batch.num_columns())
+        .filter(|i| batch.schema().field(*i).name() != "email")
+        .collect();
+    let trimmed = batch.project(&keep).unwrap();
+    let mut w = ArrowWriter::try_new(
+        File::create(c.data.join("identifies/part-00001.parquet")).unwrap(),
+        trimmed.schema(),
+        None,
+    )
+    .unwrap();
+    w.write(&trimmed).unwrap();
+    w.close().unwrap();
+    c.fails(&[
+        "dataset `identifies`",
+        "data/identifies/part-00001.parquet",
+        "lacks the required column `email`",
+    ]);
+}
+
+#[test]
+fn a_boolean_test_on_a_number() {
+    let c = Case::new();
+    c.append_config("\n[[scoring.usage]]\nfeature = \"seats\"\nop = \"is_false\"\npoints = 10\n");
+    c.fails(&["scoring.usage[0].op", "seats", "tests a boolean"]);
+}
+
+#[test]
+fn a_negative_max_points() {
+    let c = Case::new();
+    c.append_config(
+        "\n[[scoring.usage]]\nfeature = \"seats\"\nop = \">=\"\nvalue = 1\npoints = 5\nper = 1\nmax_points = -20\n",
+    );
+    c.fails(&["scoring.usage[0].max_points", "positive", "-20"]);
+}

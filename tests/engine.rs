@@ -27,6 +27,8 @@ fn load(dir: &Path) -> (Config, RunOptions) {
         quiet: true,
         full_refresh: false,
         summary_json: None,
+        allow_future: false,
+        allow_stale: false,
     };
     let text = std::fs::read_to_string(dir.join("pqlsync.toml")).unwrap();
     pqlsync::config::from_str(&text, &global.config, &global, &[]).unwrap()

@@ -614,9 +614,14 @@ fn one_invalid_record_is_isolated_and_ledgered_while_the_batch_lands() {
     let sb = Sandbox::start(&[]);
     let env = Env::new(150, "");
     env.setup(&sb);
-    // Corrupt one email in identifies: HubSpot rejects the whole contacts batch for it.
-    let ident = env.data.join("identifies/part-00000.parquet");
-    let bad = corrupt_first_email(&ident);
+    // One email HubSpot refuses although it is well-formed (a blocked domain, say):
+    // HubSpot rejects the whole contacts batch for it. (Malformed ones never reach HubSpot;
+    // see a_malformed_email_is_reported_not_sent.)
+    let bad = first_email(&env.data.join("identifies/part-00000.parquet"));
+    sb.post(
+        "/_sandbox/refuse",
+        &json!({"property": "email", "value": bad.as_str()}),
+    );
     let o = env.run(&sb, &["run", "--summary-json", "s.json"]);
     assert_eq!(
         o.status.code(),
@@ -688,6 +693,47 @@ fn one_invalid_record_is_isolated_and_ledgered_while_the_batch_lands() {
 }
 
 /// Replace the first identify's email with an invalid one; returns it, lower-cased.
+/// The first email in an identifies file, as the pipeline reads it (trimmed, lower-cased).
+fn first_email(path: &Path) -> String {
+    use datafusion::arrow::array::AsArray;
+    let batches = read_dir_batches(path).unwrap();
+    let i = batches[0].schema().index_of("email").unwrap();
+    batches[0]
+        .column(i)
+        .as_string::<i32>()
+        .value(0)
+        .trim()
+        .to_lowercase()
+}
+
+/// An email HubSpot would refuse failed its contact's batch on every run, and left its
+/// account without a contact and a lead, unreported; it is now caught before sending.
+#[test]
+fn a_malformed_email_is_reported_not_sent() {
+    let sb = Sandbox::start(&[]);
+    let env = Env::new(60, "");
+    env.setup(&sb);
+    let bad = corrupt_first_email(&env.data.join("identifies/part-00000.parquet"));
+    let o = env.run(&sb, &["run", "--summary-json", "s.json"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("1 contacts not sent: HubSpot would refuse their email")
+            && text.contains(&format!("{bad:?}: has more than one @")),
+        "{text}"
+    );
+    let s = summary(&env);
+    assert_eq!(s["data_quality"]["contacts_with_invalid_email"], 1, "{s}");
+    assert_eq!(s["sync"]["refused"][0]["email"], bad.as_str());
+    assert!(
+        s["sync"]["refused"][0]["account_id"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("acct_"))
+    );
+    assert!(s["sync"]["failures"].as_array().unwrap().is_empty());
+    assert!(!by_prop(&sb.dump(), "contacts", "email").contains_key(bad.as_str()));
+}
+
 fn corrupt_first_email(path: &Path) -> String {
     use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
     use std::sync::Arc;
@@ -821,6 +867,219 @@ fn a_run_killed_mid_sync_converges_without_duplicates() {
             stdout(&o)
         );
     }
+}
+
+/// After any sequence of runs: one HubSpot record per key for every object, every account's
+/// company there, nothing pending in a readable state, and nothing left to write.
+fn assert_converged(env: &Env, sb: &Sandbox, what: &str) {
+    let dump = sb.dump();
+    for (kind, key) in [
+        ("companies", "plg_account_id"),
+        ("contacts", "email"),
+        ("deals", "plg_trial_id"),
+        ("leads", "plg_account_id"),
+        ("tasks", "plg_task_key"),
+    ] {
+        let all = objects(&dump, kind);
+        let unique: BTreeSet<&str> = all.iter().filter_map(|o| prop(o, key)).collect();
+        assert_eq!(unique.len(), all.len(), "{what}: duplicate {kind}");
+    }
+    assert_eq!(
+        by_prop(&dump, "companies", "plg_account_id").len(),
+        env.decisions().len(),
+        "{what}"
+    );
+    let state: Json = serde_json::from_str(
+        &std::fs::read_to_string(env.path().join("state/hubspot.json")).unwrap(),
+    )
+    .expect("the sync state is valid JSON");
+    assert!(state["pending"].is_null(), "{what}: {}", state["pending"]);
+    let o = env.run(sb, &["plan"]);
+    assert!(
+        stdout(&o).contains("HubSpot plan: 0 writes"),
+        "{what}: {}",
+        stdout(&o)
+    );
+}
+
+fn spawn_run(env: &Env, sb: &Sandbox, args: &[&str]) -> std::process::Child {
+    StdCommand::new(assert_cmd::cargo::cargo_bin("pqlsync"))
+        .current_dir(env.path())
+        .env("HUBSPOT_TOKEN", TOKEN)
+        .env("HUBSPOT_BASE_URL", &sb.url)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn overlapping_runs_on_one_state_create_each_record_once() {
+    let sb = Sandbox::start(&["--latency", "20"]);
+    let env = Env::new(150, "");
+    env.setup(&sb);
+    // A slow scheduled run, a second schedule that waits for it, and a manual run that does not.
+    let first = spawn_run(&env, &sb, &["run", "--quiet"]);
+    let waits = spawn_run(&env, &sb, &["run", "--quiet", "--wait", "300"]);
+    let started = Instant::now();
+    while sb.stats()["by_route"]["POST /crm/v3/objects/companies/batch/upsert"]
+        .as_u64()
+        .unwrap_or(0)
+        == 0
+    {
+        assert!(started.elapsed() < Duration::from_secs(60), "never synced");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let o = env.run(&sb, &["run"]);
+    assert_eq!(o.status.code(), Some(3), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stderr(&o).contains("another run holds the state"),
+        "{}",
+        stderr(&o)
+    );
+    for child in [first, waits] {
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    assert_converged(&env, &sb, "overlapping runs");
+}
+
+#[test]
+fn sigterm_mid_sync_stops_at_a_batch_boundary_and_the_next_run_converges() {
+    let sb = Sandbox::start(&["--latency", "60"]);
+    let env = Env::new(200, "[hubspot]\nmax_concurrency = 2\n");
+    env.setup(&sb);
+    sb.reset_stats();
+    let child = spawn_run(&env, &sb, &["run"]);
+    let route = "POST /crm/v3/objects/contacts/batch/upsert";
+    let started = Instant::now();
+    while sb.stats()["by_route"][route].as_u64().unwrap_or(0) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "never reached {route}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let kill = StdCommand::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(4), "{err}");
+    assert!(err.contains("stopped by SIGTERM"), "{err}");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("STOPPED: stopped by SIGTERM"), "{text}");
+    // Stopped between batches: nothing in flight was abandoned, so nothing is pending.
+    let state: Json = serde_json::from_str(
+        &std::fs::read_to_string(env.path().join("state/hubspot.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(state["pending"].is_null(), "{}", state["pending"]);
+    assert!(
+        objects(&sb.dump(), "leads").len() < env.decisions().len(),
+        "the run was not stopped before its end"
+    );
+    let o = env.run(&sb, &["run"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert_converged(&env, &sb, "after SIGTERM");
+}
+
+/// A run that would fail at the HubSpot step used to advance its routing memory and write its
+/// decisions first; the portal, the token and the sync state are now checked before.
+#[test]
+fn a_run_that_cannot_sync_writes_nothing() {
+    let sb = Sandbox::start(&[]);
+    let env = Env::new(40, "");
+    env.setup(&sb);
+    let wrote_nothing = |what: &str| {
+        assert!(
+            !env.path().join("state/routing.json").exists(),
+            "{what}: routing memory advanced"
+        );
+        assert!(
+            !env.path().join("out/decisions.parquet").exists(),
+            "{what}: decisions written"
+        );
+    };
+    let o = env
+        .pqlsync(&sb)
+        .env("HUBSPOT_TOKEN", "pat-na1-wrong")
+        .arg("run")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("401"), "{}", stderr(&o));
+    wrote_nothing("wrong token");
+
+    let state = env.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(state.join("failures.json"), "{\"failures\": [tru").unwrap();
+    let o = env.run(&sb, &["run"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("failures.json"), "{}", stderr(&o));
+    wrote_nothing("corrupt ledger");
+    assert_eq!(
+        std::fs::read_to_string(state.join("failures.json")).unwrap(),
+        "{\"failures\": [tru",
+        "the ledger was overwritten"
+    );
+}
+
+/// The answer to a lead create was lost (the run was killed), and the next run's lookup got a
+/// 200 that was not a batch response (a proxy's HTML page). That used to read as "no such
+/// lead", and every lead was created again.
+#[test]
+fn an_html_200_on_the_lookup_after_a_lost_lead_create_creates_no_duplicate() {
+    let sb = Sandbox::start(&["--latency", "60"]);
+    let env = Env::new(200, "[hubspot]\nmax_concurrency = 2\n");
+    env.setup(&sb);
+    let mut child = spawn_run(&env, &sb, &["run", "--quiet"]);
+    let create = "POST /crm/v3/objects/leads/batch/create";
+    let started = Instant::now();
+    while sb.stats()["by_route"][create].as_u64().unwrap_or(0) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "never created leads"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let leads_before = objects(&sb.dump(), "leads").len();
+    assert!(leads_before > 0);
+    sb.post(
+        "/_sandbox/garble",
+        &json!({"route": "POST /crm/v3/objects/leads/batch/read", "times": 10_000}),
+    );
+    sb.reset_stats();
+    let o = env.run(&sb, &["run"]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("could not look it up"),
+        "{}",
+        stdout(&o)
+    );
+    let creates = sb.stats()["by_route"][create].as_u64().unwrap_or(0);
+    let leads: BTreeSet<String> = objects(&sb.dump(), "leads")
+        .iter()
+        .filter_map(|o| prop(o, "plg_account_id").map(str::to_string))
+        .collect();
+    assert_eq!(
+        leads.len(),
+        objects(&sb.dump(), "leads").len(),
+        "a lead was created twice ({creates} create calls)"
+    );
+    sb.post(
+        "/_sandbox/garble",
+        &json!({"route": "POST /crm/v3/objects/leads/batch/read", "times": 0}),
+    );
+    let o = env.run(&sb, &["run"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert_converged(&env, &sb, "after the garbled lookup");
 }
 
 #[test]

@@ -158,4 +158,31 @@ async fn datasets_and_state_on_s3_give_the_same_decisions_as_local_files() {
     );
     // The credentials are not echoed anywhere.
     assert!(!stdout(&o).contains("testing") && !stderr(&o).contains("testing"));
+
+    // The run's lease was released.
+    let lock = StorePath::from("pqlsync/state/pqlsync.lock");
+    assert!(s3.head(&lock).await.is_err(), "the lease was left behind");
+    // A live lease of another run: exit 3, naming it, nothing done.
+    let lease = |expires: &str| {
+        PutPayload::from(format!(
+            r#"{{"host":"pod-7","pid":12,"command":"run","started_at":"2026-11-26T01:00:00Z","expires_at":"{expires}"}}"#
+        ))
+    };
+    s3.put(&lock, lease("2999-01-01T00:00:00Z")).await.unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = pqlsync(&s3_dir);
+        for (k, v) in env(moto.port) {
+            cmd.env(k, v);
+        }
+        cmd.args(args).arg("--out").arg(&remote).output().unwrap()
+    };
+    let o = run(&["run"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("pod-7"), "{}", stderr(&o));
+    // A lease whose holder died (expired): taken over, then released.
+    s3.put(&lock, lease("2026-01-01T00:00:00Z")).await.unwrap();
+    let o = run(&["run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("took over the lock"), "{}", stderr(&o));
+    assert!(s3.head(&lock).await.is_err());
 }

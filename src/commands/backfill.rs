@@ -64,6 +64,29 @@ pub async fn backfill(
         )));
     }
     let days = (to - from).num_days() as u64 + 1;
+    let held = super::run::locked(config, run, "backfill", args.wait).await?;
+    let result = backfill_days(config, run, from, to).await;
+    held.release().await;
+    let rows = result?;
+    Ok(Backfill {
+        from,
+        to,
+        days: days as usize,
+        rows,
+        history: config.history.configured.clone(),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Score and snapshot each day from `from` to `to`; the snapshot rows written. A stop
+/// (SIGTERM) ends it between two days, each written whole.
+async fn backfill_days(
+    config: &Config,
+    run: &RunOptions,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> Result<usize, Error> {
+    let days = (to - from).num_days() as u64 + 1;
     let log = Log::new(run);
     let store = Store::open(&config.history)?;
     let mut memory = RoutingState::default();
@@ -79,6 +102,12 @@ pub async fn backfill(
     );
     let mut rows = 0;
     for day in from.iter_days().take_while(|d| *d <= to) {
+        if let Some(reason) = run.halt.reason() {
+            return Err(Error::Interrupted(format!(
+                "{reason} after {rows} snapshot rows; days before {day} are written whole, \
+                 so backfill again from {day}"
+            )));
+        }
         bar.set_message(day.to_string());
         let day_run = RunOptions {
             as_of: day,
@@ -116,12 +145,5 @@ pub async fn backfill(
         bar.inc(1);
     }
     bar.finish_and_clear();
-    Ok(Backfill {
-        from,
-        to,
-        days: days as usize,
-        rows,
-        history: config.history.configured.clone(),
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok(rows)
 }

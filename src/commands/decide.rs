@@ -54,9 +54,28 @@ pub async fn decide(config: &Config, run: &RunOptions, mode: Mode) -> Result<Sum
     if mode == Mode::Run {
         memory.check_forward(&config.state.configured, run.as_of)?;
     }
+    // The HubSpot side is checked before anything is written (decisions, routing memory,
+    // history): a wrong token or an unreadable sync state must not leave the state advanced.
+    let preflight = match mode {
+        Mode::Score => None,
+        Mode::Run | Mode::DryRun => hubspot::preflight(config).await?,
+    };
     let log = Log::new(run);
-    let engine = Prepared::new(config, run).await?;
-    let decided = decide_all(config, run, mode, &engine, &memory, out.as_deref()).await?;
+    let engine = match mode {
+        Mode::DryRun => Prepared::dry_run(config, run).await?,
+        Mode::Run | Mode::Score => Prepared::new(config, run).await?,
+    };
+    if !run.allow_stale {
+        crate::source::check_fresh(&engine.ctx, &config.sources, run.as_of).await?;
+    }
+    // Until the routing memory advances nothing has been written but temporary files, so a
+    // stop requested now (SIGTERM) abandons the run at once rather than at the next boundary.
+    let decided = tokio::select! {
+        decided = decide_all(config, run, mode, &engine, &memory, out.as_deref()) => decided?,
+        reason = run.halt.requested() => {
+            return Err(Error::Interrupted(format!("{reason} before anything was written")));
+        }
+    };
     log.note(|| format!("decided {} accounts", decided.summary.accounts));
     log.plan(&decided.plan);
     if mode == Mode::Run {
@@ -81,7 +100,8 @@ pub async fn decide(config: &Config, run: &RunOptions, mode: Mode) -> Result<Sum
     if mode == Mode::Score {
         return Ok(summary);
     }
-    let synced = hubspot::sync(config, run, &engine, &kept, mode == Mode::DryRun, &log).await?;
+    let dry_run = mode == Mode::DryRun;
+    let synced = hubspot::sync(config, run, &engine, &kept, dry_run, preflight, &log).await?;
     log.note(|| "HubSpot sync finished".into());
     if mode == Mode::Run && !synced.owners.is_empty() {
         // Owners HubSpot already had stay the accounts' owners in routing, too.
@@ -99,8 +119,15 @@ pub async fn decide(config: &Config, run: &RunOptions, mode: Mode) -> Result<Sum
     summary
         .outputs
         .extend(synced.report.outputs.iter().cloned());
+    if !synced.report.refused.is_empty() {
+        summary.data_quality.insert(
+            "contacts_with_invalid_email".into(),
+            synced.report.refused.len() as i64,
+        );
+    }
     summary.plan = synced.plan;
     summary.sync = Some(synced.report);
+    summary.interrupted = run.halt.reason();
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
 }

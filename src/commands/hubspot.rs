@@ -142,14 +142,62 @@ fn counters(report: &mut SyncReport, c: &Counters) {
     report.rate_limited = Counters::get(&c.rate_limited);
 }
 
-/// The sync step of `run` (`dry_run`: only the plan): against the configured portal, or
-/// recorded to files when there is none.
+/// What the sync step needs from the portal, checked before the run writes anything: a token
+/// HubSpot accepts, a portal ready for pqlsync, a readable sync state and failure ledger. A run
+/// that would fail at the HubSpot step fails here instead, with its routing memory, decisions
+/// and history untouched.
+pub struct Preflight {
+    client: Client,
+    base_url: String,
+    portal: Portal,
+    readiness: hubspot::setup::Readiness,
+    store: Store,
+    state: SyncState,
+    warnings: Vec<String>,
+}
+
+/// The portal side of the sync step, checked; `None` offline.
+pub async fn preflight(config: &Config) -> Result<Option<Preflight>, Error> {
+    let hs = &config.hubspot;
+    let Some(client) = client(config)? else {
+        return Ok(None);
+    };
+    let Target::Portal { base_url, .. } = &hs.target else {
+        unreachable!("a client exists only for a portal")
+    };
+    let portal = Portal::discover(&client).await?;
+    let req = setup::requirements(hs, &owner_pools(config));
+    let readiness = hubspot::setup::readiness(&req, &portal);
+    if !readiness.ready() {
+        return Err(Error::NotReady(format!(
+            "the HubSpot portal at {base_url} is not ready for pqlsync (run `pqlsync hubspot setup`, with --create-pipelines to add the pipeline and stages):\n{}",
+            render_checks(&readiness.missing())
+        )));
+    }
+    let store = Store::open(&config.state)?;
+    let (state, warnings) = portal_state(&store, base_url).await?;
+    // Read now so that a damaged ledger stops the run before it writes, not after it synced.
+    let _: Option<Ledger> = store.read(LEDGER_FILE).await?;
+    Ok(Some(Preflight {
+        client,
+        base_url: base_url.clone(),
+        portal,
+        readiness,
+        store,
+        state,
+        warnings,
+    }))
+}
+
+/// The sync step of `run` (`dry_run`: only the plan): against the portal `preflight` checked,
+/// or recorded to files when there is none.
 pub async fn sync(
     config: &Config,
     run: &RunOptions,
     engine: &Prepared,
     decisions: &[Decision],
     dry_run: bool,
+    preflight: Option<Preflight>,
     log: &Log,
 ) -> Result<Synced, Error> {
     let contacts = load_contacts(engine).await?;
@@ -162,9 +210,9 @@ pub async fn sync(
         dry_run,
         log,
     };
-    match client(config)? {
+    match preflight {
         None => step.offline().await,
-        Some(client) => step.portal(&client).await,
+        Some(checked) => step.portal(checked).await,
     }
 }
 
@@ -179,7 +227,13 @@ struct Step<'a> {
 }
 
 impl Step<'_> {
-    fn plan_only(&self, desired: sync::Desired, state: &SyncState, report: SyncReport) -> Synced {
+    fn plan_only(
+        &self,
+        desired: sync::Desired,
+        state: &SyncState,
+        mut report: SyncReport,
+    ) -> Synced {
+        report.refused = desired.refused.clone();
         let plan = sync::plan(desired, state);
         self.log.note(|| "planned the sync".into());
         Synced {
@@ -211,6 +265,7 @@ impl Step<'_> {
             lead_contact_type: Some(OFFLINE_LEAD_CONTACT_TYPE),
             lead_company_type: Some(OFFLINE_LEAD_COMPANY_TYPE),
             objects: hs.objects.clone(),
+            halt: self.run.halt.clone(),
         };
         let mut report = sync::run(&recorder, &desired, &mut state, None, &options).await?;
         let (files, requests) = recorder
@@ -228,26 +283,22 @@ impl Step<'_> {
         })
     }
 
-    /// A portal: check it is ready, then plan or sync, keeping the sync state and the ledger.
-    async fn portal(&self, client: &Client) -> Result<Synced, Error> {
+    /// The checked portal: plan or sync, keeping the sync state and the ledger.
+    async fn portal(&self, checked: Preflight) -> Result<Synced, Error> {
         let hs = &self.config.hubspot;
-        let Target::Portal { base_url, .. } = &hs.target else {
-            unreachable!("a client exists only for a portal")
-        };
-        let portal = Portal::discover(client).await?;
-        let req = setup::requirements(hs, &owner_pools(self.config));
-        let readiness = hubspot::setup::readiness(&req, &portal);
-        if !readiness.ready() {
-            return Err(Error::NotReady(format!(
-                "the HubSpot portal at {base_url} is not ready for pqlsync (run `pqlsync hubspot setup`, with --create-pipelines to add the pipeline and stages):\n{}",
-                render_checks(&readiness.missing())
-            )));
-        }
+        let Preflight {
+            client,
+            base_url,
+            portal,
+            readiness,
+            store,
+            mut state,
+            warnings,
+        } = checked;
+        let client = &client;
         let mapping = setup::mapping(hs, &readiness, &portal);
         let desired = sync::build(self.decisions, self.contacts, &mapping);
         self.log.note(|| "built the desired records".into());
-        let store = Store::open(&self.config.state)?;
-        let (mut state, warnings) = portal_state(&store, base_url).await?;
         let mut report = SyncReport {
             warnings,
             ..SyncReport::default()
@@ -262,6 +313,7 @@ impl Step<'_> {
             lead_contact_type: portal.association_type(ObjectType::Leads, ObjectType::Contacts),
             lead_company_type: portal.association_type(ObjectType::Leads, ObjectType::Companies),
             objects: hs.objects.clone(),
+            halt: self.run.halt.clone(),
         };
         let mut synced = sync::run(client, &desired, &mut state, Some(&store), &options).await?;
         synced.mode = format!("synced to {base_url}");
@@ -289,6 +341,9 @@ impl Step<'_> {
 /// a warning, rather than matched against the wrong CRM.
 async fn portal_state(store: &Store, base_url: &str) -> Result<(SyncState, Vec<String>), Error> {
     let mut state: SyncState = store.read(STATE_FILE).await?.unwrap_or_default();
+    // 0: written before the version was kept; 1: today's format.
+    crate::state::check_version(store.url(), STATE_FILE, state.version, &[0, 1])?;
+    state.version = 1;
     let mut warnings = Vec::new();
     if state.portal.as_deref().is_some_and(|p| p != base_url) {
         warnings.push(format!(

@@ -67,6 +67,12 @@ pub enum Error {
     /// The portal lacks properties, pipelines or owners the sync needs.
     #[error("{0}")]
     NotReady(String),
+    /// Another run holds the state location.
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
+    /// A signal (or a lost lock) stopped the run; what was confirmed is saved.
+    #[error("{0}")]
+    Interrupted(String),
     /// The operating system refused something the command needs (a directory, a socket).
     #[error("{what}: {source}")]
     Io {
@@ -76,7 +82,22 @@ pub enum Error {
     },
 }
 
+/// Exit code when another run holds the state's lock (nothing was done).
+pub const EXIT_LOCKED: u8 = 3;
+/// Exit code when a signal stopped the run at a safe point (state saved; the next run goes on).
+pub const EXIT_INTERRUPTED: u8 = 4;
+
 impl Error {
+    /// 2 for a fatal error, [`EXIT_LOCKED`] and [`EXIT_INTERRUPTED`] for the two a scheduler
+    /// may want to tell apart (retry later; the run was stopped on purpose).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Lock(crate::lock::LockError::Held { .. }) => EXIT_LOCKED,
+            Error::Interrupted(_) => EXIT_INTERRUPTED,
+            _ => 2,
+        }
+    }
+
     fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
         let what = what.into();
         move |source| Error::Io { what, source }
@@ -123,6 +144,15 @@ impl Report for crate::summary::Summary {
             .as_ref()
             .map_or(0, |s| s.failed() + usize::from(s.stopped.is_some()))
     }
+
+    fn verdict(&self) -> Result<(), Error> {
+        match &self.interrupted {
+            Some(reason) => Err(Error::Interrupted(format!(
+                "{reason}: the state is saved, and the next run goes on from it"
+            ))),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Run a parsed command line.
@@ -151,7 +181,7 @@ async fn dispatch(cli: Cli) -> Result<Outcome, Error> {
     let (config, run) = config::load(global)?;
     let (c, r) = (&config, &run);
     match &cli.command {
-        Command::Run(args) => finish(run::run(c, r, args.dry_run).await?, r),
+        Command::Run(args) => finish(run::run(c, r, args).await?, r),
         Command::Plan => finish(plan::plan(c, r).await?, r),
         Command::Score => finish(score::score(c, r).await?, r),
         Command::Features => finish(features::features(c, r).await?, r),

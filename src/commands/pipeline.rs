@@ -66,18 +66,25 @@ impl Log {
 impl Prepared {
     /// Register sources and plan the SQL, bringing incremental rollups up to date.
     pub async fn new(config: &Config, run: &RunOptions) -> Result<Prepared, Error> {
-        Prepared::with_rollups(config, run, true).await
+        Prepared::with_rollups(config, run, Some(true)).await
+    }
+
+    /// For a dry run: rollups are read and extended in memory, never written back, so a plan
+    /// changes nothing a later run reads.
+    pub async fn dry_run(config: &Config, run: &RunOptions) -> Result<Prepared, Error> {
+        Prepared::with_rollups(config, run, Some(false)).await
     }
 
     /// Plan only: incremental views over all history, no rollup read or written (`validate`).
     pub async fn plan(config: &Config, run: &RunOptions) -> Result<Prepared, Error> {
-        Prepared::with_rollups(config, run, false).await
+        Prepared::with_rollups(config, run, None).await
     }
 
+    /// `rollups`: none (`None`), or read and written back (`Some(true)`) or only read.
     async fn with_rollups(
         config: &Config,
         run: &RunOptions,
-        rollups: bool,
+        rollups: Option<bool>,
     ) -> Result<Prepared, Error> {
         let log = Log::new(run);
         let (ctx, pool) = engine::session(&config.engine)
@@ -98,10 +105,9 @@ impl Prepared {
             account_id_key: config.sources.account_id_key.clone(),
             report_range: None,
         };
-        let store = if rollups {
-            Some(Store::open(&config.incremental.location)?)
-        } else {
-            None
+        let store = match rollups {
+            Some(_) => Some(Store::open(&config.incremental.location)?),
+            None => None,
         };
         let rollups = features::register(
             &ctx,
@@ -114,6 +120,7 @@ impl Prepared {
                 slack_days: config.sources.partition_slack_days,
                 sources: &sources,
                 full_refresh: run.full_refresh,
+                persist: rollups == Some(true),
             }),
         )
         .await?;

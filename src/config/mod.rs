@@ -98,6 +98,10 @@ pub struct RunOptions {
     pub summary_json: Option<PathBuf>,
     /// `--full-refresh`: rebuild every rollup from all history instead of extending it.
     pub full_refresh: bool,
+    /// `--allow-stale`: skip the freshness guard.
+    pub allow_stale: bool,
+    /// Asks the run to stop early (SIGTERM, a lost lock); shared by the run's clones.
+    pub halt: crate::halt::Halt,
 }
 
 impl RunOptions {
@@ -107,12 +111,27 @@ impl RunOptions {
     }
 
     fn new(global: &GlobalArgs, file_as_of: Option<&str>) -> Result<RunOptions, ConfigError> {
+        let as_of = as_of_from(global.as_of.as_deref(), file_as_of)?;
+        let tomorrow = Utc::now().date_naive() + chrono::TimeDelta::days(1);
+        if as_of > tomorrow && !global.allow_future {
+            return Err(ConfigError::Flag {
+                flag: "as-of",
+                message: format!(
+                    "{as_of} is in the future (today is {} UTC); a run on a future day would close \
+                     live trials as lost and refuse every real day after it. Pass --allow-future \
+                     if this is really meant",
+                    Utc::now().date_naive()
+                ),
+            });
+        }
         Ok(RunOptions {
-            as_of: as_of_from(global.as_of.as_deref(), file_as_of)?,
+            as_of,
             out: global.out.clone(),
             verbosity: verbosity(global),
             summary_json: global.summary_json.clone(),
             full_refresh: global.full_refresh,
+            allow_stale: global.allow_stale,
+            halt: crate::halt::Halt::default(),
         })
     }
 }
@@ -224,6 +243,20 @@ impl Config {
             .map(str::to_string)
             .or_else(|| parsed.hubspot.base_url.clone());
         let token = hubspot_token(parsed.hubspot.token_file.as_deref(), &base, env)?;
+        let routing = route::config::policy(&parsed.routing)?;
+        let hubspot = HubspotConfig::from_file(&parsed.hubspot, base_url, token)?;
+        // Across sections: a portal needs an owner for every account routing leaves unowned,
+        // and the self-serve pool is the one every unowned account falls back to.
+        if matches!(hubspot.target, crate::sync::config::Target::Portal { .. })
+            && routing.owners.self_serve.is_empty()
+        {
+            return Err(Invalid::new(
+                "routing.owners.self_serve",
+                "is empty, but a HubSpot portal is configured and every account without an owner \
+                 (below routing.enterprise_seats, or all of them when routing.owners.enterprise \
+                 is empty too) is assigned from it; list at least one owner's email",
+            ));
+        }
         Ok(Config {
             path: path.to_path_buf(),
             sources: SourcesConfig::from_file(&parsed.sources, &base, &store_options)?,
@@ -231,7 +264,7 @@ impl Config {
             extra_free_email_domains: parsed.sql.extra_free_email_domains.clone(),
             engine: EngineConfig::from_file(&parsed.engine, &base)?,
             scoring: score::config::model(&parsed.scoring)?,
-            routing: route::config::policy(&parsed.routing)?,
+            routing,
             state: Location::directory(state_url, &base, &store_options),
             history: beside_state(&parsed.history.url, "history"),
             incremental: IncrementalConfig::from_file(
@@ -240,7 +273,7 @@ impl Config {
             ),
             report: ReportConfig::from_file(&parsed.report, &base, &parsed.output.dir)?,
             output_dir: base.join(&parsed.output.dir),
-            hubspot: HubspotConfig::from_file(&parsed.hubspot, base_url, token)?,
+            hubspot,
         })
     }
 }

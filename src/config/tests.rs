@@ -14,6 +14,8 @@ fn global() -> GlobalArgs {
         quiet: false,
         full_refresh: false,
         summary_json: None,
+        allow_future: false,
+        allow_stale: false,
     }
 }
 

@@ -191,6 +191,9 @@ pub struct Rollups<'a> {
     /// The registered datasets, whose inventories tell whether rolled-up days changed.
     pub sources: &'a [DatasetInfo],
     pub full_refresh: bool,
+    /// Write what was built or extended back to the store. A dry run reads the rollups but
+    /// must not change what later runs read.
+    pub persist: bool,
 }
 
 /// What happened to one rollup, for the log and the summary.
@@ -419,17 +422,19 @@ pub(super) async fn register(
             .collect()
             .await
             .map_err(FeatureError::execution(&view.name))?;
-        let inputs = inputs_at(settled);
-        write(
-            rollups.store,
-            &dir,
-            &rows,
-            &schema,
-            settled,
-            &definition,
-            inputs,
-        )
-        .await?;
+        if rollups.persist {
+            let inputs = inputs_at(settled);
+            write(
+                rollups.store,
+                &dir,
+                &rows,
+                &schema,
+                settled,
+                &definition,
+                inputs,
+            )
+            .await?;
+        }
         if from == beginning() {
             (rows, "built", reason)
         } else {

@@ -144,6 +144,17 @@ fn signal(key: &str, s: &SignalFile) -> Result<Signal, Invalid> {
                 "per-unit signals need a numeric comparison (>=, >, <=, <, between)",
             ));
         }
+        if let Some(max) = s.max_points
+            && max <= 0
+        {
+            return Err(Invalid::new(
+                format!("{key}.max_points"),
+                format!(
+                    "must be a positive number of points, got {max}: it caps the signal's size, \
+                     and `points` gives its sign"
+                ),
+            ));
+        }
     } else if s.max_points.is_some() {
         return Err(Invalid::new(
             format!("{key}.max_points"),

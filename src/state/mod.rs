@@ -27,6 +27,39 @@ pub enum StateError {
         state_as_of: NaiveDate,
         as_of: NaiveDate,
     },
+    #[error(
+        "state file {url}/{file} has version {found}, which this pqlsync does not know (it reads \
+         {supported}); it was written by a newer pqlsync: upgrade rather than overwrite it"
+    )]
+    Version {
+        url: String,
+        file: String,
+        found: u32,
+        supported: String,
+    },
+}
+
+/// Refuse a state file of a version this build does not know, rather than misread it and
+/// overwrite it in the old format.
+pub fn check_version(
+    url: &str,
+    file: &str,
+    found: u32,
+    supported: &[u32],
+) -> Result<(), StateError> {
+    if supported.contains(&found) {
+        return Ok(());
+    }
+    Err(StateError::Version {
+        url: url.to_string(),
+        file: file.to_string(),
+        found,
+        supported: supported
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
 }
 
 /// The routing memory file.
@@ -50,10 +83,12 @@ pub struct RoutingState {
 
 impl RoutingState {
     pub async fn load(store: &Store) -> Result<RoutingState, StateError> {
-        Ok(store.read(ROUTING_FILE).await?.unwrap_or(RoutingState {
+        let state: RoutingState = store.read(ROUTING_FILE).await?.unwrap_or(RoutingState {
             version: 1,
             ..RoutingState::default()
-        }))
+        });
+        check_version(store.url(), ROUTING_FILE, state.version, &[1])?;
+        Ok(state)
     }
 
     pub async fn save(&self, store: &Store) -> Result<(), StateError> {

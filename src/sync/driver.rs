@@ -17,6 +17,7 @@ use futures::future::BoxFuture;
 
 use super::report::{Counts, SyncReport};
 use super::state::{FailureRecord, STATE_FILE, SyncState};
+use crate::halt::Halt;
 use crate::hubspot::{BATCH_LIMIT, BatchError, Crm, Failure, ObjectType, Outcome, Stop};
 use crate::state::StateError;
 use crate::store::Store;
@@ -28,6 +29,12 @@ const SAVE_EVERY: Duration = Duration::from_secs(3);
 pub(super) struct Progress<'a> {
     pub state: &'a mut SyncState,
     pub report: SyncReport,
+    /// Records new to the state whose read-back failed: HubSpot may hold them, so they are
+    /// not created this run (the next run reads them again).
+    pub unverified: std::collections::BTreeSet<(ObjectType, String)>,
+    /// Creates HubSpot refused because the record's unique key is taken (409): the record
+    /// exists, to be looked up rather than created.
+    pub conflicts: Vec<(ObjectType, String)>,
 }
 
 impl Progress<'_> {
@@ -75,6 +82,8 @@ pub(super) struct Driver<'a> {
     last_save: Instant,
     /// Why the run stopped, once it has; the phases after it are not run.
     pub stop: Option<Stop>,
+    /// A stop asked for from outside (SIGTERM, a lost lock): no batch starts after it.
+    halt: Halt,
     pub progress: Progress<'a>,
 }
 
@@ -84,6 +93,7 @@ impl<'a> Driver<'a> {
         state: &'a mut SyncState,
         store: Option<&'a Store>,
         concurrency: usize,
+        halt: Halt,
     ) -> Driver<'a> {
         Driver {
             crm,
@@ -91,9 +101,12 @@ impl<'a> Driver<'a> {
             store,
             last_save: Instant::now(),
             stop: None,
+            halt,
             progress: Progress {
                 state,
                 report: SyncReport::default(),
+                unverified: Default::default(),
+                conflicts: Vec::new(),
             },
         }
     }
@@ -119,7 +132,11 @@ impl<'a> Driver<'a> {
         batches: Vec<&[W::Item]>,
     ) -> Result<(), StateError> {
         let crm = self.crm;
+        let halt = self.halt.clone();
+        // A halt starts no new batch, but lets those in flight land and be settled: their
+        // records are then confirmed instead of left for the next run to look up.
         let mut results = futures::stream::iter(batches)
+            .take_while(|_| std::future::ready(halt.reason().is_none()))
             .map(|batch| async move { (batch, send_splitting(crm, work, batch).await) })
             .buffer_unordered(self.concurrency);
         while let Some((batch, result)) = results.next().await {
@@ -135,6 +152,14 @@ impl<'a> Driver<'a> {
                 }
             }
             self.save(false).await?;
+        }
+        if self.stop.is_none()
+            && let Some(reason) = self.halt.reason()
+        {
+            self.stop = Some(Stop {
+                message: reason,
+                correlation_id: None,
+            });
         }
         Ok(())
     }
@@ -238,7 +263,7 @@ mod tests {
             calls: Mutex::new(Vec::new()),
         };
         let items: Vec<u32> = (0..n).collect();
-        let mut driver = Driver::new(&crm, &mut state, None, 1);
+        let mut driver = Driver::new(&crm, &mut state, None, 1, Halt::default());
         driver.drive(&work, chunks(&items)).await.unwrap();
         let calls = work.calls.lock().unwrap().clone();
         (driver.finish(), calls)

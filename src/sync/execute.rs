@@ -9,6 +9,7 @@
 //! The run is the same whatever the `Crm` is: HubSpot, the offline recorder (which hands out
 //! placeholder ids), or a test double.
 
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 use super::driver::Driver;
@@ -18,6 +19,7 @@ use super::reads::{read_back, refresh_lifecycle};
 use super::report::SyncReport;
 use super::state::SyncState;
 use super::writes::{self, LeadTypes};
+use crate::halt::Halt;
 use crate::hubspot::{Crm, ObjectType};
 use crate::state::StateError;
 use crate::store::Store;
@@ -32,6 +34,8 @@ pub struct Options {
     pub lead_company_type: Option<i64>,
     /// Object types to write.
     pub objects: Vec<ObjectType>,
+    /// Stops the run at the next batch boundary (SIGTERM, a lost lock).
+    pub halt: Halt,
 }
 
 /// Sync `desired` through `crm`. The state is updated as the CRM confirms writes and saved to
@@ -45,19 +49,33 @@ pub async fn run(
     options: &Options,
 ) -> Result<SyncReport, StateError> {
     let started = Instant::now();
-    let mut d = Driver::new(crm, state, store, options.concurrency);
+    let mut d = Driver::new(crm, state, store, options.concurrency, options.halt.clone());
     read_back(&mut d, desired, &options.objects).await?;
     // The plan keeps what it takes; leads still read `desired` below.
     let mut the_plan = plan(desired.clone(), d.progress.state);
+    hold_unverified(&mut the_plan, &d.progress.unverified);
     if d.stop.is_none() && refresh_lifecycle(&mut d, &the_plan).await? {
         the_plan = plan(desired.clone(), d.progress.state);
+        hold_unverified(&mut the_plan, &d.progress.unverified);
     }
     d.save(true).await?;
     write(&mut d, &the_plan, desired, options).await?;
     d.save(true).await?;
     let mut report = d.finish();
+    report.refused = desired.refused.clone();
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Drop the creates of records whose read-back failed: they may exist in HubSpot already.
+fn hold_unverified(plan: &mut Plan, unverified: &BTreeSet<(ObjectType, String)>) {
+    if unverified.is_empty() {
+        return;
+    }
+    for (object, p) in plan.objects.iter_mut() {
+        p.creates
+            .retain(|c| !unverified.contains(&(*object, c.key.clone())));
+    }
 }
 
 /// The write phases in dependency order, each saving the state when done; a stop skips the
@@ -174,6 +192,7 @@ mod tests {
             lead_contact_type: Some(578),
             lead_company_type: Some(580),
             objects: objects.to_vec(),
+            halt: Halt::default(),
         }
     }
 
@@ -377,6 +396,59 @@ mod tests {
         );
         assert_eq!(crm.records(ObjectType::Leads).len(), n);
         assert!(saved(&store).await.pending.is_empty());
+    }
+
+    /// Leads created by another writer between this run's lookup and its create: HubSpot's
+    /// unique `plg_account_id` refuses the second create (409), and the run adopts them.
+    #[tokio::test]
+    async fn a_lead_created_elsewhere_meanwhile_is_adopted_not_duplicated() {
+        let crm = MemoryCrm::default();
+        let n = 30;
+        let taken: Vec<String> = (0..5).map(account).collect();
+        crm.create_elsewhere_before_next_create(ObjectType::Leads, taken);
+        let mut state = SyncState::default();
+        let report = sync(&crm, &desired(n), &mut state, None).await;
+        assert!(report.failures.is_empty(), "{:?}", report.failures);
+        let leads = counts(&report, ObjectType::Leads);
+        assert_eq!((leads.created, leads.adopted, leads.pending), (n - 5, 5, 0));
+        assert_eq!(crm.records(ObjectType::Leads).len(), n);
+        assert_eq!(state.records(ObjectType::Leads), n);
+        assert!(state.pending.is_empty());
+    }
+
+    /// The lookup after a lost lead-create answer got a 200 that was not a batch response (a
+    /// proxy's HTML page): it used to read as "no such lead", and every lead was created again.
+    #[tokio::test]
+    async fn an_unreadable_lookup_after_a_lost_create_creates_no_duplicate() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let crm = MemoryCrm::default();
+        crm.lose_answer_to("create", ObjectType::Leads);
+        let n = 30;
+        let mut state = SyncState::default();
+        sync(&crm, &desired(n), &mut state, Some(&store)).await;
+        assert_eq!(crm.records(ObjectType::Leads).len(), n);
+
+        crm.garble_reads_of(Some(ObjectType::Leads));
+        let mut resumed = saved(&store).await;
+        let second = sync(&crm, &desired(n), &mut resumed, Some(&store)).await;
+        assert_eq!(
+            crm.calls("create", ObjectType::Leads),
+            vec![n],
+            "created again"
+        );
+        assert_eq!(counts(&second, ObjectType::Leads).failed, n);
+        assert_eq!(second.failures.len(), n, "each lead is reported");
+        assert!(second.failures[0].message.contains("could not look it up"));
+        assert_eq!(saved(&store).await.pending[&ObjectType::Leads].len(), n);
+
+        crm.garble_reads_of(None);
+        let mut third_state = saved(&store).await;
+        let third = sync(&crm, &desired(n), &mut third_state, Some(&store)).await;
+        assert!(third.failures.is_empty(), "{:?}", third.failures);
+        assert_eq!(counts(&third, ObjectType::Leads).adopted, n);
+        assert_eq!(crm.records(ObjectType::Leads).len(), n);
+        assert_eq!(crm.calls("create", ObjectType::Leads), vec![n]);
     }
 
     #[tokio::test]

@@ -16,6 +16,53 @@ use crate::decision::Decision;
 use crate::hubspot::ObjectType;
 use crate::route::{DealStage, LeadStage, Task};
 
+/// A contact left out because HubSpot would refuse it, with the account it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refused {
+    pub account_id: String,
+    pub email: String,
+    pub reason: &'static str,
+}
+
+/// Why HubSpot would refuse `email` as a contact's email, if it would. Sent anyway, such a
+/// contact fails its batch on every run (an exit 1 nobody can fix from pqlsync), and its
+/// account gets no contact and no lead; caught here, it is reported once per run with its
+/// account instead. The rules are HubSpot's syntax check as observed: one `@`, something
+/// before it, no whitespace, and a domain of dot-separated labels of letters, digits and
+/// hyphens ending in a top-level domain of two or more letters.
+pub fn email_problem(email: &str) -> Option<&'static str> {
+    if email.len() > 254 {
+        return Some("longer than 254 characters");
+    }
+    if email.chars().any(char::is_whitespace) {
+        return Some("contains whitespace");
+    }
+    let Some((local, domain)) = email.split_once('@') else {
+        return Some("has no @");
+    };
+    if local.is_empty() {
+        return Some("has nothing before the @");
+    }
+    if domain.contains('@') {
+        return Some("has more than one @");
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    if labels.len() < 2 || labels.iter().any(|l| l.is_empty()) {
+        return Some("has no domain of the form name.tld");
+    }
+    if !labels
+        .iter()
+        .all(|l| l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+    {
+        return Some("has a character a domain cannot hold");
+    }
+    let tld = labels[labels.len() - 1];
+    if tld.len() < 2 || !tld.chars().all(|c| c.is_ascii_alphabetic()) {
+        return Some("has no top-level domain of two or more letters");
+    }
+    None
+}
+
 /// One identified user of an account, from `sql/outputs/account_contacts.sql`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Contact {
@@ -122,6 +169,8 @@ impl Link {
 /// Everything the portal should hold.
 #[derive(Debug, Clone, Default)]
 pub struct Desired {
+    /// Contacts not sent because HubSpot would refuse their email.
+    pub refused: Vec<Refused>,
     pub records: BTreeMap<ObjectType, Vec<Record>>,
     /// Associations made with the default association API.
     pub links: Vec<Link>,
@@ -354,6 +403,18 @@ pub fn build(
     mapping: &Mapping,
 ) -> Desired {
     let mut d = Desired::default();
+    let mut sendable: BTreeMap<String, Vec<Contact>> = BTreeMap::new();
+    for (account, list) in contacts {
+        let (good, bad): (Vec<&Contact>, Vec<&Contact>) =
+            list.iter().partition(|c| email_problem(&c.email).is_none());
+        d.refused.extend(bad.into_iter().map(|c| Refused {
+            account_id: c.account_id.clone(),
+            email: c.email.clone(),
+            reason: email_problem(&c.email).unwrap_or_default(),
+        }));
+        sendable.insert(account.clone(), good.into_iter().cloned().collect());
+    }
+    let contacts = &sendable;
     // foldhash, as DataFusion uses for the same strings: with std's SipHash, hashing every
     // email of the run was a third of `build`'s time.
     let decided: HashSet<&str> = decisions.iter().map(|d| d.account_id.as_str()).collect();
@@ -409,6 +470,70 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `bad email@x` and addresses without an `@` reached HubSpot (or were dropped in SQL)
+    /// and left their account without a contact and a lead, unreported.
+    #[test]
+    fn emails_hubspot_would_refuse() {
+        let long = format!("{}@example.com", "a".repeat(250));
+        let cases: &[(&str, Option<&str>)] = &[
+            ("ana@example.com", None),
+            ("ana.b+tag@sub.example.co", None),
+            ("a@b.io", None),
+            ("o'neil@x-y.example", None),
+            ("bad email@x.com", Some("contains whitespace")),
+            ("bad email@x", Some("contains whitespace")),
+            ("no-at-sign", Some("has no @")),
+            ("@example.com", Some("has nothing before the @")),
+            ("a@@example.com", Some("has more than one @")),
+            ("a@b@example.com", Some("has more than one @")),
+            ("a@localhost", Some("has no domain of the form name.tld")),
+            ("a@example..com", Some("has no domain of the form name.tld")),
+            ("a@.example.com", Some("has no domain of the form name.tld")),
+            (
+                "a@exa_mple.com",
+                Some("has a character a domain cannot hold"),
+            ),
+            (
+                "a@example.c",
+                Some("has no top-level domain of two or more letters"),
+            ),
+            (
+                "a@example.123",
+                Some("has no top-level domain of two or more letters"),
+            ),
+            (&long, Some("longer than 254 characters")),
+        ];
+        for (email, want) in cases {
+            assert_eq!(email_problem(email), *want, "{email}");
+        }
+    }
+
+    #[test]
+    fn a_refused_email_is_reported_with_its_account_and_the_rest_still_sync() {
+        let contacts = BTreeMap::from([(
+            "a1".to_string(),
+            vec![
+                contact("a1", "bad email@x", true, Some(1)),
+                contact("a1", "ok@a1.example", false, Some(2)),
+            ],
+        )]);
+        let d = build(&[decision("a1")], &contacts, &Mapping::default());
+        assert_eq!(
+            d.refused,
+            vec![Refused {
+                account_id: "a1".into(),
+                email: "bad email@x".into(),
+                reason: "contains whitespace",
+            }]
+        );
+        let keys: Vec<&str> = d
+            .records(ObjectType::Contacts)
+            .iter()
+            .map(|r| r.key.as_str())
+            .collect();
+        assert_eq!(keys, ["ok@a1.example"]);
+    }
 
     #[test]
     fn amounts_and_clipping() {

@@ -28,6 +28,9 @@ pub struct SyncReport {
     pub objects: BTreeMap<String, Counts>,
     pub associations: Counts,
     pub failures: Vec<FailureRecord>,
+    /// Contacts not sent because HubSpot would refuse their email (not failures: they would
+    /// fail every run until the product's data is fixed).
+    pub refused: Vec<super::model::Refused>,
     pub stopped: Option<String>,
     pub warnings: Vec<String>,
     pub requests: u64,
