@@ -331,3 +331,38 @@ fn a_memory_limit_runs_on_one_partition_unless_told_otherwise() {
     let text = format!("{MINIMAL}\n[engine]\nmemory_limit = \"512MB\"\ntarget_partitions = 2\n");
     assert_eq!(load(&text).unwrap().engine.target_partitions, 2);
 }
+
+#[test]
+fn a_portal_needs_a_self_serve_owner_pool() {
+    let env = [("HUBSPOT_TOKEN".to_string(), "pat-na1-x".to_string())];
+    let path = Path::new("/etc/pqlsync/pqlsync.toml");
+    let e = load_with(MINIMAL, path, &global(), &env)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("`routing.owners.self_serve`"), "{e}");
+    assert!(e.contains("portal"), "{e}");
+    // Offline, or with a pool, it is fine.
+    assert!(load(MINIMAL).is_ok());
+    let pooled = format!("{MINIMAL}\n[routing.owners]\nself_serve = [\"ssr@example.com\"]");
+    assert!(load_with(&pooled, path, &global(), &env).is_ok());
+}
+
+#[test]
+fn an_as_of_more_than_a_day_ahead_needs_allow_future() {
+    let tomorrow = (chrono::Utc::now().date_naive() + chrono::TimeDelta::days(1)).to_string();
+    let later = (chrono::Utc::now().date_naive() + chrono::TimeDelta::days(2)).to_string();
+    let with = |as_of: &str, allow_future: bool| GlobalArgs {
+        as_of: Some(as_of.to_string()),
+        allow_future,
+        ..global()
+    };
+    assert!(
+        run_options(MINIMAL, &with(&tomorrow, false)).is_ok(),
+        "a day ahead is fine"
+    );
+    let e = run_options(MINIMAL, &with(&later, false))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("--as-of") && e.contains("--allow-future"), "{e}");
+    assert!(run_options(MINIMAL, &with(&later, true)).is_ok());
+}
