@@ -216,6 +216,24 @@ fn sync_report(f: &mut fmt::Formatter<'_>, s: &SyncReport) -> fmt::Result {
     for w in &s.warnings {
         writeln!(f, "    warning: {w}")?;
     }
+    if !s.clipped.is_empty() {
+        writeln!(
+            f,
+            "    {} values sent clipped to HubSpot's limit of 65,536 characters:",
+            s.clipped.len()
+        )?;
+        for c in s.clipped.iter().take(10) {
+            writeln!(
+                f,
+                "      {} {} {}.{}: {} characters",
+                c.account_id,
+                c.object,
+                c.key,
+                c.property,
+                thousands(c.length as i64)
+            )?;
+        }
+    }
     if !s.refused.is_empty() {
         writeln!(
             f,

@@ -354,3 +354,32 @@ fn a_negative_max_points() {
     );
     c.fails(&["scoring.usage[0].max_points", "positive", "-20"]);
 }
+
+/// A file whose footer reads but whose data pages do not failed "computing account_features"
+/// without a word about which dataset or file.
+#[test]
+fn a_corrupt_data_page_names_the_dataset_and_file() {
+    let c = Case::new();
+    let day = c.data.join("tracks/day=2026-11-19");
+    let file = std::fs::read_dir(&day)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .unwrap();
+    let mut bytes = std::fs::read(&file).unwrap();
+    // The column chunks sit between the leading magic and the footer at the end; overwrite
+    // the first half of them, leaving the footer (and so the schema) intact.
+    let footer_len =
+        u32::from_le_bytes(bytes[bytes.len() - 8..bytes.len() - 4].try_into().unwrap());
+    let data_end = bytes.len() - 8 - footer_len as usize;
+    for b in &mut bytes[4..4 + (data_end - 4) / 2] {
+        *b = 0xAB;
+    }
+    std::fs::write(&file, bytes).unwrap();
+    let name = file.file_name().unwrap().to_string_lossy().into_owned();
+    c.fails(&[
+        "dataset `tracks`",
+        "cannot be decoded",
+        &format!("day=2026-11-19/{name}"),
+    ]);
+}

@@ -18,6 +18,7 @@ use crate::features::{self, FeatureError};
 use crate::fmt::thousands;
 use crate::history;
 use crate::output::AtomicWriter;
+use crate::source;
 use crate::state::RoutingState;
 use crate::store::Store;
 use crate::summary::Summary;
@@ -71,7 +72,18 @@ pub async fn decide(config: &Config, run: &RunOptions, mode: Mode) -> Result<Sum
     // Until the routing memory advances nothing has been written but temporary files, so a
     // stop requested now (SIGTERM) abandons the run at once rather than at the next boundary.
     let decided = tokio::select! {
-        decided = decide_all(config, run, mode, &engine, &memory, out.as_deref()) => decided?,
+        decided = decide_all(config, run, mode, &engine, &memory, out.as_deref()) => {
+            match decided {
+                Err(Error::Features(FeatureError::Execution { .. })) => {
+                    let e = decided.err().expect("an error");
+                    return Err(match source::locate_undecodable(&engine.ctx, &engine.sources).await {
+                        Some(culprit) => culprit.into(),
+                        None => e,
+                    });
+                }
+                other => other?,
+            }
+        }
         reason = run.halt.requested() => {
             return Err(Error::Interrupted(format!("{reason} before anything was written")));
         }
@@ -119,6 +131,12 @@ pub async fn decide(config: &Config, run: &RunOptions, mode: Mode) -> Result<Sum
     summary
         .outputs
         .extend(synced.report.outputs.iter().cloned());
+    if !synced.report.clipped.is_empty() {
+        summary.data_quality.insert(
+            "values_clipped_to_hubspot_limit".into(),
+            synced.report.clipped.len() as i64,
+        );
+    }
     if !synced.report.refused.is_empty() {
         summary.data_quality.insert(
             "contacts_with_invalid_email".into(),

@@ -234,6 +234,7 @@ impl Step<'_> {
         mut report: SyncReport,
     ) -> Synced {
         report.refused = desired.refused.clone();
+        report.clipped = desired.clipped.clone();
         let plan = sync::plan(desired, state);
         self.log.note(|| "planned the sync".into());
         Synced {

@@ -24,7 +24,7 @@ use datafusion::datasource::listing::{
 };
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionState;
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use futures::{StreamExt, TryStreamExt};
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 
@@ -133,8 +133,50 @@ pub enum SourceError {
         column: String,
         expected: &'static str,
     },
+    #[error(
+        "dataset `{dataset}`: {file} cannot be decoded ({message}); its footer reads, but its \
+         data does not (a truncated upload, a corrupt page, text that is not UTF-8). Re-export \
+         or remove that file"
+    )]
+    Undecodable {
+        dataset: String,
+        file: String,
+        message: String,
+    },
     #[error("query engine: {0}")]
     Engine(#[source] DataFusionError),
+}
+
+/// After a query failed, find the first file of `datasets` that cannot be decoded on its own,
+/// to name it: the engine's error names the view it was computing, but a bad page deep in one
+/// of thousands of files carries no path. Reads every file in full, so it runs only on that
+/// failure path; `None` when every file decodes (the failure was elsewhere).
+pub async fn locate_undecodable(
+    ctx: &SessionContext,
+    datasets: &[DatasetInfo],
+) -> Option<SourceError> {
+    for info in datasets {
+        for (url, shown) in &info.file_urls {
+            let read = async {
+                let df = ctx
+                    .read_parquet(url.as_str(), ParquetReadOptions::default())
+                    .await?;
+                let mut stream = df.execute_stream().await?;
+                while let Some(batch) = stream.next().await {
+                    batch?;
+                }
+                Ok::<_, DataFusionError>(())
+            };
+            if let Err(e) = read.await {
+                return Some(SourceError::Undecodable {
+                    dataset: info.name.clone(),
+                    file: shown.clone(),
+                    message: e.find_root().to_string(),
+                });
+            }
+        }
+    }
+    None
 }
 
 /// The freshness guard: `tracks` must hold an event within `[sources] max_lag_days` days
@@ -211,6 +253,9 @@ pub struct DatasetInfo {
     /// were built from has changed.
     #[serde(skip)]
     pub inventory: Inventory,
+    /// Each file: its URL for the query engine, and its path as configured (for messages).
+    #[serde(skip)]
+    pub file_urls: Vec<(String, String)>,
 }
 
 /// A dataset's files, summarised: one digest of (path, size, modification time, ETag) per
@@ -428,6 +473,7 @@ pub async fn register_all(
                         partition_columns: vec![],
                         absent_optional_columns: vec![],
                         inventory: Inventory::default(),
+                        file_urls: vec![],
                     };
                     return Ok((name, empty(&contract)?, info));
                 };
@@ -516,6 +562,13 @@ async fn open(
         .iter()
         .find(|k| DATE_PARTITION_KEYS.contains(&k.as_str()));
     let inventory = Inventory::of(&table_url, &files, date_key.map(String::as_str));
+    let file_urls = files
+        .iter()
+        .map(|m| {
+            let url = format!("{}{}", table_url.object_store().as_str(), m.location);
+            (url, shown_file(m))
+        })
+        .collect::<Vec<_>>();
     let config = ListingTableConfig::new(table_url)
         .with_listing_options(options)
         .with_schema(file_schema);
@@ -531,6 +584,7 @@ async fn open(
         _ => listing,
     };
     let info = DatasetInfo {
+        file_urls,
         name: name.to_string(),
         url: Some(shown),
         files: files.len(),

@@ -63,6 +63,7 @@ pub async fn run(
     d.save(true).await?;
     let mut report = d.finish();
     report.refused = desired.refused.clone();
+    report.clipped = desired.clipped.clone();
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }

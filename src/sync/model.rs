@@ -63,6 +63,17 @@ pub fn email_problem(email: &str) -> Option<&'static str> {
     None
 }
 
+/// A value clipped to [`STRING_LIMIT`] characters because HubSpot refuses longer strings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Clipped {
+    pub account_id: String,
+    pub object: String,
+    pub key: String,
+    pub property: &'static str,
+    /// Its length before clipping, in bytes.
+    pub length: usize,
+}
+
 /// One identified user of an account, from `sql/outputs/account_contacts.sql`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Contact {
@@ -171,6 +182,8 @@ impl Link {
 pub struct Desired {
     /// Contacts not sent because HubSpot would refuse their email.
     pub refused: Vec<Refused>,
+    /// Values longer than HubSpot's string properties hold, sent clipped.
+    pub clipped: Vec<Clipped>,
     pub records: BTreeMap<ObjectType, Vec<Record>>,
     /// Associations made with the default association API.
     pub links: Vec<Link>,
@@ -195,8 +208,11 @@ fn amount(minor: i64) -> String {
 }
 
 /// HubSpot's `string` properties hold at most 65,536 characters.
+pub const STRING_LIMIT: usize = 65_536;
+
+/// `s` cut to [`STRING_LIMIT`] bytes at a character boundary.
 fn clip(s: &str) -> String {
-    const LIMIT: usize = 65_536;
+    const LIMIT: usize = STRING_LIMIT;
     if s.len() <= LIMIT {
         return s.to_string();
     }
@@ -244,8 +260,22 @@ impl Desired {
         object: ObjectType,
         key: &str,
         account: &str,
-        props: BTreeMap<&'static str, String>,
+        mut props: BTreeMap<&'static str, String>,
     ) {
+        // A longer value would fail the record's batch on every run (the account's name or
+        // domain as the product reported it, say): send it clipped, and say so.
+        for (property, value) in props.iter_mut() {
+            if value.len() > STRING_LIMIT {
+                self.clipped.push(Clipped {
+                    account_id: account.to_string(),
+                    object: object.name().to_string(),
+                    key: key.to_string(),
+                    property,
+                    length: value.len(),
+                });
+                *value = clip(value);
+            }
+        }
         self.records.entry(object).or_default().push(Record {
             object,
             key: key.to_string(),
@@ -533,6 +563,30 @@ mod tests {
             .map(|r| r.key.as_str())
             .collect();
         assert_eq!(keys, ["ok@a1.example"]);
+    }
+
+    #[test]
+    fn an_over_long_value_is_sent_clipped_and_reported() {
+        let mut d = Desired::default();
+        let name = "N".repeat(STRING_LIMIT + 10);
+        d.push(
+            ObjectType::Companies,
+            "a1",
+            "a1",
+            BTreeMap::from([("name", name), ("plg_account_id", "a1".to_string())]),
+        );
+        let sent = &d.records(ObjectType::Companies)[0].props["name"];
+        assert_eq!(sent.len(), STRING_LIMIT);
+        assert_eq!(
+            d.clipped,
+            vec![Clipped {
+                account_id: "a1".into(),
+                object: "companies".into(),
+                key: "a1".into(),
+                property: "name",
+                length: STRING_LIMIT + 10,
+            }]
+        );
     }
 
     #[test]

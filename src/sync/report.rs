@@ -31,6 +31,8 @@ pub struct SyncReport {
     /// Contacts not sent because HubSpot would refuse their email (not failures: they would
     /// fail every run until the product's data is fixed).
     pub refused: Vec<super::model::Refused>,
+    /// Values sent clipped to HubSpot's string limit.
+    pub clipped: Vec<super::model::Clipped>,
     pub stopped: Option<String>,
     pub warnings: Vec<String>,
     pub requests: u64,
