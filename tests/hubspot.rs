@@ -834,38 +834,7 @@ fn a_run_killed_mid_sync_converges_without_duplicates() {
         }
         let o = env.run(&sb, &["run", "--summary-json", "s.json"]);
         assert!(o.status.success(), "{phase}: {}{}", stdout(&o), stderr(&o));
-        let dump = sb.dump();
-        for (kind, key) in [
-            ("companies", "plg_account_id"),
-            ("contacts", "email"),
-            ("deals", "plg_trial_id"),
-            ("leads", "plg_account_id"),
-            ("tasks", "plg_task_key"),
-        ] {
-            let all = objects(&dump, kind);
-            let unique: BTreeSet<&str> = all.iter().filter_map(|o| prop(o, key)).collect();
-            assert_eq!(unique.len(), all.len(), "{phase}: duplicate {kind}");
-        }
-        assert_eq!(
-            by_prop(&dump, "companies", "plg_account_id").len(),
-            accounts,
-            "{phase}"
-        );
-        let state: Json = serde_json::from_str(
-            &std::fs::read_to_string(env.path().join("state/hubspot.json")).unwrap(),
-        )
-        .unwrap();
-        assert!(
-            state["pending"].is_null(),
-            "{phase}: pending left: {}",
-            state["pending"]
-        );
-        let o = env.run(&sb, &["plan"]);
-        assert!(
-            stdout(&o).contains("HubSpot plan: 0 writes"),
-            "{phase}: nothing lost, nothing left: {}",
-            stdout(&o)
-        );
+        assert_converged(&env, &sb, phase);
     }
 }
 
