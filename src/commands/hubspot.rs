@@ -166,7 +166,7 @@ pub async fn preflight(config: &Config) -> Result<Option<Preflight>, Error> {
         unreachable!("a client exists only for a portal")
     };
     let portal = Portal::discover(&client).await?;
-    let req = setup::requirements(hs, &owner_pools(config));
+    let req = setup::requirements(hs, &config.routing.owners.all());
     let readiness = hubspot::setup::readiness(&req, &portal);
     if !readiness.ready() {
         return Err(Error::NotReady(format!(
@@ -247,7 +247,7 @@ impl Step<'_> {
     /// No portal: plan, or record the requests a live sync would send.
     async fn offline(&self) -> Result<Synced, Error> {
         let hs = &self.config.hubspot;
-        let mapping = setup::offline_mapping(hs, &owner_pools(self.config));
+        let mapping = setup::offline_mapping(hs, &self.config.routing.owners.all());
         let desired = sync::build(self.decisions, self.contacts, &mapping);
         self.log.note(|| "built the desired records".into());
         let mut state = SyncState::default();
@@ -400,7 +400,7 @@ impl std::fmt::Display for PortalReport {
 
 /// What the portal has and lacks, without writing.
 pub async fn check_portal(config: &Config, client: &Client) -> Result<PortalReport, Error> {
-    let req = setup::requirements(&config.hubspot, &owner_pools(config));
+    let req = setup::requirements(&config.hubspot, &config.routing.owners.all());
     let portal = Portal::discover(client).await?;
     let readiness = hubspot::setup::readiness(&req, &portal);
     let ready = readiness.ready();
@@ -426,7 +426,7 @@ pub async fn set_up_portal(
     client: &Client,
     create_pipelines: bool,
 ) -> Result<PortalReport, Error> {
-    let req = setup::requirements(&config.hubspot, &owner_pools(config));
+    let req = setup::requirements(&config.hubspot, &config.routing.owners.all());
     let portal = Portal::discover(client).await?;
     let mut t = String::from("HubSpot setup\n");
     t.push_str(&hubspot::setup::set_up(client, &req, &portal, create_pipelines).await?);
@@ -442,15 +442,4 @@ pub async fn set_up_portal(
         "not ready: see MISSING above\n"
     });
     Ok(PortalReport { text: t, ready })
-}
-
-/// Every owner the routing may assign, enterprise pool first.
-fn owner_pools(config: &Config) -> Vec<String> {
-    let pools = &config.routing.owners;
-    pools
-        .enterprise
-        .iter()
-        .chain(&pools.self_serve)
-        .cloned()
-        .collect()
 }

@@ -39,15 +39,7 @@ pub async fn sandbox(
     }
     // Without --owner, the owners the config routes to exist in the sandbox.
     let owners = match (args.owners.is_empty(), config_if_present(global)?) {
-        (true, Some(config)) => {
-            let pools = &config.routing.owners;
-            pools
-                .enterprise
-                .iter()
-                .chain(&pools.self_serve)
-                .cloned()
-                .collect()
-        }
+        (true, Some(config)) => config.routing.owners.all(),
         _ => args.owners.clone(),
     };
     let sandbox = Sandbox::new(SandboxConfig {

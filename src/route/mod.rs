@@ -81,6 +81,17 @@ pub struct OwnerPools {
     pub self_serve: Vec<String>,
 }
 
+impl OwnerPools {
+    /// Every owner routing may assign, enterprise pool first.
+    pub fn all(&self) -> Vec<String> {
+        self.enterprise
+            .iter()
+            .chain(&self.self_serve)
+            .cloned()
+            .collect()
+    }
+}
+
 /// The validated `[routing]` config.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
