@@ -67,26 +67,19 @@ pub async fn decide(config: &Config, run: &RunOptions, mode: Mode) -> Result<Sum
         Mode::Run | Mode::Score => Prepared::new(config, run).await?,
     };
     if !run.allow_stale {
-        crate::source::check_fresh(&engine.ctx, &config.sources, run.as_of).await?;
+        source::check_fresh(&engine.ctx, &config.sources, run.as_of).await?;
     }
     // Until the routing memory advances nothing has been written but temporary files, so a
     // stop requested now (SIGTERM) abandons the run at once rather than at the next boundary.
     let decided = tokio::select! {
-        decided = decide_all(config, run, mode, &engine, &memory, out.as_deref()) => {
-            match decided {
-                Err(Error::Features(FeatureError::Execution { .. })) => {
-                    let e = decided.err().expect("an error");
-                    return Err(match source::locate_undecodable(&engine.ctx, &engine.sources).await {
-                        Some(culprit) => culprit.into(),
-                        None => e,
-                    });
-                }
-                other => other?,
-            }
-        }
+        decided = decide_all(config, run, mode, &engine, &memory, out.as_deref()) => decided,
         reason = run.halt.requested() => {
             return Err(Error::Interrupted(format!("{reason} before anything was written")));
         }
+    };
+    let decided = match decided {
+        Ok(decided) => decided,
+        Err(e) => return Err(engine.blame_file(e).await),
     };
     log.note(|| format!("decided {} accounts", decided.summary.accounts));
     log.plan(&decided.plan);

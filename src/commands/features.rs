@@ -31,7 +31,10 @@ pub async fn features(config: &Config, run: &RunOptions) -> Result<Summary, Erro
     let mut summary = Summary::new("features", Some(run.as_of));
     let mut duplicates = 0;
     while let Some(batch) = stream.next().await {
-        let batch = batch.map_err(FeatureError::execution(FINAL_VIEW))?;
+        let batch = match batch.map_err(FeatureError::execution(FINAL_VIEW)) {
+            Ok(batch) => batch,
+            Err(e) => return Err(engine.blame_file(e.into()).await),
+        };
         duplicates += sum_column(&batch, "duplicate_events_14d");
         writer.write(&batch)?;
         summary.accounts += batch.num_rows();

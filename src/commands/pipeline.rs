@@ -159,6 +159,18 @@ impl Prepared {
 
     /// Fill in what every feature-computing command reports once its output is written:
     /// memory and spills, data quality, sources, the output, the time taken.
+    /// `e`, or, when a query failed on a file that cannot be decoded, the error naming that
+    /// dataset and file (the engine's names only the view it was computing).
+    pub async fn blame_file(&self, e: Error) -> Error {
+        if !matches!(e, Error::Features(FeatureError::Execution { .. })) {
+            return e;
+        }
+        match source::locate_undecodable(&self.ctx, &self.sources).await {
+            Some(culprit) => culprit.into(),
+            None => e,
+        }
+    }
+
     pub async fn complete(
         &self,
         config: &Config,
