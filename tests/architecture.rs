@@ -49,12 +49,10 @@ fn ident(s: &str) -> &str {
     &s[..end]
 }
 
-/// Every top-level module a file names through `crate::`, with the line it does so on.
-/// Comment lines are blanked first (keeping line numbers), so prose about a module is not an
-/// import; `use crate::{a, b::c}` lists may span lines.
-fn imports(text: &str) -> Vec<(String, usize)> {
-    let code: String = text
-        .lines()
+/// `text` with its comment lines blanked (line numbers kept), so prose about a module is not
+/// an import.
+fn without_comments(text: &str) -> String {
+    text.lines()
         .map(|l| {
             if l.trim_start().starts_with("//") {
                 ""
@@ -63,21 +61,30 @@ fn imports(text: &str) -> Vec<(String, usize)> {
             }
         })
         .collect::<Vec<_>>()
-        .join("\n");
+        .join("\n")
+}
+
+/// The names a path prefix is followed by: `a` in `prefix a::b`, or `a` and `b` in
+/// `prefix {a, b::c}` (a list that may span lines).
+fn names_after(rest: &str) -> Vec<&str> {
+    match rest.strip_prefix('{') {
+        Some(list) => list[..list.find('}').unwrap_or(list.len())]
+            .split(',')
+            .map(|item| ident(item.trim()))
+            .filter(|name| !name.is_empty())
+            .collect(),
+        None => vec![ident(rest)],
+    }
+}
+
+/// Every top-level module a file names through `crate::`, with the line it does so on.
+fn imports(text: &str) -> Vec<(String, usize)> {
+    let code = without_comments(text);
     let line_of = |i: usize| code[..i].matches('\n').count() + 1;
     let mut out = Vec::new();
     for (i, _) in code.match_indices("crate::") {
-        let rest = &code[i + "crate::".len()..];
-        if let Some(list) = rest.strip_prefix('{') {
-            let list = &list[..list.find('}').unwrap_or(list.len())];
-            for item in list.split(',') {
-                let name = ident(item.trim());
-                if !name.is_empty() {
-                    out.push((name.to_string(), line_of(i)));
-                }
-            }
-        } else {
-            out.push((ident(rest).to_string(), line_of(i)));
+        for name in names_after(&code[i + "crate::".len()..]) {
+            out.push((name.to_string(), line_of(i)));
         }
     }
     out
@@ -136,30 +143,11 @@ fn sibling_graph(dir: &Path, module: &str) -> BTreeMap<String, Vec<String>> {
         if name == "mod" {
             continue;
         }
-        let text = std::fs::read_to_string(file).unwrap();
-        let code: String = text
-            .lines()
-            .map(|l| {
-                if l.trim_start().starts_with("//") {
-                    ""
-                } else {
-                    l
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
+        let code = without_comments(&std::fs::read_to_string(file).unwrap());
         let mut reads = Vec::new();
         for prefix in ["super::".to_string(), format!("crate::{module}::")] {
             for (i, _) in code.match_indices(prefix.as_str()) {
-                let rest = &code[i + prefix.len()..];
-                let names: Vec<&str> = match rest.strip_prefix('{') {
-                    Some(list) => list[..list.find('}').unwrap_or(list.len())]
-                        .split(',')
-                        .map(|item| ident(item.trim()))
-                        .collect(),
-                    None => vec![ident(rest)],
-                };
-                for n in names {
+                for n in names_after(&code[i + prefix.len()..]) {
                     if n != name && siblings.iter().any(|s| s == n) && !reads.iter().any(|r| r == n)
                     {
                         reads.push(n.to_string());

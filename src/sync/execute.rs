@@ -362,15 +362,23 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_lead_create_whose_answer_was_lost_is_adopted_on_resume_not_created_twice() {
+    /// A first sync of `n` accounts whose lead create HubSpot applied but whose answer was
+    /// lost: the portal holds the leads, the saved state does not. The store lives in the
+    /// returned directory.
+    async fn lost_lead_creates(n: usize) -> (tempfile::TempDir, Store, MemoryCrm, SyncReport) {
         let dir = tempfile::tempdir().unwrap();
         let store = store(dir.path());
         let crm = MemoryCrm::default();
         crm.lose_answer_to("create", ObjectType::Leads);
-        let n = 30;
         let mut state = SyncState::default();
         let first = sync(&crm, &desired(n), &mut state, Some(&store)).await;
+        (dir, store, crm, first)
+    }
+
+    #[tokio::test]
+    async fn a_lead_create_whose_answer_was_lost_is_adopted_on_resume_not_created_twice() {
+        let n = 30;
+        let (_dir, store, crm, first) = lost_lead_creates(n).await;
         assert!(first.stopped.is_some());
         assert_eq!(
             crm.records(ObjectType::Leads).len(),
@@ -421,13 +429,8 @@ mod tests {
     /// proxy's HTML page): it used to read as "no such lead", and every lead was created again.
     #[tokio::test]
     async fn an_unreadable_lookup_after_a_lost_create_creates_no_duplicate() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store(dir.path());
-        let crm = MemoryCrm::default();
-        crm.lose_answer_to("create", ObjectType::Leads);
         let n = 30;
-        let mut state = SyncState::default();
-        sync(&crm, &desired(n), &mut state, Some(&store)).await;
+        let (_dir, store, crm, _) = lost_lead_creates(n).await;
         assert_eq!(crm.records(ObjectType::Leads).len(), n);
 
         crm.garble_reads_of(Some(ObjectType::Leads));
