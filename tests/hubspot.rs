@@ -889,8 +889,9 @@ fn overlapping_runs_on_one_state_create_each_record_once() {
     let env = Env::new(150, "");
     env.setup(&sb);
     // A slow scheduled run, a second schedule that waits for it, and a manual run that does not.
+    // The other two start once the first is syncing, so it is the one holding the lock (started
+    // together, the waiting run could win it and the first exit 3).
     let first = spawn_run(&env, &sb, &["run", "--quiet"]);
-    let waits = spawn_run(&env, &sb, &["run", "--quiet", "--wait", "300"]);
     let started = Instant::now();
     while sb.stats()["by_route"]["POST /crm/v3/objects/companies/batch/upsert"]
         .as_u64()
@@ -900,6 +901,7 @@ fn overlapping_runs_on_one_state_create_each_record_once() {
         assert!(started.elapsed() < Duration::from_secs(60), "never synced");
         std::thread::sleep(Duration::from_millis(5));
     }
+    let waits = spawn_run(&env, &sb, &["run", "--quiet", "--wait", "300"]);
     let o = env.run(&sb, &["run"]);
     assert_eq!(o.status.code(), Some(3), "{}{}", stdout(&o), stderr(&o));
     assert!(
