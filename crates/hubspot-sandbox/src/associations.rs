@@ -1,5 +1,6 @@
-//! Associations v4: labels (`associationsSchema.json`), default associations and reads
-//! (`associations.json`). Associations are stored in the direction written and read in both:
+//! Associations v4 and their dated successors (`/crm/associations/{version}/...`): labels
+//! (`associationsSchema.json`), default associations and reads (`associations.json`).
+//! Associations are stored in the direction written and read in both:
 //! `A → B` of type `t` shows from `B` as `B → A` of `t`'s inverse, as in HubSpot.
 
 use serde_json::{Value, json};

@@ -1,7 +1,8 @@
 //! HubSpot's error bodies. Every non-2xx response follows the specs' `Error` schema
 //! (`status`, `message`, `correlationId`, `category`, optional `subCategory`, `context`,
-//! `errors`); record-level errors inside a 207 follow `StandardError`. `context` values are
-//! always arrays of strings, as both schemas require (clients decode them as such).
+//! `errors`); record-level errors inside a batch answer (a 207, or a 200 on 2026-09) follow
+//! `StandardError`. `context` values are always arrays of strings, as both schemas require
+//! (clients decode them as such).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -105,7 +106,7 @@ impl ApiError {
         body
     }
 
-    /// The same error as a 207's `StandardError` entry (all of its required fields present).
+    /// The same error as a batch answer's `StandardError` entry (all of its required fields present).
     pub fn standard(&self) -> Value {
         json!({
             "status": "error",

@@ -15,6 +15,7 @@ use serde_json::json;
 
 use super::error::{ApiError, correlation_id};
 use super::limits::Policy;
+use super::stats::route_key;
 use super::{Shared, lock};
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -94,15 +95,18 @@ async fn process(shared: Arc<Shared>, request: Request, next: Next) -> Response 
     };
     // A proxy or gateway in the way answers 200 with a page of its own; the request may
     // still have reached HubSpot, so it is processed, and its answer replaced.
-    let route = format!("{method} {path}");
+    // Matched by the path as requested, else by its route key (`/_sandbox/garble`).
     let garbled = {
         let mut garble = lock(&shared.garble);
-        match garble.get_mut(&route) {
-            Some(n) if *n > 0 => {
+        let due = [format!("{method} {path}"), route_key(&method, &path)]
+            .into_iter()
+            .find(|route| garble.get(route).is_some_and(|n| *n > 0));
+        match due.and_then(|route| garble.get_mut(&route)) {
+            Some(n) => {
                 *n -= 1;
                 true
             }
-            _ => false,
+            None => false,
         }
     };
     if garbled {

@@ -8,9 +8,15 @@
 //! the dump on exit) is pqlsync's.
 //!
 //! It uses the same paths, request and response JSON, status codes and error bodies as
-//! HubSpot's published OpenAPI specs (CRM objects v3, properties v3, pipelines v3, owners v3,
-//! associations v4), so a real HubSpot client can run against it. `pqlsync sandbox --port N`
-//! serves it; tests start it on `127.0.0.1:0`.
+//! HubSpot's published OpenAPI specs, so a real HubSpot client can run against it. It speaks
+//! three dialects of that API at once, on one portal: the legacy paths (CRM objects v3,
+//! properties v3, pipelines v3, owners v3, associations v4, property validations v3) and the
+//! date-versioned paths of `2026-03` and `2026-09` (`/crm/objects/2026-09/{objectType}`,
+//! `/crm/associations/2026-09/...`; any other date version answers 404 naming these two).
+//! The dialects differ where HubSpot's do (`dialect.rs`): on 2026-09, a batch with ids not
+//! found answers 200 with `errors` and `numErrors` rather than 207, object writes are checked
+//! against the portal's property validation rules, and one record's associations cannot be
+//! listed with `GET`. `pqlsync sandbox --port N` serves it; tests start it on `127.0.0.1:0`.
 //!
 //! What it owns:
 //! - records of companies, contacts, deals (`0-3`), leads (`0-136`) and tasks (`0-27`), with
@@ -22,6 +28,11 @@
 //!   lead is created only with an association to a contact);
 //! - property definitions and groups, deal and lead pipelines, owners, HubSpot-defined
 //!   association types with their real ids, and associations (stored once, read both ways);
+//! - property validation rules, set and read on every dialect and enforced on 2026-09 writes:
+//!   `MAX_LENGTH`, `MIN_LENGTH`, `MAX_NUMBER`, `MIN_NUMBER`, `ALPHANUMERIC`,
+//!   `EMAIL_ALLOWED_DOMAINS`, `EMAIL_BLOCKED_DOMAINS` and `WHITESPACE`; a value a rule refuses
+//!   fails the request like any invalid value (detail code `VALIDATION_RULE_VIOLATION`), and
+//!   a rule of any other type is refused when set, never stored unenforced;
 //! - private-app rate limits (rolling 10 s window, optional daily budget) with HubSpot's
 //!   headers and 429 bodies; seeded fault injection (5xx before or after processing) and
 //!   latency; counters and a state dump under `/_sandbox/*` for tests.
@@ -40,11 +51,14 @@
 //! The crate's `README.md` lists every endpoint, how to run and test the sandbox, and each
 //! choice made where HubSpot's documentation is silent.
 
+mod admin;
 mod associations;
 mod defaults;
+mod dialect;
 mod error;
 mod faults;
 mod guard;
+mod handlers;
 mod kinds;
 mod limits;
 mod model;
@@ -54,6 +68,7 @@ mod schema;
 mod search;
 mod stats;
 mod store;
+mod validations;
 mod wire;
 
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -1,6 +1,9 @@
 //! What the portal holds, in the shapes the specs return: `Property` and `PropertyGroup`
 //! (properties v3), `Pipeline` and `PipelineStage` (pipelines v3), `PublicOwner` (owners v3),
-//! and records as `SimplePublicObject` (objects v3). Timestamps serialise as RFC 3339.
+//! and records as `SimplePublicObject` (objects v3). The same shapes serve the 2026-03 and
+//! 2026-09 paths, whose schemas have the same required fields (checked against
+//! `companies.json`, `pipelines.json`, `properties.json` and `crmOwners.json` of each
+//! version). Timestamps serialise as RFC 3339.
 
 use std::collections::BTreeMap;
 
@@ -89,6 +92,9 @@ pub struct StageDef {
     pub created_at: String,
     pub updated_at: String,
     pub archived: bool,
+    /// Required from 2026-03 on (`PipelineStage` of `pipelines.json`, Rollouts/145896,
+    /// 2026-03 and 2026-09: `CRM_PERMISSIONS_ENFORCEMENT`, `INTERNAL_ONLY` or `READ_ONLY`);
+    /// an extra field on the legacy paths.
     pub write_permissions: String,
 }
 

@@ -4,7 +4,12 @@
 //! A write is validated whole before anything is applied, as HubSpot does: an unknown
 //! property, an invalid value, a duplicate id or an over-long batch fails the entire request
 //! with 400 and changes nothing; a unique value held by another record fails it with 409.
-//! Only ids that are not found are partial failures (207), on update and read.
+//! Only ids that are not found are partial failures (207, or 200 on 2026-09), on update and
+//! read.
+//!
+//! Writes take the dialect of their route: on 2026-09, every non-empty value written is also
+//! checked against its property's validation rules (`validations.rs`), and a value a rule
+//! refuses fails the request like any invalid value (`VALIDATION_RULE_VIOLATION`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -12,6 +17,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::{Value, json};
 
 use super::defaults::association_target;
+use super::dialect::Dialect;
 use super::error::{ApiError, ErrorDetail};
 use super::kinds::Kind;
 use super::model::{PropertyDef, Record, rfc3339};
@@ -153,12 +159,14 @@ impl Store {
     }
 
     /// Validate `props` about to be written to a record of `kind` whose current values are
-    /// `current` (`None` when creating). Returns one detail per refused property.
+    /// `current` (`None` when creating). Returns one detail per refused property, and, where
+    /// `api` enforces validation rules, one per rule a valid value breaks.
     fn check_values(
         &self,
         kind: Kind,
         props: &BTreeMap<String, String>,
         current: Option<&BTreeMap<String, String>>,
+        api: Dialect,
     ) -> Vec<ErrorDetail> {
         let mut out = Vec::new();
         for (name, value) in props {
@@ -194,6 +202,8 @@ impl Store {
             }
             if let Some((code, message)) = self.check_value(kind, def, value, props, current) {
                 out.push(detail(code, message, name));
+            } else if api.enforces_validation_rules() {
+                out.extend(self.rule_violations(kind, name, value));
             }
         }
         out
@@ -518,7 +528,12 @@ impl Store {
 
     /// `batch/upsert`: match each input by its `idProperty` value; update a match, else create
     /// with the unique property set to `id`. Leads cannot be created this way.
-    pub fn upsert(&mut self, kind: Kind, inputs: Vec<ObjectInput>) -> Result<Vec<Value>, ApiError> {
+    pub fn upsert(
+        &mut self,
+        kind: Kind,
+        inputs: Vec<ObjectInput>,
+        api: Dialect,
+    ) -> Result<Vec<Value>, ApiError> {
         for input in &inputs {
             let Some(p) = &input.id_property else {
                 return Err(ApiError::validation(format!(
@@ -561,7 +576,7 @@ impl Store {
                 Some(rid) => {
                     let current = &self.records(kind)[&rid].properties;
                     details.extend(tag(
-                        self.check_values(kind, &input.properties, Some(current)),
+                        self.check_values(kind, &input.properties, Some(current), api),
                         input,
                     ));
                     plans.push(Plan::Update {
@@ -576,7 +591,7 @@ impl Store {
                     if kind == Kind::Leads {
                         uncreatable_leads.push(id);
                     }
-                    details.extend(tag(self.check_values(kind, &props, None), input));
+                    details.extend(tag(self.check_values(kind, &props, None, api), input));
                     details.extend(tag(self.check_required(kind, &props), input));
                     plans.push(Plan::Create {
                         props,
@@ -614,14 +629,22 @@ impl Store {
 
     /// `batch/create` (and the single create): every association target must exist, and a lead
     /// must be associated with a contact.
-    pub fn create(&mut self, kind: Kind, inputs: Vec<ObjectInput>) -> Result<Vec<Value>, ApiError> {
+    pub fn create(
+        &mut self,
+        kind: Kind,
+        inputs: Vec<ObjectInput>,
+        api: Dialect,
+    ) -> Result<Vec<Value>, ApiError> {
         let mut details = Vec::new();
         let mut bad_types = Vec::new();
         let mut missing = Vec::new();
         let mut leads_without_contact = Vec::new();
         let mut plans = Vec::with_capacity(inputs.len());
         for input in &inputs {
-            details.extend(tag(self.check_values(kind, &input.properties, None), input));
+            details.extend(tag(
+                self.check_values(kind, &input.properties, None, api),
+                input,
+            ));
             details.extend(tag(self.check_required(kind, &input.properties), input));
             let mut associations = Vec::new();
             let mut has_contact = false;
@@ -730,6 +753,7 @@ impl Store {
         &mut self,
         kind: Kind,
         inputs: Vec<ObjectInput>,
+        api: Dialect,
     ) -> Result<(Vec<Value>, Vec<String>), ApiError> {
         for p in inputs.iter().filter_map(|i| i.id_property.as_deref()) {
             self.check_id_property(kind, p)?;
@@ -750,7 +774,7 @@ impl Store {
                 Some(rid) => {
                     let current = &self.records(kind)[&rid].properties;
                     details.extend(tag(
-                        self.check_values(kind, &input.properties, Some(current)),
+                        self.check_values(kind, &input.properties, Some(current), api),
                         input,
                     ));
                     plans.push(Plan::Update {
@@ -760,7 +784,10 @@ impl Store {
                     });
                 }
                 None => {
-                    details.extend(tag(self.check_values(kind, &input.properties, None), input));
+                    details.extend(tag(
+                        self.check_values(kind, &input.properties, None, api),
+                        input,
+                    ));
                     missing.push(id);
                 }
             }
@@ -964,7 +991,7 @@ mod tests {
         let store = Store::new(&["o@x.com".to_string()]);
         let codes = |kind: Kind, props: &[(&str, &str)]| -> Vec<String> {
             store
-                .check_values(kind, &input(props).properties, None)
+                .check_values(kind, &input(props).properties, None, Dialect::Legacy)
                 .into_iter()
                 .filter_map(|d| d.code)
                 .collect()
@@ -1023,6 +1050,43 @@ mod tests {
         assert_eq!(
             codes(Kind::Companies, &[("nope", "x")]),
             vec!["PROPERTY_DOESNT_EXIST"]
+        );
+    }
+
+    #[test]
+    fn validation_rules_are_checked_on_2026_09_only() {
+        let mut store = Store::new(&[]);
+        let rule = |args: &[&str]| json!({ "ruleArguments": args });
+        store
+            .put_validation_rule(Kind::Companies, "name", "MAX_LENGTH", &rule(&["3"]))
+            .unwrap();
+        store
+            .put_validation_rule(Kind::Deals, "amount", "MAX_NUMBER", &rule(&["10"]))
+            .unwrap();
+        let codes = |kind: Kind, props: &[(&str, &str)], api: Dialect| -> Vec<String> {
+            store
+                .check_values(kind, &input(props).properties, None, api)
+                .into_iter()
+                .filter_map(|d| d.code)
+                .collect()
+        };
+        for api in [Dialect::Legacy, Dialect::V2026_03] {
+            assert!(codes(Kind::Companies, &[("name", "Acme")], api).is_empty());
+        }
+        assert_eq!(
+            codes(Kind::Companies, &[("name", "Acme")], Dialect::V2026_09),
+            vec!["VALIDATION_RULE_VIOLATION"]
+        );
+        assert!(codes(Kind::Companies, &[("name", "Ace")], Dialect::V2026_09).is_empty());
+        assert!(codes(Kind::Companies, &[("name", "")], Dialect::V2026_09).is_empty());
+        // A value of the wrong type is refused for that, not also for its rules.
+        assert_eq!(
+            codes(Kind::Deals, &[("amount", "many")], Dialect::V2026_09),
+            vec!["INVALID_INTEGER"]
+        );
+        assert_eq!(
+            codes(Kind::Deals, &[("amount", "11")], Dialect::V2026_09),
+            vec!["VALIDATION_RULE_VIOLATION"]
         );
     }
 }

@@ -1,12 +1,15 @@
 //! Request counters for `GET /_sandbox/stats`, so tests can assert how many calls (and
 //! writes) a client made. Route keys are normalised: object types by their name (`0-3` counts
-//! as `deals`), record, pipeline, stage, owner and property ids as placeholders.
+//! as `deals`), record, pipeline, stage, owner and property ids as placeholders, on legacy
+//! and dated paths alike (each keeps its version segment). `POST /_sandbox/garble` matches
+//! requests by these keys too.
 
 use std::collections::BTreeMap;
 
 use axum::http::Method;
 use serde::Serialize;
 
+use super::dialect::is_date_version;
 use super::kinds::Kind;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -45,7 +48,11 @@ fn kind_name(s: &str) -> String {
     Kind::parse(s).map_or_else(|| s.to_string(), |k| k.name().to_string())
 }
 
-/// `METHOD /path` with types named and ids replaced.
+/// `METHOD /path` with types named and ids replaced. Legacy and dated paths are keyed alike,
+/// each keeping its version: `POST /crm/v3/objects/0-3/batch/upsert` counts as `POST
+/// /crm/v3/objects/deals/batch/upsert`, `PATCH /crm/objects/2026-09/0-2/123` as `PATCH
+/// /crm/objects/2026-09/companies/{id}`. Both shapes put the family's own segments (type,
+/// id, ...) from the fourth segment on.
 pub fn route_key(method: &Method, path: &str) -> String {
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     let mut out: Vec<String> = segs.iter().map(|s| s.to_string()).collect();
@@ -54,16 +61,38 @@ pub fn route_key(method: &Method, path: &str) -> String {
             out[i] = v;
         }
     };
-    match segs.as_slice() {
-        ["crm", "v3", "objects", ty, rest @ ..] => {
+    let family = match segs.as_slice() {
+        ["crm", "v3" | "v4", family, _, ..] => Some(*family),
+        ["crm", family, version, _, ..] if is_date_version(version) => Some(*family),
+        _ => None,
+    };
+    let rest = segs.get(3..).unwrap_or_default();
+    match (family, rest) {
+        (Some("objects"), [ty, rest @ ..]) => {
             set(&mut out, 3, kind_name(ty));
-            if let Some(first) = rest.first()
-                && !matches!(*first, "batch" | "search" | "merge")
-            {
-                set(&mut out, 4, "{id}".into());
+            match rest {
+                [] => {}
+                [first, ..] if matches!(*first, "batch" | "search" | "merge") => {}
+                [_, "associations", tail @ ..] => {
+                    set(&mut out, 4, "{id}".into());
+                    match tail {
+                        ["default", to, _] => {
+                            set(&mut out, 7, kind_name(to));
+                            set(&mut out, 8, "{toId}".into());
+                        }
+                        [to, more @ ..] => {
+                            set(&mut out, 6, kind_name(to));
+                            if !more.is_empty() {
+                                set(&mut out, 7, "{toId}".into());
+                            }
+                        }
+                        [] => {}
+                    }
+                }
+                [_, ..] => set(&mut out, 4, "{id}".into()),
             }
         }
-        ["crm", "v3", "properties", ty, rest @ ..] => {
+        (Some("properties"), [ty, rest @ ..]) => {
             set(&mut out, 3, kind_name(ty));
             match rest {
                 ["groups", _, ..] => set(&mut out, 5, "{groupName}".into()),
@@ -73,7 +102,7 @@ pub fn route_key(method: &Method, path: &str) -> String {
                 _ => {}
             }
         }
-        ["crm", "v3", "pipelines", ty, rest @ ..] => {
+        (Some("pipelines"), [ty, rest @ ..]) => {
             set(&mut out, 3, kind_name(ty));
             if !rest.is_empty() {
                 set(&mut out, 4, "{pipelineId}".into());
@@ -82,26 +111,16 @@ pub fn route_key(method: &Method, path: &str) -> String {
                 set(&mut out, 6, "{stageId}".into());
             }
         }
-        ["crm", "v3", "owners", _, ..] => set(&mut out, 3, "{ownerId}".into()),
-        ["crm", "v4", "associations", from, to, ..] => {
+        (Some("owners"), [_, ..]) => set(&mut out, 3, "{ownerId}".into()),
+        (Some("associations"), [from, to, ..]) => {
             set(&mut out, 3, kind_name(from));
             set(&mut out, 4, kind_name(to));
         }
-        ["crm", "v4", "objects", ty, _, "associations", rest @ ..] => {
+        // The rule type stays: it is one of a fixed set, like an endpoint name.
+        (Some("property-validations"), [ty, rest @ ..]) => {
             set(&mut out, 3, kind_name(ty));
-            set(&mut out, 4, "{id}".into());
-            match rest {
-                ["default", to, _] => {
-                    set(&mut out, 7, kind_name(to));
-                    set(&mut out, 8, "{toId}".into());
-                }
-                [to, ..] => {
-                    set(&mut out, 6, kind_name(to));
-                    if rest.len() > 1 {
-                        set(&mut out, 7, "{toId}".into());
-                    }
-                }
-                [] => {}
+            if !rest.is_empty() {
+                set(&mut out, 4, "{propertyName}".into());
             }
         }
         _ => {}
@@ -178,5 +197,98 @@ mod tests {
         assert!(!is_write(&Method::POST, "/crm/v3/objects/companies/search"));
         assert!(!is_write(&Method::GET, "/crm/v3/owners"));
         assert!(is_write(&Method::PATCH, "/crm/v3/objects/companies/1"));
+    }
+
+    #[test]
+    fn dated_routes_are_keyed_like_legacy_ones() {
+        let k = |m: Method, p: &str| route_key(&m, p);
+        assert_eq!(
+            k(Method::POST, "/crm/objects/2026-09/0-3/batch/upsert"),
+            "POST /crm/objects/2026-09/deals/batch/upsert"
+        );
+        assert_eq!(
+            k(Method::PATCH, "/crm/objects/2026-03/0-2/123"),
+            "PATCH /crm/objects/2026-03/companies/{id}"
+        );
+        assert_eq!(
+            k(Method::POST, "/crm/objects/2026-09/companies/search"),
+            "POST /crm/objects/2026-09/companies/search"
+        );
+        assert_eq!(
+            k(Method::GET, "/crm/pipelines/2026-09/0-3"),
+            "GET /crm/pipelines/2026-09/deals"
+        );
+        assert_eq!(
+            k(Method::POST, "/crm/pipelines/2026-09/leads/77/stages"),
+            "POST /crm/pipelines/2026-09/leads/{pipelineId}/stages"
+        );
+        assert_eq!(
+            k(Method::GET, "/crm/owners/2026-09"),
+            "GET /crm/owners/2026-09"
+        );
+        assert_eq!(
+            k(Method::GET, "/crm/owners/2026-09/70000001"),
+            "GET /crm/owners/2026-09/{ownerId}"
+        );
+        assert_eq!(
+            k(Method::GET, "/crm/properties/2026-09/0-2/name"),
+            "GET /crm/properties/2026-09/companies/{propertyName}"
+        );
+        assert_eq!(
+            k(
+                Method::POST,
+                "/crm/associations/2026-09/0-1/0-2/batch/associate/default"
+            ),
+            "POST /crm/associations/2026-09/contacts/companies/batch/associate/default"
+        );
+        assert_eq!(
+            k(
+                Method::PUT,
+                "/crm/objects/2026-09/deals/5/associations/default/0-1/6"
+            ),
+            "PUT /crm/objects/2026-09/deals/{id}/associations/default/contacts/{toId}"
+        );
+        assert_eq!(
+            k(Method::GET, "/crm/objects/2026-03/deals/5/associations/0-1"),
+            "GET /crm/objects/2026-03/deals/{id}/associations/contacts"
+        );
+        assert_eq!(
+            k(Method::GET, "/crm/property-validations/2026-09/0-1"),
+            "GET /crm/property-validations/2026-09/contacts"
+        );
+        assert_eq!(
+            k(
+                Method::PUT,
+                "/crm/property-validations/2026-09/0-2/name/rule-type/MAX_LENGTH"
+            ),
+            "PUT /crm/property-validations/2026-09/companies/{propertyName}/rule-type/MAX_LENGTH"
+        );
+        assert_eq!(
+            k(Method::GET, "/crm/v3/property-validations/0-1/email"),
+            "GET /crm/v3/property-validations/contacts/{propertyName}"
+        );
+        // Unknown shapes are kept as they are.
+        assert_eq!(k(Method::GET, "/crm/v9/nothing"), "GET /crm/v9/nothing");
+    }
+
+    #[test]
+    fn dated_reads_sent_as_post_are_not_writes() {
+        assert!(!is_write(
+            &Method::POST,
+            "/crm/objects/2026-09/companies/batch/read"
+        ));
+        assert!(!is_write(&Method::POST, "/crm/objects/2026-09/0-3/search"));
+        assert!(!is_write(
+            &Method::POST,
+            "/crm/associations/2026-09/deals/contacts/batch/read"
+        ));
+        assert!(is_write(
+            &Method::POST,
+            "/crm/objects/2026-09/companies/batch/upsert"
+        ));
+        assert!(is_write(
+            &Method::PUT,
+            "/crm/property-validations/2026-09/0-2/name/rule-type/MAX_LENGTH"
+        ));
     }
 }

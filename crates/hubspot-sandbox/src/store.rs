@@ -2,8 +2,8 @@
 //! associations. Every operation is synchronous and runs under one lock held by the caller,
 //! so a batch is validated and applied atomically, as HubSpot fails or applies a batch whole.
 //!
-//! The object, schema and association operations live in `objects.rs`, `schema.rs` and
-//! `associations.rs` as further `impl Store` blocks.
+//! The object, schema, association and validation-rule operations live in `objects.rs`,
+//! `schema.rs`, `associations.rs` and `validations.rs` as further `impl Store` blocks.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use super::defaults;
 use super::kinds::Kind;
 use super::model::{Association, GroupDef, OwnerDef, PipelineDef, PropertyDef, Record, rfc3339};
+use super::validations::Rule;
 
 /// First record id. Ids come from one counter for all object types, so an id names one record
 /// in the portal (clients match 207 error contexts by id alone).
@@ -33,6 +34,9 @@ pub struct Store {
     /// (property, value) pairs refused on request (`POST /_sandbox/refuse`), the way HubSpot
     /// refuses values for reasons a client cannot check (a blocked email domain, say).
     pub refused: std::collections::BTreeSet<(String, String)>,
+    /// Property validation rules: object → property → rules, by rule type
+    /// (`validations.rs`).
+    pub validation_rules: BTreeMap<Kind, BTreeMap<String, Vec<Rule>>>,
     next_record: u64,
     next_pipeline: u64,
     /// Record ids by property value, per object type and property, built on first lookup and
@@ -66,6 +70,7 @@ impl Store {
             owners: defaults::owners(owner_emails),
             associations: Vec::new(),
             refused: Default::default(),
+            validation_rules: BTreeMap::new(),
             next_record: FIRST_RECORD_ID,
             next_pipeline: FIRST_PIPELINE_ID,
             by_value: RefCell::new(HashMap::new()),
@@ -297,13 +302,18 @@ impl Store {
             .filter(|(_, list)| !list.is_empty())
             .map(|(kind, list)| (kind.name().to_string(), json!(list)))
             .collect();
-        json!({
+        let mut dump = json!({
             "objects": objects,
             "associations": associations,
             "properties": properties,
             "pipelines": pipelines,
             "owners": self.owners,
-        })
+        });
+        let rules = self.dump_validation_rules();
+        if rules.as_object().is_some_and(|m| !m.is_empty()) {
+            dump["validationRules"] = rules;
+        }
+        dump
     }
 }
 

@@ -388,7 +388,8 @@ pub fn duplicates<'a>(
 }
 
 /// A batch response envelope (`BatchResponse*`): `status`, `results`, `startedAt`,
-/// `completedAt`, and with errors `errors` and `numErrors` (a 207).
+/// `completedAt`, and with errors `errors` and `numErrors` (a 207, or a 200 on 2026-09: the
+/// v3 `BatchResponse*WithErrors` schemas and the 2026-09 `BatchResponse*` ones carry both).
 pub fn batch_response(started: DateTime<Utc>, results: Vec<Value>, errors: Vec<Value>) -> Value {
     let mut body = json!({
         "status": "COMPLETE",

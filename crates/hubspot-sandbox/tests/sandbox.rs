@@ -92,6 +92,16 @@ impl Server {
             .await
     }
 
+    async fn put(&self, path: &str, body: Option<Value>) -> Reply {
+        self.send(reqwest::Method::PUT, path, body, Some(TOKEN))
+            .await
+    }
+
+    async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.send(reqwest::Method::PATCH, path, Some(body), Some(TOKEN))
+            .await
+    }
+
     async fn admin(&self, path: &str) -> Value {
         self.send(reqwest::Method::GET, path, None, None).await.body
     }
@@ -1329,4 +1339,788 @@ async fn search_counts_records_with_a_property() {
         "unsupported operators are refused, not ignored: {}",
         r.body
     );
+}
+
+// ---- date-versioned paths ----
+
+/// The object paths of each dialect: legacy, 2026-03, 2026-09.
+const OBJECTS: [&str; 3] = [
+    "/crm/v3/objects",
+    "/crm/objects/2026-03",
+    "/crm/objects/2026-09",
+];
+
+/// Every required field of `schema` (a 2026-09 `required` list) is present in `v`.
+fn has_required(v: &Value, required: &[&str]) {
+    for field in required {
+        assert!(v.get(field).is_some(), "{field} missing from {v}");
+    }
+}
+
+const SIMPLE_PUBLIC_OBJECT: &[&str] = &["archived", "createdAt", "id", "properties", "updatedAt"];
+const BATCH_RESPONSE: &[&str] = &["completedAt", "results", "startedAt", "status"];
+
+#[tokio::test]
+async fn objects_answer_on_2026_09() {
+    let s = server().await;
+    s.setup().await;
+    let o = "/crm/objects/2026-09";
+    let r = s
+        .post(
+            &format!("{o}/companies/batch/upsert"),
+            json!({"inputs": [{"id": "acct-1", "idProperty": "plg_account_id", "properties": {"name": "Acme"}}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    has_required(&r.body, BATCH_RESPONSE);
+    has_required(&r.body["results"][0], SIMPLE_PUBLIC_OBJECT);
+    assert_eq!(r.body["results"][0]["new"], true);
+    let company = r.body["results"][0]["id"].as_str().unwrap().to_string();
+
+    let r = s
+        .post(
+            &format!("{o}/0-3/batch/create"),
+            json!({"inputs": [{"properties": {"dealname": "D", "amount": "10"}, "associations": [
+                {"to": {"id": company}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 341}]}]}]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    has_required(&r.body, BATCH_RESPONSE);
+    let deal = r.body["results"][0]["id"].as_str().unwrap().to_string();
+
+    let r = s
+        .post(
+            &format!("{o}/deals/batch/update"),
+            json!({"inputs": [{"id": deal, "properties": {"amount": "20"}}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["results"][0]["properties"]["amount"], "20");
+
+    let r = s
+        .post(
+            &format!("{o}/deals/batch/read"),
+            json!({"inputs": [{"id": deal}], "properties": ["amount"], "propertiesWithHistory": []}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["results"][0]["properties"]["amount"], "20");
+    assert!(r.body.get("errors").is_none());
+
+    let r = s
+        .post(
+            &format!("{o}/companies/search"),
+            json!({"filterGroups": [{"filters": [{"propertyName": "plg_account_id", "operator": "EQ", "value": "acct-1"}]}],
+                   "properties": ["name"], "sorts": [], "limit": 10, "after": "0"}),
+        )
+        .await;
+    assert_eq!((r.status, &r.body["total"]), (200, &json!(1)), "{}", r.body);
+
+    let r = s
+        .post(
+            &format!("{o}/contacts"),
+            json!({"properties": {"email": "one@example.com"}, "associations": []}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    has_required(&r.body, SIMPLE_PUBLIC_OBJECT);
+    let contact = r.body["id"].as_str().unwrap().to_string();
+    let r = s
+        .patch(
+            &format!("{o}/contacts/{contact}"),
+            json!({"properties": {"firstname": "Una"}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = s
+        .get(&format!("{o}/0-1/{contact}?properties=firstname"))
+        .await;
+    assert_eq!(r.body["properties"]["firstname"], "Una", "{}", r.body);
+    let r = s.get(&format!("{o}/contacts?limit=5")).await;
+    assert_eq!(r.body["results"][0]["id"], contact.as_str(), "{}", r.body);
+}
+
+#[tokio::test]
+async fn schema_and_associations_answer_on_2026_09() {
+    let s = server().await;
+    let v = "2026-09";
+    // Properties and groups.
+    let r = s
+        .post(
+            &format!("/crm/properties/{v}/companies/groups"),
+            json!({"name": "pqlsync", "label": "PQL scoring"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    has_required(&r.body, &["archived", "label", "name"]);
+    let r = s
+        .post(
+            &format!("/crm/properties/{v}/0-2"),
+            json!({"name": "plg_account_id", "label": "Key", "type": "string", "fieldType": "text",
+                   "groupName": "pqlsync", "hasUniqueValue": true}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let property = &[
+        "description",
+        "fieldType",
+        "groupName",
+        "label",
+        "name",
+        "options",
+        "type",
+    ];
+    has_required(&r.body, property);
+    let r = s
+        .get(&format!("/crm/properties/{v}/companies/plg_account_id"))
+        .await;
+    assert_eq!(r.body["hasUniqueValue"], true, "{}", r.body);
+    let r = s.get(&format!("/crm/properties/{v}/companies")).await;
+    for p in r.body["results"].as_array().unwrap() {
+        has_required(p, property);
+    }
+    let r = s
+        .get(&format!("/crm/properties/{v}/companies/groups"))
+        .await;
+    assert!(
+        r.body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["name"] == "pqlsync")
+    );
+
+    // Pipelines and stages, every stage with writePermissions (required from 2026-03 on).
+    let stage = &[
+        "archived",
+        "createdAt",
+        "displayOrder",
+        "id",
+        "label",
+        "metadata",
+        "updatedAt",
+        "writePermissions",
+    ];
+    let r = s.get(&format!("/crm/pipelines/{v}/deals")).await;
+    assert_eq!(r.status, 200);
+    for p in r.body["results"].as_array().unwrap() {
+        has_required(
+            p,
+            &[
+                "archived",
+                "createdAt",
+                "displayOrder",
+                "id",
+                "label",
+                "stages",
+                "updatedAt",
+            ],
+        );
+        for st in p["stages"].as_array().unwrap() {
+            has_required(st, stage);
+            assert_eq!(st["writePermissions"], "CRM_PERMISSIONS_ENFORCEMENT");
+        }
+    }
+    let r = s
+        .post(
+            &format!("/crm/pipelines/{v}/0-3"),
+            json!({"label": "PLG", "displayOrder": 1, "stages": [
+                {"label": "Trial", "displayOrder": 0, "metadata": {"probability": "0.1"}}]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(
+        r.body["stages"][0]["writePermissions"],
+        "CRM_PERMISSIONS_ENFORCEMENT"
+    );
+    let pid = r.body["id"].as_str().unwrap().to_string();
+    let r = s
+        .post(
+            &format!("/crm/pipelines/{v}/deals/{pid}/stages"),
+            json!({"label": "Won", "displayOrder": 1, "metadata": {"probability": "1.0"}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    has_required(&r.body, stage);
+    let r = s
+        .get(&format!("/crm/pipelines/{v}/deals/{pid}/stages"))
+        .await;
+    assert_eq!(r.body["results"].as_array().unwrap().len(), 2);
+    let r = s
+        .get(&format!("/crm/pipelines/{v}/leads/lead-pipeline-id"))
+        .await;
+    assert_eq!(
+        r.body["stages"][0]["writePermissions"],
+        "CRM_PERMISSIONS_ENFORCEMENT"
+    );
+
+    // Owners.
+    let r = s
+        .get(&format!("/crm/owners/{v}?email=JANE.DOE@example.com"))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    has_required(
+        &r.body["results"][0],
+        &["archived", "createdAt", "id", "type", "updatedAt"],
+    );
+    let r = s.get(&format!("/crm/owners/{v}/70000002")).await;
+    assert_eq!(r.body["email"], "max.mustermann@example.com");
+
+    // Associations: labels, default associations in batch and one by one, reads.
+    let r = s
+        .get(&format!("/crm/associations/{v}/contacts/companies/labels"))
+        .await;
+    assert_eq!(r.status, 200);
+    for l in r.body["results"].as_array().unwrap() {
+        has_required(l, &["category", "typeId"]);
+    }
+    let contact = s.contact("a@example.com").await;
+    let company = s
+        .post(
+            &format!("/crm/objects/{v}/companies"),
+            json!({"properties": {"name": "Acme"}, "associations": []}),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = s
+        .post(
+            &format!("/crm/associations/{v}/contacts/companies/batch/associate/default"),
+            json!({"inputs": [{"from": {"id": contact}, "to": {"id": company}}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    has_required(&r.body, BATCH_RESPONSE);
+    has_required(&r.body["results"][0], &["associationSpec", "from", "to"]);
+    let r = s
+        .put(
+            &format!("/crm/objects/{v}/companies/{company}/associations/default/0-1/{contact}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = s
+        .post(
+            &format!("/crm/associations/{v}/companies/contacts/batch/read"),
+            json!({"inputs": [{"id": company}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["results"][0]["to"][0]["toObjectId"],
+        contact.as_str()
+    );
+    has_required(
+        &r.body["results"][0]["to"][0],
+        &["associationTypes", "toObjectId"],
+    );
+    // 2026-09 has no GET of one record's associations; 2026-03 and v4 do.
+    let r = s
+        .get(&format!(
+            "/crm/objects/{v}/companies/{company}/associations/contacts"
+        ))
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    for path in [
+        format!("/crm/objects/2026-03/companies/{company}/associations/contacts"),
+        format!("/crm/v4/objects/companies/{company}/associations/contacts"),
+    ] {
+        let r = s.get(&path).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        assert_eq!(r.body["results"][0]["toObjectId"], contact.as_str());
+    }
+}
+
+#[tokio::test]
+async fn partial_batches_are_200_on_2026_09_and_207_before() {
+    let s = server().await;
+    s.setup().await;
+    let id = s.company("acct-1").await;
+    for (objects, status) in OBJECTS.iter().zip([207, 207, 200]) {
+        let body = json!({"inputs": [{"id": id}, {"id": "424242"}], "properties": ["name"],
+                          "propertiesWithHistory": []});
+        let r = s
+            .post(&format!("{objects}/companies/batch/read"), body)
+            .await;
+        assert_eq!(r.status, status, "{objects}: {}", r.body);
+        assert_eq!(r.body["numErrors"], 1, "{objects}");
+        assert_eq!(r.body["errors"][0]["context"]["ids"], json!(["424242"]));
+        has_required(
+            &r.body["errors"][0],
+            &[
+                "category", "context", "errors", "links", "message", "status",
+            ],
+        );
+        assert_eq!(r.body["results"][0]["id"], id.as_str());
+
+        let body = json!({"inputs": [{"id": id, "properties": {"name": "N"}}, {"id": "5", "properties": {"name": "X"}}]});
+        let r = s
+            .post(&format!("{objects}/companies/batch/update"), body)
+            .await;
+        assert_eq!(r.status, status, "{objects}: {}", r.body);
+        assert_eq!(r.body["numErrors"], 1);
+    }
+    let contact = s.contact("p@example.com").await;
+    for (associations, status) in [
+        ("/crm/v4/associations", 207),
+        ("/crm/associations/2026-03", 207),
+        ("/crm/associations/2026-09", 200),
+    ] {
+        let r = s
+            .post(
+                &format!("{associations}/contacts/companies/batch/associate/default"),
+                json!({"inputs": [{"from": {"id": contact}, "to": {"id": id}}, {"from": {"id": contact}, "to": {"id": "77"}}]}),
+            )
+            .await;
+        assert_eq!(r.status, status, "{associations}: {}", r.body);
+        assert_eq!(r.body["numErrors"], 1);
+        let r = s
+            .post(
+                &format!("{associations}/contacts/companies/batch/read"),
+                json!({"inputs": [{"id": contact}, {"id": "88"}]}),
+            )
+            .await;
+        assert_eq!(r.status, status, "{associations}: {}", r.body);
+        assert_eq!(r.body["numErrors"], 1);
+    }
+}
+
+/// A rule on the company name and one on contact emails.
+async fn set_rules(s: &Server) {
+    let r = s
+        .put(
+            "/crm/property-validations/2026-09/0-2/name/rule-type/MAX_LENGTH",
+            Some(json!({"ruleArguments": ["5"]})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(r.body, Value::Null);
+    let r = s
+        .put(
+            "/crm/property-validations/2026-03/contacts/email/rule-type/EMAIL_BLOCKED_DOMAINS",
+            Some(json!({"ruleArguments": ["gmail.com"], "shouldApplyNormalization": false})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+}
+
+#[tokio::test]
+async fn validation_rules_fail_2026_09_writes_only() {
+    let s = server().await;
+    s.setup().await;
+    set_rules(&s).await;
+    let batch = json!({"inputs": [
+        {"id": "a1", "idProperty": "plg_account_id", "properties": {"name": "Acme"}},
+        {"id": "a2", "idProperty": "plg_account_id", "properties": {"name": "Acme Corporation"}},
+        {"id": "a3", "idProperty": "plg_account_id", "properties": {"name": "Initech Ltd"}}]});
+    let r = s
+        .post("/crm/objects/2026-09/companies/batch/upsert", batch.clone())
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.body["category"], "VALIDATION_ERROR");
+    let m = r.body["message"].as_str().unwrap();
+    assert!(m.starts_with("Property values were not valid: "), "{m}");
+    assert!(
+        m.contains("VALIDATION_RULE_VIOLATION") && m.contains("MAX_LENGTH"),
+        "{m}"
+    );
+    let errors = r.body["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2, "{}", r.body);
+    for (e, (index, value)) in errors
+        .iter()
+        .zip([("1", "Acme Corporation"), ("2", "Initech Ltd")])
+    {
+        assert_eq!(e["code"], "VALIDATION_RULE_VIOLATION");
+        assert_eq!(e["context"]["propertyName"], json!(["name"]));
+        assert_eq!(e["context"]["ruleType"], json!(["MAX_LENGTH"]));
+        assert_eq!(e["context"]["value"], json!([value]));
+        assert_eq!(e["context"]["index"], json!([index]));
+        assert!(e["message"].as_str().unwrap().contains(value), "{e}");
+    }
+    assert!(
+        s.sandbox.dump()["objects"]["companies"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "nothing of a refused batch is applied"
+    );
+    // Every other 2026-09 write is checked too.
+    let r = s
+        .post(
+            "/crm/objects/2026-09/companies",
+            json!({"properties": {"name": "Too long"}, "associations": []}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = s
+        .post(
+            "/crm/objects/2026-09/companies/batch/create",
+            json!({"inputs": [{"properties": {"name": "Fine"}, "associations": []},
+                              {"properties": {"name": "Not fine"}, "associations": []}]}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.body["errors"][0]["context"]["index"], json!(["1"]));
+
+    // The same batch passes on 2026-03 and on the legacy paths, which do not enforce rules.
+    let r = s
+        .post("/crm/objects/2026-03/companies/batch/upsert", batch.clone())
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = s
+        .post("/crm/v3/objects/companies/batch/upsert", batch)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let id = r.body["results"][1]["id"].as_str().unwrap().to_string();
+    let r = s
+        .patch(
+            &format!("/crm/objects/2026-09/companies/{id}"),
+            json!({"properties": {"name": "Still too long"}}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = s
+        .post(
+            "/crm/objects/2026-09/companies/batch/update",
+            json!({"inputs": [{"id": id, "properties": {"name": "Short"}}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "a valid value passes: {}", r.body);
+    let r = s
+        .post(
+            "/crm/objects/2026-09/companies/batch/update",
+            json!({"inputs": [{"id": id, "properties": {"name": ""}}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "clearing a value is not checked: {}", r.body);
+
+    // Contacts: a blocked email domain.
+    let contacts = |user: &str| {
+        json!({"inputs": [{"properties": {"email": format!("{user}@example.com")}, "associations": []},
+                          {"properties": {"email": format!("{user}@gmail.com")}, "associations": []}]})
+    };
+    let r = s
+        .post(
+            "/crm/objects/2026-09/contacts/batch/create",
+            contacts("pat"),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.body["errors"].as_array().unwrap().len(), 1, "{}", r.body);
+    assert_eq!(r.body["errors"][0]["context"]["index"], json!(["1"]));
+    assert_eq!(
+        r.body["errors"][0]["context"]["ruleType"],
+        json!(["EMAIL_BLOCKED_DOMAINS"])
+    );
+    assert_eq!(
+        r.body["errors"][0]["context"]["propertyName"],
+        json!(["email"])
+    );
+    let r = s
+        .post(
+            "/crm/objects/2026-03/contacts/batch/create",
+            contacts("pat"),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = s
+        .post("/crm/v3/objects/contacts/batch/create", contacts("sam"))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+}
+
+#[tokio::test]
+async fn validation_rules_are_set_one_type_at_a_time_and_listed() {
+    let s = server().await;
+    set_rules(&s).await;
+    let v = "/crm/property-validations/2026-09";
+    // A second rule on the name leaves the first alone; a PUT of the same type replaces it.
+    for (rule, args) in [("WHITESPACE", json!([])), ("MAX_LENGTH", json!(["8"]))] {
+        let r = s
+            .put(
+                &format!("{v}/companies/name/rule-type/{rule}"),
+                Some(json!({ "ruleArguments": args })),
+            )
+            .await;
+        assert_eq!(r.status, 204, "{rule}: {}", r.body);
+    }
+    let rules = json!([
+        {"ruleType": "MAX_LENGTH", "ruleArguments": ["8"], "shouldApplyNormalization": false},
+        {"ruleType": "WHITESPACE", "ruleArguments": [], "shouldApplyNormalization": false},
+    ]);
+    for path in [
+        format!("{v}/0-2/name"),
+        "/crm/property-validations/2026-03/companies/name".to_string(),
+        "/crm/v3/property-validations/0-2/name".to_string(),
+    ] {
+        let r = s.get(&path).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        assert_eq!(r.body["results"], rules, "{path}");
+    }
+    let r = s.get(&format!("{v}/companies")).await;
+    assert_eq!(
+        r.body,
+        json!({"results": [{"propertyName": "name", "propertyValidationRules": rules}]}),
+        "only properties with rules are listed"
+    );
+    let r = s.get(&format!("{v}/0-1")).await;
+    assert_eq!(r.body["results"][0]["propertyName"], "email");
+    let r = s.get(&format!("{v}/deals")).await;
+    assert_eq!(r.body, json!({"results": []}));
+    let r = s
+        .get(&format!("{v}/companies/name/rule-type/MAX_LENGTH"))
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, rules[0]);
+    let r = s
+        .get(&format!("{v}/companies/name/rule-type/MIN_LENGTH"))
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    let r = s.get(&format!("{v}/companies/domain")).await;
+    assert_eq!((r.status, &r.body["results"]), (200, &json!([])));
+
+    // Refused: rule types the sandbox does not enforce, unknown types, bad arguments,
+    // unknown properties.
+    let s = &s;
+    let put = |path: String, body: Value| async move { s.put(&path, Some(body)).await };
+    let r = put(
+        format!("{v}/companies/name/rule-type/REGEX"),
+        json!({"ruleArguments": ["^A"]}),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.body["category"], "VALIDATION_ERROR");
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not enforce REGEX"),
+        "{}",
+        r.body
+    );
+    let r = put(
+        format!("{v}/companies/name/rule-type/SHOUTING"),
+        json!({"ruleArguments": []}),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = put(
+        format!("{v}/companies/name/rule-type/MAX_LENGTH"),
+        json!({"ruleArguments": ["-3"]}),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("non-negative integer")
+    );
+    let r = put(
+        format!("{v}/companies/name/rule-type/MAX_NUMBER"),
+        json!({"ruleArguments": ["3"]}),
+    )
+    .await;
+    assert_eq!(
+        r.status, 400,
+        "number rules need number properties: {}",
+        r.body
+    );
+    let r = put(
+        format!("{v}/companies/no_such/rule-type/MAX_LENGTH"),
+        json!({"ruleArguments": ["3"]}),
+    )
+    .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(r.body["category"], "OBJECT_NOT_FOUND");
+    assert_eq!(s.get(&format!("{v}/companies/no_such")).await.status, 404);
+    assert_eq!(s.get(&format!("{v}/tickets")).await.status, 400);
+    // Nothing refused was stored.
+    assert_eq!(
+        s.get(&format!("{v}/companies/name")).await.body["results"],
+        rules
+    );
+    assert_eq!(
+        s.sandbox.dump()["validationRules"]["companies"]["name"],
+        rules
+    );
+}
+
+#[tokio::test]
+async fn unknown_versions_answer_404_naming_the_supported_ones() {
+    let s = server().await;
+    for (method, path) in [
+        (reqwest::Method::GET, "/crm/objects/2025-09/deals"),
+        (
+            reqwest::Method::POST,
+            "/crm/objects/2027-03/deals/batch/upsert",
+        ),
+        (reqwest::Method::GET, "/crm/owners/2025-09"),
+        (
+            reqwest::Method::GET,
+            "/crm/property-validations/2026-01/0-1",
+        ),
+    ] {
+        let r = s
+            .send(
+                method.clone(),
+                path,
+                Some(json!({"inputs": []})),
+                Some(TOKEN),
+            )
+            .await;
+        assert_eq!(r.status, 404, "{method} {path}: {}", r.body);
+        assert_eq!(r.body["status"], "error");
+        assert_eq!(r.body["category"], "RESOURCE_NOT_FOUND");
+        let m = r.body["message"].as_str().unwrap();
+        assert!(m.contains("2026-03") && m.contains("2026-09"), "{m}");
+        assert_eq!(
+            r.body["context"]["supportedVersions"],
+            json!(["2026-03", "2026-09"])
+        );
+    }
+    // A supported version without that endpoint is an ordinary 404; a known path with the
+    // wrong method a 405.
+    let r = s.get("/crm/objects/2026-09/deals/1/nothing").await;
+    assert_eq!(r.status, 404);
+    assert!(r.body["context"].get("supportedVersions").is_none());
+    let r = s
+        .send(
+            reqwest::Method::DELETE,
+            "/crm/owners/2026-09",
+            None,
+            Some(TOKEN),
+        )
+        .await;
+    assert_eq!(r.status, 405, "{}", r.body);
+}
+
+#[tokio::test]
+async fn stats_and_garble_work_on_dated_routes() {
+    let s = server().await;
+    s.setup().await;
+    s.post(
+        "/crm/objects/2026-09/0-3/batch/upsert",
+        json!({"inputs": [{"id": "t", "idProperty": "plg_trial_id", "properties": {}}]}),
+    )
+    .await;
+    s.post(
+        "/crm/objects/2026-09/deals/batch/read",
+        json!({"inputs": [{"id": "1"}], "properties": [], "propertiesWithHistory": []}),
+    )
+    .await;
+    s.get("/crm/pipelines/2026-09/0-3").await;
+    s.get("/crm/owners/2026-09").await;
+    s.get("/crm/owners/2026-09/70000001").await;
+    s.post(
+        "/crm/associations/2026-09/0-1/0-2/batch/associate/default",
+        json!({"inputs": []}),
+    )
+    .await;
+    s.get("/crm/property-validations/2026-09/0-1").await;
+    s.put(
+        "/crm/property-validations/2026-09/0-2/name/rule-type/MAX_LENGTH",
+        Some(json!({"ruleArguments": ["50"]})),
+    )
+    .await;
+    let stats = s.admin("/_sandbox/stats").await;
+    for key in [
+        "POST /crm/objects/2026-09/deals/batch/upsert",
+        "POST /crm/objects/2026-09/deals/batch/read",
+        "GET /crm/pipelines/2026-09/deals",
+        "GET /crm/owners/2026-09",
+        "GET /crm/owners/2026-09/{ownerId}",
+        "POST /crm/associations/2026-09/contacts/companies/batch/associate/default",
+        "GET /crm/property-validations/2026-09/contacts",
+        "PUT /crm/property-validations/2026-09/companies/{propertyName}/rule-type/MAX_LENGTH",
+    ] {
+        assert_eq!(stats["by_route"][key], 1, "{key}: {stats}");
+    }
+    // setup's 9 writes, the upsert, the association batch and the rule; not the read.
+    assert_eq!(stats["writes"], 12, "{stats}");
+
+    // Garbling by route key: the type by name matches a request by type id.
+    let r = s
+        .send(
+            reqwest::Method::POST,
+            "/_sandbox/garble",
+            Some(json!({"route": "POST /crm/objects/2026-09/deals/batch/upsert", "times": 1})),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let upsert = || {
+        s.http
+            .post(format!("{}/crm/objects/2026-09/0-3/batch/upsert", s.base))
+            .bearer_auth(TOKEN)
+            .json(&json!({"inputs": [{"id": "t", "idProperty": "plg_trial_id", "properties": {}}]}))
+            .send()
+    };
+    let resp = upsert().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.unwrap().contains("<html>"));
+    let resp = upsert().await.unwrap();
+    assert!(resp.text().await.unwrap().starts_with('{'));
+    // And by an exact path, or refused when it is not `METHOD /path`.
+    let r = s
+        .send(
+            reqwest::Method::POST,
+            "/_sandbox/garble",
+            Some(json!({"route": "/crm/owners/2026-09", "times": 1})),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+}
+
+#[tokio::test]
+async fn every_family_answers_on_every_dialect() {
+    let s = server().await;
+    for (objects, properties, pipelines, owners, associations, validations) in [
+        (
+            "/crm/v3/objects",
+            "/crm/v3/properties",
+            "/crm/v3/pipelines",
+            "/crm/v3/owners",
+            "/crm/v4/associations",
+            "/crm/v3/property-validations",
+        ),
+        (
+            "/crm/objects/2026-03",
+            "/crm/properties/2026-03",
+            "/crm/pipelines/2026-03",
+            "/crm/owners/2026-03",
+            "/crm/associations/2026-03",
+            "/crm/property-validations/2026-03",
+        ),
+        (
+            "/crm/objects/2026-09",
+            "/crm/properties/2026-09",
+            "/crm/pipelines/2026-09",
+            "/crm/owners/2026-09",
+            "/crm/associations/2026-09",
+            "/crm/property-validations/2026-09",
+        ),
+    ] {
+        for path in [
+            format!("{objects}/companies"),
+            format!("{objects}/0-3?limit=1"),
+            format!("{properties}/0-2"),
+            format!("{properties}/contacts/groups"),
+            format!("{properties}/contacts/email"),
+            format!("{pipelines}/0-136"),
+            format!("{pipelines}/deals/default/stages"),
+            owners.to_string(),
+            format!("{owners}/70000001"),
+            format!("{associations}/deals/contacts/labels"),
+            format!("{validations}/0-1"),
+            format!("{validations}/contacts/email"),
+        ] {
+            let r = s.get(&path).await;
+            assert_eq!(r.status, 200, "{path}: {}", r.body);
+            assert!(r.body.is_object(), "{path}");
+        }
+    }
 }
