@@ -71,6 +71,12 @@ impl Sandbox {
         serde_json::from_str(&text).unwrap_or(Json::Null)
     }
 
+    /// PUT as HubSpot's API (with the token); the answer's body, if any.
+    fn put(&self, path: &str, body: &Json) -> String {
+        let url = format!("{}{path}", self.url);
+        http("PUT", &url, Some(&body.to_string()), Some(TOKEN))
+    }
+
     fn dump(&self) -> Json {
         self.get("/_sandbox/dump")
     }
@@ -536,7 +542,7 @@ fn a_marketing_contact_is_updated_not_duplicated() {
         })
         .unwrap();
     let created = sb.post(
-        "/crm/v3/objects/contacts",
+        "/crm/objects/2026-09/contacts",
         &json!({"properties": {"email": email, "firstname": "Webinar", "lifecyclestage": "salesqualifiedlead"}, "associations": []}),
     );
     let marketing_id = created["id"].as_str().expect("contact created").to_string();
@@ -734,13 +740,27 @@ fn a_malformed_email_is_reported_not_sent() {
     assert!(!by_prop(&sb.dump(), "contacts", "email").contains_key(bad.as_str()));
 }
 
-fn corrupt_first_email(path: &Path) -> String {
+/// The length of the longest email among the identifies, as the pipeline reads them.
+fn longest_email(dir: &Path) -> usize {
+    use datafusion::arrow::array::{Array, AsArray};
+    let mut max = 0;
+    for batch in read_dir_batches(dir).unwrap() {
+        let emails = batch.column(batch.schema().index_of("email").unwrap());
+        let emails = emails.as_string::<i32>();
+        for r in (0..emails.len()).filter(|r| emails.is_valid(*r)) {
+            max = max.max(emails.value(r).trim().len());
+        }
+    }
+    max
+}
+
+/// Replace the first identify's email with `email`.
+fn set_first_email(path: &Path, email: &str) {
     use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
     use std::sync::Arc;
     let batches = read_dir_batches(path).unwrap();
     let schema = batches[0].schema();
     let i = schema.index_of("email").unwrap();
-    let mut bad = String::new();
     let fixed: Vec<RecordBatch> = batches
         .iter()
         .enumerate()
@@ -750,8 +770,7 @@ fn corrupt_first_email(path: &Path) -> String {
                 .map(|r| {
                     let v = emails.is_valid(r).then(|| emails.value(r).to_string());
                     if b == 0 && r == 0 {
-                        bad = "not-an-email@@example..com".to_string();
-                        return Some(bad.clone());
+                        return Some(email.to_string());
                     }
                     v
                 })
@@ -771,7 +790,113 @@ fn corrupt_first_email(path: &Path) -> String {
         w.write(b).unwrap();
     }
     w.close().unwrap();
-    bad
+}
+
+fn corrupt_first_email(path: &Path) -> String {
+    let bad = "not-an-email@@example..com";
+    set_first_email(path, bad);
+    bad.to_string()
+}
+
+/// From API 2026-09 HubSpot applies the portal admins' validation rules to API writes. A
+/// contact that breaks one fails alone, ledgered with HubSpot's message (exit 1, retried next
+/// run); the other 99 of its batch land. `hubspot check` shows the rule beforehand.
+#[test]
+fn a_validation_rule_refuses_one_record_and_the_rest_of_its_batch_lands() {
+    let sb = Sandbox::start(&[]);
+    let env = Env::new(150, "");
+    env.setup(&sb);
+    // A rule every demo email meets, and one contact's email made five characters longer.
+    let max = longest_email(&env.data.join("identifies"));
+    let long = format!("{}@example.com", "a".repeat(max + 5 - "@example.com".len()));
+    set_first_email(&env.data.join("identifies/part-00000.parquet"), &long);
+    let rule = "/crm/property-validations/2026-09/0-1/email/rule-type/MAX_LENGTH";
+    sb.put(rule, &json!({"ruleArguments": [max.to_string()]}));
+    let o = env.run(&sb, &["hubspot", "check"]);
+    assert!(
+        stdout(&o).contains("API 2026-09 enforces them on every write")
+            && stdout(&o).contains(&format!("  contacts.email MAX_LENGTH {max}\n")),
+        "{}",
+        stdout(&o)
+    );
+
+    let o = env.run(&sb, &["run", "--summary-json", "s.json"]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let s = summary(&env);
+    let failures = s["sync"]["failures"].as_array().unwrap();
+    let contacts: Vec<&Json> = failures
+        .iter()
+        .filter(|f| f["object"] == "contacts")
+        .collect();
+    assert_eq!(contacts.len(), 1, "{failures:?}");
+    assert_eq!(contacts[0]["key"], long.as_str());
+    let message = contacts[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("MAX_LENGTH"),
+        "HubSpot's message: {message}"
+    );
+    let ledger = std::fs::read_to_string(env.path().join("state/failures.json")).unwrap();
+    assert!(
+        ledger.contains(&long) && ledger.contains("MAX_LENGTH"),
+        "{ledger}"
+    );
+    let dump = sb.dump();
+    let landed = by_prop(&dump, "contacts", "email");
+    assert!(!landed.contains_key(&long));
+    assert!(
+        landed.len() >= 99,
+        "the rest of the batch lands: {}",
+        landed.len()
+    );
+    assert_eq!(
+        landed.len() as u64,
+        s["sync"]["objects"]["contacts"]["created"]
+            .as_u64()
+            .unwrap()
+    );
+
+    // Retried next run, and refused again while the rule stands.
+    let o = env.run(&sb, &["run", "--summary-json", "s.json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        summary(&env)["sync"]["failures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["key"] == long.as_str())
+    );
+    // The admin relaxes the rule: the next run lands it and clears the ledger.
+    sb.put(rule, &json!({"ruleArguments": ["100"]}));
+    let o = env.run(&sb, &["run", "--summary-json", "s.json"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(by_prop(&sb.dump(), "contacts", "email").contains_key(&long));
+    assert_converged(&env, &sb, "after the rule was relaxed");
+}
+
+/// `api_version = "legacy"` keeps HubSpot's v3/v4 paths for portals or proxies that need
+/// them, and syncs the same way (rules are not enforced there, as in HubSpot).
+#[test]
+fn the_legacy_api_version_syncs_on_the_v3_and_v4_paths() {
+    let sb = Sandbox::start(&[]);
+    let env = Env::new(40, "\n[hubspot]\napi_version = \"legacy\"\n");
+    env.setup(&sb);
+    let o = env.run(&sb, &["run"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let stats = sb.stats();
+    let routes: Vec<&String> = stats["by_route"].as_object().unwrap().keys().collect();
+    assert!(
+        routes
+            .iter()
+            .all(|r| r.contains("/crm/v3/") || r.contains("/crm/v4/")),
+        "{routes:?}"
+    );
+    assert!(
+        routes
+            .iter()
+            .any(|r| r.starts_with("POST /crm/v4/associations/")),
+        "{routes:?}"
+    );
+    assert_converged(&env, &sb, "legacy");
 }
 
 #[test]
@@ -779,8 +904,11 @@ fn a_run_killed_mid_sync_converges_without_duplicates() {
     // Killed while contacts are upserted, and killed with a lead create in flight (HubSpot
     // applies it, the dead run never hears back: only the pending marker remembers it).
     for (phase, route) in [
-        ("upserts", "POST /crm/v3/objects/contacts/batch/upsert"),
-        ("lead creation", "POST /crm/v3/objects/leads/batch/create"),
+        ("upserts", "POST /crm/objects/2026-09/contacts/batch/upsert"),
+        (
+            "lead creation",
+            "POST /crm/objects/2026-09/leads/batch/create",
+        ),
     ] {
         let sb = Sandbox::start(&["--latency", "60"]);
         let env = Env::new(200, "[hubspot]\nmax_concurrency = 2\n");
@@ -893,7 +1021,7 @@ fn overlapping_runs_on_one_state_create_each_record_once() {
     // together, the waiting run could win it and the first exit 3).
     let first = spawn_run(&env, &sb, &["run", "--quiet"]);
     let started = Instant::now();
-    while sb.stats()["by_route"]["POST /crm/v3/objects/companies/batch/upsert"]
+    while sb.stats()["by_route"]["POST /crm/objects/2026-09/companies/batch/upsert"]
         .as_u64()
         .unwrap_or(0)
         == 0
@@ -923,7 +1051,7 @@ fn sigterm_mid_sync_stops_at_a_batch_boundary_and_the_next_run_converges() {
     env.setup(&sb);
     sb.reset_stats();
     let child = spawn_run(&env, &sb, &["run"]);
-    let route = "POST /crm/v3/objects/contacts/batch/upsert";
+    let route = "POST /crm/objects/2026-09/contacts/batch/upsert";
     let started = Instant::now();
     while sb.stats()["by_route"][route].as_u64().unwrap_or(0) == 0 {
         assert!(
@@ -1008,7 +1136,7 @@ fn an_html_200_on_the_lookup_after_a_lost_lead_create_creates_no_duplicate() {
     let env = Env::new(200, "[hubspot]\nmax_concurrency = 2\n");
     env.setup(&sb);
     let mut child = spawn_run(&env, &sb, &["run", "--quiet"]);
-    let create = "POST /crm/v3/objects/leads/batch/create";
+    let create = "POST /crm/objects/2026-09/leads/batch/create";
     let started = Instant::now();
     while sb.stats()["by_route"][create].as_u64().unwrap_or(0) == 0 {
         assert!(
@@ -1024,7 +1152,7 @@ fn an_html_200_on_the_lookup_after_a_lost_lead_create_creates_no_duplicate() {
     assert!(leads_before > 0);
     sb.post(
         "/_sandbox/garble",
-        &json!({"route": "POST /crm/v3/objects/leads/batch/read", "times": 10_000}),
+        &json!({"route": "POST /crm/objects/2026-09/leads/batch/read", "times": 10_000}),
     );
     sb.reset_stats();
     let o = env.run(&sb, &["run"]);
@@ -1046,7 +1174,7 @@ fn an_html_200_on_the_lookup_after_a_lost_lead_create_creates_no_duplicate() {
     );
     sb.post(
         "/_sandbox/garble",
-        &json!({"route": "POST /crm/v3/objects/leads/batch/read", "times": 0}),
+        &json!({"route": "POST /crm/objects/2026-09/leads/batch/read", "times": 0}),
     );
     let o = env.run(&sb, &["run"]);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
@@ -1092,7 +1220,14 @@ fn without_a_portal_requests_are_recorded_offline() {
         for line in text.lines() {
             let request: Json = serde_json::from_str(line).unwrap();
             assert_eq!(request["method"], "POST");
-            assert!(request["path"].as_str().unwrap().starts_with("/crm/v"));
+            // The paths of the API version a live run speaks (2026-09 by default).
+            let path = request["path"].as_str().unwrap();
+            let dated = if object == "associations" {
+                "/crm/associations/2026-09/"
+            } else {
+                "/crm/objects/2026-09/"
+            };
+            assert!(path.starts_with(dated), "{path}");
             let inputs = request["body"]["inputs"].as_array().unwrap();
             assert!(!inputs.is_empty() && inputs.len() <= 100);
         }

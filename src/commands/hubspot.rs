@@ -16,7 +16,7 @@ use super::pipeline::{Log, Prepared};
 use crate::config::{Config, RunOptions, Verbosity};
 use crate::decision::Decision;
 use crate::features::FeatureError;
-use crate::hubspot::portal::Portal;
+use crate::hubspot::portal::{self, Portal};
 use crate::hubspot::retry::Backoff;
 use crate::hubspot::setup::render_checks;
 use crate::hubspot::{self, Client, ClientConfig, Counters, ObjectType, Recorder};
@@ -44,6 +44,7 @@ pub fn client(config: &Config) -> Result<Option<Client>, Error> {
         Target::Offline => Ok(None),
         Target::Portal { base_url, token } => Client::new(&ClientConfig {
             base_url: base_url.clone(),
+            api: hs.api_version,
             token: token.clone(),
             requests_per_10s: hs.requests_per_10s,
             max_concurrency: hs.max_concurrency,
@@ -259,8 +260,8 @@ impl Step<'_> {
             return Ok(self.plan_only(desired, &state, report));
         }
         let dir = super::out_dir(self.run, &self.config.output_dir).join("hubspot");
-        let recorder =
-            Recorder::new(&dir).map_err(Error::io(format!("cannot create {}", dir.display())))?;
+        let recorder = Recorder::new(&dir, hs.api_version)
+            .map_err(Error::io(format!("cannot create {}", dir.display())))?;
         let options = sync::Options {
             concurrency: 1,
             lead_contact_type: Some(OFFLINE_LEAD_CONTACT_TYPE),
@@ -273,7 +274,10 @@ impl Step<'_> {
             .finish()
             .await
             .map_err(Error::io(format!("cannot write {}", dir.display())))?;
-        report.mode = "offline: no HubSpot portal configured, requests recorded".into();
+        report.mode = format!(
+            "offline: no HubSpot portal configured, requests recorded (API {})",
+            hs.api_version
+        );
         report.requests = requests;
         report.write_requests = requests;
         report.outputs = files.iter().map(|f| f.display().to_string()).collect();
@@ -305,7 +309,7 @@ impl Step<'_> {
             ..SyncReport::default()
         };
         if self.dry_run {
-            report.mode = format!("plan against {base_url}");
+            report.mode = format!("plan against {base_url} (API {})", hs.api_version);
             counters(&mut report, &client.counters);
             return Ok(self.plan_only(desired, &state, report));
         }
@@ -317,7 +321,7 @@ impl Step<'_> {
             halt: self.run.halt.clone(),
         };
         let mut synced = sync::run(client, &desired, &mut state, Some(&store), &options).await?;
-        synced.mode = format!("synced to {base_url}");
+        synced.mode = format!("synced to {base_url} (API {})", hs.api_version);
         synced.warnings.extend(report.warnings);
         counters(&mut synced, &client.counters);
         store
@@ -411,12 +415,60 @@ pub async fn check_portal(config: &Config, client: &Client) -> Result<PortalRepo
         checks.len()
     );
     t.push_str(&render_checks(checks));
+    t.push_str(&validation_rules(config, client).await);
     t.push_str(if ready {
         "ready: `pqlsync run` can sync\n"
     } else {
         "not ready: run `pqlsync hubspot setup` (with --create-pipelines to add the pipeline and stages)\n"
     });
     Ok(PortalReport { text: t, ready })
+}
+
+/// The portal's validation rules on the properties pqlsync writes, for `hubspot check`. A
+/// record that breaks one is refused alone (the sync isolates it, the ledger keeps HubSpot's
+/// message, the run exits 1 and retries it next run); knowing the rules up front tells the
+/// admin which rule, or which SQL, to change.
+async fn validation_rules(config: &Config, client: &Client) -> String {
+    let api = client.api();
+    let mut t = format!(
+        "validation rules on the properties pqlsync writes ({}):\n",
+        if api.enforces_validation_rules() {
+            format!("API {api} enforces them on every write")
+        } else {
+            format!("API {api} does not enforce them; 2026-09 does")
+        }
+    );
+    let mut any = false;
+    for object in &config.hubspot.objects {
+        match portal::validation_rules(client, *object).await {
+            Ok(list) => {
+                for p in list
+                    .iter()
+                    .filter(|p| sync::schema::writes(*object, &p.property_name))
+                {
+                    for rule in &p.property_validation_rules {
+                        any = true;
+                        let _ = writeln!(
+                            t,
+                            "  {object}.{} {}",
+                            p.property_name,
+                            [rule.rule_type.clone(), rule.rule_arguments.join(", ")]
+                                .join(" ")
+                                .trim_end()
+                        );
+                    }
+                }
+            }
+            Err(e) => {
+                any = true;
+                let _ = writeln!(t, "  {object}: cannot tell ({e})");
+            }
+        }
+    }
+    if !any {
+        t.push_str("  none\n");
+    }
+    t
 }
 
 /// `pqlsync hubspot setup`: create the property group, the properties and (with

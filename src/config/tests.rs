@@ -366,3 +366,25 @@ fn an_as_of_more_than_a_day_ahead_needs_allow_future() {
     assert!(e.contains("--as-of") && e.contains("--allow-future"), "{e}");
     assert!(run_options(MINIMAL, &with(&later, true)).is_ok());
 }
+
+#[test]
+fn the_hubspot_api_version_defaults_to_2026_09_and_names_the_accepted_ones() {
+    use crate::hubspot::ApiVersion;
+    assert_eq!(
+        load(MINIMAL).unwrap().hubspot.api_version,
+        ApiVersion::V2026_09
+    );
+    for (name, want) in [
+        ("2026-09", ApiVersion::V2026_09),
+        ("2026-03", ApiVersion::V2026_03),
+        ("legacy", ApiVersion::Legacy),
+    ] {
+        let text = format!("{MINIMAL}\n[hubspot]\napi_version = \"{name}\"\n");
+        assert_eq!(load(&text).unwrap().hubspot.api_version, want, "{name}");
+    }
+    let e = err(&format!("{MINIMAL}\n[hubspot]\napi_version = \"v3\"\n"));
+    assert!(
+        e.contains("`hubspot.api_version`") && e.contains("2026-09, 2026-03, legacy"),
+        "{e}"
+    );
+}

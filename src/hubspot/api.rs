@@ -1,15 +1,24 @@
 //! Request and response bodies, as HubSpot's published OpenAPI specs define them
 //! (HubSpot/HubSpot-public-api-spec-collection, `PublicApiSpecs/CRM/...`):
-//! - objects: `Companies/Rollouts/424/v3/companies.json` (and Contacts, Deals, Leads, Tasks):
+//! - objects: `Companies/Rollouts/424/2026-09/companies.json` (and `2026-03`, `v3`; and
+//!   Contacts, Deals, Leads, Tasks):
 //!   `BatchInputSimplePublicObjectBatchInputUpsert`, `BatchInputSimplePublicObjectBatchInputForCreate`,
 //!   `BatchInputSimplePublicObjectBatchInput`, `BatchReadInputSimplePublicObjectId`,
 //!   `BatchResponseSimplePublicUpsertObject(WithErrors)`, `StandardError`, `Error`;
-//! - associations: `Associations/Rollouts/50914/v4/associations.json`
+//! - associations: `Associations/Rollouts/130902/2026-09/associations.json`
 //!   (`BatchInputPublicDefaultAssociationMultiPost`) and
-//!   `Associations Schema/Rollouts/50914/v4/associationsSchema.json` (labels);
-//! - `Properties/Rollouts/145899/v3/properties.json` (`PropertyCreate`, `PropertyGroupCreate`);
-//! - `Pipelines/Rollouts/145896/v3/pipelines.json` (`PipelineInput`, `PipelineStageInput`);
-//! - `Crm Owners/Rollouts/146888/v3/crmOwners.json` (`PublicOwner`).
+//!   `Associations Schema/Rollouts/130902/2026-09/associationsSchema.json` (labels);
+//! - `Properties/Rollouts/145899/2026-09/properties.json` (`PropertyCreate`,
+//!   `PropertyGroupCreate`);
+//! - `Pipelines/Rollouts/145896/2026-09/pipelines.json` (`PipelineInput`, `PipelineStageInput`);
+//! - `Crm Owners/Rollouts/146888/2026-09/crmOwners.json` (`PublicOwner`);
+//! - `Property Validations/Rollouts/215885/2026-09/propertyValidations.json`.
+//!
+//! The 2026-09 specs (`.../Rollouts/<id>/2026-09/...`) keep these shapes; what changed and is
+//! followed here: the batch responses' `errors` and `numErrors` moved into the one
+//! `BatchResponse*` schema (a partial result may come as 200 or 207, and is read the same),
+//! property values in answers are nullable, `OptionInput.displayOrder` is required (always
+//! sent), and `PipelineStage` gained `writePermissions` (not read).
 //!
 //! Property values always travel as strings.
 
@@ -81,8 +90,9 @@ pub struct ReadBody {
     pub properties_with_history: Vec<String>,
 }
 
-/// `PublicObjectSearchRequest` (`POST /crm/v3/objects/{objectType}/search`, spec
-/// `CRM/Companies/.../companies.json`); every field the spec marks required is sent.
+/// `PublicObjectSearchRequest` (`POST /crm/objects/2026-09/{objectType}/search`, spec
+/// `CRM/Companies/Rollouts/424/2026-09/companies.json`); every field the spec marks required
+/// is sent.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SearchBody {
@@ -134,6 +144,10 @@ pub struct ObjectResult {
 /// `StandardError`: one record-level error inside a 207.
 #[derive(Debug, Clone, PartialEq, Deserialize, Default)]
 pub struct StandardError {
+    /// "The HTTP status code associated with the error", as a string; HubSpot's examples
+    /// also write `"error"` here.
+    #[serde(default)]
+    pub status: String,
     #[serde(default)]
     pub category: String,
     #[serde(default)]
@@ -310,10 +324,10 @@ pub struct Owner {
     pub email: Option<String>,
 }
 
-/// `CollectionResponse*`: a list, with forward paging where the endpoint pages.
+/// `CollectionResponse*`: a list, with forward paging where the endpoint pages. `results` is
+/// required by every spec, and here: `{}` is not an empty portal.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Collection<T> {
-    #[serde(default = "Vec::new")]
     pub results: Vec<T>,
     #[serde(default)]
     pub paging: Option<Paging>,
@@ -328,6 +342,23 @@ pub struct Paging {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct NextPage {
     pub after: String,
+}
+
+/// `PublicPropertyValidationRuleMap`: one property's validation rules
+/// (`Property Validations/Rollouts/215885/2026-09/propertyValidations.json`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PropertyRules {
+    pub property_name: String,
+    pub property_validation_rules: Vec<ValidationRule>,
+}
+
+/// `PublicPropertyValidationRule`: `MAX_LENGTH ["10"]`, `ALPHANUMERIC ["NUMERIC_ONLY"]`, ...
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidationRule {
+    pub rule_type: String,
+    pub rule_arguments: Vec<String>,
 }
 
 /// `AssociationSpecWithLabel`.

@@ -13,16 +13,18 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::{Mutex, Semaphore};
 
-use super::Secret;
 use super::api::ErrorBody;
 use super::limiter::Limiter;
 use super::outcome::{Failure, Stop};
 use super::retry::{Backoff, Verdict, classify, classify_transport};
+use super::{ApiVersion, Secret};
 
 /// How to reach and pace HubSpot.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     pub base_url: String,
+    /// The API version every request targets.
+    pub api: ApiVersion,
     pub token: Secret,
     pub requests_per_10s: u32,
     pub max_concurrency: usize,
@@ -92,6 +94,7 @@ pub enum CallError {
 pub struct Client {
     http: reqwest::Client,
     base: String,
+    api: ApiVersion,
     token: Secret,
     limiter: Limiter,
     slots: Semaphore,
@@ -116,6 +119,7 @@ impl Client {
         Ok(Client {
             http,
             base: config.base_url.trim_end_matches('/').to_string(),
+            api: config.api,
             token: config.token.clone(),
             limiter: Limiter::new(config.requests_per_10s, Duration::from_secs(10)),
             slots: Semaphore::new(config.max_concurrency.max(1)),
@@ -123,6 +127,11 @@ impl Client {
             rng: Mutex::new(ChaCha8Rng::from_rng(&mut rand::rng())),
             counters: Arc::new(Counters::default()),
         })
+    }
+
+    /// The API version this client's requests target: paths come from it.
+    pub fn api(&self) -> ApiVersion {
+        self.api
     }
 
     /// GET `path` and decode the JSON body.
@@ -296,7 +305,7 @@ fn stop_reason(f: &Failure) -> Stop {
             f.message
         ),
         Some(403) => format!(
-            "HubSpot refused access (403: {}); the private app lacks a scope — see README, HubSpot setup",
+            "HubSpot refused access (403: {}); the Service Key or private app lacks a scope — see README, HubSpot setup",
             f.message
         ),
         _ => f.message.clone(),

@@ -1,5 +1,6 @@
 //! HubSpot: the HTTP side of the sync. The `Crm` seam the sync writes through and the
-//! outcomes it answers; a client that authenticates with a private-app token, stays under the
+//! outcomes it answers; the API version it speaks and every path in each (`version`); a client
+//! that authenticates with a Service Key or private-app token, stays under the
 //! portal's rate limit, retries what is transient, reports a batch HubSpot refuses for its
 //! content as such (its caller splits it to find the records at fault), and reports every
 //! record's outcome; portal discovery and setup (properties, pipelines, owners, association
@@ -20,6 +21,7 @@ pub mod portal;
 mod recorder;
 pub mod retry;
 pub mod setup;
+mod version;
 
 use std::fmt;
 
@@ -27,6 +29,7 @@ pub use client::{Client, ClientConfig, ClientError, Counters};
 pub use crm::Crm;
 pub use outcome::{BatchError, Failure, Outcome, Stop};
 pub use recorder::Recorder;
+pub use version::ApiVersion;
 
 /// The CRM object types pqlsync writes.
 #[derive(
@@ -61,15 +64,23 @@ impl ObjectType {
         }
     }
 
-    /// The objects endpoint, as each object's v3 spec writes it (the deals spec uses its
-    /// object type id, `0-3`).
-    pub fn objects_path(self) -> &'static str {
+    /// The object's segment in the per-object paths of the v3 and 2026-03 specs (the deals
+    /// spec writes its type id, `0-3`).
+    pub fn spec_segment(self) -> &'static str {
         match self {
-            ObjectType::Companies => "/crm/v3/objects/companies",
-            ObjectType::Contacts => "/crm/v3/objects/contacts",
-            ObjectType::Deals => "/crm/v3/objects/0-3",
-            ObjectType::Leads => "/crm/v3/objects/leads",
-            ObjectType::Tasks => "/crm/v3/objects/tasks",
+            ObjectType::Deals => "0-3",
+            other => other.name(),
+        }
+    }
+
+    /// HubSpot's object type id, which the property validations API takes.
+    pub fn type_id(self) -> &'static str {
+        match self {
+            ObjectType::Contacts => "0-1",
+            ObjectType::Companies => "0-2",
+            ObjectType::Deals => "0-3",
+            ObjectType::Tasks => "0-27",
+            ObjectType::Leads => "0-136",
         }
     }
 
@@ -130,8 +141,9 @@ mod tests {
     }
 
     #[test]
-    fn object_paths_follow_the_specs() {
-        assert_eq!(ObjectType::Deals.objects_path(), "/crm/v3/objects/0-3");
+    fn object_names_follow_the_specs() {
+        assert_eq!(ObjectType::Deals.spec_segment(), "0-3");
+        assert_eq!(ObjectType::Leads.type_id(), "0-136");
         assert_eq!(ObjectType::parse("leads"), Some(ObjectType::Leads));
         assert_eq!(ObjectType::parse("tickets"), None);
     }

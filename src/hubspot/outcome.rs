@@ -65,7 +65,9 @@ impl Failure {
         correlation_id: Option<String>,
     ) -> Failure {
         Failure {
-            status: Some(status),
+            // The error's own status where it gives a number (a record's 404 inside a 200 or
+            // 207 batch answer), else the answer's.
+            status: Some(e.status.parse().unwrap_or(status)),
             category: Some(e.category.clone()),
             message: e.message.clone(),
             correlation_id,

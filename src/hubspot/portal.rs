@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::ObjectType;
 use super::api::{
     AssociationLabel, Collection, OptionValue, Owner, Pipeline, PipelineInput, PipelineStage,
-    Property, PropertyCreate, PropertyGroup, PropertyGroupCreate, StageInput,
+    Property, PropertyCreate, PropertyGroup, PropertyGroupCreate, PropertyRules, StageInput,
 };
 use super::client::{CallError, Client};
 
@@ -65,10 +65,10 @@ impl Portal {
     /// Read everything the sync needs (about a dozen GET requests).
     pub async fn discover(client: &Client) -> Result<Portal, PortalError> {
         let mut portal = Portal::default();
+        let api = client.api();
         for object in ObjectType::ALL {
-            let path = format!("/crm/v3/properties/{}", object.name());
             let list: Collection<Property> = client
-                .get(&path)
+                .get(&api.properties(object))
                 .await
                 .map_err(|e| portal_error(format!("properties of {object}"), e))?;
             portal.properties.insert(
@@ -79,7 +79,7 @@ impl Portal {
                     .collect(),
             );
             let groups: Collection<PropertyGroup> = client
-                .get(&format!("{path}/groups"))
+                .get(&api.property_groups(object))
                 .await
                 .map_err(|e| portal_error(format!("property groups of {object}"), e))?;
             portal
@@ -88,7 +88,7 @@ impl Portal {
         }
         for object in [ObjectType::Deals, ObjectType::Leads] {
             let list: Collection<Pipeline> = client
-                .get(&format!("/crm/v3/pipelines/{}", object.name()))
+                .get(&api.pipelines(object))
                 .await
                 .map_err(|e| portal_error(format!("{object} pipelines"), e))?;
             portal.pipelines.insert(
@@ -99,8 +99,8 @@ impl Portal {
         let mut after: Option<String> = None;
         loop {
             let path = match &after {
-                Some(a) => format!("/crm/v3/owners?limit=500&after={a}"),
-                None => "/crm/v3/owners?limit=500".to_string(),
+                Some(a) => format!("{}?limit=500&after={a}", api.owners()),
+                None => format!("{}?limit=500", api.owners()),
             };
             let page: Collection<Owner> = client
                 .get(&path)
@@ -118,11 +118,7 @@ impl Portal {
         }
         for (from, to) in ASSOCIATION_PAIRS {
             let labels: Collection<AssociationLabel> = client
-                .get(&format!(
-                    "/crm/v4/associations/{}/{}/labels",
-                    from.name(),
-                    to.name()
-                ))
+                .get(&format!("{}/labels", api.associations(*from, *to)))
                 .await
                 .map_err(|e| portal_error(format!("association types {from}→{to}"), e))?;
             portal
@@ -174,6 +170,21 @@ impl Portal {
     }
 }
 
+/// The portal admins' validation rules on `object`'s properties (only properties that have
+/// any). From API 2026-09 HubSpot enforces them on API writes. `Err` when the API would not
+/// say (a token without the scope, a proxy without the endpoint): `hubspot check` reports it
+/// and goes on, as the rules only explain refusals, they do not decide readiness.
+pub async fn validation_rules(
+    client: &Client,
+    object: ObjectType,
+) -> Result<Vec<PropertyRules>, PortalError> {
+    let list: Collection<PropertyRules> = client
+        .get(&client.api().property_validations(object))
+        .await
+        .map_err(|e| portal_error(format!("validation rules of {object}"), e))?;
+    Ok(list.results)
+}
+
 /// A stage of `pipeline` by id or label.
 pub fn stage<'a>(pipeline: &'a Pipeline, id_or_label: &str) -> Option<&'a PipelineStage> {
     pipeline
@@ -215,7 +226,7 @@ pub async fn create_group(
     object: ObjectType,
     group: &PropertyGroupCreate,
 ) -> Result<Created, PortalError> {
-    let path = format!("/crm/v3/properties/{}/groups", object.name());
+    let path = client.api().property_groups(object);
     create::<_, serde_json::Value>(
         client,
         &path,
@@ -231,7 +242,7 @@ pub async fn create_property(
     object: ObjectType,
     property: &PropertyCreate,
 ) -> Result<Created, PortalError> {
-    let path = format!("/crm/v3/properties/{}", object.name());
+    let path = client.api().properties(object);
     create::<_, serde_json::Value>(
         client,
         &path,
@@ -247,7 +258,7 @@ pub async fn create_pipeline(
     object: ObjectType,
     pipeline: &PipelineInput,
 ) -> Result<Option<Pipeline>, PortalError> {
-    let path = format!("/crm/v3/pipelines/{}", object.name());
+    let path = client.api().pipelines(object);
     create::<_, Pipeline>(
         client,
         &path,
@@ -264,7 +275,7 @@ pub async fn create_stage(
     pipeline_id: &str,
     stage: &StageInput,
 ) -> Result<Option<PipelineStage>, PortalError> {
-    let path = format!("/crm/v3/pipelines/{}/{pipeline_id}/stages", object.name());
+    let path = client.api().pipeline_stages(object, pipeline_id);
     create::<_, PipelineStage>(
         client,
         &path,

@@ -13,10 +13,10 @@ use async_trait::async_trait;
 use serde::Serialize;
 use tokio::sync::Mutex;
 
-use super::ObjectType;
 use super::api::{Batch, CreateInput, DefaultAssociation, ObjectResult, UpdateInput, UpsertInput};
 use super::crm::Crm;
 use super::outcome::{BatchError, Outcome, Stop};
+use super::{ApiVersion, ObjectType};
 
 /// The id a recorded record goes by: HubSpot would assign one once it is written.
 fn placeholder(object: ObjectType, key: &str) -> String {
@@ -44,15 +44,18 @@ struct Line<'a, B: Serialize> {
 /// Writes would-be requests to files.
 pub struct Recorder {
     dir: PathBuf,
+    api: ApiVersion,
     files: Mutex<BTreeMap<String, tempfile::NamedTempFile>>,
     requests: Mutex<u64>,
 }
 
 impl Recorder {
-    pub fn new(dir: &Path) -> std::io::Result<Recorder> {
+    /// Record into `dir` the requests a client speaking `api` would send.
+    pub fn new(dir: &Path, api: ApiVersion) -> std::io::Result<Recorder> {
         std::fs::create_dir_all(dir)?;
         Ok(Recorder {
             dir: dir.to_path_buf(),
+            api,
             files: Mutex::new(BTreeMap::new()),
             requests: Mutex::new(0),
         })
@@ -115,7 +118,7 @@ impl Crm for Recorder {
             .collect();
         self.write(
             object.name(),
-            format!("{}/batch/upsert", object.objects_path()),
+            format!("{}/batch/upsert", self.api.objects(object)),
             &Batch { inputs },
         )
         .await?;
@@ -136,7 +139,7 @@ impl Crm for Recorder {
             .collect();
         self.write(
             object.name(),
-            format!("{}/batch/create", object.objects_path()),
+            format!("{}/batch/create", self.api.objects(object)),
             &Batch { inputs },
         )
         .await?;
@@ -154,7 +157,7 @@ impl Crm for Recorder {
             .collect();
         self.write(
             object.name(),
-            format!("{}/batch/update", object.objects_path()),
+            format!("{}/batch/update", self.api.objects(object)),
             &Batch { inputs },
         )
         .await?;
@@ -186,9 +189,8 @@ impl Crm for Recorder {
         self.write(
             "associations",
             format!(
-                "/crm/v4/associations/{}/{}/batch/associate/default",
-                from.name(),
-                to.name()
+                "{}/batch/associate/default",
+                self.api.associations(from, to)
             ),
             &Batch { inputs: pairs },
         )
@@ -225,7 +227,7 @@ mod tests {
     #[tokio::test]
     async fn recorded_writes_answer_their_placeholder_ids() {
         let dir = tempfile::tempdir().unwrap();
-        let recorder = Recorder::new(dir.path()).unwrap();
+        let recorder = Recorder::new(dir.path(), ApiVersion::default()).unwrap();
         let input = UpsertInput {
             id: "ana@acme.io".into(),
             id_property: "email".into(),
@@ -244,5 +246,11 @@ mod tests {
         );
         let (files, requests) = recorder.finish().await.unwrap();
         assert_eq!((files.len(), requests), (1, 1));
+        // Offline runs show the requests of the version a live run would speak.
+        let line = std::fs::read_to_string(&files[0]).unwrap();
+        assert!(
+            line.contains(r#""path":"/crm/objects/2026-09/contacts/batch/upsert""#),
+            "{line}"
+        );
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::hubspot::{DEFAULT_BASE_URL, ObjectType, Secret};
+use crate::hubspot::{ApiVersion, DEFAULT_BASE_URL, ObjectType, Secret};
 use crate::route::{DealStage, LeadStage};
 use crate::setting::Invalid;
 
@@ -19,7 +19,11 @@ pub struct HubspotFile {
     /// API base URL (default `https://api.hubapi.com`); the `HUBSPOT_BASE_URL` environment
     /// variable overrides it. Point it at `pqlsync sandbox` to rehearse a sync locally.
     pub base_url: Option<String>,
-    /// File holding the private app's access token, used when `HUBSPOT_TOKEN` is not set.
+    /// HubSpot API version: `2026-09` (default), `2026-03`, or `legacy` (the `/crm/v3` and
+    /// `/crm/v4` paths HubSpot stops supporting in 2027; for portals or proxies that need them).
+    pub api_version: Option<String>,
+    /// File holding the Service Key or private app access token, used when `HUBSPOT_TOKEN` is
+    /// not set.
     pub token_file: Option<String>,
     /// Requests allowed per rolling 10 seconds: 100 (Free/Starter) or 190 (Professional/Enterprise).
     pub requests_per_10s: Option<u32>,
@@ -64,6 +68,7 @@ pub enum Target {
 #[derive(Debug, Clone)]
 pub struct HubspotConfig {
     pub target: Target,
+    pub api_version: ApiVersion,
     pub requests_per_10s: u32,
     pub max_concurrency: usize,
     pub timeout: std::time::Duration,
@@ -133,6 +138,7 @@ impl HubspotConfig {
         let attempts = positive("max_attempts", file.max_attempts.map(u64::from), 8)?;
         Ok(HubspotConfig {
             target: target(base_url, token)?,
+            api_version: api_version(file.api_version.as_deref())?,
             requests_per_10s: requests as u32,
             max_concurrency: concurrency as usize,
             timeout: std::time::Duration::from_secs(timeout),
@@ -185,6 +191,21 @@ fn target(base_url: Option<String>, token: Option<Secret>) -> Result<Target, Inv
         )),
         (None, None) => Ok(Target::Offline),
     }
+}
+
+fn api_version(given: Option<&str>) -> Result<ApiVersion, Invalid> {
+    let Some(given) = given else {
+        return Ok(ApiVersion::default());
+    };
+    ApiVersion::parse(given.trim()).ok_or_else(|| {
+        Invalid::new(
+            "hubspot.api_version",
+            format!(
+                "unknown version `{given}`: use {} (`legacy` is HubSpot's v3/v4 paths, unsupported from 2027)",
+                ApiVersion::NAMES.join(", ")
+            ),
+        )
+    })
 }
 
 fn objects(list: Option<&[String]>) -> Result<Vec<ObjectType>, Invalid> {

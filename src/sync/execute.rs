@@ -123,7 +123,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::hubspot::Recorder;
+    use crate::hubspot::{ApiVersion, Recorder};
     use crate::store::Location;
     use crate::sync::memory::MemoryCrm;
     use crate::sync::model::{Link, Record};
@@ -493,7 +493,7 @@ mod tests {
         // Leads alone: the contacts and companies they are created with are not written in
         // this run, yet the recorded create names them, as it always has.
         let dir = tempfile::tempdir().unwrap();
-        let recorder = Recorder::new(dir.path()).unwrap();
+        let recorder = Recorder::new(dir.path(), ApiVersion::default()).unwrap();
         let mut state = SyncState::default();
         let report = run(
             &recorder,

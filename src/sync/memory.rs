@@ -338,7 +338,7 @@ impl Crm for MemoryCrm {
         self.enter("read", object, ids.len())?;
         if self.portal().garble_reads_of == Some(object) {
             let f = Failure::local(
-                "unexpected response from /crm/v3/objects/leads/batch/read: expected value at line 1 column 1: <html>".into(),
+                "unexpected response from /crm/objects/2026-09/leads/batch/read: expected value at line 1 column 1: <html>".into(),
             );
             return Ok(vec![Outcome::Failed(f); ids.len()]);
         }

@@ -589,6 +589,62 @@ mod tests {
         );
     }
 
+    /// `hubspot check` reports validation rules on what `schema` says pqlsync writes: a
+    /// property the sync starts writing must be listed there too.
+    #[test]
+    fn every_property_written_is_declared_in_the_schema() {
+        use crate::decision::Facts;
+        use crate::route::Motion;
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        let mut full = decision("a1");
+        full.route.motion = Motion::SalesAssisted;
+        full.route.owner = Some("ae@example.com".into());
+        full.route.lead_stage = LeadStage::TrialGreen;
+        full.route.deal_stage = Some(DealStage::ClosedWon);
+        full.route.activation = Some(Task {
+            key: "a1:t1".into(),
+            owner: Some("ae@example.com".into()),
+            subject: "Call".into(),
+            due: day,
+        });
+        full.facts = Facts {
+            name: Some("Acme".into()),
+            domain: Some("acme.example".into()),
+            seats: 60,
+            trial_id: Some("t1".into()),
+            trial_status: "ended".into(),
+            trial_start: Some(day),
+            trial_end: Some(day),
+            mrr: Some(4900),
+            mrr_currency: Some("usd".into()),
+        };
+        let mapping = Mapping {
+            owners: BTreeMap::from([("ae@example.com".to_string(), "7".to_string())]),
+            deal_pipeline: "p".into(),
+            deal_stages: BTreeMap::from([(DealStage::ClosedWon, "won".to_string())]),
+            lead_pipeline: "lp".into(),
+            lead_stages: BTreeMap::from([(LeadStage::TrialGreen, "green".to_string())]),
+            lifecycle: BTreeMap::from([(LeadStage::TrialGreen, "salesqualifiedlead".to_string())]),
+        };
+        let contacts = BTreeMap::from([(
+            "a1".to_string(),
+            vec![contact("a1", "p@acme.example", true, Some(1))],
+        )]);
+        let d = build(&[full], &contacts, &mapping);
+        for object in ObjectType::ALL {
+            let records = d.records(object);
+            assert!(!records.is_empty(), "the fixture writes no {object}");
+            for r in records {
+                for property in r.props.keys() {
+                    assert!(
+                        super::super::schema::writes(object, property),
+                        "{object}.{property} is written but not declared in sync::schema"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn amounts_and_clipping() {
         assert_eq!(amount(4900), "49.00");

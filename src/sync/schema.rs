@@ -90,6 +90,47 @@ fn score() -> PropertyCreate {
     )
 }
 
+/// HubSpot's own properties pqlsync writes, by object; with [`properties`], everything it
+/// writes (a test in `model` holds the two to what the sync builds). `hubspot check` reports
+/// the portal's validation rules on these.
+pub fn hubspot_properties(object: ObjectType) -> &'static [&'static str] {
+    match object {
+        ObjectType::Companies => &["name", "domain", "lifecyclestage", "hubspot_owner_id"],
+        ObjectType::Contacts => &["email", "lifecyclestage"],
+        ObjectType::Deals => &[
+            "dealname",
+            "pipeline",
+            "dealstage",
+            "closedate",
+            "amount",
+            "hubspot_owner_id",
+        ],
+        ObjectType::Leads => &[
+            "hs_lead_name",
+            "hs_pipeline",
+            "hs_pipeline_stage",
+            "hubspot_owner_id",
+        ],
+        ObjectType::Tasks => &[
+            "hs_task_subject",
+            "hs_task_body",
+            "hs_timestamp",
+            "hs_task_status",
+            "hs_task_priority",
+            "hs_task_type",
+            "hubspot_owner_id",
+        ],
+    }
+}
+
+/// Whether pqlsync writes `property` on `object`.
+pub fn writes(object: ObjectType, property: &str) -> bool {
+    hubspot_properties(object).contains(&property)
+        || properties()
+            .iter()
+            .any(|(o, p)| *o == object && p.name == property)
+}
+
 /// Every custom property pqlsync writes, by object. Long, but a table: one place declares
 /// every property, in the order `hubspot setup` creates them.
 pub fn properties() -> Vec<(ObjectType, PropertyCreate)> {
