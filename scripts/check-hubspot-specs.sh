@@ -3,9 +3,11 @@
 # published OpenAPI specs, using Prism (stoplight) as a validating proxy in front of the
 # sandbox. A developer tool, not part of CI: it needs Node (npm) and the spec collection.
 #
-#   scripts/check-hubspot-specs.sh PATH/TO/HubSpot-public-api-spec-collection
+#   scripts/check-hubspot-specs.sh PATH/TO/HubSpot-public-api-spec-collection [VERSION]
 #
 # PATH is a checkout, or a bare git directory of one (the specs are read from its HEAD).
+# VERSION is the API version to check, as `[hubspot] api_version` takes it: 2026-09 (the
+# default), 2026-03, or legacy (the v3/v4 specs).
 #
 # The specs are HubSpot's and not licensed for redistribution: read them from a checkout of
 # https://github.com/HubSpot/HubSpot-public-api-spec-collection, never copy them here.
@@ -18,17 +20,24 @@ bin=${PQLSYNC_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/pqlsync}
 work=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
+version=${2:-2026-09}
+case "$version" in
+  2026-09|2026-03) v3=$version; v4=$version; assoc=130902 ;;
+  legacy) v3=v3; v4=v4; assoc=50914 ;;
+  *) echo "unknown version $version: 2026-09, 2026-03 or legacy" >&2; exit 2 ;;
+esac
 declare -A spec=(
-  [companies]="Companies/Rollouts/424/v3/companies.json"
-  [contacts]="Contacts/Rollouts/424/v3/contacts.json"
-  [deals]="Deals/Rollouts/424/v3/deals.json"
-  [leads]="Leads/Rollouts/424/v3/leads.json"
-  [tasks]="Tasks/Rollouts/424/v3/tasks.json"
-  [properties]="Properties/Rollouts/145899/v3/properties.json"
-  [pipelines]="Pipelines/Rollouts/145896/v3/pipelines.json"
-  [owners]="Crm Owners/Rollouts/146888/v3/crmOwners.json"
-  [associations]="Associations/Rollouts/50914/v4/associations.json"
-  [associationsSchema]="Associations Schema/Rollouts/50914/v4/associationsSchema.json"
+  [companies]="Companies/Rollouts/424/$v3/companies.json"
+  [contacts]="Contacts/Rollouts/424/$v3/contacts.json"
+  [deals]="Deals/Rollouts/424/$v3/deals.json"
+  [leads]="Leads/Rollouts/424/$v3/leads.json"
+  [tasks]="Tasks/Rollouts/424/$v3/tasks.json"
+  [properties]="Properties/Rollouts/145899/$v3/properties.json"
+  [pipelines]="Pipelines/Rollouts/145896/$v3/pipelines.json"
+  [owners]="Crm Owners/Rollouts/146888/$v3/crmOwners.json"
+  [associations]="Associations/Rollouts/$assoc/$v4/associations.json"
+  [associationsSchema]="Associations Schema/Rollouts/$assoc/$v4/associationsSchema.json"
+  [validations]="Property Validations/Rollouts/215885/$v3/propertyValidations.json"
 )
 mkdir "$work/specs"
 for name in "${!spec[@]}"; do
@@ -48,6 +57,7 @@ fi
 cp -r "$root/sql" "$root/fixtures" "$work/"
 cp "$root/pqlsync.toml" "$work/"
 cd "$work"
+printf '\n[hubspot]\napi_version = "%s"\n' "$version" >> pqlsync.toml
 "$bin" sandbox --port 0 --requests-per-10s 10000 --quiet > sandbox.out &
 pids+=($!)
 for _ in $(seq 50); do [ -s sandbox.out ] && break; sleep 0.1; done
@@ -61,7 +71,7 @@ for name in "${!spec[@]}"; do
   routes+=("$name=$port")
   port=$((port + 1))
 done
-python3 "$root/scripts/spec_router.py" 19699 "${routes[@]}" 2> violations.log &
+python3 "$root/scripts/spec_router.py" 19699 "${routes[@]}" 2> violations.log > routed.log &
 pids+=($!)
 for p in $(seq 19700 $((port - 1))); do
   for _ in $(seq 150); do (echo > /dev/tcp/127.0.0.1/$p) 2>/dev/null && break; sleep 0.2; done
@@ -76,9 +86,12 @@ sed -i -e "s/^fit_weight = .*/fit_weight = 0.5/" -e "s/^usage_weight = .*/usage_
 "$bin" run --quiet --as-of 2026-11-21                # updates, lifecycle reads
 "$bin" plan --quiet --as-of 2026-11-21               # reads only
 requests=$(cat prism-*.log | grep -c "Request received" || true)
+# Every request must have been checked against a spec of the version asked for.
+echo "requests by spec (API $version):"
+sort routed.log | uniq -c | sort -rn
 if [ -s violations.log ]; then
   cat violations.log
-  echo "spec violations: $(wc -l < violations.log) (of $requests requests)"
+  echo "spec violations: $(wc -l < violations.log) (of $requests requests, API $version)"
   exit 1
 fi
-echo "no spec violations in $requests requests"
+echo "no spec violations in $requests requests (API $version)"

@@ -1,23 +1,30 @@
 #!/usr/bin/env python3
 # Route each HubSpot API path to the Prism proxy validating it against HubSpot's own spec.
-import http.server, socketserver, sys, urllib.request, re
+import http.server, socketserver, sys, threading, urllib.request, re
 PORTS = dict(x.split('=') for x in sys.argv[2:])
+LOG = threading.Lock()  # one line per request in the script's tally
+OBJECTS = {'companies': 'companies', 'contacts': 'contacts', '0-3': 'deals', 'deals': 'deals',
+           'leads': 'leads', 'tasks': 'tasks'}
 def target(path):
+    """The spec that owns a path: legacy (/crm/v3/objects/...) or dated (/crm/objects/2026-09/...)."""
     p = path.split('?')[0]
-    m = re.match(r'/crm/v3/objects/([^/]+)', p)
-    if m: return {'companies':'companies','contacts':'contacts','0-3':'deals','deals':'deals','leads':'leads','tasks':'tasks'}[m.group(1)]
-    if p.startswith('/crm/v3/properties'): return 'properties'
-    if p.startswith('/crm/v3/pipelines'): return 'pipelines'
-    if p.startswith('/crm/v3/owners'): return 'owners'
-    if p.endswith('/labels'): return 'associationsSchema'
-    if p.startswith('/crm/v4/associations'): return 'associations'
-    raise KeyError(p)
+    m = re.match(r'/crm/(?:v3/objects|objects/\d{4}-\d{2})/([^/]+)/[^/]+/associations/', p) \
+        or re.match(r'/crm/v4/objects/', p)
+    if m: return 'associations'
+    m = re.match(r'/crm/(?:v3/objects|objects/\d{4}-\d{2})/([^/]+)', p)
+    if m: return OBJECTS[m.group(1)]
+    family = re.match(r'/crm/(?:v\d/)?([a-z-]+)', p).group(1)
+    if family == 'associations' and p.endswith('/labels'): return 'associationsSchema'
+    return {'properties': 'properties', 'pipelines': 'pipelines', 'owners': 'owners',
+            'associations': 'associations', 'property-validations': 'validations'}[family]
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = 'HTTP/1.1'
     def go(self):
         n = int(self.headers.get('Content-Length') or 0)
         body = self.rfile.read(n) if n else None
         spec = target(self.path)
+        with LOG:
+            print(spec, flush=True)
         req = urllib.request.Request(f'http://127.0.0.1:{PORTS[spec]}{self.path}', data=body, method=self.command)
         for k in ('Authorization', 'Content-Type'):
             if self.headers.get(k): req.add_header(k, self.headers[k])
