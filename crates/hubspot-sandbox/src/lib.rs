@@ -64,6 +64,7 @@ mod limits;
 mod model;
 mod objects;
 mod routes;
+mod rules;
 mod schema;
 mod search;
 mod stats;

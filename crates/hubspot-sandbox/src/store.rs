@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::defaults;
 use super::kinds::Kind;
 use super::model::{Association, GroupDef, OwnerDef, PipelineDef, PropertyDef, Record, rfc3339};
-use super::validations::Rule;
+use super::rules::Rule;
 
 /// First record id. Ids come from one counter for all object types, so an id names one record
 /// in the portal (clients match 207 error contexts by id alone).
@@ -35,7 +35,7 @@ pub struct Store {
     /// refuses values for reasons a client cannot check (a blocked email domain, say).
     pub refused: std::collections::BTreeSet<(String, String)>,
     /// Property validation rules: object → property → rules, by rule type
-    /// (`validations.rs`).
+    /// (`rules.rs` defines them, `validations.rs` serves and enforces them).
     pub validation_rules: BTreeMap<Kind, BTreeMap<String, Vec<Rule>>>,
     next_record: u64,
     next_pipeline: u64,
