@@ -90,6 +90,10 @@ pub enum Command {
     /// Cohort, activation, funnel and revenue tables from the score history, as CSV, Parquet
     /// and one self-contained HTML page, into --out DIR (default `[report] dir`).
     Report(ReportArgs),
+    /// Learn signal points and tier thresholds from past trials, and show how well the
+    /// current and the suggested scoring rank them (writes --out DIR, default
+    /// `out/calibration`; never changes the config).
+    Calibrate(CalibrateArgs),
     /// Generate deterministic, contract-shaped demo exports into --out DIR.
     DemoData(DemoDataArgs),
     /// Serve a local, in-memory HubSpot-compatible API on 127.0.0.1 to try a config end to end.
@@ -187,6 +191,30 @@ pub struct DemoDataArgs {
     /// Scale the event volume per active user (1.0 ≈ 8 events per active user-day).
     #[arg(long, default_value_t = 1.0)]
     pub activity: f64,
+    /// Plant known effects for `calibrate` to find: early in each trial, a connected
+    /// integration, a paid feature used and a pricing-page view each raise the odds of
+    /// converting by a known amount (log-odds +2.0, +1.2, +0.6), and a help request is pure
+    /// noise; nothing else decides who converts.
+    #[arg(long)]
+    pub plant: bool,
+}
+
+/// `calibrate`: fit signal points and tier thresholds from past trials.
+#[derive(Debug, Clone, Args)]
+pub struct CalibrateArgs {
+    /// First trial start to learn from (default: 365 days before the as-of day).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub from: Option<String>,
+    /// Last trial start to learn from (default: the as-of day; trials whose horizon has not
+    /// closed are left out and counted).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub to: Option<String>,
+    /// Take each trial's features as of the end of this trial day (day 1 is the start day).
+    #[arg(long, value_name = "K", default_value_t = 7)]
+    pub at_day: u32,
+    /// The label: paid within this many days of the trial start.
+    #[arg(long, value_name = "H", default_value_t = 30)]
+    pub horizon: u32,
 }
 
 #[derive(Debug, Clone, Args)]

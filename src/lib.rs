@@ -15,7 +15,8 @@
 //! 6. `decision`: scores and routes appended to feature batches; `history`: score snapshots.
 //! 7. `hubspot`: the HTTP client, rate limiter, retries, portal discovery, offline recorder;
 //!    `sync`: decisions → desired CRM records → diff → plan → batches through a `Crm`.
-//! 8. `report`, `demo`, `summary`: the cohort report, demo data, the run summary.
+//! 8. `report`, `calibrate`, `demo`, `summary`: the cohort report, the scoring calibration
+//!    from past trials, demo data, the run summary.
 //! 9. `config`: reads `pqlsync.toml` and hands each section to the module that owns it.
 //! 10. `commands`: one file per command; `main.rs` only parses arguments and exits.
 
@@ -39,6 +40,7 @@ pub mod history;
 pub mod hubspot;
 pub mod sync;
 pub mod report;
+pub mod calibrate;
 pub mod demo;
 pub mod summary;
 pub mod config;

@@ -519,26 +519,8 @@ fn report_without_history_says_how_to_get_one() {
 /// fetch nothing.
 #[test]
 fn html_report_renders_in_a_browser() {
-    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .find(|b| {
-            std::process::Command::new(b)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-    else {
-        skipped(
-            "PQLSYNC_REQUIRE_CHROMIUM",
-            "Chromium",
-            "apt-get install chromium",
-        );
-        return;
-    };
     let f = &*FIXTURE;
-    let html = std::fs::read_to_string(f.out.join("report.html")).unwrap();
-    let probe = r#"<script>
-const r = {};
+    let probe = r#"
 const hm = document.getElementById('heatmap');
 r.heatmapWidth = hm ? hm.getBoundingClientRect().width : 0;
 r.heatmapRows = hm ? hm.tBodies[0].rows.length : 0;
@@ -558,34 +540,10 @@ r.resources = performance.getEntriesByType('resource').length;
 r.overflow = document.documentElement.scrollWidth - window.innerWidth;
 r.tables = [...document.querySelectorAll('table.data')].map(t => t.id);
 r.kpis = document.querySelectorAll('#kpis .kpi').length;
-const pre = document.createElement('pre');
-pre.id = 'probe';
-pre.textContent = JSON.stringify(r);
-document.body.appendChild(pre);
-</script></body>"#;
-    let probed = f.root.join("probe.html");
-    std::fs::write(&probed, html.replace("</body>", probe)).unwrap();
-    let o = std::process::Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--window-size=1280,2000",
-            "--dump-dom",
-        ])
-        .arg(format!("file://{}", probed.display()))
-        .output()
-        .unwrap();
-    let dom = stdout(&o);
-    let json = dom
-        .split("<pre id=\"probe\">")
-        .nth(1)
-        .and_then(|s| s.split("</pre>").next())
-        .unwrap_or_else(|| panic!("no probe output: {}\n{}", dom, stderr(&o)))
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&");
-    let r: serde_json::Value = serde_json::from_str(&json).unwrap();
+"#;
+    let Some(r) = probe_in_chromium(&f.out.join("report.html"), probe) else {
+        return;
+    };
     let (_, cohorts) = csv(&f.out.join("cohorts.csv"));
     let (_, activation) = csv(&f.out.join("activation.csv"));
     assert!(r["heatmapWidth"].as_f64().unwrap() > 400.0, "{r}");

@@ -11,8 +11,10 @@
 -- Disqualified: the lead reached the Disqualified stage in any snapshot.
 -- observed_from_start: the history has a snapshot of the start day itself; a trial that
 -- started before the history began has its activation measured late (backfill earlier).
--- Paid: a Stripe subscription of the account billing (active or past_due) after its trial, or
--- ended after its trial ended; paid_at is that trial's end (the start, without a trial).
+-- Paid: as the `trial_paid` view defines it (sql/outputs/trial_paid.sql, which calibrate
+-- reads too): a Stripe subscription of the account billing (active or past_due) after its
+-- trial, or ended after its trial ended; paid_at is that trial's end (the start, without a
+-- trial).
 -- Converted within 30 days: paid_at at most 30 days after the start day.
 WITH trial AS (
     SELECT
@@ -55,14 +57,7 @@ firsts AS (
     GROUP BY account_id
 ),
 paid AS (
-    SELECT
-        account_id,
-        min(COALESCE(trial_end, start_date, created)) AS paid_at
-    FROM stg_subscriptions
-    WHERE COALESCE(trial_end, start_date, created) < $as_of
-      AND (status_as_of IN ('active', 'past_due')
-           OR ended_at > COALESCE(trial_end, start_date, created))
-    GROUP BY account_id
+    SELECT account_id, paid_at FROM trial_paid
 )
 SELECT
     t.cohort_week,

@@ -32,6 +32,7 @@ pub fn demo_data(args: &DemoDataArgs, run: &RunOptions) -> Result<DemoData, Erro
         seed: args.seed,
         activity: args.activity,
         as_of: run.as_of,
+        plant: args.plant,
     })?;
     Ok(DemoData(generated))
 }

@@ -6,6 +6,7 @@
 //! session and the decision pipeline) and `hubspot` (the HubSpot step of `run` and `plan`).
 
 mod backfill;
+mod calibrate;
 mod decide;
 mod demo_data;
 mod explain;
@@ -49,6 +50,8 @@ pub enum Error {
     History(#[from] crate::history::HistoryError),
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),
+    #[error(transparent)]
+    Calibrate(#[from] crate::calibrate::CalibrateError),
     #[error(transparent)]
     Portal(#[from] crate::hubspot::portal::PortalError),
     #[error(transparent)]
@@ -189,6 +192,7 @@ async fn dispatch(cli: Cli) -> Result<Outcome, Error> {
         Command::Validate => finish(validate::validate(c, r).await?, r),
         Command::Backfill(args) => finish(backfill::backfill(c, r, args).await?, r),
         Command::Report(args) => finish(report::report(c, r, args).await?, r),
+        Command::Calibrate(args) => finish(calibrate::calibrate(c, r, args).await?, r),
         Command::Hubspot(args) => match args.command {
             HubspotCommand::Setup { create_pipelines } => {
                 finish(hubspot_setup::setup(c, create_pipelines).await?, r)

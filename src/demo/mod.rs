@@ -24,7 +24,10 @@ use chrono::NaiveDate;
 use rand::{Rng, RngExt};
 use rand_distr::{Distribution, LogNormal, Poisson};
 
-pub use profile::{Account, FREE_MAIL, Population, Trial, User, add_days, date_of, day_ordinal};
+pub use profile::{
+    Account, FREE_MAIL, PLANT_BASE, PLANT_DAYS, PLANT_EFFECTS, PLANT_SHARE, PLANTED_EVENTS,
+    Planted, Population, Trial, User, add_days, date_of, day_ordinal,
+};
 
 use crate::fmt::thousands;
 
@@ -42,6 +45,8 @@ pub struct Options {
     pub activity: f64,
     /// The last day of data.
     pub as_of: NaiveDate,
+    /// Plant known conversion effects (see [`Planted`]).
+    pub plant: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +137,7 @@ pub fn generate(opts: &Options) -> Result<Generated, DemoError> {
         seed: opts.seed,
         last_day,
         history_days: history as i32,
+        plant: opts.plant,
     };
     let accounts: Vec<Account> = (0..opts.accounts)
         .map(|i| profile::account(pop, i))
@@ -354,6 +360,22 @@ pub fn events_for<R: Rng>(rng: &mut R, account: &Account, day: i32, activity: f6
     if account.inactive_from.is_some_and(|d| day >= d) {
         return out;
     }
+    if let Some(planted) = &account.planted {
+        let behaviours = [
+            (planted.integration, "integration_connected", 0),
+            (planted.paid_feature, "paid_feature_used", 2),
+            (planted.pricing, "pricing_page_viewed", 1),
+            (planted.noise, "help_requested", 1),
+        ];
+        for (on, name, times) in behaviours {
+            if on == Some(day) {
+                for _ in 0..times {
+                    let ts = day_start + rng.random_range(0..DAY_US);
+                    out.push(event(rng, account, first, name, ts, None));
+                }
+            }
+        }
+    }
     let invited = account.users[1..].iter().filter(|u| u.joined == day);
     let connected = account.integration_days.iter().filter(|d| **d == day);
     for name in invited
@@ -405,6 +427,10 @@ fn usage_events<R: Rng>(
             }
             if near_trial_end && name == "page_viewed" && rng.random_bool(0.08) {
                 name = "pricing_page_viewed";
+            }
+            // Planted behaviours are the only source of their events (see `Planted`).
+            if account.planted.is_some() && PLANTED_EVENTS.contains(&name) {
+                name = "page_viewed";
             }
             let row_count =
                 (name == "rows_imported").then(|| rows.sample(rng).round().max(1.0) as i64);

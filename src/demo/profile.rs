@@ -113,6 +113,65 @@ pub struct Account {
     /// Day the account stops using the product, if it does.
     pub inactive_from: Option<i32>,
     pub integration_days: Vec<i32>,
+    /// With `demo-data --plant`: the behaviours that decide whether the trial converts.
+    pub planted: Option<Planted>,
+}
+
+/// `demo-data --plant`: behaviours early in a trial that raise the log-odds of converting by
+/// known amounts, so `calibrate` can be checked against the truth. Each is drawn independently
+/// for every trial (probability [`PLANT_SHARE`]) and happens once, on the day given, within
+/// the first [`PLANT_DAYS`] days of the trial; nothing else in the account's life depends on
+/// them, and nothing else decides the conversion.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Planted {
+    /// An `integration_connected` event (feature `integrations_connected >= 1`).
+    pub integration: Option<i32>,
+    /// Two `paid_feature_used` events (`paid_feature_events_14d >= 1`).
+    pub paid_feature: Option<i32>,
+    /// A `pricing_page_viewed` event (`pricing_page_views_14d >= 1`).
+    pub pricing: Option<i32>,
+    /// A `help_requested` event (`help_requested_14d >= 1`): pure noise, no effect.
+    pub noise: Option<i32>,
+}
+
+/// Log-odds of converting for a trial with no planted behaviour.
+pub const PLANT_BASE: f64 = -2.6;
+/// The planted effects on the log-odds: (behaviour, feature column, effect).
+pub const PLANT_EFFECTS: &[(&str, &str, f64)] = &[
+    ("integration", "integrations_connected", 2.0),
+    ("paid_feature", "paid_feature_events_14d", 1.2),
+    ("pricing", "pricing_page_views_14d", 0.6),
+    ("noise", "help_requested_14d", 0.0),
+];
+/// Chance of each planted behaviour per trial.
+pub const PLANT_SHARE: f64 = 0.3;
+/// Planted behaviours happen on trial days 1..=PLANT_DAYS.
+pub const PLANT_DAYS: i32 = 5;
+/// Product events only planted behaviours send, so a feature built on them fires exactly when
+/// the behaviour was planted.
+pub const PLANTED_EVENTS: &[&str] = &[
+    "integration_connected",
+    "paid_feature_used",
+    "pricing_page_viewed",
+    "help_requested",
+];
+
+impl Planted {
+    /// The log-odds of converting.
+    pub fn log_odds(&self) -> f64 {
+        let on = [
+            self.integration,
+            self.paid_feature,
+            self.pricing,
+            self.noise,
+        ];
+        PLANT_BASE
+            + on.iter()
+                .zip(PLANT_EFFECTS)
+                .filter(|(day, _)| day.is_some())
+                .map(|(_, (_, _, effect))| effect)
+                .sum::<f64>()
+    }
 }
 
 /// Parameters that shape the population.
@@ -123,6 +182,8 @@ pub struct Population {
     pub last_day: i32,
     /// Accounts are created over this many days up to `last_day`.
     pub history_days: i32,
+    /// Plant known conversion effects (see [`Planted`]).
+    pub plant: bool,
 }
 
 pub fn day_ordinal(d: NaiveDate) -> i32 {
@@ -221,7 +282,7 @@ pub fn account(pop: Population, index: u32) -> Account {
     let regroup = rng
         .random_bool(0.2)
         .then(|| created + rng.random_range(1..45));
-    Account {
+    let mut account = Account {
         index,
         id,
         name,
@@ -237,7 +298,52 @@ pub fn account(pop: Population, index: u32) -> Account {
         trial,
         inactive_from,
         integration_days,
+        planted: None,
+    };
+    if pop.plant {
+        plant(pop.seed, &mut account);
     }
+    account
+}
+
+/// Replace what decides a trial's conversion with planted behaviours. Draws come from their
+/// own stream, so the unplanted population (and the default demo data) is unchanged.
+fn plant(seed: u64, account: &mut Account) {
+    let mut rng = rng_for(seed, 7, u64::from(account.index));
+    let Some(trial) = account.trial.as_mut() else {
+        // Integrations are planted behaviour: accounts without a trial never connect one.
+        account.integration_days.clear();
+        return;
+    };
+    let start = trial.start_day;
+    let day = |rng: &mut ChaCha8Rng| {
+        rng.random_bool(PLANT_SHARE)
+            .then(|| start + rng.random_range(0..PLANT_DAYS))
+    };
+    let planted = Planted {
+        integration: day(&mut rng),
+        paid_feature: day(&mut rng),
+        pricing: day(&mut rng),
+        noise: day(&mut rng),
+    };
+    let p = 1.0 / (1.0 + (-planted.log_odds()).exp());
+    trial.converts = rng.random_bool(p);
+    // Every planted trial bills through Stripe, so "paid" is observed for each converter.
+    trial.stripe = true;
+    trial.churns_on = None;
+    trial.past_due = false;
+    account.silent = false;
+    account.plan = if trial.converts { "team" } else { "trial" };
+    account.inactive_from = (!trial.converts).then(|| trial.end_day() + rng.random_range(0..5));
+    // Converters connect an integration after they pay: a leak a calibration that looked past
+    // trial day K would see as a perfect signal.
+    account.integration_days = planted.integration.into_iter().collect();
+    if trial.converts && planted.integration.is_none() {
+        account
+            .integration_days
+            .push(trial.end_day() + rng.random_range(1..5));
+    }
+    account.planted = Some(planted);
 }
 
 /// An account's name, whether it signed up with free mail, its domain and the website it gave.

@@ -466,7 +466,8 @@ fn table(page: &mut String, t: &Table) {
     page.push_str("</tbody></table></div></section>\n");
 }
 
-const STYLE: &str = "
+/// The page style, shared with the calibration page.
+pub const STYLE: &str = "
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1d2433;margin:24px auto;max-width:1200px;padding:0 16px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 6px}
 .meta,.note{color:#5b6475;margin:4px 0 10px}code{font-size:12px}

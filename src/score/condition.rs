@@ -46,6 +46,14 @@ impl Op {
             .map(|(_, op)| *op)
     }
 
+    /// The operator as the config spells it (`=` for `=`/`==`).
+    pub fn name(self) -> &'static str {
+        Op::ALL
+            .iter()
+            .find(|(_, o)| *o == self)
+            .map_or("?", |(n, _)| *n)
+    }
+
     /// Whether the operator compares against numbers only.
     pub fn is_ordering(self) -> bool {
         matches!(self, Op::Ge | Op::Gt | Op::Le | Op::Lt | Op::Between)

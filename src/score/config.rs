@@ -264,8 +264,5 @@ fn operand(
 }
 
 fn op_name(op: Op) -> &'static str {
-    Op::ALL
-        .iter()
-        .find(|(_, o)| *o == op)
-        .map_or("?", |(n, _)| *n)
+    op.name()
 }

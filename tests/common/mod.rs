@@ -185,3 +185,57 @@ pub fn skipped(requirement: &str, tool: &str, how: &str) {
         "skipped: needs {tool} ({how}); CI sets {requirement} and fails instead"
     );
 }
+
+/// Open `html` (a page on disk) in headless Chromium with `probe` (JavaScript that sets an
+/// object `r` of measurements) run after the page has laid out, and return `r`. None, after
+/// saying so, when Chromium is not installed (CI sets `PQLSYNC_REQUIRE_CHROMIUM` and fails).
+pub fn probe_in_chromium(html: &Path, probe: &str) -> Option<serde_json::Value> {
+    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find(|b| {
+            std::process::Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+    else {
+        skipped(
+            "PQLSYNC_REQUIRE_CHROMIUM",
+            "Chromium",
+            "apt-get install chromium",
+        );
+        return None;
+    };
+    let page = std::fs::read_to_string(html).unwrap();
+    let script = format!(
+        "<script>\nconst r = {{}};\n{probe}\nconst pre = document.createElement('pre');\n\
+         pre.id = 'probe';\npre.textContent = JSON.stringify(r);\n\
+         document.body.appendChild(pre);\n</script></body>"
+    );
+    // A self-contained page renders the same anywhere; the copy stays out of the test's
+    // output directory.
+    let scratch = tempfile::tempdir().unwrap();
+    let probed = scratch.path().join("probe.html");
+    std::fs::write(&probed, page.replace("</body>", &script)).unwrap();
+    let o = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--window-size=1280,2000",
+            "--dump-dom",
+        ])
+        .arg(format!("file://{}", probed.display()))
+        .output()
+        .unwrap();
+    let dom = stdout(&o);
+    let json = dom
+        .split("<pre id=\"probe\">")
+        .nth(1)
+        .and_then(|s| s.split("</pre>").next())
+        .unwrap_or_else(|| panic!("no probe output: {}\n{}", dom, stderr(&o)))
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    Some(serde_json::from_str(&json).unwrap())
+}

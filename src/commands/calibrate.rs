@@ -1,0 +1,358 @@
+//! `pqlsync calibrate [--from] [--to] [--at-day K] [--horizon H]`: the training set from the
+//! exports (each trial's features as of the end of its day K, its label from `trial_paid`),
+//! handed to `calibrate` for the fit, and the suggestion written as TOML, JSON and HTML. It
+//! reads the exports and writes only `--out DIR`: no state, history, rollup or config.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::prelude::{col, lit};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::pipeline::{Log, Prepared};
+use super::{Error, Report, out_dir, to_or_as_of};
+use crate::calibrate::{self, Calibration, Example, Exclusion, Window};
+use crate::cli::CalibrateArgs;
+use crate::config::{self, Config, RunOptions, Verbosity};
+use crate::decision;
+use crate::features::{self, FINAL_VIEW, FeatureError};
+use crate::value::Value;
+
+/// The view that gives each trial's payment (`sql/outputs/trial_paid.sql`).
+const TRIAL_PAID: &str = "trial_paid";
+/// Where the files go without `--out`.
+const DEFAULT_OUT: &str = "out/calibration";
+
+/// What `calibrate` did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CalibrateRun {
+    #[serde(flatten)]
+    pub calibration: Calibration,
+    pub files: Vec<PathBuf>,
+}
+
+impl Report for CalibrateRun {}
+
+impl std::fmt::Display for CalibrateRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&calibrate::summary(&self.calibration))?;
+        writeln!(
+            f,
+            "wrote (nothing applied: review, then adopt calibration.toml)"
+        )?;
+        for file in &self.files {
+            writeln!(f, "  {}", file.display())?;
+        }
+        Ok(())
+    }
+}
+
+/// One trial from `trial_paid`.
+struct Trial {
+    account_id: String,
+    start: DateTime<Utc>,
+    paid_at: Option<DateTime<Utc>>,
+}
+
+pub async fn calibrate(
+    config: &Config,
+    run: &RunOptions,
+    args: &CalibrateArgs,
+) -> Result<CalibrateRun, Error> {
+    let started = Instant::now();
+    let to = to_or_as_of(args.to.as_deref(), run)?;
+    let from = match args.from.as_deref() {
+        Some(from) => config::date_flag("from", from)?,
+        None => run.as_of - TimeDelta::days(365),
+    };
+    if from > to {
+        return Err(Error::Usage(format!(
+            "--from {from} is after --to {to}: give the first trial-start day, then the last"
+        )));
+    }
+    if args.at_day == 0 {
+        return Err(Error::Usage(
+            "--at-day must be at least 1 (day 1 is the trial's start day)".into(),
+        ));
+    }
+    if args.horizon < args.at_day {
+        return Err(Error::Usage(format!(
+            "--horizon {} is shorter than --at-day {}: the label window must outlast the day \
+             the features are taken",
+            args.horizon, args.at_day
+        )));
+    }
+    let window = Window {
+        as_of: run.as_of,
+        from,
+        to,
+        at_day: args.at_day,
+        horizon: args.horizon,
+    };
+    let log = Log::new(run);
+    let out = out_dir(run, Path::new(DEFAULT_OUT));
+
+    // Trials and labels as of the as-of day.
+    let engine = Prepared::plan(config, run).await?;
+    let trials = trials(&engine).await?;
+    let no_trial = accounts_without_trial(&engine).await?;
+    drop(engine);
+    let mut excluded: BTreeMap<String, usize> = BTreeMap::new();
+    if no_trial > 0 {
+        excluded.insert("no_trial".into(), no_trial);
+    }
+    let mut by_day: BTreeMap<NaiveDate, HashMap<String, bool>> = BTreeMap::new();
+    for t in trials {
+        let start_day = t.start.date_naive();
+        if start_day < from || start_day > to {
+            continue;
+        }
+        match window.label(t.start, t.paid_at) {
+            Ok(converted) => {
+                by_day
+                    .entry(window.feature_day(start_day))
+                    .or_default()
+                    .insert(t.account_id, converted);
+            }
+            Err(reason) => *excluded.entry(reason.as_str().into()).or_default() += 1,
+        }
+    }
+    log.note(|| {
+        format!(
+            "{} trials to compute features for, on {} days",
+            by_day.values().map(HashMap::len).sum::<usize>(),
+            by_day.len()
+        )
+    });
+
+    // Features as of each trial's day K: one feature computation per day, only the accounts
+    // whose day K it is.
+    let features_started = Instant::now();
+    let mut examples = Vec::new();
+    let mut columns: Vec<String> = Vec::new();
+    let bar = progress(run, by_day.len());
+    for (day, accounts) in &by_day {
+        if let Some(reason) = run.halt.reason() {
+            return Err(Error::Interrupted(format!(
+                "{reason} while computing features as of {day}; calibrate wrote nothing, run it \
+                 again"
+            )));
+        }
+        bar.set_message(day.to_string());
+        let day_run = RunOptions {
+            as_of: *day,
+            ..run.clone()
+        };
+        let engine = Prepared::plan(config, &day_run).await?;
+        let df = features::account_features(&engine.ctx).await?;
+        let schema = df.schema().as_arrow().clone();
+        decision::check_config(&config.scoring, &config.routing, &schema)?;
+        if columns.is_empty() {
+            columns = schema
+                .fields()
+                .iter()
+                .filter(|f| f.name() != "account_id")
+                .filter(|f| f.data_type().is_numeric() || f.data_type() == &DataType::Boolean)
+                .map(|f| f.name().clone())
+                .collect();
+        }
+        let ids: Vec<_> = accounts.keys().map(|a| lit(a.as_str())).collect();
+        let batches = df
+            .filter(col("account_id").in_list(ids, false))
+            .map_err(FeatureError::execution(FINAL_VIEW))?
+            .collect()
+            .await
+            .map_err(FeatureError::execution(FINAL_VIEW))?;
+        let mut found = 0;
+        for batch in &batches {
+            for example in examples_of(batch, accounts, *day, window)? {
+                found += 1;
+                examples.push(example);
+            }
+        }
+        let missing = accounts.len() - found;
+        if missing > 0 {
+            *excluded
+                .entry(Exclusion::NoFeaturesAtDayK.as_str().into())
+                .or_default() += missing;
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let feature_seconds = features_started.elapsed().as_secs_f64();
+    log.note(|| {
+        format!(
+            "features of {} trials in {feature_seconds:.1}s",
+            examples.len()
+        )
+    });
+
+    let mut calibration = calibrate::calibrate(
+        calibrate::Inputs {
+            window,
+            model: &config.scoring,
+            columns: &columns,
+            excluded,
+            feature_seconds,
+        },
+        examples,
+    )?;
+    calibration.seconds = started.elapsed().as_secs_f64();
+    let files = write(&out, &calibration)?;
+    Ok(CalibrateRun { calibration, files })
+}
+
+fn progress(run: &RunOptions, days: usize) -> ProgressBar {
+    let visible = run.verbosity >= Verbosity::Normal && std::io::stderr().is_terminal();
+    let bar = if visible {
+        ProgressBar::with_draw_target(Some(days as u64), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} days of features {msg} [{elapsed} / ~{duration}]",
+        )
+        .expect("valid template"),
+    );
+    bar
+}
+
+/// Every trial of `trial_paid` as of the as-of day.
+async fn trials(engine: &Prepared) -> Result<Vec<Trial>, Error> {
+    let view_err = |message: String| {
+        Error::Features(FeatureError::Sql {
+            file: PathBuf::from(format!("sql/outputs/{TRIAL_PAID}.sql")),
+            message,
+        })
+    };
+    let df = engine
+        .ctx
+        .sql(&format!(
+            "SELECT account_id, trial_start, paid_at FROM {TRIAL_PAID} \
+             WHERE trial_start IS NOT NULL"
+        ))
+        .await
+        .map_err(|e| {
+            view_err(format!(
+                "calibrate reads view `{TRIAL_PAID}` with columns account_id, trial_start and \
+                 paid_at (one row per trial): {e}"
+            ))
+        })?;
+    let batches = df.collect().await.map_err(|e| view_err(e.to_string()))?;
+    let mut out = Vec::new();
+    for batch in &batches {
+        for row in 0..batch.num_rows() {
+            let cell = |i: usize| {
+                Value::from_array(batch.column(i), row).map_err(|t| {
+                    view_err(format!(
+                        "column `{}` has type {t}, which calibrate cannot read",
+                        batch.schema().field(i).name()
+                    ))
+                })
+            };
+            let (account, start, paid) = (cell(0)?, cell(1)?, cell(2)?);
+            let (Some(account), Some(start)) = (account.as_str(), start.as_timestamp()) else {
+                continue;
+            };
+            out.push(Trial {
+                account_id: account.to_string(),
+                start,
+                paid_at: paid.as_timestamp(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Accounts in `account_features` as of the as-of day that never started a trial.
+async fn accounts_without_trial(engine: &Prepared) -> Result<usize, Error> {
+    let batches = engine
+        .ctx
+        .sql(&format!(
+            "SELECT count(*) FROM {FINAL_VIEW} WHERE trial_start IS NULL"
+        ))
+        .await
+        .map_err(FeatureError::execution(FINAL_VIEW))?
+        .collect()
+        .await
+        .map_err(FeatureError::execution(FINAL_VIEW))?;
+    Ok(batches
+        .first()
+        .filter(|b| b.num_rows() > 0)
+        .and_then(|b| Value::from_array(b.column(0), 0).ok())
+        .and_then(|v| v.as_i64())
+        .unwrap_or(0) as usize)
+}
+
+/// The examples in one batch of `account_features` as of `day`.
+fn examples_of(
+    batch: &RecordBatch,
+    accounts: &HashMap<String, bool>,
+    day: NaiveDate,
+    window: Window,
+) -> Result<Vec<Example>, Error> {
+    let schema = batch.schema();
+    let id = schema
+        .index_of("account_id")
+        .map_err(|_| Error::Decision(decision::DecisionError::NullAccount))?;
+    let start_day = day - TimeDelta::days(i64::from(window.at_day) - 1);
+    let mut out = Vec::new();
+    for row in 0..batch.num_rows() {
+        let read = |i: usize| {
+            Value::from_array(batch.column(i), row).map_err(|found| {
+                Error::Decision(decision::DecisionError::UnreadableType {
+                    column: schema.field(i).name().clone(),
+                    found,
+                })
+            })
+        };
+        let Some(account) = read(id)?.as_str().map(str::to_string) else {
+            return Err(Error::Decision(decision::DecisionError::NullAccount));
+        };
+        let Some(converted) = accounts.get(&account) else {
+            continue;
+        };
+        let mut features = HashMap::with_capacity(schema.fields().len());
+        for (i, field) in schema.fields().iter().enumerate() {
+            if i != id {
+                features.insert(field.name().clone(), read(i)?);
+            }
+        }
+        out.push(Example {
+            account_id: account,
+            start_day,
+            converted: *converted,
+            features,
+        });
+    }
+    Ok(out)
+}
+
+/// Write the three files; their paths.
+fn write(out: &Path, c: &Calibration) -> Result<Vec<PathBuf>, Error> {
+    std::fs::create_dir_all(out).map_err(Error::io(format!("creating {}", out.display())))?;
+    let files = [
+        ("calibration.toml", calibrate::suggested_toml(c)),
+        (
+            "calibration.json",
+            serde_json::to_string_pretty(c).expect("the calibration serialises") + "\n",
+        ),
+        ("calibration.html", calibrate::html::render(c)),
+    ];
+    let mut written = Vec::new();
+    for (name, text) in files {
+        let path = out.join(name);
+        let temp = out.join(format!(".{name}.tmp"));
+        std::fs::write(&temp, text)
+            .and_then(|()| std::fs::rename(&temp, &path))
+            .map_err(Error::io(format!("writing {}", path.display())))?;
+        written.push(path);
+    }
+    Ok(written)
+}
