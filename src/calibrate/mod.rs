@@ -284,10 +284,13 @@ pub fn calibrate(
         .iter()
         .map(|c| all.iter().map(|e| c.units(e)).collect())
         .collect();
-    let fired = |j: usize| -> Vec<bool> { units[j].iter().map(|u| *u > 0.0).collect() };
-    let fired_counts: Vec<(usize, usize)> = (0..configured.len())
-        .map(|j| {
-            let f = fired(j);
+    let fired: Vec<Vec<bool>> = units
+        .iter()
+        .map(|u| u.iter().map(|u| *u > 0.0).collect())
+        .collect();
+    let fired_counts: Vec<(usize, usize)> = fired
+        .iter()
+        .map(|f| {
             (
                 f.iter().filter(|x| **x).count(),
                 f.iter().zip(&y_all).filter(|(x, y)| **x && **y).count(),
@@ -314,7 +317,7 @@ pub fn calibrate(
 
     // The penalty: the lowest holdout log-loss of a fit on the training trials.
     let mut penalties = Vec::new();
-    let mut best: Option<(f64, stats::Fit)> = None;
+    let mut best: Option<(f64, f64, stats::Fit)> = None;
     let mut last_error = None;
     for &penalty in PENALTIES {
         match stats::logistic(&Design { x: &x_train, p }, &y_train, penalty) {
@@ -324,22 +327,18 @@ pub fn calibrate(
                     penalty,
                     holdout_log_loss: loss,
                 });
-                if best.as_ref().is_none_or(|(l, _)| loss < *l) {
-                    best = Some((loss, fit));
+                if best.as_ref().is_none_or(|(l, _, _)| loss < *l) {
+                    best = Some((loss, penalty, fit));
                 }
             }
             Err(e) => last_error = Some(e),
         }
     }
-    let Some((_, train_fit)) = best else {
+    let Some((_, penalty, train_fit)) = best else {
         return Err(CalibrateError::Fit(
             last_error.expect("a failed fit left its error"),
         ));
     };
-    let penalty = penalties
-        .iter()
-        .min_by(|a, b| a.holdout_log_loss.total_cmp(&b.holdout_log_loss))
-        .map_or(0.0, |t| t.penalty);
 
     // Unit bounds for the scaling: 1 for a plain signal, the cap (else the most seen) for a
     // per-unit one.
@@ -545,7 +544,7 @@ pub fn calibrate(
     }
     for a in 0..configured.len() {
         for b in a + 1..configured.len() {
-            if let Some(phi) = stats::phi(&fired(a), &fired(b))
+            if let Some(phi) = stats::phi(&fired[a], &fired[b])
                 && phi.abs() > DUPLICATE_PHI
             {
                 warnings.push(Warning {

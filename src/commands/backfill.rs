@@ -1,16 +1,14 @@
 //! `pqlsync backfill --from DATE [--to DATE]`: the score history for past days, as `run`
 //! would have written it, so the report has cohorts from before pqlsync was scheduled.
 
-use std::io::IsTerminal;
 use std::time::Instant;
 
 use futures::StreamExt;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::pipeline::{Log, Prepared};
+use super::pipeline::{Log, Prepared, progress};
 use super::{Error, Report, to_or_as_of};
 use crate::cli::BackfillArgs;
-use crate::config::{self, Config, RunOptions, Verbosity};
+use crate::config::{self, Config, RunOptions};
 use crate::decision::Decider;
 use crate::features::{self, FINAL_VIEW, FeatureError};
 use crate::fmt::thousands;
@@ -90,16 +88,7 @@ async fn backfill_days(
     let log = Log::new(run);
     let store = Store::open(&config.history)?;
     let mut memory = RoutingState::default();
-    let visible = run.verbosity >= Verbosity::Normal && std::io::stderr().is_terminal();
-    let bar = if visible {
-        ProgressBar::with_draw_target(Some(days), ProgressDrawTarget::stderr())
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} days {msg} [{elapsed} / ~{duration}]")
-            .expect("valid template"),
-    );
+    let bar = progress(run, days, "days");
     let mut rows = 0;
     for day in from.iter_days().take_while(|d| *d <= to) {
         if let Some(reason) = run.halt.reason() {

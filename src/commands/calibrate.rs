@@ -4,7 +4,6 @@
 //! reads the exports and writes only `--out DIR`: no state, history, rollup or config.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -12,13 +11,12 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::{col, lit};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::pipeline::{Log, Prepared};
-use super::{Error, Report, out_dir, to_or_as_of};
+use super::pipeline::{Log, Prepared, progress};
+use super::{Error, Report, out_dir, to_or_as_of, write_text};
 use crate::calibrate::{self, Calibration, Example, Exclusion, Window};
 use crate::cli::CalibrateArgs;
-use crate::config::{self, Config, RunOptions, Verbosity};
+use crate::config::{self, Config, RunOptions};
 use crate::decision;
 use crate::features::{self, FINAL_VIEW, FeatureError};
 use crate::value::Value;
@@ -135,7 +133,7 @@ pub async fn calibrate(
     let features_started = Instant::now();
     let mut examples = Vec::new();
     let mut columns: Vec<String> = Vec::new();
-    let bar = progress(run, by_day.len());
+    let bar = progress(run, by_day.len() as u64, "days of features");
     for (day, accounts) in &by_day {
         if let Some(reason) = run.halt.reason() {
             return Err(Error::Interrupted(format!(
@@ -205,22 +203,6 @@ pub async fn calibrate(
     calibration.seconds = started.elapsed().as_secs_f64();
     let files = write(&out, &calibration)?;
     Ok(CalibrateRun { calibration, files })
-}
-
-fn progress(run: &RunOptions, days: usize) -> ProgressBar {
-    let visible = run.verbosity >= Verbosity::Normal && std::io::stderr().is_terminal();
-    let bar = if visible {
-        ProgressBar::with_draw_target(Some(days as u64), ProgressDrawTarget::stderr())
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} days of features {msg} [{elapsed} / ~{duration}]",
-        )
-        .expect("valid template"),
-    );
-    bar
 }
 
 /// Every trial of `trial_paid` as of the as-of day.
@@ -336,7 +318,6 @@ fn examples_of(
 
 /// Write the three files; their paths.
 fn write(out: &Path, c: &Calibration) -> Result<Vec<PathBuf>, Error> {
-    std::fs::create_dir_all(out).map_err(Error::io(format!("creating {}", out.display())))?;
     let files = [
         ("calibration.toml", calibrate::suggested_toml(c)),
         (
@@ -348,10 +329,7 @@ fn write(out: &Path, c: &Calibration) -> Result<Vec<PathBuf>, Error> {
     let mut written = Vec::new();
     for (name, text) in files {
         let path = out.join(name);
-        let temp = out.join(format!(".{name}.tmp"));
-        std::fs::write(&temp, text)
-            .and_then(|()| std::fs::rename(&temp, &path))
-            .map_err(Error::io(format!("writing {}", path.display())))?;
+        write_text(&path, &text)?;
         written.push(path);
     }
     Ok(written)

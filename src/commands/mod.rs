@@ -226,9 +226,17 @@ fn emit(text: &str) {
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
-/// Write `value` as pretty JSON to `path`, atomically (a temporary file renamed into place).
+/// Write `value` as pretty JSON to `path`, atomically.
 fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), Error> {
-    let text = serde_json::to_string_pretty(value).expect("reports serialise");
+    write_text(
+        path,
+        &serde_json::to_string_pretty(value).expect("reports serialise"),
+    )
+}
+
+/// Write `text` to `path`, atomically: a temporary file (`path` + `.tmp`) renamed into place,
+/// so a reader never sees half a file.
+fn write_text(path: &Path, text: &str) -> Result<(), Error> {
     let err = |e: std::io::Error| {
         Error::Output(crate::output::OutputError::Write {
             path: path.to_path_buf(),
@@ -238,7 +246,9 @@ fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), Error> 
     if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(err)?;
     }
-    let temp = path.with_extension("json.tmp");
+    let mut temp = path.as_os_str().to_owned();
+    temp.push(".tmp");
+    let temp = PathBuf::from(temp);
     std::fs::write(&temp, text).map_err(err)?;
     std::fs::rename(&temp, path).map_err(err)
 }

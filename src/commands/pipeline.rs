@@ -242,16 +242,29 @@ impl Prepared {
     }
 }
 
-pub fn spinner(run: &RunOptions, message: &str) -> ProgressBar {
+/// A bar on stderr when it is a terminal and the run is not quiet; hidden otherwise.
+fn bar(run: &RunOptions, len: Option<u64>, template: &str) -> ProgressBar {
     let visible = run.verbosity >= Verbosity::Normal && std::io::stderr().is_terminal();
     let bar = if visible {
-        ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+        ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr())
     } else {
         ProgressBar::hidden()
     };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"),
-    );
+    bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
+    bar
+}
+
+/// Progress over `len` steps of `unit` (e.g. "days"), with the step's name as its message.
+pub fn progress(run: &RunOptions, len: u64, unit: &str) -> ProgressBar {
+    bar(
+        run,
+        Some(len),
+        &format!("{{bar:30}} {{pos}}/{{len}} {unit} {{msg}} [{{elapsed}} / ~{{duration}}]"),
+    )
+}
+
+pub fn spinner(run: &RunOptions, message: &str) -> ProgressBar {
+    let bar = bar(run, None, "{spinner} {msg} [{elapsed}]");
     bar.set_message(message.to_string());
     bar.enable_steady_tick(Duration::from_millis(120));
     bar
