@@ -11,7 +11,7 @@ use datafusion::arrow::array::{ArrayRef, Int32Array, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 
-use crate::route::{self, Account, DealStage, Policy, Route, TrialStatus};
+use crate::route::{self, Account, DealStage, Event, Policy, Route, TrialStatus, Trigger};
 use crate::score::{Model, Score};
 use crate::state::RoutingState;
 use crate::value::{Kind, Value};
@@ -62,11 +62,14 @@ pub const DECISION_COLUMNS: &[&str] = &[
     "pql_score",
     "tier",
     "signals",
+    "expansion_score",
+    "expansion_signals",
     "motion",
     "owner",
     "lead_stage",
     "deal_stage",
     "task",
+    "tasks",
     "route_reason",
 ];
 
@@ -88,6 +91,20 @@ const ROUTING_COLUMNS: &[&str] = &[
 
 /// Columns read when the SQL provides them (the bundled SQL does).
 const OPTIONAL_COLUMNS: &[&str] = &["trial_id", "account_name", "mrr_currency"];
+
+/// Columns a playbook's trigger reads: the time of the latest event of its kind in the 14-day
+/// window, and optionally its id (say, the message id). Without an id the event's day is the
+/// occurrence: one task per account and day.
+const EVENT_COLUMNS: &[(Trigger, [&str; 2])] = &[
+    (
+        Trigger::MeetingBooked,
+        ["last_meeting_booked_at", "last_meeting_booked_id"],
+    ),
+    (
+        Trigger::HelpRequested,
+        ["last_help_requested_at", "last_help_requested_id"],
+    ),
+];
 
 /// What the CRM shows about an account besides its score and route.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -145,6 +162,14 @@ impl<'a> Decider<'a> {
         for optional in OPTIONAL_COLUMNS {
             if features.field_with_name(optional).is_ok() {
                 needed.insert(optional.to_string());
+            }
+        }
+        for (trigger, [at, id]) in EVENT_COLUMNS {
+            if policy.playbook(*trigger).is_some() {
+                needed.insert(at.to_string());
+                if features.field_with_name(id).is_ok() {
+                    needed.insert(id.to_string());
+                }
             }
         }
         for name in &needed {
@@ -216,8 +241,14 @@ impl<'a> Decider<'a> {
                     account: account_id,
                 });
             }
-            let score = self.model.score(get);
-            let account = account_facts(self.policy, &account_id, &score, get);
+            let mut score = self.model.score(get);
+            let mut account = account_facts(self.policy, &account_id, &score, get);
+            if route::is_customer(self.policy, &account) {
+                let expansion = self.model.expansion(get);
+                account.expansion_score = Some(expansion.score);
+                account.expansion_signals = expansion.signals_text();
+                score.expansion = Some(expansion);
+            }
             let prior = self.memory.prior(&account_id, self.as_of);
             let route = route::route(self.policy, &account, prior, self.as_of);
             let facts = Facts {
@@ -254,6 +285,14 @@ pub fn account_facts<'v>(
     get: impl Fn(&str) -> &'v Value,
 ) -> Account {
     let int = |name: &str| get(name).as_i64().unwrap_or(0);
+    let event = |[at, id]: [&str; 2]| {
+        let day = get(at).as_date()?;
+        let id = match get(id) {
+            Value::Null => day.to_string(),
+            v => v.to_string(),
+        };
+        Some(Event { id, day })
+    };
     let trial_status = TrialStatus::parse(get("trial_status").as_str());
     let trial_start = get("trial_start").as_date();
     let trial_id = match (get("trial_id"), trial_status) {
@@ -282,6 +321,15 @@ pub fn account_facts<'v>(
             .iter()
             .find(|r| r.condition.holds(get(&r.condition.feature)))
             .map(|r| r.reason.clone()),
+        name: get("account_name").as_str().map(str::to_string),
+        fit_score: score.fit,
+        usage_score: score.usage,
+        signals: score.signals_text(),
+        expansion_score: None,
+        expansion_signals: String::new(),
+        trial_end: get("trial_end").as_date(),
+        last_meeting: event(EVENT_COLUMNS[0].1),
+        last_help_request: event(EVENT_COLUMNS[1].1),
     }
 }
 
@@ -295,7 +343,11 @@ fn readable(t: &DataType) -> bool {
 /// `account_features`, with the config key naming it.
 pub fn referenced_features(model: &Model, policy: &Policy) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for (list, signals) in [("fit", &model.fit), ("usage", &model.usage)] {
+    for (list, signals) in [
+        ("fit", &model.fit),
+        ("usage", &model.usage),
+        ("expansion", &model.expansion),
+    ] {
         for (i, s) in signals.iter().enumerate() {
             out.push((
                 format!("scoring.{list}[{i}].feature"),
@@ -318,7 +370,11 @@ pub fn check_config(
     policy: &Policy,
     features: &Schema,
 ) -> Result<(), DecisionError> {
-    let signals = [("fit", &model.fit), ("usage", &model.usage)];
+    let signals = [
+        ("fit", &model.fit),
+        ("usage", &model.usage),
+        ("expansion", &model.expansion),
+    ];
     let mut conditions: Vec<(String, &crate::score::Condition)> = Vec::new();
     for (list, sigs) in signals {
         for (i, s) in sigs.iter().enumerate() {
@@ -361,6 +417,17 @@ pub fn check_config(
             return Err(DecisionError::UnknownFeature {
                 key: "routing".into(),
                 feature: column.to_string(),
+            });
+        }
+    }
+    for (trigger, columns) in EVENT_COLUMNS {
+        let Some(i) = policy.playbooks.iter().position(|p| p.trigger == *trigger) else {
+            continue;
+        };
+        if features.field_with_name(columns[0]).is_err() {
+            return Err(DecisionError::UnknownFeature {
+                key: format!("routing.playbooks[{i}] ({})", trigger.as_str()),
+                feature: columns[0].to_string(),
             });
         }
     }
@@ -407,6 +474,9 @@ fn append_columns(
             decisions.iter().map(|d| i32::from(f(d))),
         ))
     };
+    fn expansion(d: &Decision) -> Option<&crate::score::Expansion> {
+        d.score.expansion.as_ref()
+    }
     let strings = |f: &dyn Fn(&Decision) -> Option<String>| -> ArrayRef {
         Arc::new(StringArray::from_iter(decisions.iter().map(f)))
     };
@@ -417,6 +487,12 @@ fn append_columns(
         ints(|d| d.score.pql),
         strings(&|d| Some(d.score.tier.as_str().to_string())),
         strings(&|d| Some(d.score.signals_text())),
+        Arc::new(Int32Array::from_iter(
+            decisions
+                .iter()
+                .map(|d| expansion(d).map(|e| i32::from(e.score))),
+        )),
+        strings(&|d| expansion(d).map(|e| e.signals_text())),
         strings(&|d| Some(d.route.motion.as_str().to_string())),
         strings(&|d| d.route.owner.clone()),
         strings(&|d| Some(d.route.lead_stage.as_str().to_string())),
@@ -425,7 +501,18 @@ fn append_columns(
                 .deal_stage
                 .map(|s: DealStage| s.as_str().to_string())
         }),
-        strings(&|d| d.route.task.as_ref().map(|t| t.subject.clone())),
+        // `task` as before playbooks: the subject of today's task, the first if several.
+        strings(&|d| d.route.tasks.first().map(|t| t.subject.clone())),
+        strings(&|d| {
+            (!d.route.tasks.is_empty()).then(|| {
+                d.route
+                    .tasks
+                    .iter()
+                    .map(|t| t.trigger.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+        }),
         strings(&|d| Some(d.route.reason.clone())),
     ]);
     RecordBatch::try_new(Arc::clone(schema), columns)

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::decision::Decision;
 use crate::fmt::thousands;
-use crate::route::{DealStage, LeadStage, Motion};
+use crate::route::{DealStage, LeadStage, Motion, Trigger};
 use crate::score::Tier;
 use crate::source::DatasetInfo;
 use crate::sync::SyncReport;
@@ -25,8 +25,8 @@ pub struct Summary {
     pub motions: BTreeMap<String, usize>,
     pub lead_stages: BTreeMap<String, usize>,
     pub deal_stages: BTreeMap<String, usize>,
-    /// Green activations that created a task this run.
-    pub tasks: usize,
+    /// Tasks today's playbook triggers created, by trigger.
+    pub tasks: BTreeMap<String, usize>,
     /// Rows the features could not use, by check (from `data_quality.sql` and
     /// `duplicate_events_14d`).
     pub data_quality: BTreeMap<String, i64>,
@@ -91,8 +91,8 @@ impl Summary {
         if let Some(stage) = d.route.deal_stage {
             *self.deal_stages.entry(stage.as_str().into()).or_default() += 1;
         }
-        if d.route.task.is_some() {
-            self.tasks += 1;
+        for t in &d.route.tasks {
+            *self.tasks.entry(t.trigger.as_str().into()).or_default() += 1;
         }
     }
 }
@@ -138,11 +138,14 @@ impl fmt::Display for Summary {
             group(f, "lead", &self.lead_stages, &leads)?;
             let deals: Vec<&str> = DealStage::ALL.iter().map(|s| s.as_str()).collect();
             group(f, "deal", &self.deal_stages, &deals)?;
-            writeln!(
-                f,
-                "  tasks     {} new Green activations",
-                thousands(self.tasks as i64)
-            )?;
+            let total: usize = self.tasks.values().sum();
+            write!(f, "  tasks     {} new", thousands(total as i64))?;
+            for trigger in Trigger::ALL {
+                if let Some(n) = self.tasks.get(trigger.as_str()) {
+                    write!(f, "  {} {}", trigger.as_str(), thousands(*n as i64))?;
+                }
+            }
+            writeln!(f)?;
         }
         let problems: Vec<_> = self.data_quality.iter().filter(|(_, n)| **n != 0).collect();
         if !problems.is_empty() {

@@ -31,9 +31,25 @@ SELECT
     g.plan,
     t.trial_id,
     b.mrr_currency,
-    COALESCE(a.duplicate_events_14d, 0)     AS duplicate_events_14d
+    COALESCE(a.duplicate_events_14d, 0)     AS duplicate_events_14d,
+    -- growth and expansion: the team growing, limits hit, seats used against seats paid
+    COALESCE(p.active_users_prev_14d, 0)    AS active_users_prev_14d,
+    COALESCE(a.active_users_14d, 0) - COALESCE(p.active_users_prev_14d, 0) AS active_users_growth_14d,
+    COALESCE(a.limit_reached_14d, 0)        AS limit_reached_14d,
+    b.paid_seats,
+    CASE WHEN b.paid_seats > 0
+         THEN CAST(COALESCE(a.active_users_14d, 0) AS DOUBLE) / CAST(b.paid_seats AS DOUBLE)
+    END                                     AS seat_utilization,
+    -- paid features used on a plan below them: list your top plans here
+    CASE WHEN lower(g.plan) IN ('enterprise') THEN 0
+         ELSE COALESCE(a.paid_feature_events_14d, 0)
+    END                                     AS paid_feature_events_lower_plan_14d,
+    -- the latest meeting booked and help request of the window (playbook triggers)
+    a.last_meeting_booked_at,
+    a.last_help_requested_at
 FROM stg_groups AS g
 LEFT JOIN activity_14d      AS a ON a.account_id = g.account_id
+LEFT JOIN active_users_prev_14d AS p ON p.account_id = g.account_id
 LEFT JOIN lifetime_activity AS l ON l.account_id = g.account_id
 LEFT JOIN rows_imported_14d AS r ON r.account_id = g.account_id
 LEFT JOIN seats             AS s ON s.account_id = g.account_id

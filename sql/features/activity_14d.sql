@@ -36,6 +36,9 @@ per_user_day AS (
         count(*) FILTER (WHERE event = 'paid_feature_used')                      AS paid_feature_events,
         count(*) FILTER (WHERE event = 'help_requested')                         AS help_requested,
         count(*) FILTER (WHERE event = 'meeting_booked')                         AS meeting_booked,
+        count(*) FILTER (WHERE event IN ('limit_reached', 'plan_limit_reached')) AS limit_reached,
+        max(event_at) FILTER (WHERE event = 'meeting_booked')                    AS last_meeting_booked_at,
+        max(event_at) FILTER (WHERE event = 'help_requested')                    AS last_help_requested_at,
         sum(copies - 1)                                                          AS duplicate_events
     FROM messages
     GROUP BY 1, 2, 3
@@ -53,6 +56,9 @@ per_user_or_day AS (
         sum(paid_feature_events)        AS paid_feature_events,
         sum(help_requested)             AS help_requested,
         sum(meeting_booked)             AS meeting_booked,
+        sum(limit_reached)              AS limit_reached,
+        max(last_meeting_booked_at)     AS last_meeting_booked_at,
+        max(last_help_requested_at)     AS last_help_requested_at,
         sum(duplicate_events)           AS duplicate_events
     FROM per_user_day
     GROUP BY GROUPING SETS ((account_id, user_id), (account_id, day))
@@ -68,6 +74,9 @@ SELECT
     sum(paid_feature_events) FILTER (WHERE per_day = 0)                      AS paid_feature_events_14d,
     sum(help_requested) FILTER (WHERE per_day = 0)                           AS help_requested_14d,
     sum(meeting_booked) FILTER (WHERE per_day = 0)                           AS meeting_booked_14d,
+    sum(limit_reached) FILTER (WHERE per_day = 0)                            AS limit_reached_14d,
+    max(last_meeting_booked_at) FILTER (WHERE per_day = 0)                   AS last_meeting_booked_at,
+    max(last_help_requested_at) FILTER (WHERE per_day = 0)                   AS last_help_requested_at,
     sum(duplicate_events) FILTER (WHERE per_day = 0)                         AS duplicate_events_14d
 FROM per_user_or_day
 GROUP BY account_id

@@ -3,6 +3,7 @@
 SELECT
     subscription_id,
     lower(price_currency)                      AS currency,
+    CAST(COALESCE(quantity, 1) AS BIGINT)      AS quantity,
     CAST(price_unit_amount AS BIGINT) * CAST(COALESCE(quantity, 1) AS BIGINT) AS amount,
     CAST(round(
         CAST(price_unit_amount AS DOUBLE) * CAST(COALESCE(quantity, 1) AS DOUBLE) *

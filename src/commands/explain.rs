@@ -165,6 +165,19 @@ fn score_text(
             let _ = writeln!(t, "  {}", f.text);
         }
     }
+    if let Some(e) = &s.expansion {
+        let _ = writeln!(
+            t,
+            "\nexpansion {}/100 (paying customer; sum of expansion signals, clamped to 0–100):",
+            e.score
+        );
+        if e.signals.is_empty() {
+            let _ = writeln!(t, "  (no signal fired)");
+        }
+        for f in &e.signals {
+            let _ = writeln!(t, "  {}", f.text);
+        }
+    }
 }
 
 /// Motion, owner, stages, task, and what the previous run decided.
@@ -185,14 +198,6 @@ fn route_text(t: &mut String, as_of: NaiveDate, d: &Decision, prior: Option<&Mem
         "  deal stage  {}",
         r.deal_stage.map_or("(no trial, no deal)", |s| s.as_str())
     );
-    let _ = writeln!(
-        t,
-        "  task        {}",
-        r.task.as_ref().map_or("none".to_string(), |x| format!(
-            "{} (due {})",
-            x.subject, x.due
-        ))
-    );
     match prior {
         Some(p) => {
             let _ = writeln!(
@@ -208,6 +213,43 @@ fn route_text(t: &mut String, as_of: NaiveDate, d: &Decision, prior: Option<&Mem
         None => {
             let _ = writeln!(t, "  previously  (no run before {})", as_of);
         }
+    }
+    let _ = writeln!(t, "\nplaybooks");
+    let width = r
+        .checks
+        .iter()
+        .map(|c| c.trigger.as_str().len())
+        .max()
+        .unwrap_or(0);
+    for c in &r.checks {
+        let state = match (c.enabled, c.fired) {
+            (false, _) => "off  ",
+            (true, true) => "FIRED",
+            (true, false) => "quiet",
+        };
+        let last = c
+            .last
+            .map_or("never fired".to_string(), |d| format!("last fired {d}"));
+        let _ = writeln!(
+            t,
+            "  {:<width$}  {state}  {}; {last}",
+            c.trigger.as_str(),
+            c.why
+        );
+    }
+    for task in &r.tasks {
+        let _ = writeln!(
+            t,
+            "  task {}: {} (due {}, {} {}{})",
+            task.trigger.as_str(),
+            task.subject,
+            task.due,
+            task.task_type.as_str(),
+            task.priority.as_str(),
+            task.queue
+                .as_deref()
+                .map_or(String::new(), |q| format!(", queue {q}"))
+        );
     }
 }
 
@@ -245,7 +287,26 @@ fn explain_json(as_of: NaiveDate, d: &Decision, values: &[(String, Value)]) -> s
         "owner": r.owner,
         "lead_stage": r.lead_stage.as_str(),
         "deal_stage": r.deal_stage.map(|s| s.as_str()),
-        "task": r.task.as_ref().map(|t| serde_json::json!({"subject": t.subject, "due": t.due.to_string(), "owner": t.owner})),
+        "expansion_score": d.score.expansion.as_ref().map(|e| e.score),
+        "expansion_signals": d.score.expansion.as_ref().map(|e| fired(&e.signals)),
+        "tasks": r.tasks.iter().map(|t| serde_json::json!({
+            "trigger": t.trigger.as_str(),
+            "key": t.key,
+            "subject": t.subject,
+            "body": t.body,
+            "due": t.due.to_string(),
+            "owner": t.owner,
+            "queue": t.queue,
+            "task_type": t.task_type.as_str(),
+            "priority": t.priority.as_str(),
+        })).collect::<Vec<_>>(),
+        "playbooks": r.checks.iter().map(|c| serde_json::json!({
+            "trigger": c.trigger.as_str(),
+            "enabled": c.enabled,
+            "fired": c.fired,
+            "why": c.why,
+            "last_fired": c.last.map(|d| d.to_string()),
+        })).collect::<Vec<_>>(),
         "features": features,
     })
 }

@@ -38,10 +38,18 @@ pub async fn sandbox(
         return Err(Error::Usage("--requests-per-10s must be at least 1".into()));
     }
     // Without --owner, the owners the config routes to exist in the sandbox.
-    let owners = match (args.owners.is_empty(), config_if_present(global)?) {
+    // Likewise the task queues its playbooks send tasks to.
+    let config = config_if_present(global)?;
+    let owners = match (args.owners.is_empty(), &config) {
         (true, Some(config)) => config.routing.owners.all(),
         _ => args.owners.clone(),
     };
+    let mut queues: Vec<String> = config
+        .iter()
+        .flat_map(|c| c.routing.playbooks.iter().filter_map(|p| p.queue.clone()))
+        .collect();
+    queues.sort();
+    queues.dedup();
     let sandbox = Sandbox::new(SandboxConfig {
         token: args.token.clone(),
         requests_per_10s: args.requests_per_10s,
@@ -50,6 +58,7 @@ pub async fn sandbox(
         latency: std::time::Duration::from_millis(args.latency),
         seed: args.seed,
         owners,
+        queues,
     });
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await

@@ -26,7 +26,9 @@ pub struct Validated {
     pub feature_columns: usize,
     pub fit_signals: usize,
     pub usage_signals: usize,
+    pub expansion_signals: usize,
     pub disqualify_rules: usize,
+    pub playbooks: usize,
 }
 
 impl Report for Validated {}
@@ -62,7 +64,9 @@ pub async fn validate(config: &Config, run: &RunOptions) -> Result<Validated, Er
         feature_columns: schema.fields().len(),
         fit_signals: config.scoring.fit.len(),
         usage_signals: config.scoring.usage.len(),
+        expansion_signals: config.scoring.expansion.len(),
         disqualify_rules: config.routing.disqualify.len(),
+        playbooks: config.routing.playbooks.len(),
     })
 }
 
@@ -82,8 +86,14 @@ impl std::fmt::Display for Validated {
         }
         writeln!(
             f,
-            "account_features: {} columns; {} fit and {} usage signals, {} disqualify rules check out",
-            self.feature_columns, self.fit_signals, self.usage_signals, self.disqualify_rules
+            "account_features: {} columns; {} fit, {} usage and {} expansion signals, {} disqualify \
+             rules and {} playbooks check out",
+            self.feature_columns,
+            self.fit_signals,
+            self.usage_signals,
+            self.expansion_signals,
+            self.disqualify_rules,
+            self.playbooks
         )
     }
 }

@@ -435,6 +435,11 @@ fn usage_events<R: Rng>(
             let row_count =
                 (name == "rows_imported").then(|| rows.sample(rng).round().max(1.0) as i64);
             let ts = day_start + rng.random_range(0..DAY_US);
+            // Teams of three or more sometimes hit a plan limit while using a feature. Taken
+            // from the time already drawn, so the other events stay as they were.
+            if name == "feature_used" && account.users.len() >= 3 && ts.rem_euclid(89) == 0 {
+                name = "limit_reached";
+            }
             out.push(event(rng, account, user, name, ts, row_count));
         }
     }

@@ -414,11 +414,13 @@ impl Subscription {
         } else {
             "active"
         };
+        // Teams buy the seats they have at checkout plus a quarter for growth; the users who
+        // join later use up that headroom, and beyond it are an expansion signal.
         let seats = a.users.iter().filter(|u| u.joined <= t.end_day()).count();
         Subscription {
             times,
             status,
-            quantity: seats.max(1) as i64,
+            quantity: (seats + seats / 4).max(1) as i64,
             yearly: t.yearly,
             currency: t.currency,
             amount: t.unit_amount,

@@ -96,6 +96,8 @@ pub fn columns() -> Vec<(&'static str, DataType)> {
         ("mrr", DataType::Int64),
         ("mrr_currency", DataType::Utf8),
         ("meeting_booked_14d", DataType::Int64),
+        ("expansion_score", DataType::Int32),
+        ("tasks", DataType::Utf8),
         ("days_since_last_activity", DataType::Int64),
         ("source", DataType::Utf8),
     ]

@@ -149,7 +149,7 @@ pub fn render(tables: &[Table], context: &Context) -> String {
     }
     // The headline tables first, then any others in the order they were computed.
     let rank = |t: &&Table| {
-        ["cohorts", "activation", "funnel", "revenue"]
+        ["cohorts", "activation", "funnel", "revenue", "playbooks"]
             .iter()
             .position(|n| *n == t.name)
             .unwrap_or(usize::MAX)

@@ -1,9 +1,10 @@
-//! `[routing]`: enterprise threshold, trial timing, paying statuses, owner pools and
-//! disqualify rules, parsed and validated beside the router. Defaults live in
-//! [`Policy::default`].
+//! `[routing]`: enterprise threshold, trial timing, paying statuses, owner pools, disqualify
+//! rules, the playbook thresholds and the playbooks, parsed and validated beside the router.
+//! Defaults live in [`Policy::default`], [`Thresholds::default`] and `playbook`.
 
 use serde::Deserialize;
 
+use super::playbook::{self, Playbook, Priority, TaskType, Thresholds, Trigger};
 use super::{OwnerPools, Policy, Rule};
 use crate::score::config::condition;
 use crate::setting::Invalid;
@@ -26,6 +27,41 @@ pub struct RoutingFile {
     /// Persona and spam rules: an account matching any rule is disqualified.
     #[serde(default)]
     pub disqualify: Vec<RuleFile>,
+    /// PQL score at which `hot_pql` fires (default 85).
+    pub hot_pql_score: Option<u8>,
+    /// `trial_ending` fires when a live trial ends within this many days (default 2).
+    pub trial_ending_days: Option<i64>,
+    /// `rescue` fires when a live trial is still Red on this trial day (default 5).
+    pub rescue_after_days: Option<i64>,
+    /// Expansion score at which `expansion` fires (default 70).
+    pub expansion_threshold: Option<u8>,
+    /// Days before `expansion` may fire again for the same customer (default 30).
+    pub expansion_cooldown_days: Option<i64>,
+    /// The playbooks: one per trigger. Replaces the default (a `green` task only) when present.
+    pub playbooks: Option<Vec<PlaybookFile>>,
+}
+
+/// `[[routing.playbooks]]`: the task one trigger creates.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaybookFile {
+    /// `green`, `hot_pql`, `meeting_booked`, `help_requested`, `trial_ending`, `rescue`,
+    /// `expansion`.
+    pub trigger: String,
+    /// Off switch, keeping the rest of the table (default true).
+    pub enabled: Option<bool>,
+    /// HubSpot task queue id (numeric), written to `hs_queue_membership_ids`.
+    pub queue: Option<String>,
+    /// `TODO`, `CALL` or `EMAIL` (default by trigger).
+    pub task_type: Option<String>,
+    /// `LOW`, `MEDIUM` or `HIGH` (default by trigger).
+    pub priority: Option<String>,
+    /// Days after the trigger fires that the task is due (default `task_due_days`).
+    pub due_days: Option<i64>,
+    /// Subject template (minijinja: `{{ account }} scored {{ score }}`).
+    pub subject: Option<String>,
+    /// Body template.
+    pub body: Option<String>,
 }
 
 /// `[routing.owners]`: who gets unowned accounts. Assignment is deterministic (rendezvous hashing
@@ -98,7 +134,47 @@ pub fn policy(file: &RoutingFile) -> Result<Policy, Invalid> {
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let task_due_days = positive("task_due_days", file.task_due_days, d.task_due_days)?;
+    let td = Thresholds::default();
+    let score = |key: &str, v: Option<u8>, default: u8| -> Result<u8, Invalid> {
+        match v {
+            Some(n) if !(1..=100).contains(&n) => Err(Invalid::new(
+                format!("routing.{key}"),
+                format!("must be a score from 1 to 100, got {n}"),
+            )),
+            v => Ok(v.unwrap_or(default)),
+        }
+    };
+    let thresholds = Thresholds {
+        hot_pql_score: score("hot_pql_score", file.hot_pql_score, td.hot_pql_score)?,
+        trial_ending_days: positive(
+            "trial_ending_days",
+            file.trial_ending_days,
+            td.trial_ending_days,
+        )?,
+        rescue_after_days: positive(
+            "rescue_after_days",
+            file.rescue_after_days,
+            td.rescue_after_days,
+        )?,
+        expansion_threshold: score(
+            "expansion_threshold",
+            file.expansion_threshold,
+            td.expansion_threshold,
+        )?,
+        expansion_cooldown_days: positive(
+            "expansion_cooldown_days",
+            file.expansion_cooldown_days,
+            td.expansion_cooldown_days,
+        )?,
+    };
+    let playbooks = match &file.playbooks {
+        None => vec![Playbook::green(task_due_days)],
+        Some(list) => playbooks(list, task_due_days)?,
+    };
     Ok(Policy {
+        thresholds,
+        playbooks,
         enterprise_seats: positive(
             "enterprise_seats",
             file.enterprise_seats,
@@ -109,7 +185,7 @@ pub fn policy(file: &RoutingFile) -> Result<Policy, Invalid> {
             file.sales_assist_after_days,
             d.sales_assist_after_days,
         )?,
-        task_due_days: positive("task_due_days", file.task_due_days, d.task_due_days)?,
+        task_due_days,
         paid_statuses: file.paid_statuses.clone().unwrap_or(d.paid_statuses),
         owners: OwnerPools {
             enterprise: owners("enterprise", &file.owners.enterprise)?,
@@ -117,4 +193,99 @@ pub fn policy(file: &RoutingFile) -> Result<Policy, Invalid> {
         },
         disqualify,
     })
+}
+
+/// The enabled playbooks, validated: a known trigger at most once, a numeric queue id, a
+/// known task type and priority, templates that render.
+fn playbooks(list: &[PlaybookFile], task_due_days: i64) -> Result<Vec<Playbook>, Invalid> {
+    let mut out: Vec<Playbook> = Vec::new();
+    let mut seen: Vec<Trigger> = Vec::new();
+    for (i, p) in list.iter().enumerate() {
+        let key = format!("routing.playbooks[{i}]");
+        let trigger = Trigger::parse(p.trigger.trim()).ok_or_else(|| {
+            let known: Vec<&str> = Trigger::ALL.iter().map(|t| t.as_str()).collect();
+            Invalid::new(
+                format!("{key}.trigger"),
+                format!(
+                    "unknown trigger `{}` (one of {})",
+                    p.trigger,
+                    known.join(", ")
+                ),
+            )
+        })?;
+        if seen.contains(&trigger) {
+            return Err(Invalid::new(
+                format!("{key}.trigger"),
+                format!(
+                    "a second `{}` playbook: give each trigger one table",
+                    trigger.as_str()
+                ),
+            ));
+        }
+        seen.push(trigger);
+        let mut playbook = Playbook::new(trigger, task_due_days);
+        if let Some(queue) = &p.queue {
+            let queue = queue.trim();
+            if queue.is_empty() || !queue.chars().all(|c| c.is_ascii_digit()) {
+                return Err(Invalid::new(
+                    format!("{key}.queue"),
+                    format!(
+                        "`{queue}` is not a HubSpot task queue id: use the number in the queue's URL"
+                    ),
+                ));
+            }
+            playbook.queue = Some(queue.to_string());
+        }
+        if let Some(t) = &p.task_type {
+            playbook.task_type = TaskType::ALL
+                .into_iter()
+                .find(|k| k.as_str().eq_ignore_ascii_case(t.trim()))
+                .ok_or_else(|| {
+                    Invalid::new(
+                        format!("{key}.task_type"),
+                        format!("`{t}` is not a task type (TODO, CALL or EMAIL)"),
+                    )
+                })?;
+        }
+        if let Some(pr) = &p.priority {
+            playbook.priority = Priority::ALL
+                .into_iter()
+                .find(|k| k.as_str().eq_ignore_ascii_case(pr.trim()))
+                .ok_or_else(|| {
+                    Invalid::new(
+                        format!("{key}.priority"),
+                        format!("`{pr}` is not a priority (LOW, MEDIUM or HIGH)"),
+                    )
+                })?;
+        }
+        if let Some(days) = p.due_days {
+            if days < 0 {
+                return Err(Invalid::new(
+                    format!("{key}.due_days"),
+                    format!("must not be negative, got {days}"),
+                ));
+            }
+            playbook.due_days = days;
+        }
+        for (field, given, slot) in [
+            ("subject", &p.subject, &mut playbook.subject),
+            ("body", &p.body, &mut playbook.body),
+        ] {
+            if let Some(template) = given {
+                if field == "subject" && template.trim().is_empty() {
+                    return Err(Invalid::new(
+                        format!("{key}.subject"),
+                        "must not be empty: the rep sees the subject in the queue",
+                    ));
+                }
+                playbook::check_template(template)
+                    .map_err(|e| Invalid::new(format!("{key}.{field}"), e))?;
+                *slot = template.clone();
+            }
+        }
+        if p.enabled.unwrap_or(true) {
+            out.push(playbook);
+        }
+    }
+    Ok(out)
 }

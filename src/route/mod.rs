@@ -6,17 +6,24 @@
 //! enterprise sales; a help request, a booked meeting or a trial that drags on without reaching
 //! Green brings in a human; a trial that ends Red is disqualified; a paid subscription closes
 //! the deal. Stages only move forward across lifecycle steps (the trial tier may move freely
-//! while the trial is live), so the previous decision ([`Memory`]) is an input. Every function
-//! here is pure over plain data; persistence of [`Memory`] is the `state` module's job.
+//! while the trial is live), so the previous decision ([`Memory`]) is an input. The moments a
+//! rep should step in (turning Green, a hot PQL, a meeting, a help request, a trial ending, a
+//! trial to rescue, a customer ready to expand) are playbooks (`playbook`), each a task in its
+//! queue once per occurrence. Every function here is pure over plain data; persistence of
+//! [`Memory`] is the `state` module's job.
 
 pub mod config;
 mod owner;
+pub mod playbook;
 mod stage;
 
-use chrono::{NaiveDate, TimeDelta};
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 pub use owner::assign_owner;
+pub use playbook::{Check, Event, Last, Playbook, Priority, Task, TaskType, Thresholds, Trigger};
 pub use stage::{DealStage, LeadStage, advance_deal, advance_lead};
 
 use crate::score::{Condition, Tier};
@@ -101,6 +108,9 @@ pub struct Policy {
     pub paid_statuses: Vec<String>,
     pub owners: OwnerPools,
     pub disqualify: Vec<Rule>,
+    pub thresholds: Thresholds,
+    /// The enabled playbooks, one per trigger at most.
+    pub playbooks: Vec<Playbook>,
 }
 
 impl Default for Policy {
@@ -112,7 +122,15 @@ impl Default for Policy {
             paid_statuses: vec!["active".into(), "past_due".into()],
             owners: OwnerPools::default(),
             disqualify: Vec::new(),
+            thresholds: Thresholds::default(),
+            playbooks: vec![Playbook::green(1)],
         }
+    }
+}
+
+impl Policy {
+    pub fn playbook(&self, trigger: Trigger) -> Option<&Playbook> {
+        self.playbooks.iter().find(|p| p.trigger == trigger)
     }
 }
 
@@ -135,6 +153,18 @@ pub struct Account {
     pub ever_active: bool,
     /// The reason of the first `[[routing.disqualify]]` rule the account matches.
     pub persona_disqualified: Option<String>,
+    /// What task templates may name.
+    pub name: Option<String>,
+    pub fit_score: u8,
+    pub usage_score: u8,
+    pub signals: String,
+    /// The expansion score, for paying customers only.
+    pub expansion_score: Option<u8>,
+    pub expansion_signals: String,
+    pub trial_end: Option<NaiveDate>,
+    /// The latest meeting booked and help request of the last 14 days.
+    pub last_meeting: Option<Event>,
+    pub last_help_request: Option<Event>,
 }
 
 /// What routing remembers about an account between runs.
@@ -149,16 +179,15 @@ pub struct Memory {
     pub tier: Tier,
     /// The day the current Green activation began, if Green now.
     pub green_since: Option<NaiveDate>,
-}
-
-/// A task for the owner, created once per Green activation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Task {
-    /// Stable per activation (account, trial, activation day): the sync creates it once.
-    pub key: String,
-    pub owner: Option<String>,
-    pub subject: String,
-    pub due: NaiveDate,
+    /// The day the PQL score last rose to the hot line, if at or above it now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hot_since: Option<NaiveDate>,
+    /// Each trigger's last occurrence.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub last: BTreeMap<Trigger, Last>,
+    /// Tasks fired in the last `playbook::OPEN_DAYS` days, sent until HubSpot has them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub open: Vec<Task>,
 }
 
 /// The routing decision for one account.
@@ -168,11 +197,13 @@ pub struct Route {
     pub owner: Option<String>,
     pub lead_stage: LeadStage,
     pub deal_stage: Option<DealStage>,
-    /// A task created by today's decision: the account turned Green today.
-    pub task: Option<Task>,
-    /// The task of the Green activation under way (today's or an earlier day's), so a task
-    /// that did not reach the CRM is retried while the activation lasts.
-    pub activation: Option<Task>,
+    /// Tasks fired by today's decision, one per trigger that fired.
+    pub tasks: Vec<Task>,
+    /// Tasks fired in the last `playbook::OPEN_DAYS` days, today's included: a task that did
+    /// not reach the CRM is sent again, and created once.
+    pub open: Vec<Task>,
+    /// Every trigger: whether it fired, why or why not, when it last fired.
+    pub checks: Vec<Check>,
     /// Why: the rule that set the motion, and any stage that was held back.
     pub reason: String,
     /// What to remember for the next run.
@@ -314,28 +345,34 @@ pub fn route(
     let owner = assign_owner(policy, account, prior.and_then(|p| p.owner.as_deref()));
 
     // A Green activation starts when the account turns Green (or a new trial is Green at
-    // once); it lasts while it stays Green. Customers and disqualified accounts get no task.
-    let green =
-        account.tier == Tier::Green && !matches!(motion, Motion::Customer | Motion::Disqualified);
+    // once); it lasts while it stays Green. Customers and disqualified accounts have none.
+    let prospect = !matches!(motion, Motion::Customer | Motion::Disqualified);
+    let green = account.tier == Tier::Green && prospect;
     let continuing = prior
         .filter(|p| same_trial && p.tier == Tier::Green)
         .and_then(|p| p.green_since);
     let green_since = green.then(|| continuing.unwrap_or(as_of));
-    let activation = green_since.map(|since| Task {
-        key: format!(
-            "{}:{}:{}",
-            account.account_id,
-            account.trial_id.as_deref().unwrap_or("-"),
-            since
-        ),
-        owner: owner.clone(),
-        subject: format!(
-            "PQL turned Green: account {} scored {}",
-            account.account_id, account.pql_score
-        ),
-        due: since + TimeDelta::days(policy.task_due_days),
-    });
-    let task = activation.clone().filter(|_| continuing.is_none());
+    // A crossing of the hot-PQL line lasts while the score stays at or above it.
+    let hot = account.pql_score >= policy.thresholds.hot_pql_score && prospect;
+    let hot_continuing = prior.and_then(|p| p.hot_since);
+    let hot_since = hot.then(|| hot_continuing.unwrap_or(as_of));
+    let no_last = BTreeMap::new();
+    let fired = playbook::evaluate(
+        &policy.playbooks,
+        &policy.thresholds,
+        account,
+        playbook::Today {
+            as_of,
+            motion,
+            owner: owner.as_deref(),
+            green_since,
+            green_continuing: green && continuing.is_some(),
+            hot_since,
+            hot_continuing: hot && hot_continuing.is_some(),
+        },
+        prior.map_or(&no_last, |p| &p.last),
+        prior.map_or(&[], |p| p.open.as_slice()),
+    );
 
     let memory = Memory {
         as_of,
@@ -346,14 +383,18 @@ pub fn route(
         trial_id: account.trial_id.clone(),
         tier: account.tier,
         green_since,
+        hot_since,
+        last: fired.last,
+        open: fired.open.clone(),
     };
     Route {
         motion,
         owner,
         lead_stage,
         deal_stage,
-        task,
-        activation,
+        tasks: fired.tasks,
+        open: fired.open,
+        checks: fired.checks,
         reason,
         memory,
     }

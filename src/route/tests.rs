@@ -22,6 +22,15 @@ fn acct() -> Account {
         mrr: 0,
         ever_active: true,
         persona_disqualified: None,
+        name: Some("Acme".into()),
+        fit_score: 40,
+        usage_score: 57,
+        signals: "+25 teammates_invited_14d=3 (≥2)".into(),
+        expansion_score: None,
+        expansion_signals: String::new(),
+        trial_end: Some(day(29)),
+        last_meeting: None,
+        last_help_request: None,
     }
 }
 
@@ -508,7 +517,7 @@ fn green_creates_one_task_per_activation() {
     ]);
     let tasks: Vec<Option<String>> = routes
         .iter()
-        .map(|r| r.task.as_ref().map(|t| t.key.clone()))
+        .map(|r| r.tasks.first().map(|t| t.key.clone()))
         .collect();
     assert_eq!(
         tasks,
@@ -520,22 +529,25 @@ fn green_creates_one_task_per_activation() {
             Some("acct_1:sub_1:2026-11-20".into()),
         ]
     );
-    let activations: Vec<Option<String>> = routes
+    let open: Vec<Vec<String>> = routes
         .iter()
-        .map(|r| r.activation.as_ref().map(|t| t.key.clone()))
+        .map(|r| r.open.iter().map(|t| t.key.clone()).collect())
         .collect();
     assert_eq!(
-        activations,
+        open,
         vec![
-            None,
-            Some("acct_1:sub_1:2026-11-17".into()),
-            Some("acct_1:sub_1:2026-11-17".into()),
-            None,
-            Some("acct_1:sub_1:2026-11-20".into()),
+            vec![],
+            vec!["acct_1:sub_1:2026-11-17".to_string()],
+            vec!["acct_1:sub_1:2026-11-17".to_string()],
+            vec!["acct_1:sub_1:2026-11-17".to_string()],
+            vec![
+                "acct_1:sub_1:2026-11-17".to_string(),
+                "acct_1:sub_1:2026-11-20".to_string()
+            ],
         ],
-        "the activation's task stays the same while it lasts"
+        "a task stays wanted for a week after it fired, so one HubSpot missed is sent again"
     );
-    let t = routes[1].task.as_ref().unwrap();
+    let t = &routes[1].tasks[0];
     assert_eq!(t.owner.as_deref(), Some("ssr@example.com"));
     assert_eq!(t.due, day(18));
     assert_eq!(routes[2].memory.green_since, Some(day(17)));
@@ -549,13 +561,13 @@ fn customers_and_disqualified_get_no_task() {
         mrr: 100,
         ..acct()
     };
-    assert_eq!(route(&policy(), &paid, None, day(20)).task, None);
+    assert_eq!(route(&policy(), &paid, None, day(20)).tasks, vec![]);
     let dq = Account {
         tier: Tier::Green,
         persona_disqualified: Some("spam".into()),
         ..acct()
     };
-    assert_eq!(route(&policy(), &dq, None, day(20)).task, None);
+    assert_eq!(route(&policy(), &dq, None, day(20)).tasks, vec![]);
 }
 
 #[test]

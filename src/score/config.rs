@@ -1,4 +1,4 @@
-//! `[scoring]`: fit and usage signals, their weights and the tier thresholds, parsed and
+//! `[scoring]`: fit, usage and expansion signals, their weights and the tier thresholds, parsed and
 //! validated beside the scorer. Omitted lists fall back to the built-in `defaults.toml`, the one
 //! place the default signals are written. Conditions are parsed here for routing's disqualify
 //! rules too, so both read the same operators the same way.
@@ -22,6 +22,8 @@ pub struct ScoringFile {
     pub fit: Option<Vec<SignalFile>>,
     /// Product usage signals. Replaces the built-in list when present.
     pub usage: Option<Vec<SignalFile>>,
+    /// Expansion signals for paying customers. Replaces the built-in list when present.
+    pub expansion: Option<Vec<SignalFile>>,
 }
 
 /// `[scoring.tiers]`.
@@ -121,6 +123,7 @@ pub fn model(file: &ScoringFile) -> Result<Model, Invalid> {
     Ok(Model {
         fit: signals("fit", &file.fit, defaults.fit)?,
         usage: signals("usage", &file.usage, defaults.usage)?,
+        expansion: signals("expansion", &file.expansion, defaults.expansion)?,
         fit_weight: fit_weight / (fit_weight + usage_weight),
         tiers: Tiers {
             yellow: tiers.yellow,

@@ -154,6 +154,8 @@ impl Tiers {
 pub struct Model {
     pub fit: Vec<Signal>,
     pub usage: Vec<Signal>,
+    /// Expansion signals, scored for paying customers only.
+    pub expansion: Vec<Signal>,
     /// Share of the fit score in the PQL score; `usage_weight = 1 - fit_weight`.
     pub fit_weight: f64,
     pub tiers: Tiers,
@@ -169,6 +171,7 @@ impl Model {
         self.fit
             .iter()
             .chain(&self.usage)
+            .chain(&self.expansion)
             .map(|s| s.condition.feature.as_str())
     }
 
@@ -184,8 +187,37 @@ impl Model {
             tier: self.tiers.tier(pql),
             fit_signals,
             usage_signals,
+            expansion: None,
         }
     }
+
+    /// The expansion score of one account: its expansion signals summed and clamped to
+    /// 0–100, as fit and usage are. The caller decides who gets one (paying customers).
+    pub fn expansion<'a>(&self, get: impl Fn(&str) -> &'a Value) -> Expansion {
+        let (score, signals) = sum_signals(&self.expansion, &get);
+        Expansion { score, signals }
+    }
+}
+
+/// A paying customer's expansion score and the signals that explain it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expansion {
+    pub score: u8,
+    pub signals: Vec<Fired>,
+}
+
+impl Expansion {
+    pub fn signals_text(&self) -> String {
+        join(&self.signals)
+    }
+}
+
+fn join(fired: &[Fired]) -> String {
+    fired
+        .iter()
+        .map(|f| f.text.as_str())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn sum_signals<'a>(signals: &[Signal], get: &impl Fn(&str) -> &'a Value) -> (u8, Vec<Fired>) {
@@ -214,6 +246,8 @@ pub struct Score {
     pub fit_signals: Vec<Fired>,
     /// Usage signals that fired, in config order.
     pub usage_signals: Vec<Fired>,
+    /// Paying customers only.
+    pub expansion: Option<Expansion>,
 }
 
 impl Score {
@@ -381,6 +415,7 @@ mod tests {
     #[test]
     fn scores_clamp_to_0_100_and_explain_in_order() {
         let model = Model {
+            expansion: vec![],
             fit: vec![
                 sig("employees", Op::Ge, Operand::Number(50.0), 60),
                 sig("free_email_domain", Op::IsTrue, Operand::None, -80),

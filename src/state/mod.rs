@@ -166,6 +166,9 @@ mod tests {
             trial_id: None,
             tier,
             green_since: None,
+            hot_since: None,
+            last: Default::default(),
+            open: vec![],
         }
     }
 

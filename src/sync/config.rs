@@ -43,6 +43,10 @@ pub struct HubspotFile {
     pub leads: PipelineFile,
     /// Lifecycle stage to move contacts and companies to, by lead stage (only ever forward).
     pub lifecycle_stages: Option<BTreeMap<String, String>>,
+    /// PQL score at which an account's contacts and company reach a lifecycle stage, e.g.
+    /// `{ marketingqualifiedlead = 60, salesqualifiedlead = 85 }`; combined with
+    /// `lifecycle_stages` by taking the furthest, and only ever forward. `{}` turns it off.
+    pub lifecycle_thresholds: Option<BTreeMap<String, u8>>,
 }
 
 /// `[hubspot.deals]` / `[hubspot.leads]`: a pipeline and its stages, each by label or id.
@@ -79,6 +83,8 @@ pub struct HubspotConfig {
     pub lead_pipeline: Option<String>,
     pub lead_stages: BTreeMap<LeadStage, String>,
     pub lifecycle: BTreeMap<LeadStage, String>,
+    /// (PQL score, lifecycle stage), in lifecycle order.
+    pub lifecycle_thresholds: Vec<(u8, String)>,
 }
 
 /// The deal stages' default labels (the PLG trial pipeline).
@@ -163,6 +169,7 @@ impl HubspotConfig {
                 LeadStage::as_str,
             )?,
             lifecycle: lifecycle(file.lifecycle_stages.as_ref())?,
+            lifecycle_thresholds: lifecycle_thresholds(file.lifecycle_thresholds.as_ref())?,
         })
     }
 }
@@ -254,6 +261,71 @@ fn stage_labels<S: Ord + Copy>(
             (*stage, label)
         })
         .collect())
+}
+
+/// The default score thresholds: an account scoring 60 (well into Yellow: real fit and real
+/// usage) is marketing-qualified even outside a trial, and one scoring 85 (the `hot_pql`
+/// line, where a rep is asked to reach out live) is sales-qualified.
+pub const DEFAULT_LIFECYCLE_THRESHOLDS: &[(&str, u8)] =
+    &[("marketingqualifiedlead", 60), ("salesqualifiedlead", 85)];
+
+/// The lifecycle stages a score may move an account to: those before `customer` (paying is
+/// Stripe's call, not the score's).
+const SCORED_LIFECYCLE: &[&str] = &[
+    "subscriber",
+    "lead",
+    "marketingqualifiedlead",
+    "salesqualifiedlead",
+    "opportunity",
+];
+
+/// Score thresholds by lifecycle stage, validated: known stages, scores 1–100, a further
+/// stage never at a lower score.
+fn lifecycle_thresholds(
+    given: Option<&BTreeMap<String, u8>>,
+) -> Result<Vec<(u8, String)>, Invalid> {
+    let Some(map) = given else {
+        return Ok(DEFAULT_LIFECYCLE_THRESHOLDS
+            .iter()
+            .map(|(stage, score)| (*score, stage.to_string()))
+            .collect());
+    };
+    let mut out: Vec<(u8, String)> = Vec::new();
+    for stage in SCORED_LIFECYCLE {
+        let Some((key, score)) = map.iter().find(|(k, _)| k.eq_ignore_ascii_case(stage)) else {
+            continue;
+        };
+        if !(1..=100).contains(score) {
+            return Err(Invalid::new(
+                format!("hubspot.lifecycle_thresholds.{key}"),
+                format!("must be a PQL score from 1 to 100, got {score}"),
+            ));
+        }
+        if let Some((lower, earlier)) = out.last()
+            && score < lower
+        {
+            return Err(Invalid::new(
+                format!("hubspot.lifecycle_thresholds.{key}"),
+                format!(
+                    "{score} is below {earlier}'s {lower}: a further stage needs at least the score of an earlier one"
+                ),
+            ));
+        }
+        out.push((*score, stage.to_string()));
+    }
+    if let Some(k) = map
+        .keys()
+        .find(|k| !SCORED_LIFECYCLE.iter().any(|s| s.eq_ignore_ascii_case(k)))
+    {
+        return Err(Invalid::new(
+            format!("hubspot.lifecycle_thresholds.{k}"),
+            format!(
+                "not a lifecycle stage a score can reach (one of {})",
+                SCORED_LIFECYCLE.join(", ")
+            ),
+        ));
+    }
+    Ok(out)
 }
 
 /// Lifecycle stages by lead stage: the defaults, or the configured map (an empty value

@@ -7,6 +7,7 @@
 
 pub mod config;
 mod driver;
+pub mod lifecycle;
 pub mod execute;
 #[cfg(test)]
 mod memory;

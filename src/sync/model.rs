@@ -11,10 +11,11 @@ use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use serde::{Deserialize, Serialize};
 
+use super::lifecycle::furthest_lifecycle;
 use super::schema::id_property;
 use crate::decision::Decision;
 use crate::hubspot::ObjectType;
-use crate::route::{DealStage, LeadStage, Task};
+use crate::route::{DealStage, LeadStage, Motion, Task};
 
 /// A contact left out because HubSpot would refuse it, with the account it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -133,6 +134,8 @@ pub struct Mapping {
     pub lead_stages: BTreeMap<LeadStage, String>,
     /// Lifecycle stage to move contacts and companies to (forward only), by lead stage.
     pub lifecycle: BTreeMap<LeadStage, String>,
+    /// (PQL score, lifecycle stage) an account reaches by score, in lifecycle order.
+    pub lifecycle_thresholds: Vec<(u8, String)>,
 }
 
 impl Mapping {
@@ -299,6 +302,10 @@ fn company(a: &Account) -> BTreeMap<&'static str, String> {
     company.insert("pql_fit_score", s.fit.to_string());
     company.insert("pql_usage_score", s.usage.to_string());
     company.insert("pql_signals", clip(&s.signals_text()));
+    if let Some(e) = &s.expansion {
+        company.insert("plg_expansion_score", e.score.to_string());
+        company.insert("plg_expansion_signals", clip(&e.signals_text()));
+    }
     company.insert("plg_motion", r.motion.as_str().into());
     company.insert("plg_seats", f.seats.to_string());
     company.insert("plg_lead_stage", r.lead_stage.as_str().into());
@@ -392,21 +399,22 @@ fn lead(d: &mut Desired, a: &Account, mapping: &Mapping, email: &str) {
         .insert(account.to_string(), email.to_string());
 }
 
-/// The owner's task for a Green activation, associated with the company and primary contact.
+/// A playbook's task, in its queue, associated with the company, the primary contact and the
+/// trial deal where there is one.
 fn task(d: &mut Desired, a: &Account, task: &Task) {
     let account = a.id();
-    let s = &a.decision.score;
     let mut t = BTreeMap::new();
     t.insert(id_property(ObjectType::Tasks), task.key.clone());
     t.insert("hs_task_subject", task.subject.clone());
-    t.insert(
-        "hs_task_body",
-        clip(&format!("PQL {} ({}). {}", s.pql, s.tier, s.signals_text())),
-    );
+    t.insert("hs_task_body", task.body.clone());
     t.insert("hs_timestamp", format!("{}T09:00:00.000Z", task.due));
     t.insert("hs_task_status", "NOT_STARTED".into());
-    t.insert("hs_task_priority", "HIGH".into());
-    t.insert("hs_task_type", "TODO".into());
+    t.insert("hs_task_priority", task.priority.as_str().into());
+    t.insert("hs_task_type", task.task_type.as_str().into());
+    if let Some(queue) = &task.queue {
+        t.insert("hs_queue_membership_ids", queue.clone());
+    }
+    t.insert("plg_trigger", task.trigger.as_str().into());
     a.owned(&mut t);
     d.push(ObjectType::Tasks, &task.key, account, t);
     d.links.push(Link::new(
@@ -423,6 +431,33 @@ fn task(d: &mut Desired, a: &Account, task: &Task) {
             email,
         ));
     }
+    if let (Some(trial), Some(_)) = (&a.decision.facts.trial_id, a.decision.route.deal_stage) {
+        d.links.push(Link::new(
+            ObjectType::Tasks,
+            &task.key,
+            ObjectType::Deals,
+            trial,
+        ));
+    }
+}
+
+/// The lifecycle stage an account's company and contacts move to: the furthest of the one its
+/// lead stage maps to and the one its PQL score reaches. A disqualified account is not
+/// qualified by its score. The plan then moves it only forward.
+fn lifecycle(mapping: &Mapping, decision: &Decision) -> Option<String> {
+    let r = &decision.route;
+    let by_stage = mapping.lifecycle.get(&r.lead_stage).map(String::as_str);
+    let by_score = (r.motion != Motion::Disqualified)
+        .then(|| {
+            mapping
+                .lifecycle_thresholds
+                .iter()
+                .rev()
+                .find(|(score, _)| decision.score.pql >= *score)
+                .map(|(_, stage)| stage.as_str())
+        })
+        .flatten();
+    furthest_lifecycle(by_stage, by_score).map(str::to_string)
 }
 
 /// The desired records for `decisions`. Contacts are grouped by account; a person in several
@@ -459,7 +494,7 @@ pub fn build(
         let a = Account {
             decision,
             owner: r.owner.as_deref().and_then(|o| mapping.owner_id(o)),
-            lifecycle: mapping.lifecycle.get(&r.lead_stage).cloned(),
+            lifecycle: lifecycle(mapping, decision),
             primary: list
                 .iter()
                 .filter(ours)
@@ -490,8 +525,8 @@ pub fn build(
         if let Some(email) = &a.primary {
             lead(&mut d, &a, mapping, email);
         }
-        if let Some(activation) = &r.activation {
-            task(&mut d, &a, activation);
+        for open in &r.open {
+            task(&mut d, &a, open);
         }
     }
     d
@@ -592,6 +627,68 @@ mod tests {
     /// `hubspot check` reports validation rules on what `schema` says pqlsync writes: a
     /// property the sync starts writing must be listed there too.
     #[test]
+    fn lifecycle_is_the_furthest_of_stage_and_score_and_never_for_the_disqualified() {
+        use crate::route::Motion;
+        let mapping = Mapping {
+            lifecycle: BTreeMap::from([
+                (LeadStage::Interested, "marketingqualifiedlead".to_string()),
+                (LeadStage::TrialGreen, "salesqualifiedlead".to_string()),
+                (LeadStage::SelfCheckedOut, "customer".to_string()),
+            ]),
+            lifecycle_thresholds: vec![
+                (60, "marketingqualifiedlead".to_string()),
+                (85, "salesqualifiedlead".to_string()),
+            ],
+            ..Mapping::default()
+        };
+        let cases = [
+            (LeadStage::New, Motion::SelfServe, 59, None),
+            (
+                LeadStage::New,
+                Motion::SelfServe,
+                60,
+                Some("marketingqualifiedlead"),
+            ),
+            (
+                LeadStage::Interested,
+                Motion::SelfServe,
+                84,
+                Some("marketingqualifiedlead"),
+            ),
+            (
+                LeadStage::Interested,
+                Motion::SelfServe,
+                85,
+                Some("salesqualifiedlead"),
+            ),
+            (
+                LeadStage::TrialGreen,
+                Motion::SelfServe,
+                72,
+                Some("salesqualifiedlead"),
+            ),
+            (
+                LeadStage::SelfCheckedOut,
+                Motion::Customer,
+                95,
+                Some("customer"),
+            ),
+            (LeadStage::Disqualified, Motion::Disqualified, 90, None),
+        ];
+        for (stage, motion, pql, want) in cases {
+            let mut d = decision("a1");
+            d.route.lead_stage = stage;
+            d.route.motion = motion;
+            d.score.pql = pql;
+            assert_eq!(
+                lifecycle(&mapping, &d).as_deref(),
+                want,
+                "{stage:?} {motion:?} PQL {pql}"
+            );
+        }
+    }
+
+    #[test]
     fn every_property_written_is_declared_in_the_schema() {
         use crate::decision::Facts;
         use crate::route::Motion;
@@ -601,11 +698,21 @@ mod tests {
         full.route.owner = Some("ae@example.com".into());
         full.route.lead_stage = LeadStage::TrialGreen;
         full.route.deal_stage = Some(DealStage::ClosedWon);
-        full.route.activation = Some(Task {
+        full.route.open = vec![Task {
             key: "a1:t1".into(),
+            trigger: crate::route::Trigger::HotPql,
+            fired: day,
             owner: Some("ae@example.com".into()),
             subject: "Call".into(),
+            body: "PQL 90".into(),
             due: day,
+            queue: Some("1002".into()),
+            task_type: crate::route::TaskType::Call,
+            priority: crate::route::Priority::High,
+        }];
+        full.score.expansion = Some(crate::score::Expansion {
+            score: 70,
+            signals: vec![],
         });
         full.facts = Facts {
             name: Some("Acme".into()),
@@ -625,6 +732,7 @@ mod tests {
             lead_pipeline: "lp".into(),
             lead_stages: BTreeMap::from([(LeadStage::TrialGreen, "green".to_string())]),
             lifecycle: BTreeMap::from([(LeadStage::TrialGreen, "salesqualifiedlead".to_string())]),
+            lifecycle_thresholds: vec![(60, "marketingqualifiedlead".to_string())],
         };
         let contacts = BTreeMap::from([(
             "a1".to_string(),
@@ -741,14 +849,16 @@ mod tests {
                 tier: Tier::Red,
                 fit_signals: vec![],
                 usage_signals: vec![],
+                expansion: None,
             },
             route: Route {
                 motion: Motion::SelfServe,
                 owner: None,
                 lead_stage: LeadStage::TrialRed,
                 deal_stage: None,
-                task: None,
-                activation: None,
+                tasks: vec![],
+                open: vec![],
+                checks: vec![],
                 reason: String::new(),
                 memory: Memory {
                     as_of: day,
@@ -759,6 +869,9 @@ mod tests {
                     trial_id: None,
                     tier: Tier::Red,
                     green_since: None,
+                    hot_since: None,
+                    last: Default::default(),
+                    open: vec![],
                 },
             },
             facts: Default::default(),

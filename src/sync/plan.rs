@@ -10,31 +10,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use super::lifecycle::lifecycle_forward;
 use super::model::{Desired, Link, Record};
 use super::state::SyncState;
 use crate::fmt::thousands;
 use crate::hubspot::{BATCH_LIMIT, ObjectType};
-
-/// HubSpot's default lifecycle stages, in order.
-const LIFECYCLE: &[&str] = &[
-    "subscriber",
-    "lead",
-    "marketingqualifiedlead",
-    "salesqualifiedlead",
-    "opportunity",
-    "customer",
-    "evangelist",
-];
-
-/// Whether moving from `current` to `desired` goes forward. Unknown stages (`other`, custom
-/// ones) are never moved from or to.
-pub fn lifecycle_forward(current: Option<&str>, desired: &str) -> bool {
-    let rank = |s: &str| LIFECYCLE.iter().position(|l| l.eq_ignore_ascii_case(s));
-    match current.map(str::trim).filter(|c| !c.is_empty()) {
-        None => rank(desired).is_some(),
-        Some(c) => matches!((rank(c), rank(desired)), (Some(a), Some(b)) if b > a),
-    }
-}
 
 /// One record to write.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,6 +5,7 @@
 use crate::hubspot::ObjectType;
 use crate::hubspot::api::{OptionValue, PropertyCreate, PropertyGroupCreate};
 use crate::hubspot::portal::options;
+use crate::route::Trigger;
 
 /// The property group pqlsync's properties live in.
 pub const GROUP: &str = "pqlsync";
@@ -118,6 +119,7 @@ pub fn hubspot_properties(object: ObjectType) -> &'static [&'static str] {
             "hs_task_status",
             "hs_task_priority",
             "hs_task_type",
+            "hs_queue_membership_ids",
             "hubspot_owner_id",
         ],
     }
@@ -193,6 +195,25 @@ pub fn properties() -> Vec<(ObjectType, PropertyCreate)> {
                     "pql_signals",
                     "PQL signals",
                     "The signals behind the PQL score, with their points.",
+                )
+            },
+        ),
+        (
+            Companies,
+            number(
+                "plg_expansion_score",
+                "PLG expansion score",
+                "Paying customers: how far usage outgrows the plan, 0–100 (empty for others).",
+            ),
+        ),
+        (
+            Companies,
+            PropertyCreate {
+                field_type: "textarea".into(),
+                ..text(
+                    "plg_expansion_signals",
+                    "PLG expansion signals",
+                    "The signals behind the expansion score, with their points.",
                 )
             },
         ),
@@ -276,7 +297,16 @@ pub fn properties() -> Vec<(ObjectType, PropertyCreate)> {
             unique(
                 "plg_task_key",
                 "PLG task key",
-                "Identifies the Green activation this task was created for.",
+                "Identifies the playbook occurrence (trigger, account, occasion) this task was created for.",
+            ),
+        ),
+        (
+            Tasks,
+            select(
+                "plg_trigger",
+                "PLG trigger",
+                "The playbook trigger that created this task.",
+                options(&Trigger::ALL.map(|t| (t.as_str(), t.label()))),
             ),
         ),
     ]

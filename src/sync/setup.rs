@@ -91,6 +91,7 @@ pub fn mapping(hs: &HubspotConfig, readiness: &Readiness, portal: &Portal) -> Ma
     let mut mapping = Mapping {
         owners: portal.owners.clone(),
         lifecycle: hs.lifecycle.clone(),
+        lifecycle_thresholds: hs.lifecycle_thresholds.clone(),
         ..Mapping::default()
     };
     if let Some((id, stages)) = readiness.pipelines.get(&ObjectType::Deals) {
@@ -135,5 +136,6 @@ pub fn offline_mapping(hs: &HubspotConfig, owners: &[String]) -> Mapping {
             .map(|(s, l)| (*s, format!("{{{{stage:{l}}}}}")))
             .collect(),
         lifecycle: hs.lifecycle.clone(),
+        lifecycle_thresholds: hs.lifecycle_thresholds.clone(),
     }
 }

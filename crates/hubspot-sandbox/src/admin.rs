@@ -67,6 +67,31 @@ pub async fn set_refused(State(s): State<Arc<Shared>>, body: Bytes) -> Response 
     }
 }
 
+/// `POST /_sandbox/queues {"id": "1001", "name": "Trial rescue"?}`: add a task queue to the
+/// portal, as someone creating one in HubSpot's UI would, so tasks' `hs_queue_membership_ids`
+/// takes its id from now on. Adding a queue that exists changes nothing. Queue ids are
+/// numeric in HubSpot; anything else is refused, so a test cannot rely on an id no portal has.
+pub async fn add_queue(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Queue {
+        id: String,
+        name: Option<String>,
+    }
+    match serde_json::from_slice::<Queue>(&body) {
+        Ok(q) if !q.id.is_empty() && q.id.bytes().all(|b| b.is_ascii_digit()) => {
+            let mut store = lock(&s.store);
+            let queue = store.add_queue(&q.id, q.name.as_deref());
+            axum::Json(json!({"id": queue.value, "name": queue.label})).into_response()
+        }
+        Ok(q) => admin_error(format!(
+            "id must be a task queue id of digits only (e.g. \"1001\"), not {:?}",
+            q.id
+        )),
+        Err(e) => admin_error(e.to_string()),
+    }
+}
+
 /// Answer the next `times` requests of `route` with a 200 HTML page instead of their JSON,
 /// after processing them: a proxy in the way. `route` is `METHOD /path` (no query string):
 /// either a path exactly as requested (`"POST /crm/v3/objects/leads/batch/read"`), or a route

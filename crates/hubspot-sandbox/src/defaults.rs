@@ -18,6 +18,9 @@ use super::model::{
 pub const DEAL_PIPELINE: &str = "default";
 /// The default lead pipeline's id.
 pub const LEAD_PIPELINE: &str = "lead-pipeline-id";
+/// Tasks' queue property: a checkbox whose options are the portal's task queues (by id), so
+/// a task in several queues holds their ids `;`-separated.
+pub const QUEUE_PROPERTY: &str = "hs_queue_membership_ids";
 
 /// `lifecyclestage` options, in HubSpot's order.
 pub const LIFECYCLE_STAGES: &[(&str, &str)] = &[
@@ -314,6 +317,9 @@ pub fn properties(kind: Kind) -> Vec<PropertyDef> {
                         ("LINKED_IN_MESSAGE", "Sales Navigator - InMail"),
                     ],
                 ),
+                // No options of its own: the portal's queues are added to it
+                // (`Store::add_queue`), from the config and at runtime.
+                prop(QUEUE_PROPERTY, "Queue", "enumeration", "checkbox", g),
                 owner(g),
             ]
         }

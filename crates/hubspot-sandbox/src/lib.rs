@@ -24,10 +24,12 @@
 //!   by equality and presence filters;
 //! - HubSpot's validation of writes, applied to the whole request as HubSpot does: batch size
 //!   (100), duplicate ids, string-only values, unknown properties, emails, numbers, dates,
-//!   enumeration options, pipeline stages, owners, unique values (409), and the lead rule (a
-//!   lead is created only with an association to a contact);
-//! - property definitions and groups, deal and lead pipelines, owners, HubSpot-defined
-//!   association types with their real ids, and associations (stored once, read both ways);
+//!   enumeration options, pipeline stages, owners, task queues, unique values (409), and the
+//!   lead rule (a lead is created only with an association to a contact);
+//! - property definitions and groups, deal and lead pipelines, owners, task queues (the
+//!   options of tasks' `hs_queue_membership_ids`, from `SandboxConfig::queues` and `POST
+//!   /_sandbox/queues`), HubSpot-defined association types with their real ids, and
+//!   associations (stored once, read both ways);
 //! - property validation rules, set and read on every dialect and enforced on 2026-09 writes:
 //!   `MAX_LENGTH`, `MIN_LENGTH`, `MAX_NUMBER`, `MIN_NUMBER`, `ALPHANUMERIC`,
 //!   `EMAIL_ALLOWED_DOMAINS`, `EMAIL_BLOCKED_DOMAINS` and `WHITESPACE`; a value a rule refuses
@@ -35,7 +37,9 @@
 //!   a rule of any other type is refused when set, never stored unenforced;
 //! - private-app rate limits (rolling 10 s window, optional daily budget) with HubSpot's
 //!   headers and 429 bodies; seeded fault injection (5xx before or after processing) and
-//!   latency; counters and a state dump under `/_sandbox/*` for tests.
+//!   latency; counters, a state dump and runtime task queues under `/_sandbox/*` for tests
+//!   (`GET /_sandbox/stats` and `/_sandbox/dump`, `POST /_sandbox/stats/reset`, `/limits`,
+//!   `/refuse`, `/garble` and `/queues`).
 //!
 //! What it simplifies, deliberately:
 //! - one portal, one token, nothing persisted; no archive/delete, merge, association labels
@@ -92,6 +96,10 @@ pub struct SandboxConfig {
     pub seed: u64,
     /// Owner emails; each gets a numeric owner id (70000001, 70000002, ...).
     pub owners: Vec<String>,
+    /// Task queue ids (numeric strings, "1001"); each becomes an option of tasks'
+    /// `hs_queue_membership_ids`, labelled "Queue 1001", in this order. `POST
+    /// /_sandbox/queues` adds more at runtime.
+    pub queues: Vec<String>,
 }
 
 impl Default for SandboxConfig {
@@ -104,6 +112,7 @@ impl Default for SandboxConfig {
             latency: Duration::ZERO,
             seed: 0,
             owners: Vec::new(),
+            queues: Vec::new(),
         }
     }
 }
@@ -136,7 +145,7 @@ pub struct Sandbox {
 impl Sandbox {
     pub fn new(config: SandboxConfig) -> Sandbox {
         let shared = Shared {
-            store: Mutex::new(store::Store::new(&config.owners)),
+            store: Mutex::new(store::Store::new(&config.owners, &config.queues)),
             limits: Mutex::new(limits::RateLimits::new(
                 config.requests_per_10s,
                 config.daily_limit,

@@ -988,7 +988,7 @@ mod tests {
 
     #[test]
     fn values_are_checked_against_types_options_pipelines_and_owners() {
-        let store = Store::new(&["o@x.com".to_string()]);
+        let store = Store::new(&["o@x.com".to_string()], &[]);
         let codes = |kind: Kind, props: &[(&str, &str)]| -> Vec<String> {
             store
                 .check_values(kind, &input(props).properties, None, Dialect::Legacy)
@@ -1054,8 +1054,59 @@ mod tests {
     }
 
     #[test]
+    fn task_types_priorities_and_queues_are_checked_against_their_options() {
+        let mut store = Store::new(&[], &["1001".to_string(), "1002".to_string()]);
+        // The value refused in each case, or `None` when the write passes.
+        let cases: &[(&str, &str, Option<&str>)] = &[
+            ("hs_task_type", "CALL", None),
+            ("hs_task_type", "EMAIL", None),
+            ("hs_task_type", "TODO", None),
+            ("hs_task_type", "PHONE", Some("PHONE")),
+            ("hs_task_priority", "LOW", None),
+            ("hs_task_priority", "MEDIUM", None),
+            ("hs_task_priority", "HIGH", None),
+            ("hs_task_priority", "URGENT", Some("URGENT")),
+            ("hs_queue_membership_ids", "1001", None),
+            ("hs_queue_membership_ids", "1001;1002", None),
+            ("hs_queue_membership_ids", "", None),
+            ("hs_queue_membership_ids", "999", Some("999")),
+            ("hs_queue_membership_ids", "1001;999", Some("999")),
+            ("hs_queue_membership_ids", "1003", Some("1003")),
+        ];
+        let check = |store: &Store, name: &str, value: &str, refused: Option<&str>| {
+            let details = store.check_values(
+                Kind::Tasks,
+                &input(&[(name, value)]).properties,
+                None,
+                Dialect::Legacy,
+            );
+            match refused {
+                None => assert!(details.is_empty(), "{name}={value:?}: {details:?}"),
+                Some(bad) => {
+                    assert_eq!(details.len(), 1, "{name}={value:?}: {details:?}");
+                    assert_eq!(details[0].code.as_deref(), Some("INVALID_OPTION"));
+                    assert!(
+                        details[0]
+                            .message
+                            .starts_with(&format!("{bad} was not one of the allowed options: [")),
+                        "{name}={value:?}: {}",
+                        details[0].message
+                    );
+                }
+            }
+        };
+        for (name, value, refused) in cases {
+            check(&store, name, value, *refused);
+        }
+        // A queue added after start is an option from then on.
+        store.add_queue("1003", Some("Trial rescue"));
+        check(&store, "hs_queue_membership_ids", "1003", None);
+        check(&store, "hs_queue_membership_ids", "1002;1003", None);
+    }
+
+    #[test]
     fn validation_rules_are_checked_on_2026_09_only() {
-        let mut store = Store::new(&[]);
+        let mut store = Store::new(&[], &[]);
         let rule = |args: &[&str]| json!({ "ruleArguments": args });
         store
             .put_validation_rule(Kind::Companies, "name", "MAX_LENGTH", &rule(&["3"]))

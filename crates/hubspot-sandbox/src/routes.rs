@@ -177,6 +177,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/_sandbox/limits", post(admin::set_limits))
         .route("/_sandbox/refuse", post(admin::set_refused))
         .route("/_sandbox/garble", post(admin::set_garbled))
+        .route("/_sandbox/queues", post(admin::add_queue))
         .with_state(shared);
     admin.merge(api)
 }

@@ -1,6 +1,7 @@
-//! The portal's state: records, property definitions and groups, pipelines, owners and
-//! associations. Every operation is synchronous and runs under one lock held by the caller,
-//! so a batch is validated and applied atomically, as HubSpot fails or applies a batch whole.
+//! The portal's state: records, property definitions and groups, pipelines, owners, task
+//! queues and associations. Every operation is synchronous and runs under one lock held by
+//! the caller, so a batch is validated and applied atomically, as HubSpot fails or applies a
+//! batch whole.
 //!
 //! The object, schema, association and validation-rule operations live in `objects.rs`,
 //! `schema.rs`, `associations.rs` and `validations.rs` as further `impl Store` blocks.
@@ -13,7 +14,9 @@ use serde_json::{Value, json};
 
 use super::defaults;
 use super::kinds::Kind;
-use super::model::{Association, GroupDef, OwnerDef, PipelineDef, PropertyDef, Record, rfc3339};
+use super::model::{
+    Association, GroupDef, OptionDef, OwnerDef, PipelineDef, PropertyDef, Record, rfc3339,
+};
 use super::rules::Rule;
 
 /// First record id. Ids come from one counter for all object types, so an id names one record
@@ -49,8 +52,9 @@ pub struct Store {
 }
 
 impl Store {
-    pub fn new(owner_emails: &[String]) -> Store {
-        Store {
+    /// A fresh portal with owners for `owner_emails` and the task queues `queue_ids`.
+    pub fn new(owner_emails: &[String], queue_ids: &[String]) -> Store {
+        let mut store = Store {
             objects: Kind::ALL
                 .into_iter()
                 .map(|k| (k, BTreeMap::new()))
@@ -75,7 +79,36 @@ impl Store {
             next_pipeline: FIRST_PIPELINE_ID,
             by_value: RefCell::new(HashMap::new()),
             by_end: HashMap::new(),
+        };
+        for id in queue_ids {
+            store.add_queue(id, None);
         }
+        store
+    }
+
+    /// Add task queue `id` (labelled `name`, else "Queue {id}") to the portal. HubSpot checks
+    /// tasks' queue property against the portal's queues as it checks any enumeration against
+    /// its options, so the queues are kept as that property's options: the properties API and
+    /// the enumeration check then see them with nothing else to keep in step. A queue that
+    /// exists is left as it is. Returns the queue's option.
+    pub fn add_queue(&mut self, id: &str, name: Option<&str>) -> &OptionDef {
+        let def = self
+            .properties
+            .get_mut(&Kind::Tasks)
+            .and_then(|list| list.iter_mut().find(|p| p.name == defaults::QUEUE_PROPERTY))
+            .expect("tasks have the queue property");
+        if let Some(at) = def.options.iter().position(|o| o.value == id) {
+            return &def.options[at];
+        }
+        let display_order = def.options.len() as i32;
+        def.options.push(OptionDef {
+            label: name.map_or_else(|| format!("Queue {id}"), str::to_string),
+            value: id.to_string(),
+            description: None,
+            display_order,
+            hidden: false,
+        });
+        def.options.last().expect("just pushed")
     }
 
     pub fn next_record_id(&mut self) -> u64 {
@@ -329,4 +362,51 @@ pub fn normalise(kind: Kind, property: &str, value: &str) -> String {
 /// The current time, for record and batch timestamps.
 pub fn now() -> DateTime<Utc> {
     Utc::now()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue_options(store: &Store) -> Vec<(String, String, i32)> {
+        store
+            .property(Kind::Tasks, defaults::QUEUE_PROPERTY)
+            .expect("tasks have the queue property")
+            .options
+            .iter()
+            .map(|o| (o.value.clone(), o.label.clone(), o.display_order))
+            .collect()
+    }
+
+    #[test]
+    fn queues_are_options_of_the_task_queue_property_added_once() {
+        let mut store = Store::new(&[], &["1001".to_string(), "1002".to_string()]);
+        let def = store
+            .property(Kind::Tasks, defaults::QUEUE_PROPERTY)
+            .unwrap();
+        assert_eq!(
+            (
+                def.kind.as_str(),
+                def.field_type.as_str(),
+                def.label.as_str()
+            ),
+            ("enumeration", "checkbox", "Queue")
+        );
+        assert_eq!(
+            queue_options(&store),
+            vec![
+                ("1001".into(), "Queue 1001".into(), 0),
+                ("1002".into(), "Queue 1002".into(), 1)
+            ]
+        );
+        assert_eq!(
+            store.add_queue("1003", Some("Trial rescue")).display_order,
+            2
+        );
+        // Adding a queue again, under any name, leaves it as it was.
+        assert_eq!(store.add_queue("1003", Some("Other")).label, "Trial rescue");
+        assert_eq!(store.add_queue("1001", None).label, "Queue 1001");
+        assert_eq!(queue_options(&store).len(), 3);
+        assert!(queue_options(&Store::new(&[], &[])).is_empty());
+    }
 }

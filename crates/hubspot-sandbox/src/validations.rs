@@ -317,7 +317,7 @@ mod tests {
 
     #[test]
     fn a_put_replaces_only_the_rule_of_its_type() {
-        let mut store = Store::new(&[]);
+        let mut store = Store::new(&[], &[]);
         let put = |s: &mut Store, t: &str, args: Value| {
             s.put_validation_rule(Kind::Companies, "name", t, &json!({"ruleArguments": args}))
         };

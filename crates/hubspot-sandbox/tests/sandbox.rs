@@ -511,6 +511,152 @@ async fn invalid_values_are_refused() {
 }
 
 #[tokio::test]
+async fn task_queues_are_options_checked_on_every_write_and_added_at_runtime() {
+    let s = start(SandboxConfig {
+        queues: vec!["1001".into(), "1002".into()],
+        ..config()
+    })
+    .await;
+    s.setup().await;
+    let r = s
+        .get("/crm/v3/properties/tasks/hs_queue_membership_ids")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        (&r.body["type"], &r.body["fieldType"], &r.body["label"]),
+        (&json!("enumeration"), &json!("checkbox"), &json!("Queue"))
+    );
+    assert_eq!(
+        r.body["options"],
+        json!([
+            {"label": "Queue 1001", "value": "1001", "displayOrder": 0, "hidden": false},
+            {"label": "Queue 1002", "value": "1002", "displayOrder": 1, "hidden": false}
+        ])
+    );
+
+    // Each write path that validates values, with a queue value and the one it refuses.
+    let due = "2025-01-01T09:00:00Z";
+    let create = |queues: &str| {
+        json!({"properties": {"hs_timestamp": due,
+            "hs_queue_membership_ids": queues}})
+    };
+    let r = s.post("/crm/v3/objects/tasks", create("1001;1002")).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let upsert = |queues: &str| {
+        json!({"inputs": [{"id": "k", "idProperty": "plg_task_key",
+            "properties": {"hs_timestamp": due, "hs_queue_membership_ids": queues}}]})
+    };
+    let update = |queues: &str| {
+        json!({"inputs": [{"id": id,
+            "properties": {"hs_queue_membership_ids": queues}}]})
+    };
+    let patch = |queues: &str| json!({"properties": {"hs_queue_membership_ids": queues}});
+    let refused = |r: &Reply, bad: &str| {
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert_eq!(r.body["category"], "VALIDATION_ERROR");
+        assert_eq!(r.body["errors"][0]["code"], "INVALID_OPTION", "{}", r.body);
+        let m = r.body["errors"][0]["message"].as_str().unwrap();
+        assert!(
+            m.starts_with(&format!("{bad} was not one of the allowed options")),
+            "{m}"
+        );
+    };
+    for bad in ["1001;999", "2002"] {
+        let named = bad.rsplit(';').next().unwrap();
+        refused(&s.post("/crm/v3/objects/tasks", create(bad)).await, named);
+        refused(
+            &s.post(
+                "/crm/objects/2026-09/tasks/batch/create",
+                json!({"inputs": [{"properties": create(bad)["properties"], "associations": []}]}),
+            )
+            .await,
+            named,
+        );
+        refused(
+            &s.post("/crm/v3/objects/tasks/batch/upsert", upsert(bad))
+                .await,
+            named,
+        );
+        refused(
+            &s.post("/crm/v3/objects/tasks/batch/update", update(bad))
+                .await,
+            named,
+        );
+        refused(
+            &s.patch(&format!("/crm/v3/objects/tasks/{id}"), patch(bad))
+                .await,
+            named,
+        );
+    }
+    // "" clears the queues, as it clears any value.
+    let r = s
+        .patch(&format!("/crm/v3/objects/tasks/{id}"), patch(""))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // A queue created after start is taken from then on, added once however often it is
+    // posted.
+    for _ in 0..2 {
+        let r = s
+            .send(
+                reqwest::Method::POST,
+                "/_sandbox/queues",
+                Some(json!({"id": "2002", "name": "Trial rescue"})),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body, json!({"id": "2002", "name": "Trial rescue"}));
+    }
+    let r = s
+        .get("/crm/v3/properties/tasks/hs_queue_membership_ids")
+        .await;
+    assert_eq!(
+        r.body["options"][2],
+        json!({"label": "Trial rescue", "value": "2002", "displayOrder": 2, "hidden": false})
+    );
+    assert_eq!(r.body["options"].as_array().unwrap().len(), 3);
+    for (path, body) in [
+        ("/crm/v3/objects/tasks", create("2002")),
+        ("/crm/v3/objects/tasks/batch/upsert", upsert("1001;2002")),
+        ("/crm/v3/objects/tasks/batch/update", update("2002")),
+    ] {
+        let r = s.post(path, body).await;
+        assert!(matches!(r.status, 200 | 201), "{path}: {}", r.body);
+    }
+    let r = s
+        .get(&format!(
+            "/crm/v3/objects/tasks/{id}?properties=hs_queue_membership_ids"
+        ))
+        .await;
+    assert_eq!(r.body["properties"]["hs_queue_membership_ids"], "2002");
+
+    // Queue ids are numeric.
+    for body in [
+        json!({"id": "trial-rescue", "name": "Trial rescue"}),
+        json!({"id": "", "name": "Trial rescue"}),
+        json!({"id": "12a"}),
+        json!({"name": "Trial rescue"}),
+    ] {
+        let r = s
+            .send(
+                reqwest::Method::POST,
+                "/_sandbox/queues",
+                Some(body.clone()),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        assert_eq!(r.body["status"], "error", "{body}");
+    }
+    let r = s
+        .get("/crm/v3/properties/tasks/hs_queue_membership_ids")
+        .await;
+    assert_eq!(r.body["options"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
 async fn leads_need_a_contact_to_be_created() {
     let s = server().await;
     s.setup().await;

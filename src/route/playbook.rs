@@ -1,0 +1,641 @@
+//! Playbooks: the moments a rep should step in, each a trigger that turns into one HubSpot task
+//! in the trigger's queue, once per occurrence.
+//!
+//! A trigger's rule says when it fires and what one occurrence is (an activation, a crossing of
+//! the hot-PQL line, a meeting, a help request, a trial, a cooldown period); the occurrence's
+//! key names the task, so the sync creates it once however often a day is re-run. The previous
+//! decision ([`Memory`]) carries what fired last, and the tasks fired in the last
+//! [`OPEN_DAYS`] days stay wanted, so a task that did not reach HubSpot is retried rather than
+//! lost. Every function is pure; templates are rendered here too, at the moment a trigger
+//! fires, so a task says what the account looked like when it fired.
+
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDate, TimeDelta};
+use serde::{Deserialize, Serialize};
+
+use super::{Account, Motion, TrialStatus, trial_days};
+use crate::score::Tier;
+
+/// A moment a rep should step in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    Green,
+    HotPql,
+    MeetingBooked,
+    HelpRequested,
+    TrialEnding,
+    Rescue,
+    Expansion,
+}
+
+impl Trigger {
+    pub const ALL: [Trigger; 7] = [
+        Trigger::Green,
+        Trigger::HotPql,
+        Trigger::MeetingBooked,
+        Trigger::HelpRequested,
+        Trigger::TrialEnding,
+        Trigger::Rescue,
+        Trigger::Expansion,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Green => "green",
+            Trigger::HotPql => "hot_pql",
+            Trigger::MeetingBooked => "meeting_booked",
+            Trigger::HelpRequested => "help_requested",
+            Trigger::TrialEnding => "trial_ending",
+            Trigger::Rescue => "rescue",
+            Trigger::Expansion => "expansion",
+        }
+    }
+
+    /// How HubSpot shows it (the `plg_trigger` option label).
+    pub fn label(self) -> &'static str {
+        match self {
+            Trigger::Green => "Turned Green",
+            Trigger::HotPql => "Hot PQL",
+            Trigger::MeetingBooked => "Meeting booked",
+            Trigger::HelpRequested => "Help requested",
+            Trigger::TrialEnding => "Trial ending",
+            Trigger::Rescue => "Trial rescue",
+            Trigger::Expansion => "Expansion",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Trigger> {
+        Trigger::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// Whether the trigger is about winning a prospect (every one but `expansion`): customers
+    /// and disqualified accounts get none of these.
+    pub fn is_prospect(self) -> bool {
+        self != Trigger::Expansion
+    }
+
+    /// What one occurrence is, for `explain` and the docs.
+    pub fn once_per(self) -> &'static str {
+        match self {
+            Trigger::Green => "activation",
+            Trigger::HotPql => "crossing of the threshold",
+            Trigger::MeetingBooked => "meeting",
+            Trigger::HelpRequested => "request",
+            Trigger::TrialEnding | Trigger::Rescue => "trial",
+            Trigger::Expansion => "cooldown period",
+        }
+    }
+}
+
+/// HubSpot's `hs_task_type` values a playbook may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum TaskType {
+    Todo,
+    Call,
+    Email,
+}
+
+impl TaskType {
+    pub const ALL: [TaskType; 3] = [TaskType::Todo, TaskType::Call, TaskType::Email];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskType::Todo => "TODO",
+            TaskType::Call => "CALL",
+            TaskType::Email => "EMAIL",
+        }
+    }
+}
+
+/// HubSpot's `hs_task_priority` values a playbook may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Priority {
+    Low,
+    Medium,
+    High,
+}
+
+impl Priority {
+    pub const ALL: [Priority; 3] = [Priority::Low, Priority::Medium, Priority::High];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "LOW",
+            Priority::Medium => "MEDIUM",
+            Priority::High => "HIGH",
+        }
+    }
+}
+
+/// One configured playbook: what the task for a trigger looks like and where it goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Playbook {
+    pub trigger: Trigger,
+    /// HubSpot task queue id (`hs_queue_membership_ids`), if the task goes to a queue.
+    pub queue: Option<String>,
+    pub task_type: TaskType,
+    pub priority: Priority,
+    /// Days after the trigger fires that the task is due.
+    pub due_days: i64,
+    /// Subject and body templates (minijinja); [`TEMPLATE_NAMES`] lists what they may name.
+    pub subject: String,
+    pub body: String,
+}
+
+impl Playbook {
+    /// The trigger's playbook with every default: no queue, the trigger's usual task type
+    /// and priority, the default templates.
+    pub fn new(trigger: Trigger, due_days: i64) -> Playbook {
+        let (task_type, priority) = default_kind(trigger);
+        Playbook {
+            trigger,
+            queue: None,
+            task_type,
+            priority,
+            due_days,
+            subject: default_subject(trigger).into(),
+            body: DEFAULT_BODY.into(),
+        }
+    }
+
+    /// Without `[[routing.playbooks]]`, the one task pqlsync always made: a HIGH to-do when
+    /// the trial turns Green.
+    pub fn green(due_days: i64) -> Playbook {
+        Playbook::new(Trigger::Green, due_days)
+    }
+}
+
+/// The task type and priority a trigger's task gets unless its playbook says otherwise:
+/// a call where a live conversation is the point, an email where a nudge is.
+pub fn default_kind(trigger: Trigger) -> (TaskType, Priority) {
+    match trigger {
+        Trigger::Green => (TaskType::Todo, Priority::High),
+        Trigger::HotPql => (TaskType::Call, Priority::High),
+        Trigger::MeetingBooked => (TaskType::Todo, Priority::High),
+        Trigger::HelpRequested => (TaskType::Call, Priority::High),
+        Trigger::TrialEnding => (TaskType::Email, Priority::Medium),
+        Trigger::Rescue => (TaskType::Email, Priority::Medium),
+        Trigger::Expansion => (TaskType::Todo, Priority::Medium),
+    }
+}
+
+/// The default subject of each trigger's task.
+pub fn default_subject(trigger: Trigger) -> &'static str {
+    match trigger {
+        Trigger::Green => "PQL turned Green: account {{ account_id }} scored {{ score }}",
+        Trigger::HotPql => "Hot PQL: {{ account }} scored {{ score }}, reach out live",
+        Trigger::MeetingBooked => "Meeting booked: {{ account }} (PQL {{ score }})",
+        Trigger::HelpRequested => "Help requested: {{ account }} (PQL {{ score }})",
+        Trigger::TrialEnding => {
+            "Trial ending in {{ days_left }} days: {{ account }} has not checked out"
+        }
+        Trigger::Rescue => "Rescue: {{ account }} is still Red on trial day {{ trial_day }}",
+        Trigger::Expansion => "Expansion: {{ account }} scored {{ expansion_score }} for expansion",
+    }
+}
+
+/// The default body: the score and the signals that explain it.
+pub const DEFAULT_BODY: &str = "PQL {{ score }} ({{ tier }}). {{ signals }}\
+{% if expansion_score is not none %}\nExpansion {{ expansion_score }}. {{ expansion_signals }}{% endif %}";
+
+/// What a subject or body template may name.
+pub const TEMPLATE_NAMES: &[(&str, &str)] = &[
+    ("account", "the account's name, or its id when it has none"),
+    ("account_id", "the account id"),
+    ("trigger", "the trigger, e.g. hot_pql"),
+    ("score", "the PQL score, 0–100"),
+    ("fit_score", "the fit score"),
+    ("usage_score", "the usage score"),
+    ("tier", "red, yellow or green"),
+    ("signals", "the PQL signals that fired, `; `-separated"),
+    (
+        "expansion_score",
+        "the expansion score (customers; none for others)",
+    ),
+    ("expansion_signals", "the expansion signals that fired"),
+    ("seats", "the account's seats"),
+    (
+        "trial_day",
+        "days since the trial started (none without a trial)",
+    ),
+    (
+        "days_left",
+        "days until the trial ends (none without a trial)",
+    ),
+];
+
+/// Tasks stay wanted this many days after their trigger fired: a task HubSpot did not
+/// confirm (an outage, a failed batch) is sent again by the next runs, and created once.
+pub const OPEN_DAYS: i64 = 7;
+
+/// An event older than this when pqlsync first sees it (a first run, an export that arrived
+/// late beyond the partition slack) makes no task: the moment to act on it has passed.
+pub const EVENT_DAYS: i64 = 3;
+
+/// A product event routing acts on once: a meeting booked, a help request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// The event's message id, or its day when it has none.
+    pub id: String,
+    pub day: NaiveDate,
+}
+
+/// The last occurrence of a trigger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Last {
+    pub key: String,
+    pub day: NaiveDate,
+}
+
+/// A task for the owner: one occurrence of one trigger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    /// Stable per occurrence: the sync creates the task once.
+    pub key: String,
+    pub trigger: Trigger,
+    /// The day the trigger fired.
+    pub fired: NaiveDate,
+    pub owner: Option<String>,
+    pub subject: String,
+    pub body: String,
+    pub due: NaiveDate,
+    pub queue: Option<String>,
+    pub task_type: TaskType,
+    pub priority: Priority,
+}
+
+/// How one trigger came out for one account today.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub trigger: Trigger,
+    /// Off: no playbook configured for the trigger.
+    pub enabled: bool,
+    pub fired: bool,
+    /// Why it fired, or why not.
+    pub why: String,
+    /// When it last fired, today included.
+    pub last: Option<NaiveDate>,
+}
+
+/// The thresholds the triggers read, from `[routing]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Thresholds {
+    pub hot_pql_score: u8,
+    pub trial_ending_days: i64,
+    pub rescue_after_days: i64,
+    pub expansion_threshold: u8,
+    pub expansion_cooldown_days: i64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            hot_pql_score: 85,
+            trial_ending_days: 2,
+            rescue_after_days: 5,
+            expansion_threshold: 70,
+            expansion_cooldown_days: 30,
+        }
+    }
+}
+
+/// What routing already decided today, which the triggers read.
+#[derive(Debug, Clone, Copy)]
+pub struct Today<'a> {
+    pub as_of: NaiveDate,
+    pub motion: Motion,
+    pub owner: Option<&'a str>,
+    /// The Green activation under way and whether it began today.
+    pub green_since: Option<NaiveDate>,
+    pub green_continuing: bool,
+    /// Since when the PQL score has been at or above the hot line, without a break.
+    pub hot_since: Option<NaiveDate>,
+    pub hot_continuing: bool,
+}
+
+/// Whether a trigger fires today, with the occurrence key when it does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    Fire { key: String, why: String },
+    Quiet(String),
+}
+
+/// The playbooks' result for one account.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Fired {
+    /// Tasks fired today, in trigger order.
+    pub tasks: Vec<Task>,
+    /// Tasks fired in the last [`OPEN_DAYS`] days, today's included: what the sync wants.
+    pub open: Vec<Task>,
+    pub checks: Vec<Check>,
+    /// Each trigger's last occurrence, to remember.
+    pub last: BTreeMap<Trigger, Last>,
+}
+
+/// Evaluate every trigger for one account. `prior_last` and `prior_open` come from the
+/// previous decision. Pure.
+pub fn evaluate(
+    playbooks: &[Playbook],
+    thresholds: &Thresholds,
+    account: &Account,
+    today: Today<'_>,
+    prior_last: &BTreeMap<Trigger, Last>,
+    prior_open: &[Task],
+) -> Fired {
+    let as_of = today.as_of;
+    let mut fired = Fired {
+        last: prior_last.clone(),
+        open: prior_open
+            .iter()
+            .filter(|t| (as_of - t.fired).num_days() < OPEN_DAYS && t.fired < as_of)
+            .cloned()
+            .collect(),
+        ..Fired::default()
+    };
+    for trigger in Trigger::ALL {
+        let playbook = playbooks.iter().find(|p| p.trigger == trigger);
+        let last = prior_last.get(&trigger);
+        let Some(playbook) = playbook else {
+            fired.checks.push(Check {
+                trigger,
+                enabled: false,
+                fired: false,
+                why: "no playbook configured".into(),
+                last: last.map(|l| l.day),
+            });
+            continue;
+        };
+        match outcome(trigger, thresholds, account, &today, last) {
+            Outcome::Quiet(why) => fired.checks.push(Check {
+                trigger,
+                enabled: true,
+                fired: false,
+                why,
+                last: last.map(|l| l.day),
+            }),
+            Outcome::Fire { key, why } => {
+                let task = task(playbook, account, &today, key.clone());
+                fired.open.retain(|t| t.key != task.key);
+                fired.open.push(task.clone());
+                fired.tasks.push(task);
+                fired.last.insert(trigger, Last { key, day: as_of });
+                fired.checks.push(Check {
+                    trigger,
+                    enabled: true,
+                    fired: true,
+                    why,
+                    last: Some(as_of),
+                });
+            }
+        }
+    }
+    fired
+}
+
+/// One trigger's rule. Pure.
+fn outcome(
+    trigger: Trigger,
+    t: &Thresholds,
+    a: &Account,
+    today: &Today<'_>,
+    last: Option<&Last>,
+) -> Outcome {
+    use Outcome::*;
+    let as_of = today.as_of;
+    let id = &a.account_id;
+    if trigger.is_prospect() {
+        match today.motion {
+            Motion::Customer => return Quiet("a customer: no trial triggers".into()),
+            Motion::Disqualified => return Quiet("disqualified: no trial triggers".into()),
+            Motion::SelfServe | Motion::SalesAssisted => {}
+        }
+    }
+    let trial = a.trial_id.as_deref().unwrap_or("-");
+    let already = |key: &str| last.filter(|l| l.key == key).map(|l| l.day);
+    match trigger {
+        Trigger::Green => match today.green_since {
+            None => Quiet(format!("tier is {}", a.tier)),
+            Some(since) if today.green_continuing => Quiet(format!(
+                "Green since {since}: fired once for this activation"
+            )),
+            Some(since) => Fire {
+                key: format!("{id}:{trial}:{since}"),
+                why: format!("turned Green (PQL {})", a.pql_score),
+            },
+        },
+        Trigger::HotPql => match today.hot_since {
+            None => Quiet(format!("PQL {} < {}", a.pql_score, t.hot_pql_score)),
+            Some(since) if today.hot_continuing => Quiet(format!(
+                "PQL ≥ {} since {since}: fired once for this crossing",
+                t.hot_pql_score
+            )),
+            Some(since) => Fire {
+                key: format!("{id}:hot_pql:{since}"),
+                why: format!("PQL {} reached {}", a.pql_score, t.hot_pql_score),
+            },
+        },
+        Trigger::MeetingBooked | Trigger::HelpRequested => {
+            let (event, what) = if trigger == Trigger::MeetingBooked {
+                (&a.last_meeting, "meeting booked")
+            } else {
+                (&a.last_help_request, "help request")
+            };
+            let Some(event) = event else {
+                return Quiet(format!("no {what} in the last 14 days"));
+            };
+            let key = format!("{id}:{}:{}", trigger.as_str(), event.id);
+            if let Some(day) = already(&key) {
+                return Quiet(format!(
+                    "{what} {} on {}: fired on {day}",
+                    event.id, event.day
+                ));
+            }
+            let age = (as_of - event.day).num_days();
+            if age > EVENT_DAYS {
+                return Quiet(format!(
+                    "{what} on {} is {age} days old (> {EVENT_DAYS}): too late for a task",
+                    event.day
+                ));
+            }
+            Fire {
+                key,
+                why: format!("{what} on {} ({})", event.day, event.id),
+            }
+        }
+        Trigger::TrialEnding => {
+            if a.trial_status != TrialStatus::Live {
+                return Quiet("no live trial".into());
+            }
+            let Some(end) = a.trial_end else {
+                return Quiet("the trial has no end date".into());
+            };
+            let left = (end - as_of).num_days();
+            if left > t.trial_ending_days {
+                return Quiet(format!(
+                    "trial ends {end}, in {left} days (> {})",
+                    t.trial_ending_days
+                ));
+            }
+            let key = format!("{id}:trial_ending:{trial}");
+            match already(&key) {
+                Some(day) => Quiet(format!("fired for this trial on {day}")),
+                None => Fire {
+                    key,
+                    why: format!(
+                        "trial ends {end}, in {left} days (≤ {}), no checkout",
+                        t.trial_ending_days
+                    ),
+                },
+            }
+        }
+        Trigger::Rescue => {
+            if a.trial_status != TrialStatus::Live {
+                return Quiet("no live trial".into());
+            }
+            let Some(day) = trial_days(a, as_of) else {
+                return Quiet("the trial has no start date".into());
+            };
+            if day < t.rescue_after_days {
+                return Quiet(format!("trial day {day} < {}", t.rescue_after_days));
+            }
+            if a.tier != Tier::Red {
+                return Quiet(format!("trial day {day}, tier is {}", a.tier));
+            }
+            let key = format!("{id}:rescue:{trial}");
+            match already(&key) {
+                Some(fired) => Quiet(format!("fired for this trial on {fired}")),
+                None => Fire {
+                    key,
+                    why: format!("still Red on trial day {day}"),
+                },
+            }
+        }
+        Trigger::Expansion => {
+            if today.motion != Motion::Customer {
+                return Quiet("not a paying customer".into());
+            }
+            let Some(score) = a.expansion_score else {
+                return Quiet("not a paying customer".into());
+            };
+            if score < t.expansion_threshold {
+                return Quiet(format!(
+                    "expansion score {score} < {}",
+                    t.expansion_threshold
+                ));
+            }
+            if let Some(l) = last {
+                let since = (as_of - l.day).num_days();
+                if since < t.expansion_cooldown_days {
+                    return Quiet(format!(
+                        "fired {} ({since} days ago): cooldown of {} days until {}",
+                        l.day,
+                        t.expansion_cooldown_days,
+                        l.day + TimeDelta::days(t.expansion_cooldown_days)
+                    ));
+                }
+            }
+            Fire {
+                key: format!("{id}:expansion:{as_of}"),
+                why: format!("expansion score {score} reached {}", t.expansion_threshold),
+            }
+        }
+    }
+}
+
+/// The template context of one account on one day.
+fn context(trigger: Trigger, a: &Account, as_of: NaiveDate) -> minijinja::Value {
+    use minijinja::Value;
+    let opt = |v: Option<i64>| v.map_or(Value::from(()), Value::from);
+    minijinja::context! {
+        account => a.name.clone().unwrap_or_else(|| a.account_id.clone()),
+        account_id => a.account_id.clone(),
+        trigger => trigger.as_str(),
+        score => a.pql_score,
+        fit_score => a.fit_score,
+        usage_score => a.usage_score,
+        tier => a.tier.as_str(),
+        signals => a.signals.clone(),
+        expansion_score => opt(a.expansion_score.map(i64::from)),
+        expansion_signals => a.expansion_signals.clone(),
+        seats => a.seats,
+        trial_day => opt(trial_days(a, as_of)),
+        days_left => opt(a.trial_end.map(|end| (end - as_of).num_days())),
+    }
+}
+
+/// Render `template` for `account`. Templates are checked when the config is read
+/// ([`check_template`]), so a failure here is a value the check could not foresee; the
+/// template's text is used rather than losing the task.
+pub fn render(template: &str, trigger: Trigger, account: &Account, as_of: NaiveDate) -> String {
+    let env = environment();
+    env.render_str(template, context(trigger, account, as_of))
+        .unwrap_or_else(|_| template.to_string())
+}
+
+fn environment() -> minijinja::Environment<'static> {
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env
+}
+
+/// The names a template may leave absent (`none`): not every account has them.
+const OPTIONAL_NAMES: &[&str] = &["expansion_score", "trial_day", "days_left"];
+const NUMBER_NAMES: &[&str] = &[
+    "score",
+    "fit_score",
+    "usage_score",
+    "expansion_score",
+    "seats",
+    "trial_day",
+    "days_left",
+];
+
+/// Check a template: it parses, and names only [`TEMPLATE_NAMES`]. Rendered against sample
+/// values, with the optional ones present and absent.
+pub fn check_template(template: &str) -> Result<(), String> {
+    let env = environment();
+    for present in [true, false] {
+        let sample: BTreeMap<&str, minijinja::Value> = TEMPLATE_NAMES
+            .iter()
+            .map(|(name, _)| {
+                let value = if !present && OPTIONAL_NAMES.contains(name) {
+                    minijinja::Value::from(())
+                } else if NUMBER_NAMES.contains(name) {
+                    minijinja::Value::from(1)
+                } else {
+                    minijinja::Value::from("x")
+                };
+                (*name, value)
+            })
+            .collect();
+        env.render_str(template, sample).map_err(|e| {
+            let names: Vec<&str> = TEMPLATE_NAMES.iter().map(|(n, _)| *n).collect();
+            format!("{e} (a template may name {})", names.join(", "))
+        })?;
+    }
+    Ok(())
+}
+
+fn task(p: &Playbook, a: &Account, today: &Today<'_>, key: String) -> Task {
+    let as_of = today.as_of;
+    Task {
+        key,
+        trigger: p.trigger,
+        fired: as_of,
+        owner: today.owner.map(str::to_string),
+        subject: render(&p.subject, p.trigger, a, as_of),
+        body: render(&p.body, p.trigger, a, as_of),
+        due: as_of + TimeDelta::days(p.due_days),
+        queue: p.queue.clone(),
+        task_type: p.task_type,
+        priority: p.priority,
+    }
+}
+
+#[cfg(test)]
+#[path = "playbook_tests.rs"]
+mod tests;

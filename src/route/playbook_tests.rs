@@ -1,0 +1,434 @@
+//! Table tests for every trigger, its boundaries and its once-per rule, through `route` (so
+//! the memory between days is the real one).
+
+use chrono::NaiveDate;
+
+use super::*;
+use crate::route::{Memory, OwnerPools, Policy, route};
+
+fn day(d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
+}
+
+fn policy() -> Policy {
+    Policy {
+        owners: OwnerPools {
+            enterprise: vec!["ae@example.com".into()],
+            self_serve: vec!["ssr@example.com".into()],
+        },
+        playbooks: Trigger::ALL
+            .into_iter()
+            .map(|t| Playbook {
+                queue: Some(format!("{}", 1000 + t as usize)),
+                ..Playbook::new(t, 1)
+            })
+            .collect(),
+        ..Policy::default()
+    }
+}
+
+/// A live trial that started on the 15th and ends on the 29th, Yellow at PQL 50.
+fn acct() -> Account {
+    Account {
+        account_id: "a1".into(),
+        seats: 3,
+        tier: Tier::Yellow,
+        pql_score: 50,
+        help_requested: false,
+        meeting_booked: false,
+        trial_status: TrialStatus::Live,
+        trial_id: Some("sub_1".into()),
+        trial_start: Some(day(15)),
+        subscription_status: Some("trialing".into()),
+        mrr: 0,
+        ever_active: true,
+        persona_disqualified: None,
+        name: Some("Acme".into()),
+        fit_score: 40,
+        usage_score: 57,
+        signals: "+25 teammates_invited_14d=3 (≥2)".into(),
+        expansion_score: None,
+        expansion_signals: String::new(),
+        trial_end: Some(day(29)),
+        last_meeting: None,
+        last_help_request: None,
+    }
+}
+
+fn customer(expansion: u8) -> Account {
+    Account {
+        subscription_status: Some("active".into()),
+        mrr: 4900,
+        trial_status: TrialStatus::Ended,
+        expansion_score: Some(expansion),
+        ..acct()
+    }
+}
+
+/// Route `days` in order, each day's memory feeding the next; the triggers fired each day.
+fn fired_over(trigger: Trigger, days: &[(NaiveDate, Account)]) -> Vec<Option<String>> {
+    let p = policy();
+    let mut prior: Option<Memory> = None;
+    let mut out = Vec::new();
+    for (d, a) in days {
+        let r = route(&p, a, prior.as_ref(), *d);
+        out.push(
+            r.tasks
+                .iter()
+                .find(|t| t.trigger == trigger)
+                .map(|t| t.key.clone()),
+        );
+        prior = Some(r.memory);
+    }
+    out
+}
+
+fn fires(trigger: Trigger, a: &Account, as_of: NaiveDate) -> bool {
+    fired_over(trigger, &[(as_of, a.clone())])[0].is_some()
+}
+
+fn pql(score: u8) -> Account {
+    Account {
+        pql_score: score,
+        ..acct()
+    }
+}
+
+#[test]
+fn hot_pql_fires_at_the_threshold_once_per_crossing() {
+    for (score, want) in [(84, false), (85, true), (86, true)] {
+        assert_eq!(
+            fires(Trigger::HotPql, &pql(score), day(20)),
+            want,
+            "PQL {score}"
+        );
+    }
+    let keys = fired_over(
+        Trigger::HotPql,
+        &[
+            (day(16), pql(84)),
+            (day(17), pql(85)),
+            (day(18), pql(90)),
+            (day(19), pql(84)),
+            (day(20), pql(86)),
+            (day(21), pql(86)),
+        ],
+    );
+    assert_eq!(
+        keys,
+        vec![
+            None,
+            Some("a1:hot_pql:2026-11-17".into()),
+            None,
+            None,
+            Some("a1:hot_pql:2026-11-20".into()),
+            None,
+        ],
+        "dropping below and rising again is a new crossing"
+    );
+}
+
+#[test]
+fn green_fires_once_per_activation() {
+    let green = Account {
+        tier: Tier::Green,
+        pql_score: 75,
+        ..acct()
+    };
+    let keys = fired_over(
+        Trigger::Green,
+        &[
+            (day(17), green.clone()),
+            (day(18), green.clone()),
+            (day(19), acct()),
+            (day(20), green),
+        ],
+    );
+    assert_eq!(
+        keys,
+        vec![
+            Some("a1:sub_1:2026-11-17".into()),
+            None,
+            None,
+            Some("a1:sub_1:2026-11-20".into()),
+        ]
+    );
+}
+
+fn with_meeting(id: &str, d: NaiveDate) -> Account {
+    Account {
+        last_meeting: Some(Event {
+            id: id.into(),
+            day: d,
+        }),
+        ..acct()
+    }
+}
+
+#[test]
+fn meeting_booked_fires_once_per_meeting() {
+    let keys = fired_over(
+        Trigger::MeetingBooked,
+        &[
+            (day(16), acct()),
+            (day(17), with_meeting("msg_1", day(17))),
+            (day(18), with_meeting("msg_1", day(17))),
+            (day(19), with_meeting("msg_2", day(19))),
+            // Without a message id the day is the meeting: a second run of the day adds none.
+            (day(20), with_meeting("2026-11-20", day(20))),
+            (day(21), with_meeting("2026-11-20", day(20))),
+        ],
+    );
+    assert_eq!(
+        keys,
+        vec![
+            None,
+            Some("a1:meeting_booked:msg_1".into()),
+            None,
+            Some("a1:meeting_booked:msg_2".into()),
+            Some("a1:meeting_booked:2026-11-20".into()),
+            None,
+        ]
+    );
+    // First seen late: up to EVENT_DAYS old still makes a task, older does not.
+    assert!(fires(
+        Trigger::MeetingBooked,
+        &with_meeting("m", day(17)),
+        day(20)
+    ));
+    assert!(!fires(
+        Trigger::MeetingBooked,
+        &with_meeting("m", day(16)),
+        day(20)
+    ));
+}
+
+#[test]
+fn help_requested_fires_once_per_request() {
+    let help = |id: &str, d: u32| Account {
+        last_help_request: Some(Event {
+            id: id.into(),
+            day: day(d),
+        }),
+        ..acct()
+    };
+    let keys = fired_over(
+        Trigger::HelpRequested,
+        &[
+            (day(18), help("h1", 18)),
+            (day(19), help("h1", 18)),
+            (day(20), help("h2", 20)),
+        ],
+    );
+    assert_eq!(
+        keys,
+        vec![
+            Some("a1:help_requested:h1".into()),
+            None,
+            Some("a1:help_requested:h2".into()),
+        ]
+    );
+}
+
+#[test]
+fn trial_ending_fires_within_the_days_once_per_trial() {
+    let ends = |d: u32| Account {
+        trial_end: Some(day(d)),
+        ..acct()
+    };
+    // As of the 20th: ends in 1, 2, 3 days.
+    for (end, want) in [(21, true), (22, true), (23, false)] {
+        assert_eq!(
+            fires(Trigger::TrialEnding, &ends(end), day(20)),
+            want,
+            "ends on the {end}"
+        );
+    }
+    let keys = fired_over(
+        Trigger::TrialEnding,
+        &[
+            (day(19), ends(22)),
+            (day(20), ends(22)),
+            (day(21), ends(22)),
+        ],
+    );
+    assert_eq!(keys, vec![None, Some("a1:trial_ending:sub_1".into()), None]);
+    // A new trial is a new occurrence.
+    let next = Account {
+        trial_id: Some("sub_2".into()),
+        ..ends(22)
+    };
+    let keys = fired_over(
+        Trigger::TrialEnding,
+        &[(day(20), ends(22)), (day(21), next)],
+    );
+    assert_eq!(
+        keys,
+        vec![
+            Some("a1:trial_ending:sub_1".into()),
+            Some("a1:trial_ending:sub_2".into())
+        ]
+    );
+    // Checked out (a customer), or disqualified: nothing.
+    let paid = Account {
+        subscription_status: Some("active".into()),
+        mrr: 100,
+        ..ends(21)
+    };
+    assert!(!fires(Trigger::TrialEnding, &paid, day(20)));
+    let dq = Account {
+        persona_disqualified: Some("test domain".into()),
+        ..ends(21)
+    };
+    assert!(!fires(Trigger::TrialEnding, &dq, day(20)));
+}
+
+#[test]
+fn rescue_fires_when_still_red_on_the_day_once_per_trial() {
+    let red = Account {
+        tier: Tier::Red,
+        pql_score: 20,
+        ..acct()
+    };
+    // The trial started on the 15th (day 0): the 19th is day 4, the 20th day 5, the 21st day 6.
+    for (d, want) in [(19, false), (20, true), (21, true)] {
+        assert_eq!(fires(Trigger::Rescue, &red, day(d)), want, "day {d}");
+    }
+    assert!(!fires(Trigger::Rescue, &acct(), day(20)), "Yellow");
+    let keys = fired_over(
+        Trigger::Rescue,
+        &[
+            (day(19), red.clone()),
+            (day(20), red.clone()),
+            (day(21), red),
+        ],
+    );
+    assert_eq!(keys, vec![None, Some("a1:rescue:sub_1".into()), None]);
+}
+
+#[test]
+fn expansion_fires_at_the_threshold_once_per_cooldown() {
+    for (score, want) in [(69, false), (70, true), (71, true)] {
+        assert_eq!(
+            fires(Trigger::Expansion, &customer(score), day(1)),
+            want,
+            "expansion {score}"
+        );
+    }
+    // Fired on the 1st: 29 days later is inside the cooldown, 30 and 31 are not.
+    for (after, want) in [(29, false), (30, true), (31, true)] {
+        let p = policy();
+        let first = route(&p, &customer(70), None, day(1));
+        let later = day(1) + chrono::TimeDelta::days(after);
+        let r = route(&p, &customer(70), Some(&first.memory), later);
+        assert_eq!(
+            r.tasks.iter().any(|t| t.trigger == Trigger::Expansion),
+            want,
+            "{after} days after"
+        );
+    }
+    // Prospects get no expansion task; customers get no trial triggers.
+    assert!(!fires(Trigger::Expansion, &pql(90), day(20)));
+    let hot_customer = Account {
+        pql_score: 95,
+        tier: Tier::Green,
+        ..customer(10)
+    };
+    let r = route(&policy(), &hot_customer, None, day(20));
+    assert_eq!(r.tasks, vec![]);
+}
+
+#[test]
+fn a_task_carries_its_playbook_owner_and_rendered_templates() {
+    let mut p = policy();
+    p.playbooks = vec![Playbook {
+        subject: "Hot: {{ account }} {{ score }} ({{ tier }}) day {{ trial_day }}".into(),
+        body: "{{ signals }}{% if expansion_score is none %} / prospect{% endif %}".into(),
+        due_days: 0,
+        ..Playbook::new(Trigger::HotPql, 1)
+    }];
+    let r = route(&p, &pql(90), None, day(20));
+    let t = &r.tasks[0];
+    assert_eq!(t.subject, "Hot: Acme 90 (yellow) day 5");
+    assert_eq!(t.body, "+25 teammates_invited_14d=3 (≥2) / prospect");
+    assert_eq!(
+        (t.task_type, t.priority, t.due, t.owner.as_deref()),
+        (
+            TaskType::Call,
+            Priority::High,
+            day(20),
+            Some("ssr@example.com")
+        )
+    );
+    assert_eq!(r.open, r.tasks);
+    let checks: Vec<(Trigger, bool, bool)> = r
+        .checks
+        .iter()
+        .map(|c| (c.trigger, c.enabled, c.fired))
+        .collect();
+    assert_eq!(checks.len(), Trigger::ALL.len());
+    assert!(checks.contains(&(Trigger::HotPql, true, true)));
+    assert!(checks.contains(&(Trigger::Green, false, false)));
+}
+
+#[test]
+fn rerunning_a_day_fires_the_same_tasks() {
+    // Re-running a day routes against the memory before it (state keeps it), so the same
+    // occurrence gets the same key: the sync then finds the task already created.
+    let p = policy();
+    let before = route(&p, &pql(50), None, day(19));
+    let first = route(&p, &pql(90), Some(&before.memory), day(20));
+    let again = route(&p, &pql(90), Some(&before.memory), day(20));
+    assert_eq!(first.tasks, again.tasks);
+    assert_eq!(first.tasks.len(), 1);
+}
+
+#[test]
+fn open_tasks_are_kept_for_a_week() {
+    let p = policy();
+    let fired = route(&p, &pql(90), None, day(1));
+    let mut prior = fired.memory;
+    for d in 2..=9 {
+        let r = route(&p, &pql(90), Some(&prior), day(d));
+        let still = r.open.iter().any(|t| t.trigger == Trigger::HotPql);
+        assert_eq!(still, d - 1 < OPEN_DAYS as u32, "day {d}");
+        prior = r.memory;
+    }
+}
+
+#[test]
+fn templates_are_checked() {
+    let cases: &[(&str, bool)] = &[
+        ("{{ account }} scored {{ score }}", true),
+        (
+            "{{ expansion_score }} {{ trial_day }} {{ days_left }}",
+            true,
+        ),
+        ("{% if expansion_score %}x{% endif %}", true),
+        ("{{ acount }}", false),
+        ("{{ account ", false),
+    ];
+    for (template, ok) in cases {
+        assert_eq!(check_template(template).is_ok(), *ok, "{template}");
+    }
+    let err = check_template("{{ acount }}").unwrap_err();
+    assert!(err.contains("account_id"), "{err}");
+    for trigger in Trigger::ALL {
+        check_template(default_subject(trigger)).unwrap();
+    }
+    check_template(DEFAULT_BODY).unwrap();
+}
+
+#[test]
+fn the_template_context_names_exactly_the_documented_names() {
+    let ctx = context(Trigger::Green, &acct(), day(20));
+    let mut names: Vec<String> = ctx
+        .try_iter()
+        .unwrap()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    let mut documented: Vec<String> = TEMPLATE_NAMES.iter().map(|(n, _)| n.to_string()).collect();
+    documented.sort();
+    assert_eq!(names, documented);
+}
