@@ -4,18 +4,12 @@
 use chrono::NaiveDate;
 
 use super::*;
-use crate::route::{Memory, OwnerPools, Policy, route};
+use crate::route::tests::{acct, day};
+use crate::route::{Memory, Policy, route};
 
-fn day(d: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
-}
-
+/// Every trigger on, each with its own queue, over `route::tests`'s policy.
 fn policy() -> Policy {
     Policy {
-        owners: OwnerPools {
-            enterprise: vec!["ae@example.com".into()],
-            self_serve: vec!["ssr@example.com".into()],
-        },
         playbooks: Trigger::ALL
             .into_iter()
             .map(|t| Playbook {
@@ -23,35 +17,7 @@ fn policy() -> Policy {
                 ..Playbook::new(t, 1)
             })
             .collect(),
-        ..Policy::default()
-    }
-}
-
-/// A live trial that started on the 15th and ends on the 29th, Yellow at PQL 50.
-fn acct() -> Account {
-    Account {
-        account_id: "a1".into(),
-        seats: 3,
-        tier: Tier::Yellow,
-        pql_score: 50,
-        help_requested: false,
-        meeting_booked: false,
-        trial_status: TrialStatus::Live,
-        trial_id: Some("sub_1".into()),
-        trial_start: Some(day(15)),
-        subscription_status: Some("trialing".into()),
-        mrr: 0,
-        ever_active: true,
-        persona_disqualified: None,
-        name: Some("Acme".into()),
-        fit_score: 40,
-        usage_score: 57,
-        signals: "+25 teammates_invited_14d=3 (≥2)".into(),
-        expansion_score: None,
-        expansion_signals: String::new(),
-        trial_end: Some(day(29)),
-        last_meeting: None,
-        last_help_request: None,
+        ..crate::route::tests::policy()
     }
 }
 
@@ -118,10 +84,10 @@ fn hot_pql_fires_at_the_threshold_once_per_crossing() {
         keys,
         vec![
             None,
-            Some("a1:hot_pql:2026-11-17".into()),
+            Some("acct_1:hot_pql:2026-11-17".into()),
             None,
             None,
-            Some("a1:hot_pql:2026-11-20".into()),
+            Some("acct_1:hot_pql:2026-11-20".into()),
             None,
         ],
         "dropping below and rising again is a new crossing"
@@ -147,10 +113,10 @@ fn green_fires_once_per_activation() {
     assert_eq!(
         keys,
         vec![
-            Some("a1:sub_1:2026-11-17".into()),
+            Some("acct_1:sub_1:2026-11-17".into()),
             None,
             None,
-            Some("a1:sub_1:2026-11-20".into()),
+            Some("acct_1:sub_1:2026-11-20".into()),
         ]
     );
 }
@@ -183,10 +149,10 @@ fn meeting_booked_fires_once_per_meeting() {
         keys,
         vec![
             None,
-            Some("a1:meeting_booked:msg_1".into()),
+            Some("acct_1:meeting_booked:msg_1".into()),
             None,
-            Some("a1:meeting_booked:msg_2".into()),
-            Some("a1:meeting_booked:2026-11-20".into()),
+            Some("acct_1:meeting_booked:msg_2".into()),
+            Some("acct_1:meeting_booked:2026-11-20".into()),
             None,
         ]
     );
@@ -223,9 +189,9 @@ fn help_requested_fires_once_per_request() {
     assert_eq!(
         keys,
         vec![
-            Some("a1:help_requested:h1".into()),
+            Some("acct_1:help_requested:h1".into()),
             None,
-            Some("a1:help_requested:h2".into()),
+            Some("acct_1:help_requested:h2".into()),
         ]
     );
 }
@@ -252,7 +218,10 @@ fn trial_ending_fires_within_the_days_once_per_trial() {
             (day(21), ends(22)),
         ],
     );
-    assert_eq!(keys, vec![None, Some("a1:trial_ending:sub_1".into()), None]);
+    assert_eq!(
+        keys,
+        vec![None, Some("acct_1:trial_ending:sub_1".into()), None]
+    );
     // A new trial is a new occurrence.
     let next = Account {
         trial_id: Some("sub_2".into()),
@@ -265,8 +234,8 @@ fn trial_ending_fires_within_the_days_once_per_trial() {
     assert_eq!(
         keys,
         vec![
-            Some("a1:trial_ending:sub_1".into()),
-            Some("a1:trial_ending:sub_2".into())
+            Some("acct_1:trial_ending:sub_1".into()),
+            Some("acct_1:trial_ending:sub_2".into())
         ]
     );
     // Checked out (a customer), or disqualified: nothing.
@@ -303,7 +272,7 @@ fn rescue_fires_when_still_red_on_the_day_once_per_trial() {
             (day(21), red),
         ],
     );
-    assert_eq!(keys, vec![None, Some("a1:rescue:sub_1".into()), None]);
+    assert_eq!(keys, vec![None, Some("acct_1:rescue:sub_1".into()), None]);
 }
 
 #[test]

@@ -3,11 +3,12 @@
 use super::stage::Transition;
 use super::*;
 
-fn day(d: u32) -> NaiveDate {
+pub(super) fn day(d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
 }
 
-fn acct() -> Account {
+/// A live trial (sub_1) that started on the 15th and ends on the 29th, Yellow at PQL 50.
+pub(super) fn acct() -> Account {
     Account {
         account_id: "acct_1".into(),
         seats: 3,
@@ -34,7 +35,7 @@ fn acct() -> Account {
     }
 }
 
-fn policy() -> Policy {
+pub(super) fn policy() -> Policy {
     Policy {
         owners: OwnerPools {
             enterprise: vec!["ae@example.com".into()],
