@@ -6,133 +6,28 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as StdCommand, Stdio};
+use std::process::{Command as StdCommand, Stdio};
 use std::time::{Duration, Instant};
 
+use common::sandbox::Sandbox;
 use common::*;
 use serde_json::{Value as Json, json};
 
 const TOKEN: &str = "pat-na1-test-SECRET-7f3a";
 
-/// A sandbox process, killed on drop.
-struct Sandbox {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Sandbox {
-    fn start(extra: &[&str]) -> Sandbox {
-        let bin = assert_cmd::cargo::cargo_bin("pqlsync");
-        let mut child = StdCommand::new(bin)
-            .args(["sandbox", "--port", "0", "--token", TOKEN])
-            .args([
-                "--owner",
-                "ae@example.com",
-                "--owner",
-                "ssr1@example.com",
-                "--owner",
-                "ssr2@example.com",
-            ])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sandbox starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
-        Sandbox { child, url }
-    }
-
-    fn get(&self, path: &str) -> Json {
-        let url = format!("{}{path}", self.url);
-        let body = http("GET", &url, None, None);
-        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"))
-    }
-
-    fn post(&self, path: &str, body: &Json) -> Json {
-        let url = format!("{}{path}", self.url);
-        let text = http("POST", &url, Some(&body.to_string()), Some(TOKEN));
-        serde_json::from_str(&text).unwrap_or(Json::Null)
-    }
-
-    /// PUT as HubSpot's API (with the token); the answer's body, if any.
-    fn put(&self, path: &str, body: &Json) -> String {
-        let url = format!("{}{path}", self.url);
-        http("PUT", &url, Some(&body.to_string()), Some(TOKEN))
-    }
-
-    fn dump(&self) -> Json {
-        self.get("/_sandbox/dump")
-    }
-
-    fn stats(&self) -> Json {
-        self.get("/_sandbox/stats")
-    }
-
-    fn reset_stats(&self) {
-        http(
-            "POST",
-            &format!("{}/_sandbox/stats/reset", self.url),
-            Some("{}"),
-            None,
-        );
-    }
-}
-
-/// A minimal HTTP/1.1 client over a TcpStream (tests talk to 127.0.0.1 only).
-fn http(method: &str, url: &str, body: Option<&str>, token: Option<&str>) -> String {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_at(rest.find('/').unwrap());
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    let body = body.unwrap_or("");
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let (head, payload) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        let mut out = String::new();
-        let mut rest = payload;
-        while let Some((size, tail)) = rest.split_once("\r\n") {
-            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-            if n == 0 {
-                break;
-            }
-            out.push_str(&tail[..n]);
-            rest = &tail[n + 2..];
-        }
-        out
-    } else {
-        payload.to_string()
-    }
+/// The sandbox every test here syncs to: three owners, and any `extra` flags.
+fn start_sandbox(extra: &[&str]) -> Sandbox {
+    let mut args = vec![
+        "--owner",
+        "ae@example.com",
+        "--owner",
+        "ssr1@example.com",
+        "--owner",
+        "ssr2@example.com",
+    ];
+    args.extend_from_slice(extra);
+    Sandbox::start(None, TOKEN, &args)
 }
 
 struct Env {
@@ -215,7 +110,7 @@ fn summary(env: &Env) -> Json {
 /// same portal ready. Only the sandbox's port and the work directory are filtered.
 #[test]
 fn hubspot_check_and_setup_output() {
-    let sb = Sandbox::start(&[]);
+    let sb = start_sandbox(&[]);
     let env = Env::new(20, "");
     let mut text = String::new();
     for (args, code) in [
@@ -238,7 +133,7 @@ fn hubspot_check_and_setup_output() {
 
 #[test]
 fn setup_first_sync_and_an_unchanged_second_sync() {
-    let sb = Sandbox::start(&[]);
+    let sb = start_sandbox(&[]);
     let env = Env::new(120, "");
     let o = env.run(&sb, &["hubspot", "check"]);
     assert_eq!(
@@ -393,7 +288,7 @@ fn setup_first_sync_and_an_unchanged_second_sync() {
 
 #[test]
 fn a_feature_change_updates_only_the_changed_properties() {
-    let sb = Sandbox::start(&[]);
+    let sb = start_sandbox(&[]);
     let env = Env::new(80, "");
     env.setup(&sb);
     assert!(env.run(&sb, &["run"]).status.success());
@@ -522,7 +417,7 @@ fn write_extra_tracks(data: &Path, account: &str, event: &str, ts: i64, n: usize
 
 #[test]
 fn a_marketing_contact_is_updated_not_duplicated() {
-    let sb = Sandbox::start(&[]);
+    let sb = start_sandbox(&[]);
     let env = Env::new(60, "");
     env.setup(&sb);
     // Marketing created the trial starter's contact from a webinar sign-up, and already
@@ -578,7 +473,7 @@ fn a_marketing_contact_is_updated_not_duplicated() {
 fn rate_limit_storms_and_server_faults_still_land_every_record() {
     // The portal allows 25 requests per 10 s while the config claims 100, and one request in
     // five fails with a 5xx (half of them after the write was applied).
-    let sb = Sandbox::start(&[
+    let sb = start_sandbox(&[
         "--requests-per-10s",
         "25",
         "--fail-rate",
@@ -617,7 +512,7 @@ fn rate_limit_storms_and_server_faults_still_land_every_record() {
 
 #[test]
 fn one_invalid_record_is_isolated_and_ledgered_while_the_batch_lands() {
-    let sb = Sandbox::start(&[]);
+    let sb = start_sandbox(&[]);
     let env = Env::new(150, "");
     env.setup(&sb);
     // One email HubSpot refuses although it is well-formed (a blocked domain, say):
@@ -716,7 +611,7 @@ fn first_email(path: &Path) -> String {
 /// account without a contact and a lead, unreported; it is now caught before sending.
 #[test]
 fn a_malformed_email_is_reported_not_sent() {
-    let sb = Sandbox::start(&[]);
+    let sb = start_sandbox(&[]);
     let env = Env::new(60, "");
     env.setup(&sb);
     let bad = corrupt_first_email(&env.data.join("identifies/part-00000.parquet"));
@@ -803,7 +698,7 @@ fn corrupt_first_email(path: &Path) -> String {
 /// run); the other 99 of its batch land. `hubspot check` shows the rule beforehand.
 #[test]
 fn a_validation_rule_refuses_one_record_and_the_rest_of_its_batch_lands() {
-    let sb = Sandbox::start(&[]);
+    let sb = start_sandbox(&[]);
     let env = Env::new(150, "");
     env.setup(&sb);
     // A rule every demo email meets, and one contact's email made five characters longer.
@@ -877,7 +772,7 @@ fn a_validation_rule_refuses_one_record_and_the_rest_of_its_batch_lands() {
 /// them, and syncs the same way (rules are not enforced there, as in HubSpot).
 #[test]
 fn the_legacy_api_version_syncs_on_the_v3_and_v4_paths() {
-    let sb = Sandbox::start(&[]);
+    let sb = start_sandbox(&[]);
     let env = Env::new(40, "\n[hubspot]\napi_version = \"legacy\"\n");
     env.setup(&sb);
     let o = env.run(&sb, &["run"]);
@@ -910,7 +805,7 @@ fn a_run_killed_mid_sync_converges_without_duplicates() {
             "POST /crm/objects/2026-09/leads/batch/create",
         ),
     ] {
-        let sb = Sandbox::start(&["--latency", "60"]);
+        let sb = start_sandbox(&["--latency", "60"]);
         let env = Env::new(200, "[hubspot]\nmax_concurrency = 2\n");
         env.setup(&sb);
         sb.reset_stats();
@@ -1013,7 +908,7 @@ fn spawn_run(env: &Env, sb: &Sandbox, args: &[&str]) -> std::process::Child {
 
 #[test]
 fn overlapping_runs_on_one_state_create_each_record_once() {
-    let sb = Sandbox::start(&["--latency", "20"]);
+    let sb = start_sandbox(&["--latency", "20"]);
     let env = Env::new(150, "");
     env.setup(&sb);
     // A slow scheduled run, a second schedule that waits for it, and a manual run that does not.
@@ -1046,7 +941,7 @@ fn overlapping_runs_on_one_state_create_each_record_once() {
 
 #[test]
 fn sigterm_mid_sync_stops_at_a_batch_boundary_and_the_next_run_converges() {
-    let sb = Sandbox::start(&["--latency", "60"]);
+    let sb = start_sandbox(&["--latency", "60"]);
     let env = Env::new(200, "[hubspot]\nmax_concurrency = 2\n");
     env.setup(&sb);
     sb.reset_stats();
@@ -1090,7 +985,7 @@ fn sigterm_mid_sync_stops_at_a_batch_boundary_and_the_next_run_converges() {
 /// decisions first; the portal, the token and the sync state are now checked before.
 #[test]
 fn a_run_that_cannot_sync_writes_nothing() {
-    let sb = Sandbox::start(&[]);
+    let sb = start_sandbox(&[]);
     let env = Env::new(40, "");
     env.setup(&sb);
     let wrote_nothing = |what: &str| {
@@ -1132,7 +1027,7 @@ fn a_run_that_cannot_sync_writes_nothing() {
 /// lead", and every lead was created again.
 #[test]
 fn an_html_200_on_the_lookup_after_a_lost_lead_create_creates_no_duplicate() {
-    let sb = Sandbox::start(&["--latency", "60"]);
+    let sb = start_sandbox(&["--latency", "60"]);
     let env = Env::new(200, "[hubspot]\nmax_concurrency = 2\n");
     env.setup(&sb);
     let mut child = spawn_run(&env, &sb, &["run", "--quiet"]);
@@ -1183,7 +1078,7 @@ fn an_html_200_on_the_lookup_after_a_lost_lead_create_creates_no_duplicate() {
 
 #[test]
 fn the_daily_limit_stops_the_run_cleanly_with_state_saved() {
-    let sb = Sandbox::start(&[]);
+    let sb = start_sandbox(&[]);
     let env = Env::new(150, "");
     env.setup(&sb);
     // Setup is done; the portal has 26 requests left today: enough for discovery and the companies, not for the rest.
@@ -1244,7 +1139,7 @@ fn without_a_portal_requests_are_recorded_offline() {
 
 #[test]
 fn the_token_never_appears_in_output_state_or_files() {
-    let sb = Sandbox::start(&[]);
+    let sb = start_sandbox(&[]);
     let env = Env::new(40, "");
     env.setup(&sb);
     let mut outputs = String::new();

@@ -7,10 +7,9 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Child, Command as StdCommand, Stdio};
 
+use common::sandbox::Sandbox;
 use common::*;
 use pqlsync::value::Value;
 use serde_json::Value as Json;
@@ -27,59 +26,6 @@ const PLAYBOOKS: &[(&str, &str, &str, &str)] = &[
     ("rescue", "2006", "EMAIL", "LOW"),
     ("expansion", "2007", "TODO", "MEDIUM"),
 ];
-
-struct Sandbox {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Sandbox {
-    /// Serve a sandbox from `dir`, so it reads the owners and queues of `dir/pqlsync.toml`.
-    fn start(dir: &Path) -> Sandbox {
-        let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("pqlsync"))
-            .current_dir(dir)
-            .args(["sandbox", "--port", "0", "--token", TOKEN])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sandbox starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
-        Sandbox { child, url }
-    }
-
-    fn dump(&self) -> Json {
-        let rest = self.url.strip_prefix("http://").unwrap();
-        let mut s = std::net::TcpStream::connect(rest).unwrap();
-        write!(
-            s,
-            "GET /_sandbox/dump HTTP/1.1\r\nHost: {rest}\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut raw = String::new();
-        s.read_to_string(&mut raw).unwrap();
-        let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-        assert!(
-            !head.to_ascii_lowercase().contains("chunked"),
-            "chunked dump"
-        );
-        serde_json::from_str(body).unwrap()
-    }
-}
 
 fn playbooks_toml() -> String {
     let mut t = String::new();
@@ -147,7 +93,8 @@ fn every_trigger_becomes_one_task_in_its_queue_for_the_right_rep() {
     let dir = tempfile::tempdir().unwrap();
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo");
     write_config(dir.path(), &data, &playbooks_toml());
-    let sb = Sandbox::start(dir.path());
+    // From the config's directory, so the sandbox creates the playbooks' queues.
+    let sb = Sandbox::start(Some(dir.path()), TOKEN, &[]);
     let o = run(dir.path(), &sb, &["hubspot", "setup", "--create-pipelines"]);
     assert!(o.status.success(), "setup: {}{}", stdout(&o), stderr(&o));
 

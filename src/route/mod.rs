@@ -197,11 +197,9 @@ pub struct Route {
     pub owner: Option<String>,
     pub lead_stage: LeadStage,
     pub deal_stage: Option<DealStage>,
-    /// Tasks fired by today's decision, one per trigger that fired.
+    /// Tasks fired by today's decision, one per trigger that fired. The tasks the sync wants
+    /// are `memory.open`: the last week's, today's included.
     pub tasks: Vec<Task>,
-    /// Tasks fired in the last `playbook::OPEN_DAYS` days, today's included: a task that did
-    /// not reach the CRM is sent again, and created once.
-    pub open: Vec<Task>,
     /// Every trigger: whether it fired, why or why not, when it last fired.
     pub checks: Vec<Check>,
     /// Why: the rule that set the motion, and any stage that was held back.
@@ -385,7 +383,7 @@ pub fn route(
         green_since,
         hot_since,
         last: fired.last,
-        open: fired.open.clone(),
+        open: fired.open,
     };
     Route {
         motion,
@@ -393,7 +391,6 @@ pub fn route(
         lead_stage,
         deal_stage,
         tasks: fired.tasks,
-        open: fired.open,
         checks: fired.checks,
         reason,
         memory,

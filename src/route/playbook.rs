@@ -515,9 +515,7 @@ fn outcome(
             }
         }
         Trigger::Expansion => {
-            if today.motion != Motion::Customer {
-                return Quiet("not a paying customer".into());
-            }
+            // Only paying customers have an expansion score (`decision` scores them alone).
             let Some(score) = a.expansion_score else {
                 return Quiet("not a paying customer".into());
             };

@@ -329,7 +329,7 @@ fn a_task_carries_its_playbook_owner_and_rendered_templates() {
             Some("ssr@example.com")
         )
     );
-    assert_eq!(r.open, r.tasks);
+    assert_eq!(r.memory.open, r.tasks);
     let checks: Vec<(Trigger, bool, bool)> = r
         .checks
         .iter()
@@ -359,7 +359,7 @@ fn open_tasks_are_kept_for_a_week() {
     let mut prior = fired.memory;
     for d in 2..=9 {
         let r = route(&p, &pql(90), Some(&prior), day(d));
-        let still = r.open.iter().any(|t| t.trigger == Trigger::HotPql);
+        let still = r.memory.open.iter().any(|t| t.trigger == Trigger::HotPql);
         assert_eq!(still, d - 1 < OPEN_DAYS as u32, "day {d}");
         prior = r.memory;
     }

@@ -532,7 +532,7 @@ fn green_creates_one_task_per_activation() {
     );
     let open: Vec<Vec<String>> = routes
         .iter()
-        .map(|r| r.open.iter().map(|t| t.key.clone()).collect())
+        .map(|r| r.memory.open.iter().map(|t| t.key.clone()).collect())
         .collect();
     assert_eq!(
         open,

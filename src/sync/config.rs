@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::lifecycle::scored_stages;
 use crate::hubspot::{ApiVersion, DEFAULT_BASE_URL, ObjectType, Secret};
 use crate::route::{DealStage, LeadStage};
 use crate::setting::Invalid;
@@ -269,16 +270,6 @@ fn stage_labels<S: Ord + Copy>(
 pub const DEFAULT_LIFECYCLE_THRESHOLDS: &[(&str, u8)] =
     &[("marketingqualifiedlead", 60), ("salesqualifiedlead", 85)];
 
-/// The lifecycle stages a score may move an account to: those before `customer` (paying is
-/// Stripe's call, not the score's).
-const SCORED_LIFECYCLE: &[&str] = &[
-    "subscriber",
-    "lead",
-    "marketingqualifiedlead",
-    "salesqualifiedlead",
-    "opportunity",
-];
-
 /// Score thresholds by lifecycle stage, validated: known stages, scores 1–100, a further
 /// stage never at a lower score.
 fn lifecycle_thresholds(
@@ -291,7 +282,8 @@ fn lifecycle_thresholds(
             .collect());
     };
     let mut out: Vec<(u8, String)> = Vec::new();
-    for stage in SCORED_LIFECYCLE {
+    let scored = scored_stages();
+    for stage in scored {
         let Some((key, score)) = map.iter().find(|(k, _)| k.eq_ignore_ascii_case(stage)) else {
             continue;
         };
@@ -315,13 +307,13 @@ fn lifecycle_thresholds(
     }
     if let Some(k) = map
         .keys()
-        .find(|k| !SCORED_LIFECYCLE.iter().any(|s| s.eq_ignore_ascii_case(k)))
+        .find(|k| !scored.iter().any(|s| s.eq_ignore_ascii_case(k)))
     {
         return Err(Invalid::new(
             format!("hubspot.lifecycle_thresholds.{k}"),
             format!(
                 "not a lifecycle stage a score can reach (one of {})",
-                SCORED_LIFECYCLE.join(", ")
+                scored.join(", ")
             ),
         ));
     }

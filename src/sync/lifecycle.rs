@@ -13,10 +13,20 @@ const LIFECYCLE: &[&str] = &[
     "evangelist",
 ];
 
+/// Position of `stage` in HubSpot's order; none for `other` or a custom stage.
+fn rank(stage: &str) -> Option<usize> {
+    LIFECYCLE.iter().position(|l| l.eq_ignore_ascii_case(stage))
+}
+
+/// The stages a PQL score may move an account to: those before `customer` (paying is
+/// Stripe's call, not the score's).
+pub fn scored_stages() -> &'static [&'static str] {
+    &LIFECYCLE[..rank("customer").expect("customer is a lifecycle stage")]
+}
+
 /// Whether moving from `current` to `desired` goes forward. Unknown stages (`other`, custom
 /// ones) are never moved from or to.
 pub fn lifecycle_forward(current: Option<&str>, desired: &str) -> bool {
-    let rank = |s: &str| LIFECYCLE.iter().position(|l| l.eq_ignore_ascii_case(s));
     match current.map(str::trim).filter(|c| !c.is_empty()) {
         None => rank(desired).is_some(),
         Some(c) => matches!((rank(c), rank(desired)), (Some(a), Some(b)) if b > a),
@@ -26,7 +36,6 @@ pub fn lifecycle_forward(current: Option<&str>, desired: &str) -> bool {
 /// The further of two lifecycle stages in HubSpot's order; a stage outside it (`other`, a
 /// custom one) loses to a known one.
 pub fn furthest_lifecycle<'a>(a: Option<&'a str>, b: Option<&'a str>) -> Option<&'a str> {
-    let rank = |s: &str| LIFECYCLE.iter().position(|l| l.eq_ignore_ascii_case(s));
     match (a, b) {
         (Some(a), Some(b)) => Some(if rank(b) > rank(a) { b } else { a }),
         (a, b) => a.or(b),

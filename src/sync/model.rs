@@ -525,7 +525,8 @@ pub fn build(
         if let Some(email) = &a.primary {
             lead(&mut d, &a, mapping, email);
         }
-        for open in &r.open {
+        // The last week's tasks, not only today's: one HubSpot did not confirm is sent again.
+        for open in &r.memory.open {
             task(&mut d, &a, open);
         }
     }
@@ -698,7 +699,7 @@ mod tests {
         full.route.owner = Some("ae@example.com".into());
         full.route.lead_stage = LeadStage::TrialGreen;
         full.route.deal_stage = Some(DealStage::ClosedWon);
-        full.route.open = vec![Task {
+        full.route.memory.open = vec![Task {
             key: "a1:t1".into(),
             trigger: crate::route::Trigger::HotPql,
             fired: day,
@@ -857,7 +858,6 @@ mod tests {
                 lead_stage: LeadStage::TrialRed,
                 deal_stage: None,
                 tasks: vec![],
-                open: vec![],
                 checks: vec![],
                 reason: String::new(),
                 memory: Memory {
