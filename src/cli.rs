@@ -197,6 +197,11 @@ pub struct DemoDataArgs {
     /// noise; nothing else decides who converts.
     #[arg(long)]
     pub plant: bool,
+    /// The shape of the product events: `segment` (Segment/RudderStack `tracks`,
+    /// `identifies`, `groups` tables) or `posthog` (PostHog batch-export `events` and
+    /// `persons` models under posthog/). Stripe's tables are the same for both.
+    #[arg(long, default_value = "segment", value_parser = ["segment", "posthog"])]
+    pub format: String,
 }
 
 /// `calibrate`: fit signal points and tier thresholds from past trials.

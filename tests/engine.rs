@@ -114,10 +114,11 @@ async fn the_feature_window_reads_only_recent_partitions() {
     pqlsync::source::register_all(&ctx, &c.sources)
         .await
         .unwrap();
-    let project = pqlsync::features::Project::load(&c.sql_dir).unwrap();
+    let project = pqlsync::features::Project::load(&c.sql_dir, c.sources.format.name()).unwrap();
     let params = pqlsync::features::Params {
         as_of_date: load(dir.path()).1.as_of,
         account_id_key: "account_id".into(),
+        group_type: c.sources.group_type().into(),
         report_range: None,
     };
     pqlsync::features::register(&ctx, &project, &params, &[], None)

@@ -12,11 +12,9 @@ use std::sync::Arc;
 
 use common::*;
 use datafusion::arrow::array::{
-    ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
-    TimestampMillisecondArray, TimestampNanosecondArray,
+    ArrayRef, Int64Array, TimestampMicrosecondArray, TimestampMillisecondArray,
+    TimestampNanosecondArray,
 };
-use datafusion::arrow::datatypes::{Field, Schema};
-use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::data_type::{ByteArray, ByteArrayType, Int96, Int96Type};
 use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::parquet::file::writer::SerializedFileWriter;
@@ -47,28 +45,6 @@ fn t(id: &'static str, account: &'static str, event: &'static str, ts: i64) -> T
         event,
         ts,
     }
-}
-
-fn write_batch(path: &Path, columns: Vec<(&str, ArrayRef)>) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let schema = Arc::new(Schema::new(
-        columns
-            .iter()
-            .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
-            .collect::<Vec<_>>(),
-    ));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        columns.into_iter().map(|(_, a)| a).collect(),
-    )
-    .unwrap();
-    let mut w = ArrowWriter::try_new(File::create(path).unwrap(), schema, None).unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
-}
-
-fn strings<'a>(v: impl IntoIterator<Item = Option<&'a str>>) -> ArrayRef {
-    Arc::new(StringArray::from_iter(v))
 }
 
 #[derive(Clone, Copy)]

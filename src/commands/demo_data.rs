@@ -1,5 +1,6 @@
-//! `pqlsync demo-data --out DIR`: contract-shaped Segment and Stripe exports for a synthetic
-//! product-led company, so the whole job can be tried (and tested) without real data.
+//! `pqlsync demo-data --out DIR`: contract-shaped Segment (or, with `--format posthog`,
+//! PostHog) and Stripe exports for a synthetic product-led company, so the whole job can be
+//! tried (and tested) without real data.
 
 use super::{Error, Report};
 use crate::cli::DemoDataArgs;
@@ -33,6 +34,10 @@ pub fn demo_data(args: &DemoDataArgs, run: &RunOptions) -> Result<DemoData, Erro
         activity: args.activity,
         as_of: run.as_of,
         plant: args.plant,
+        format: match args.format.as_str() {
+            "posthog" => demo::Format::Posthog,
+            _ => demo::Format::Segment,
+        },
     })?;
     Ok(DemoData(generated))
 }

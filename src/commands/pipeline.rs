@@ -99,10 +99,11 @@ impl Prepared {
                 thousands(bytes as i64)
             )
         });
-        let project = Project::load(&config.sql_dir)?;
+        let project = Project::load(&config.sql_dir, config.sources.format.name())?;
         let params = Params {
             as_of_date: run.as_of,
             account_id_key: config.sources.account_id_key.clone(),
+            group_type: config.sources.group_type().to_string(),
             report_range: None,
         };
         let store = match rollups {

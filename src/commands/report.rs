@@ -96,6 +96,7 @@ pub async fn report(
     let params = Params {
         as_of_date: run.as_of,
         account_id_key: config.sources.account_id_key.clone(),
+        group_type: config.sources.group_type().to_string(),
         report_range: Some((from, to)),
     };
     let bar = spinner(run, "computing the report");

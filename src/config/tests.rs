@@ -50,8 +50,11 @@ fn err(text: &str) -> String {
 #[test]
 fn minimal_config_gets_defaults_and_resolves_paths() {
     let c = load(MINIMAL).unwrap();
-    assert_eq!(c.sources.tracks.url, "/etc/pqlsync/data/tracks");
-    assert_eq!(c.sources.groups.url, "s3://bucket/segment/groups/");
+    let crate::source::Product::Segment { tracks, groups, .. } = &c.sources.product else {
+        panic!("segment is the default format: {:?}", c.sources.product)
+    };
+    assert_eq!(tracks.url, "/etc/pqlsync/data/tracks");
+    assert_eq!(groups.url, "s3://bucket/segment/groups/");
     assert_eq!(c.sql_dir, PathBuf::from("/etc/pqlsync/sql"));
     assert_eq!(c.state.url, "/etc/pqlsync/.pqlsync/state");
     assert_eq!(
@@ -198,6 +201,77 @@ fn bad_values_name_their_key() {
     assert!(e.contains("sources.tracks") && e.contains("ftp"), "{e}");
 }
 
+const POSTHOG: &str = r#"
+[sources]
+format = "posthog"
+
+[sources.posthog]
+events = "s3://bucket/posthog/events"
+"#;
+
+#[test]
+fn posthog_sources_read_the_events_export_and_default_the_group_type() {
+    let c = load(POSTHOG).unwrap();
+    assert_eq!(c.sources.format, crate::source::Format::Posthog);
+    let crate::source::Product::Posthog {
+        events,
+        persons,
+        group_type,
+    } = &c.sources.product
+    else {
+        panic!("posthog: {:?}", c.sources.product)
+    };
+    assert_eq!(events.url, "s3://bucket/posthog/events/");
+    assert!(persons.is_none());
+    assert_eq!(group_type, "company");
+    assert_eq!(c.sources.group_type(), "company");
+    assert_eq!(c.sources.event_dataset().0, "posthog_events");
+    let c = load(&format!(
+        "{POSTHOG}persons = \"data/persons\"\ngroup_type = \"organization\"\n"
+    ))
+    .unwrap();
+    assert_eq!(c.sources.group_type(), "organization");
+}
+
+#[test]
+fn each_format_names_the_datasets_it_needs_and_refuses_the_others() {
+    let cases = [
+        (
+            POSTHOG.replace("format = \"posthog\"", ""),
+            "sources.posthog",
+        ),
+        (
+            format!("{POSTHOG}group_type = \" \"\n"),
+            "sources.posthog.group_type",
+        ),
+        (
+            POSTHOG.replace(
+                "format = \"posthog\"",
+                "format = \"posthog\"\ntracks = \"t\"",
+            ),
+            "sources.tracks",
+        ),
+        (
+            "[sources]\nformat = \"posthog\"\n".to_string(),
+            "sources.posthog",
+        ),
+        (
+            MINIMAL.replace("groups = \"s3://bucket/segment/groups\"", ""),
+            "sources.groups",
+        ),
+        (
+            format!("{MINIMAL}\n[sources.events]\nposthog_events = \"x\""),
+            "sources.events.posthog_events",
+        ),
+    ];
+    for (text, key) in cases {
+        let e = err(&text);
+        assert!(e.contains(&format!("`{key}`")), "{key}: {e}");
+    }
+    let e = err(&MINIMAL.replace("[sources]", "[sources]\nformat = \"amplitude\""));
+    assert!(e.contains("amplitude") && e.contains("posthog"), "{e}");
+}
+
 #[test]
 fn as_of_flag_wins_over_file() {
     let text = format!("[run]\nas_of = \"2025-01-01\"\n{MINIMAL}");
@@ -255,9 +329,10 @@ fn cloud_credentials_come_from_the_environment_and_never_print() {
         &env,
     )
     .unwrap();
-    let keys: Vec<&str> = c
-        .sources
-        .groups
+    let crate::source::Product::Segment { groups, .. } = &c.sources.product else {
+        panic!("segment")
+    };
+    let keys: Vec<&str> = groups
         .store_options
         .iter()
         .map(|(k, _)| k.as_str())

@@ -1,6 +1,8 @@
 //! Demo data: a deterministic generator of contract-shaped exports at any size — Segment
 //! `tracks` (hive-partitioned by load day), `identifies`, `groups`, the `rows_imported` event
-//! table, and Stripe `subscriptions`, `subscription_items` and `customers_metadata`.
+//! table, and Stripe `subscriptions`, `subscription_items` and `customers_metadata`. With
+//! `Format::Posthog` the same product events, identifies and groups are written as PostHog's
+//! batch-export `events` and `persons` models instead (`posthog.rs`).
 //!
 //! The population is realistic where it matters for PQL scoring: heavy-tailed company sizes,
 //! seats and activity; free-mail sign-ups; trials that convert with engagement, get extended,
@@ -13,6 +15,7 @@
 //! `(seed, day)`. The same flags give byte-identical files, and datasets that differ only in
 //! `--days` share their accounts and every common day's events.
 
+mod posthog;
 mod profile;
 mod write;
 
@@ -30,6 +33,10 @@ pub use profile::{
 };
 
 use crate::fmt::thousands;
+pub use crate::source::Format;
+pub use posthog::{
+    EVENTS_DIR as POSTHOG_EVENTS_DIR, GROUP_TYPE, PERSONS_DIR as POSTHOG_PERSONS_DIR,
+};
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -47,6 +54,8 @@ pub struct Options {
     pub as_of: NaiveDate,
     /// Plant known conversion effects (see [`Planted`]).
     pub plant: bool,
+    /// The shape of the product events: Segment's tables or PostHog's models.
+    pub format: Format,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +74,7 @@ pub enum DemoError {
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Generated {
     pub out: PathBuf,
+    pub format: Format,
     pub first_day: Option<NaiveDate>,
     pub as_of: Option<NaiveDate>,
     pub accounts: u32,
@@ -73,6 +83,8 @@ pub struct Generated {
     pub groups_rows: u64,
     pub rows_imported_rows: u64,
     pub subscriptions_rows: u64,
+    /// PostHog's persons model (0 for Segment).
+    pub persons_rows: u64,
     pub files: u64,
     pub bytes: u64,
     pub seconds: f64,
@@ -88,21 +100,24 @@ impl fmt::Display for Generated {
             self.first_day.map(|d| d.to_string()).unwrap_or_default(),
             self.as_of.map(|d| d.to_string()).unwrap_or_default()
         )?;
-        writeln!(
-            f,
-            "  tracks          {} rows",
-            thousands(self.tracks_rows as i64)
-        )?;
-        writeln!(
-            f,
-            "  identifies      {} rows",
-            thousands(self.identifies_rows as i64)
-        )?;
-        writeln!(
-            f,
-            "  groups          {} rows",
-            thousands(self.groups_rows as i64)
-        )?;
+        let (tracks, identifies, groups) = match self.format {
+            Format::Segment => ("tracks", "identifies", "groups"),
+            Format::Posthog => ("events", "$identify", "$groupidentify"),
+        };
+        for (label, rows) in [
+            (tracks, self.tracks_rows),
+            (identifies, self.identifies_rows),
+            (groups, self.groups_rows),
+        ] {
+            writeln!(f, "  {label:<15} {} rows", thousands(rows as i64))?;
+        }
+        if self.format == Format::Posthog {
+            writeln!(
+                f,
+                "  persons         {} rows",
+                thousands(self.persons_rows as i64)
+            )?;
+        }
         writeln!(
             f,
             "  rows_imported   {} rows",
@@ -145,6 +160,7 @@ pub fn generate(opts: &Options) -> Result<Generated, DemoError> {
     let first_day = last_day - opts.days as i32 + 1;
     let mut report = Generated {
         out: opts.out.clone(),
+        format: opts.format,
         first_day: Some(date_of(first_day)),
         as_of: Some(opts.as_of),
         accounts: opts.accounts,
@@ -155,6 +171,10 @@ pub fn generate(opts: &Options) -> Result<Generated, DemoError> {
         seed: opts.seed,
         activity: opts.activity,
         last_day,
+        shape: match opts.format {
+            Format::Segment => &write::Segment,
+            Format::Posthog => &posthog::PostHog,
+        },
     };
     let days: Vec<i32> = (first_day..=last_day).collect();
     let results = write_days(&ctx, &accounts, &days);
@@ -168,6 +188,7 @@ pub fn generate(opts: &Options) -> Result<Generated, DemoError> {
     let s = write::identities(&ctx, &accounts)?;
     report.identifies_rows = s.identifies_rows;
     report.groups_rows = s.groups_rows;
+    report.persons_rows = s.persons_rows;
     report.files += s.files;
     report.bytes += s.bytes;
     let s = write::stripe(&ctx, &accounts)?;
@@ -245,7 +266,14 @@ fn prepare_dir(dir: &Path) -> Result<(), DemoError> {
                     dir: dir.to_path_buf(),
                 });
             }
-            for sub in ["tracks", "identifies", "groups.parquet", "stripe", "events"] {
+            for sub in [
+                "tracks",
+                "identifies",
+                "groups.parquet",
+                "stripe",
+                "events",
+                "posthog",
+            ] {
                 let p = dir.join(sub);
                 if p.is_dir() {
                     std::fs::remove_dir_all(&p).map_err(|e| err(e.to_string()))?;
@@ -296,14 +324,18 @@ const DAY_US: i64 = 86_400_000_000;
 
 fn message_id<R: Rng>(rng: &mut R) -> String {
     let v: u128 = rng.random();
-    let h = format!("{v:032x}");
+    as_uuid(&format!("{v:032x}"))
+}
+
+/// 32 hex digits as a UUID (`8-4-4-4-12`).
+fn as_uuid(hex: &str) -> String {
     format!(
         "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
     )
 }
 

@@ -1,6 +1,7 @@
-//! Writes generated rows as Parquet in the shapes Segment and Stripe export. Timestamps are
-//! stored in different units on purpose (tracks µs UTC, identifies ns without a zone, groups ms
-//! UTC, Stripe s UTC) so the normalisation of sources is exercised by the demo itself.
+//! Writes generated rows as Parquet in the shapes Segment and Stripe export (or, for product
+//! events, PostHog: `posthog.rs`). Timestamps are stored in different units on purpose (tracks
+//! µs UTC, identifies ns without a zone, groups ms UTC, Stripe s UTC) so the normalisation of
+//! sources is exercised by the demo itself.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,8 @@ use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::WriterProperties;
 use rand::{Rng, RngExt};
 
+use chrono::NaiveDate;
+
 use super::profile::{Account, Trial, date_of, rng_for};
 use super::{DAY_US, DemoError, Event, add_noise, events_for};
 
@@ -25,6 +28,7 @@ pub struct Context<'a> {
     pub seed: u64,
     pub activity: f64,
     pub last_day: i32,
+    pub shape: &'a dyn Shape,
 }
 
 #[derive(Debug, Default)]
@@ -34,19 +38,30 @@ pub struct DayStats {
     pub identifies_rows: u64,
     pub groups_rows: u64,
     pub subscriptions_rows: u64,
+    pub persons_rows: u64,
     pub files: u64,
     pub bytes: u64,
 }
 
-fn utc(unit: TimeUnit) -> DataType {
+pub(super) fn utc(unit: TimeUnit) -> DataType {
     DataType::Timestamp(unit, Some("UTC".into()))
 }
 
-fn write_parquet(
+pub(super) fn write_parquet(
     path: &Path,
     schema: SchemaRef,
     columns: Vec<ArrayRef>,
     stats: &mut DayStats,
+) -> Result<(), DemoError> {
+    write_compressed(path, schema, columns, stats, Compression::SNAPPY)
+}
+
+pub(super) fn write_compressed(
+    path: &Path,
+    schema: SchemaRef,
+    columns: Vec<ArrayRef>,
+    stats: &mut DayStats,
+    compression: Compression,
 ) -> Result<(), DemoError> {
     let err = |message: String| DemoError::Write {
         path: path.to_path_buf(),
@@ -58,9 +73,9 @@ fn write_parquet(
     let batch =
         RecordBatch::try_new(Arc::clone(&schema), columns).map_err(|e| err(e.to_string()))?;
     let file = File::create(path).map_err(|e| err(e.to_string()))?;
-    // Snappy and ~128k-row groups, as Segment's and most warehouses' exporters write.
+    // ~128k-row groups, as Segment's, PostHog's and most warehouses' exporters write.
     let props = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
+        .set_compression(compression)
         .set_max_row_group_row_count(Some(131_072))
         .build();
     let mut w = ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| err(e.to_string()))?;
@@ -97,7 +112,7 @@ fn rows_imported_schema() -> SchemaRef {
     ]))
 }
 
-fn event_text(event: &str) -> String {
+pub(super) fn event_text(event: &str) -> String {
     event
         .split('_')
         .map(|w| {
@@ -206,12 +221,58 @@ pub fn day(ctx: &Context<'_>, accounts: &[Account], day: i32) -> Result<DayStats
         } else {
             format!("late-from-{}.parquet", date_of(day).format("%Y%m%d"))
         };
+        ctx.shape
+            .events(ctx, accounts, &part, date, &name, &mut stats)?;
+    }
+    Ok(stats)
+}
+
+/// How product events, identify calls and group calls are written: Segment's tables
+/// ([`Segment`]) or PostHog's models (`posthog::PostHog`). The rows are drawn before, the same
+/// for every shape.
+pub(super) trait Shape: Sync {
+    /// One load day's events (`part`), as the file `name` of that day's partition.
+    fn events(
+        &self,
+        ctx: &Context<'_>,
+        accounts: &[Account],
+        part: &[&Event],
+        date: NaiveDate,
+        name: &str,
+        stats: &mut DayStats,
+    ) -> Result<(), DemoError>;
+
+    /// Every identify and group call, as of the end of the last day.
+    fn identities(
+        &self,
+        ctx: &Context<'_>,
+        accounts: &[Account],
+        identifies: &[IdentifyRow],
+        groups: &[GroupRow],
+        stats: &mut DayStats,
+    ) -> Result<(), DemoError>;
+}
+
+/// Segment's warehouse tables: `tracks` and the `rows_imported` event table by load day,
+/// `identifies`, `groups`.
+pub(super) struct Segment;
+
+impl Shape for Segment {
+    fn events(
+        &self,
+        ctx: &Context<'_>,
+        _accounts: &[Account],
+        part: &[&Event],
+        date: NaiveDate,
+        name: &str,
+        stats: &mut DayStats,
+    ) -> Result<(), DemoError> {
         let path: PathBuf = ctx
             .out
             .join("tracks")
             .join(format!("day={date}"))
-            .join(&name);
-        write_parquet(&path, tracks_schema(), tracks_columns(&part), &mut stats)?;
+            .join(name);
+        write_parquet(&path, tracks_schema(), tracks_columns(part), stats)?;
         stats.tracks_rows += part.len() as u64;
         let imports: Vec<&Event> = part
             .iter()
@@ -223,17 +284,29 @@ pub fn day(ctx: &Context<'_>, accounts: &[Account], day: i32) -> Result<DayStats
                 .out
                 .join("events/rows_imported")
                 .join(format!("day={date}"))
-                .join(&name);
+                .join(name);
             write_parquet(
                 &path,
                 rows_imported_schema(),
                 rows_imported_columns(&imports),
-                &mut stats,
+                stats,
             )?;
             stats.rows_imported_rows += imports.len() as u64;
         }
+        Ok(())
     }
-    Ok(stats)
+
+    fn identities(
+        &self,
+        ctx: &Context<'_>,
+        _accounts: &[Account],
+        identifies: &[IdentifyRow],
+        groups: &[GroupRow],
+        stats: &mut DayStats,
+    ) -> Result<(), DemoError> {
+        write_identifies(ctx, identifies, stats)?;
+        write_groups(ctx, groups, stats)
+    }
 }
 
 /// Writes one Parquet file whose schema is read off its columns: (name, nullable, values).
@@ -250,35 +323,59 @@ fn write_table(
     write_parquet(path, Arc::new(Schema::new(fields)), arrays, stats)
 }
 
-fn day_start(d: i32) -> i64 {
+pub(super) fn day_start(d: i32) -> i64 {
     i64::from(d - 719_163) * DAY_US
 }
 
 /// `identifies` (one row per user joining, some re-identified) and `groups` (a row per account
 /// at sign-up, some updated later), as of the end of the last day. Both draw from one seeded
-/// stream, identifies first, so their order here is part of the demo data.
+/// stream, identifies first, so their order here is part of the demo data; the rows are drawn
+/// the same way for every format and only written differently.
 pub fn identities(ctx: &Context<'_>, accounts: &[Account]) -> Result<DayStats, DemoError> {
     let mut rng = rng_for(ctx.seed, 3, 0);
     let mut stats = DayStats::default();
-    identifies(ctx, accounts, &mut rng, &mut stats)?;
-    groups(ctx, accounts, &mut rng, &mut stats)?;
+    let identifies = identify_rows(ctx, accounts, &mut rng);
+    let groups = group_rows(ctx, accounts, &mut rng);
+    stats.identifies_rows = identifies.len() as u64;
+    stats.groups_rows = groups.len() as u64;
+    ctx.shape
+        .identities(ctx, accounts, &identifies, &groups, &mut stats)?;
     Ok(stats)
 }
 
-fn identifies(
-    ctx: &Context<'_>,
-    accounts: &[Account],
-    rng: &mut impl Rng,
-    stats: &mut DayStats,
-) -> Result<(), DemoError> {
-    let mut id = StringBuilder::new();
-    let mut user = StringBuilder::new();
-    let mut anon = StringBuilder::new();
-    let mut email = StringBuilder::new();
-    let mut ts = TimestampNanosecondBuilder::new();
-    let mut rec = TimestampNanosecondBuilder::new();
-    let mut group = StringBuilder::new();
-    let mut role = StringBuilder::new();
+/// One identify call.
+pub(super) struct IdentifyRow {
+    pub id: String,
+    /// `None`: an identify that arrived without its user.
+    pub user: Option<String>,
+    pub anonymous_id: String,
+    pub email: String,
+    /// Microseconds since the epoch.
+    pub timestamp: i64,
+    pub received_at: i64,
+    pub account: Option<String>,
+    pub role: &'static str,
+}
+
+/// One group call.
+pub(super) struct GroupRow {
+    pub id: String,
+    pub account: String,
+    pub user: String,
+    /// Microseconds since the epoch (whole milliseconds).
+    pub timestamp: i64,
+    pub received_at: i64,
+    pub name: String,
+    pub website: Option<String>,
+    pub employees: Option<i64>,
+    pub industry: Option<String>,
+    pub plan: &'static str,
+    /// A later call after the account grew: only `employees` changed.
+    pub update: bool,
+}
+
+fn identify_rows(ctx: &Context<'_>, accounts: &[Account], rng: &mut impl Rng) -> Vec<IdentifyRow> {
+    let mut rows = Vec::new();
     for a in accounts {
         for (k, u) in a.users.iter().enumerate() {
             if u.joined > ctx.last_day {
@@ -290,19 +387,77 @@ fn identifies(
                 .filter(|d| *d <= ctx.last_day);
             for d in std::iter::once(u.joined).chain(again) {
                 let t = day_start(d) + rng.random_range(0..DAY_US);
-                id.append_value(format!("{:032x}", rng.random::<u128>()));
+                let id = format!("{:032x}", rng.random::<u128>());
                 // A few identify calls arrive without a user or without the account.
                 let anonymous = rng.random_bool(0.004);
-                user.append_option((!anonymous).then_some(u.id.as_str()));
-                anon.append_value(format!("anon_{}", u.id));
-                email.append_value(&u.email);
-                ts.append_value(t * 1_000);
-                rec.append_value((t + 2_000_000) * 1_000);
-                group.append_option((!rng.random_bool(0.004)).then_some(a.id.as_str()));
-                role.append_value(if k == 0 { "admin" } else { "member" });
-                stats.identifies_rows += 1;
+                let account = (!rng.random_bool(0.004)).then(|| a.id.clone());
+                rows.push(IdentifyRow {
+                    id,
+                    user: (!anonymous).then(|| u.id.clone()),
+                    anonymous_id: format!("anon_{}", u.id),
+                    email: u.email.clone(),
+                    timestamp: t,
+                    received_at: t + 2_000_000,
+                    account,
+                    role: if k == 0 { "admin" } else { "member" },
+                });
             }
         }
+    }
+    rows
+}
+
+fn group_rows(ctx: &Context<'_>, accounts: &[Account], rng: &mut impl Rng) -> Vec<GroupRow> {
+    let mut out = Vec::new();
+    for a in accounts {
+        let mut rows = vec![(a.created, a.employees, false)];
+        if let Some(d) = a.regroup.filter(|d| *d <= ctx.last_day) {
+            // Grew, and told us.
+            let grown = a.employees.map(|e| e + e / 5 + 1);
+            rows.push((d, grown, true));
+        }
+        for (d, employees, update) in rows {
+            let t = (day_start(d) + rng.random_range(0..DAY_US)) / 1_000;
+            out.push(GroupRow {
+                id: format!("{:032x}", rng.random::<u128>()),
+                account: a.id.clone(),
+                user: a.users[0].id.clone(),
+                timestamp: t * 1_000,
+                received_at: (t + 1_500) * 1_000,
+                name: a.name.clone(),
+                website: a.website.clone(),
+                employees,
+                industry: a.industry.clone(),
+                plan: a.plan,
+                update,
+            });
+        }
+    }
+    out
+}
+
+fn write_identifies(
+    ctx: &Context<'_>,
+    rows: &[IdentifyRow],
+    stats: &mut DayStats,
+) -> Result<(), DemoError> {
+    let mut id = StringBuilder::new();
+    let mut user = StringBuilder::new();
+    let mut anon = StringBuilder::new();
+    let mut email = StringBuilder::new();
+    let mut ts = TimestampNanosecondBuilder::new();
+    let mut rec = TimestampNanosecondBuilder::new();
+    let mut group = StringBuilder::new();
+    let mut role = StringBuilder::new();
+    for r in rows {
+        id.append_value(&r.id);
+        user.append_option(r.user.as_deref());
+        anon.append_value(&r.anonymous_id);
+        email.append_value(&r.email);
+        ts.append_value(r.timestamp * 1_000);
+        rec.append_value(r.received_at * 1_000);
+        group.append_option(r.account.as_deref());
+        role.append_value(r.role);
     }
     write_table(
         &ctx.out.join("identifies/part-00000.parquet"),
@@ -320,10 +475,9 @@ fn identifies(
     )
 }
 
-fn groups(
+fn write_groups(
     ctx: &Context<'_>,
-    accounts: &[Account],
-    rng: &mut impl Rng,
+    rows: &[GroupRow],
     stats: &mut DayStats,
 ) -> Result<(), DemoError> {
     let mut id = StringBuilder::new();
@@ -336,27 +490,17 @@ fn groups(
     let mut employees = Int64Builder::new();
     let mut industry = StringBuilder::new();
     let mut plan = StringBuilder::new();
-    for a in accounts {
-        let mut rows = vec![(a.created, a.employees, a.website.clone())];
-        if let Some(d) = a.regroup.filter(|d| *d <= ctx.last_day) {
-            // Grew, and (sometimes) told us the website.
-            let grown = a.employees.map(|e| e + e / 5 + 1);
-            rows.push((d, grown, a.website.clone()));
-        }
-        for (d, emp, site) in rows {
-            let t = (day_start(d) + rng.random_range(0..DAY_US)) / 1_000;
-            id.append_value(format!("{:032x}", rng.random::<u128>()));
-            group_id.append_value(&a.id);
-            user.append_value(&a.users[0].id);
-            ts.append_value(t);
-            rec.append_value(t + 1_500);
-            name.append_value(&a.name);
-            website.append_option(site.as_deref());
-            employees.append_option(emp);
-            industry.append_option(a.industry.as_deref());
-            plan.append_value(a.plan);
-            stats.groups_rows += 1;
-        }
+    for r in rows {
+        id.append_value(&r.id);
+        group_id.append_value(&r.account);
+        user.append_value(&r.user);
+        ts.append_value(r.timestamp / 1_000);
+        rec.append_value(r.received_at / 1_000);
+        name.append_value(&r.name);
+        website.append_option(r.website.as_deref());
+        employees.append_option(r.employees);
+        industry.append_option(r.industry.as_deref());
+        plan.append_value(r.plan);
     }
     write_table(
         &ctx.out.join("groups.parquet"),

@@ -1,6 +1,7 @@
 //! The query engine: one DataFusion session sized by `[engine]` (memory pool with spilling,
 //! parallelism, batch size, spill directory) with pqlsync's plan rule that keeps joins' string
-//! views compact. A leaf below sources and features: it knows nothing of datasets or SQL files.
+//! views compact, and the JSON functions analyst SQL may call (`json_get_str`, `->>`, …). A
+//! leaf below sources and features: it knows nothing of datasets or SQL files.
 
 mod compact;
 pub mod config;
@@ -48,11 +49,12 @@ pub fn session(engine: &EngineConfig) -> Result<(SessionContext, Arc<PeakPool>),
         None => DiskManagerBuilder::default().with_mode(DiskManagerMode::OsTmpDirectory),
     };
     let runtime = runtime.with_disk_manager_builder(disk).build_arc()?;
-    let state = SessionStateBuilder::new()
+    let mut state = SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(runtime)
         .with_default_features()
         .with_physical_optimizer_rule(Arc::new(compact::CompactBuildSides))
         .build();
+    datafusion_functions_json::register_all(&mut state)?;
     Ok((SessionContext::new_with_state(state), pool))
 }

@@ -360,7 +360,7 @@ pub(super) async fn register(
         return Ok(None);
     };
     let settled = scoring_end - TimeDelta::days(i64::from(rollups.settle_days));
-    let definition = definition(view, staging, &schema, rollups.sources);
+    let definition = definition(view, staging, &schema, rollups.sources, params);
     let inputs_at = |through: NaiveDate| -> BTreeMap<String, Inputs> {
         rollups
             .sources
@@ -466,7 +466,7 @@ async fn window_frame(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<DataFrame, FeatureError> {
-    let bound = [
+    let mut bound = vec![
         Param {
             name: FROM,
             value: midnight(from),
@@ -475,19 +475,16 @@ async fn window_frame(
             name: TO,
             value: midnight(to),
         },
-        Param {
-            name: "account_id_key",
-            value: ScalarValue::Utf8(Some(params.account_id_key.clone())),
-        },
     ];
+    bound.extend(params.settings());
     let state = ctx.state();
     let plan = plan::plan_query(&state, &view.statement, &bound)
         .await
         .map_err(|e| FeatureError::Sql {
             file: view.path.clone(),
             message: format!(
-                "{e} (incremental views may use only $increment_from, $increment_to and \
-                 $account_id_key: a rollup outlives one scoring day)"
+                "{e} (incremental views may use only $increment_from, $increment_to, \
+                 $account_id_key and $group_type: a rollup outlives one scoring day)"
             ),
         })?;
     Ok(DataFrame::new(state, plan))
@@ -568,10 +565,16 @@ fn definition(
     staging: &[&View],
     schema: &SchemaRef,
     sources: &[DatasetInfo],
+    params: &Params,
 ) -> String {
     use sha2::Digest;
     let mut h = sha2::Sha256::new();
     h.update(view.sql.as_bytes());
+    // A setting the SQL may read (the account group, the Stripe key) changes what was rolled
+    // up, as a change to the SQL does.
+    for p in params.settings() {
+        h.update(format!("{}={}", p.name, p.value).as_bytes());
+    }
     let mut read: Vec<&View> = staging
         .iter()
         .copied()

@@ -147,6 +147,8 @@ pub struct Params {
     pub as_of_date: NaiveDate,
     /// `[sources.stripe] account_id_key`.
     pub account_id_key: String,
+    /// `[sources.posthog] group_type`: the PostHog group type whose key is the account id.
+    pub group_type: String,
     /// The report's trial-start range, bound as `$report_from` / `$report_to` (dates).
     pub report_range: Option<(NaiveDate, NaiveDate)>,
 }
@@ -159,6 +161,22 @@ impl Params {
             .expect("midnight exists")
             .and_utc()
             .timestamp_micros()
+    }
+
+    /// The parameters that come from config, not from the scoring day: the only ones an
+    /// incremental view may use besides its window, since a rollup outlives one day. A rollup
+    /// is rebuilt when one of them changes.
+    pub fn settings(&self) -> [Param; 2] {
+        [
+            Param {
+                name: "account_id_key",
+                value: ScalarValue::Utf8(Some(self.account_id_key.clone())),
+            },
+            Param {
+                name: "group_type",
+                value: ScalarValue::Utf8(Some(self.group_type.clone())),
+            },
+        ]
     }
 
     pub fn bound(&self) -> Vec<Param> {
@@ -176,11 +194,8 @@ impl Params {
                 name: "as_of_date",
                 value: date(self.as_of_date),
             },
-            Param {
-                name: "account_id_key",
-                value: ScalarValue::Utf8(Some(self.account_id_key.clone())),
-            },
         ];
+        params.extend(self.settings());
         if let Some((from, to)) = self.report_range {
             params.push(Param {
                 name: "report_from",
@@ -379,6 +394,7 @@ mod tests {
         let p = Params {
             as_of_date: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
             account_id_key: "account_id".into(),
+            group_type: "company".into(),
             report_range: None,
         };
         // 2026-11-21T00:00:00Z

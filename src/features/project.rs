@@ -2,6 +2,10 @@
 //! `features/*.sql` (one view per file, named after the file) and `seeds/*.csv` (small
 //! reference tables, named after the file).
 //!
+//! A folder's `<format>/` subfolder (`staging/posthog/`) holds the files for one source format
+//! (`[sources] format`): there, a file replaces the folder's file of the same name and adds
+//! the others, so a format changes only the staging that maps its shape.
+//!
 //! Views are planned in dependency order, found by parsing each file's table references (the
 //! way dbt orders models by `ref()`), so analysts never number files. Staging views come before
 //! incremental views, which come before feature views; no layer reads a later one.
@@ -79,8 +83,9 @@ pub struct Project {
 pub const FINAL_VIEW: &str = "account_features";
 
 impl Project {
-    /// Read and order the project under `dir`.
-    pub fn load(dir: &Path) -> Result<Project, FeatureError> {
+    /// Read and order the project under `dir`, with the files of the `format` subfolders
+    /// (`staging/posthog/`) in place of the folders' own files of the same name.
+    pub fn load(dir: &Path, format: &str) -> Result<Project, FeatureError> {
         if !dir.is_dir() {
             return Err(FeatureError::NoSqlDir {
                 dir: dir.to_path_buf(),
@@ -93,11 +98,11 @@ impl Project {
             Layer::Features,
             Layer::Outputs,
         ] {
-            for path in list(&dir.join(layer.to_string()), "sql")? {
+            for path in list_for(&dir.join(layer.to_string()), format, "sql")? {
                 views.push(parse_view(&path, layer)?);
             }
         }
-        let seeds = list(&dir.join("seeds"), "csv")?
+        let seeds = list_for(&dir.join("seeds"), format, "csv")?
             .into_iter()
             .map(|path| Seed {
                 name: stem(&path),
@@ -125,6 +130,18 @@ pub fn load_reports(dir: &Path) -> Result<Vec<View>, FeatureError> {
         views.push(parse_view(&path, Layer::Reports)?);
     }
     order(views)
+}
+
+/// The `ext` files of `dir`, with those of `dir/<format>/` replacing same-named ones.
+fn list_for(dir: &Path, format: &str, ext: &str) -> Result<Vec<PathBuf>, FeatureError> {
+    let mut by_name: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for path in list(dir, ext)?
+        .into_iter()
+        .chain(list(&dir.join(format), ext)?)
+    {
+        by_name.insert(stem(&path), path);
+    }
+    Ok(by_name.into_values().collect())
 }
 
 fn list(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, FeatureError> {
@@ -311,9 +328,64 @@ mod tests {
         );
         write(dir.path(), "features/aaa.sql", "SELECT * FROM zzz");
         write(dir.path(), "features/zzz.sql", "SELECT * FROM stg_a");
-        let project = Project::load(dir.path()).unwrap();
+        let project = Project::load(dir.path(), "segment").unwrap();
         let names: Vec<_> = project.views.iter().map(|v| v.name.as_str()).collect();
         assert_eq!(names, ["stg_b", "stg_a", "zzz", "aaa", "account_features"]);
+    }
+
+    #[test]
+    fn a_format_folder_replaces_same_named_files_and_adds_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "staging/stg_a.sql", "SELECT 1 AS segment");
+        write(dir.path(), "staging/stg_b.sql", "SELECT 1 AS shared");
+        write(
+            dir.path(),
+            "staging/posthog/stg_a.sql",
+            "SELECT * FROM stg_c",
+        );
+        write(
+            dir.path(),
+            "staging/posthog/stg_c.sql",
+            "SELECT 1 AS posthog",
+        );
+        write(dir.path(), "seeds/s.csv", "a\n1\n");
+        write(dir.path(), "seeds/posthog/aliases.csv", "a\n1\n");
+        write(
+            dir.path(),
+            "features/account_features.sql",
+            "SELECT * FROM stg_a, stg_b",
+        );
+        let names = |format: &str| {
+            let p = Project::load(dir.path(), format).unwrap();
+            let views: Vec<String> = p
+                .views
+                .iter()
+                .map(|v| format!("{}:{}", v.name, v.sql))
+                .collect();
+            let seeds: Vec<String> = p.seeds.iter().map(|s| s.name.clone()).collect();
+            (views, seeds)
+        };
+        let (views, seeds) = names("segment");
+        assert_eq!(
+            views,
+            [
+                "stg_a:SELECT 1 AS segment",
+                "stg_b:SELECT 1 AS shared",
+                "account_features:SELECT * FROM stg_a, stg_b"
+            ]
+        );
+        assert_eq!(seeds, ["s"]);
+        let (views, seeds) = names("posthog");
+        assert_eq!(
+            views,
+            [
+                "stg_b:SELECT 1 AS shared",
+                "stg_c:SELECT 1 AS posthog",
+                "stg_a:SELECT * FROM stg_c",
+                "account_features:SELECT * FROM stg_a, stg_b"
+            ]
+        );
+        assert_eq!(seeds, ["aliases", "s"]);
     }
 
     #[test]
@@ -329,7 +401,7 @@ mod tests {
         for sql in cases {
             let dir = tempfile::tempdir().unwrap();
             write(dir.path(), "features/account_features.sql", sql);
-            let err = Project::load(dir.path()).unwrap_err();
+            let err = Project::load(dir.path(), "segment").unwrap_err();
             assert!(
                 matches!(err, FeatureError::NotAQuery { .. }),
                 "{sql}: {err}"
@@ -348,7 +420,9 @@ mod tests {
             "features/account_features.sql",
             "SELECT * FROM a",
         );
-        let err = Project::load(dir.path()).unwrap_err().to_string();
+        let err = Project::load(dir.path(), "segment")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("a.sql") && err.contains("b.sql"), "{err}");
     }
 
@@ -365,7 +439,7 @@ mod tests {
             "features/account_features.sql",
             "SELECT 1 AS account_id",
         );
-        let err = Project::load(dir.path()).unwrap_err();
+        let err = Project::load(dir.path(), "segment").unwrap_err();
         assert!(matches!(err, FeatureError::ReadsLaterLayer { .. }), "{err}");
     }
 
@@ -373,7 +447,9 @@ mod tests {
     fn parse_errors_name_the_file() {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "features/account_features.sql", "SELEC 1");
-        let err = Project::load(dir.path()).unwrap_err().to_string();
+        let err = Project::load(dir.path(), "segment")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("account_features.sql"), "{err}");
     }
 
@@ -381,7 +457,7 @@ mod tests {
     fn a_project_without_account_features_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "features/other.sql", "SELECT 1");
-        let err = Project::load(dir.path()).unwrap_err();
+        let err = Project::load(dir.path(), "segment").unwrap_err();
         assert!(matches!(err, FeatureError::NoFinalView { .. }), "{err}");
     }
 }

@@ -1,5 +1,6 @@
-//! `[sources]`: which datasets exist and where (a plain path, `file://`, `s3://`, `gs://` or
-//! `az://`), parsed and validated beside the code that registers them.
+//! `[sources]`: which datasets exist, in which shape (`format`: Segment/RudderStack or
+//! PostHog) and where (a plain path, `file://`, `s3://`, `gs://` or `az://`), parsed and
+//! validated beside the code that registers them.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,12 +14,18 @@ use crate::store::Location;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourcesFile {
+    /// The shape of the product-event exports: `segment` (default; RudderStack writes the
+    /// same) or `posthog` (PostHog batch exports, `[sources.posthog]`).
+    #[serde(default)]
+    pub format: Format,
     /// Segment/RudderStack `tracks`: one row per product event.
-    pub tracks: String,
+    pub tracks: Option<String>,
     /// Segment/RudderStack `identifies`: one row per identify call (users and their emails).
-    pub identifies: String,
+    pub identifies: Option<String>,
     /// Segment/RudderStack `groups`: one row per group call (accounts and their traits).
-    pub groups: String,
+    pub groups: Option<String>,
+    /// PostHog batch exports (`format = "posthog"`).
+    pub posthog: Option<PostHogFile>,
     /// Stripe `subscriptions` (optional; without it billing features are empty).
     pub subscriptions: Option<String>,
     /// Stripe `subscription_items` (optional).
@@ -41,6 +48,44 @@ pub struct SourcesFile {
     /// keyed by event name, e.g. `rows_imported = "s3://bucket/segment/rows_imported/"`.
     #[serde(default)]
     pub events: BTreeMap<String, String>,
+}
+
+/// The shape of the product-event exports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Segment's warehouse tables (`tracks`, `identifies`, `groups`); RudderStack's are the same.
+    #[default]
+    Segment,
+    /// PostHog's batch-export models (`events`, and optionally `persons`).
+    Posthog,
+}
+
+impl Format {
+    /// The name used in config and in `sql/<layer>/<format>/` overrides.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Segment => "segment",
+            Format::Posthog => "posthog",
+        }
+    }
+}
+
+/// `[sources.posthog]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostHogFile {
+    /// The events model export (one row per event; `properties` as JSON text).
+    pub events: String,
+    /// The persons model export (optional): each distinct id's person and latest properties.
+    pub persons: Option<String>,
+    /// The group type whose key is the account id (`$groups.<group_type>`); default `company`.
+    #[serde(default = "default_group_type")]
+    pub group_type: String,
+}
+
+fn default_group_type() -> String {
+    "company".to_string()
 }
 
 fn default_partition_slack_days() -> u32 {
@@ -75,9 +120,9 @@ fn default_account_id_key() -> String {
 /// The validated `[sources]`.
 #[derive(Debug, Clone)]
 pub struct SourcesConfig {
-    pub tracks: Location,
-    pub identifies: Location,
-    pub groups: Location,
+    pub format: Format,
+    /// The product-event datasets of that format.
+    pub product: Product,
     pub subscriptions: Option<Location>,
     pub subscription_items: Option<Location>,
     pub customers_metadata: Option<Location>,
@@ -87,6 +132,44 @@ pub struct SourcesConfig {
     pub account_id_key: String,
 }
 
+/// The product-event datasets, by format.
+#[derive(Debug, Clone)]
+pub enum Product {
+    Segment {
+        tracks: Location,
+        identifies: Location,
+        groups: Location,
+    },
+    Posthog {
+        events: Location,
+        persons: Option<Location>,
+        group_type: String,
+    },
+}
+
+impl SourcesConfig {
+    /// The dataset holding every product event, which the freshness guard reads.
+    pub fn event_dataset(&self) -> (&'static str, &Location) {
+        match &self.product {
+            Product::Segment { tracks, .. } => ("tracks", tracks),
+            Product::Posthog { events, .. } => (POSTHOG_EVENTS, events),
+        }
+    }
+
+    /// The group type bound as `$group_type` (PostHog's account group; `company` otherwise,
+    /// unused by Segment's SQL).
+    pub fn group_type(&self) -> &str {
+        match &self.product {
+            Product::Posthog { group_type, .. } => group_type,
+            Product::Segment { .. } => "company",
+        }
+    }
+}
+
+/// `raw.` names of PostHog's models.
+pub const POSTHOG_EVENTS: &str = "posthog_events";
+pub const POSTHOG_PERSONS: &str = "posthog_persons";
+
 /// Datasets configured directly under `[sources]`; per-event datasets may not reuse their names.
 const CORE_DATASETS: &[&str] = &[
     "tracks",
@@ -95,6 +178,8 @@ const CORE_DATASETS: &[&str] = &[
     "subscriptions",
     "subscription_items",
     "customers_metadata",
+    POSTHOG_EVENTS,
+    POSTHOG_PERSONS,
 ];
 
 impl SourcesConfig {
@@ -136,10 +221,68 @@ impl SourcesConfig {
                 "must not be empty",
             ));
         }
+        let product = match file.format {
+            Format::Segment => {
+                if file.posthog.is_some() {
+                    return Err(Invalid::new(
+                        "sources.posthog",
+                        "is read only with [sources] format = \"posthog\"; set that, or remove [sources.posthog]",
+                    ));
+                }
+                let required = |key: &str, value: &Option<String>| {
+                    value
+                        .as_deref()
+                        .ok_or_else(|| {
+                            Invalid::new(
+                                format!("sources.{key}"),
+                                "is required with format = \"segment\" (the default): the URL of the export",
+                            )
+                        })
+                        .and_then(|v| location(&format!("sources.{key}"), v))
+                };
+                Product::Segment {
+                    tracks: required("tracks", &file.tracks)?,
+                    identifies: required("identifies", &file.identifies)?,
+                    groups: required("groups", &file.groups)?,
+                }
+            }
+            Format::Posthog => {
+                for (key, value) in [
+                    ("tracks", &file.tracks),
+                    ("identifies", &file.identifies),
+                    ("groups", &file.groups),
+                ] {
+                    if value.is_some() {
+                        return Err(Invalid::new(
+                            format!("sources.{key}"),
+                            "is a Segment dataset, not read with format = \"posthog\"; remove it \
+                             (PostHog's exports go under [sources.posthog])",
+                        ));
+                    }
+                }
+                let posthog = file.posthog.as_ref().ok_or_else(|| {
+                    Invalid::new(
+                        "sources.posthog",
+                        "is required with format = \"posthog\": set events = \"URL of the events export\"",
+                    )
+                })?;
+                let group_type = posthog.group_type.trim();
+                if group_type.is_empty() {
+                    return Err(Invalid::new(
+                        "sources.posthog.group_type",
+                        "must name the PostHog group type of your accounts, e.g. \"company\"",
+                    ));
+                }
+                Product::Posthog {
+                    events: location("sources.posthog.events", &posthog.events)?,
+                    persons: optional("sources.posthog.persons", &posthog.persons)?,
+                    group_type: group_type.to_string(),
+                }
+            }
+        };
         let sources = SourcesConfig {
-            tracks: location("sources.tracks", &file.tracks)?,
-            identifies: location("sources.identifies", &file.identifies)?,
-            groups: location("sources.groups", &file.groups)?,
+            format: file.format,
+            product,
             subscriptions: optional("sources.subscriptions", &file.subscriptions)?,
             subscription_items: optional("sources.subscription_items", &file.subscription_items)?,
             customers_metadata: optional("sources.customers_metadata", &file.customers_metadata)?,

@@ -1,6 +1,8 @@
 //! The input contract: which columns each dataset must (and may) have, and of what kind.
 //! The default shape is Segment's warehouse schema (RudderStack writes the same) and Stripe's
-//! Sigma / Data Pipeline tables. README's "Input contract" section is written from this file.
+//! Sigma / Data Pipeline tables; `format = "posthog"` reads PostHog's batch-export models
+//! instead of Segment's three tables. README's "Input contract" section is written from this
+//! file.
 
 use crate::value::Kind;
 
@@ -132,6 +134,52 @@ pub const ROWS_IMPORTED: Contract = Contract {
     ],
     optional: &[("user_id", Text), ("received_at", Timestamp)],
     time_column: Some("timestamp"),
+};
+
+/// PostHog's events model, as its batch exports write it in Parquet
+/// (<https://posthog.com/docs/cdp/batch-exports/s3#events-model>). `properties` and
+/// `person_properties` are JSON text; PostHog may add columns at any time, and extra columns
+/// are read as they come.
+pub const POSTHOG_EVENTS: Contract = Contract {
+    name: super::config::POSTHOG_EVENTS,
+    required: &[
+        ("uuid", Text),
+        ("event", Text),
+        ("distinct_id", Text),
+        ("person_id", Text),
+        ("properties", Text),
+        ("timestamp", Timestamp),
+    ],
+    optional: &[
+        ("person_properties", Text),
+        ("created_at", Timestamp),
+        ("_inserted_at", Timestamp),
+        ("elements_chain", Text),
+    ],
+    time_column: Some("timestamp"),
+};
+
+/// PostHog's persons model (<https://posthog.com/docs/cdp/batch-exports/s3#persons-model>):
+/// one row per (team, distinct id) per export, with the person's latest properties. Each
+/// export holds the persons that changed, so a distinct id appears once per change; the
+/// highest versions win.
+pub const POSTHOG_PERSONS: Contract = Contract {
+    name: super::config::POSTHOG_PERSONS,
+    required: &[
+        ("distinct_id", Text),
+        ("person_id", Text),
+        ("properties", Text),
+    ],
+    optional: &[
+        ("team_id", Integer),
+        ("person_version", Integer),
+        ("person_distinct_id_version", Integer),
+        ("created_at", Timestamp),
+        ("_inserted_at", Timestamp),
+        ("is_deleted", Boolean),
+    ],
+    // Persons carry the latest properties however old the row: never pruned.
+    time_column: None,
 };
 
 /// Datasets the bundled SQL reads that may be left unconfigured; they are registered empty.

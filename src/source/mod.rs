@@ -1,5 +1,6 @@
 //! Sources: turns the configured dataset URLs into DataFusion tables under the `raw` schema
-//! (`raw.tracks`, `raw.identifies`, …), checked against the input contract.
+//! (`raw.tracks`, `raw.identifies`, … or, for PostHog, `raw.posthog_events` and
+//! `raw.posthog_persons`), checked against the input contract.
 //!
 //! This module owns its config section (`[sources]`, in `config.rs`), the input contract,
 //! object stores for `s3://`, `gs://` and `az://`, dataset layout (one file, a directory, or hive
@@ -28,7 +29,7 @@ use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use futures::{StreamExt, TryStreamExt};
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 
-pub use config::{SourcesConfig, SourcesFile};
+pub use config::{Format, Product, SourcesConfig, SourcesFile};
 pub use contract::Contract;
 pub use partition::{TimePartitioned, TimeRange, partition_filters, time_range};
 
@@ -51,7 +52,7 @@ pub enum SourceError {
         message: String,
     },
     #[error(
-        "dataset `{dataset}`: no Parquet files at {url} (check [sources] {dataset}; files must end in .parquet)"
+        "dataset `{dataset}`: no Parquet files at {url} (check [sources] {dataset}; files must end in .parquet or .parquet.zst and the like)"
     )]
     NotFound { dataset: String, url: String },
     #[error("dataset `{dataset}`: cannot list {url}: {message}")]
@@ -102,12 +103,13 @@ pub enum SourceError {
         layout: String,
     },
     #[error(
-        "dataset `tracks` at {url} is stale: its newest event is {newest}, more than {max_lag_days} \
+        "dataset `{dataset}` at {url} is stale: its newest event is {newest}, more than {max_lag_days} \
          day(s) before the end of the scoring day {as_of}. Scoring it would read every account as \
          gone quiet and close live trials. Check the export; pass --allow-stale to score it \
          anyway, or raise [sources] max_lag_days"
     )]
     Stale {
+        dataset: &'static str,
         url: String,
         newest: String,
         as_of: chrono::NaiveDate,
@@ -142,6 +144,16 @@ pub enum SourceError {
         dataset: String,
         file: String,
         message: String,
+    },
+    #[error(
+        "dataset `{dataset}`: {file} and {first} have different extensions; a dataset's files \
+         must all be `.parquet` or all carry the same compression suffix (`.parquet.zst`). \
+         Move one kind to a dataset of its own"
+    )]
+    MixedExtensions {
+        dataset: String,
+        file: String,
+        first: String,
     },
     #[error("query engine: {0}")]
     Engine(#[source] DataFusionError),
@@ -179,13 +191,15 @@ pub async fn locate_undecodable(
     None
 }
 
-/// The freshness guard: `tracks` must hold an event within `[sources] max_lag_days` days
-/// before the end of `as_of`. Only the partitions of that window are read when it does.
+/// The freshness guard: the product events (`tracks`, or PostHog's `events`) must hold an
+/// event within `[sources] max_lag_days` days before the end of `as_of`. Only the partitions
+/// of that window are read when it does.
 pub async fn check_fresh(
     ctx: &SessionContext,
     sources: &SourcesConfig,
     as_of: chrono::NaiveDate,
 ) -> Result<(), SourceError> {
+    let (dataset, location) = sources.event_dataset();
     let end = as_of + chrono::TimeDelta::days(1);
     let start = end - chrono::TimeDelta::days(i64::from(sources.max_lag_days) + 1);
     let newest = |lower: Option<chrono::NaiveDate>| {
@@ -193,7 +207,7 @@ pub async fn check_fresh(
             format!(" AND \"timestamp\" >= TIMESTAMP '{d}T00:00:00Z'")
         });
         format!(
-            "SELECT max(\"timestamp\") FROM {RAW_SCHEMA}.tracks \
+            "SELECT max(\"timestamp\") FROM {RAW_SCHEMA}.{dataset} \
              WHERE \"timestamp\" < TIMESTAMP '{end}T00:00:00Z'{lower}"
         )
     };
@@ -203,7 +217,8 @@ pub async fn check_fresh(
     // Stale: read all of it, once, to say how stale.
     let found = scalar_time(ctx, &newest(None)).await?;
     Err(SourceError::Stale {
-        url: sources.tracks.configured.clone(),
+        dataset,
+        url: location.configured.clone(),
         newest: found.map_or_else(
             || "none (no event before it at all)".to_string(),
             |us| {
@@ -402,14 +417,32 @@ fn partition_day(value: &str) -> Option<chrono::NaiveDate> {
 /// The datasets to register: each configured one with its contract, then an empty stand-in
 /// for each optional dataset nobody configured.
 fn wanted(s: &SourcesConfig) -> Vec<(String, Contract, Option<&Location>)> {
-    let mut wanted: Vec<(String, Contract, Option<&Location>)> = vec![
-        ("tracks".into(), contract::TRACKS, Some(&s.tracks)),
-        (
-            "identifies".into(),
-            contract::IDENTIFIES,
-            Some(&s.identifies),
-        ),
-        ("groups".into(), contract::GROUPS, Some(&s.groups)),
+    let mut wanted: Vec<(String, Contract, Option<&Location>)> = match &s.product {
+        Product::Segment {
+            tracks,
+            identifies,
+            groups,
+        } => vec![
+            ("tracks".into(), contract::TRACKS, Some(tracks)),
+            ("identifies".into(), contract::IDENTIFIES, Some(identifies)),
+            ("groups".into(), contract::GROUPS, Some(groups)),
+        ],
+        Product::Posthog {
+            events, persons, ..
+        } => vec![
+            (
+                config::POSTHOG_EVENTS.into(),
+                contract::POSTHOG_EVENTS,
+                Some(events),
+            ),
+            (
+                config::POSTHOG_PERSONS.into(),
+                contract::POSTHOG_PERSONS,
+                persons.as_ref(),
+            ),
+        ],
+    };
+    wanted.extend([
         (
             "subscriptions".into(),
             contract::SUBSCRIPTIONS,
@@ -425,7 +458,7 @@ fn wanted(s: &SourcesConfig) -> Vec<(String, Contract, Option<&Location>)> {
             contract::CUSTOMERS_METADATA,
             s.customers_metadata.as_ref(),
         ),
-    ];
+    ]);
     for (event, location) in &s.events {
         wanted.push((event.clone(), contract::for_event(event), Some(location)));
     }
@@ -540,6 +573,7 @@ async fn open(
     }
     let partitions = partition_layout(name, &shown, &table_url, &files)?;
     let shown_file = |meta: &ObjectMeta| show_file(&shown, &table_url, &meta.location);
+    let extension = common_suffix(name, &files, &shown_file)?.to_string();
     check_date_partitions(name, &table_url, &files, &partitions, &shown_file)?;
 
     let state = ctx.state();
@@ -556,7 +590,7 @@ async fn open(
         .map(|k| (k.clone(), DataType::Utf8))
         .collect();
     let options = ListingOptions::new(Arc::new(format))
-        .with_file_extension(".parquet")
+        .with_file_extension(extension)
         .with_table_partition_cols(partition_cols);
     let date_key = partitions
         .iter()
@@ -676,11 +710,48 @@ async fn list_parquet(
     let mut files: Vec<ObjectMeta> = store
         .list(Some(url.prefix()))
         .map_err(|e| store_err(e.to_string()))
-        .try_filter(|m| futures::future::ready(m.location.as_ref().ends_with(".parquet")))
+        .try_filter(|m| futures::future::ready(parquet_suffix(m.location.as_ref()).is_some()))
         .try_collect()
         .await?;
     files.sort_by(|a, b| a.location.cmp(&b.location));
     Ok(files)
+}
+
+/// Compressions PostHog's batch exports name in a Parquet file's extension
+/// (`events.parquet.zst`): the compression is inside the Parquet pages, so these files are
+/// read as Parquet as they are (<https://posthog.com/docs/cdp/batch-exports/s3#compression>).
+const PARQUET_COMPRESSION_SUFFIXES: &[&str] = &["zst", "zstd", "gz", "lz4", "br", "sz", "snappy"];
+
+/// The Parquet extension a file name ends in (`.parquet`, or `.parquet.zst` and the like),
+/// or `None` for a file that is not Parquet (`manifest.json`, `_SUCCESS`).
+fn parquet_suffix(path: &str) -> Option<&str> {
+    if path.ends_with(".parquet") {
+        return Some(".parquet");
+    }
+    let (stem, ext) = path.rsplit_once('.')?;
+    (stem.ends_with(".parquet") && PARQUET_COMPRESSION_SUFFIXES.contains(&ext))
+        .then(|| &path[stem.len() - ".parquet".len()..])
+}
+
+/// The one Parquet extension all of a dataset's files share: the listing table reads files
+/// by extension, so a dataset mixing `.parquet` and `.parquet.zst` would lose one kind.
+fn common_suffix<'a>(
+    name: &str,
+    files: &'a [ObjectMeta],
+    shown_file: &dyn Fn(&ObjectMeta) -> String,
+) -> Result<&'a str, SourceError> {
+    let first = parquet_suffix(files[0].location.as_ref()).unwrap_or(".parquet");
+    match files
+        .iter()
+        .find(|m| parquet_suffix(m.location.as_ref()) != Some(first))
+    {
+        None => Ok(first),
+        Some(other) => Err(SourceError::MixedExtensions {
+            dataset: name.to_string(),
+            file: shown_file(other),
+            first: shown_file(&files[0]),
+        }),
+    }
 }
 
 /// The hive partition keys shared by every file, e.g. `["day", "hr"]`; an error names a file
@@ -824,6 +895,26 @@ mod tests {
     use datafusion::arrow::datatypes::TimeUnit;
 
     use super::*;
+
+    #[test]
+    fn parquet_files_are_known_by_extension_with_or_without_a_compression_suffix() {
+        for (path, suffix) in [
+            ("events/day=2026-11-20/a.parquet", Some(".parquet")),
+            (
+                "events/2026-11-20_events/a.parquet.zst",
+                Some(".parquet.zst"),
+            ),
+            ("x.parquet.lz4", Some(".parquet.lz4")),
+            ("x.parquet.gz", Some(".parquet.gz")),
+            ("events/manifest.json", None),
+            ("x.parquet.json", None),
+            ("x.zst", None),
+            ("parquet", None),
+            ("_SUCCESS", None),
+        ] {
+            assert_eq!(parquet_suffix(path), suffix, "{path}");
+        }
+    }
 
     #[test]
     fn timestamps_of_any_unit_and_zone_normalise_to_micros_utc() {
