@@ -13,6 +13,9 @@
 --   snake_case ("Teammate Invited" -> teammate_invited), the way Segment names its tables.
 --   PostHog's own events ($pageview, $autocapture, $identify, …) stay NULL unless the seed
 --   names them, so they count as product usage only when the analyst says so.
+--
+-- The JSON is read in the subquery, before the joins: DataFusion 55's optimizer fails
+-- ("ambiguous __datafusion_extracted_N") when JSON functions over a scan sit above a join.
 SELECT
     e.message_id,
     e.account_id,
