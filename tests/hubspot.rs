@@ -360,8 +360,7 @@ fn contacts_of(env: &Env, account: &str) -> Vec<String> {
 
 /// Append `n` events of `event` for `account` at `ts` (µs) to the tracks export.
 fn write_extra_tracks(data: &Path, account: &str, event: &str, ts: i64, n: usize) {
-    use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, TimestampMicrosecondArray};
-    use datafusion::arrow::datatypes::{Field, Schema};
+    use datafusion::arrow::array::{ArrayRef, StringArray, TimestampMicrosecondArray};
     use std::sync::Arc;
     let ids: Vec<String> = (0..n).map(|i| format!("extra-{account}-{i}")).collect();
     let columns: Vec<(&str, ArrayRef)> = vec![
@@ -393,26 +392,7 @@ fn write_extra_tracks(data: &Path, account: &str, event: &str, ts: i64, n: usize
             Arc::new(StringArray::from_iter_values((0..n).map(|_| account))),
         ),
     ];
-    let schema = Arc::new(Schema::new(
-        columns
-            .iter()
-            .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
-            .collect::<Vec<_>>(),
-    ));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        columns.into_iter().map(|(_, a)| a).collect(),
-    )
-    .unwrap();
-    let path = data.join("tracks/day=2026-11-20/extra.parquet");
-    let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(
-        std::fs::File::create(path).unwrap(),
-        schema,
-        None,
-    )
-    .unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+    write_batch(&data.join("tracks/day=2026-11-20/extra.parquet"), columns);
 }
 
 #[test]

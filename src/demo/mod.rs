@@ -166,6 +166,7 @@ pub fn generate(opts: &Options) -> Result<Generated, DemoError> {
         accounts: opts.accounts,
         ..Generated::default()
     };
+    let posthog;
     let ctx = write::Context {
         out: &opts.out,
         seed: opts.seed,
@@ -173,7 +174,10 @@ pub fn generate(opts: &Options) -> Result<Generated, DemoError> {
         last_day,
         shape: match opts.format {
             Format::Segment => &write::Segment,
-            Format::Posthog => &posthog::PostHog,
+            Format::Posthog => {
+                posthog = posthog::PostHog::new(&accounts);
+                &posthog
+            }
         },
     };
     let days: Vec<i32> = (first_day..=last_day).collect();

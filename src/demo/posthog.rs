@@ -45,23 +45,35 @@ fn events_schema() -> SchemaRef {
     ]))
 }
 
-/// PostHog's batch-export models.
-pub(super) struct PostHog;
+/// PostHog's batch-export models, with each user's email for `person_properties` (looked up
+/// once, not per day's file).
+pub(super) struct PostHog<'a> {
+    emails: HashMap<&'a str, &'a str>,
+}
 
-impl Shape for PostHog {
+impl<'a> PostHog<'a> {
+    pub(super) fn new(accounts: &'a [Account]) -> Self {
+        PostHog {
+            emails: accounts
+                .iter()
+                .flat_map(|a| a.users.iter().map(|u| (u.id.as_str(), u.email.as_str())))
+                .collect(),
+        }
+    }
+}
+
+impl Shape for PostHog<'_> {
     /// One load day's product events (`part`, already split by load day as the Segment `tracks`
     /// are) as the events model: the same ids, times and attribution; an event without a user is
     /// PostHog's anonymous event (no person profile) from the anonymous id.
     fn events(
         &self,
         ctx: &Context<'_>,
-        accounts: &[Account],
         part: &[&Event],
         date: NaiveDate,
         name: &str,
         stats: &mut DayStats,
     ) -> Result<(), DemoError> {
-        let emails = emails(accounts);
         let rows: Vec<Row> = part
             .iter()
             .map(|e| {
@@ -76,7 +88,9 @@ impl Shape for PostHog {
                 let (distinct_id, person_properties) = match &e.user {
                     Some(user) => (
                         user.clone(),
-                        emails.get(user.as_str()).map(|m| json!({ "email": m })),
+                        self.emails
+                            .get(user.as_str())
+                            .map(|m| json!({ "email": m })),
                     ),
                     None => {
                         properties.insert("$process_person_profile".into(), json!(false));
@@ -267,14 +281,6 @@ fn zstd() -> Compression {
 fn file_name(name: &str) -> String {
     // PostHog names a Parquet file by its compression too (`.parquet.zst`).
     format!("{name}.zst")
-}
-
-/// Emails by user id, for `person_properties`.
-fn emails(accounts: &[Account]) -> HashMap<&str, &str> {
-    accounts
-        .iter()
-        .flat_map(|a| a.users.iter().map(|u| (u.id.as_str(), u.email.as_str())))
-        .collect()
 }
 
 /// The persons model: one row per identified user's distinct id, with the latest properties.

@@ -221,8 +221,7 @@ pub fn day(ctx: &Context<'_>, accounts: &[Account], day: i32) -> Result<DayStats
         } else {
             format!("late-from-{}.parquet", date_of(day).format("%Y%m%d"))
         };
-        ctx.shape
-            .events(ctx, accounts, &part, date, &name, &mut stats)?;
+        ctx.shape.events(ctx, &part, date, &name, &mut stats)?;
     }
     Ok(stats)
 }
@@ -235,7 +234,6 @@ pub(super) trait Shape: Sync {
     fn events(
         &self,
         ctx: &Context<'_>,
-        accounts: &[Account],
         part: &[&Event],
         date: NaiveDate,
         name: &str,
@@ -261,7 +259,6 @@ impl Shape for Segment {
     fn events(
         &self,
         ctx: &Context<'_>,
-        _accounts: &[Account],
         part: &[&Event],
         date: NaiveDate,
         name: &str,
