@@ -98,6 +98,9 @@ pub enum Command {
     DemoData(DemoDataArgs),
     /// Serve a local, in-memory HubSpot-compatible API on 127.0.0.1 to try a config end to end.
     Sandbox(SandboxArgs),
+    /// Run a Ballista scheduler or executor for `[engine] kind = "ballista"` (a build with the
+    /// `ballista` feature).
+    Cluster(ClusterArgs),
 }
 
 #[derive(Debug, Clone, Args, Default)]
@@ -161,6 +164,54 @@ pub enum HubspotCommand {
     },
     /// Check that the portal has everything pqlsync needs, without writing.
     Check,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ClusterArgs {
+    #[command(subcommand)]
+    pub command: ClusterCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ClusterCommand {
+    /// Plan the job's queries into stages and hand them to executors. Prints
+    /// `df://HOST:PORT`, the `[engine] url` for jobs, once it listens.
+    Scheduler {
+        /// Address to listen on.
+        #[arg(long, value_name = "ADDR", default_value = "0.0.0.0")]
+        bind: String,
+        /// Port to listen on (default: 50050; 0 picks a free one).
+        #[arg(long, value_name = "N", default_value_t = 50050)]
+        port: u16,
+    },
+    /// Run query stages for a scheduler, reading the exports from their object store (with
+    /// credentials from the AWS_*, GOOGLE_* and AZURE_* environment, as the job does).
+    Executor {
+        /// The scheduler, HOST:PORT.
+        #[arg(long, value_name = "HOST:PORT")]
+        scheduler: String,
+        /// Address to listen on.
+        #[arg(long, value_name = "ADDR", default_value = "0.0.0.0")]
+        bind: String,
+        /// The host name the scheduler and other executors reach this one at (default: the
+        /// --bind address, or this machine's address as the scheduler sees it).
+        #[arg(long, value_name = "HOST")]
+        external_host: Option<String>,
+        /// Arrow Flight port for shuffle reads (default: a free port, so several executors
+        /// can share a host).
+        #[arg(long, value_name = "N")]
+        port: Option<u16>,
+        /// Directory for shuffle files and spills (default: a temporary directory).
+        #[arg(long, value_name = "DIR")]
+        work_dir: Option<PathBuf>,
+        /// Memory the executor's tasks share, e.g. "8GiB"; beyond it they spill to
+        /// --work-dir (default: a share of the machine's memory, as Ballista detects it).
+        #[arg(long, value_name = "SIZE")]
+        memory_limit: Option<String>,
+        /// Tasks run at once (default: the number of cores).
+        #[arg(long, value_name = "N")]
+        concurrent_tasks: Option<usize>,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

@@ -9,7 +9,8 @@
 //!    `lock` (one run at a time per state location), `engine` (the DataFusion session, memory
 //!    pool and plan rule), `cli` (the command line, as clap definitions only).
 //! 2. `source`: configured datasets → `raw.*` tables, checked against the input contract.
-//! 3. `features`: the analyst SQL in `sql/` → the `account_features` stream.
+//! 3. `features`: the analyst SQL in `sql/` → the `account_features` stream; `cluster` (with
+//!    the `ballista` feature): the same SQL on a Ballista cluster, and its processes.
 //! 4. `score`: fit, usage, PQL score, tier and signals (pure functions).
 //! 5. `route`: motion, owner, stages, tasks (pure functions); `state`: the routing memory.
 //! 6. `decision`: scores and routes appended to feature batches; `history`: score snapshots.
@@ -32,6 +33,8 @@ pub mod cli;
 
 pub mod source;
 pub mod features;
+#[cfg(feature = "ballista")]
+pub mod cluster;
 pub mod score;
 pub mod route;
 pub mod state;

@@ -73,6 +73,18 @@ impl Location {
     }
 }
 
+/// Environment variable prefixes object_store reads credentials and endpoints from.
+const CLOUD_ENV_PREFIXES: &[&str] = &["AWS_", "GOOGLE_", "AZURE_"];
+
+/// Object-store options (`AWS_*`, `GOOGLE_*`, `AZURE_*`) from the environment, with keys
+/// lowercased as object_store expects. The job and the cluster's processes read them alike.
+pub fn options_from_env(env: &[(String, String)]) -> Vec<(String, String)> {
+    env.iter()
+        .filter(|(k, _)| CLOUD_ENV_PREFIXES.iter().any(|p| k.starts_with(p)))
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .collect()
+}
+
 /// `name` as a sibling of the location `of` (`.pqlsync/state` → `.pqlsync/history`,
 /// `s3://b/p/state/` → `s3://b/p/history`, `s3://b` → `s3://b/history`).
 pub fn beside(of: &str, name: &str) -> String {

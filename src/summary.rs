@@ -53,6 +53,9 @@ pub struct EngineReport {
     pub peak_memory_bytes: usize,
     pub spill_files: usize,
     pub spilled_bytes: usize,
+    /// The Ballista scheduler the queries ran on (`[engine] url`); memory and spills are then
+    /// the executors', and the figures above count only this process.
+    pub cluster: Option<String>,
 }
 
 impl Summary {

@@ -85,6 +85,10 @@ fn readme_commands_are_the_ones_ci_runs() {
             .any(|l| l.trim() == "cargo test --release --locked"),
         "{ci}"
     );
+    // And the cluster tests, which need the feature, as README says.
+    let cluster = "cargo test --release --locked --features ballista --lib --test cluster";
+    assert!(ci.lines().any(|l| l.trim() == cluster), "{ci}");
+    assert!(readme.contains(cluster));
 }
 
 #[test]
@@ -102,6 +106,8 @@ fn every_subcommand_is_in_the_readme() {
         "hubspot setup",
         "hubspot check",
         "sandbox",
+        "cluster scheduler",
+        "cluster executor",
     ] {
         assert!(
             cli.contains(&format!("| `{cmd}")),

@@ -7,6 +7,7 @@
 
 mod backfill;
 mod calibrate;
+mod cluster;
 mod decide;
 mod demo_data;
 mod explain;
@@ -56,6 +57,9 @@ pub enum Error {
     Portal(#[from] crate::hubspot::portal::PortalError),
     #[error(transparent)]
     Client(#[from] crate::hubspot::ClientError),
+    #[cfg(feature = "ballista")]
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
     /// A command-line flag that cannot be used as given.
     #[error("{0}")]
     Usage(String),
@@ -179,6 +183,10 @@ async fn dispatch(cli: Cli) -> Result<Outcome, Error> {
             let run = RunOptions::without_file(global)?;
             return finish(sandbox::sandbox(args, global, &run).await?, &run);
         }
+        Command::Cluster(args) => {
+            let run = RunOptions::without_file(global)?;
+            return finish(cluster::cluster(args).await?, &run);
+        }
         _ => {}
     }
     let (config, run) = config::load(global)?;
@@ -199,7 +207,9 @@ async fn dispatch(cli: Cli) -> Result<Outcome, Error> {
             }
             HubspotCommand::Check => finish(hubspot_check::check(c).await?, r),
         },
-        Command::DemoData(_) | Command::Sandbox(_) => unreachable!("handled above"),
+        Command::DemoData(_) | Command::Sandbox(_) | Command::Cluster(_) => {
+            unreachable!("handled above")
+        }
     }
 }
 

@@ -63,6 +63,23 @@ impl Log {
     }
 }
 
+/// The query session `[engine]` asks for: DataFusion in this process, or a Ballista cluster.
+async fn session(
+    config: &engine::EngineConfig,
+) -> Result<(SessionContext, std::sync::Arc<PeakPool>), Error> {
+    match &config.kind {
+        engine::EngineKind::Local => {
+            Ok(engine::session(config).map_err(FeatureError::execution("the query session"))?)
+        }
+        #[cfg(feature = "ballista")]
+        engine::EngineKind::Ballista { url } => Ok(crate::cluster::session(config, url).await?),
+        #[cfg(not(feature = "ballista"))]
+        engine::EngineKind::Ballista { .. } => {
+            unreachable!("the config refuses kind = \"ballista\" without the feature")
+        }
+    }
+}
+
 impl Prepared {
     /// Register sources and plan the SQL, bringing incremental rollups up to date.
     pub async fn new(config: &Config, run: &RunOptions) -> Result<Prepared, Error> {
@@ -87,8 +104,7 @@ impl Prepared {
         rollups: Option<bool>,
     ) -> Result<Prepared, Error> {
         let log = Log::new(run);
-        let (ctx, pool) = engine::session(&config.engine)
-            .map_err(FeatureError::execution("the query session"))?;
+        let (ctx, pool) = session(&config.engine).await?;
         let sources = source::register_all(&ctx, &config.sources).await?;
         log.note(|| {
             let files: usize = sources.iter().map(|s| s.files).sum();
@@ -206,6 +222,10 @@ impl Prepared {
             peak_memory_bytes: self.pool.peak(),
             spill_files,
             spilled_bytes,
+            cluster: match &config.engine.kind {
+                engine::EngineKind::Local => None,
+                engine::EngineKind::Ballista { url } => Some(url.clone()),
+            },
         }
     }
 

@@ -136,9 +136,6 @@ impl RunOptions {
     }
 }
 
-/// Environment variable prefixes object_store reads credentials and endpoints from.
-const CLOUD_ENV_PREFIXES: &[&str] = &["AWS_", "GOOGLE_", "AZURE_"];
-
 /// Parse `--as-of` style dates.
 pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
@@ -226,11 +223,7 @@ impl Config {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
         let base = std::path::absolute(&base).unwrap_or(base);
-        let store_options: Vec<(String, String)> = env
-            .iter()
-            .filter(|(k, _)| CLOUD_ENV_PREFIXES.iter().any(|p| k.starts_with(p)))
-            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
-            .collect();
+        let store_options = crate::store::options_from_env(env);
         let state_url = &parsed.state.url;
         // History and rollups default to siblings of the state directory.
         let beside_state = |configured: &Option<String>, name: &str| {

@@ -22,7 +22,26 @@ pub struct EngineFile {
     pub batch_size: Option<usize>,
     /// Directory for spill files. Default: the system temp directory.
     pub spill_dir: Option<String>,
+    /// `"local"` (default): DataFusion in this process. `"ballista"`: the feature and report
+    /// queries run on an Apache DataFusion Ballista cluster (a build with the `ballista`
+    /// feature); scoring, routing and the sync stay here.
+    pub kind: Option<String>,
+    /// The Ballista scheduler, `df://host:port`, with `kind = "ballista"`.
+    pub url: Option<String>,
 }
+
+/// Where queries run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum EngineKind {
+    /// DataFusion in this process.
+    #[default]
+    Local,
+    /// A Ballista cluster; `url` is the scheduler's gRPC address as `df://host:port`.
+    Ballista { url: String },
+}
+
+/// Whether this binary can talk to a Ballista cluster.
+pub const BALLISTA_BUILT: bool = cfg!(feature = "ballista");
 
 /// The validated `[engine]`.
 #[derive(Debug, Clone)]
@@ -31,6 +50,7 @@ pub struct EngineConfig {
     pub target_partitions: usize,
     pub batch_size: usize,
     pub spill_dir: Option<PathBuf>,
+    pub kind: EngineKind,
 }
 
 impl Default for EngineConfig {
@@ -40,6 +60,7 @@ impl Default for EngineConfig {
             target_partitions: std::thread::available_parallelism().map_or(1, |n| n.get()),
             batch_size: 8192,
             spill_dir: None,
+            kind: EngineKind::Local,
         }
     }
 }
@@ -72,8 +93,51 @@ impl EngineConfig {
             engine.batch_size = n;
         }
         engine.spill_dir = file.spill_dir.as_deref().map(|d| base.join(d));
+        engine.kind = kind(file.kind.as_deref(), file.url.as_deref())?;
 
         Ok(engine)
+    }
+}
+
+/// `[engine] kind` and `url`.
+fn kind(kind: Option<&str>, url: Option<&str>) -> Result<EngineKind, Invalid> {
+    match (kind.unwrap_or("local"), url) {
+        ("local", None) => Ok(EngineKind::Local),
+        ("local", Some(_)) => Err(Invalid::new(
+            "engine.url",
+            "is only read with kind = \"ballista\"; remove it or set engine.kind",
+        )),
+        ("ballista", _) if !BALLISTA_BUILT => Err(Invalid::new(
+            "engine.kind",
+            "\"ballista\" needs a pqlsync built with the `ballista` feature \
+             (cargo build --release --features ballista)",
+        )),
+        ("ballista", None) => Err(Invalid::new(
+            "engine.url",
+            "is required with kind = \"ballista\": the scheduler, like \"df://scheduler-host:50050\"",
+        )),
+        ("ballista", Some(url)) => scheduler_url(url)
+            .map(|url| EngineKind::Ballista { url })
+            .map_err(|m| Invalid::new("engine.url", m)),
+        (other, _) => Err(Invalid::new(
+            "engine.kind",
+            format!("`{other}` is not an engine: use \"local\" or \"ballista\""),
+        )),
+    }
+}
+
+/// `df://host:port` checked and returned as given.
+fn scheduler_url(url: &str) -> Result<String, String> {
+    let rest = url.trim().strip_prefix("df://").ok_or_else(|| {
+        format!("`{url}` is not a scheduler address: write it as \"df://host:port\"")
+    })?;
+    match rest.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
+            Ok(format!("df://{host}:{port}"))
+        }
+        _ => Err(format!(
+            "`{url}` needs a host and a port, like \"df://scheduler-host:50050\""
+        )),
     }
 }
 
@@ -109,4 +173,84 @@ pub fn parse_bytes(s: &str) -> Result<usize, String> {
         return Err(format!("`{s}` is too small"));
     }
     Ok(bytes as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_kind_and_url() {
+        let ballista = |url: &str| {
+            if BALLISTA_BUILT {
+                Ok(EngineKind::Ballista { url: url.into() })
+            } else {
+                Err("engine.kind")
+            }
+        };
+        let cases: &[(Option<&str>, Option<&str>, Result<EngineKind, &str>)] = &[
+            (None, None, Ok(EngineKind::Local)),
+            (Some("local"), None, Ok(EngineKind::Local)),
+            (Some("local"), Some("df://h:50050"), Err("engine.url")),
+            (
+                Some("ballista"),
+                Some("df://h:50050"),
+                ballista("df://h:50050"),
+            ),
+            (
+                Some("ballista"),
+                Some(" df://10.0.0.1:1 "),
+                ballista("df://10.0.0.1:1"),
+            ),
+            (
+                Some("ballista"),
+                Some("http://h:50050"),
+                Err(if BALLISTA_BUILT {
+                    "engine.url"
+                } else {
+                    "engine.kind"
+                }),
+            ),
+            (
+                Some("ballista"),
+                Some("df://h"),
+                Err(if BALLISTA_BUILT {
+                    "engine.url"
+                } else {
+                    "engine.kind"
+                }),
+            ),
+            (
+                Some("ballista"),
+                Some("df://:50050"),
+                Err(if BALLISTA_BUILT {
+                    "engine.url"
+                } else {
+                    "engine.kind"
+                }),
+            ),
+            (
+                Some("ballista"),
+                None,
+                Err(if BALLISTA_BUILT {
+                    "engine.url"
+                } else {
+                    "engine.kind"
+                }),
+            ),
+            (Some("spark"), None, Err("engine.kind")),
+        ];
+        for (k, url, want) in cases {
+            let got = kind(*k, *url).map_err(|e| e.key.clone());
+            assert_eq!(got, want.clone().map_err(String::from), "{k:?} {url:?}");
+        }
+    }
+
+    #[test]
+    fn without_the_feature_ballista_names_the_feature() {
+        if !BALLISTA_BUILT {
+            let e = kind(Some("ballista"), Some("df://h:1")).unwrap_err();
+            assert!(e.to_string().contains("--features ballista"), "{e}");
+        }
+    }
 }

@@ -10,17 +10,25 @@ mod memory;
 use std::sync::Arc;
 
 use datafusion::error::DataFusionError;
+use datafusion::execution::FunctionRegistry;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-pub use config::{EngineConfig, EngineFile};
+pub use config::{BALLISTA_BUILT, EngineConfig, EngineFile, EngineKind};
 pub use memory::PeakPool;
 
 /// A DataFusion session sized by `[engine]`: memory pool with spilling, parallelism, batch size.
 /// The returned pool reports the peak memory the session reserved.
 pub fn session(engine: &EngineConfig) -> Result<(SessionContext, Arc<PeakPool>), DataFusionError> {
+    let (state, pool) = state(engine, session_config(engine))?;
+    Ok((SessionContext::new_with_state(state), pool))
+}
+
+/// The session options pqlsync plans and runs with, wherever the queries run: they travel
+/// with each query to a cluster.
+pub fn session_config(engine: &EngineConfig) -> SessionConfig {
     let mut config = SessionConfig::new()
         .with_target_partitions(engine.target_partitions)
         .with_batch_size(engine.batch_size)
@@ -40,6 +48,15 @@ pub fn session(engine: &EngineConfig) -> Result<(SessionContext, Arc<PeakPool>),
             .sort_spill_reservation_bytes
             .min(limit / 16);
     }
+    config
+}
+
+/// A session state with `config`, this process's memory pool and spill directory, the plan
+/// rule and pqlsync's SQL functions.
+pub fn state(
+    engine: &EngineConfig,
+    config: SessionConfig,
+) -> Result<(SessionState, Arc<PeakPool>), DataFusionError> {
     let pool = Arc::new(PeakPool::new(engine.memory_limit));
     let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::clone(&pool) as _);
     let disk = match &engine.spill_dir {
@@ -55,6 +72,12 @@ pub fn session(engine: &EngineConfig) -> Result<(SessionContext, Arc<PeakPool>),
         .with_default_features()
         .with_physical_optimizer_rule(Arc::new(compact::CompactBuildSides))
         .build();
-    datafusion_functions_json::register_all(&mut state)?;
-    Ok((SessionContext::new_with_state(state), pool))
+    register_functions(&mut state)?;
+    Ok((state, pool))
+}
+
+/// The functions analyst SQL may call beyond DataFusion's own: the JSON functions and
+/// operators. Every process that plans or runs pqlsync's SQL registers them.
+pub fn register_functions(registry: &mut dyn FunctionRegistry) -> Result<(), DataFusionError> {
+    datafusion_functions_json::register_all(registry)
 }

@@ -314,7 +314,9 @@ async fn register_seed(
         message,
     };
     let path = seed.path.to_string_lossy();
-    let df = ctx
+    // Read here, whatever engine runs the queries: a seed is a file beside the SQL, on this
+    // machine only. The table then travels with each query that reads it.
+    let df = SessionContext::new()
         .read_csv(path.as_ref(), CsvReadOptions::new().has_header(true))
         .await
         .map_err(|e| err(e.to_string()))?;

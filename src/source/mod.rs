@@ -508,7 +508,7 @@ pub async fn register_all(
                         inventory: Inventory::default(),
                         file_urls: vec![],
                     };
-                    return Ok((name, empty(&contract)?, info));
+                    return Ok((name, empty(&contract, &text_type(ctx))?, info));
                 };
                 let (table, info) = open(ctx, &name, &contract, location, slack_days).await?;
                 Ok::<_, SourceError>((name, table, info))
@@ -528,21 +528,39 @@ pub async fn register_all(
     Ok(infos)
 }
 
-fn empty(contract: &Contract) -> Result<Arc<dyn TableProvider>, SourceError> {
+fn empty(contract: &Contract, text: &DataType) -> Result<Arc<dyn TableProvider>, SourceError> {
     let fields: Vec<Field> = contract
         .required
         .iter()
         .chain(contract.optional)
-        .map(|(name, kind)| Field::new(*name, default_type(*kind), true))
+        .map(|(name, kind)| Field::new(*name, default_type(*kind, text), true))
         .collect();
     let table = MemTable::try_new(Arc::new(Schema::new(fields)), vec![vec![]])
         .map_err(SourceError::Engine)?;
     Ok(Arc::new(table))
 }
 
-fn default_type(kind: Kind) -> DataType {
+/// The string type the session's Parquet reader hands out: `Utf8View` in this process,
+/// `Utf8` on a Ballista cluster (which turns string views off), so a stand-in column has the
+/// type of the columns it sits beside.
+fn text_type(ctx: &SessionContext) -> DataType {
+    if ctx
+        .state()
+        .config()
+        .options()
+        .execution
+        .parquet
+        .schema_force_view_types
+    {
+        DataType::Utf8View
+    } else {
+        DataType::Utf8
+    }
+}
+
+fn default_type(kind: Kind, text: &DataType) -> DataType {
     match kind {
-        Kind::Text => DataType::Utf8View,
+        Kind::Text => text.clone(),
         Kind::Integer | Kind::Number => DataType::Int64,
         Kind::Boolean => DataType::Boolean,
         Kind::Timestamp => timestamp_type(),
@@ -580,7 +598,8 @@ async fn open(
     let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
     let schemas = file_schemas(name, &state, &format, &store, &files, &shown_file).await?;
     let file_schema = merge(name, &schemas)?;
-    let (file_schema, absent) = apply_contract(name, &shown, contract, file_schema)?;
+    let (file_schema, absent) =
+        apply_contract(name, &shown, contract, file_schema, &text_type(ctx))?;
     // After the dataset-wide check, which names a column no file has: this one names the
     // file that lacks a column the others have.
     check_each_file(name, contract, &schemas)?;
@@ -853,6 +872,7 @@ fn apply_contract(
     url: &str,
     contract: &Contract,
     schema: SchemaRef,
+    text: &DataType,
 ) -> Result<(SchemaRef, Vec<String>), SourceError> {
     let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
     let mut absent = Vec::new();
@@ -883,7 +903,7 @@ fn apply_contract(
             }
             Err(_) => {
                 absent.push(column.to_string());
-                fields.push(Field::new(*column, default_type(*kind), true));
+                fields.push(Field::new(*column, default_type(*kind, text), true));
             }
         }
     }

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod moto;
 pub mod sandbox;
 
 use std::path::{Path, PathBuf};
