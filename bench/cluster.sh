@@ -10,22 +10,11 @@
 # CARGO_TARGET_DIR (default ~/.cache/pqlsync-target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pqlsync-target}"
-bench_dir="${BENCH_DIR:-$HOME/.cache/pqlsync-bench}"
-scale=full
-results=bench/cluster.md
-if [ "${1:-}" = "--smoke" ]; then
-  scale=smoke
-  results="$bench_dir/cluster-smoke.md"
-fi
-mkdir -p "$bench_dir"
-command -v /usr/bin/time >/dev/null || { echo "bench/cluster.sh needs /usr/bin/time (apt-get install time)" >&2; exit 2; }
+default_results=bench/cluster.md
+smoke_results=cluster-smoke.md
+# shellcheck source=bench/setup.sh
+source bench/setup.sh "$@"
 cargo build --release --locked --features ballista
-venv="$bench_dir/venv"
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import duckdb" 2>/dev/null; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "duckdb==2.0.0"
-fi
 exec "$venv/bin/python" bench/cluster.py \
   --binary "$CARGO_TARGET_DIR/release/pqlsync" \
   --python "$venv/bin/python" \

@@ -13,10 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command as StdCommand, Stdio};
 use std::time::{Duration, Instant};
 
-use common::moto::{create_bucket, env, moto, store};
+use common::moto::{create_bucket, env, moto, store, upload};
 use common::*;
-use object_store::path::Path as StorePath;
-use object_store::{ObjectStoreExt, PutPayload};
 use pqlsync::value::Value;
 
 /// A scheduler and executors, killed when dropped. Their stderr goes to files in `logs`,
@@ -254,15 +252,7 @@ async fn executors_read_the_exports_from_s3_themselves() {
     let data = demo_data(dir.path(), 120, 20, 9);
     create_bucket(moto.port, "exports");
     let s3 = store(moto.port, "exports");
-    for file in parquet_files(&data) {
-        let key = format!("segment/{}", file.strip_prefix(&data).unwrap().display());
-        s3.put(
-            &StorePath::from(key),
-            PutPayload::from(std::fs::read(&file).unwrap()),
-        )
-        .await
-        .unwrap();
-    }
+    upload(&s3, "segment", &data).await;
     write_config(dir.path(), &data, "");
     let local = tokio::task::block_in_place(|| results(dir.path(), &[], None));
 

@@ -11,7 +11,7 @@ mod common;
 
 use std::path::Path;
 
-use common::moto::{create_bucket, env, moto, store};
+use common::moto::{create_bucket, env, moto, store, upload};
 use common::*;
 use futures::TryStreamExt;
 use object_store::path::Path as StorePath;
@@ -24,15 +24,7 @@ async fn datasets_and_state_on_s3_give_the_same_decisions_as_local_files() {
     let data = demo_data(dir.path(), 120, 20, 9);
     create_bucket(moto.port, "exports");
     let s3 = store(moto.port, "exports");
-    for file in parquet_files(&data) {
-        let key = format!("segment/{}", file.strip_prefix(&data).unwrap().display());
-        s3.put(
-            &StorePath::from(key),
-            PutPayload::from(std::fs::read(&file).unwrap()),
-        )
-        .await
-        .unwrap();
-    }
+    upload(&s3, "segment", &data).await;
 
     // Locally first, for the reference.
     write_config(dir.path(), &data, "");

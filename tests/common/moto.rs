@@ -7,10 +7,13 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command as StdCommand, Stdio};
 use std::time::{Duration, Instant};
 
-use object_store::ObjectStore;
-use object_store::aws::AmazonS3Builder;
+use std::path::Path;
 
-use super::skipped;
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+use super::{parquet_files, skipped};
 
 pub struct Moto {
     child: Child,
@@ -81,4 +84,18 @@ pub fn store(port: u16, bucket: &str) -> impl ObjectStore {
         b = b.with_config(k.to_ascii_lowercase().parse().unwrap(), v);
     }
     b.build().unwrap()
+}
+
+/// Copy every Parquet file under `dir` to `store` under `prefix/`, keeping relative paths.
+pub async fn upload(store: &impl ObjectStore, prefix: &str, dir: &Path) {
+    for file in parquet_files(dir) {
+        let key = format!("{prefix}/{}", file.strip_prefix(dir).unwrap().display());
+        store
+            .put(
+                &StorePath::from(key),
+                PutPayload::from(std::fs::read(&file).unwrap()),
+            )
+            .await
+            .unwrap();
+    }
 }
