@@ -69,7 +69,7 @@ impl Cluster {
         let mut cluster = Cluster {
             processes: vec![scheduler],
             url,
-            logs,
+            logs: logs.clone(),
         };
         let address = cluster.url.trim_start_matches("df://").to_string();
         for i in 0..executors {

@@ -250,7 +250,7 @@ mod tests {
     fn without_the_feature_ballista_names_the_feature() {
         if !BALLISTA_BUILT {
             let e = kind(Some("ballista"), Some("df://h:1")).unwrap_err();
-            assert!(e.to_string().contains("--features ballista"), "{e}");
+            assert!(e.message.contains("--features ballista"), "{e:?}");
         }
     }
 }
