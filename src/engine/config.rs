@@ -188,7 +188,13 @@ mod tests {
                 Err("engine.kind")
             }
         };
-        let cases: &[(Option<&str>, Option<&str>, Result<EngineKind, &str>)] = &[
+        // kind, url, the engine or the key the error names.
+        type Case<'a> = (
+            Option<&'a str>,
+            Option<&'a str>,
+            Result<EngineKind, &'a str>,
+        );
+        let cases: &[Case] = &[
             (None, None, Ok(EngineKind::Local)),
             (Some("local"), None, Ok(EngineKind::Local)),
             (Some("local"), Some("df://h:50050"), Err("engine.url")),
