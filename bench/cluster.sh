@@ -15,10 +15,4 @@ smoke_results=cluster-smoke.md
 # shellcheck source=bench/setup.sh
 source bench/setup.sh "$@"
 cargo build --release --locked --features ballista
-exec "$venv/bin/python" bench/cluster.py \
-  --binary "$CARGO_TARGET_DIR/release/pqlsync" \
-  --python "$venv/bin/python" \
-  --dir "$bench_dir" \
-  --reps "${REPS:-3}" \
-  --scale "$scale" \
-  --results "$results"
+run_bench bench/cluster.py

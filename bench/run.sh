@@ -14,10 +14,4 @@ smoke_results=results-smoke.md
 # shellcheck source=bench/setup.sh
 source bench/setup.sh "$@"
 cargo build --release --locked
-exec "$venv/bin/python" bench/bench.py \
-  --binary "$CARGO_TARGET_DIR/release/pqlsync" \
-  --python "$venv/bin/python" \
-  --dir "$bench_dir" \
-  --reps "${REPS:-3}" \
-  --scale "$scale" \
-  --results "$results"
+run_bench bench/bench.py

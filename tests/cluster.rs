@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command as StdCommand, Stdio};
 use std::time::{Duration, Instant};
 
-use common::moto::{create_bucket, env, moto, store, upload};
+use common::moto::{demo_exports_on_s3, env};
 use common::*;
 use pqlsync::value::Value;
 
@@ -247,12 +247,10 @@ fn a_cluster_gives_the_same_features_decisions_and_plan_as_the_local_engine() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn executors_read_the_exports_from_s3_themselves() {
-    let Some(moto) = moto() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let data = demo_data(dir.path(), 120, 20, 9);
-    create_bucket(moto.port, "exports");
-    let s3 = store(moto.port, "exports");
-    upload(&s3, "segment", &data).await;
+    let Some((moto, data, _s3)) = demo_exports_on_s3(dir.path()).await else {
+        return;
+    };
     write_config(dir.path(), &data, "");
     let local = tokio::task::block_in_place(|| results(dir.path(), &[], None));
 

@@ -11,7 +11,7 @@ mod common;
 
 use std::path::Path;
 
-use common::moto::{create_bucket, env, moto, store, upload};
+use common::moto::{demo_exports_on_s3, env};
 use common::*;
 use futures::TryStreamExt;
 use object_store::path::Path as StorePath;
@@ -19,12 +19,10 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 #[tokio::test]
 async fn datasets_and_state_on_s3_give_the_same_decisions_as_local_files() {
-    let Some(moto) = moto() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let data = demo_data(dir.path(), 120, 20, 9);
-    create_bucket(moto.port, "exports");
-    let s3 = store(moto.port, "exports");
-    upload(&s3, "segment", &data).await;
+    let Some((moto, data, s3)) = demo_exports_on_s3(dir.path()).await else {
+        return;
+    };
 
     // Locally first, for the reference.
     write_config(dir.path(), &data, "");

@@ -99,3 +99,16 @@ pub async fn upload(store: &impl ObjectStore, prefix: &str, dir: &Path) {
             .unwrap();
     }
 }
+
+/// A moto server with a bucket `exports` holding demo exports (120 accounts, 20 days) under
+/// `segment/`, generated into `dir/data`; `None` when moto is not available (see [`moto`]).
+pub async fn demo_exports_on_s3(
+    dir: &Path,
+) -> Option<(Moto, std::path::PathBuf, impl ObjectStore)> {
+    let moto = moto()?;
+    let data = super::demo_data(dir, 120, 20, 9);
+    create_bucket(moto.port, "exports");
+    let s3 = store(moto.port, "exports");
+    upload(&s3, "segment", &data).await;
+    Some((moto, data, s3))
+}
