@@ -137,9 +137,7 @@ impl Cluster {
 /// Rows of a features or decisions file, in account order, every column as a value.
 fn rows(path: &Path) -> Vec<Vec<(String, Value)>> {
     let mut rows = read_rows(path);
-    rows.sort_by(|a, b| {
-        format!("{:?}", get(a, "account_id")).cmp(&format!("{:?}", get(b, "account_id")))
-    });
+    rows.sort_by_cached_key(|row| format!("{:?}", get(row, "account_id")));
     rows
 }
 

@@ -13,6 +13,7 @@
 mod codec;
 mod stores;
 
+use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -66,6 +67,16 @@ pub enum ClusterError {
     },
     #[error("`{value}` is not a scheduler address: write it as HOST:PORT, like scheduler:50050")]
     BadScheduler { value: String },
+    #[error("`{value}` is not an address to listen on: give --bind an IP address, like 0.0.0.0")]
+    BadBind { value: String },
+    #[error(
+        "cannot use {dir} as the executor's work directory: {source} (choose another --work-dir)"
+    )]
+    WorkDir {
+        dir: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("the {process} stopped: {message}")]
     Stopped {
         process: &'static str,
@@ -193,8 +204,8 @@ pub async fn scheduler(options: &SchedulerOptions) -> Result<(), ClusterError> {
     let addr: SocketAddr =
         format!("{}:{port}", options.bind)
             .parse()
-            .map_err(|_| ClusterError::BadScheduler {
-                value: format!("{}:{port}", options.bind),
+            .map_err(|_| ClusterError::BadBind {
+                value: options.bind.clone(),
             })?;
     let stores = Arc::new(EnvStores::from_env());
     let mut config = SchedulerConfig {
@@ -214,8 +225,8 @@ pub async fn scheduler(options: &SchedulerOptions) -> Result<(), ClusterError> {
     let cluster = BallistaCluster::new_from_config(&config)
         .await
         .map_err(stopped)?;
-    // Check the port before announcing it: Ballista's own bind failure is a panic deep in
-    // its gRPC server.
+    // Check the port before announcing it, so a taken port is named with the flags to change
+    // rather than surfacing as a gRPC transport error.
     drop(
         TcpListener::bind(addr).map_err(|source| ClusterError::Bind {
             addr: addr.to_string(),
@@ -228,28 +239,23 @@ pub async fn scheduler(options: &SchedulerOptions) -> Result<(), ClusterError> {
         .map_err(stopped)
 }
 
-/// Every function a task may call: DataFusion's, Ballista's and pqlsync's.
+/// Every function a task may call: Ballista's, and the ones pqlsync's sessions add to
+/// DataFusion's (the JSON functions).
 fn function_registry() -> Result<BallistaFunctionRegistry, DataFusionError> {
+    fn add_missing<F: ?Sized>(into: &mut HashMap<String, Arc<F>>, from: &HashMap<String, Arc<F>>) {
+        for (name, f) in from {
+            into.entry(name.clone()).or_insert_with(|| Arc::clone(f));
+        }
+    }
     let mut state = SessionStateBuilder::new().with_default_features().build();
     engine::register_functions(&mut state)?;
     let mut registry = BallistaFunctionRegistry::default();
-    for (name, f) in state.scalar_functions() {
-        registry
-            .scalar_functions
-            .insert(name.clone(), Arc::clone(f));
-    }
-    for (name, f) in state.aggregate_functions() {
-        registry
-            .aggregate_functions
-            .entry(name.clone())
-            .or_insert_with(|| Arc::clone(f));
-    }
-    for (name, f) in state.window_functions() {
-        registry
-            .window_functions
-            .entry(name.clone())
-            .or_insert_with(|| Arc::clone(f));
-    }
+    add_missing(&mut registry.scalar_functions, state.scalar_functions());
+    add_missing(
+        &mut registry.aggregate_functions,
+        state.aggregate_functions(),
+    );
+    add_missing(&mut registry.window_functions, state.window_functions());
     Ok(registry)
 }
 
@@ -258,11 +264,8 @@ pub async fn executor(options: &ExecutorOptions) -> Result<(), ClusterError> {
     let bad = || ClusterError::BadScheduler {
         value: options.scheduler.clone(),
     };
-    let (scheduler_host, scheduler_port) = options.scheduler.rsplit_once(':').ok_or_else(bad)?;
-    let scheduler_port: u16 = scheduler_port.parse().map_err(|_| bad())?;
-    if scheduler_host.is_empty() {
-        return Err(bad());
-    }
+    let (scheduler_host, scheduler_port) =
+        engine::config::host_port(&options.scheduler).ok_or_else(bad)?;
     let port = match options.port {
         Some(p) => p,
         None => free_port(&options.bind)?,
@@ -272,8 +275,8 @@ pub async fn executor(options: &ExecutorOptions) -> Result<(), ClusterError> {
     let temp;
     let work_dir = match &options.work_dir {
         Some(dir) => {
-            std::fs::create_dir_all(dir).map_err(|source| ClusterError::Bind {
-                addr: dir.display().to_string(),
+            std::fs::create_dir_all(dir).map_err(|source| ClusterError::WorkDir {
+                dir: dir.display().to_string(),
                 source,
             })?;
             dir.clone()
@@ -282,8 +285,8 @@ pub async fn executor(options: &ExecutorOptions) -> Result<(), ClusterError> {
             temp = tempfile::Builder::new()
                 .prefix("pqlsync-executor-")
                 .tempdir()
-                .map_err(|source| ClusterError::Bind {
-                    addr: "a temporary work directory".into(),
+                .map_err(|source| ClusterError::WorkDir {
+                    dir: std::env::temp_dir().display().to_string(),
                     source,
                 })?;
             temp.path().to_path_buf()
@@ -336,4 +339,19 @@ pub async fn executor(options: &ExecutorOptions) -> Result<(), ClusterError> {
             process: "executor",
             message: e.to_string(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn executors_know_pqlsync_s_functions_and_datafusion_s() {
+        let registry = function_registry().unwrap();
+        for name in ["json_get_str", "json_as_text", "lower", "date_trunc"] {
+            assert!(registry.scalar_functions.contains_key(name), "{name}");
+        }
+        assert!(registry.aggregate_functions.contains_key("count"));
+        assert!(registry.window_functions.contains_key("row_number"));
+    }
 }

@@ -131,14 +131,20 @@ fn scheduler_url(url: &str) -> Result<String, String> {
     let rest = url.trim().strip_prefix("df://").ok_or_else(|| {
         format!("`{url}` is not a scheduler address: write it as \"df://host:port\"")
     })?;
-    match rest.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
-            Ok(format!("df://{host}:{port}"))
-        }
-        _ => Err(format!(
+    match host_port(rest) {
+        Some((host, port)) => Ok(format!("df://{host}:{port}")),
+        None => Err(format!(
             "`{url}` needs a host and a port, like \"df://scheduler-host:50050\""
         )),
     }
+}
+
+/// `host:port` with a host and a port above 0: a scheduler's address, as the job's
+/// `[engine] url` names it (after `df://`) and as an executor's `--scheduler` does.
+pub fn host_port(s: &str) -> Option<(&str, u16)> {
+    let (host, port) = s.rsplit_once(':')?;
+    let port = port.parse::<u16>().ok().filter(|p| *p > 0)?;
+    (!host.is_empty()).then_some((host, port))
 }
 
 /// `"512MB"`, `"4GiB"`, `"1.5G"`, `"1048576"` → bytes. Decimal units are powers of 1000,
@@ -188,6 +194,12 @@ mod tests {
                 Err("engine.kind")
             }
         };
+        // Without the feature, any ballista config is refused for its kind first.
+        let refused_url = if BALLISTA_BUILT {
+            "engine.url"
+        } else {
+            "engine.kind"
+        };
         // kind, url, the engine or the key the error names.
         type Case<'a> = (
             Option<&'a str>,
@@ -208,47 +220,31 @@ mod tests {
                 Some(" df://10.0.0.1:1 "),
                 ballista("df://10.0.0.1:1"),
             ),
-            (
-                Some("ballista"),
-                Some("http://h:50050"),
-                Err(if BALLISTA_BUILT {
-                    "engine.url"
-                } else {
-                    "engine.kind"
-                }),
-            ),
-            (
-                Some("ballista"),
-                Some("df://h"),
-                Err(if BALLISTA_BUILT {
-                    "engine.url"
-                } else {
-                    "engine.kind"
-                }),
-            ),
-            (
-                Some("ballista"),
-                Some("df://:50050"),
-                Err(if BALLISTA_BUILT {
-                    "engine.url"
-                } else {
-                    "engine.kind"
-                }),
-            ),
-            (
-                Some("ballista"),
-                None,
-                Err(if BALLISTA_BUILT {
-                    "engine.url"
-                } else {
-                    "engine.kind"
-                }),
-            ),
+            (Some("ballista"), Some("http://h:50050"), Err(refused_url)),
+            (Some("ballista"), Some("df://h"), Err(refused_url)),
+            (Some("ballista"), Some("df://:50050"), Err(refused_url)),
+            (Some("ballista"), None, Err(refused_url)),
             (Some("spark"), None, Err("engine.kind")),
         ];
         for (k, url, want) in cases {
             let got = kind(*k, *url).map_err(|e| e.key.clone());
             assert_eq!(got, want.clone().map_err(String::from), "{k:?} {url:?}");
+        }
+    }
+
+    #[test]
+    fn a_scheduler_address_needs_a_host_and_a_port_above_zero() {
+        let cases = [
+            ("scheduler:50050", Some(("scheduler", 50050))),
+            ("10.0.0.1:1", Some(("10.0.0.1", 1))),
+            ("scheduler", None),
+            (":50050", None),
+            ("scheduler:0", None),
+            ("scheduler:65536", None),
+            ("scheduler:x", None),
+        ];
+        for (s, want) in cases {
+            assert_eq!(host_port(s), want, "{s}");
         }
     }
 

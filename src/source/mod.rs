@@ -492,6 +492,7 @@ pub async fn register_all(
     sources: &SourcesConfig,
 ) -> Result<Vec<DatasetInfo>, SourceError> {
     let slack_days = sources.partition_slack_days;
+    let text = &text_type(&ctx.state());
     // Footers are fetched concurrently across datasets: on object stores that is most of
     // the registration time.
     let registered: Vec<(String, Arc<dyn TableProvider>, DatasetInfo)> =
@@ -508,7 +509,7 @@ pub async fn register_all(
                         inventory: Inventory::default(),
                         file_urls: vec![],
                     };
-                    return Ok((name, empty(&contract, &text_type(ctx))?, info));
+                    return Ok((name, empty(&contract, text)?, info));
                 };
                 let (table, info) = open(ctx, &name, &contract, location, slack_days).await?;
                 Ok::<_, SourceError>((name, table, info))
@@ -543,9 +544,8 @@ fn empty(contract: &Contract, text: &DataType) -> Result<Arc<dyn TableProvider>,
 /// The string type the session's Parquet reader hands out: `Utf8View` in this process,
 /// `Utf8` on a Ballista cluster (which turns string views off), so a stand-in column has the
 /// type of the columns it sits beside.
-fn text_type(ctx: &SessionContext) -> DataType {
-    if ctx
-        .state()
+fn text_type(state: &SessionState) -> DataType {
+    if state
         .config()
         .options()
         .execution
@@ -599,7 +599,7 @@ async fn open(
     let schemas = file_schemas(name, &state, &format, &store, &files, &shown_file).await?;
     let file_schema = merge(name, &schemas)?;
     let (file_schema, absent) =
-        apply_contract(name, &shown, contract, file_schema, &text_type(ctx))?;
+        apply_contract(name, &shown, contract, file_schema, &text_type(&state))?;
     // After the dataset-wide check, which names a column no file has: this one names the
     // file that lacks a column the others have.
     check_each_file(name, contract, &schemas)?;
