@@ -29,6 +29,7 @@ fn load(dir: &Path) -> (Config, RunOptions) {
         summary_json: None,
         allow_future: false,
         allow_stale: false,
+        log_format: pqlsync::logging::LogFormat::Text,
     };
     let text = std::fs::read_to_string(dir.join("pqlsync.toml")).unwrap();
     pqlsync::config::from_str(&text, &global.config, &global, &[]).unwrap()
@@ -149,8 +150,8 @@ fn memory_limit_spills_and_gives_the_same_features() {
     };
     let (o, unlimited) = run("unlimited.parquet", "");
     assert!(o.status.success(), "{}", stderr(&o));
-    // One partition: DataFusion 55's hash aggregates can fail to spill when two partitions race
-    // for the last of a tight budget; with one the spill is deterministic.
+    // One partition: which operator gets the last of a tight budget first is then fixed, so
+    // the spill is certain (a_bounded_run_on_every_core_never_hangs covers more partitions).
     let (o, limited) = run(
         "limited.parquet",
         "[engine]\nmemory_limit = \"24MB\"\ntarget_partitions = 1\n",
@@ -163,8 +164,10 @@ fn memory_limit_spills_and_gives_the_same_features() {
         engine["spilled_bytes"].as_u64().unwrap() > 0,
         "the limited run did not spill: {engine}"
     );
+    // Repartitions are never refused, so only they may take the run past the limit.
     assert!(
-        engine["peak_memory_bytes"].as_u64().unwrap() <= 24_000_000,
+        engine["peak_memory_bytes"].as_u64().unwrap()
+            <= 24_000_000 + engine["repartition_peak_bytes"].as_u64().unwrap(),
         "{engine}"
     );
     let sort = |mut rows: Vec<Vec<(String, pqlsync::value::Value)>>| {
@@ -181,6 +184,72 @@ fn memory_limit_spills_and_gives_the_same_features() {
         stderr(&o)
     );
     assert!(!tiny.exists());
+}
+
+/// The stress case of apache/datafusion#24883 through the real binary: two partitions whose
+/// repartitions' input tasks spill side by side, under budgets from just enough to spilling.
+/// With DataFusion 55's own pool this could park every worker for good; pqlsync's never
+/// refuses a repartition (engine::memory). Every run must end with the right features: where
+/// the budget is too small for two partitions' join build sides, the command computes again
+/// on one partition and says so. At least one run must have spilled on two partitions, or
+/// the case was not exercised.
+#[test]
+fn a_bounded_run_on_every_core_never_hangs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo_data(dir.path(), 1500, 30, 4);
+    let sort = |mut rows: Vec<Vec<(String, pqlsync::value::Value)>>| {
+        rows.sort_by_key(|r| get(r, "account_id").to_string());
+        rows
+    };
+    write_config(dir.path(), &data, "");
+    let reference = dir.path().join("unlimited.parquet");
+    let o = pqlsync(dir.path())
+        .args(["features", "--full-refresh", "--out"])
+        .arg(&reference)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let expected = sort(read_rows(&reference));
+    let mut spilled = 0;
+    for limit in ["40MB", "48MB", "56MB", "40MB", "48MB", "56MB"] {
+        let engine = format!("[engine]\nmemory_limit = \"{limit}\"\ntarget_partitions = 2\n");
+        write_config(dir.path(), &data, &engine);
+        let out = dir.path().join("limited.parquet");
+        let _ = std::fs::remove_file(&out);
+        let o = pqlsync(dir.path())
+            .args([
+                "features",
+                "--full-refresh",
+                "--summary-json",
+                "s.json",
+                "--out",
+            ])
+            .arg(&out)
+            .timeout(std::time::Duration::from_secs(120))
+            .output()
+            .unwrap();
+        // None: killed at the timeout, which is the hang this test exists for.
+        assert_eq!(o.status.code(), Some(0), "{limit}: {}", stderr(&o));
+        assert_eq!(sort(read_rows(&out)), expected, "{limit}");
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("s.json")).unwrap())
+                .unwrap();
+        let engine = &summary["engine"];
+        match engine["partitions"].as_u64() {
+            Some(2) if engine["spilled_bytes"].as_u64().unwrap() > 0 => spilled += 1,
+            Some(2) => {}
+            Some(1) => assert!(
+                stderr(&o).contains("computing again on one"),
+                "{limit}: {}",
+                stderr(&o)
+            ),
+            other => panic!("{limit}: partitions {other:?}"),
+        }
+    }
+    assert!(
+        spilled > 0,
+        "no run spilled on two partitions, so the case was not exercised"
+    );
 }
 
 #[test]

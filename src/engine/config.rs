@@ -1,5 +1,6 @@
 //! `[engine]`: DataFusion limits, parsed and validated here, beside the session they size.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -13,10 +14,9 @@ pub struct EngineFile {
     /// Memory the query engine may use, e.g. `"512MB"` or `"4GiB"`; beyond it, sorts and
     /// aggregations spill to disk. Default: unbounded.
     pub memory_limit: Option<String>,
-    /// Parallelism of query execution. Default: the number of CPU cores, or 1 when
-    /// `memory_limit` is set: in DataFusion 55 a query that spills between two or more
-    /// partitions can hang (apache/datafusion#24883), so a bounded run is single-partition
-    /// unless you set this.
+    /// Parallelism of query execution. Default: the number of CPU cores, with or without
+    /// `memory_limit` (the memory pool keeps repartitions off DataFusion 55's spill deadlock,
+    /// apache/datafusion#24883; see `engine::memory`).
     pub target_partitions: Option<usize>,
     /// Rows per Arrow record batch. Default: 8192.
     pub batch_size: Option<usize>,
@@ -28,6 +28,9 @@ pub struct EngineFile {
     pub kind: Option<String>,
     /// The Ballista scheduler, `df://host:port`, with `kind = "ballista"`.
     pub url: Option<String>,
+    /// DataFusion settings by their full name (`"datafusion.execution.batch_size" = 16384`),
+    /// applied after pqlsync's own, as `SET` would in datafusion-cli.
+    pub datafusion: Option<BTreeMap<String, toml::Value>>,
 }
 
 /// Where queries run.
@@ -51,6 +54,8 @@ pub struct EngineConfig {
     pub batch_size: usize,
     pub spill_dir: Option<PathBuf>,
     pub kind: EngineKind,
+    /// `[engine.datafusion]`, each value as text, checked against DataFusion's options.
+    pub datafusion: Vec<(String, String)>,
 }
 
 impl Default for EngineConfig {
@@ -61,6 +66,7 @@ impl Default for EngineConfig {
             batch_size: 8192,
             spill_dir: None,
             kind: EngineKind::Local,
+            datafusion: Vec::new(),
         }
     }
 }
@@ -81,10 +87,6 @@ impl EngineConfig {
                 ));
             }
             engine.target_partitions = n;
-        } else if engine.memory_limit.is_some() {
-            // DataFusion 55's repartition spill pool can deadlock when two partitions spill at
-            // once (apache/datafusion#24883); one partition cannot.
-            engine.target_partitions = 1;
         }
         if let Some(n) = file.batch_size {
             if n == 0 {
@@ -94,6 +96,7 @@ impl EngineConfig {
         }
         engine.spill_dir = file.spill_dir.as_deref().map(|d| base.join(d));
         engine.kind = kind(file.kind.as_deref(), file.url.as_deref())?;
+        engine.datafusion = datafusion_options(file.datafusion.as_ref())?;
 
         Ok(engine)
     }
@@ -124,6 +127,53 @@ fn kind(kind: Option<&str>, url: Option<&str>) -> Result<EngineKind, Invalid> {
             format!("`{other}` is not an engine: use \"local\" or \"ballista\""),
         )),
     }
+}
+
+/// `[engine.datafusion]`: every key must be a DataFusion setting that takes the value given.
+/// The settings pqlsync derives from `[engine]` itself are refused here, so there is one
+/// place for each.
+fn datafusion_options(
+    table: Option<&BTreeMap<String, toml::Value>>,
+) -> Result<Vec<(String, String)>, Invalid> {
+    const OWN: [(&str, &str); 3] = [
+        (
+            "datafusion.execution.target_partitions",
+            "engine.target_partitions",
+        ),
+        ("datafusion.execution.batch_size", "engine.batch_size"),
+        ("datafusion.runtime.memory_limit", "engine.memory_limit"),
+    ];
+    let mut out = Vec::new();
+    for (key, value) in table.into_iter().flatten() {
+        let at = || format!("engine.datafusion.\"{key}\"");
+        if let Some((_, own)) = OWN.iter().find(|(k, _)| k == key) {
+            return Err(Invalid::new(at(), format!("set {own} instead")));
+        }
+        let text = match value {
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Integer(n) => n.to_string(),
+            toml::Value::Float(x) => x.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            other => {
+                return Err(Invalid::new(
+                    at(),
+                    format!(
+                        "must be a string, number or boolean, not {}",
+                        other.type_str()
+                    ),
+                ));
+            }
+        };
+        let mut probe = datafusion::config::ConfigOptions::new();
+        probe.set(key, &text).map_err(|e| {
+            Invalid::new(
+                at(),
+                format!("{e}; see https://datafusion.apache.org/user-guide/configs.html"),
+            )
+        })?;
+        out.push((key.clone(), text));
+    }
+    Ok(out)
 }
 
 /// `df://host:port` checked and returned as given.
@@ -184,6 +234,56 @@ pub fn parse_bytes(s: &str) -> Result<usize, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn datafusion_settings_are_checked_against_datafusion() {
+        let table = |key: &str, value: toml::Value| BTreeMap::from([(key.to_string(), value)]);
+        // key, value, the text applied or the start of the error.
+        let cases: [(&str, toml::Value, Result<&str, &str>); 6] = [
+            (
+                "datafusion.execution.parquet.pushdown_filters",
+                toml::Value::Boolean(false),
+                Ok("false"),
+            ),
+            (
+                "datafusion.execution.skip_partial_aggregation_probe_rows_threshold",
+                toml::Value::Integer(50000),
+                Ok("50000"),
+            ),
+            (
+                "datafusion.execution.no_such_setting",
+                toml::Value::Boolean(true),
+                Err("engine.datafusion.\"datafusion.execution.no_such_setting\""),
+            ),
+            (
+                "datafusion.execution.parquet.pushdown_filters",
+                toml::Value::String("perhaps".into()),
+                Err("engine.datafusion.\"datafusion.execution.parquet.pushdown_filters\""),
+            ),
+            (
+                "datafusion.execution.batch_size",
+                toml::Value::Integer(4096),
+                Err("engine.datafusion.\"datafusion.execution.batch_size\": set engine.batch_size"),
+            ),
+            (
+                "datafusion.execution.parquet.pushdown_filters",
+                toml::Value::Array(vec![]),
+                Err("engine.datafusion.\"datafusion.execution.parquet.pushdown_filters\": must be"),
+            ),
+        ];
+        for (key, value, expected) in cases {
+            match (datafusion_options(Some(&table(key, value))), expected) {
+                (Ok(applied), Ok(text)) => {
+                    assert_eq!(applied, [(key.to_string(), text.to_string())])
+                }
+                (Err(e), Err(start)) => {
+                    let shown = format!("{}: {}", e.key, e.message);
+                    assert!(shown.starts_with(start), "{shown}");
+                }
+                (got, want) => panic!("{key}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
 
     #[test]
     fn engine_kind_and_url() {
