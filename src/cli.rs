@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::logging::LogFormat;
+
 /// Product-led growth reverse ETL: Parquet product events and Stripe billing in,
 /// PQL scores, routing decisions and HubSpot records out.
 #[derive(Debug, Parser)]
@@ -30,7 +32,8 @@ pub struct GlobalArgs {
     pub config: PathBuf,
 
     /// The scoring day (UTC). Features use events strictly before the end of this day.
-    /// Default: `[run] as_of` from the config, else today (UTC).
+    /// `today` and `yesterday` (UTC) are accepted too. Default: `[run] as_of` from the config,
+    /// else today (UTC).
     #[arg(long, global = true, value_name = "YYYY-MM-DD")]
     pub as_of: Option<String>,
 
@@ -65,6 +68,12 @@ pub struct GlobalArgs {
     /// Also write the run summary as JSON to this file.
     #[arg(long, global = true, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
+
+    /// How stderr reads: `text` for people, `json` for a log pipeline (one JSON object per
+    /// line, with the stage; each stage is logged as it ends). With `json` the closing report
+    /// is a log event too, and stdout carries only what a command exists to print (`explain`).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +110,27 @@ pub enum Command {
     /// Run a Ballista scheduler or executor for `[engine] kind = "ballista"` (a build with the
     /// `ballista` feature).
     Cluster(ClusterArgs),
+}
+
+impl Command {
+    /// The subcommand as typed, for log events.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Run(_) => "run",
+            Command::Plan => "plan",
+            Command::Hubspot(_) => "hubspot",
+            Command::Features => "features",
+            Command::Score => "score",
+            Command::Explain(_) => "explain",
+            Command::Validate => "validate",
+            Command::Backfill(_) => "backfill",
+            Command::Report(_) => "report",
+            Command::Calibrate(_) => "calibrate",
+            Command::DemoData(_) => "demo-data",
+            Command::Sandbox(_) => "sandbox",
+            Command::Cluster(_) => "cluster",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args, Default)]

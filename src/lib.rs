@@ -7,7 +7,8 @@
 //!    kinds), `setting` (an invalid config key), `output` (atomic file writers), `store`
 //!    (locations and whole-file stores), `halt` (a run's stop request: signals, a lost lock),
 //!    `lock` (one run at a time per state location), `engine` (the DataFusion session, memory
-//!    pool and plan rule), `cli` (the command line, as clap definitions only).
+//!    pool and plan rule), `logging` (stderr as text or JSON lines, and each stage's time), `cli`
+//!    (the command line, as clap definitions only).
 //! 2. `source`: configured datasets → `raw.*` tables, checked against the input contract.
 //! 3. `features`: the analyst SQL in `sql/` → the `account_features` stream; `cluster` (with
 //!    the `ballista` feature): the same SQL on a Ballista cluster, and its processes.
@@ -29,6 +30,7 @@ pub mod store;
 pub mod halt;
 pub mod lock;
 pub mod engine;
+pub mod logging;
 pub mod cli;
 
 pub mod source;

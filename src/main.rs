@@ -1,6 +1,6 @@
-//! The `pqlsync` binary: parse arguments, run the library, map the outcome to an exit code
-//! (0 ok, 1 some records failed, 2 fatal, 3 another run holds the state, 4 stopped by a signal
-//! with the state saved).
+//! The `pqlsync` binary: parse arguments, run the library, exit with its code (0 ok, 1 some
+//! records failed, 2 fatal, 3 another run holds the state, 4 stopped by a signal with the
+//! state saved).
 
 use std::process::ExitCode;
 
@@ -14,12 +14,5 @@ use clap::Parser;
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
-    let cli = pqlsync::cli::Cli::parse();
-    match pqlsync::run_cli(cli) {
-        Ok(outcome) => ExitCode::from(outcome.exit_code()),
-        Err(err) => {
-            eprintln!("error: {err}");
-            ExitCode::from(err.exit_code())
-        }
-    }
+    ExitCode::from(pqlsync::run_cli(pqlsync::cli::Cli::parse()))
 }

@@ -15,9 +15,17 @@ use crate::score::Tier;
 use crate::source::DatasetInfo;
 use crate::sync::SyncReport;
 
+/// The version of the `--summary-json` document. It changes only when a field is removed,
+/// renamed or changes meaning (README, "Run summary (JSON)"); new fields keep it.
+pub const SCHEMA_VERSION: u32 = 1;
+
 /// Everything a command reports.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Summary {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The pqlsync release that wrote it.
+    pub pqlsync_version: &'static str,
     pub command: String,
     pub as_of: Option<NaiveDate>,
     pub accounts: usize,
@@ -41,7 +49,35 @@ pub struct Summary {
     /// Why the run stopped early at a signal (`stopped by SIGTERM`), having saved its state.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<String>,
+    /// Seconds per stage, as logged when each ended (`sources`, `plan`, `decide`, `sync`, …).
+    pub stages: BTreeMap<String, f64>,
     pub seconds: f64,
+}
+
+impl Default for Summary {
+    fn default() -> Self {
+        Summary {
+            schema_version: SCHEMA_VERSION,
+            pqlsync_version: env!("CARGO_PKG_VERSION"),
+            command: String::new(),
+            as_of: None,
+            accounts: 0,
+            tiers: BTreeMap::new(),
+            motions: BTreeMap::new(),
+            lead_stages: BTreeMap::new(),
+            deal_stages: BTreeMap::new(),
+            tasks: BTreeMap::new(),
+            data_quality: BTreeMap::new(),
+            sources: Vec::new(),
+            outputs: Vec::new(),
+            engine: EngineReport::default(),
+            sync: None,
+            plan: None,
+            interrupted: None,
+            stages: BTreeMap::new(),
+            seconds: 0.0,
+        }
+    }
 }
 
 /// How the query engine fared.
@@ -49,8 +85,14 @@ pub struct Summary {
 pub struct EngineReport {
     /// `[engine] memory_limit`, if set.
     pub memory_limit_bytes: Option<usize>,
+    /// The partitions the queries ran on: `[engine] target_partitions`, or 1 when a run on
+    /// more ran out of memory and was computed again on one.
+    pub partitions: usize,
     /// The most memory reserved at once by query operators.
     pub peak_memory_bytes: usize,
+    /// The most repartition buffers held at once, counted beside the limit (see
+    /// `engine::memory`).
+    pub repartition_peak_bytes: usize,
     pub spill_files: usize,
     pub spilled_bytes: usize,
     /// The Ballista scheduler the queries ran on (`[engine] url`); memory and spills are then

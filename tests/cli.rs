@@ -420,10 +420,24 @@ fn quiet_prints_nothing_and_help_lists_every_command() {
             .is_some_and(|x| x == "sql")
     })
     .count();
-    let planned = format!("planned {views} views");
-    for part in ["registered 7 datasets", planned.as_str(), "decided"] {
+    let planned = format!("views={views}");
+    for part in [
+        "registered the sources",
+        "datasets=7",
+        "planned the SQL",
+        planned.as_str(),
+        "computed the features, scores and routes",
+        "stage=\"decide\"",
+    ] {
         assert!(stderr(&o).contains(part), "-v lacks {part}: {}", stderr(&o));
     }
+    // -q: errors only, on stderr as on stdout.
+    let o = pqlsync(dir.path())
+        .args(["score", "-q", "--out", "s.parquet"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert_eq!((stdout(&o), stderr(&o)), (String::new(), String::new()));
     let o = pqlsync(dir.path())
         .args(["features", "-vv", "--out", "f.parquet"])
         .output()
@@ -447,6 +461,7 @@ fn quiet_prints_nothing_and_help_lists_every_command() {
         "--as-of",
         "--out",
         "--summary-json",
+        "--log-format",
     ] {
         assert!(help.contains(cmd), "help lacks {cmd}:\n{help}");
     }

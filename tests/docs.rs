@@ -115,3 +115,36 @@ fn every_subcommand_is_in_the_readme() {
         );
     }
 }
+
+#[test]
+fn every_run_summary_field_is_in_the_readme_schema() {
+    let readme = read("README.md");
+    let schema = section(&readme, "### Run summary (JSON)");
+    let summary = pqlsync::summary::Summary {
+        interrupted: Some("stopped by SIGTERM".into()),
+        ..Default::default()
+    };
+    let json = serde_json::to_value(&summary).unwrap();
+    let fields = json.as_object().unwrap();
+    assert_eq!(fields["schema_version"], pqlsync::summary::SCHEMA_VERSION);
+    assert!(
+        schema.contains(&format!("| `{}` |", pqlsync::summary::SCHEMA_VERSION)),
+        "README gives another schema_version"
+    );
+    for (field, _) in fields {
+        assert!(
+            schema.contains(&format!("`{field}`")),
+            "README's run summary table lacks `{field}`"
+        );
+    }
+    for (field, _) in json["engine"].as_object().unwrap() {
+        assert!(
+            schema.contains(&format!("`{field}`")),
+            "lacks engine.{field}"
+        );
+    }
+    let sync = serde_json::to_value(pqlsync::sync::SyncReport::default()).unwrap();
+    for (field, _) in sync.as_object().unwrap() {
+        assert!(schema.contains(&format!("`{field}`")), "lacks sync.{field}");
+    }
+}

@@ -1133,6 +1133,22 @@ fn the_token_never_appears_in_output_state_or_files() {
         outputs.push_str(&stdout(&o));
         outputs.push_str(&stderr(&o));
     }
+    // JSON logs with every library's every event: the HTTP stack's traces included.
+    for command in ["run", "plan"] {
+        let o = env
+            .pqlsync(&sb)
+            .env("RUST_LOG", "trace")
+            .args(["--log-format", "json", command])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{command}: {}", stderr(&o));
+        assert!(
+            stderr(&o).lines().count() > 100,
+            "{command}: few trace lines"
+        );
+        outputs.push_str(&stdout(&o));
+        outputs.push_str(&stderr(&o));
+    }
     // A wrong token: rejected with a clear message that does not echo it.
     let o = pqlsync(env.path())
         .env("HUBSPOT_TOKEN", "pat-na1-WRONG-9d2c")

@@ -50,8 +50,10 @@ fn settings(dir: &Path) -> insta::Settings {
     // Log lines' elapsed time, and durations such as "0.4s" or "2.31 s".
     s.add_filter(r"\[\s*\d+\.\d+s\]", "[time]");
     s.add_filter(r"\b\d+\.\d+ ?s\b", "[secs]");
+    s.add_filter(r"seconds=\d+(\.\d+)?(e-?\d+)?", "seconds=[secs]");
     // File sizes depend on the Parquet writer's version, not on pqlsync.
     s.add_filter(r"[\d,]+ bytes", "[n] bytes");
+    s.add_filter(r"bytes=\d+", "bytes=[n]");
     s.set_prepend_module_to_snapshot(false);
     s
 }

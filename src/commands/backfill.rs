@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use futures::StreamExt;
 
-use super::pipeline::{Log, Prepared, progress};
+use super::pipeline::{Prepared, progress};
 use super::{Error, Report, to_or_as_of};
 use crate::cli::BackfillArgs;
 use crate::config::{self, Config, RunOptions};
@@ -85,7 +85,6 @@ async fn backfill_days(
     to: chrono::NaiveDate,
 ) -> Result<usize, Error> {
     let days = (to - from).num_days() as u64 + 1;
-    let log = Log::new(run);
     let store = Store::open(&config.history)?;
     let mut memory = RoutingState::default();
     let bar = progress(run, days, "days");
@@ -130,7 +129,7 @@ async fn backfill_days(
         }
         let written = snapshot.commit(&store).await?;
         rows += written;
-        log.note(|| format!("{day}: {written} accounts"));
+        crate::logging::stage!(run.stages, "day", day = %day, accounts = written, "backfilled {day}");
         bar.inc(1);
     }
     bar.finish_and_clear();

@@ -12,7 +12,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::{col, lit};
 
-use super::pipeline::{Log, Prepared, progress};
+use super::pipeline::{Prepared, progress};
 use super::{Error, Report, out_dir, to_or_as_of, write_text};
 use crate::calibrate::{self, Calibration, Example, Exclusion, Window};
 use crate::cli::CalibrateArgs;
@@ -92,7 +92,6 @@ pub async fn calibrate(
         at_day: args.at_day,
         horizon: args.horizon,
     };
-    let log = Log::new(run);
     let out = out_dir(run, Path::new(DEFAULT_OUT));
 
     // Trials and labels as of the as-of day.
@@ -120,13 +119,13 @@ pub async fn calibrate(
             Err(reason) => *excluded.entry(reason.as_str().into()).or_default() += 1,
         }
     }
-    log.note(|| {
-        format!(
-            "{} trials to compute features for, on {} days",
-            by_day.values().map(HashMap::len).sum::<usize>(),
-            by_day.len()
-        )
-    });
+    crate::logging::stage!(
+        run.stages,
+        "trials",
+        trials = by_day.values().map(HashMap::len).sum::<usize>(),
+        days = by_day.len(),
+        "found the trials to compute features for"
+    );
 
     // Features as of each trial's day K: one feature computation per day, only the accounts
     // whose day K it is.
@@ -183,12 +182,12 @@ pub async fn calibrate(
     }
     bar.finish_and_clear();
     let feature_seconds = features_started.elapsed().as_secs_f64();
-    log.note(|| {
-        format!(
-            "features of {} trials in {feature_seconds:.1}s",
-            examples.len()
-        )
-    });
+    crate::logging::stage!(
+        run.stages,
+        "features",
+        trials = examples.len(),
+        "computed the trials' features"
+    );
 
     let mut calibration = calibrate::calibrate(
         calibrate::Inputs {

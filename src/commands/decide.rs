@@ -11,10 +11,10 @@ use futures::StreamExt;
 
 use super::Error;
 use super::hubspot;
-use super::pipeline::{Log, Prepared, spinner, sum_column};
+use super::pipeline::{Prepared, log_plan, spinner, sum_column};
 use crate::config::{Config, RunOptions};
 use crate::decision::{Decider, Decision};
-use crate::features::{self, FeatureError};
+use crate::features::{self, FINAL_VIEW, FeatureError};
 use crate::fmt::thousands;
 use crate::history;
 use crate::output::AtomicWriter;
@@ -61,7 +61,6 @@ pub async fn decide(config: &Config, run: &RunOptions, mode: Mode) -> Result<Sum
         Mode::Score => None,
         Mode::Run | Mode::DryRun => hubspot::preflight(config).await?,
     };
-    let log = Log::new(run);
     let engine = match mode {
         Mode::DryRun => Prepared::dry_run(config, run).await?,
         Mode::Run | Mode::Score => Prepared::new(config, run).await?,
@@ -81,15 +80,26 @@ pub async fn decide(config: &Config, run: &RunOptions, mode: Mode) -> Result<Sum
         Ok(decided) => decided,
         Err(e) => return Err(engine.blame_file(e).await),
     };
-    log.note(|| format!("decided {} accounts", decided.summary.accounts));
-    log.plan(&decided.plan);
+    crate::logging::stage!(
+        run.stages,
+        "decide",
+        accounts = decided.summary.accounts,
+        out = out.as_deref().map(|o| tracing::field::display(o.display())),
+        "computed the features, scores and routes"
+    );
+    log_plan(FINAL_VIEW, &decided.plan);
     if mode == Mode::Run {
         // Only now that the decisions are on disk does the memory move forward.
         for d in &decided.kept {
             memory.record(&d.account_id, d.route.memory.clone());
         }
         memory.save(&store).await?;
-        log.note(|| format!("routing memory advanced to {}", run.as_of));
+        crate::logging::stage!(
+            run.stages,
+            "state",
+            as_of = %run.as_of,
+            "advanced the routing memory"
+        );
     }
     let Decided {
         summary,
@@ -101,13 +111,26 @@ pub async fn decide(config: &Config, run: &RunOptions, mode: Mode) -> Result<Sum
     let mut summary = engine
         .complete(config, summary, &plan, duplicates, out.as_deref(), started)
         .await?;
-    log.note(|| "counted data quality".into());
+    crate::logging::stage!(
+        run.stages,
+        "quality",
+        checks = summary.data_quality.len(),
+        "counted data quality"
+    );
     if mode == Mode::Score {
+        summary.stages = run.stages.seconds();
         return Ok(summary);
     }
     let dry_run = mode == Mode::DryRun;
-    let synced = hubspot::sync(config, run, &engine, &kept, dry_run, preflight, &log).await?;
-    log.note(|| "HubSpot sync finished".into());
+    let synced = hubspot::sync(config, run, &engine, &kept, dry_run, preflight).await?;
+    crate::logging::stage!(
+        run.stages,
+        "sync",
+        mode = %synced.report.mode,
+        requests = synced.report.requests,
+        failed = synced.report.failed(),
+        "HubSpot sync finished"
+    );
     if mode == Mode::Run && !synced.owners.is_empty() {
         // Owners HubSpot already had stay the accounts' owners in routing, too.
         for (account, owner) in &synced.owners {
@@ -119,7 +142,13 @@ pub async fn decide(config: &Config, run: &RunOptions, mode: Mode) -> Result<Sum
         // After the sync, so the snapshot carries the owners HubSpot already had.
         snapshot.set_owners(&synced.owners)?;
         let rows = snapshot.commit(&Store::open(&config.history)?).await?;
-        log.note(|| format!("history for {} written ({rows} accounts)", run.as_of));
+        crate::logging::stage!(
+            run.stages,
+            "history",
+            as_of = %run.as_of,
+            accounts = rows,
+            "wrote the score history"
+        );
     }
     summary
         .outputs
@@ -140,6 +169,7 @@ pub async fn decide(config: &Config, run: &RunOptions, mode: Mode) -> Result<Sum
     summary.sync = Some(synced.report);
     summary.interrupted = run.halt.reason();
     summary.seconds = started.elapsed().as_secs_f64();
+    summary.stages = run.stages.seconds();
     Ok(summary)
 }
 

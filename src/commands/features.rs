@@ -6,7 +6,7 @@ use std::time::Instant;
 use futures::StreamExt;
 
 use super::Error;
-use super::pipeline::{Log, Prepared, spinner, sum_column};
+use super::pipeline::{Prepared, log_plan, spinner, sum_column};
 use crate::config::{Config, RunOptions};
 use crate::features::{self, FINAL_VIEW, FeatureError};
 use crate::fmt::thousands;
@@ -20,7 +20,6 @@ pub async fn features(config: &Config, run: &RunOptions) -> Result<Summary, Erro
         .out
         .clone()
         .unwrap_or_else(|| config.output_dir.join("account_features.parquet"));
-    let log = Log::new(run);
     let engine = Prepared::new(config, run).await?;
     let bar = spinner(run, "computing account_features");
     let df = features::account_features(&engine.ctx).await?;
@@ -45,9 +44,17 @@ pub async fn features(config: &Config, run: &RunOptions) -> Result<Summary, Erro
     }
     writer.finish()?;
     bar.finish_and_clear();
-    log.note(|| format!("wrote {} accounts to {}", summary.accounts, out.display()));
-    log.plan(&plan);
-    engine
+    crate::logging::stage!(
+        run.stages,
+        "features",
+        accounts = summary.accounts,
+        out = %out.display(),
+        "computed account_features"
+    );
+    log_plan(FINAL_VIEW, &plan);
+    let mut summary = engine
         .complete(config, summary, &plan, duplicates, Some(&out), started)
-        .await
+        .await?;
+    summary.stages = run.stages.seconds();
+    Ok(summary)
 }

@@ -12,7 +12,7 @@ use datafusion::arrow::datatypes::DataType;
 use futures::StreamExt;
 
 use super::Error;
-use super::pipeline::{Log, Prepared};
+use super::pipeline::Prepared;
 use crate::config::{Config, RunOptions, Verbosity};
 use crate::decision::Decision;
 use crate::features::FeatureError;
@@ -199,17 +199,20 @@ pub async fn sync(
     decisions: &[Decision],
     dry_run: bool,
     preflight: Option<Preflight>,
-    log: &Log,
 ) -> Result<Synced, Error> {
     let contacts = load_contacts(engine).await?;
-    log.note(|| format!("read the contacts of {} accounts", contacts.len()));
+    crate::logging::stage!(
+        run.stages,
+        "contacts",
+        accounts = contacts.len(),
+        "read the accounts' contacts"
+    );
     let step = Step {
         config,
         run,
         decisions,
         contacts: &contacts,
         dry_run,
-        log,
     };
     match preflight {
         None => step.offline().await,
@@ -224,7 +227,6 @@ struct Step<'a> {
     decisions: &'a [Decision],
     contacts: &'a BTreeMap<String, Vec<Contact>>,
     dry_run: bool,
-    log: &'a Log,
 }
 
 impl Step<'_> {
@@ -237,7 +239,7 @@ impl Step<'_> {
         report.refused = desired.refused.clone();
         report.clipped = desired.clipped.clone();
         let plan = sync::plan(desired, state);
-        self.log.note(|| "planned the sync".into());
+        crate::logging::stage!(self.run.stages, "sync_plan", "planned the sync");
         Synced {
             report,
             owners: BTreeMap::new(),
@@ -250,7 +252,12 @@ impl Step<'_> {
         let hs = &self.config.hubspot;
         let mapping = setup::offline_mapping(hs, &self.config.routing.owners.all());
         let desired = sync::build(self.decisions, self.contacts, &mapping);
-        self.log.note(|| "built the desired records".into());
+        crate::logging::stage!(
+            self.run.stages,
+            "records",
+            records = desired.records.values().map(Vec::len).sum::<usize>(),
+            "built the desired records"
+        );
         let mut state = SyncState::default();
         if self.dry_run {
             let report = SyncReport {
@@ -303,7 +310,12 @@ impl Step<'_> {
         let client = &client;
         let mapping = setup::mapping(hs, &readiness, &portal);
         let desired = sync::build(self.decisions, self.contacts, &mapping);
-        self.log.note(|| "built the desired records".into());
+        crate::logging::stage!(
+            self.run.stages,
+            "records",
+            records = desired.records.values().map(Vec::len).sum::<usize>(),
+            "built the desired records"
+        );
         let mut report = SyncReport {
             warnings,
             ..SyncReport::default()

@@ -25,8 +25,12 @@ mod validate;
 
 use std::path::{Path, PathBuf};
 
+use std::time::Instant;
+
 use crate::cli::{Cli, Command, HubspotCommand};
 use crate::config::{self, Config, RunOptions, Verbosity};
+use crate::features::FeatureError;
+use crate::logging::{self, LogFormat, Stages};
 
 /// Any error that stops a command. Each variant's message names what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -162,36 +166,110 @@ impl Report for crate::summary::Summary {
     }
 }
 
-/// Run a parsed command line.
-pub fn run_cli(cli: Cli) -> Result<Outcome, Error> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+/// Run a parsed command line: install the log, run the command, say how it ended (on stderr,
+/// in the chosen log format). Returns the exit code: [`Outcome::exit_code`] when the command
+/// finished, [`Error::exit_code`] when it failed.
+pub fn run_cli(cli: Cli) -> u8 {
+    let format = cli.global.log_format;
+    logging::init(format, cli.global.quiet, cli.global.verbose);
+    let command = cli.command.name();
+    let stages = Stages::default();
+    tracing::info!(
+        stage = "start",
+        command,
+        version = env!("CARGO_PKG_VERSION"),
+        "pqlsync {command} started"
+    );
+    let started = Instant::now();
+    let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(Error::io("cannot start the async runtime"))?;
-    runtime.block_on(dispatch(cli))
+        .map_err(Error::io("cannot start the async runtime"))
+        .and_then(|runtime| runtime.block_on(dispatch(cli, &stages)));
+    let seconds = started.elapsed().as_secs_f64();
+    match result {
+        Ok(outcome) => {
+            let exit_code = outcome.exit_code();
+            tracing::info!(
+                stage = "exit",
+                command,
+                exit_code,
+                failed_records = outcome.failed_records,
+                seconds,
+                "pqlsync {command} finished"
+            );
+            exit_code
+        }
+        Err(err) => {
+            let exit_code = err.exit_code();
+            match format {
+                LogFormat::Text => eprintln!("error: {err}"),
+                LogFormat::Json => tracing::error!(
+                    stage = "exit",
+                    command,
+                    exit_code,
+                    after = stages.last().unwrap_or("start"),
+                    seconds,
+                    "{err}"
+                ),
+            }
+            exit_code
+        }
+    }
 }
 
-async fn dispatch(cli: Cli) -> Result<Outcome, Error> {
+async fn dispatch(cli: Cli, stages: &Stages) -> Result<Outcome, Error> {
     let global = &cli.global;
     // The two commands that need no config file.
+    let without_file = || -> Result<RunOptions, Error> {
+        let mut run = RunOptions::without_file(global)?;
+        run.stages = stages.clone();
+        Ok(run)
+    };
     match &cli.command {
         Command::DemoData(args) => {
-            let run = RunOptions::without_file(global)?;
+            let run = without_file()?;
             return finish(demo_data::demo_data(args, &run)?, &run);
         }
         Command::Sandbox(args) => {
-            let run = RunOptions::without_file(global)?;
+            let run = without_file()?;
             return finish(sandbox::sandbox(args, global, &run).await?, &run);
         }
         Command::Cluster(args) => {
-            let run = RunOptions::without_file(global)?;
+            let run = without_file()?;
             return finish(cluster::cluster(args).await?, &run);
         }
         _ => {}
     }
-    let (config, run) = config::load(global)?;
-    let (c, r) = (&config, &run);
-    match &cli.command {
+    let (mut config, mut run) = config::load(global)?;
+    run.stages = stages.clone();
+    match command(&cli.command, &config, &run).await {
+        // Under a memory limit, each partition holds join build sides that cannot spill, and
+        // partitions race for the last of the budget; one partition needs less and spills
+        // deterministically. Nothing a command writes before its features are computed is
+        // more than a cache (rollups), and outputs are published only when complete, so the
+        // command can simply run again.
+        Err(Error::Features(FeatureError::OutOfMemory { view, message }))
+            if config.engine.memory_limit.is_some() && config.engine.target_partitions > 1 =>
+        {
+            tracing::warn!(
+                stage = "engine",
+                view = %view,
+                partitions = config.engine.target_partitions,
+                "computing {view} needed more than [engine] memory_limit on {} partitions; \
+                 computing again on one, which needs less ({message})",
+                config.engine.target_partitions
+            );
+            config.engine.target_partitions = 1;
+            command(&cli.command, &config, &run).await
+        }
+        other => other,
+    }
+}
+
+/// One command that reads the config file, run once.
+async fn command(command: &Command, c: &Config, r: &RunOptions) -> Result<Outcome, Error> {
+    match command {
         Command::Run(args) => finish(run::run(c, r, args).await?, r),
         Command::Plan => finish(plan::plan(c, r).await?, r),
         Command::Score => finish(score::score(c, r).await?, r),
@@ -208,16 +286,23 @@ async fn dispatch(cli: Cli) -> Result<Outcome, Error> {
             HubspotCommand::Check => finish(hubspot_check::check(c).await?, r),
         },
         Command::DemoData(_) | Command::Sandbox(_) | Command::Cluster(_) => {
-            unreachable!("handled above")
+            unreachable!("handled before the config is read")
         }
     }
 }
 
-/// Print the report (unless quiet), write `--summary-json`, and turn the report into the
-/// command's outcome.
+/// Print the report (unless quiet; with JSON logs, as a log event unless printing it is the
+/// command's point), write `--summary-json`, and turn the report into the command's outcome.
 fn finish<R: Report>(report: R, run: &RunOptions) -> Result<Outcome, Error> {
-    if run.verbosity > Verbosity::Quiet || report.always_print() {
-        emit(&report.to_string());
+    match run.log_format {
+        _ if report.always_print() => emit(&report.to_string()),
+        LogFormat::Text if run.verbosity > Verbosity::Quiet => emit(&report.to_string()),
+        LogFormat::Text => {}
+        LogFormat::Json => tracing::info!(
+            stage = "report",
+            summary = %serde_json::to_string(&report).expect("reports serialise"),
+            "the command's report (the --summary-json document)"
+        ),
     }
     if let Some(path) = &run.summary_json {
         write_json(path, &report)?;

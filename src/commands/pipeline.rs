@@ -1,5 +1,5 @@
 //! What the commands share: a session with the sources registered and the SQL planned
-//! ([`Prepared`]), progress notes (`-v`) and spinners.
+//! ([`Prepared`]), the executed plan at `-vv`, progress bars and spinners.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -16,7 +16,6 @@ use super::Error;
 use crate::config::{Config, RunOptions, Verbosity};
 use crate::engine::{self, PeakPool};
 use crate::features::{self, FeatureError, Params, Project};
-use crate::fmt::thousands;
 use crate::source::{self, DatasetInfo};
 use crate::store::Store;
 use crate::summary::{EngineReport, Summary};
@@ -30,36 +29,12 @@ pub struct Prepared {
     pub project: Project,
 }
 
-/// Progress notes on stderr for `-v`: each stage with the time since the command started.
-pub struct Log {
-    level: Verbosity,
-    started: Instant,
-}
-
-impl Log {
-    pub fn new(run: &RunOptions) -> Log {
-        Log {
-            level: run.verbosity,
-            started: Instant::now(),
-        }
-    }
-
-    pub fn note(&self, message: impl FnOnce() -> String) {
-        if self.level >= Verbosity::Verbose {
-            eprintln!(
-                "[{:>7.3}s] {}",
-                self.started.elapsed().as_secs_f64(),
-                message()
-            );
-        }
-    }
-
-    /// With `-vv`, the executed plan with each operator's metrics (rows, time, spills).
-    pub fn plan(&self, plan: &std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>) {
-        if self.level >= Verbosity::Debug {
-            let shown = DisplayableExecutionPlan::with_metrics(plan.as_ref()).indent(true);
-            eprintln!("executed plan of account_features, with metrics:\n{shown}");
-        }
+/// With `-vv` (debug), the executed plan of `view` with each operator's metrics (rows, time,
+/// spills).
+pub fn log_plan(view: &str, plan: &std::sync::Arc<dyn datafusion::physical_plan::ExecutionPlan>) {
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        let shown = DisplayableExecutionPlan::with_metrics(plan.as_ref()).indent(true);
+        tracing::debug!(stage = "features", view, plan = %shown, "executed plan of {view}, with metrics");
     }
 }
 
@@ -103,18 +78,16 @@ impl Prepared {
         run: &RunOptions,
         rollups: Option<bool>,
     ) -> Result<Prepared, Error> {
-        let log = Log::new(run);
         let (ctx, pool) = session(&config.engine).await?;
         let sources = source::register_all(&ctx, &config.sources).await?;
-        log.note(|| {
-            let files: usize = sources.iter().map(|s| s.files).sum();
-            let bytes: u64 = sources.iter().map(|s| s.bytes).sum();
-            format!(
-                "registered {} datasets: {files} files, {} bytes",
-                sources.len(),
-                thousands(bytes as i64)
-            )
-        });
+        crate::logging::stage!(
+            run.stages,
+            "sources",
+            datasets = sources.len(),
+            files = sources.iter().map(|s| s.files).sum::<usize>(),
+            bytes = sources.iter().map(|s| s.bytes).sum::<u64>(),
+            "registered the sources"
+        );
         let project = Project::load(&config.sql_dir, config.sources.format.name())?;
         let params = Params {
             as_of_date: run.as_of,
@@ -142,30 +115,27 @@ impl Prepared {
         )
         .await?;
         for r in &rollups {
-            log.note(|| match r.through {
-                Some(through) => format!(
-                    "rollup {}: {} ({} rows, events before {through}){}",
-                    r.view,
-                    r.action,
-                    thousands(r.rows as i64),
-                    if r.reason.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {}", r.reason)
-                    }
-                ),
-                None => format!("rollup {}: {}: {}", r.view, r.action, r.reason),
-            });
+            tracing::info!(
+                stage = "rollups",
+                view = %r.view,
+                action = %r.action,
+                rows = r.rows,
+                through = r.through.map(tracing::field::display),
+                reason = %r.reason,
+                "rollup {}: {}",
+                r.view,
+                r.action
+            );
         }
-        log.note(|| {
-            format!(
-                "planned {} views and {} seeds from {} (as of {})",
-                project.views.len(),
-                project.seeds.len(),
-                config.sql_dir.display(),
-                run.as_of
-            )
-        });
+        crate::logging::stage!(
+            run.stages,
+            "plan",
+            views = project.views.len(),
+            seeds = project.seeds.len(),
+            sql_dir = %config.sql_dir.display(),
+            as_of = %run.as_of,
+            "planned the SQL and brought the rollups up to date"
+        );
         Ok(Prepared {
             ctx,
             pool,
@@ -219,7 +189,9 @@ impl Prepared {
         let (spill_files, spilled_bytes) = features::spills(plan);
         EngineReport {
             memory_limit_bytes: config.engine.memory_limit,
+            partitions: config.engine.target_partitions,
             peak_memory_bytes: self.pool.peak(),
+            repartition_peak_bytes: self.pool.repartition_peak(),
             spill_files,
             spilled_bytes,
             cluster: match &config.engine.kind {
@@ -265,7 +237,10 @@ impl Prepared {
 
 /// A bar on stderr when it is a terminal and the run is not quiet; hidden otherwise.
 fn bar(run: &RunOptions, len: Option<u64>, template: &str) -> ProgressBar {
-    let visible = run.verbosity >= Verbosity::Normal && std::io::stderr().is_terminal();
+    // Only for a person watching: never in a log file or between JSON lines.
+    let visible = run.verbosity >= Verbosity::Normal
+        && run.log_format == crate::logging::LogFormat::Text
+        && std::io::stderr().is_terminal();
     let bar = if visible {
         ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr())
     } else {

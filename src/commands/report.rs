@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::pipeline::{Log, Prepared, spinner};
+use super::pipeline::{Prepared, spinner};
 use super::{Error, Report, out_dir, to_or_as_of};
 use crate::cli::{ReportArgs, ReportFormat};
 use crate::config::{self, Config, RunOptions};
@@ -68,7 +68,6 @@ pub async fn report(
     let out = out_dir(run, &config.report.dir);
     use chrono::Datelike;
     let started = Instant::now();
-    let log = Log::new(run);
     let views = features::load_reports(&config.sql_dir)?;
     let engine = Prepared::new(config, run).await?;
     let store = Store::open(&config.history)?;
@@ -92,7 +91,13 @@ pub async fn report(
         )));
     }
     history::register(&engine.ctx, &config.history, &days)?;
-    log.note(|| format!("history: {history_days} day(s) from {}", days[0]));
+    crate::logging::stage!(
+        run.stages,
+        "history",
+        days = history_days,
+        first = %days[0],
+        "registered the score history"
+    );
     let params = Params {
         as_of_date: run.as_of,
         account_id_key: config.sources.account_id_key.clone(),
@@ -102,7 +107,12 @@ pub async fn report(
     let bar = spinner(run, "computing the report");
     let dir = config.sql_dir.join("reports");
     let tables = crate::report::compute(&engine.ctx, &views, &params, &dir).await?;
-    log.note(|| format!("computed {} report tables", tables.len()));
+    crate::logging::stage!(
+        run.stages,
+        "report",
+        tables = tables.len(),
+        "computed the report tables"
+    );
     let context = crate::report::Context {
         as_of: run.as_of,
         from,

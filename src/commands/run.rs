@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::Error;
 use super::decide::{Mode, decide};
 use crate::cli::RunArgs;
-use crate::config::{Config, RunOptions, Verbosity};
+use crate::config::{Config, RunOptions};
 use crate::lock;
 use crate::store::Store;
 use crate::summary::Summary;
@@ -58,11 +58,12 @@ pub(super) async fn locked(
     let store = Store::open(&config.state)?;
     let held = lock::acquire(&store, command, Duration::from_secs(wait_secs), &run.halt).await?;
     run.halt.on_signals();
-    if let Some(dead) = &held.took_over
-        && run.verbosity > Verbosity::Quiet
-    {
-        eprintln!(
-            "warning: took over the lock on {} left by {dead}, which ended without releasing it",
+    if let Some(dead) = &held.took_over {
+        tracing::warn!(
+            stage = "lock",
+            state = %config.state.configured,
+            holder = %dead,
+            "took over the lock on {} left by {dead}, which ended without releasing it",
             config.state.configured
         );
     }

@@ -71,7 +71,8 @@ pub async fn sandbox(
         .map_err(Error::io("cannot read the listening address"))?;
     // The first line is the contract scripts and tests read; the rest is for people.
     emit(&format!("listening on http://{addr}\n"));
-    if run.verbosity > Verbosity::Quiet {
+    // Instructions for the person who started it; a log pipeline gets the address on stdout.
+    if run.verbosity > Verbosity::Quiet && run.log_format == crate::logging::LogFormat::Text {
         eprintln!(
             "HubSpot sandbox: {} owner(s), {} requests/10s{}; point pqlsync at it with\n  \
              HUBSPOT_BASE_URL=http://{addr} HUBSPOT_TOKEN=<the --token value> pqlsync hubspot setup --create-pipelines\n\

@@ -102,6 +102,10 @@ pub struct RunOptions {
     pub allow_stale: bool,
     /// Asks the run to stop early (SIGTERM, a lost lock); shared by the run's clones.
     pub halt: crate::halt::Halt,
+    /// `--log-format`: also decides whether progress bars and the closing report are shown.
+    pub log_format: crate::logging::LogFormat,
+    /// How long each stage took, for the log and the summary; shared by the run's clones.
+    pub stages: crate::logging::Stages,
 }
 
 impl RunOptions {
@@ -132,6 +136,8 @@ impl RunOptions {
             full_refresh: global.full_refresh,
             allow_stale: global.allow_stale,
             halt: crate::halt::Halt::default(),
+            log_format: global.log_format,
+            stages: crate::logging::Stages::default(),
         })
     }
 }
@@ -145,18 +151,29 @@ pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
 /// The scoring day from flags, else the config, else today (UTC). Used without a config file
 /// by `demo-data`.
 pub fn as_of_from(flag: Option<&str>, file: Option<&str>) -> Result<NaiveDate, ConfigError> {
+    let today = Utc::now().date_naive();
     if let Some(s) = flag {
-        return parse_date(s).map_err(|message| ConfigError::Flag {
+        return scoring_day(s, today).map_err(|message| ConfigError::Flag {
             flag: "as-of",
             message,
         });
     }
     match file {
-        Some(s) => parse_date(s).map_err(|message| ConfigError::Flag {
+        Some(s) => scoring_day(s, today).map_err(|message| ConfigError::Flag {
             flag: "as-of",
             message: format!("[run] as_of: {message}"),
         }),
-        None => Ok(Utc::now().date_naive()),
+        None => Ok(today),
+    }
+}
+
+/// `YYYY-MM-DD`, or `today` / `yesterday` (UTC): a scheduler without a shell (a Kubernetes
+/// CronJob on a distroless image) cannot compute yesterday's date itself.
+fn scoring_day(s: &str, today: NaiveDate) -> Result<NaiveDate, String> {
+    match s {
+        "today" => Ok(today),
+        "yesterday" => Ok(today - chrono::TimeDelta::days(1)),
+        _ => parse_date(s).map_err(|m| format!("{m}, `today` or `yesterday`")),
     }
 }
 

@@ -16,6 +16,7 @@ fn global() -> GlobalArgs {
         summary_json: None,
         allow_future: false,
         allow_stale: false,
+        log_format: crate::logging::LogFormat::Text,
     }
 }
 
@@ -400,9 +401,10 @@ fn incremental_rollups_live_beside_the_state_and_settle_two_days() {
 }
 
 #[test]
-fn a_memory_limit_runs_on_one_partition_unless_told_otherwise() {
+fn a_memory_limit_keeps_every_core_unless_told_otherwise() {
     let c = load(&format!("{MINIMAL}\n[engine]\nmemory_limit = \"512MB\"\n")).unwrap();
-    assert_eq!(c.engine.target_partitions, 1);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(c.engine.target_partitions, cores);
     let text = format!("{MINIMAL}\n[engine]\nmemory_limit = \"512MB\"\ntarget_partitions = 2\n");
     assert_eq!(load(&text).unwrap().engine.target_partitions, 2);
 }
@@ -462,4 +464,33 @@ fn the_hubspot_api_version_defaults_to_2026_09_and_names_the_accepted_ones() {
         e.contains("`hubspot.api_version`") && e.contains("2026-09, 2026-03, legacy"),
         "{e}"
     );
+}
+
+#[test]
+fn the_scoring_day_takes_a_date_or_today_or_yesterday() {
+    let today = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+    let cases = [
+        (
+            "2026-02-14",
+            Ok(NaiveDate::from_ymd_opt(2026, 2, 14).unwrap()),
+        ),
+        ("today", Ok(today)),
+        // Across a month end.
+        (
+            "yesterday",
+            Ok(NaiveDate::from_ymd_opt(2026, 2, 28).unwrap()),
+        ),
+        ("Yesterday", Err("`Yesterday` is not a date")),
+        ("2026-13-01", Err("`2026-13-01` is not a date")),
+    ];
+    for (input, expected) in cases {
+        match (super::scoring_day(input, today), expected) {
+            (Ok(day), Ok(want)) => assert_eq!(day, want, "{input}"),
+            (Err(message), Err(want)) => {
+                assert!(message.starts_with(want), "{input}: {message}");
+                assert!(message.ends_with("`today` or `yesterday`"), "{message}");
+            }
+            (got, want) => panic!("{input}: got {got:?}, want {want:?}"),
+        }
+    }
 }

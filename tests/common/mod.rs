@@ -20,7 +20,8 @@ use pqlsync::value::Value;
 
 pub const AS_OF: &str = "2026-11-20";
 
-/// The binary under test, run from `dir` with no inherited cloud credentials.
+/// The binary under test, run from `dir` with no inherited cloud credentials (nor a
+/// `RUST_LOG` that would change what it logs).
 pub fn pqlsync(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("pqlsync").expect("binary built");
     cmd.current_dir(dir);
@@ -29,6 +30,7 @@ pub fn pqlsync(dir: &Path) -> Command {
             || k.starts_with("GOOGLE_")
             || k.starts_with("AZURE_")
             || k.starts_with("HUBSPOT_")
+            || k == "RUST_LOG"
         {
             cmd.env_remove(k);
         }
