@@ -5,8 +5,8 @@
 #                           dataset (about 12 GB under $BENCH_DIR; an hour or more)
 #   bench/run.sh --smoke    tiny datasets: checks the harness and that both sides agree
 #
-# Environment: BENCH_DIR (default ~/.cache/pqlsync-bench), REPS (default 3),
-# CARGO_TARGET_DIR (default ~/.cache/pqlsync-target).
+# Environment: BENCH_DIR (default ~/.cache/pqlsync-bench), REPS (default 3), SETS (e.g.
+# 10M,50M: only those datasets), CARGO_TARGET_DIR (default ~/.cache/pqlsync-target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 default_results=bench/results.md

@@ -1,5 +1,6 @@
 # Shared by bench/run.sh and bench/cluster.sh (sourced, with the repository as the working
 # directory): the target and bench directories, /usr/bin/time, and a venv with DuckDB.
+# SETS=10M,50M limits a run to those datasets.
 # Sets: CARGO_TARGET_DIR, bench_dir, scale, results (from $default_results, or the smoke
 # file $smoke_results under bench_dir for --smoke), venv; `run_bench SCRIPT` then runs a
 # benchmark driver with the release binary and those settings.
@@ -26,5 +27,6 @@ run_bench() {
     --dir "$bench_dir" \
     --reps "${REPS:-3}" \
     --scale "$scale" \
-    --results "$results"
+    --results "$results" \
+    ${SETS:+--sets "$SETS"}
 }
