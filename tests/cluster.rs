@@ -168,8 +168,8 @@ fn results(dir: &Path, env: &[(&str, String)], cluster: Option<&Cluster>) -> Res
     let mut plan: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("plan.json")).unwrap()).unwrap();
     // What differs by engine and by run: the engine's own figures, where the data was read
-    // from, and timings.
-    for key in ["engine", "sources", "outputs"] {
+    // from, and timings (each stage's among them).
+    for key in ["engine", "sources", "outputs", "stages"] {
         plan.as_object_mut().unwrap().remove(key);
     }
     drop_timings(&mut plan);
