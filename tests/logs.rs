@@ -44,6 +44,14 @@ fn json_lines(o: &std::process::Output) -> Vec<Value> {
         .collect()
 }
 
+/// A directory with `accounts` accounts of demo data and a config for them.
+fn demo(accounts: u32, seed: u64) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo_data(dir.path(), accounts, 30, seed);
+    write_config(dir.path(), &data, "");
+    dir
+}
+
 fn stages(events: &[Value]) -> Vec<&str> {
     events.iter().filter_map(|e| e["stage"].as_str()).collect()
 }
@@ -57,9 +65,7 @@ fn the<'a>(events: &'a [Value], stage: &str) -> &'a Value {
 
 #[test]
 fn a_run_logs_one_json_line_per_event_and_its_report() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = demo_data(dir.path(), 200, 30, 5);
-    write_config(dir.path(), &data, "");
+    let dir = demo(200, 5);
     let o = pqlsync(dir.path())
         .args(["--log-format", "json", "run", "--summary-json", "s.json"])
         .output()
@@ -105,9 +111,7 @@ fn a_run_logs_one_json_line_per_event_and_its_report() {
 
 #[test]
 fn a_plan_logs_json_lines_too() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = demo_data(dir.path(), 100, 30, 6);
-    write_config(dir.path(), &data, "");
+    let dir = demo(100, 6);
     let o = pqlsync(dir.path())
         .args(["--log-format", "json", "-v", "plan"])
         .output()
@@ -124,9 +128,7 @@ fn a_plan_logs_json_lines_too() {
 
 #[test]
 fn a_failing_run_ends_with_an_error_event_naming_the_exit_code() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = demo_data(dir.path(), 50, 30, 7);
-    write_config(dir.path(), &data, "");
+    let dir = demo(50, 7);
     // The SQL directory is missing: a config error, exit 2.
     std::fs::write(
         dir.path().join("pqlsync.toml"),
@@ -154,9 +156,7 @@ fn a_failing_run_ends_with_an_error_event_naming_the_exit_code() {
 
 #[test]
 fn text_logs_show_stages_with_v_and_errors_plainly() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = demo_data(dir.path(), 50, 30, 8);
-    write_config(dir.path(), &data, "");
+    let dir = demo(50, 8);
     let o = pqlsync(dir.path())
         .args(["-v", "features", "--out", "f.parquet"])
         .output()
