@@ -20,12 +20,10 @@ use crate::sync::SyncReport;
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Everything a command reports.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Default)]
 pub struct Summary {
-    /// [`SCHEMA_VERSION`].
-    pub schema_version: u32,
-    /// The pqlsync release that wrote it.
-    pub pqlsync_version: &'static str,
+    #[serde(flatten)]
+    pub version: SchemaVersion,
     pub command: String,
     pub as_of: Option<NaiveDate>,
     pub accounts: usize,
@@ -54,28 +52,20 @@ pub struct Summary {
     pub seconds: f64,
 }
 
-impl Default for Summary {
+/// What says which document a `--summary-json` file is; flattened into [`Summary`].
+#[derive(Debug, Clone, Serialize)]
+pub struct SchemaVersion {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The pqlsync release that wrote it.
+    pub pqlsync_version: &'static str,
+}
+
+impl Default for SchemaVersion {
     fn default() -> Self {
-        Summary {
+        SchemaVersion {
             schema_version: SCHEMA_VERSION,
             pqlsync_version: env!("CARGO_PKG_VERSION"),
-            command: String::new(),
-            as_of: None,
-            accounts: 0,
-            tiers: BTreeMap::new(),
-            motions: BTreeMap::new(),
-            lead_stages: BTreeMap::new(),
-            deal_stages: BTreeMap::new(),
-            tasks: BTreeMap::new(),
-            data_quality: BTreeMap::new(),
-            sources: Vec::new(),
-            outputs: Vec::new(),
-            engine: EngineReport::default(),
-            sync: None,
-            plan: None,
-            interrupted: None,
-            stages: BTreeMap::new(),
-            seconds: 0.0,
         }
     }
 }

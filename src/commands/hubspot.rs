@@ -230,6 +230,18 @@ struct Step<'a> {
 }
 
 impl Step<'_> {
+    /// The CRM records the decisions imply under `mapping`; the end of the `records` stage.
+    fn desired(&self, mapping: &sync::Mapping) -> sync::Desired {
+        let desired = sync::build(self.decisions, self.contacts, mapping);
+        crate::logging::stage!(
+            self.run.stages,
+            "records",
+            records = desired.records.values().map(Vec::len).sum::<usize>(),
+            "built the desired records"
+        );
+        desired
+    }
+
     fn plan_only(
         &self,
         desired: sync::Desired,
@@ -251,13 +263,7 @@ impl Step<'_> {
     async fn offline(&self) -> Result<Synced, Error> {
         let hs = &self.config.hubspot;
         let mapping = setup::offline_mapping(hs, &self.config.routing.owners.all());
-        let desired = sync::build(self.decisions, self.contacts, &mapping);
-        crate::logging::stage!(
-            self.run.stages,
-            "records",
-            records = desired.records.values().map(Vec::len).sum::<usize>(),
-            "built the desired records"
-        );
+        let desired = self.desired(&mapping);
         let mut state = SyncState::default();
         if self.dry_run {
             let report = SyncReport {
@@ -309,13 +315,7 @@ impl Step<'_> {
         } = checked;
         let client = &client;
         let mapping = setup::mapping(hs, &readiness, &portal);
-        let desired = sync::build(self.decisions, self.contacts, &mapping);
-        crate::logging::stage!(
-            self.run.stages,
-            "records",
-            records = desired.records.values().map(Vec::len).sum::<usize>(),
-            "built the desired records"
-        );
+        let desired = self.desired(&mapping);
         let mut report = SyncReport {
             warnings,
             ..SyncReport::default()

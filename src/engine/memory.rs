@@ -34,7 +34,6 @@ pub struct PeakPool {
     inner: Arc<dyn MemoryPool>,
     /// What repartition buffers hold now: granted, never refused.
     repartition: AtomicUsize,
-    limit: Option<usize>,
     peak: AtomicUsize,
     repartition_peak: AtomicUsize,
 }
@@ -62,7 +61,6 @@ impl PeakPool {
         PeakPool {
             inner,
             repartition: AtomicUsize::new(0),
-            limit,
             peak: AtomicUsize::new(0),
             repartition_peak: AtomicUsize::new(0),
         }
@@ -134,10 +132,7 @@ impl MemoryPool for PeakPool {
     }
 
     fn memory_limit(&self) -> MemoryLimit {
-        match self.limit {
-            Some(bytes) => MemoryLimit::Finite(bytes),
-            None => MemoryLimit::Infinite,
-        }
+        self.inner.memory_limit()
     }
 }
 
@@ -264,7 +259,7 @@ mod tests {
 
     /// The same query on DataFusion's own bounded pool hangs: that is why pqlsync's pool never
     /// refuses repartitions. When an upgrade fixes the spill pool this fails, and the
-    /// repartition budget (and this test) can go.
+    /// repartition exemption (and this test) can go.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn datafusion_55_still_hangs_without_pqlsyncs_pool() {
         let (t, answer) = table().await;
