@@ -317,6 +317,10 @@ pub struct SandboxArgs {
     /// Requests admitted per day (UTC); unlimited when absent.
     #[arg(long, value_name = "N")]
     pub daily_limit: Option<u64>,
+    /// CRM searches admitted per second, as HubSpot's search limit (5 per token); 0 turns the
+    /// limit off.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub search_per_second: u32,
     /// Probability (0–1) that an API request fails with a 5xx, half of them after the write
     /// was applied.
     #[arg(long, value_name = "P", default_value_t = 0.0)]

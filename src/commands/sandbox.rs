@@ -54,6 +54,7 @@ pub async fn sandbox(
         token: args.token.clone(),
         requests_per_10s: args.requests_per_10s,
         daily_limit: args.daily_limit,
+        search_per_second: (args.search_per_second > 0).then_some(args.search_per_second),
         fail_rate: args.fail_rate,
         latency: std::time::Duration::from_millis(args.latency),
         seed: args.seed,

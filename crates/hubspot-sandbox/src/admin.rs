@@ -9,6 +9,10 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::dialect::Dialect;
+use super::error::ApiError;
+use super::kinds::Kind;
+use super::wire::{Op, single_input};
 use super::{Shared, lock};
 
 pub async fn dump(State(s): State<Arc<Shared>>) -> Response {
@@ -25,26 +29,49 @@ pub async fn reset_stats(State(s): State<Arc<Shared>>) -> Response {
     axum::Json(json!(*st)).into_response()
 }
 
-/// `POST /_sandbox/limits {"requests_per_10s": N?, "daily_limit": N | null}`: change the rate
-/// limits from now on, with every counter cleared.
+/// `POST /_sandbox/limits {"requests_per_10s": N?, "daily_limit": N | null, "search_per_second":
+/// N | null?}`: change the rate limits from now on, with every counter cleared.
+/// `requests_per_10s` and `search_per_second` change only when given (`"search_per_second":
+/// null` turns the search limit off); `daily_limit` is set either way (absent means none).
 pub async fn set_limits(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Limits {
         requests_per_10s: Option<u32>,
         daily_limit: Option<u64>,
+        /// Absent: unchanged; `null`: off; a number: the new limit.
+        #[serde(default, deserialize_with = "present")]
+        search_per_second: Option<Option<u32>>,
     }
     match serde_json::from_slice::<Limits>(&body) {
-        Ok(l) if l.requests_per_10s != Some(0) => {
-            lock(&s.limits).reset(l.requests_per_10s, l.daily_limit);
-            axum::Json(
-                json!({"requests_per_10s": l.requests_per_10s, "daily_limit": l.daily_limit}),
-            )
+        Ok(l) if l.requests_per_10s == Some(0) => {
+            admin_error("requests_per_10s must be at least 1".into())
+        }
+        Ok(l) if l.search_per_second == Some(Some(0)) => admin_error(
+            "search_per_second must be at least 1; null turns the search limit off".into(),
+        ),
+        Ok(l) => {
+            let mut limits = lock(&s.limits);
+            limits.reset(l.requests_per_10s, l.daily_limit, l.search_per_second);
+            axum::Json(json!({
+                "requests_per_10s": l.requests_per_10s,
+                "daily_limit": l.daily_limit,
+                "search_per_second": limits.search_per_second(),
+            }))
             .into_response()
         }
-        Ok(_) => admin_error("requests_per_10s must be at least 1".into()),
         Err(e) => admin_error(e.to_string()),
     }
+}
+
+/// A field that may be `null`: `Some(None)` when it is, `Some(Some(v))` when it has a value
+/// (with `#[serde(default)]`, `None` when it is absent).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
 }
 
 /// Refuse every write of `value` to `property`, as HubSpot refuses values a client cannot
@@ -89,6 +116,81 @@ pub async fn add_queue(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
             q.id
         )),
         Err(e) => admin_error(e.to_string()),
+    }
+}
+
+/// `POST /_sandbox/edit {"object": "deals", "id": "123", "idProperty": "plg_trial_id"?,
+/// "properties": {"dealstage": "closedlost"}}`: change a record as a person would in HubSpot's
+/// UI, so a test can play the sales team between two syncs. `object` takes the names and type
+/// ids the object paths take (`deals`, `deal`, `0-3`); `id` is the record id, or the value of
+/// the unique property `idProperty`.
+///
+/// The change is validated and applied as an API update (`PATCH` on 2026-09) would be:
+/// unknown and read-only properties, options, pipeline stages, owners, task queues and the
+/// portal's validation rules (HubSpot enforces those in its UI too) refuse it with HubSpot's
+/// 400 `Property values were not valid`, a unique value held elsewhere with 409, and nothing
+/// changes. Applied, it sets the last-modified date, and a task's completion date as its
+/// status requires. Answers the record as `GET .../{type}/{id}` with every property it holds
+/// (`id`, `properties`, `createdAt`, `updatedAt`, `archived`); 404 when no record matches.
+pub async fn edit(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct Edit {
+        object: String,
+        id: String,
+        id_property: Option<String>,
+        properties: serde_json::Map<String, serde_json::Value>,
+    }
+    let edit = match serde_json::from_slice::<Edit>(&body) {
+        Ok(e) => e,
+        Err(e) => return admin_error(e.to_string()),
+    };
+    let Some(kind) = Kind::parse(&edit.object) else {
+        let known: Vec<String> = Kind::ALL
+            .iter()
+            .map(|k| format!("{} ({})", k.name(), k.type_id()))
+            .collect();
+        return admin_error(format!(
+            "object {:?} is not an object type the sandbox holds: {}",
+            edit.object,
+            known.join(", ")
+        ));
+    };
+    if edit.properties.is_empty() {
+        return admin_error("properties must name at least one property to change".into());
+    }
+    // The values as an API update takes them (JSON strings, refused otherwise).
+    let mut input = match single_input(&json!({ "properties": edit.properties }), Op::Update) {
+        Ok(input) => input,
+        Err(e) => return e.into_response(),
+    };
+    input.id = Some(edit.id.clone());
+    input.id_property = edit.id_property.clone();
+    let mut store = lock(&s.store);
+    match store.update(kind, vec![input], Dialect::V2026_09) {
+        Err(e) => e.into_response(),
+        Ok((_, missing)) if !missing.is_empty() => {
+            let by = edit.id_property.as_deref().unwrap_or("id");
+            ApiError::not_found(format!(
+                "The sandbox has no {} with {by} {:?} to edit",
+                kind.singular(),
+                edit.id
+            ))
+            .with_context("ids", missing)
+            .into_response()
+        }
+        Ok((results, _)) => {
+            let record = results
+                .first()
+                .and_then(|r| r["id"].as_str())
+                .and_then(|id| id.parse::<u64>().ok())
+                .and_then(|id| store.records(kind).get(&id));
+            match record {
+                Some(r) => axum::Json(r.to_json(None)).into_response(),
+                None => ApiError::new(500, "INTERNAL_ERROR", "the edited record went missing")
+                    .into_response(),
+            }
+        }
     }
 }
 

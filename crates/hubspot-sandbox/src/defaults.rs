@@ -21,6 +21,17 @@ pub const LEAD_PIPELINE: &str = "lead-pipeline-id";
 /// Tasks' queue property: a checkbox whose options are the portal's task queues (by id), so
 /// a task in several queues holds their ids `;`-separated.
 pub const QUEUE_PROPERTY: &str = "hs_queue_membership_ids";
+/// Tasks' status property, and the status that completes a task.
+pub const TASK_STATUS: &str = "hs_task_status";
+pub const TASK_COMPLETED: &str = "COMPLETED";
+/// When a task was completed: a read-only datetime HubSpot sets when `hs_task_status` becomes
+/// `COMPLETED` and clears when it moves away. HubSpot's OpenAPI specs name no properties (the
+/// tasks spec, `PublicApiSpecs/CRM/Tasks/Rollouts/424/2026-09/tasks.json`, types them as a
+/// free map), and its tasks guide lists only the writable ones (`hs_timestamp`,
+/// `hs_task_subject`, `hs_task_status`, ...); `hs_task_completion_date` is the internal name
+/// of the task property "Completed at" as portals' task properties list it, and the name
+/// clients read completion times from.
+pub const TASK_COMPLETION_DATE: &str = "hs_task_completion_date";
 
 /// `lifecyclestage` options, in HubSpot's order.
 pub const LIFECYCLE_STAGES: &[(&str, &str)] = &[
@@ -281,14 +292,14 @@ pub fn properties(kind: Kind) -> Vec<PropertyDef> {
                 },
                 prop("hs_timestamp", "Due date", "datetime", "date", g),
                 select(
-                    "hs_task_status",
+                    TASK_STATUS,
                     "Task Status",
                     g,
                     &[
                         ("NOT_STARTED", "Not Started"),
                         ("IN_PROGRESS", "In Progress"),
                         ("WAITING", "Waiting"),
-                        ("COMPLETED", "Completed"),
+                        (TASK_COMPLETED, "Completed"),
                         ("DEFERRED", "Deferred"),
                     ],
                 ),
@@ -321,6 +332,13 @@ pub fn properties(kind: Kind) -> Vec<PropertyDef> {
                 // (`Store::add_queue`), from the config and at runtime.
                 prop(QUEUE_PROPERTY, "Queue", "enumeration", "checkbox", g),
                 owner(g),
+                read_only(prop(
+                    TASK_COMPLETION_DATE,
+                    "Completed at",
+                    "datetime",
+                    "date",
+                    g,
+                )),
             ]
         }
     };
@@ -533,5 +551,12 @@ mod tests {
                 assert!(props.iter().any(|p| p.name == name), "{kind} lacks {name}");
             }
         }
+        let tasks = properties(Kind::Tasks);
+        let completed = tasks
+            .iter()
+            .find(|p| p.name == TASK_COMPLETION_DATE)
+            .expect("tasks have a completion date");
+        assert_eq!(completed.kind, "datetime");
+        assert!(completed.modification_metadata.read_only_value);
     }
 }

@@ -14,8 +14,8 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::error::{ApiError, correlation_id};
-use super::limits::Policy;
-use super::stats::route_key;
+use super::limits::{Policy, Request as Limited};
+use super::stats::{is_search, route_key};
 use super::{Shared, lock};
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -36,14 +36,29 @@ fn unauthorized() -> Response {
 }
 
 /// HubSpot's 429 body. It carries `errorType`, `policyName` and `groupName` and, unlike other
-/// errors, no `category`.
+/// errors, no `category`. A search over its limit per second gets the body HubSpot gives a
+/// secondly limit (`"You have reached your secondly limit."`, `policyName: SECONDLY`, as
+/// HubSpot's 429s are quoted in client issues, e.g. HGData/mk-node-hubspot#84 and #89; HubSpot's
+/// usage guide: "The message and policyName will indicate which limit you hit (either daily or
+/// secondly)") and `Retry-After: 1`: the search window is a second long. The `groupName`s are
+/// the sandbox's own.
 fn rate_limited(policy: Policy) -> Response {
-    let (message, name) = match policy {
+    let (message, name, group) = match policy {
         Policy::TenSecondly => (
             "You have reached your ten_secondly_rolling limit.",
             "TEN_SECONDLY_ROLLING",
+            "publicapi:private-app:sandbox",
         ),
-        Policy::Daily => ("You have reached your daily limit.", "DAILY"),
+        Policy::Daily => (
+            "You have reached your daily limit.",
+            "DAILY",
+            "publicapi:private-app:sandbox",
+        ),
+        Policy::SearchSecondly => (
+            "You have reached your secondly limit.",
+            "SECONDLY",
+            "publicapi:crm-search:sandbox",
+        ),
     };
     let body = json!({
         "status": "error",
@@ -51,9 +66,15 @@ fn rate_limited(policy: Policy) -> Response {
         "errorType": "RATE_LIMIT",
         "correlationId": correlation_id(),
         "policyName": name,
-        "groupName": "publicapi:private-app:sandbox",
+        "groupName": group,
     });
-    (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response()
+    let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    if policy == Policy::SearchSecondly {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
 }
 
 pub async fn guard(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
@@ -83,7 +104,13 @@ async fn process(shared: Arc<Shared>, request: Request, next: Next) -> Response 
         // No rate-limit headers: the limits are per token, and this request has none.
         return unauthorized();
     };
-    let admitted = lock(&shared.limits).admit(token, Instant::now(), Utc::now().date_naive());
+    let limited = if is_search(&method, &path) {
+        Limited::Search
+    } else {
+        Limited::Other
+    };
+    let admitted =
+        lock(&shared.limits).admit(token, Instant::now(), Utc::now().date_naive(), limited);
     let usage = match admitted {
         Ok(usage) => usage,
         Err((policy, usage)) => {

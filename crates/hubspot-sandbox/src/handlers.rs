@@ -184,7 +184,7 @@ pub async fn search(State(c): St, Path(ty): Path<String>, body: Bytes) -> Respon
     reply((|| {
         let kind = Kind::from_path(&ty)?;
         let request = super::search::parse(&json_body(&body)?)?;
-        Ok((200, lock(&c.shared.store).search(kind, &request)))
+        Ok((200, lock(&c.shared.store).search(kind, &request)?))
     })())
 }
 

@@ -21,7 +21,13 @@
 //! What it owns:
 //! - records of companies, contacts, deals (`0-3`), leads (`0-136`) and tasks (`0-27`), with
 //!   batch upsert, create, update and read, single create, read, update and list, and search
-//!   by equality and presence filters;
+//!   (`search.rs`) by equality, presence and range filters (`GT`, `GTE`, `LT`, `LTE`,
+//!   `BETWEEN` on number, date and datetime properties), one sort, pages of at most 200 and
+//!   at most 10,000 results a query (400 beyond, as HubSpot);
+//! - the dates HubSpot keeps: every write sets the last-modified date (`hs_lastmodifieddate`,
+//!   contacts' `lastmodifieddate`) and a create `createdate`, as RFC 3339 with milliseconds;
+//!   a task's read-only `hs_task_completion_date` is set when its `hs_task_status` becomes
+//!   `COMPLETED` and cleared when it moves away;
 //! - HubSpot's validation of writes, applied to the whole request as HubSpot does: batch size
 //!   (100), duplicate ids, string-only values, unknown properties, emails, numbers, dates,
 //!   enumeration options, pipeline stages, owners, task queues, unique values (409), and the
@@ -35,16 +41,20 @@
 //!   `EMAIL_ALLOWED_DOMAINS`, `EMAIL_BLOCKED_DOMAINS` and `WHITESPACE`; a value a rule refuses
 //!   fails the request like any invalid value (detail code `VALIDATION_RULE_VIOLATION`), and
 //!   a rule of any other type is refused when set, never stored unenforced;
-//! - private-app rate limits (rolling 10 s window, optional daily budget) with HubSpot's
-//!   headers and 429 bodies; seeded fault injection (5xx before or after processing) and
-//!   latency; counters, a state dump and runtime task queues under `/_sandbox/*` for tests
+//! - private-app rate limits (rolling 10 s window, optional daily budget) and the search
+//!   endpoints' own limit (5 a second per token, `SECONDLY`, `Retry-After: 1`; searches are
+//!   exempt from the 10 s window, as the specs mark them), with HubSpot's headers and 429
+//!   bodies; seeded fault injection (5xx before or after processing) and latency;
+//! - for tests, under `/_sandbox/*`: counters, a state dump, runtime limits and task queues,
+//!   and edits made as a person would make them in HubSpot's UI, validated as API updates
 //!   (`GET /_sandbox/stats` and `/_sandbox/dump`, `POST /_sandbox/stats/reset`, `/limits`,
-//!   `/refuse`, `/garble` and `/queues`).
+//!   `/refuse`, `/garble`, `/queues` and `/edit`).
 //!
 //! What it simplifies, deliberately:
 //! - one portal, one token, nothing persisted; no archive/delete, merge, association labels
-//!   beyond HubSpot's defaults, or search operators beyond `EQ`, `NEQ`, `IN`, `NOT_IN`,
-//!   `HAS_PROPERTY` and `NOT_HAS_PROPERTY`;
+//!   beyond HubSpot's defaults, text search (`CONTAINS_TOKEN`, `NOT_CONTAINS_TOKEN`, `query`),
+//!   or range filters on other than number, date and datetime properties; search sees writes
+//!   at once (HubSpot's index trails them);
 //! - only the default properties a sync needs are seeded (not HubSpot's hundreds), and
 //!   `industry` is free text rather than HubSpot's long enumeration;
 //! - HubSpot's validation wording is matched where known (`Property values were not valid`,
@@ -88,6 +98,11 @@ pub struct SandboxConfig {
     pub requests_per_10s: u32,
     /// Requests admitted per day (UTC), when set.
     pub daily_limit: Option<u64>,
+    /// Searches (`POST .../objects/{type}/search`) admitted per rolling second, per token;
+    /// `None` turns the search limit off. HubSpot: 5 (its CRM search guide, "Limitations").
+    /// Searches are exempt from `requests_per_10s`, as HubSpot's specs mark them, and count
+    /// against `daily_limit`.
+    pub search_per_second: Option<u32>,
     /// Probability of an injected 5xx on an admitted request.
     pub fail_rate: f64,
     /// Added to every API response, ±20% jitter.
@@ -108,6 +123,7 @@ impl Default for SandboxConfig {
             token: "sandbox-token".into(),
             requests_per_10s: 100,
             daily_limit: None,
+            search_per_second: Some(limits::SEARCH_PER_SECOND),
             fail_rate: 0.0,
             latency: Duration::ZERO,
             seed: 0,
@@ -149,6 +165,7 @@ impl Sandbox {
             limits: Mutex::new(limits::RateLimits::new(
                 config.requests_per_10s,
                 config.daily_limit,
+                config.search_per_second,
             )),
             faults: Mutex::new(faults::Faults::new(
                 config.seed,

@@ -10,13 +10,19 @@
 //! Writes take the dialect of their route: on 2026-09, every non-empty value written is also
 //! checked against its property's validation rules (`validations.rs`), and a value a rule
 //! refuses fails the request like any invalid value (`VALIDATION_RULE_VIOLATION`).
+//!
+//! Every applied write (and `/_sandbox/edit`, which is an update) sets the record's
+//! last-modified date (`hs_lastmodifieddate`, contacts' `lastmodifieddate`) and `updatedAt`
+//! to the time of the write, a create `createdate` too, in HubSpot's datetime format (RFC 3339
+//! with milliseconds); a write that makes a task `COMPLETED` sets its completion date, and
+//! one that moves it away clears it (`Store::track_completion`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::{Value, json};
 
-use super::defaults::association_target;
+use super::defaults::{TASK_COMPLETED, TASK_COMPLETION_DATE, TASK_STATUS, association_target};
 use super::dialect::Dialect;
 use super::error::{ApiError, ErrorDetail};
 use super::kinds::Kind;
@@ -464,6 +470,12 @@ impl Store {
                         record.set(stage_prop, first.id.clone(), at);
                     }
                 }
+                if kind == Kind::Tasks
+                    && record.properties.get(TASK_STATUS).map(String::as_str)
+                        == Some(TASK_COMPLETED)
+                {
+                    record.set(TASK_COMPLETION_DATE, rfc3339(at), at);
+                }
                 if !record.properties.contains_key("createdate") {
                     record.set("createdate", rfc3339(at), at);
                 }
@@ -488,9 +500,16 @@ impl Store {
             }
             Plan::Update { id, props, trace } => {
                 let written: Vec<String> = props.keys().cloned().collect();
+                let was_completed = self.records(kind)[&id]
+                    .properties
+                    .get(TASK_STATUS)
+                    .is_some_and(|s| s == TASK_COMPLETED);
                 for (name, value) in props {
                     let v = normalise(kind, &name, &value);
                     self.indexed_set(kind, id, &name, v, at);
+                }
+                if kind == Kind::Tasks && written.iter().any(|n| n == TASK_STATUS) {
+                    self.track_completion(id, was_completed, at);
                 }
                 let record = self
                     .records_mut(kind)
@@ -505,6 +524,23 @@ impl Store {
                     trace,
                 }
             }
+        }
+    }
+
+    /// After a write of task `id`'s status: HubSpot sets the completion date when the status
+    /// becomes `COMPLETED` and clears it when the status moves away (or is cleared). A task
+    /// completed again keeps the date it was completed at.
+    fn track_completion(&mut self, id: u64, was_completed: bool, at: DateTime<Utc>) {
+        let record = &self.records(Kind::Tasks)[&id];
+        let completed = record
+            .properties
+            .get(TASK_STATUS)
+            .is_some_and(|s| s == TASK_COMPLETED);
+        let dated = record.properties.contains_key(TASK_COMPLETION_DATE);
+        if completed && !(was_completed && dated) {
+            self.indexed_set(Kind::Tasks, id, TASK_COMPLETION_DATE, rfc3339(at), at);
+        } else if !completed && dated {
+            self.indexed_set(Kind::Tasks, id, TASK_COMPLETION_DATE, String::new(), at);
         }
     }
 

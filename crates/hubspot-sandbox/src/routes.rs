@@ -178,6 +178,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/_sandbox/refuse", post(admin::set_refused))
         .route("/_sandbox/garble", post(admin::set_garbled))
         .route("/_sandbox/queues", post(admin::add_queue))
+        .route("/_sandbox/edit", post(admin::edit))
         .with_state(shared);
     admin.merge(api)
 }

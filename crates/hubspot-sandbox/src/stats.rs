@@ -44,6 +44,18 @@ pub fn is_write(method: &Method, path: &str) -> bool {
         && !path.trim_end_matches('/').ends_with("/search")
 }
 
+/// A CRM object search (`POST /crm/v3/objects/{type}/search`, or its dated path), which
+/// HubSpot rate limits on its own.
+pub fn is_search(method: &Method, path: &str) -> bool {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    *method == Method::POST
+        && match segs.as_slice() {
+            ["crm", "v3", "objects", _, "search"] => true,
+            ["crm", "objects", version, _, "search"] => is_date_version(version),
+            _ => false,
+        }
+}
+
 fn kind_name(s: &str) -> String {
     Kind::parse(s).map_or_else(|| s.to_string(), |k| k.name().to_string())
 }
@@ -269,6 +281,30 @@ mod tests {
         );
         // Unknown shapes are kept as they are.
         assert_eq!(k(Method::GET, "/crm/v9/nothing"), "GET /crm/v9/nothing");
+    }
+
+    #[test]
+    fn searches_are_posts_to_an_object_search_path() {
+        for path in [
+            "/crm/v3/objects/companies/search",
+            "/crm/objects/2026-09/0-3/search",
+            "/crm/objects/2026-03/tasks/search/",
+        ] {
+            assert!(is_search(&Method::POST, path), "{path}");
+        }
+        assert!(!is_search(&Method::GET, "/crm/v3/objects/companies/search"));
+        assert!(!is_search(
+            &Method::POST,
+            "/crm/v3/objects/companies/batch/read"
+        ));
+        assert!(!is_search(
+            &Method::POST,
+            "/crm/v3/properties/companies/search"
+        ));
+        assert!(!is_search(
+            &Method::POST,
+            "/crm/objects/latest/deals/search"
+        ));
     }
 
     #[test]

@@ -2270,3 +2270,675 @@ async fn every_family_answers_on_every_dialect() {
         }
     }
 }
+
+// ---- the sales team's edits, last-modified dates and HubSpot's search limits ----
+
+impl Server {
+    /// A `/_sandbox/*` POST (no token).
+    async fn admin_post(&self, path: &str, body: Value) -> Reply {
+        self.send(reqwest::Method::POST, path, Some(body), None)
+            .await
+    }
+
+    /// `POST /_sandbox/edit`, as a rep changing a record in HubSpot's UI.
+    async fn edit(&self, body: Value) -> Reply {
+        self.admin_post("/_sandbox/edit", body).await
+    }
+
+    /// One record's properties, read back over the API.
+    async fn read(&self, object: &str, id: &str, properties: &str) -> Value {
+        let r = self
+            .get(&format!(
+                "/crm/v3/objects/{object}/{id}?properties={properties}"
+            ))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body["properties"].clone()
+    }
+
+    async fn search(&self, object: &str, body: Value) -> Reply {
+        self.post(&format!("/crm/v3/objects/{object}/search"), body)
+            .await
+    }
+}
+
+/// A timestamp as HubSpot writes them (RFC 3339 with milliseconds and `Z`), in epoch ms.
+fn millis(v: &Value) -> i64 {
+    let s = v.as_str().unwrap_or_else(|| panic!("not a timestamp: {v}"));
+    assert!(
+        s.len() == 24 && s.ends_with('Z') && s.as_bytes()[19] == b'.',
+        "not HubSpot's datetime format: {s}"
+    );
+    chrono::DateTime::parse_from_rfc3339(s)
+        .unwrap()
+        .timestamp_millis()
+}
+
+/// Long enough for the clock to move past the last write.
+async fn tick() {
+    tokio::time::sleep(Duration::from_millis(5)).await;
+}
+
+fn ids(r: &Reply) -> Vec<String> {
+    r.body["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no results: {}", r.body))
+        .iter()
+        .map(|o| o["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn last_modified_moves_on_every_write_and_is_searchable() {
+    let s = server().await;
+    let r = s
+        .post(
+            "/crm/v3/objects/deals",
+            json!({"properties": {"dealname": "D", "amount": "10"}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let deal = r.body["id"].as_str().unwrap().to_string();
+    let created = millis(&r.body["properties"]["createdate"]);
+    let mut modified = millis(&r.body["properties"]["hs_lastmodifieddate"]);
+    assert_eq!(created, modified, "a new record was modified when created");
+
+    // An API update (PATCH, batch update, upsert) moves it; createdate stays.
+    tick().await;
+    let r = s
+        .patch(
+            &format!("/crm/v3/objects/deals/{deal}"),
+            json!({"properties": {"amount": "20"}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let props = s
+        .read("deals", &deal, "hs_lastmodifieddate,createdate,amount")
+        .await;
+    assert!(millis(&props["hs_lastmodifieddate"]) > modified, "{props}");
+    assert_eq!(millis(&props["createdate"]), created);
+    modified = millis(&props["hs_lastmodifieddate"]);
+    tick().await;
+    let r = s
+        .post(
+            "/crm/objects/2026-09/deals/batch/update",
+            json!({"inputs": [{"id": deal, "properties": {"amount": "30"}}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(millis(&r.body["results"][0]["properties"]["hs_lastmodifieddate"]) > modified);
+    modified = millis(&r.body["results"][0]["properties"]["hs_lastmodifieddate"]);
+
+    // So does an edit made as a person would; the answer is the record as a GET gives it.
+    tick().await;
+    let r = s
+        .edit(json!({"object": "deals", "id": deal, "properties": {"dealstage": "closedlost"}}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["id"], deal.as_str());
+    assert_eq!(r.body["archived"], false);
+    assert_eq!(r.body["properties"]["dealstage"], "closedlost");
+    assert_eq!(r.body["properties"]["amount"], "30");
+    let edited = &r.body["properties"]["hs_lastmodifieddate"];
+    assert!(millis(edited) > modified, "{}", r.body);
+    assert_eq!(millis(&r.body["updatedAt"]), millis(edited));
+    // Readable through batch read, and searchable like any property.
+    let r = s
+        .post(
+            "/crm/v3/objects/deals/batch/read",
+            json!({"inputs": [{"id": deal}], "properties": ["hs_lastmodifieddate", "dealstage"], "propertiesWithHistory": []}),
+        )
+        .await;
+    assert_eq!(
+        r.body["results"][0]["properties"]["hs_lastmodifieddate"],
+        *edited
+    );
+    let r = s
+        .search(
+            "deals",
+            json!({"filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "EQ", "value": millis(edited).to_string()}]}],
+                   "properties": ["hs_lastmodifieddate"]}),
+        )
+        .await;
+    assert_eq!((r.status, ids(&r)), (200, vec![deal.clone()]), "{}", r.body);
+
+    // Contacts keep the legacy name, and an upsert that updates moves it too.
+    let contact = s.contact("pat@example.com").await;
+    let before =
+        millis(&s.read("contacts", &contact, "lastmodifieddate").await["lastmodifieddate"]);
+    tick().await;
+    let r = s
+        .post(
+            "/crm/v3/objects/contacts/batch/upsert",
+            json!({"inputs": [{"id": "pat@example.com", "idProperty": "email", "properties": {"lastname": "Lee"}}]}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, &r.body["results"][0]["new"]),
+        (200, &json!(false))
+    );
+    let after = millis(&s.read("contacts", &contact, "lastmodifieddate").await["lastmodifieddate"]);
+    assert!(after > before, "{before} -> {after}");
+    // Nobody writes it but HubSpot.
+    let r = s
+        .edit(json!({"object": "contacts", "id": contact, "properties": {"lastmodifieddate": "2020-01-01"}}))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.body["errors"][0]["code"], "READ_ONLY_VALUE");
+}
+
+#[tokio::test]
+async fn task_completion_date_is_set_and_cleared_with_the_status() {
+    let s = server().await;
+    let r = s
+        .get("/crm/v3/properties/tasks/hs_task_completion_date")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["type"], "datetime");
+    assert_eq!(r.body["modificationMetadata"]["readOnlyValue"], true);
+
+    let r = s
+        .post(
+            "/crm/v3/objects/tasks",
+            json!({"properties": {"hs_timestamp": "2026-01-05T09:00:00Z", "hs_task_subject": "Call",
+                                  "hs_task_status": "NOT_STARTED"}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let task = r.body["id"].as_str().unwrap().to_string();
+    let props = "hs_task_status,hs_task_completion_date,hs_lastmodifieddate";
+    assert_eq!(
+        s.read("tasks", &task, props).await["hs_task_completion_date"],
+        Value::Null
+    );
+
+    // A rep completes it: the completion date is the time of that write.
+    tick().await;
+    let r = s
+        .edit(json!({"object": "0-27", "id": task, "properties": {"hs_task_status": "COMPLETED"}}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let done = s.read("tasks", &task, props).await;
+    assert_eq!(done["hs_task_status"], "COMPLETED");
+    assert_eq!(
+        millis(&done["hs_task_completion_date"]),
+        millis(&done["hs_lastmodifieddate"])
+    );
+    // Writing another property leaves it; completing again keeps the first date.
+    tick().await;
+    for properties in [
+        json!({"hs_task_subject": "Call back"}),
+        json!({"hs_task_status": "COMPLETED"}),
+    ] {
+        let r = s
+            .patch(
+                &format!("/crm/v3/objects/tasks/{task}"),
+                json!({ "properties": properties }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(
+            s.read("tasks", &task, props).await["hs_task_completion_date"],
+            done["hs_task_completion_date"]
+        );
+    }
+    // Reopened, it is cleared; completed again, it is the new time.
+    let r = s
+        .patch(
+            &format!("/crm/v3/objects/tasks/{task}"),
+            json!({"properties": {"hs_task_status": "IN_PROGRESS"}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        s.read("tasks", &task, props).await["hs_task_completion_date"],
+        Value::Null
+    );
+    tick().await;
+    let r = s
+        .edit(json!({"object": "tasks", "id": task, "properties": {"hs_task_status": "COMPLETED"}}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let again = millis(&r.body["properties"]["hs_task_completion_date"]);
+    assert!(again > millis(&done["hs_task_completion_date"]));
+    // Clearing the status clears it too.
+    let r = s
+        .edit(json!({"object": "tasks", "id": task, "properties": {"hs_task_status": ""}}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body["properties"]
+            .get("hs_task_completion_date")
+            .is_none(),
+        "{}",
+        r.body
+    );
+
+    // A task created completed has it from the start; nobody writes it but HubSpot.
+    let r = s
+        .post(
+            "/crm/v3/objects/tasks",
+            json!({"properties": {"hs_timestamp": "1767603600000", "hs_task_status": "COMPLETED"}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(
+        millis(&r.body["properties"]["hs_task_completion_date"]),
+        millis(&r.body["properties"]["createdate"])
+    );
+    let r = s
+        .patch(
+            &format!("/crm/v3/objects/tasks/{task}"),
+            json!({"properties": {"hs_task_completion_date": "1767603600000"}}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.body["errors"][0]["code"], "READ_ONLY_VALUE");
+}
+
+#[tokio::test]
+async fn edits_are_validated_like_api_updates_and_not_counted() {
+    let s = server().await;
+    s.setup().await;
+    let r = s
+        .post(
+            "/crm/v3/objects/deals/batch/upsert",
+            json!({"inputs": [{"id": "trial_1", "idProperty": "plg_trial_id", "properties": {"dealname": "Trial 1"}}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let deal = r.body["results"][0]["id"].as_str().unwrap().to_string();
+    s.send(reqwest::Method::POST, "/_sandbox/stats/reset", None, None)
+        .await;
+    let before = s.sandbox.dump()["objects"]["deals"].clone();
+
+    let by_key = |properties: Value| json!({"object": "deals", "idProperty": "plg_trial_id", "id": "trial_1", "properties": properties});
+    // Refused as an API update would be, with HubSpot's codes, and nothing changes.
+    for (properties, code) in [
+        (json!({"dealstage": "nowhere"}), "INVALID_OPTION"),
+        (json!({"hubspot_owner_id": "1"}), "INVALID_OPTION"),
+        (json!({"deal_mood": "grim"}), "PROPERTY_DOESNT_EXIST"),
+        (json!({"amount": "lots"}), "INVALID_INTEGER"),
+        (json!({"hs_object_id": "5"}), "READ_ONLY_VALUE"),
+    ] {
+        let r = s.edit(by_key(properties.clone())).await;
+        assert_eq!(r.status, 400, "{properties}: {}", r.body);
+        assert!(
+            r.body["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("Property values were not valid"),
+            "{}",
+            r.body
+        );
+        assert_eq!(r.body["errors"][0]["code"], code, "{}", r.body);
+    }
+    let r = s.edit(by_key(json!({"amount": 5}))).await;
+    assert_eq!(
+        r.status, 400,
+        "values are strings, as in the API: {}",
+        r.body
+    );
+    assert_eq!(s.sandbox.dump()["objects"]["deals"], before);
+
+    // Not found: 404 naming what was looked for.
+    let r = s
+        .edit(json!({"object": "deals", "idProperty": "plg_trial_id", "id": "trial_9", "properties": {"dealstage": "closedlost"}}))
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert!(
+        r.body["message"].as_str().unwrap().contains("trial_9"),
+        "{}",
+        r.body
+    );
+    let r = s
+        .edit(json!({"object": "0-3", "id": "99999999", "properties": {"dealstage": "closedlost"}}))
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    // Requests the sandbox cannot read are refused, plainly.
+    for bad in [
+        json!({"object": "tickets", "id": deal, "properties": {"subject": "x"}}),
+        json!({"object": "deals", "id": deal, "properties": {}}),
+        json!({"object": "deals", "id": deal}),
+        json!({"object": "deals", "id": deal, "properties": {"dealstage": "closedlost"}, "archived": true}),
+    ] {
+        let r = s.edit(bad.clone()).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+        assert_eq!(r.body["status"], "error");
+    }
+
+    // A valid edit by the unique key, then by record id and type id.
+    let r = s
+        .edit(by_key(
+            json!({"dealstage": "closedlost", "hubspot_owner_id": "70000002"}),
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["id"], deal.as_str());
+    assert_eq!(r.body["properties"]["dealstage"], "closedlost");
+    assert_eq!(r.body["properties"]["hubspot_owner_id"], "70000002");
+    assert_eq!(r.body["properties"]["plg_trial_id"], "trial_1");
+    let r = s
+        .edit(json!({"object": "0-3", "id": deal, "properties": {"amount": "1200"}}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let props = s
+        .read("deals", &deal, "dealstage,amount,hubspot_owner_id")
+        .await;
+    assert_eq!(
+        (
+            &props["dealstage"],
+            &props["amount"],
+            &props["hubspot_owner_id"]
+        ),
+        (&json!("closedlost"), &json!("1200"), &json!("70000002"))
+    );
+
+    // Edits are not API requests: not counted (the read above is the only one), not limited.
+    let stats = s.admin("/_sandbox/stats").await;
+    assert_eq!(stats["requests"], 1, "{stats}");
+    assert_eq!(stats["writes"], 0, "{stats}");
+}
+
+/// A search request that matches anything.
+fn any_search() -> Value {
+    json!({"filterGroups": [], "properties": ["name"], "sorts": [], "limit": 1, "after": "0"})
+}
+
+#[tokio::test]
+async fn the_sixth_search_within_a_second_is_refused_with_secondly() {
+    let s = server().await;
+    // Six searches must arrive within one second for the sixth to be refused; on a loaded
+    // machine a round may take longer, so a round counts only when it was that fast
+    // (measured around it, so the server saw it in less). The admin route clears the counters.
+    let mut refused = None;
+    for _ in 0..20 {
+        let r = s
+            .admin_post("/_sandbox/limits", json!({"search_per_second": 5}))
+            .await;
+        assert_eq!(r.body["search_per_second"], 5, "{}", r.body);
+        let started = std::time::Instant::now();
+        let mut statuses = Vec::new();
+        let mut last = None;
+        for _ in 0..6 {
+            let r = s.search("companies", any_search()).await;
+            statuses.push(r.status);
+            last = Some(r);
+        }
+        if started.elapsed() < Duration::from_millis(950) {
+            assert_eq!(statuses, [200, 200, 200, 200, 200, 429]);
+            refused = last;
+            break;
+        }
+    }
+    let r = refused.expect("six searches never fit in one second");
+    assert_eq!(r.body["status"], "error");
+    assert_eq!(r.body["errorType"], "RATE_LIMIT");
+    assert_eq!(r.body["policyName"], "SECONDLY");
+    assert_eq!(r.body["message"], "You have reached your secondly limit.");
+    assert!(r.body["correlationId"].as_str().unwrap().len() == 36);
+    assert!(r.body.get("category").is_none());
+    assert_eq!(header(&r, "retry-after").as_deref(), Some("1"));
+    // Other requests are not held by it.
+    assert_eq!(s.get("/crm/v3/owners").await.status, 200);
+    // A second after the admitted ones, searches pass again.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let r = s.search("companies", any_search()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // The limit can be turned off, and set no lower than 1.
+    let r = s
+        .admin_post("/_sandbox/limits", json!({"search_per_second": null}))
+        .await;
+    assert_eq!(
+        (r.status, &r.body["search_per_second"]),
+        (200, &Value::Null)
+    );
+    for _ in 0..12 {
+        assert_eq!(s.search("companies", any_search()).await.status, 200);
+    }
+    let r = s
+        .admin_post("/_sandbox/limits", json!({"search_per_second": 0}))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    // Other fields leave it as it is.
+    let r = s
+        .admin_post("/_sandbox/limits", json!({"requests_per_10s": 10000}))
+        .await;
+    assert_eq!(
+        (r.status, &r.body["search_per_second"]),
+        (200, &Value::Null)
+    );
+}
+
+#[tokio::test]
+async fn searches_are_exempt_from_the_ten_second_window() {
+    // The specs mark the search endpoints `x-hubspot-rate-limit-exemptions: ["ten-secondly"]`.
+    let s = start(SandboxConfig {
+        requests_per_10s: 3,
+        daily_limit: Some(100),
+        ..config()
+    })
+    .await;
+    for _ in 0..5 {
+        let r = s.search("companies", any_search()).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(
+            header(&r, "x-hubspot-ratelimit-remaining").as_deref(),
+            Some("3")
+        );
+    }
+    for _ in 0..3 {
+        assert_eq!(s.get("/crm/v3/owners").await.status, 200);
+    }
+    let r = s.get("/crm/v3/owners").await;
+    assert_eq!(r.body["policyName"], "TEN_SECONDLY_ROLLING", "{}", r.body);
+    // The daily budget counts every search.
+    assert_eq!(
+        header(&r, "x-hubspot-ratelimit-daily-remaining").as_deref(),
+        Some("92")
+    );
+}
+
+#[tokio::test]
+async fn searches_reach_10000_results_and_no_further() {
+    let s = server().await;
+    for batch in 0..101 {
+        let inputs: Vec<Value> = (0..100)
+            .map(|i| json!({"properties": {"name": format!("C{}", batch * 100 + i)}, "associations": []}))
+            .collect();
+        let r = s
+            .post(
+                "/crm/v3/objects/companies/batch/create",
+                json!({ "inputs": inputs }),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let page = |after: &str, limit: u32| json!({"filterGroups": [], "properties": ["name"], "sorts": [], "limit": limit, "after": after});
+    // Pages of at most 200.
+    let r = s.search("companies", page("0", 201)).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = s.search("companies", page("0", 200)).await;
+    assert_eq!((r.status, ids(&r).len()), (200, 200));
+    // The last page within 10,000 stops at the 10,000th result; the next is refused.
+    let r = s.search("companies", page("9900", 200)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["total"], 10_100);
+    assert_eq!(ids(&r).len(), 100);
+    let next = r.body["paging"]["next"]["after"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(next, "10000");
+    let r = s.search("companies", page(&next, 200)).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.body["category"], "VALIDATION_ERROR");
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("limited to 10000 total results"),
+        "{}",
+        r.body
+    );
+    // A query that matches fewer is paged to its end as usual.
+    let r = s
+        .search(
+            "companies",
+            json!({"filterGroups": [{"filters": [{"propertyName": "name", "operator": "IN", "values": ["C1", "C2", "C3"]}]}],
+                   "properties": ["name"], "limit": 2, "after": "2"}),
+        )
+        .await;
+    assert_eq!((r.status, ids(&r).len()), (200, 1), "{}", r.body);
+    assert!(r.body.get("paging").is_none());
+}
+
+#[tokio::test]
+async fn range_filters_and_sorts_find_what_reps_changed() {
+    // This test searches many times in a row: its own search limit keeps it clear of HubSpot's.
+    let s = start(SandboxConfig {
+        search_per_second: Some(1_000),
+        ..config()
+    })
+    .await;
+    let inputs: Vec<Value> = ["A", "B", "C", "D"]
+        .iter()
+        .zip(["100", "250", "400", ""])
+        .map(|(name, amount)| {
+            let mut properties = json!({"dealname": name});
+            if !amount.is_empty() {
+                properties["amount"] = json!(amount);
+            }
+            json!({"properties": properties, "associations": []})
+        })
+        .collect();
+    let r = s
+        .post(
+            "/crm/v3/objects/deals/batch/create",
+            json!({ "inputs": inputs }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let mut deals: Vec<(String, String)> = r.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["properties"]["dealname"].as_str().unwrap().to_string(),
+                d["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    deals.sort();
+    let id = |name: &str| deals.iter().find(|(n, _)| n == name).unwrap().1.clone();
+    let synced = r.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| millis(&d["properties"]["hs_lastmodifieddate"]))
+        .max()
+        .unwrap();
+    // After the sync, reps edit D, then B.
+    let since = synced + 1;
+    tick().await;
+    for name in ["D", "B"] {
+        let r = s
+            .edit(json!({"object": "deals", "id": id(name), "properties": {"dealstage": "closedlost"}}))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        tick().await;
+    }
+    let changed_since = |value: String, sort: Value| {
+        json!({"filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": value}]}],
+               "properties": ["hs_lastmodifieddate", "dealstage"], "sorts": sort, "limit": 100, "after": "0"})
+    };
+    let ascending = json!([{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}]);
+    let r = s
+        .search("deals", changed_since(since.to_string(), ascending.clone()))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(ids(&r), [id("D"), id("B")]);
+    assert_eq!(r.body["total"], 2);
+    // The same instant in ISO 8601; descending, in both of HubSpot's sort shapes.
+    let iso = chrono::DateTime::from_timestamp_millis(since)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let r = s
+        .search("deals", changed_since(iso.clone(), ascending))
+        .await;
+    assert_eq!(ids(&r), [id("D"), id("B")], "{}", r.body);
+    for descending in [
+        json!([{"propertyName": "hs_lastmodifieddate", "direction": "DESCENDING"}]),
+        json!(["-hs_lastmodifieddate"]),
+    ] {
+        let r = s
+            .search("deals", changed_since(iso.clone(), descending))
+            .await;
+        assert_eq!(ids(&r), [id("B"), id("D")], "{}", r.body);
+    }
+    // The records nobody touched, by ascending id when no sort is given.
+    let r = s
+        .search(
+            "deals",
+            json!({"filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "LT", "value": since.to_string()}]}]}),
+        )
+        .await;
+    assert_eq!(ids(&r), [id("A"), id("C")], "{}", r.body);
+
+    // Numbers compare as numbers; BETWEEN includes both ends; unset values match no range.
+    let range = |filter: Value| json!({"filterGroups": [{"filters": [filter]}], "limit": 10});
+    for (filter, expected) in [
+        (
+            json!({"propertyName": "amount", "operator": "GT", "value": "99.5"}),
+            vec!["A", "B", "C"],
+        ),
+        (
+            json!({"propertyName": "amount", "operator": "BETWEEN", "value": "100", "highValue": "250"}),
+            vec!["A", "B"],
+        ),
+        (
+            json!({"propertyName": "amount", "operator": "LTE", "value": "1e2"}),
+            vec!["A"],
+        ),
+        (
+            json!({"propertyName": "hs_object_id", "operator": "GT", "value": id("B")}),
+            vec!["C", "D"],
+        ),
+    ] {
+        let r = s.search("deals", range(filter.clone())).await;
+        let names: Vec<String> = expected.iter().map(|n| id(n)).collect();
+        assert_eq!(ids(&r), names, "{filter}: {}", r.body);
+    }
+    // Sorting by a number puts unset values last, either way.
+    for (direction, expected) in [
+        ("ASCENDING", ["A", "B", "C", "D"]),
+        ("DESCENDING", ["C", "B", "A", "D"]),
+    ] {
+        let r = s
+            .search(
+                "deals",
+                json!({"sorts": [{"propertyName": "amount", "direction": direction}], "limit": 10}),
+            )
+            .await;
+        let names: Vec<String> = expected.iter().map(|n| id(n)).collect();
+        assert_eq!(ids(&r), names, "{direction}: {}", r.body);
+    }
+
+    // What the sandbox cannot answer faithfully is refused.
+    for bad in [
+        range(json!({"propertyName": "dealname", "operator": "GT", "value": "B"})),
+        range(json!({"propertyName": "amount", "operator": "GTE", "value": "many"})),
+        range(json!({"propertyName": "closedate", "operator": "LT", "value": "tomorrow"})),
+        range(json!({"propertyName": "nope", "operator": "LT", "value": "1"})),
+        range(json!({"propertyName": "amount", "operator": "BETWEEN", "value": "1"})),
+        range(json!({"propertyName": "dealname", "operator": "CONTAINS_TOKEN", "value": "A"})),
+        json!({"sorts": [{"propertyName": "nope"}]}),
+        json!({"sorts": ["amount", "dealname"]}),
+    ] {
+        let r = s.search("deals", bad.clone()).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+        assert_eq!(r.body["category"], "VALIDATION_ERROR");
+    }
+}
