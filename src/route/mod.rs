@@ -13,6 +13,7 @@
 //! [`Memory`] is the `state` module's job.
 
 pub mod config;
+mod held;
 mod owner;
 pub mod playbook;
 mod stage;
@@ -22,6 +23,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+pub use held::{Held, HeldStage};
 pub use owner::assign_owner;
 pub use playbook::{Check, Event, Last, Playbook, Priority, Task, TaskType, Thresholds, Trigger};
 pub use stage::{DealStage, LeadStage, advance_deal, advance_lead};
@@ -307,24 +309,43 @@ pub fn motion(
     (Motion::SelfServe, format!("self-serve ({})", account.tier))
 }
 
-/// Route one account. Pure: the same inputs always give the same decision.
+/// Route one account with nothing read from HubSpot. Pure: the same inputs always give the
+/// same decision.
 pub fn route(
     policy: &Policy,
     account: &Account,
     prior: Option<&Memory>,
     as_of: NaiveDate,
 ) -> Route {
+    route_with(policy, account, prior, None, as_of)
+}
+
+/// Route one account from what HubSpot holds for it now (`held`) and what was decided last
+/// run (`prior`): HubSpot's owner and stages win over the memory, and a person's decision
+/// there sets the motion (see `held`). Pure.
+pub fn route_with(
+    policy: &Policy,
+    account: &Account,
+    prior: Option<&Memory>,
+    held: Option<&Held>,
+    as_of: NaiveDate,
+) -> Route {
     let same_trial = prior.is_some_and(|p| p.trial_id == account.trial_id);
     let sticky = prior.filter(|_| same_trial).map(|p| p.motion);
-    let (motion, mut reason) = motion(policy, account, sticky, as_of);
+    let person = held.and_then(|h| h.person_motion(account));
+    let (motion, mut reason) = held::with_person(motion(policy, account, sticky, as_of), person);
 
     let target_lead = stage::lead_target(motion, account);
+    let held_lead = held.and_then(|h| h.lead).map(|l| l.stage);
     let lead_stage = advance_lead(
-        prior.map(|p| p.lead_stage),
+        held_lead.or(prior.map(|p| p.lead_stage)),
         target_lead,
         stage::Transition {
-            new_trial: prior.is_some() && !same_trial && account.trial_id.is_some(),
-            trial_live: account.trial_status == TrialStatus::Live,
+            new_trial: (prior.is_some() && !same_trial && account.trial_id.is_some())
+                || held.is_some_and(|h| h.lead_predates_trial(account)),
+            // A person's Trial Ended is their call, not a trial that ended and was extended.
+            trial_live: account.trial_status == TrialStatus::Live
+                && !held.and_then(|h| h.lead).is_some_and(|l| l.by_person),
         },
     );
     if lead_stage != target_lead {
@@ -335,12 +356,18 @@ pub fn route(
         ));
     }
     let target_deal = stage::deal_target(motion, account);
+    let held_deal = held.and_then(|h| h.deal_of(account)).map(|d| d.stage);
     let deal_stage = advance_deal(
-        prior.filter(|_| same_trial).and_then(|p| p.deal_stage),
+        held_deal.or(prior.filter(|_| same_trial).and_then(|p| p.deal_stage)),
         target_deal,
     );
 
-    let owner = assign_owner(policy, account, prior.and_then(|p| p.owner.as_deref()));
+    let held_owner = held.and_then(|h| h.owner.as_deref());
+    let owner = assign_owner(
+        policy,
+        account,
+        held_owner.or(prior.and_then(|p| p.owner.as_deref())),
+    );
 
     // A Green activation starts when the account turns Green (or a new trial is Green at
     // once); it lasts while it stays Green. Customers and disqualified accounts have none.

@@ -757,3 +757,246 @@ fn held_back_stage_is_explained() {
         routes[1].reason
     );
 }
+
+/// A person's value in HubSpot, first seen on the 18th.
+fn by_person<S>(stage: S) -> HeldStage<S> {
+    HeldStage {
+        stage,
+        by_person: true,
+        since: Some(day(18)),
+    }
+}
+
+/// pqlsync's own value, read back unchanged.
+fn ours<S>(stage: S) -> HeldStage<S> {
+    HeldStage {
+        stage,
+        by_person: false,
+        since: None,
+    }
+}
+
+fn deal(stage: HeldStage<DealStage>) -> Held {
+    Held {
+        deals: vec![("sub_1".into(), stage)],
+        ..Held::default()
+    }
+}
+
+fn lead(stage: HeldStage<LeadStage>) -> Held {
+    Held {
+        lead: Some(stage),
+        ..Held::default()
+    }
+}
+
+/// (case, account, what HubSpot holds, motion, lead stage, deal stage, reason contains)
+type HeldCase = (
+    &'static str,
+    Account,
+    Held,
+    Motion,
+    LeadStage,
+    Option<DealStage>,
+    &'static str,
+);
+
+#[test]
+fn what_a_person_changed_in_hubspot_wins() {
+    let paid = Account {
+        subscription_status: Some("active".into()),
+        mrr: 500,
+        ..acct()
+    };
+    let green = Account {
+        tier: Tier::Green,
+        pql_score: 90,
+        ..acct()
+    };
+    let enterprise = Account {
+        seats: 80,
+        ..acct()
+    };
+    let ended_red = Account {
+        trial_status: TrialStatus::Ended,
+        tier: Tier::Red,
+        ..acct()
+    };
+    let new_trial = Account {
+        trial_id: Some("sub_2".into()),
+        trial_start: Some(day(19)),
+        ..acct()
+    };
+    let cases: Vec<HeldCase> = vec![
+        (
+            "nothing held",
+            acct(),
+            Held::default(),
+            Motion::SelfServe,
+            LeadStage::TrialYellow,
+            Some(DealStage::TrialSelfServed),
+            "self-serve",
+        ),
+        (
+            "our own stage read back changes nothing",
+            acct(),
+            deal(ours(DealStage::TrialSelfServed)),
+            Motion::SelfServe,
+            LeadStage::TrialYellow,
+            Some(DealStage::TrialSelfServed),
+            "self-serve",
+        ),
+        (
+            "a deal a rep moved to Sales-Assisted",
+            green.clone(),
+            deal(by_person(DealStage::TrialSalesAssisted)),
+            Motion::SalesAssisted,
+            LeadStage::TrialGreen,
+            Some(DealStage::TrialSalesAssisted),
+            "moved to Sales-Assisted in HubSpot by a person (seen 2026-11-18)",
+        ),
+        (
+            "Sales-Assisted by a person, and by seats: the person's reason",
+            enterprise,
+            deal(by_person(DealStage::TrialSalesAssisted)),
+            Motion::SalesAssisted,
+            LeadStage::TrialYellow,
+            Some(DealStage::TrialSalesAssisted),
+            "by a person",
+        ),
+        (
+            "a deal a rep closed lost stays lost",
+            green.clone(),
+            deal(by_person(DealStage::ClosedLost)),
+            Motion::Disqualified,
+            LeadStage::Disqualified,
+            Some(DealStage::ClosedLost),
+            "closed lost in HubSpot by a person",
+        ),
+        (
+            "a lost deal is still won by a purchase",
+            paid.clone(),
+            deal(by_person(DealStage::ClosedLost)),
+            Motion::Customer,
+            LeadStage::SelfCheckedOut,
+            Some(DealStage::ClosedWon),
+            "paid subscription",
+        ),
+        (
+            "a lead a rep disqualified stays disqualified",
+            green,
+            lead(by_person(LeadStage::Disqualified)),
+            Motion::Disqualified,
+            LeadStage::Disqualified,
+            Some(DealStage::ClosedLost),
+            "disqualified in HubSpot by a person",
+        ),
+        (
+            "a disqualified lead still checks out when the account pays",
+            paid,
+            lead(by_person(LeadStage::Disqualified)),
+            Motion::Customer,
+            LeadStage::SelfCheckedOut,
+            Some(DealStage::ClosedWon),
+            "paid subscription",
+        ),
+        (
+            "a trial started after the disqualification reopens the lead",
+            new_trial,
+            lead(by_person(LeadStage::Disqualified)),
+            Motion::SelfServe,
+            LeadStage::TrialYellow,
+            Some(DealStage::TrialSelfServed),
+            "self-serve",
+        ),
+        (
+            "a deal of an earlier trial says nothing about this one",
+            Account {
+                trial_id: Some("sub_9".into()),
+                ..acct()
+            },
+            deal(by_person(DealStage::ClosedLost)),
+            Motion::SelfServe,
+            LeadStage::TrialYellow,
+            Some(DealStage::TrialSelfServed),
+            "self-serve",
+        ),
+        (
+            "a Sales-Assisted deal of a trial that ended Red is disqualified by the rules",
+            ended_red,
+            deal(by_person(DealStage::TrialSalesAssisted)),
+            Motion::Disqualified,
+            LeadStage::Disqualified,
+            Some(DealStage::ClosedLost),
+            "trial ended Red",
+        ),
+        (
+            "a lead a rep moved on stays there (stages move forward from HubSpot's)",
+            acct(),
+            lead(by_person(LeadStage::TrialEnded)),
+            Motion::SelfServe,
+            LeadStage::TrialEnded,
+            Some(DealStage::TrialSelfServed),
+            "lead stays trial_ended",
+        ),
+    ];
+    for (case, account, held, motion, lead_stage, deal_stage, why) in cases {
+        let r = route_with(&policy(), &account, None, Some(&held), day(20));
+        assert_eq!(r.motion, motion, "{case}: {}", r.reason);
+        assert_eq!(r.lead_stage, lead_stage, "{case}");
+        assert_eq!(r.deal_stage, deal_stage, "{case}");
+        assert!(r.reason.contains(why), "{case}: {}", r.reason);
+    }
+}
+
+#[test]
+fn the_owner_hubspot_shows_is_the_accounts_owner() {
+    let prior = route(&policy(), &acct(), None, day(19)).memory;
+    assert_eq!(prior.owner.as_deref(), Some("ssr@example.com"));
+    let held = Held {
+        owner: Some("manager-pick@example.com".into()),
+        ..Held::default()
+    };
+    let r = route_with(&policy(), &acct(), Some(&prior), Some(&held), day(20));
+    assert_eq!(r.owner.as_deref(), Some("manager-pick@example.com"));
+    assert_eq!(r.memory.owner.as_deref(), Some("manager-pick@example.com"));
+    // No owner in HubSpot: the memory's, else the pool's.
+    let r = route_with(
+        &policy(),
+        &acct(),
+        Some(&prior),
+        Some(&Held::default()),
+        day(20),
+    );
+    assert_eq!(r.owner.as_deref(), Some("ssr@example.com"));
+}
+
+#[test]
+fn no_trial_task_fires_for_a_trial_the_reps_lost_or_disqualified() {
+    let policy = Policy {
+        playbooks: vec![Playbook::green(1), Playbook::new(Trigger::HotPql, 1)],
+        ..policy()
+    };
+    let green = Account {
+        tier: Tier::Green,
+        pql_score: 95,
+        ..acct()
+    };
+    let fresh = route_with(&policy, &green, None, None, day(20));
+    assert!(
+        !fresh.tasks.is_empty(),
+        "the triggers fire without a person's decision"
+    );
+    for held in [
+        deal(by_person(DealStage::ClosedLost)),
+        lead(by_person(LeadStage::Disqualified)),
+    ] {
+        let r = route_with(&policy, &green, None, Some(&held), day(20));
+        assert_eq!(r.tasks, vec![], "{held:?}");
+        assert!(
+            r.checks.iter().all(|c| !c.fired),
+            "{held:?}: {:?}",
+            r.checks
+        );
+    }
+}
