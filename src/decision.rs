@@ -3,7 +3,7 @@
 //! `score` and `route` per account, and appends the decision columns to the batch, so the
 //! features pass through to the output untouched and nothing is collected beyond one batch.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -11,7 +11,7 @@ use datafusion::arrow::array::{ArrayRef, Int32Array, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 
-use crate::route::{self, Account, DealStage, Event, Policy, Route, TrialStatus, Trigger};
+use crate::route::{self, Account, DealStage, Event, Held, Policy, Route, TrialStatus, Trigger};
 use crate::score::{Model, Score};
 use crate::state::RoutingState;
 use crate::value::{Kind, Value};
@@ -141,6 +141,8 @@ pub struct Decider<'a> {
     /// Column names read per row, deduplicated.
     needed: Vec<String>,
     seen: HashSet<String>,
+    /// What HubSpot holds for each account, read back before deciding (empty without a portal).
+    held: Option<&'a BTreeMap<String, Held>>,
 }
 
 impl<'a> Decider<'a> {
@@ -190,7 +192,14 @@ impl<'a> Decider<'a> {
             features,
             needed: needed.into_iter().collect(),
             seen: HashSet::new(),
+            held: None,
         })
+    }
+
+    /// Route from what HubSpot holds for each account (`held`), not only from the memory.
+    pub fn with_held(mut self, held: &'a BTreeMap<String, Held>) -> Self {
+        self.held = Some(held);
+        self
     }
 
     pub fn output_schema(&self) -> SchemaRef {
@@ -250,7 +259,8 @@ impl<'a> Decider<'a> {
                 score.expansion = Some(expansion);
             }
             let prior = self.memory.prior(&account_id, self.as_of);
-            let route = route::route(self.policy, &account, prior, self.as_of);
+            let held = self.held.and_then(|h| h.get(&account_id));
+            let route = route::route_with(self.policy, &account, prior, held, self.as_of);
             let facts = Facts {
                 name: get("account_name").as_str().map(str::to_string),
                 domain: get("email_domain")

@@ -221,11 +221,12 @@ fn sync_report(f: &mut fmt::Formatter<'_>, s: &SyncReport) -> fmt::Result {
     for (object, c) in &s.objects {
         writeln!(
             f,
-            "    {object:<13} created {}  updated {}  unchanged {}{}{}{}",
+            "    {object:<13} created {}  updated {}  unchanged {}{}{}{}{}",
             thousands(c.created as i64),
             thousands(c.updated as i64),
             thousands(c.unchanged as i64),
             when_any("matched existing", c.adopted),
+            when_any("kept: changed in HubSpot", c.kept),
             when_any("waiting", c.pending),
             when_any("FAILED", c.failed),
         )?;
@@ -240,6 +241,20 @@ fn sync_report(f: &mut fmt::Formatter<'_>, s: &SyncReport) -> fmt::Result {
         when_any("waiting", a.pending),
         when_any("FAILED", a.failed),
     )?;
+    if let Some(l) = s.listened.as_ref().filter(|l| l.requests > 0) {
+        let read: usize = l.objects.values().map(|c| c.read).sum();
+        let changed: usize = l.objects.values().map(|c| c.changed_in_hubspot).sum();
+        let unread: usize = l.objects.values().map(|c| c.unread).sum();
+        writeln!(
+            f,
+            "    read back {} records in {} requests ({:.1}s): {} changed in HubSpot{}",
+            thousands(read as i64),
+            thousands(l.requests as i64),
+            l.seconds,
+            thousands(changed as i64),
+            when_any("UNREAD (not written this run)", unread),
+        )?;
+    }
     if s.requests > 0 {
         writeln!(
             f,

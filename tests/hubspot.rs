@@ -1190,3 +1190,397 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// The portal's stage and owner ids by name (`dealstage:closed_lost`, `hs_pipeline_stage:…`,
+/// `hubspot_owner_id:rep@…`), from what the last run kept in its sync state.
+fn portal_ids(env: &Env) -> BTreeMap<String, String> {
+    let state: Json = serde_json::from_str(
+        &std::fs::read_to_string(env.path().join("state/hubspot.json")).unwrap(),
+    )
+    .unwrap();
+    state["names"]
+        .as_object()
+        .expect("the run kept what the portal's ids mean")
+        .iter()
+        .map(|(key, name)| {
+            let (property, id) = key.split_once(':').unwrap();
+            (
+                format!("{property}:{}", name.as_str().unwrap()),
+                id.to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Decisions by account: (motion, owner, route_reason, tasks).
+fn decided(rows: &[Vec<(String, pqlsync::value::Value)>]) -> BTreeMap<String, [String; 5]> {
+    rows.iter()
+        .map(|row| {
+            let text = |name: &str| get(row, name).as_str().unwrap_or_default().to_string();
+            (
+                text("account_id"),
+                [
+                    text("motion"),
+                    text("owner"),
+                    text("route_reason"),
+                    text("tasks"),
+                    text("trial_id"),
+                ],
+            )
+        })
+        .collect()
+}
+
+/// Records of `kind` by their pqlsync key, with (HubSpot id, account).
+fn keyed(dump: &Json, kind: &str, key: &str) -> BTreeMap<String, (String, String)> {
+    objects(dump, kind)
+        .iter()
+        .filter_map(|o| {
+            let k = prop(o, key)?;
+            let account = prop(o, "plg_account_id")
+                .map(str::to_string)
+                .unwrap_or_else(|| k.split(':').next().unwrap().to_string());
+            Some((k.to_string(), (o["id"].as_str()?.to_string(), account)))
+        })
+        .collect()
+}
+
+const WEEK_BEFORE: &str = "2026-11-13";
+
+/// The trial playbooks (no queues), so that a week of a trial fires tasks to silence.
+const PLAYBOOKS: &str = r#"
+[[routing.playbooks]]
+trigger = "green"
+[[routing.playbooks]]
+trigger = "hot_pql"
+[[routing.playbooks]]
+trigger = "trial_ending"
+[[routing.playbooks]]
+trigger = "rescue"
+[[routing.playbooks]]
+trigger = "help_requested"
+[[routing.playbooks]]
+trigger = "meeting_booked"
+"#;
+
+/// The issue's scenario: a first run, reps change records in HubSpot, a run a week later. What
+/// they changed stands, drives routing and the tasks, and an unchanged rerun writes nothing.
+#[test]
+fn what_reps_change_in_hubspot_wins_over_the_next_run() {
+    let sb = start_sandbox(&["--owner", "manager-pick@example.com"]);
+    let env = Env::new(300, PLAYBOOKS);
+    env.setup(&sb);
+    let o = env.run(&sb, &["run", "--as-of", WEEK_BEFORE]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let first = decided(&env.decisions());
+    let before = sb.dump();
+    let ids = portal_ids(&env);
+    let id = |what: &str| {
+        ids.get(what)
+            .unwrap_or_else(|| panic!("no {what} in {ids:?}"))
+            .clone()
+    };
+    // What the rules would decide a week later, before anyone touches HubSpot.
+    let o = env.run(&sb, &["score", "--out", "later.parquet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let later = decided(&read_rows(&env.path().join("later.parquet")));
+
+    let deals = keyed(&before, "deals", "plg_trial_id");
+    let leads = keyed(&before, "leads", "plg_account_id");
+    let companies = keyed(&before, "companies", "plg_account_id");
+    let deal_of = |account: &str| {
+        deals
+            .iter()
+            .find(|(trial, (_, a))| a == account && Some(*trial) == Some(&first[account][4]))
+            .map(|(_, (id, _))| id.clone())
+    };
+    let prospect = |a: &str| matches!(first[a][0].as_str(), "self_serve" | "sales_assisted");
+    let buyers: Vec<String> = first
+        .keys()
+        .filter(|a| prospect(a) && later[*a][0] == "customer" && deal_of(a).is_some())
+        .take(2)
+        .cloned()
+        .collect();
+    assert_eq!(
+        buyers.len(),
+        2,
+        "the data has no trial that pays within the week"
+    );
+    // Live trials, those whose triggers would fire a task next week first: the tasks a lost
+    // deal or a disqualified lead must silence.
+    let mut trials: Vec<&String> = first
+        .keys()
+        .filter(|a| prospect(a) && !buyers.contains(a) && later[*a][0] != "customer")
+        .filter(|a| deal_of(a).is_some())
+        .collect();
+    trials.sort_by_key(|a| later[*a][3].is_empty());
+    let lost: Vec<String> = trials
+        .iter()
+        .step_by(2)
+        .take(4)
+        .map(|a| a.to_string())
+        .collect();
+    let disqualified: Vec<String> = trials
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .take(4)
+        .map(|a| a.to_string())
+        .collect();
+    assert_eq!(disqualified.len(), 4, "too few live trials");
+    let would_fire = |list: &[String]| list.iter().filter(|a| !later[*a][3].is_empty()).count();
+    assert!(
+        would_fire(&lost) > 0 && would_fire(&disqualified) > 0,
+        "no trial task would fire next week for the trials the reps close: the test proves nothing"
+    );
+    let picked: BTreeSet<&String> = buyers.iter().chain(&lost).chain(&disqualified).collect();
+    let assisted: Vec<String> = first
+        .keys()
+        .filter(|a| !picked.contains(a) && first[*a][0] == "self_serve")
+        .filter(|a| matches!(later[*a][0].as_str(), "self_serve" | "sales_assisted"))
+        .filter(|a| deal_of(a).is_some())
+        .take(3)
+        .cloned()
+        .collect();
+    assert_eq!(assisted.len(), 3);
+    // Accounts with no trial yet: next week's new deals and leads go to whom the manager chose.
+    let reassigned: Vec<String> = first
+        .keys()
+        .filter(|a| !picked.contains(a) && !assisted.contains(a))
+        .filter(|a| first[*a][4].is_empty() || later[*a][3].contains("green"))
+        .take(60)
+        .cloned()
+        .collect();
+
+    for a in lost.iter().chain(&buyers[..1]) {
+        sb.edit(
+            "deals",
+            &deal_of(a).unwrap(),
+            json!({"dealstage": id("dealstage:closed_lost")}),
+        );
+    }
+    for a in disqualified.iter().chain(&buyers[1..]) {
+        let stage = id("hs_pipeline_stage:disqualified");
+        sb.edit("leads", &leads[a].0, json!({"hs_pipeline_stage": stage}));
+    }
+    for a in &assisted {
+        let stage = id("dealstage:trial_sales_assisted");
+        sb.edit("deals", &deal_of(a).unwrap(), json!({"dealstage": stage}));
+    }
+    let manager = id("hubspot_owner_id:manager-pick@example.com");
+    for a in &reassigned {
+        sb.edit(
+            "companies",
+            &companies[a].0,
+            json!({"hubspot_owner_id": manager}),
+        );
+    }
+
+    let o = env.run(&sb, &["run", "--summary-json", "s.json"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let second = decided(&env.decisions());
+    let after = sb.dump();
+    let stage_of = |kind: &str, hubspot_id: &str, property: &str| {
+        objects(&after, kind)
+            .iter()
+            .find(|o| o["id"] == hubspot_id)
+            .and_then(|o| prop(o, property))
+            .unwrap()
+            .to_string()
+    };
+    for a in &lost {
+        let stage = stage_of("deals", &deal_of(a).unwrap(), "dealstage");
+        assert_eq!(
+            stage,
+            id("dealstage:closed_lost"),
+            "{a}: a lost deal stays lost"
+        );
+        assert_eq!(second[a][0], "disqualified", "{a}");
+        assert!(
+            second[a][2].contains("closed lost in HubSpot by a person"),
+            "{a}: {}",
+            second[a][2]
+        );
+    }
+    for a in &disqualified {
+        let stage = stage_of("leads", &leads[a].0, "hs_pipeline_stage");
+        assert_eq!(
+            stage,
+            id("hs_pipeline_stage:disqualified"),
+            "{a}: stays disqualified"
+        );
+        assert_eq!(second[a][0], "disqualified", "{a}");
+    }
+    // A purchase still wins over a lost deal and a disqualified lead.
+    assert_eq!(
+        stage_of("deals", &deal_of(&buyers[0]).unwrap(), "dealstage"),
+        id("dealstage:closed_won")
+    );
+    assert_eq!(
+        stage_of("leads", &leads[&buyers[1]].0, "hs_pipeline_stage"),
+        id("hs_pipeline_stage:self_checked_out")
+    );
+    for a in &assisted {
+        assert_eq!(second[a][0], "sales_assisted", "{a}");
+        assert!(
+            second[a][2].contains("Sales-Assisted in HubSpot by a person"),
+            "{}",
+            second[a][2]
+        );
+        let stage = stage_of("deals", &deal_of(a).unwrap(), "dealstage");
+        assert_eq!(stage, id("dealstage:trial_sales_assisted"));
+    }
+    // The manager's owner stays, and is the owner of every record made for the account since.
+    let mut new_records = 0;
+    for a in &reassigned {
+        assert_eq!(second[a][1], "manager-pick@example.com", "{a}");
+        let company = objects(&after, "companies")
+            .iter()
+            .find(|o| o["id"] == companies[a].0.as_str());
+        assert_eq!(
+            prop(company.unwrap(), "hubspot_owner_id"),
+            Some(manager.as_str()),
+            "{a}"
+        );
+        for (kind, key) in [
+            ("deals", "plg_trial_id"),
+            ("leads", "plg_account_id"),
+            ("tasks", "plg_task_key"),
+        ] {
+            let old = keyed(&before, kind, key);
+            for (k, (hid, account)) in keyed(&after, kind, key) {
+                if account == *a && !old.contains_key(&k) {
+                    let record = objects(&after, kind)
+                        .iter()
+                        .find(|o| o["id"] == hid.as_str())
+                        .unwrap();
+                    assert_eq!(
+                        prop(record, "hubspot_owner_id"),
+                        Some(manager.as_str()),
+                        "{kind} {k}"
+                    );
+                    new_records += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        new_records > 0,
+        "no record was made for a reassigned account: the test proves nothing"
+    );
+    // No trial task for a trial the reps lost or disqualified.
+    let old_tasks = keyed(&before, "tasks", "plg_task_key");
+    for (key, (_, account)) in keyed(&after, "tasks", "plg_task_key") {
+        let silenced = lost.contains(&account) || disqualified.contains(&account);
+        assert!(
+            !(silenced && !old_tasks.contains_key(&key) && !key.contains(":expansion:")),
+            "task {key} for a trial the reps closed"
+        );
+    }
+    let s = summary(&env);
+    let kept = |object: &str| s["sync"]["objects"][object]["kept"].as_u64().unwrap_or(0) as usize;
+    assert!(
+        kept("deals") >= lost.len() + assisted.len(),
+        "{}",
+        s["sync"]
+    );
+    assert!(kept("companies") >= reassigned.len(), "{}", s["sync"]);
+    assert!(
+        stdout(&o).contains("kept: changed in HubSpot"),
+        "{}",
+        stdout(&o)
+    );
+    let read = &s["sync"]["listened"];
+    assert!(
+        read["objects"]["deals"]["changed_in_hubspot"]
+            .as_u64()
+            .unwrap()
+            >= (lost.len() + 1 + assisted.len()) as u64,
+        "{read}"
+    );
+
+    // An unchanged rerun reads HubSpot back and writes nothing.
+    sb.reset_stats();
+    let o = env.run(&sb, &["run", "--summary-json", "s.json"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(
+        sb.stats()["writes"],
+        0,
+        "an unchanged run wrote: {}",
+        sb.stats()
+    );
+    assert!(sb.stats()["requests"].as_u64().unwrap() > 0);
+
+    // `explain` shows HubSpot's value next to pqlsync's, and which won.
+    let o = env.run(&sb, &["explain", &lost[0]]);
+    let text = stdout(&o);
+    assert!(
+        text.contains("in HubSpot (as the last run read it back"),
+        "{text}"
+    );
+    assert!(text.contains("deal stage  HubSpot closed_lost"), "{text}");
+    assert!(text.contains("a person's"), "{text}");
+}
+
+/// When what HubSpot holds cannot be read, nothing is written blind: the accounts are held
+/// back, listed, the run exits 1, and the next run converges.
+#[test]
+fn a_failed_read_back_changes_nothing_and_the_next_run_converges() {
+    let sb = start_sandbox(&[]);
+    let env = Env::new(120, "");
+    env.setup(&sb);
+    let o = env.run(&sb, &["run", "--as-of", WEEK_BEFORE]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let route = "POST /crm/objects/2026-09/companies/batch/read";
+    sb.post("/_sandbox/garble", &json!({"route": route, "times": 1000}));
+    let before = sb.dump();
+    // A week later scores changed: without the read-back failure this run would update.
+    let o = env.run(&sb, &["run", "--summary-json", "s.json"]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("UNREAD"), "{}", stdout(&o));
+    let s = summary(&env);
+    for (object, counts) in s["sync"]["objects"].as_object().unwrap() {
+        assert_eq!(counts["updated"], 0, "{object} updated blind: {counts}");
+    }
+    // Accounts new this week have nothing in HubSpot to overwrite and are created; every
+    // record that was there is exactly as it was.
+    let after = sb.dump();
+    for kind in ["companies", "contacts", "deals", "leads", "tasks"] {
+        let now: BTreeMap<&str, &Json> = objects(&after, kind)
+            .iter()
+            .map(|o| (o["id"].as_str().unwrap(), &o["properties"]))
+            .collect();
+        for o in objects(&before, kind) {
+            let id = o["id"].as_str().unwrap();
+            assert_eq!(now[id], &o["properties"], "{kind} {id} changed");
+        }
+    }
+    let failures = s["sync"]["failures"].as_array().unwrap();
+    assert!(!failures.is_empty());
+    assert!(
+        failures.iter().all(|f| f["operation"] == "read"
+            && f["message"]
+                .as_str()
+                .unwrap()
+                .contains("could not read what HubSpot holds now")),
+        "{failures:?}"
+    );
+    let ledger: Json = serde_json::from_str(
+        &std::fs::read_to_string(env.path().join("state/failures.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(ledger["failures"].as_array().unwrap().len(), failures.len());
+
+    sb.post("/_sandbox/garble", &json!({"route": route, "times": 0}));
+    let o = env.run(&sb, &["run", "--summary-json", "s.json"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let s = summary(&env);
+    assert!(
+        s["sync"]["objects"]["companies"]["updated"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "{}",
+        s["sync"]
+    );
+}

@@ -2,6 +2,7 @@
 //! `account_features`, decide every account, write the decisions, advance the routing memory,
 //! then hand the decisions to the HubSpot step and record the day's history.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,6 +19,7 @@ use crate::features::{self, FINAL_VIEW, FeatureError};
 use crate::fmt::thousands;
 use crate::history;
 use crate::output::AtomicWriter;
+use crate::route::Held;
 use crate::source;
 use crate::state::RoutingState;
 use crate::store::Store;
@@ -57,10 +59,16 @@ pub async fn decide(config: &Config, run: &RunOptions, mode: Mode) -> Result<Sum
     }
     // The HubSpot side is checked before anything is written (decisions, routing memory,
     // history): a wrong token or an unreadable sync state must not leave the state advanced.
+    // It also reads back what HubSpot holds now, which routing starts from.
     let preflight = match mode {
         Mode::Score => None,
-        Mode::Run | Mode::DryRun => hubspot::preflight(config).await?,
+        Mode::Run => hubspot::preflight(config, run, true).await?,
+        Mode::DryRun => hubspot::preflight(config, run, false).await?,
     };
+    let held = preflight
+        .as_ref()
+        .map(hubspot::Preflight::held)
+        .unwrap_or_default();
     let engine = match mode {
         Mode::DryRun => Prepared::dry_run(config, run).await?,
         Mode::Run | Mode::Score => Prepared::new(config, run).await?,
@@ -71,7 +79,7 @@ pub async fn decide(config: &Config, run: &RunOptions, mode: Mode) -> Result<Sum
     // Until the routing memory advances nothing has been written but temporary files, so a
     // stop requested now (SIGTERM) abandons the run at once rather than at the next boundary.
     let decided = tokio::select! {
-        decided = decide_all(config, run, mode, &engine, &memory, out.as_deref()) => decided,
+        decided = decide_all(config, run, mode, &engine, (&memory, &held), out.as_deref()) => decided,
         reason = run.halt.requested() => {
             return Err(Error::Interrupted(format!("{reason} before anything was written")));
         }
@@ -199,7 +207,7 @@ async fn decide_all(
     run: &RunOptions,
     mode: Mode,
     engine: &Prepared,
-    memory: &RoutingState,
+    (memory, held): (&RoutingState, &BTreeMap<String, Held>),
     out: Option<&Path>,
 ) -> Result<Decided, Error> {
     let bar = spinner(run, "scoring accounts");
@@ -211,7 +219,8 @@ async fn decide_all(
         run.as_of,
         memory,
         stream.schema(),
-    )?;
+    )?
+    .with_held(held);
     let mut writer = match out {
         Some(path) => Some(AtomicWriter::create(path, decider.output_schema())?),
         None => None,

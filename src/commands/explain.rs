@@ -13,10 +13,12 @@ use crate::cli::ExplainArgs;
 use crate::config::{Config, RunOptions};
 use crate::decision::{Decider, Decision};
 use crate::features::{self, FINAL_VIEW, FeatureError};
+use crate::hubspot::ObjectType;
 use crate::route::Memory;
 use crate::score::Model;
 use crate::state::RoutingState;
 use crate::store::Store;
+use crate::sync::{self, STATE_FILE, SyncState};
 use crate::value::Value;
 
 /// One account explained: as text, or as the JSON document `--json` prints.
@@ -56,6 +58,9 @@ pub async fn explain(
     let account_id = args.account_id.as_str();
     let store = Store::open(&config.state)?;
     let memory = RoutingState::load(&store).await?;
+    // What HubSpot held when the last run read it back: routing starts from it, as in `run`.
+    let synced: SyncState = store.read(STATE_FILE).await?.unwrap_or_default();
+    let held = sync::listen::held(&synced);
     let engine = Prepared::new(config, run).await?;
     let df = features::account_features(&engine.ctx).await?;
     let batches = df
@@ -76,7 +81,8 @@ pub async fn explain(
         run.as_of,
         &memory,
         batch.schema(),
-    )?;
+    )?
+    .with_held(&held);
     let (_, decisions) = decider.decide(&batch)?;
     let d = &decisions[0];
     let values: Vec<(String, Value)> = batch
@@ -95,8 +101,65 @@ pub async fn explain(
     Ok(Explanation {
         json: args.json,
         doc: explain_json(run.as_of, d, &values),
-        text: explain_text(&config.scoring, run.as_of, d, &values, prior),
+        text: explain_text(&config.scoring, run.as_of, d, &values, prior, &synced),
     })
+}
+
+/// HubSpot's value of each property routing reads next to pqlsync's, and which one won; only
+/// when a run has read the account's records back from HubSpot.
+fn hubspot_text(t: &mut String, d: &Decision, synced: &SyncState) {
+    use crate::sync::listen::{DEAL_STAGE, LEAD_STAGE, LIFECYCLE, OWNER};
+    let account = d.account_id.as_str();
+    let trial = d.facts.trial_id.as_deref().unwrap_or("");
+    let decided = |property: &str| match property {
+        OWNER => d.route.owner.clone(),
+        LEAD_STAGE => Some(d.route.lead_stage.as_str().to_string()),
+        DEAL_STAGE => d.route.deal_stage.map(|s| s.as_str().to_string()),
+        _ => None,
+    };
+    let rows = [
+        ("owner", ObjectType::Companies, account, OWNER),
+        ("lifecycle", ObjectType::Companies, account, LIFECYCLE),
+        ("lead stage", ObjectType::Leads, account, LEAD_STAGE),
+        ("deal stage", ObjectType::Deals, trial, DEAL_STAGE),
+    ];
+    let mut lines = Vec::new();
+    for (label, object, key, property) in rows {
+        let Some(r) = synced.get(object, key).filter(|r| !r.held.is_empty()) else {
+            continue;
+        };
+        let name = |v: Option<&String>| match v.filter(|v| !v.is_empty()) {
+            Some(id) => synced.name_of(property, id),
+            None => "(none)".to_string(),
+        };
+        let (theirs, ours) = (name(r.held.get(property)), name(r.props.get(property)));
+        let won = match (r.person.get(property), decided(property)) {
+            (None, _) => "same as pqlsync's".to_string(),
+            (Some(p), Some(now)) if now != theirs && property != OWNER => {
+                format!(
+                    "a person's (seen {}); pqlsync moves it on to {now}",
+                    p.since
+                )
+            }
+            (Some(p), _) => format!("a person's (seen {}): HubSpot's wins", p.since),
+        };
+        lines.push(format!(
+            "  {label:<11} HubSpot {theirs}, pqlsync wrote {ours}: {won}"
+        ));
+    }
+    if !lines.is_empty() {
+        let read = synced
+            .read_on
+            .map_or(String::new(), |d| format!(", read on {d}"));
+        let _ = writeln!(
+            t,
+            "
+in HubSpot (as the last run read it back{read})"
+        );
+        for line in lines {
+            let _ = writeln!(t, "{line}");
+        }
+    }
 }
 
 fn explain_text(
@@ -105,10 +168,12 @@ fn explain_text(
     d: &Decision,
     values: &[(String, Value)],
     prior: Option<&Memory>,
+    synced: &SyncState,
 ) -> String {
     let mut t = String::new();
     score_text(&mut t, m, as_of, d, values);
     route_text(&mut t, as_of, d, prior);
+    hubspot_text(&mut t, d, synced);
     let _ = writeln!(t, "\nfeatures");
     let width = values.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
     for (n, v) in values {

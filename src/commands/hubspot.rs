@@ -155,10 +155,24 @@ pub struct Preflight {
     store: Store,
     state: SyncState,
     warnings: Vec<String>,
+    listened: sync::Listened,
 }
 
-/// The portal side of the sync step, checked; `None` offline.
-pub async fn preflight(config: &Config) -> Result<Option<Preflight>, Error> {
+impl Preflight {
+    /// What HubSpot holds for each account, read back before deciding.
+    pub fn held(&self) -> BTreeMap<String, crate::route::Held> {
+        sync::listen::held(&self.state)
+    }
+}
+
+/// The portal side of the sync step, checked, with what HubSpot holds now for the records
+/// pqlsync manages read back (and, when `persist`, saved to the sync state, so that the
+/// `crm.*` tables of this run show it); `None` offline.
+pub async fn preflight(
+    config: &Config,
+    run: &RunOptions,
+    persist: bool,
+) -> Result<Option<Preflight>, Error> {
     let hs = &config.hubspot;
     let Some(client) = client(config)? else {
         return Ok(None);
@@ -176,9 +190,13 @@ pub async fn preflight(config: &Config) -> Result<Option<Preflight>, Error> {
         )));
     }
     let store = Store::open(&config.state)?;
-    let (state, warnings) = portal_state(&store, base_url).await?;
+    let (mut state, warnings) = portal_state(&store, base_url).await?;
     // Read now so that a damaged ledger stops the run before it writes, not after it synced.
     let _: Option<Ledger> = store.read(LEDGER_FILE).await?;
+    let listened = listen(config, run, &client, &readiness, &portal, &mut state).await?;
+    if persist {
+        store.write(STATE_FILE, &state).await?;
+    }
     Ok(Some(Preflight {
         client,
         base_url: base_url.clone(),
@@ -187,7 +205,54 @@ pub async fn preflight(config: &Config) -> Result<Option<Preflight>, Error> {
         store,
         state,
         warnings,
+        listened,
     }))
+}
+
+/// Read back what HubSpot holds now for the records the state knows (see `sync::listen`).
+/// A read stopped by HubSpot (a daily limit, a refused token) stops the run before anything
+/// is decided or written.
+async fn listen(
+    config: &Config,
+    run: &RunOptions,
+    client: &Client,
+    readiness: &hubspot::setup::Readiness,
+    portal: &Portal,
+    state: &mut SyncState,
+) -> Result<sync::Listened, Error> {
+    let hs = &config.hubspot;
+    let mapping = setup::mapping(hs, readiness, portal);
+    let before = Counters::get(&client.counters.requests);
+    let mut listened = sync::listen(
+        client,
+        state,
+        &mapping,
+        &hs.objects,
+        hs.max_concurrency,
+        run.as_of,
+    )
+    .await?;
+    listened.requests = Counters::get(&client.counters.requests) - before;
+    if let Some(why) = &listened.stopped {
+        return Err(Error::NotReady(format!(
+            "reading what HubSpot holds now for the records pqlsync manages stopped: {why}; \
+             nothing was decided or written, run again once HubSpot answers"
+        )));
+    }
+    crate::logging::stage!(
+        run.stages,
+        "listen",
+        requests = listened.requests,
+        records = listened.objects.values().map(|c| c.read).sum::<usize>(),
+        changed_in_hubspot = listened
+            .objects
+            .values()
+            .map(|c| c.changed_in_hubspot)
+            .sum::<usize>(),
+        unread = listened.failures.len(),
+        "read back what HubSpot holds now"
+    );
+    Ok(listened)
 }
 
 /// The sync step of `run` (`dry_run`: only the plan): against the portal `preflight` checked,
@@ -281,6 +346,7 @@ impl Step<'_> {
             lead_company_type: Some(OFFLINE_LEAD_COMPANY_TYPE),
             objects: hs.objects.clone(),
             halt: self.run.halt.clone(),
+            held_back: Default::default(),
         };
         let mut report = sync::run(&recorder, &desired, &mut state, None, &options).await?;
         let (files, requests) = recorder
@@ -312,6 +378,7 @@ impl Step<'_> {
             store,
             mut state,
             warnings,
+            listened,
         } = checked;
         let client = &client;
         let mapping = setup::mapping(hs, &readiness, &portal);
@@ -323,6 +390,8 @@ impl Step<'_> {
         if self.dry_run {
             report.mode = format!("plan against {base_url} (API {})", hs.api_version);
             counters(&mut report, &client.counters);
+            report.failures = listened.failures.clone();
+            report.listened = Some(listened);
             return Ok(self.plan_only(desired, &state, report));
         }
         let options = sync::Options {
@@ -331,9 +400,16 @@ impl Step<'_> {
             lead_company_type: portal.association_type(ObjectType::Leads, ObjectType::Companies),
             objects: hs.objects.clone(),
             halt: self.run.halt.clone(),
+            held_back: listened.held_back.clone(),
         };
         let mut synced = sync::run(client, &desired, &mut state, Some(&store), &options).await?;
         synced.mode = format!("synced to {base_url} (API {})", hs.api_version);
+        // What could not be read back is listed like what could not be written: the ledger
+        // keeps it and the run exits 1.
+        let mut failures = listened.failures.clone();
+        failures.append(&mut synced.failures);
+        synced.failures = failures;
+        synced.listened = Some(listened);
         synced.warnings.extend(report.warnings);
         counters(&mut synced, &client.counters);
         store
@@ -386,7 +462,8 @@ fn kept_owners(
     for d in decisions {
         let Some(id) = state
             .get(ObjectType::Companies, &d.account_id)
-            .and_then(|c| c.props.get("hubspot_owner_id"))
+            .and_then(|c| c.current("hubspot_owner_id"))
+            .filter(|id| !id.is_empty())
         else {
             continue;
         };

@@ -19,6 +19,7 @@ use crate::features::{self, FeatureError, Params, Project};
 use crate::source::{self, DatasetInfo};
 use crate::store::Store;
 use crate::summary::{EngineReport, Summary};
+use crate::sync::{STATE_FILE, SyncState};
 use crate::value::{Kind, Value};
 
 /// A session with sources registered and the SQL project planned.
@@ -88,6 +89,7 @@ impl Prepared {
             bytes = sources.iter().map(|s| s.bytes).sum::<u64>(),
             "registered the sources"
         );
+        register_crm(&ctx, config).await?;
         let project = Project::load(&config.sql_dir, config.sources.format.name())?;
         let params = Params {
             as_of_date: run.as_of,
@@ -233,6 +235,24 @@ impl Prepared {
         }
         Ok(out)
     }
+}
+
+/// The `crm.*` tables (what HubSpot held when the last run read it back) from the sync state
+/// at `[state] url`; empty tables when there is none.
+async fn register_crm(ctx: &SessionContext, config: &Config) -> Result<(), Error> {
+    let url = &config.state.url;
+    // Opening a local store creates its directory: a command that writes no state (`validate`,
+    // `score`) must not leave one behind.
+    let state: SyncState = if !url.contains("://") && !std::path::Path::new(url).exists() {
+        SyncState::default()
+    } else {
+        let store = Store::open(&config.state)?;
+        let state: SyncState = store.read(STATE_FILE).await?.unwrap_or_default();
+        crate::state::check_version(store.url(), STATE_FILE, state.version, &[0, 1])?;
+        state
+    };
+    crate::report::crm::register(ctx, &state).map_err(FeatureError::execution("the crm tables"))?;
+    Ok(())
 }
 
 /// A bar on stderr when it is a terminal and the run is not quiet; hidden otherwise.

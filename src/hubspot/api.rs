@@ -139,6 +139,12 @@ pub struct ObjectResult {
     pub new: Option<bool>,
     #[serde(default)]
     pub object_write_trace_id: Option<String>,
+    /// When HubSpot created and last changed the record (`SimplePublicObject`'s `createdAt`
+    /// and `updatedAt`, RFC 3339).
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub updated_at: Option<String>,
 }
 
 /// `StandardError`: one record-level error inside a 207.

@@ -32,6 +32,12 @@ pub struct ClientConfig {
     pub backoff: Backoff,
 }
 
+/// Whether a request changes anything: reads sent as POST (`batch/read`, `search`) do not.
+fn is_write(method: &Method, url: &str) -> bool {
+    let path = url.split('?').next().unwrap_or(url).trim_end_matches('/');
+    *method != Method::GET && !path.ends_with("/batch/read") && !path.ends_with("/search")
+}
+
 /// What the client did, for the run summary.
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -219,7 +225,7 @@ impl Client {
             .expect("semaphore is never closed");
         self.limiter.acquire().await;
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
-        if *method != Method::GET {
+        if is_write(method, url) {
             self.counters.writes.fetch_add(1, Ordering::Relaxed);
         }
         let mut request = self
@@ -333,6 +339,21 @@ fn decode<R: DeserializeOwned>(path: &str, bytes: &[u8]) -> Result<R, CallError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_sent_as_post_are_not_counted_as_writes() {
+        let base = "https://api.hubapi.com/crm/objects/2026-09/companies";
+        let cases = [
+            (Method::POST, format!("{base}/batch/upsert"), true),
+            (Method::POST, format!("{base}/batch/read"), false),
+            (Method::POST, format!("{base}/search"), false),
+            (Method::PATCH, format!("{base}/123"), true),
+            (Method::GET, format!("{base}/123"), false),
+        ];
+        for (method, url, write) in cases {
+            assert_eq!(is_write(&method, &url), write, "{method} {url}");
+        }
+    }
 
     #[test]
     fn a_client_error_names_the_cause_and_what_to_do() {

@@ -386,6 +386,8 @@ mod tests {
             properties: BTreeMap::from([("email".to_string(), Some(email.to_string()))]),
             new: Some(true),
             object_write_trace_id: None,
+            created_at: None,
+            updated_at: None,
         }
     }
 

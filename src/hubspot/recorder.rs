@@ -31,6 +31,8 @@ fn recorded(id: String, trace: Option<String>) -> Outcome {
         properties: BTreeMap::new(),
         new: None,
         object_write_trace_id: trace,
+        created_at: None,
+        updated_at: None,
     }))
 }
 

@@ -9,6 +9,7 @@
 //! metadata and above the table in HTML, so the definitions travel with the figures.
 
 pub mod config;
+pub mod crm;
 pub mod html;
 
 pub use config::{ReportConfig, ReportFile};

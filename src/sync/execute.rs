@@ -36,6 +36,9 @@ pub struct Options {
     pub objects: Vec<ObjectType>,
     /// Stops the run at the next batch boundary (SIGTERM, a lost lock).
     pub halt: Halt,
+    /// Accounts not to write this run: a record of theirs could not be read back, so what
+    /// HubSpot holds for them is unknown.
+    pub held_back: BTreeSet<String>,
 }
 
 /// Sync `desired` through `crm`. The state is updated as the CRM confirms writes and saved to
@@ -54,9 +57,14 @@ pub async fn run(
     // The plan keeps what it takes; leads still read `desired` below.
     let mut the_plan = plan(desired.clone(), d.progress.state);
     hold_unverified(&mut the_plan, &d.progress.unverified);
+    hold_back(&mut the_plan, &options.held_back);
     if d.stop.is_none() && refresh_lifecycle(&mut d, &the_plan).await? {
         the_plan = plan(desired.clone(), d.progress.state);
         hold_unverified(&mut the_plan, &d.progress.unverified);
+        hold_back(&mut the_plan, &options.held_back);
+    }
+    for (object, p) in &the_plan.objects {
+        d.progress.counts(*object).kept = p.kept;
     }
     d.save(true).await?;
     write(&mut d, &the_plan, desired, options).await?;
@@ -76,6 +84,18 @@ fn hold_unverified(plan: &mut Plan, unverified: &BTreeSet<(ObjectType, String)>)
     for (object, p) in plan.objects.iter_mut() {
         p.creates
             .retain(|c| !unverified.contains(&(*object, c.key.clone())));
+    }
+}
+
+/// Drop every write of `accounts`: what HubSpot holds for them could not be read, and a write
+/// could overwrite a person's change. Their associations wait with them.
+fn hold_back(plan: &mut Plan, accounts: &BTreeSet<String>) {
+    if accounts.is_empty() {
+        return;
+    }
+    for p in plan.objects.values_mut() {
+        p.creates.retain(|c| !accounts.contains(&c.account));
+        p.updates.retain(|c| !accounts.contains(&c.account));
     }
 }
 
@@ -194,6 +214,7 @@ mod tests {
             lead_company_type: Some(580),
             objects: objects.to_vec(),
             halt: Halt::default(),
+            held_back: BTreeSet::new(),
         }
     }
 
@@ -453,6 +474,80 @@ mod tests {
         assert_eq!(counts(&third, ObjectType::Leads).adopted, n);
         assert_eq!(crm.records(ObjectType::Leads).len(), n);
         assert_eq!(crm.calls("create", ObjectType::Leads), vec![n]);
+    }
+
+    fn day() -> chrono::NaiveDate {
+        chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
+    }
+
+    async fn listen(crm: &MemoryCrm, state: &mut SyncState) -> crate::sync::Listened {
+        let mapping = crate::sync::Mapping::default();
+        crate::sync::listen(crm, state, &mapping, &ObjectType::ALL, 4, day())
+            .await
+            .unwrap()
+    }
+
+    /// Every company's score moves to `score`, and company 3's owner is routed to "7".
+    fn rescored(n: usize, score: &str) -> Desired {
+        let mut d = desired(n);
+        for c in d.records.get_mut(&ObjectType::Companies).unwrap() {
+            c.props.insert("pql_score", score.into());
+            if c.key == account(3) {
+                c.props.insert("hubspot_owner_id", "7".into());
+            }
+        }
+        d
+    }
+
+    #[tokio::test]
+    async fn a_persons_owner_read_back_is_kept_and_counted() {
+        let crm = MemoryCrm::default();
+        let mut state = SyncState::default();
+        sync(&crm, &desired(20), &mut state, None).await;
+        crm.edit(ObjectType::Companies, &account(3), "hubspot_owner_id", "99");
+        let listened = listen(&crm, &mut state).await;
+        assert!(listened.failures.is_empty() && listened.held_back.is_empty());
+        assert_eq!(listened.objects["companies"].changed_in_hubspot, 1);
+        assert_eq!(listened.objects["companies"].read, 20);
+        let report = sync(&crm, &rescored(20, "77"), &mut state, None).await;
+        let companies = counts(&report, ObjectType::Companies);
+        assert_eq!((companies.updated, companies.kept), (20, 1));
+        let held = &crm.records(ObjectType::Companies)[&account(3)];
+        assert_eq!(
+            held.props["hubspot_owner_id"], "99",
+            "a person's owner stands"
+        );
+        assert_eq!(held.props["pql_score"], "77");
+    }
+
+    #[tokio::test]
+    async fn a_failed_read_back_holds_back_the_accounts_it_could_not_read() {
+        let crm = MemoryCrm::default();
+        let mut state = SyncState::default();
+        sync(&crm, &desired(20), &mut state, None).await;
+        crm.garble_reads_of(Some(ObjectType::Companies));
+        let listened = listen(&crm, &mut state).await;
+        assert_eq!(listened.failures.len(), 20);
+        assert_eq!(listened.held_back.len(), 20);
+        assert_eq!(listened.objects["companies"].unread, 20);
+        let upserts = crm.calls("upsert", ObjectType::Companies).len();
+        let mut options = options(&ObjectType::ALL);
+        options.held_back = listened.held_back.clone();
+        let report = run(&crm, &rescored(20, "77"), &mut state, None, &options)
+            .await
+            .unwrap();
+        assert_eq!(counts(&report, ObjectType::Companies).updated, 0);
+        assert_eq!(crm.calls("upsert", ObjectType::Companies).len(), upserts);
+        assert_eq!(
+            crm.records(ObjectType::Companies)[&account(3)].props["pql_score"],
+            "50"
+        );
+        // Readable again: the next run writes what it held back.
+        crm.garble_reads_of(None);
+        let listened = listen(&crm, &mut state).await;
+        assert!(listened.held_back.is_empty());
+        let report = sync(&crm, &rescored(20, "77"), &mut state, None).await;
+        assert_eq!(counts(&report, ObjectType::Companies).updated, 20);
     }
 
     #[tokio::test]

@@ -84,6 +84,8 @@ fn result(id: &str, key_property: &str, key: &str, new: Option<bool>) -> ObjectR
         properties: BTreeMap::from([(key_property.to_string(), Some(key.to_string()))]),
         new,
         object_write_trace_id: None,
+        created_at: None,
+        updated_at: None,
     }
 }
 
@@ -127,6 +129,17 @@ impl MemoryCrm {
     /// Apply the next `op` call on `object`, then answer a stop instead of its results.
     pub fn lose_answer_to(&self, op: &'static str, object: ObjectType) {
         self.portal().lose_answer_to = Some((op, object));
+    }
+
+    /// Set `property` of record `key` to `value`, as a person would in HubSpot.
+    pub fn edit(&self, object: ObjectType, key: &str, property: &str, value: &str) {
+        let mut portal = self.portal();
+        let record = portal
+            .records
+            .get_mut(&object)
+            .and_then(|r| r.get_mut(key))
+            .expect("the record exists");
+        record.props.insert(property.to_string(), value.to_string());
     }
 
     /// The records of `object`, by unique property.
@@ -358,6 +371,8 @@ impl Crm for MemoryCrm {
                         .collect(),
                     new: None,
                     object_write_trace_id: None,
+                    created_at: None,
+                    updated_at: None,
                 })),
                 None => Outcome::NotFound,
             })

@@ -8,6 +8,7 @@
 pub mod config;
 mod driver;
 pub mod lifecycle;
+pub mod listen;
 pub mod execute;
 #[cfg(test)]
 mod memory;
@@ -21,6 +22,7 @@ pub mod state;
 mod writes;
 
 pub use execute::{Options, run};
+pub use listen::{Listened, listen};
 pub use model::{Contact, Desired, Link, Mapping, Record, build};
 pub use plan::{Plan, plan};
 pub use report::{Counts, SyncReport};

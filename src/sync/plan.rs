@@ -2,8 +2,13 @@
 //! desired records and the sync state. Pure, so `pqlsync plan` shows exactly the rules a run
 //! applies:
 //! - only properties whose value differs from what HubSpot last confirmed are sent;
+//! - values are compared with what HubSpot holds now (read back before deciding), else with
+//!   what it last confirmed;
 //! - an owner HubSpot already has is kept (a rep's reassignment is never overwritten), and a
 //!   company's owner becomes the owner of its deal, lead and task;
+//! - a value a person set in HubSpot is never overwritten, except a stage routing moved
+//!   forward from it on purpose (a purchase closes a lost deal won) and a lifecycle stage
+//!   moving forward; such records are counted as kept;
 //! - lifecycle stage only moves forward (HubSpot's order; `other` is never touched);
 //! - tasks are created once and then left to the rep.
 
@@ -35,6 +40,8 @@ pub struct ObjectPlan {
     pub creates: Vec<Change>,
     pub updates: Vec<Change>,
     pub unchanged: usize,
+    /// Records holding a value a person set in HubSpot that this plan leaves as it is.
+    pub kept: usize,
 }
 
 /// Everything a sync would write.
@@ -47,6 +54,9 @@ pub struct Plan {
 
 const OWNER: &str = "hubspot_owner_id";
 const LIFECYCLE_PROP: &str = "lifecyclestage";
+/// A person's value of these may be moved on: routing started from HubSpot's stage and moved
+/// it forward on purpose, and the lifecycle stage is moved only forward below.
+const MOVED_FORWARD: &[&str] = &["dealstage", "hs_pipeline_stage", LIFECYCLE_PROP];
 
 /// Each account's owner: the one its company has in HubSpot, else the routed one.
 fn account_owners(
@@ -57,7 +67,8 @@ fn account_owners(
     for r in records.get(&ObjectType::Companies).into_iter().flatten() {
         let held = state
             .get(ObjectType::Companies, &r.key)
-            .and_then(|s| s.props.get(OWNER));
+            .and_then(|s| s.current(OWNER))
+            .filter(|o| !o.is_empty());
         if let Some(owner) = held.or_else(|| r.props.get(OWNER)) {
             owners.insert(r.account.clone(), owner.clone());
         }
@@ -83,14 +94,29 @@ pub fn plan(desired: Desired, state: &SyncState) -> Plan {
                 props.insert(OWNER, owner.clone());
             }
             let current = state.get(object, &record.key);
-            if current.is_some_and(|c| c.props.contains_key(OWNER)) {
+            if current
+                .and_then(|c| c.current(OWNER))
+                .is_some_and(|o| !o.is_empty())
+            {
                 props.remove(OWNER);
+            }
+            if let Some(c) = current {
+                for (property, seen) in &c.person {
+                    if !MOVED_FORWARD.contains(&property.as_str())
+                        && props
+                            .get(property.as_str())
+                            .is_some_and(|v| *v != seen.value)
+                    {
+                        props.remove(property.as_str());
+                    }
+                }
             }
             if let Some(want) = props.get(LIFECYCLE_PROP)
                 && !lifecycle_forward(
                     current
-                        .and_then(|c| c.props.get(LIFECYCLE_PROP))
-                        .map(String::as_str),
+                        .and_then(|c| c.current(LIFECYCLE_PROP))
+                        .map(String::as_str)
+                        .filter(|l| !l.is_empty()),
                     want,
                 )
             {
@@ -104,18 +130,23 @@ pub fn plan(desired: Desired, state: &SyncState) -> Plan {
                     props,
                     before: BTreeMap::new(),
                 }),
-                Some(_) if object == ObjectType::Tasks => p.unchanged += 1,
+                Some(c) if object == ObjectType::Tasks => {
+                    p.unchanged += 1;
+                    p.kept += usize::from(!c.person.is_empty());
+                }
                 Some(c) => {
                     let changed: BTreeMap<&'static str, String> = props
                         .into_iter()
-                        .filter(|(k, v)| c.props.get(*k) != Some(v))
+                        .filter(|(k, v)| c.current(k) != Some(v))
                         .collect();
+                    let stands = |k: &String| !changed.contains_key(k.as_str());
+                    p.kept += usize::from(c.person.keys().any(stands));
                     if changed.is_empty() {
                         p.unchanged += 1;
                     } else {
                         let before = changed
                             .keys()
-                            .map(|k| (*k, c.props.get(*k).cloned()))
+                            .map(|k| (*k, c.current(k).cloned()))
                             .collect();
                         p.updates.push(Change {
                             key: record.key,
@@ -181,9 +212,14 @@ impl Plan {
             thousands(self.requests() as i64)
         );
         for (object, p) in &self.objects {
+            let kept = if p.kept > 0 {
+                format!("  kept {} (changed in HubSpot)", thousands(p.kept as i64))
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 t,
-                "  {:<13} create {:>7}  update {:>7}  unchanged {:>7}",
+                "  {:<13} create {:>7}  update {:>7}  unchanged {:>7}{kept}",
                 object.name(),
                 thousands(p.creates.len() as i64),
                 thousands(p.updates.len() as i64),
@@ -279,6 +315,107 @@ mod tests {
                 want,
                 "{current:?} → {desired}"
             );
+        }
+    }
+
+    #[test]
+    fn a_persons_value_in_hubspot_is_kept_unless_routing_moved_it_forward() {
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        let ours = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        // (case, object, pqlsync wrote, HubSpot holds, desired now, sent, kept)
+        type Case<'a> = (
+            &'a str,
+            ObjectType,
+            &'a [(&'a str, &'a str)],
+            &'a [(&'a str, &'a str)],
+            &'a [(&'static str, &'a str)],
+            &'a [(&'a str, &'a str)],
+            usize,
+        );
+        let cases: &[Case] = &[
+            (
+                "HubSpot holds what pqlsync wrote: only the score moves",
+                ObjectType::Deals,
+                &[("dealstage", "1"), ("pql_score", "40")],
+                &[("dealstage", "1")],
+                &[("dealstage", "1"), ("pql_score", "45")],
+                &[("pql_score", "45")],
+                0,
+            ),
+            (
+                "a rep's stage that routing adopted is not rewritten",
+                ObjectType::Deals,
+                &[("dealstage", "1")],
+                &[("dealstage", "lost")],
+                &[("dealstage", "lost")],
+                &[],
+                1,
+            ),
+            (
+                "a purchase moves a lost deal on to won",
+                ObjectType::Deals,
+                &[("dealstage", "1")],
+                &[("dealstage", "lost")],
+                &[("dealstage", "won")],
+                &[("dealstage", "won")],
+                0,
+            ),
+            (
+                "an owner a manager set is never overwritten",
+                ObjectType::Companies,
+                &[("hubspot_owner_id", "7")],
+                &[("hubspot_owner_id", "9")],
+                &[("hubspot_owner_id", "7")],
+                &[],
+                1,
+            ),
+            (
+                "an owner a person cleared stays cleared",
+                ObjectType::Companies,
+                &[("hubspot_owner_id", "7")],
+                &[("hubspot_owner_id", "")],
+                &[("hubspot_owner_id", "7")],
+                &[],
+                1,
+            ),
+            (
+                "marketing's later lifecycle stage stands",
+                ObjectType::Companies,
+                &[("lifecyclestage", "lead")],
+                &[("lifecyclestage", "opportunity")],
+                &[("lifecyclestage", "salesqualifiedlead")],
+                &[],
+                1,
+            ),
+            (
+                "a lifecycle stage still moves forward past a person's",
+                ObjectType::Companies,
+                &[("lifecyclestage", "lead")],
+                &[("lifecyclestage", "opportunity")],
+                &[("lifecyclestage", "customer")],
+                &[("lifecyclestage", "customer")],
+                0,
+            ),
+        ];
+        for (case, object, wrote, holds, want, sent, kept) in cases {
+            let mut s = SyncState::default();
+            s.confirm(*object, "k", "1", &ours(wrote));
+            let compared: Vec<&str> = holds.iter().map(|(k, _)| *k).collect();
+            s.hold(*object, "k", ours(holds), &compared, day);
+            let p = plan(desired(*object, "k", want), &s);
+            let got = p.object(*object);
+            let sent_now: Vec<(&str, &str)> = got
+                .updates
+                .iter()
+                .flat_map(|c| c.props.iter().map(|(k, v)| (*k, v.as_str())))
+                .collect();
+            assert_eq!(sent_now, sent.to_vec(), "{case}");
+            assert_eq!(got.kept, *kept, "{case}");
         }
     }
 

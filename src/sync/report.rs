@@ -1,8 +1,9 @@
 //! What a sync did, for the run summary and `--summary-json`: counts per object type and for
 //! associations, the records that failed (also the failure ledger), why the run stopped early,
-//! and the request counters the caller fills in from its CRM.
+//! the request counters the caller fills in from its CRM, and what reading HubSpot back before
+//! deciding found (`Listened`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -19,6 +20,13 @@ pub struct Counts {
     pub failed: usize,
     /// Waiting for a record they depend on (e.g. a lead's contact) to be written.
     pub pending: usize,
+    /// Holding a value a person set in HubSpot, which the run left as it is.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub kept: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// What a sync did.
@@ -41,10 +49,39 @@ pub struct SyncReport {
     pub rate_limited: u64,
     pub outputs: Vec<String>,
     pub seconds: f64,
+    /// What was read back from HubSpot before deciding (a portal only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listened: Option<Listened>,
 }
 
 impl SyncReport {
     pub fn failed(&self) -> usize {
         self.failures.len()
     }
+}
+
+/// What one read-back found, per object type.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ListenCounts {
+    /// Records read.
+    pub read: usize,
+    /// Of those, records holding a value a person set (differing from pqlsync's).
+    pub changed_in_hubspot: usize,
+    /// Records that could not be read: their accounts are not written this run.
+    pub unread: usize,
+}
+
+/// What the read-back before deciding found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Listened {
+    pub objects: BTreeMap<String, ListenCounts>,
+    /// Records that could not be read, with HubSpot's reason.
+    pub failures: Vec<FailureRecord>,
+    /// Accounts with a record that could not be read: nothing of theirs is written this run.
+    pub held_back: BTreeSet<String>,
+    pub requests: u64,
+    pub seconds: f64,
+    /// Why reading stopped early (a daily limit, a refused token), if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
 }

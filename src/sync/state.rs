@@ -17,12 +17,39 @@ use crate::hubspot::ObjectType;
 pub const STATE_FILE: &str = "hubspot.json";
 pub const LEDGER_FILE: &str = "failures.json";
 
-/// A record as HubSpot confirmed it.
+/// A record as HubSpot confirmed it, and as HubSpot holds it now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Synced {
     pub id: String,
+    /// The values pqlsync last wrote (or adopted), as HubSpot confirmed them.
     #[serde(default)]
     pub props: BTreeMap<String, String>,
+    /// HubSpot's values of the properties read back before deciding (owner, stages, task
+    /// status), as of the last read; `""` for a property HubSpot holds no value for.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub held: BTreeMap<String, String>,
+    /// The values a person (or a workflow) set in HubSpot, differing from pqlsync's, with the
+    /// day pqlsync first saw each.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub person: BTreeMap<String, Seen>,
+    /// The account the record belongs to, once a write of pqlsync's confirmed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+}
+
+/// A person's value of one property, and the day pqlsync first saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seen {
+    pub value: String,
+    pub since: NaiveDate,
+}
+
+impl Synced {
+    /// What HubSpot holds for `property`: the value read back this run, else the one pqlsync
+    /// last confirmed.
+    pub fn current(&self, property: &str) -> Option<&String> {
+        self.held.get(property).or_else(|| self.props.get(property))
+    }
 }
 
 /// The sync's memory of one portal.
@@ -40,6 +67,13 @@ pub struct SyncState {
     /// creating them again.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub pending: BTreeMap<ObjectType, BTreeSet<String>>,
+    /// The day HubSpot's values were last read back (`held`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_on: Option<NaiveDate>,
+    /// What the portal's ids mean, as of the last read: a stage id → pqlsync's stage name, an
+    /// owner id → the owner's email. The `crm.*` tables show names with them, offline too.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub names: BTreeMap<String, String>,
 }
 
 impl SyncState {
@@ -67,12 +101,62 @@ impl SyncState {
             .or_insert_with(|| Synced {
                 id: id.to_string(),
                 props: BTreeMap::new(),
+                held: BTreeMap::new(),
+                person: BTreeMap::new(),
+                account: None,
             });
         entry.id = id.to_string();
         for (k, v) in props {
-            entry.props.insert(k.as_ref().to_string(), v.clone());
+            let k = k.as_ref();
+            // HubSpot holds what it just confirmed; a person's earlier value is gone.
+            if let Some(held) = entry.held.get_mut(k) {
+                held.clone_from(v);
+            }
+            entry.person.remove(k);
+            entry.props.insert(k.to_string(), v.clone());
         }
         self.settle(object, key);
+    }
+
+    /// Remember that record `key` belongs to `account`.
+    pub fn belongs(&mut self, object: ObjectType, key: &str, account: &str) {
+        if let Some(r) = self.objects.get_mut(&object).and_then(|o| o.get_mut(key))
+            && r.account.as_deref() != Some(account)
+        {
+            r.account = Some(account.to_string());
+        }
+    }
+
+    /// HubSpot holds `values` for record `key`, read on `day`. A value of one of `compared`
+    /// that differs from what pqlsync last confirmed is a person's, remembered with the day it
+    /// was first seen; one that matches pqlsync's again is no longer a person's.
+    pub fn hold(
+        &mut self,
+        object: ObjectType,
+        key: &str,
+        values: BTreeMap<String, String>,
+        compared: &[&str],
+        day: NaiveDate,
+    ) {
+        let Some(r) = self.objects.get_mut(&object).and_then(|o| o.get_mut(key)) else {
+            return;
+        };
+        for property in compared {
+            let held = values.get(*property).map_or("", String::as_str);
+            let ours = r.props.get(*property).map_or("", String::as_str);
+            if held == ours {
+                r.person.remove(*property);
+            } else if r.person.get(*property).is_none_or(|p| p.value != held) {
+                r.person.insert(
+                    property.to_string(),
+                    Seen {
+                        value: held.to_string(),
+                        since: day,
+                    },
+                );
+            }
+        }
+        r.held = values;
     }
 
     /// About to send a create of `keys`: remember them until HubSpot answers.
@@ -97,6 +181,17 @@ impl SyncState {
 
     pub fn is_pending(&self, object: ObjectType, key: &str) -> bool {
         self.pending.get(&object).is_some_and(|s| s.contains(key))
+    }
+
+    /// What the portal's id `id` of `property` (an owner, a deal or lead stage) means: the
+    /// owner's email or pqlsync's stage name as of the last read; else the id itself
+    /// (`hubspot:ID` for an owner).
+    pub fn name_of(&self, property: &str, id: &str) -> String {
+        match self.names.get(&format!("{property}:{id}")) {
+            Some(name) => name.clone(),
+            None if property == "hubspot_owner_id" => format!("hubspot:{id}"),
+            None => id.to_string(),
+        }
     }
 
     pub fn records(&self, object: ObjectType) -> usize {

@@ -83,6 +83,7 @@ impl Work for Upsert {
                 progress
                     .state
                     .confirm(object, &change.key, &r.id, &change.props);
+                progress.state.belongs(object, &change.key, &change.account);
                 let c = progress.counts(object);
                 if created(r.new, change.id.is_some()) {
                     c.created += 1

@@ -70,6 +70,20 @@ impl Sandbox {
         http("PUT", &url, Some(&body.to_string()), Some(&self.token))
     }
 
+    /// Change a record as a person would in HubSpot (`POST /_sandbox/edit`): `object` by its
+    /// HubSpot `id`, with `properties`. Panics unless the sandbox took the change.
+    pub fn edit(&self, object: &str, id: &str, properties: Json) {
+        let url = format!("{}/_sandbox/edit", self.url);
+        let body = serde_json::json!({"object": object, "id": id, "properties": properties});
+        let text = http("POST", &url, Some(&body.to_string()), None);
+        let answer: Json = serde_json::from_str(&text).unwrap_or(Json::Null);
+        assert_eq!(
+            answer["id"].as_str(),
+            Some(id),
+            "edit {object} {id}: {text}"
+        );
+    }
+
     pub fn dump(&self) -> Json {
         self.get("/_sandbox/dump")
     }
