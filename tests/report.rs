@@ -724,3 +724,194 @@ fn an_mrr_increase_of_a_paying_account_is_expansion() {
     assert_eq!(row["cohort_week"], target["cohort_week"]);
     assert_eq!(row["motion"], target["motion"]);
 }
+
+/// A sync state as a run leaves it after reading HubSpot back: for six trials of the fixture,
+/// what a rep did (or did not do) in HubSpot, a day after each trial started.
+/// (account, trial, how): `deal` moved to Sales-Assisted, `task` completed, `lifecycle` set to
+/// Opportunity, `lead` moved to a stage of the portal's own; `untouched` and `disqualified`
+/// are not acceptance.
+fn crm_state(trials: &[(String, String, NaiveDate, &str)]) -> serde_json::Value {
+    use serde_json::json;
+    let (mut companies, mut deals, mut leads, mut tasks) = (
+        serde_json::Map::new(),
+        serde_json::Map::new(),
+        serde_json::Map::new(),
+        serde_json::Map::new(),
+    );
+    for (i, (account, trial, start, how)) in trials.iter().enumerate() {
+        let seen = (*start + TimeDelta::days(1)).to_string();
+        let person =
+            |property: &str, value: &str| json!({ property: {"value": value, "since": seen} });
+        let ours_deal = json!({"dealstage": "ss", "plg_account_id": account});
+        let (held, by_person) = match *how {
+            "deal" => ("sa", person("dealstage", "sa")),
+            _ => ("ss", json!({})),
+        };
+        deals.insert(
+            trial.clone(),
+            json!({"id": format!("9{i}"), "props": ours_deal,
+                   "held": {"dealstage": held, "plg_account_id": account}, "person": by_person}),
+        );
+        let (lifecycle, by_person) = match *how {
+            "lifecycle" => ("opportunity", person("lifecyclestage", "opportunity")),
+            _ => ("marketingqualifiedlead", json!({})),
+        };
+        companies.insert(
+            account.clone(),
+            json!({"id": format!("8{i}"), "props": {"lifecyclestage": "marketingqualifiedlead"},
+                   "held": {"lifecyclestage": lifecycle}, "person": by_person}),
+        );
+        let (stage, by_person) = match *how {
+            "lead" => ("connected-77", person("hs_pipeline_stage", "connected-77")),
+            "disqualified" => ("dq", person("hs_pipeline_stage", "dq")),
+            _ => ("yellow", json!({})),
+        };
+        leads.insert(
+            account.clone(),
+            json!({"id": format!("7{i}"), "props": {"hs_pipeline_stage": "yellow"},
+                   "held": {"hs_pipeline_stage": stage}, "person": by_person}),
+        );
+        let done = *how == "task";
+        tasks.insert(
+            format!("{account}:green:{start}"),
+            json!({"id": format!("6{i}"), "account": account,
+                   "props": {"plg_trigger": "green", "hs_task_status": "NOT_STARTED",
+                             "hs_timestamp": format!("{start}T09:00:00.000Z")},
+                   "held": {"hs_task_status": if done { "COMPLETED" } else { "NOT_STARTED" },
+                            "hs_task_completion_date": if done { format!("{}T15:00:00Z", *start + TimeDelta::days(2)) } else { String::new() },
+                            "createdAt": format!("{start}T08:00:00Z")}}),
+        );
+    }
+    json!({
+        "version": 1,
+        "portal": "http://127.0.0.1:1",
+        "objects": {"companies": companies, "deals": deals, "leads": leads, "tasks": tasks},
+        "read_on": "2026-11-20",
+        "names": {
+            "dealstage:ss": "trial_self_served",
+            "dealstage:sa": "trial_sales_assisted",
+            "hs_pipeline_stage:yellow": "trial_yellow",
+            "hs_pipeline_stage:dq": "disqualified"
+        }
+    })
+}
+
+/// The funnel's SQL step is what sales accepted in HubSpot (the `crm.*` tables a run reads
+/// back), not pqlsync's own routing; the follow-through of pqlsync's tasks comes from there too.
+#[test]
+fn the_funnel_counts_the_trials_sales_accepted_in_hubspot() {
+    let f = &*FIXTURE;
+    let (_, outcomes) = csv(&f.out.join("trial_outcomes.csv"));
+    assert!(
+        outcomes.iter().all(|r| r["sales_qualified"] == "false"),
+        "without a sync state no trial is accepted"
+    );
+    assert!(outcomes.iter().any(|r| r["routed_to_sales"] == "true"));
+    let mut seen = BTreeSet::new();
+    let ways = [
+        "deal",
+        "task",
+        "lifecycle",
+        "lead",
+        "untouched",
+        "disqualified",
+    ];
+    let picked: Vec<(String, String, NaiveDate, &str)> = outcomes
+        .iter()
+        .filter(|r| !r["trial_id"].is_empty() && seen.insert(r["account_id"].clone()))
+        .step_by(7)
+        .zip(ways)
+        .map(|(r, how)| {
+            let start = day(&r["trial_start"][..10]);
+            (r["account_id"].clone(), r["trial_id"].clone(), start, how)
+        })
+        .collect();
+    assert_eq!(picked.len(), ways.len());
+
+    let copy = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(f.root.join("history"))
+        .arg(copy.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    write_config(copy.path(), &f.data, "");
+    std::fs::create_dir_all(copy.path().join("state")).unwrap();
+    std::fs::write(
+        copy.path().join("state/hubspot.json"),
+        crm_state(&picked).to_string(),
+    )
+    .unwrap();
+    let out = copy.path().join("report");
+    let o = pqlsync(copy.path())
+        .args(["report", "--from", FROM, "--format", "csv", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let (_, outcomes) = csv(&out.join("trial_outcomes.csv"));
+    let by_trial: BTreeMap<&str, &BTreeMap<String, String>> = outcomes
+        .iter()
+        .map(|r| (r["trial_id"].as_str(), r))
+        .collect();
+    let accepted_by = [
+        ("deal", "deal_moved"),
+        ("task", "task_completed"),
+        ("lifecycle", "lifecycle_sql"),
+        ("lead", "lead_worked"),
+    ];
+    for (account, trial, start, how) in &picked {
+        let row = by_trial[trial.as_str()];
+        let want = accepted_by
+            .iter()
+            .find(|(w, _)| w == how)
+            .map(|(_, by)| *by);
+        assert_eq!(
+            row["sales_qualified"] == "true",
+            want.is_some(),
+            "{account} ({how}): {row:?}"
+        );
+        if let Some(by) = want {
+            assert_eq!(row["accepted_by"], by, "{account}");
+            let on = day(&row["accepted_on"]);
+            assert!(on > *start, "{account}: accepted {on}, started {start}");
+        }
+    }
+    let accepted = outcomes.iter().filter(|r| r["sales_qualified"] == "true");
+    assert_eq!(
+        accepted.count(),
+        accepted_by.len(),
+        "only the trials reps accepted"
+    );
+
+    let mut per_week: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for r in &outcomes {
+        let e = per_week.entry(r["cohort_week"].as_str()).or_default();
+        e.0 += usize::from(r["sales_qualified"] == "true");
+        e.1 += usize::from(r["routed_to_sales"] == "true");
+    }
+    let (_, funnel) = csv(&out.join("funnel.csv"));
+    for row in &funnel {
+        let (sql, routed) = per_week[row["cohort_week"].as_str()];
+        assert_eq!(num(row, "sql"), Some(sql as f64), "{row:?}");
+        assert_eq!(num(row, "routed_to_sales"), Some(routed as f64), "{row:?}");
+        assert!(num(row, "routed_and_accepted").unwrap() <= sql.min(routed) as f64);
+    }
+    assert_eq!(
+        funnel.iter().map(|r| num(r, "sql").unwrap()).sum::<f64>(),
+        accepted_by.len() as f64
+    );
+
+    // One task per picked trial, in the week it was created; one of them completed, two days
+    // and seven hours after it was created.
+    let (_, follow) = csv(&out.join("playbook_follow_through.csv"));
+    let total = |column: &str| follow.iter().map(|r| num(r, column).unwrap()).sum::<f64>();
+    assert_eq!(total("tasks"), picked.len() as f64);
+    assert_eq!(total("completed"), 1.0);
+    let done = follow.iter().find(|r| r["completed"] == "1").unwrap();
+    assert_eq!(done["trigger"], "green");
+    assert_eq!(num(done, "median_days_to_complete"), Some(2.29));
+    assert!(num(done, "accepted").unwrap() >= 1.0);
+}

@@ -6,8 +6,12 @@
 -- Days to Yellow / Green: from the start day to the first daily snapshot (score history) on or
 -- after it with tier Yellow or better / Green; "within N days" means at most N.
 -- Motion: sales_assisted if any snapshot from the start day to the trial's last day routed the
--- account sales-assisted, else self_serve. SQL (sales-qualified): routed sales-assisted and
--- accepted, i.e. its deal in the Sales-Assisted stage or a meeting booked.
+-- account sales-assisted, else self_serve. Routed to sales: pqlsync routed it sales-assisted
+-- with its deal in the Sales-Assisted stage or a meeting booked (automation).
+-- SQL (sales_qualified): sales accepted it in HubSpot, as the `sales_acceptance` table defines
+-- it: a person moved its deal forward, worked its lead, set the company's lifecycle stage to
+-- SQL or later, or completed a pqlsync task on the account, on or after the start day (the
+-- deal's move for this trial's deal only). accepted_by: the first way it was accepted.
 -- Disqualified: the lead reached the Disqualified stage in any snapshot.
 -- observed_from_start: the history has a snapshot of the start day itself; a trial that
 -- started before the history began has its activation measured late (backfill earlier).
@@ -58,6 +62,18 @@ firsts AS (
 ),
 paid AS (
     SELECT account_id, paid_at FROM trial_paid
+),
+accepted AS (
+    SELECT
+        t.account_id,
+        min(a.accepted_on)                          AS accepted_on,
+        first_value(a.accepted_by ORDER BY a.accepted_on, a.accepted_by) AS accepted_by
+    FROM trial AS t
+    JOIN sales_acceptance AS a
+      ON a.account_id = t.account_id
+     AND a.accepted_on >= t.start_day
+     AND (a.trial_id IS NULL OR a.trial_id = t.trial_id)
+    GROUP BY t.account_id
 )
 SELECT
     t.cohort_week,
@@ -72,7 +88,10 @@ SELECT
     CAST(f.first_green_on - t.start_day AS BIGINT)              AS days_to_green,
     CASE WHEN COALESCE(f.sales_assisted, false) THEN 'sales_assisted' ELSE 'self_serve' END
                                                                 AS motion,
-    f.sql_on IS NOT NULL                                        AS sales_qualified,
+    f.sql_on IS NOT NULL                                        AS routed_to_sales,
+    a.accepted_on IS NOT NULL                                   AS sales_qualified,
+    a.accepted_on,
+    a.accepted_by,
     COALESCE(f.disqualified, false)                             AS disqualified,
     p.paid_at,
     p.paid_at IS NOT NULL AND p.paid_at >= t.trial_start        AS converted_paid,
@@ -85,4 +104,5 @@ SELECT
 FROM trial AS t
 LEFT JOIN firsts AS f ON f.account_id = t.account_id
 LEFT JOIN paid AS p ON p.account_id = t.account_id
+LEFT JOIN accepted AS a ON a.account_id = t.account_id
 ORDER BY t.cohort_week, t.account_id

@@ -149,10 +149,17 @@ pub fn render(tables: &[Table], context: &Context) -> String {
     }
     // The headline tables first, then any others in the order they were computed.
     let rank = |t: &&Table| {
-        ["cohorts", "activation", "funnel", "revenue", "playbooks"]
-            .iter()
-            .position(|n| *n == t.name)
-            .unwrap_or(usize::MAX)
+        [
+            "cohorts",
+            "activation",
+            "funnel",
+            "revenue",
+            "playbooks",
+            "playbook_follow_through",
+        ]
+        .iter()
+        .position(|n| *n == t.name)
+        .unwrap_or(usize::MAX)
     };
     let mut ordered: Vec<&Table> = tables.iter().collect();
     ordered.sort_by_key(rank);
@@ -282,7 +289,7 @@ fn heatmap(page: &mut String, cols: &[Column]) {
 fn funnel_chart(page: &mut String, cols: &[Column]) {
     let steps: Vec<(&str, f64)> = [
         ("PQL: trial started", "pql"),
-        ("SQL: sales-qualified", "sql"),
+        ("SQL: accepted by sales", "sql"),
         ("Closed won", "closed_won"),
     ]
     .iter()
