@@ -16,12 +16,9 @@ work=$(mktemp -d)
 trap 'kill $sandbox_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 
 cp -r "$root/sql" "$work/"
-sed -e "s#fixtures/demo#data#" "$root/pqlsync.toml" > "$work/pqlsync.toml"
-cat >> "$work/pqlsync.toml" <<TOML
-
-[hubspot]
-requests_per_10s = $rate
-TOML
+# The shipped config has a [hubspot] table already: the rate goes into it.
+sed -e "s#fixtures/demo#data#" -e "s#^\[hubspot\]\$#[hubspot]\nrequests_per_10s = $rate#" \
+  "$root/pqlsync.toml" > "$work/pqlsync.toml"
 cd "$work"
 "$bin" demo-data --out data --accounts "$accounts" --days 30 --as-of 2026-11-20 --quiet
 

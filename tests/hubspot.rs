@@ -1520,6 +1520,28 @@ fn what_reps_change_in_hubspot_wins_over_the_next_run() {
     );
     assert!(text.contains("deal stage  HubSpot closed_lost"), "{text}");
     assert!(text.contains("a person's"), "{text}");
+    let o = env.run(&sb, &["explain", &lost[0], "--json"]);
+    let doc: Json = serde_json::from_str(&stdout(&o)).unwrap();
+    let deal = doc["in_hubspot"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["property"] == "deal stage")
+        .unwrap();
+    assert_eq!(deal["hubspot"], "closed_lost", "{deal}");
+    assert_eq!(deal["wins"], "hubspot", "{deal}");
+    let o = env.run(&sb, &["explain", &buyers[0], "--json"]);
+    let doc: Json = serde_json::from_str(&stdout(&o)).unwrap();
+    let deal = doc["in_hubspot"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["property"] == "deal stage")
+        .unwrap();
+    assert_eq!(
+        deal["hubspot"], "closed_won",
+        "a purchase closed it won: {deal}"
+    );
 }
 
 /// When what HubSpot holds cannot be read, nothing is written blind: the accounts are held

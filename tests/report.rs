@@ -480,15 +480,7 @@ fn rerunning_a_backfilled_day_replaces_it() {
         .collect();
     assert_eq!(files.len(), 1, "{files:?}");
     // A scheduled run on a backfilled day replaces that day's snapshot.
-    let copy = tempfile::tempdir().unwrap();
-    let status = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(&history)
-        .arg(copy.path())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    write_config(copy.path(), &f.data, "");
+    let copy = fixture_history_copy(f);
     let o = pqlsync(copy.path()).args(["run"]).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let copied = copy.path().join("history");
@@ -628,15 +620,7 @@ fn an_mrr_increase_of_a_paying_account_is_expansion() {
     use std::sync::Arc;
 
     let f = &*FIXTURE;
-    let copy = tempfile::tempdir().unwrap();
-    let status = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(f.root.join("history"))
-        .arg(copy.path())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    write_config(copy.path(), &f.data, "");
+    let copy = fixture_history_copy(f);
     let day_before: BTreeMap<String, (i64, String)> =
         read_rows(&copy.path().join("history/as_of=2026-11-19"))
             .iter()
@@ -723,6 +707,20 @@ fn an_mrr_increase_of_a_paying_account_is_expansion() {
     assert_eq!(row["currency"], currency);
     assert_eq!(row["cohort_week"], target["cohort_week"]);
     assert_eq!(row["motion"], target["motion"]);
+}
+
+/// A directory holding a copy of the fixture's score history, configured over its data.
+fn fixture_history_copy(f: &Fixture) -> tempfile::TempDir {
+    let copy = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(f.root.join("history"))
+        .arg(copy.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    write_config(copy.path(), &f.data, "");
+    copy
 }
 
 /// A sync state as a run leaves it after reading HubSpot back: for six trials of the fixture,
@@ -828,15 +826,7 @@ fn the_funnel_counts_the_trials_sales_accepted_in_hubspot() {
         .collect();
     assert_eq!(picked.len(), ways.len());
 
-    let copy = tempfile::tempdir().unwrap();
-    let status = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(f.root.join("history"))
-        .arg(copy.path())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    write_config(copy.path(), &f.data, "");
+    let copy = fixture_history_copy(f);
     std::fs::create_dir_all(copy.path().join("state")).unwrap();
     std::fs::write(
         copy.path().join("state/hubspot.json"),

@@ -100,19 +100,31 @@ pub async fn explain(
     let prior = memory.prior(account_id, run.as_of);
     Ok(Explanation {
         json: args.json,
-        doc: explain_json(run.as_of, d, &values),
+        doc: explain_json(run.as_of, d, &values, &in_hubspot(d, &synced)),
         text: explain_text(&config.scoring, run.as_of, d, &values, prior, &synced),
     })
 }
 
-/// HubSpot's value of each property routing reads next to pqlsync's, and which one won; only
-/// when a run has read the account's records back from HubSpot.
-fn hubspot_text(t: &mut String, d: &Decision, synced: &SyncState) {
+/// One property routing reads, as HubSpot holds it and as pqlsync last wrote it.
+#[derive(Debug, serde::Serialize)]
+struct InHubspot {
+    property: &'static str,
+    hubspot: String,
+    pqlsync: String,
+    /// The day pqlsync first saw a person's value there, if HubSpot's is a person's.
+    person_since: Option<NaiveDate>,
+    /// Which value stands: `same`, `hubspot` (a person's), or `pqlsync` when routing moves a
+    /// person's stage on (a purchase closes a lost deal won).
+    wins: &'static str,
+}
+
+/// HubSpot's value of each property routing reads next to pqlsync's, and which one won; empty
+/// until a run has read the account's records back from HubSpot.
+fn in_hubspot(d: &Decision, synced: &SyncState) -> Vec<InHubspot> {
     use crate::sync::listen::{DEAL_STAGE, LEAD_STAGE, LIFECYCLE, OWNER};
     let account = d.account_id.as_str();
     let trial = d.facts.trial_id.as_deref().unwrap_or("");
     let decided = |property: &str| match property {
-        OWNER => d.route.owner.clone(),
         LEAD_STAGE => Some(d.route.lead_stage.as_str().to_string()),
         DEAL_STAGE => d.route.deal_stage.map(|s| s.as_str().to_string()),
         _ => None,
@@ -123,7 +135,7 @@ fn hubspot_text(t: &mut String, d: &Decision, synced: &SyncState) {
         ("lead stage", ObjectType::Leads, account, LEAD_STAGE),
         ("deal stage", ObjectType::Deals, trial, DEAL_STAGE),
     ];
-    let mut lines = Vec::new();
+    let mut out = Vec::new();
     for (label, object, key, property) in rows {
         let Some(r) = synced.get(object, key).filter(|r| !r.held.is_empty()) else {
             continue;
@@ -132,33 +144,42 @@ fn hubspot_text(t: &mut String, d: &Decision, synced: &SyncState) {
             Some(id) => synced.name_of(property, id),
             None => "(none)".to_string(),
         };
-        let (theirs, ours) = (name(r.held.get(property)), name(r.props.get(property)));
-        let won = match (r.person.get(property), decided(property)) {
-            (None, _) => "same as pqlsync's".to_string(),
-            (Some(p), Some(now)) if now != theirs && property != OWNER => {
-                format!(
-                    "a person's (seen {}); pqlsync moves it on to {now}",
-                    p.since
-                )
-            }
-            (Some(p), _) => format!("a person's (seen {}): HubSpot's wins", p.since),
+        let hubspot = name(r.held.get(property));
+        let person = r.person.get(property).map(|p| p.since);
+        let wins = match (person, decided(property)) {
+            (None, _) => "same",
+            (Some(_), Some(now)) if now != hubspot => "pqlsync",
+            (Some(_), _) => "hubspot",
         };
-        lines.push(format!(
-            "  {label:<11} HubSpot {theirs}, pqlsync wrote {ours}: {won}"
-        ));
+        out.push(InHubspot {
+            property: label,
+            pqlsync: name(r.props.get(property)),
+            hubspot,
+            person_since: person,
+            wins,
+        });
     }
-    if !lines.is_empty() {
-        let read = synced
-            .read_on
-            .map_or(String::new(), |d| format!(", read on {d}"));
+    out
+}
+
+fn hubspot_text(t: &mut String, rows: &[InHubspot], read_on: Option<NaiveDate>) {
+    if rows.is_empty() {
+        return;
+    }
+    let read = read_on.map_or(String::new(), |d| format!(", read on {d}"));
+    let _ = writeln!(t, "\nin HubSpot (as the last run read it back{read})");
+    for r in rows {
+        let since = r.person_since.map(|d| d.to_string()).unwrap_or_default();
+        let won = match r.wins {
+            "same" => "same as pqlsync's".to_string(),
+            "pqlsync" => format!("a person's (seen {since}); pqlsync moves it on"),
+            _ => format!("a person's (seen {since}): HubSpot's wins"),
+        };
         let _ = writeln!(
             t,
-            "
-in HubSpot (as the last run read it back{read})"
+            "  {:<11} HubSpot {}, pqlsync wrote {}: {won}",
+            r.property, r.hubspot, r.pqlsync
         );
-        for line in lines {
-            let _ = writeln!(t, "{line}");
-        }
     }
 }
 
@@ -173,7 +194,7 @@ fn explain_text(
     let mut t = String::new();
     score_text(&mut t, m, as_of, d, values);
     route_text(&mut t, as_of, d, prior);
-    hubspot_text(&mut t, d, synced);
+    hubspot_text(&mut t, &in_hubspot(d, synced), synced.read_on);
     let _ = writeln!(t, "\nfeatures");
     let width = values.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
     for (n, v) in values {
@@ -318,7 +339,12 @@ fn route_text(t: &mut String, as_of: NaiveDate, d: &Decision, prior: Option<&Mem
     }
 }
 
-fn explain_json(as_of: NaiveDate, d: &Decision, values: &[(String, Value)]) -> serde_json::Value {
+fn explain_json(
+    as_of: NaiveDate,
+    d: &Decision,
+    values: &[(String, Value)],
+    hubspot: &[InHubspot],
+) -> serde_json::Value {
     let features: serde_json::Map<String, serde_json::Value> = values
         .iter()
         .map(|(n, v)| {
@@ -372,6 +398,7 @@ fn explain_json(as_of: NaiveDate, d: &Decision, values: &[(String, Value)]) -> s
             "why": c.why,
             "last_fired": c.last.map(|d| d.to_string()),
         })).collect::<Vec<_>>(),
+        "in_hubspot": hubspot,
         "features": features,
     })
 }

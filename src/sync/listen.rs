@@ -23,6 +23,7 @@ use chrono::NaiveDate;
 
 use super::driver::{Driver, Progress, Work, chunks};
 use super::model::Mapping;
+use super::reads::read_by_id;
 pub use super::report::{ListenCounts, Listened};
 use super::state::{SyncState, Synced};
 use crate::halt::Halt;
@@ -78,10 +79,7 @@ impl Work for Listen {
         crm: &dyn Crm,
         items: &[(String, String)],
     ) -> Result<Vec<Outcome>, BatchError> {
-        let ids = items.iter().map(|(_, id)| id.clone()).collect();
-        Ok(crm
-            .read(self.object, None, ids, self.properties.clone())
-            .await?)
+        read_by_id(crm, self.object, items, self.properties.clone()).await
     }
 
     fn settle(&self, progress: &mut Progress<'_>, item: &(String, String), outcome: Outcome) {

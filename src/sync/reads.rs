@@ -137,6 +137,18 @@ pub(super) async fn read_keys(
     Ok(d.progress.counts(object).adopted - before)
 }
 
+/// Read `properties` of records (key, HubSpot id) by their HubSpot ids: the read phases that
+/// know the records (the lifecycle refresh, the read-back before deciding) share it.
+pub(super) async fn read_by_id(
+    crm: &dyn Crm,
+    object: ObjectType,
+    items: &[(String, String)],
+    properties: Vec<String>,
+) -> Result<Vec<Outcome>, BatchError> {
+    let ids = items.iter().map(|(_, id)| id.clone()).collect();
+    Ok(crm.read(object, None, ids, properties).await?)
+}
+
 /// Read the current lifecycle stage of records, by HubSpot id.
 struct Lifecycle {
     object: ObjectType,
@@ -152,10 +164,7 @@ impl Work for Lifecycle {
         crm: &dyn Crm,
         items: &[(String, String)],
     ) -> Result<Vec<Outcome>, BatchError> {
-        let ids = items.iter().map(|(_, id)| id.clone()).collect();
-        Ok(crm
-            .read(self.object, None, ids, vec![LIFECYCLE.into()])
-            .await?)
+        read_by_id(crm, self.object, items, vec![LIFECYCLE.into()]).await
     }
 
     fn settle(&self, progress: &mut Progress<'_>, item: &(String, String), outcome: Outcome) {
