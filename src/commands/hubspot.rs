@@ -16,6 +16,7 @@ use super::pipeline::Prepared;
 use crate::config::{Config, RunOptions, Verbosity};
 use crate::decision::Decision;
 use crate::features::FeatureError;
+use crate::halt::Halt;
 use crate::hubspot::portal::{self, Portal};
 use crate::hubspot::retry::Backoff;
 use crate::hubspot::setup::render_checks;
@@ -38,7 +39,8 @@ pub struct Synced {
 const OFFLINE_LEAD_CONTACT_TYPE: i64 = 578;
 const OFFLINE_LEAD_COMPANY_TYPE: i64 = 580;
 
-pub fn client(config: &Config) -> Result<Option<Client>, Error> {
+/// The HubSpot client `config` asks for (`None` offline); `halt` ends its waits.
+pub fn client(config: &Config, halt: &Halt) -> Result<Option<Client>, Error> {
     let hs = &config.hubspot;
     match &hs.target {
         Target::Offline => Ok(None),
@@ -51,8 +53,10 @@ pub fn client(config: &Config) -> Result<Option<Client>, Error> {
             timeout: hs.timeout,
             backoff: Backoff {
                 max_attempts: hs.max_attempts,
+                max_wait: hs.max_retry_wait,
                 ..Backoff::default()
             },
+            halt: halt.clone(),
         })
         .map(Some)
         .map_err(Error::Client),
@@ -174,7 +178,7 @@ pub async fn preflight(
     persist: bool,
 ) -> Result<Option<Preflight>, Error> {
     let hs = &config.hubspot;
-    let Some(client) = client(config)? else {
+    let Some(client) = client(config, &run.halt)? else {
         return Ok(None);
     };
     let Target::Portal { base_url, .. } = &hs.target else {

@@ -7,7 +7,8 @@ use super::{Error, Report};
 use crate::config::Config;
 
 pub async fn check(config: &Config) -> Result<PortalReport, Error> {
-    let client = client(config)?.ok_or(Error::NoPortal)?;
+    // Nothing to stop at a safe point: a signal ends the command.
+    let client = client(config, &crate::halt::Halt::default())?.ok_or(Error::NoPortal)?;
     check_portal(config, &client).await
 }
 

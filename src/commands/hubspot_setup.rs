@@ -7,6 +7,7 @@ use super::hubspot::{PortalReport, client, set_up_portal};
 use crate::config::Config;
 
 pub async fn setup(config: &Config, create_pipelines: bool) -> Result<PortalReport, Error> {
-    let client = client(config)?.ok_or(Error::NoPortal)?;
+    // Nothing to stop at a safe point: a signal ends the command.
+    let client = client(config, &crate::halt::Halt::default())?.ok_or(Error::NoPortal)?;
     set_up_portal(config, &client, create_pipelines).await
 }

@@ -16,8 +16,9 @@ use tokio::sync::{Mutex, Semaphore};
 use super::api::ErrorBody;
 use super::limiter::Limiter;
 use super::outcome::{Failure, Stop};
-use super::retry::{Backoff, Verdict, classify, classify_transport};
+use super::retry::{Backoff, Verdict, Wait, classify, classify_transport};
 use super::{ApiVersion, Secret};
+use crate::halt::Halt;
 
 /// How to reach and pace HubSpot.
 #[derive(Debug, Clone)]
@@ -30,6 +31,8 @@ pub struct ClientConfig {
     pub max_concurrency: usize,
     pub timeout: Duration,
     pub backoff: Backoff,
+    /// The run's stop request (SIGTERM, a lost lock): it ends any wait at once.
+    pub halt: Halt,
 }
 
 /// Whether a request changes anything: reads sent as POST (`batch/read`, `search`) do not.
@@ -106,6 +109,8 @@ pub struct Client {
     slots: Semaphore,
     backoff: Backoff,
     rng: Mutex<ChaCha8Rng>,
+    /// The run's stop request: every wait ends when it comes.
+    halt: Halt,
     pub counters: Arc<Counters>,
 }
 
@@ -131,6 +136,7 @@ impl Client {
             slots: Semaphore::new(config.max_concurrency.max(1)),
             backoff: config.backoff,
             rng: Mutex::new(ChaCha8Rng::from_rng(&mut rand::rng())),
+            halt: config.halt.clone(),
             counters: Arc::new(Counters::default()),
         })
     }
@@ -187,10 +193,10 @@ impl Client {
             match verdict {
                 Verdict::Retry { after } if !self.backoff.exhausted(attempt) => {
                     self.counters.retries.fetch_add(1, Ordering::Relaxed);
-                    let delay = self
+                    let wait = self
                         .backoff
-                        .delay(attempt, after, &mut *self.rng.lock().await);
-                    tokio::time::sleep(delay).await;
+                        .wait(attempt, after, &mut *self.rng.lock().await);
+                    self.wait(wait, path, &failure).await?;
                 }
                 Verdict::Retry { .. } => {
                     return Err(CallError::GaveUp(Failure {
@@ -209,6 +215,47 @@ impl Client {
         }
     }
 
+    /// Wait before retrying `path`: at most `Backoff::max_wait`, and no longer than the run
+    /// wants to go on (a stop request ends the wait at once). A wait HubSpot asks for beyond
+    /// the bound stops the sync, with what was confirmed saved.
+    #[allow(clippy::result_large_err)]
+    async fn wait(&self, wait: Wait, path: &str, failure: &Failure) -> Result<(), CallError> {
+        let delay = match wait {
+            Wait::For(delay) => delay,
+            Wait::TooLong(asked) => {
+                return Err(CallError::Stop(Stop {
+                    message: format!(
+                        "HubSpot asked to wait {} s before retrying {path} ({}), longer than \
+                         [hubspot] max_retry_wait_secs = {} s: the sync stopped, what was \
+                         confirmed is saved and the next run goes on",
+                        asked.as_secs(),
+                        failure.message,
+                        self.backoff.max_wait.as_secs()
+                    ),
+                    correlation_id: failure.correlation_id.clone(),
+                }));
+            }
+        };
+        if delay >= Duration::from_secs(2) {
+            tracing::warn!(
+                stage = "sync",
+                wait_secs = delay.as_secs_f64(),
+                path,
+                reason = %failure.message,
+                "waiting {:.1} s before retrying {path}: {}",
+                delay.as_secs_f64(),
+                failure.message
+            );
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => Ok(()),
+            reason = self.halt.requested() => Err(CallError::Stop(Stop {
+                message: reason,
+                correlation_id: None,
+            })),
+        }
+    }
+
     /// One try, in a concurrency slot and within the rate limit: a 2xx status and its body, or
     /// what to do about the failure and how HubSpot explained it.
     async fn attempt(
@@ -223,7 +270,14 @@ impl Client {
             .acquire()
             .await
             .expect("semaphore is never closed");
-        self.limiter.acquire().await;
+        // The rate limit can hold a request for most of its window: a stop request ends that
+        // wait too, before the request is sent.
+        tokio::select! {
+            () = self.limiter.acquire() => {}
+            reason = self.halt.requested() => {
+                return Err((Verdict::StopRun, Failure::local(reason)));
+            }
+        }
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         if is_write(method, url) {
             self.counters.writes.fetch_add(1, Ordering::Relaxed);
@@ -339,6 +393,86 @@ fn decode<R: DeserializeOwned>(path: &str, bytes: &[u8]) -> Result<R, CallError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server on 127.0.0.1 that answers every request 429 with `Retry-After: retry_after`.
+    async fn always_429(retry_after: u64) -> String {
+        let app = axum::Router::new().fallback(move || async move {
+            (
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                [("retry-after", retry_after.to_string())],
+                r#"{"status":"error","message":"slow down","policyName":"TEN_SECONDLY_ROLLING"}"#,
+            )
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        url
+    }
+
+    fn client(base_url: String, halt: &Halt) -> Client {
+        Client::new(&ClientConfig {
+            base_url,
+            api: ApiVersion::default(),
+            token: Secret::new("t"),
+            requests_per_10s: 100,
+            max_concurrency: 1,
+            timeout: Duration::from_secs(5),
+            backoff: Backoff::default(),
+            halt: halt.clone(),
+        })
+        .unwrap()
+    }
+
+    fn stopped(r: Result<(u16, serde_json::Value), CallError>) -> String {
+        match r {
+            Err(CallError::Stop(stop)) => stop.message,
+            other => panic!("not a stop: {other:?}"),
+        }
+    }
+
+    /// Three 429s with `Retry-After: 86400` stalled a run past 170 s.
+    #[tokio::test]
+    async fn a_retry_after_of_a_day_hung_the_run() {
+        let halt = Halt::default();
+        let c = client(always_429(86_400).await, &halt);
+        let started = std::time::Instant::now();
+        let message = stopped(c.post("/x", &serde_json::json!({}), 1).await);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(
+            message.contains("asked to wait 86400 s before retrying /x")
+                && message.contains("max_retry_wait_secs = 60"),
+            "{message}"
+        );
+    }
+
+    /// SIGTERM was ignored for the length of a retry wait.
+    #[tokio::test]
+    async fn sigterm_during_a_retry_wait_was_ignored() {
+        let halt = Halt::default();
+        let c = client(always_429(50).await, &halt);
+        let stop = halt.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            stop.request("stopped by SIGTERM");
+        });
+        let started = std::time::Instant::now();
+        let message = stopped(c.post("/x", &serde_json::json!({}), 1).await);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(message, "stopped by SIGTERM");
+        assert_eq!(
+            Counters::get(&c.counters.requests),
+            1,
+            "no retry after the stop"
+        );
+    }
 
     #[test]
     fn reads_sent_as_post_are_not_counted_as_writes() {

@@ -57,6 +57,9 @@ pub struct Backoff {
     pub cap: Duration,
     /// Attempts in all, the first included.
     pub max_attempts: u32,
+    /// The longest one wait before a retry may be, Retry-After included: a longer one stops
+    /// the sync instead of hanging the run (`[hubspot] max_retry_wait_secs`).
+    pub max_wait: Duration,
 }
 
 impl Default for Backoff {
@@ -65,8 +68,17 @@ impl Default for Backoff {
             base: Duration::from_millis(250),
             cap: Duration::from_secs(30),
             max_attempts: 8,
+            max_wait: Duration::from_secs(60),
         }
     }
+}
+
+/// How long to wait before the next attempt, or why not to wait at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    For(Duration),
+    /// HubSpot asked for a longer wait than `max_wait` (its Retry-After).
+    TooLong(Duration),
 }
 
 impl Backoff {
@@ -84,6 +96,16 @@ impl Backoff {
         }
     }
 
+    /// The wait before attempt `attempt + 1`, bounded by `max_wait`: a Retry-After beyond it
+    /// is not waited for (HubSpot will not take the request sooner, and the run has a
+    /// schedule to keep); a backoff beyond it is cut to it.
+    pub fn wait<R: Rng>(&self, attempt: u32, after: Option<Duration>, rng: &mut R) -> Wait {
+        match after {
+            Some(a) if a > self.max_wait => Wait::TooLong(a),
+            _ => Wait::For(self.delay(attempt, after, rng).min(self.max_wait)),
+        }
+    }
+
     pub fn exhausted(&self, attempt: u32) -> bool {
         attempt >= self.max_attempts
     }
@@ -94,6 +116,33 @@ mod tests {
     use rand::SeedableRng;
 
     use super::*;
+
+    #[test]
+    fn a_retry_after_of_a_day_is_not_waited_for() {
+        let b = Backoff {
+            max_wait: Duration::from_secs(60),
+            ..Backoff::default()
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let secs = Duration::from_secs;
+        // Beyond the bound: not waited for.
+        for asked in [secs(86_400), secs(61)] {
+            assert_eq!(b.wait(1, Some(asked), &mut rng), Wait::TooLong(asked));
+        }
+        // At the bound: waited for, its jitter cut to the bound.
+        assert_eq!(b.wait(1, Some(secs(60)), &mut rng), Wait::For(secs(60)));
+        // A backoff longer than the bound is cut to it.
+        let short = Backoff {
+            max_wait: Duration::from_millis(100),
+            ..Backoff::default()
+        };
+        for attempt in 1..=20 {
+            let Wait::For(d) = short.wait(attempt, None, &mut rng) else {
+                panic!("a backoff always waits");
+            };
+            assert!(d <= Duration::from_millis(100), "{attempt}: {d:?}");
+        }
+    }
 
     #[test]
     fn statuses_and_policies() {
@@ -141,6 +190,7 @@ mod tests {
             base: Duration::from_millis(100),
             cap: Duration::from_secs(2),
             max_attempts: 5,
+            max_wait: Duration::from_secs(60),
         };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         for attempt in 1..=10 {

@@ -34,6 +34,9 @@ pub struct HubspotFile {
     pub timeout_secs: Option<u64>,
     /// Attempts per request before its records are reported as failed (default 8).
     pub max_attempts: Option<u32>,
+    /// The longest wait before one retry, Retry-After included (default 60 s); HubSpot asking
+    /// for longer stops the sync, state saved, instead of hanging the run.
+    pub max_retry_wait_secs: Option<u64>,
     /// Object types to write (default all): companies, contacts, deals, leads, tasks.
     pub objects: Option<Vec<String>>,
     /// The trial deal pipeline and stages.
@@ -78,6 +81,7 @@ pub struct HubspotConfig {
     pub max_concurrency: usize,
     pub timeout: std::time::Duration,
     pub max_attempts: u32,
+    pub max_retry_wait: std::time::Duration,
     pub objects: Vec<ObjectType>,
     pub deal_pipeline: String,
     pub deal_stages: BTreeMap<DealStage, String>,
@@ -143,6 +147,7 @@ impl HubspotConfig {
         let concurrency = positive("max_concurrency", file.max_concurrency.map(|n| n as u64), 4)?;
         let timeout = positive("timeout_secs", file.timeout_secs, 30)?;
         let attempts = positive("max_attempts", file.max_attempts.map(u64::from), 8)?;
+        let max_wait = positive("max_retry_wait_secs", file.max_retry_wait_secs, 60)?;
         Ok(HubspotConfig {
             target: target(base_url, token)?,
             api_version: api_version(file.api_version.as_deref())?,
@@ -150,6 +155,7 @@ impl HubspotConfig {
             max_concurrency: concurrency as usize,
             timeout: std::time::Duration::from_secs(timeout),
             max_attempts: attempts as u32,
+            max_retry_wait: std::time::Duration::from_secs(max_wait),
             objects: objects(file.objects.as_deref())?,
             deal_pipeline: file
                 .deals
