@@ -290,7 +290,7 @@ fn funnel_chart(page: &mut String, cols: &[Column]) {
     let steps: Vec<(&str, f64)> = [
         ("PQL: trial started", "pql"),
         ("SQL: accepted by sales", "sql"),
-        ("Closed won", "closed_won"),
+        ("Closed won from SQL", "closed_won_from_sql"),
     ]
     .iter()
     .filter_map(|(label, column)| total(cols, column).map(|v| (*label, v)))
@@ -301,13 +301,26 @@ fn funnel_chart(page: &mut String, cols: &[Column]) {
     let top = steps[0].1;
     let (width, bar_h, gap, label_w) = (760.0, 34.0, 14.0, 190.0);
     let height = steps.len() as f64 * (bar_h + gap) + gap;
+    // Trials that paid without sales accepting them are no step of this funnel; say how many.
+    let others = match (
+        total(cols, "closed_won_self_serve"),
+        total(cols, "routed_to_sales"),
+    ) {
+        (Some(won), Some(routed)) => format!(
+            " Routed to sales by pqlsync: {}; closed won without an SQL (self-serve): {}.",
+            count(routed),
+            count(won)
+        ),
+        _ => String::new(),
+    };
     let _ = write!(
         page,
         "<section><h2>Funnel: PQL → SQL → closed won</h2>\n<p class=\"note\">All cohorts in \
-         the range. Each bar's label gives the step's count, its share of the previous step and \
-         of all PQLs.</p>\n<svg id=\"funnel-chart\" role=\"img\" aria-label=\"Funnel\" \
+         the range; SQL is what sales accepted in HubSpot. Each bar's label gives the step's \
+         count, its share of the previous step and of all PQLs.{}</p>\n<svg id=\"funnel-chart\" role=\"img\" aria-label=\"Funnel\" \
          width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" \
-         xmlns=\"http://www.w3.org/2000/svg\">\n"
+         xmlns=\"http://www.w3.org/2000/svg\">\n",
+        escape(&others)
     );
     let mut previous = top;
     for (i, (label, value)) in steps.iter().enumerate() {
