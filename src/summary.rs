@@ -33,6 +33,10 @@ pub struct Summary {
     pub deal_stages: BTreeMap<String, usize>,
     /// Tasks today's playbook triggers created, by trigger.
     pub tasks: BTreeMap<String, usize>,
+    /// Triggers that fired for an account whose task template failed for it: no task was
+    /// made (each is a failure: exit 1), and the trigger fires again once the template is fixed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub task_failures: Vec<TaskFailure>,
     /// Rows the features could not use, by check (from `data_quality.sql` and
     /// `duplicate_events_14d`).
     pub data_quality: BTreeMap<String, i64>,
@@ -50,6 +54,14 @@ pub struct Summary {
     /// Seconds per stage, as logged when each ended (`sources`, `plan`, `decide`, `sync`, …).
     pub stages: BTreeMap<String, f64>,
     pub seconds: f64,
+}
+
+/// A playbook task that could not be rendered for one account.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskFailure {
+    pub account_id: String,
+    pub trigger: String,
+    pub message: String,
 }
 
 /// What says which document a `--summary-json` file is; flattened into [`Summary`].
@@ -129,6 +141,13 @@ impl Summary {
         for t in &d.route.tasks {
             *self.tasks.entry(t.trigger.as_str().into()).or_default() += 1;
         }
+        for (trigger, message) in &d.route.task_failures {
+            self.task_failures.push(TaskFailure {
+                account_id: d.account_id.clone(),
+                trigger: trigger.as_str().to_string(),
+                message: message.clone(),
+            });
+        }
     }
 }
 
@@ -181,6 +200,17 @@ impl fmt::Display for Summary {
                 }
             }
             writeln!(f)?;
+        }
+        if !self.task_failures.is_empty() {
+            writeln!(
+                f,
+                "  {} playbook tasks NOT created, their template failed for the account (fix the \
+                 template; the triggers fire again):",
+                thousands(self.task_failures.len() as i64)
+            )?;
+            for t in self.task_failures.iter().take(10) {
+                writeln!(f, "    {} {}: {}", t.account_id, t.trigger, t.message)?;
+            }
         }
         let problems: Vec<_> = self.data_quality.iter().filter(|(_, n)| **n != 0).collect();
         if !problems.is_empty() {
@@ -245,13 +275,15 @@ fn sync_report(f: &mut fmt::Formatter<'_>, s: &SyncReport) -> fmt::Result {
         let read: usize = l.objects.values().map(|c| c.read).sum();
         let changed: usize = l.objects.values().map(|c| c.changed_in_hubspot).sum();
         let unread: usize = l.objects.values().map(|c| c.unread).sum();
+        let gone: usize = l.objects.values().map(|c| c.gone).sum();
         writeln!(
             f,
-            "    read back {} records in {} requests ({:.1}s): {} changed in HubSpot{}",
+            "    read back {} records in {} requests ({:.1}s): {} changed in HubSpot{}{}",
             thousands(read as i64),
             thousands(l.requests as i64),
             l.seconds,
             thousands(changed as i64),
+            when_any("GONE from HubSpot (recreated)", gone),
             when_any("UNREAD (not written this run)", unread),
         )?;
     }

@@ -1606,3 +1606,58 @@ fn a_failed_read_back_changes_nothing_and_the_next_run_converges() {
         s["sync"]
     );
 }
+
+/// After HubSpot lost every record, the next run said "0 writes" over an empty portal, and
+/// later runs failed for good. Records HubSpot no longer has are found on reading back and
+/// recreated, with their associations.
+#[test]
+fn a_wiped_portal_was_never_rebuilt() {
+    let sb = start_sandbox(&[]);
+    let env = Env::new(120, "");
+    env.setup(&sb);
+    let o = env.run(&sb, &["run"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let count = |dump: &Json| {
+        ["companies", "contacts", "deals", "leads", "tasks"]
+            .map(|kind| dump["objects"][kind].as_array().map_or(0, Vec::len))
+    };
+    let before = sb.dump();
+    let links = before["associations"].as_array().unwrap().len();
+    let lost: Json = serde_json::from_str(&common::sandbox::http(
+        "POST",
+        &format!("{}/_sandbox/wipe", sb.url),
+        Some("{}"),
+        None,
+    ))
+    .unwrap();
+    assert!(lost["records"].as_u64().unwrap() > 300, "{lost}");
+    assert_eq!(count(&sb.dump()), [0; 5]);
+
+    let o = env.run(&sb, &["run", "--summary-json", "s.json"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("GONE from HubSpot (recreated)"),
+        "{}",
+        stdout(&o)
+    );
+    let after = sb.dump();
+    assert_eq!(count(&after), count(&before), "every record is back");
+    assert_eq!(after["associations"].as_array().unwrap().len(), links);
+    let s = summary(&env);
+    let gone = &s["sync"]["listened"]["objects"];
+    assert_eq!(
+        gone["companies"]["gone"].as_u64(),
+        Some(objects(&before, "companies").len() as u64),
+        "{gone}"
+    );
+    assert_eq!(
+        gone["contacts"]["gone"].as_u64(),
+        Some(objects(&before, "contacts").len() as u64),
+        "{gone}"
+    );
+    // And it stays converged.
+    sb.reset_stats();
+    let o = env.run(&sb, &["run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(sb.stats()["writes"], 0, "{}", sb.stats());
+}

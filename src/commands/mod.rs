@@ -151,9 +151,11 @@ pub trait Report: std::fmt::Display + serde::Serialize {
 /// `run`, `plan`, `score` and `features` report the run summary.
 impl Report for crate::summary::Summary {
     fn failed_records(&self) -> usize {
-        self.sync
-            .as_ref()
-            .map_or(0, |s| s.failed() + usize::from(s.stopped.is_some()))
+        self.task_failures.len()
+            + self
+                .sync
+                .as_ref()
+                .map_or(0, |s| s.failed() + usize::from(s.stopped.is_some()))
     }
 
     fn verdict(&self) -> Result<(), Error> {

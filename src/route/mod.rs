@@ -204,6 +204,8 @@ pub struct Route {
     pub tasks: Vec<Task>,
     /// Every trigger: whether it fired, why or why not, when it last fired.
     pub checks: Vec<Check>,
+    /// Triggers that fired but whose task template failed for this account (no task made).
+    pub task_failures: Vec<(Trigger, String)>,
     /// Why: the rule that set the motion, and any stage that was held back.
     pub reason: String,
     /// What to remember for the next run.
@@ -419,6 +421,7 @@ pub fn route_with(
         deal_stage,
         tasks: fired.tasks,
         checks: fired.checks,
+        task_failures: fired.failed,
         reason,
         memory,
     }

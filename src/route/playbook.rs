@@ -334,6 +334,9 @@ pub struct Fired {
     pub checks: Vec<Check>,
     /// Each trigger's last occurrence, to remember.
     pub last: BTreeMap<Trigger, Last>,
+    /// Triggers that fired but whose task could not be rendered for this account: no task,
+    /// and the occurrence is not remembered, so it fires again once the template is fixed.
+    pub failed: Vec<(Trigger, String)>,
 }
 
 /// Evaluate every trigger for one account. `prior_last` and `prior_open` come from the
@@ -378,7 +381,20 @@ pub fn evaluate(
                 last: last.map(|l| l.day),
             }),
             Outcome::Fire { key, why } => {
-                let task = task(playbook, account, &today, key.clone());
+                let task = match task(playbook, account, &today, key.clone()) {
+                    Ok(task) => task,
+                    Err(e) => {
+                        fired.checks.push(Check {
+                            trigger,
+                            enabled: true,
+                            fired: false,
+                            why: format!("{why}, but its task was not created: {e}"),
+                            last: last.map(|l| l.day),
+                        });
+                        fired.failed.push((trigger, e));
+                        continue;
+                    }
+                };
                 fired.open.retain(|t| t.key != task.key);
                 fired.open.push(task.clone());
                 fired.tasks.push(task);
@@ -566,12 +582,17 @@ fn context(trigger: Trigger, a: &Account, as_of: NaiveDate) -> minijinja::Value 
 }
 
 /// Render `template` for `account`. Templates are checked when the config is read
-/// ([`check_template`]), so a failure here is a value the check could not foresee; the
-/// template's text is used rather than losing the task.
-pub fn render(template: &str, trigger: Trigger, account: &Account, as_of: NaiveDate) -> String {
+/// ([`check_template`]), so a failure here is a value the check could not foresee (a division
+/// by a value no sample held): that account's failure, never the template's raw text.
+pub fn render(
+    template: &str,
+    trigger: Trigger,
+    account: &Account,
+    as_of: NaiveDate,
+) -> Result<String, String> {
     let env = environment();
     env.render_str(template, context(trigger, account, as_of))
-        .unwrap_or_else(|_| template.to_string())
+        .map_err(|e| format!("the {} playbook's template failed: {e}", trigger.as_str()))
 }
 
 fn environment() -> minijinja::Environment<'static> {
@@ -592,46 +613,55 @@ const NUMBER_NAMES: &[&str] = &[
     "days_left",
 ];
 
-/// Check a template: it parses, and names only [`TEMPLATE_NAMES`]. Rendered against sample
-/// values, with the optional ones present and absent.
+/// Check a template: it parses, names only [`TEMPLATE_NAMES`], and renders for the sample
+/// decisions an account can produce: the optional names present and absent, and each number
+/// in turn at every value from -1 to 100 (scores, seats, trial days, days left), the others
+/// at 1. A template that fails for one of them (a division by `score - 74`) is refused here,
+/// naming the value, rather than failing for the accounts that reach it.
 pub fn check_template(template: &str) -> Result<(), String> {
     let env = environment();
-    for present in [true, false] {
-        let sample: BTreeMap<&str, minijinja::Value> = TEMPLATE_NAMES
+    let sample = |present: bool, number: Option<(&str, i64)>| -> BTreeMap<&str, minijinja::Value> {
+        TEMPLATE_NAMES
             .iter()
             .map(|(name, _)| {
-                let value = if !present && OPTIONAL_NAMES.contains(name) {
-                    minijinja::Value::from(())
-                } else if NUMBER_NAMES.contains(name) {
-                    minijinja::Value::from(1)
-                } else {
-                    minijinja::Value::from("x")
+                let value = match number {
+                    Some((n, v)) if n == *name => minijinja::Value::from(v),
+                    _ if !present && OPTIONAL_NAMES.contains(name) => minijinja::Value::from(()),
+                    _ if NUMBER_NAMES.contains(name) => minijinja::Value::from(1),
+                    _ => minijinja::Value::from("x"),
                 };
                 (*name, value)
             })
-            .collect();
-        env.render_str(template, sample).map_err(|e| {
-            let names: Vec<&str> = TEMPLATE_NAMES.iter().map(|(n, _)| *n).collect();
-            format!("{e} (a template may name {})", names.join(", "))
-        })?;
+            .collect()
+    };
+    let names: Vec<&str> = TEMPLATE_NAMES.iter().map(|(n, _)| *n).collect();
+    for present in [true, false] {
+        env.render_str(template, sample(present, None))
+            .map_err(|e| format!("{e} (a template may name {})", names.join(", ")))?;
+    }
+    for name in NUMBER_NAMES {
+        for value in -1..=100 {
+            env.render_str(template, sample(true, Some((name, value))))
+                .map_err(|e| format!("{e} when {name} is {value}"))?;
+        }
     }
     Ok(())
 }
 
-fn task(p: &Playbook, a: &Account, today: &Today<'_>, key: String) -> Task {
+fn task(p: &Playbook, a: &Account, today: &Today<'_>, key: String) -> Result<Task, String> {
     let as_of = today.as_of;
-    Task {
+    Ok(Task {
         key,
         trigger: p.trigger,
         fired: as_of,
         owner: today.owner.map(str::to_string),
-        subject: render(&p.subject, p.trigger, a, as_of),
-        body: render(&p.body, p.trigger, a, as_of),
+        subject: render(&p.subject, p.trigger, a, as_of)?,
+        body: render(&p.body, p.trigger, a, as_of)?,
         due: as_of + TimeDelta::days(p.due_days),
         queue: p.queue.clone(),
         task_type: p.task_type,
         priority: p.priority,
-    }
+    })
 }
 
 #[cfg(test)]

@@ -401,3 +401,50 @@ fn the_template_context_names_exactly_the_documented_names() {
     documented.sort();
     assert_eq!(names, documented);
 }
+
+/// A subject dividing by `score - 74` sent 17 tasks with the raw `{{ … }}` text as their subject.
+#[test]
+fn a_template_that_fails_for_some_score_sent_its_raw_text() {
+    // Refused when the config is read, naming the value that breaks it.
+    let err = check_template("PQL {{ 100 // (score - 74) }}").unwrap_err();
+    assert!(err.contains("when score is 74"), "{err}");
+    // One no sample can foresee (seats from 101 to 201) fails that account's task alone: no
+    // task, no raw text, the reason in its check, and the trigger not remembered, so it fires
+    // again once the template is fixed.
+    let broken = Policy {
+        playbooks: vec![Playbook {
+            subject: "{{ 1 // (1 - seats // 101) }} seats".into(),
+            ..Playbook::green(1)
+        }],
+        ..crate::route::tests::policy()
+    };
+    check_template(&broken.playbooks[0].subject).unwrap();
+    let green = |seats| Account {
+        tier: Tier::Green,
+        seats,
+        ..acct()
+    };
+    let ok = route(&broken, &green(3), None, day(20));
+    assert_eq!(ok.tasks.len(), 1);
+    assert_eq!(ok.tasks[0].subject, "1 seats");
+    assert!(ok.task_failures.is_empty());
+    let r = route(&broken, &green(150), None, day(20));
+    assert_eq!(r.tasks, vec![]);
+    assert!(r.memory.open.is_empty() && r.memory.last.is_empty());
+    assert_eq!(r.task_failures.len(), 1);
+    let (trigger, message) = &r.task_failures[0];
+    assert_eq!(*trigger, Trigger::Green);
+    assert!(
+        message.contains("green playbook's template failed"),
+        "{message}"
+    );
+    let check = r
+        .checks
+        .iter()
+        .find(|c| c.trigger == Trigger::Green)
+        .unwrap();
+    assert!(
+        !check.fired && check.why.contains("its task was not created"),
+        "{check:?}"
+    );
+}

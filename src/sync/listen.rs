@@ -25,6 +25,7 @@ use super::driver::{Driver, Progress, Work, chunks};
 use super::model::Mapping;
 use super::reads::read_by_id;
 pub use super::report::{ListenCounts, Listened};
+use super::schema::id_property;
 use super::state::{SyncState, Synced};
 use crate::halt::Halt;
 use crate::hubspot::{BatchError, Crm, Failure, ObjectType, Outcome};
@@ -104,11 +105,13 @@ impl Work for Listen {
                 progress.unverified.remove(&(object, key.clone()));
                 return;
             }
-            Outcome::Done(None) | Outcome::NotFound => Failure::local(
-                "HubSpot no longer has this record (deleted or merged there?): it is not \
-                 changed this run"
-                    .into(),
-            ),
+            // HubSpot no longer has it (a portal reset or restore, a person deleting it): the
+            // state forgets it, and the model, which still wants it, recreates it this run.
+            Outcome::Done(None) | Outcome::NotFound => {
+                progress.state.forget(object, key);
+                progress.counts(object).gone += 1;
+                return;
+            }
             Outcome::Failed(f) => Failure {
                 message: format!(
                     "could not read what HubSpot holds now, so it is not changed this run: {}",
@@ -163,15 +166,23 @@ pub async fn listen(
         };
         d.drive(&work, chunks(&items)).await?;
     }
+    if objects.contains(&ObjectType::Contacts) && d.stop.is_none() {
+        contacts_gone(&mut d, day).await?;
+    }
     let stop = d.stop.take();
     let unread = std::mem::take(&mut d.progress.unverified);
     let report = d.finish();
     state.read_on = Some(day);
     let mut out = Listened {
-        failures: report.failures,
+        failures: report.failures.clone(),
         stopped: stop.map(|s| s.message),
         ..Listened::default()
     };
+    for (name, c) in &report.objects {
+        if c.gone > 0 {
+            out.objects.entry(name.clone()).or_default().gone = c.gone;
+        }
+    }
     for (object, records) in &state.objects {
         if !objects.contains(object) || compared(*object).is_empty() {
             continue;
@@ -191,6 +202,38 @@ pub async fn listen(
     }
     out.seconds = started.elapsed().as_secs_f64();
     Ok(out)
+}
+
+/// Contacts are many and hold nothing a person's change decides, so they are not read back
+/// every run: one search counts the portal's contacts, and only when it holds fewer than the
+/// state knows (a reset portal, contacts deleted) are the state's contacts read, so the ones
+/// HubSpot no longer has are recreated.
+async fn contacts_gone(d: &mut Driver<'_>, day: NaiveDate) -> Result<(), StateError> {
+    let object = ObjectType::Contacts;
+    let known = d.progress.state.records(object) as u64;
+    match d.crm.count_with(object, id_property(object)).await {
+        Err(stop) => {
+            d.stop = Some(stop);
+            return Ok(());
+        }
+        Ok(Some(held)) if held >= known => return Ok(()),
+        Ok(_) => {}
+    }
+    let items: Vec<(String, String)> = d
+        .progress
+        .state
+        .objects
+        .get(&object)
+        .into_iter()
+        .flatten()
+        .map(|(key, r)| (key.clone(), r.id.clone()))
+        .collect();
+    let work = Listen {
+        object,
+        properties: vec![id_property(object).to_string()],
+        day,
+    };
+    d.drive(&work, chunks(&items)).await
 }
 
 /// The account a known record belongs to: as a write confirmed it, else its `plg_account_id`,

@@ -859,6 +859,7 @@ mod tests {
                 deal_stage: None,
                 tasks: vec![],
                 checks: vec![],
+                task_failures: vec![],
                 reason: String::new(),
                 memory: Memory {
                     as_of: day,

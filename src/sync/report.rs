@@ -23,6 +23,9 @@ pub struct Counts {
     /// Holding a value a person set in HubSpot, which the run left as it is.
     #[serde(skip_serializing_if = "is_zero")]
     pub kept: usize,
+    /// Confirmed once, but HubSpot no longer has them (found on reading back): recreated.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub gone: usize,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -69,6 +72,10 @@ pub struct ListenCounts {
     pub changed_in_hubspot: usize,
     /// Records that could not be read: their accounts are not written this run.
     pub unread: usize,
+    /// Records pqlsync had confirmed that HubSpot no longer has (a reset or restored portal,
+    /// a record deleted there): forgotten, so this run recreates them.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub gone: usize,
 }
 
 /// What the read-back before deciding found.

@@ -118,6 +118,18 @@ impl SyncState {
         self.settle(object, key);
     }
 
+    /// HubSpot no longer has record `key`: forget it and its associations, so the next plan
+    /// creates them again.
+    pub fn forget(&mut self, object: ObjectType, key: &str) {
+        if let Some(records) = self.objects.get_mut(&object) {
+            records.remove(key);
+        }
+        self.links.retain(|l| {
+            !((l.from == object && l.from_key == key) || (l.to == object && l.to_key == key))
+        });
+        self.settle(object, key);
+    }
+
     /// Remember that record `key` belongs to `account`.
     pub fn belongs(&mut self, object: ObjectType, key: &str, account: &str) {
         if let Some(r) = self.objects.get_mut(&object).and_then(|o| o.get_mut(key))

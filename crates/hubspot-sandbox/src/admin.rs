@@ -244,6 +244,14 @@ fn garble_route(route: &str) -> Result<String, String> {
     Ok(format!("{method} {path}"))
 }
 
+/// `POST /_sandbox/wipe`: the portal loses every record and association and keeps its schema
+/// (properties, pipelines, owners), as after a reset or a restore from before a sync wrote.
+/// Answers how many records it lost.
+pub async fn wipe(State(s): State<Arc<Shared>>) -> Response {
+    let records = lock(&s.store).wipe();
+    axum::Json(json!({"records": records})).into_response()
+}
+
 fn admin_error(message: String) -> Response {
     (
         StatusCode::BAD_REQUEST,

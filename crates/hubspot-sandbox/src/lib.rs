@@ -48,7 +48,7 @@
 //! - for tests, under `/_sandbox/*`: counters, a state dump, runtime limits and task queues,
 //!   and edits made as a person would make them in HubSpot's UI, validated as API updates
 //!   (`GET /_sandbox/stats` and `/_sandbox/dump`, `POST /_sandbox/stats/reset`, `/limits`,
-//!   `/refuse`, `/garble`, `/queues` and `/edit`).
+//!   `/refuse`, `/garble`, `/queues`, `/edit` and `/wipe`).
 //!
 //! What it simplifies, deliberately:
 //! - one portal, one token, nothing persisted; no archive/delete, merge, association labels

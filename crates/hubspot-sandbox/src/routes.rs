@@ -179,6 +179,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/_sandbox/garble", post(admin::set_garbled))
         .route("/_sandbox/queues", post(admin::add_queue))
         .route("/_sandbox/edit", post(admin::edit))
+        .route("/_sandbox/wipe", post(admin::wipe))
         .with_state(shared);
     admin.merge(api)
 }

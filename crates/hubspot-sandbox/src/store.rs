@@ -162,6 +162,21 @@ impl Store {
     }
 
     /// The record (the oldest, should several share it) holding `value` in `property`.
+    /// Lose every record and association, keeping the portal's schema (properties, groups,
+    /// pipelines, owners, rules), as a portal reset or a restore from before the records were
+    /// written leaves it. How many records were lost.
+    pub fn wipe(&mut self) -> usize {
+        let records = self.objects.values().map(BTreeMap::len).sum();
+        // Each object type stays, empty: lookups index the map by type.
+        for kind in self.objects.values_mut() {
+            kind.clear();
+        }
+        self.associations.clear();
+        self.by_value.borrow_mut().clear();
+        self.by_end.clear();
+        records
+    }
+
     pub fn find_by_value(&self, kind: Kind, property: &str, value: &str) -> Option<u64> {
         let wanted = normalise(kind, property, value);
         let mut index = self.by_value.borrow_mut();
