@@ -125,6 +125,22 @@ impl Work for Listen {
     }
 }
 
+/// The records of `object` the state knows that `read` selects, as (key, HubSpot id).
+fn known_records(
+    state: &SyncState,
+    object: ObjectType,
+    read: impl Fn(&Synced) -> bool,
+) -> Vec<(String, String)> {
+    state
+        .objects
+        .get(&object)
+        .into_iter()
+        .flatten()
+        .filter(|(_, r)| read(r))
+        .map(|(key, r)| (key.clone(), r.id.clone()))
+        .collect()
+}
+
 /// Whether a task is done with: HubSpot's completed status. A completed task is not read again.
 fn completed(r: &Synced) -> bool {
     r.held.get(TASK_STATUS).is_some_and(|s| s == "COMPLETED")
@@ -148,16 +164,9 @@ pub async fn listen(
         if !objects.contains(&object) || d.stop.is_some() {
             continue;
         }
-        let items: Vec<(String, String)> = d
-            .progress
-            .state
-            .objects
-            .get(&object)
-            .into_iter()
-            .flatten()
-            .filter(|(_, r)| !(object == ObjectType::Tasks && completed(r)))
-            .map(|(key, r)| (key.clone(), r.id.clone()))
-            .collect();
+        let items = known_records(d.progress.state, object, |r| {
+            !(object == ObjectType::Tasks && completed(r))
+        });
         let properties = compared.iter().chain(info).map(|p| p.to_string()).collect();
         let work = Listen {
             object,
@@ -219,15 +228,7 @@ async fn contacts_gone(d: &mut Driver<'_>, day: NaiveDate) -> Result<(), StateEr
         Ok(Some(held)) if held >= known => return Ok(()),
         Ok(_) => {}
     }
-    let items: Vec<(String, String)> = d
-        .progress
-        .state
-        .objects
-        .get(&object)
-        .into_iter()
-        .flatten()
-        .map(|(key, r)| (key.clone(), r.id.clone()))
-        .collect();
+    let items = known_records(d.progress.state, object, |_| true);
     let work = Listen {
         object,
         properties: vec![id_property(object).to_string()],
