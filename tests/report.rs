@@ -689,13 +689,7 @@ fn an_mrr_increase_of_a_paying_account_is_expansion() {
     }
     writer.close().unwrap();
 
-    let out = copy.path().join("report");
-    let o = pqlsync(copy.path())
-        .args(["report", "--from", FROM, "--format", "csv", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
+    let out = csv_report(copy.path());
     let (_, revenue) = csv(&out.join("revenue.csv"));
     let with_expansion: Vec<_> = revenue
         .iter()
@@ -707,6 +701,18 @@ fn an_mrr_increase_of_a_paying_account_is_expansion() {
     assert_eq!(row["currency"], currency);
     assert_eq!(row["cohort_week"], target["cohort_week"]);
     assert_eq!(row["motion"], target["motion"]);
+}
+
+/// `pqlsync report --format csv` from `FROM` in `dir`; the directory it wrote.
+fn csv_report(dir: &Path) -> PathBuf {
+    let out = dir.join("report");
+    let o = pqlsync(dir)
+        .args(["report", "--from", FROM, "--format", "csv", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    out
 }
 
 /// A directory holding a copy of the fixture's score history, configured over its data.
@@ -833,13 +839,7 @@ fn the_funnel_counts_the_trials_sales_accepted_in_hubspot() {
         crm_state(&picked).to_string(),
     )
     .unwrap();
-    let out = copy.path().join("report");
-    let o = pqlsync(copy.path())
-        .args(["report", "--from", FROM, "--format", "csv", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
+    let out = csv_report(copy.path());
 
     let (_, outcomes) = csv(&out.join("trial_outcomes.csv"));
     let by_trial: BTreeMap<&str, &BTreeMap<String, String>> = outcomes
