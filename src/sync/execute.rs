@@ -200,6 +200,8 @@ mod tests {
                 Link::new(ObjectType::Deals, &trial, ObjectType::Companies, &a),
                 Link::new(ObjectType::Deals, &trial, ObjectType::Contacts, &e),
                 Link::new(ObjectType::Tasks, &task, ObjectType::Companies, &a),
+                Link::new(ObjectType::Leads, &a, ObjectType::Contacts, &e),
+                Link::new(ObjectType::Leads, &a, ObjectType::Companies, &a),
             ]);
         }
         d.links = links;
@@ -270,9 +272,14 @@ mod tests {
             assert_eq!(crm.records(object).len(), n, "{object}");
             assert_eq!(state.records(object), n, "{object}");
         }
-        assert_eq!(first.associations.created, 4 * n);
-        // The four default associations, and each lead's to its contact and company.
+        // The four default associations, and each lead's to its contact and company, made
+        // with its create.
+        assert_eq!(first.associations.created, 6 * n);
         assert_eq!(crm.links(), 6 * n);
+        assert_eq!(
+            crm.calls("associate", ObjectType::Leads),
+            Vec::<usize>::new()
+        );
 
         let mut changed = desired(n);
         let company = &mut changed.records.get_mut(&ObjectType::Companies).unwrap()[1];
@@ -306,7 +313,46 @@ mod tests {
         );
         assert_eq!(
             (second.associations.created, second.associations.unchanged),
-            (0, 4 * n)
+            (0, 6 * n)
+        );
+    }
+
+    /// A lead created while its company could not be written was created without the company
+    /// and never linked to it: later runs said "0 writes". The link is desired state, made by
+    /// the first run that can.
+    #[tokio::test]
+    async fn a_lead_created_while_its_company_failed_was_never_linked_to_it() {
+        let n = 30;
+        let crm = MemoryCrm::default();
+        let orphan = account(3);
+        crm.reject(ObjectType::Companies, &orphan);
+        let mut state = SyncState::default();
+        let first = sync(&crm, &desired(n), &mut state, None).await;
+        assert_eq!(counts(&first, ObjectType::Companies).failed, 1);
+        assert_eq!(counts(&first, ObjectType::Leads).created, n);
+        let to_company = Link::new(ObjectType::Leads, &orphan, ObjectType::Companies, &orphan);
+        assert!(!state.links.contains(&to_company));
+        // The contact's, the deal's, the task's and the lead's links to the company wait.
+        assert_eq!(first.associations.pending, 4);
+        assert_eq!(crm.links(), 6 * n - 4);
+
+        crm.accept(ObjectType::Companies, &orphan);
+        let second = sync(&crm, &desired(n), &mut state, None).await;
+        assert!(second.failures.is_empty(), "{:?}", second.failures);
+        assert_eq!(counts(&second, ObjectType::Companies).created, 1);
+        assert_eq!(
+            (second.associations.created, second.associations.pending),
+            (4, 0)
+        );
+        assert_eq!(crm.calls("associate", ObjectType::Leads), vec![1]);
+        assert!(state.links.contains(&to_company));
+        assert_eq!(crm.links(), 6 * n);
+
+        // Converged: nothing more to send.
+        let third = sync(&crm, &desired(n), &mut state, None).await;
+        assert_eq!(
+            (third.associations.created, third.associations.unchanged),
+            (0, 6 * n)
         );
     }
 
@@ -314,7 +360,7 @@ mod tests {
     async fn a_rejected_contact_is_isolated_by_splitting_and_the_rest_of_its_batch_lands() {
         let crm = MemoryCrm::default();
         let bad = email(120);
-        crm.reject(&bad);
+        crm.reject(ObjectType::Contacts, &bad);
         let mut state = SyncState::default();
         let report = sync(&crm, &desired(150), &mut state, None).await;
         let contacts = counts(&report, ObjectType::Contacts);
@@ -336,9 +382,10 @@ mod tests {
             sorted(crm.calls("upsert", ObjectType::Contacts)),
             vec![1, 1, 1, 2, 3, 4, 6, 7, 12, 13, 25, 25, 50, 100]
         );
-        // What needs the contact waits for it: its lead, and its two associations.
+        // What needs the contact waits for it: its lead, and the four associations of the
+        // contact and of the lead not created.
         assert_eq!(counts(&report, ObjectType::Leads).pending, 1);
-        assert_eq!(report.associations.pending, 2);
+        assert_eq!(report.associations.pending, 4);
     }
 
     #[tokio::test]
@@ -559,7 +606,7 @@ mod tests {
         let mut state = SyncState::default();
         let report = sync(&crm, &desired(n), &mut state, None).await;
         assert_eq!(report.associations.failed, 2);
-        assert_eq!(report.associations.created, 4 * n - 2);
+        assert_eq!(report.associations.created, 6 * n - 2);
         let mut failed: Vec<&str> = report.failures.iter().map(|f| f.key.as_str()).collect();
         failed.sort();
         assert_eq!(

@@ -40,7 +40,7 @@ struct Portal {
     links: BTreeSet<(String, String)>,
     next_id: u64,
     /// Keys of records HubSpot refuses.
-    reject: BTreeSet<String>,
+    reject: BTreeSet<(ObjectType, String)>,
     /// Keys of records whose associations HubSpot refuses.
     reject_links_of: BTreeSet<String>,
     /// Write calls left today; `None`: no limit.
@@ -65,6 +65,7 @@ fn stop(message: &str) -> Stop {
     Stop {
         message: message.to_string(),
         correlation_id: None,
+        credentials: false,
     }
 }
 
@@ -94,9 +95,14 @@ impl MemoryCrm {
         self.portal.lock().expect("no test panics while holding it")
     }
 
-    /// Reject every batch holding the record with unique property `key`.
-    pub fn reject(&self, key: &str) {
-        self.portal().reject.insert(key.to_string());
+    /// Reject every batch holding the `object` record with unique property `key`.
+    pub fn reject(&self, object: ObjectType, key: &str) {
+        self.portal().reject.insert((object, key.to_string()));
+    }
+
+    /// Stop rejecting the `object` record `key`, as when its cause is fixed.
+    pub fn accept(&self, object: ObjectType, key: &str) {
+        self.portal().reject.remove(&(object, key.to_string()));
     }
 
     /// Reject every association batch holding an association of record `key`.
@@ -218,7 +224,8 @@ impl Crm for MemoryCrm {
     ) -> Result<Vec<Outcome>, BatchError> {
         self.enter("upsert", object, inputs.len())?;
         let mut p = self.portal();
-        if let Some(bad) = inputs.iter().find(|i| p.reject.contains(&i.id)) {
+        let refused = |i: &&UpsertInput| p.reject.contains(&(object, i.id.clone()));
+        if let Some(bad) = inputs.iter().find(refused) {
             return Err(rejected(&bad.id));
         }
         let mut out = Vec::new();
@@ -275,7 +282,7 @@ impl Crm for MemoryCrm {
         let key = |i: &CreateInput| i.properties.get(key_property).cloned().unwrap_or_default();
         for input in &inputs {
             let k = key(input);
-            if p.reject.contains(&k) {
+            if p.reject.contains(&(object, k.clone())) {
                 return Err(rejected(&k));
             }
             // A unique value already taken is a 409 for HubSpot, which fails the batch.

@@ -188,7 +188,8 @@ pub struct Desired {
     /// Values longer than HubSpot's string properties hold, sent clipped.
     pub clipped: Vec<Clipped>,
     pub records: BTreeMap<ObjectType, Vec<Record>>,
-    /// Associations made with the default association API.
+    /// Associations every run makes sure HubSpot holds: made with the default association API,
+    /// or with the record when it is created with them (a lead, with its contact and company).
     pub links: Vec<Link>,
     /// Lead key (account) → the primary contact's email; a lead needs one to be created.
     pub lead_contacts: BTreeMap<String, String>,
@@ -374,7 +375,8 @@ fn deal(d: &mut Desired, a: &Account, mapping: &Mapping, trial: &str, stage: Dea
     }
 }
 
-/// The lead, created later with its primary contact `email`.
+/// The lead, created later with its primary contact `email`, and linked to that contact and
+/// to its company: in the create when both ids are known then, else by a later association.
 fn lead(d: &mut Desired, a: &Account, mapping: &Mapping, email: &str) {
     let account = a.id();
     let r = &a.decision.route;
@@ -397,6 +399,10 @@ fn lead(d: &mut Desired, a: &Account, mapping: &Mapping, email: &str) {
     d.push(ObjectType::Leads, account, account, lead);
     d.lead_contacts
         .insert(account.to_string(), email.to_string());
+    d.links.extend([
+        Link::new(ObjectType::Leads, account, ObjectType::Contacts, email),
+        Link::new(ObjectType::Leads, account, ObjectType::Companies, account),
+    ]);
 }
 
 /// A playbook's task, in its queue, associated with the company, the primary contact and the

@@ -12,7 +12,7 @@
 //! - lifecycle stage only moves forward (HubSpot's order; `other` is never touched);
 //! - tasks are created once and then left to the rep.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 use super::lifecycle::lifecycle_forward;
@@ -188,8 +188,17 @@ impl Plan {
     /// Write requests at 100 records per batch (more if HubSpot rejects records).
     pub fn requests(&self) -> usize {
         let batches = |n: usize| n.div_ceil(BATCH_LIMIT);
+        // A new lead's links go in its create, not in requests of their own.
+        let created_leads: BTreeSet<&str> = self
+            .objects
+            .get(&ObjectType::Leads)
+            .map(|p| p.creates.iter().map(|c| c.key.as_str()).collect())
+            .unwrap_or_default();
         let mut links: BTreeMap<(ObjectType, ObjectType), usize> = BTreeMap::new();
         for l in &self.links {
+            if l.from == ObjectType::Leads && created_leads.contains(l.from_key.as_str()) {
+                continue;
+            }
             *links.entry((l.from, l.to)).or_default() += 1;
         }
         self.objects

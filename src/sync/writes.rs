@@ -1,6 +1,8 @@
 //! The write phases of a sync, each a `Work` for the driver: upserts of companies, contacts,
 //! deals and tasks by their unique property; leads, created with their primary contact (HubSpot
-//! refuses a lead without one) and then updated by id; and default associations, by direction.
+//! refuses a lead without one) and then updated by id; and default associations, by direction,
+//! for every link the model wants that HubSpot has not confirmed (whichever run made the
+//! records: a lead created while its company could not be written is linked to it later).
 //! Each says how its records become a batch call and what an outcome means for the state: a
 //! record enters the state only when the CRM confirms it.
 
@@ -142,6 +144,7 @@ impl Work for CreateLeads {
                     .state
                     .confirm(object, key, &r.id, &lead.change.props);
                 progress.state.links.extend(lead.links.iter().cloned());
+                progress.report.associations.created += lead.links.len();
                 progress.counts(object).created += 1;
             }
             // HubSpot keeps `plg_account_id` unique: a 409 says this lead exists already
@@ -341,7 +344,8 @@ impl Work for Associate {
 }
 
 /// Associate `links` between the object types written (`objects`), grouped by direction.
-/// Links whose records are not (yet) in HubSpot wait for a later run.
+/// Links whose records are not (yet) in HubSpot wait for a later run; links HubSpot confirmed
+/// earlier this run (a lead's, made with its create) are not sent again.
 pub(super) async fn associate(
     d: &mut Driver<'_>,
     links: &[Link],
@@ -350,6 +354,9 @@ pub(super) async fn associate(
     let mut by_pair: BTreeMap<(ObjectType, ObjectType), Vec<Association>> = BTreeMap::new();
     for link in links {
         if !objects.contains(&link.from) || !objects.contains(&link.to) {
+            continue;
+        }
+        if d.progress.state.links.contains(link) {
             continue;
         }
         let ids = (
