@@ -12,6 +12,7 @@ use serde_json::json;
 use super::dialect::Dialect;
 use super::error::ApiError;
 use super::kinds::Kind;
+use super::scopes;
 use super::wire::{Op, single_input};
 use super::{Shared, lock};
 
@@ -250,6 +251,61 @@ fn garble_route(route: &str) -> Result<String, String> {
 pub async fn wipe(State(s): State<Arc<Shared>>) -> Response {
     let records = lock(&s.store).wipe();
     axum::Json(json!({"records": records})).into_response()
+}
+
+/// `POST /_sandbox/revoke {"after": N | null}`: the token stops working after N more API
+/// requests (0: at once), as when someone revokes a private app's token while a client runs;
+/// from then on every API request gets HubSpot's 401 `INVALID_AUTHENTICATION`, the answer to
+/// a wrong token. Each API request carrying the token uses one of the N, whatever it is
+/// answered. `null` restores the token; `after` must be given, so a typo does not restore it.
+/// Answers `{"after": N | null}`.
+pub async fn revoke(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Revoke {
+        /// Absent: refused; `null`: restore; a number: requests left.
+        #[serde(default, deserialize_with = "present")]
+        after: Option<Option<u64>>,
+    }
+    match serde_json::from_slice::<Revoke>(&body) {
+        Ok(Revoke { after: Some(after) }) => {
+            lock(&s.credentials).revoke_after(after);
+            axum::Json(json!({ "after": after })).into_response()
+        }
+        Ok(Revoke { after: None }) => admin_error(
+            "after is required: the API requests the token still works for, or null to restore it"
+                .into(),
+        ),
+        Err(e) => admin_error(e.to_string()),
+    }
+}
+
+/// `POST /_sandbox/scopes {"missing": ["crm.objects.leads.write", ...]}`: the token lacks
+/// these scopes from now on, as when someone unticks them on the private app, and has every
+/// other; `[]` restores them all. An API request whose operation accepts none of the scopes
+/// the token has left gets HubSpot's 403 `MISSING_SCOPES`, naming the scopes it accepts
+/// (`scopes.rs` lists them, from HubSpot's specs). A scope no operation of the sandbox
+/// accepts is refused, so a typo is not silently without effect. Answers `{"missing": [...]}`,
+/// sorted.
+pub async fn set_scopes(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Scopes {
+        missing: Vec<String>,
+    }
+    match serde_json::from_slice::<Scopes>(&body) {
+        Ok(sc) => match sc.missing.iter().find(|scope| !scopes::is_known(scope)) {
+            Some(unknown) => admin_error(format!(
+                "{unknown:?} is not a scope any operation of the sandbox accepts (e.g. \"crm.objects.leads.write\")"
+            )),
+            None => {
+                let mut credentials = lock(&s.credentials);
+                let missing = credentials.set_missing(sc.missing);
+                axum::Json(json!({ "missing": missing })).into_response()
+            }
+        },
+        Err(e) => admin_error(e.to_string()),
+    }
 }
 
 fn admin_error(message: String) -> Response {

@@ -31,6 +31,15 @@ impl ErrorDetail {
         }
     }
 
+    /// A cause without a code, as HubSpot sends some (a 403's required scopes).
+    pub fn uncoded(message: impl Into<String>) -> ErrorDetail {
+        ErrorDetail {
+            message: message.into(),
+            code: None,
+            context: BTreeMap::new(),
+        }
+    }
+
     pub fn with(mut self, key: &str, value: impl Into<String>) -> ErrorDetail {
         self.context
             .entry(key.to_string())

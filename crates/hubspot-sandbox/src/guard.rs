@@ -1,13 +1,14 @@
 //! What every API request passes through before its handler, in HubSpot's order: counted,
-//! delayed by the configured latency, authenticated (401), rate limited (429), and perhaps
-//! failed by an injected fault (5xx) before or after processing. `/_sandbox/*` bypasses all
-//! of it.
+//! delayed by the configured latency, authenticated (401: no token, a wrong one, or one
+//! revoked by `POST /_sandbox/revoke`), checked for the scopes its operation needs (403
+//! `MISSING_SCOPES`, `scopes.rs`), rate limited (429), and perhaps failed by an injected
+//! fault (5xx) before or after processing. `/_sandbox/*` bypasses all of it.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -15,6 +16,7 @@ use serde_json::json;
 
 use super::error::{ApiError, correlation_id};
 use super::limits::{Policy, Request as Limited};
+use super::scopes;
 use super::stats::{is_search, route_key};
 use super::{Shared, lock};
 
@@ -88,6 +90,44 @@ pub async fn guard(State(shared): State<Arc<Shared>>, request: Request, next: Ne
     }
 }
 
+/// Why the token may not make this request, if it may not: HubSpot's 401 for no token, a
+/// wrong one or one revoked (each request with the token uses one of those a revocation left
+/// it), then its 403 for a token without any scope the operation accepts. Both come before
+/// the rate limits, which are per token and count what a token is let do: a request refused
+/// for its token or its scopes is not counted against them and carries no rate-limit
+/// headers, as the 401 never has. A request matching no route is checked for its token
+/// only, and gets its 404 or 405.
+fn refusal(shared: &Shared, request: &Request) -> Option<Response> {
+    let token = bearer(request.headers()).filter(|t| *t == shared.config.token);
+    if token.is_none() || !lock(&shared.credentials).admit() {
+        lock(&shared.stats).unauthorized += 1;
+        return Some(unauthorized());
+    }
+    let route = request.extensions().get::<MatchedPath>()?;
+    let accepted = scopes::accepted(request.method(), route.as_str(), request.uri().path())?;
+    if !lock(&shared.credentials).lacks_all(&accepted) {
+        return None;
+    }
+    lock(&shared.stats).missing_scopes += 1;
+    Some(scopes::missing_scopes(&accepted))
+}
+
+/// Whether this request is due to be garbled (`POST /_sandbox/garble`), using one of its
+/// times. Matched by the path as requested, else by its route key.
+fn take_garble(shared: &Shared, method: &Method, path: &str) -> bool {
+    let mut garble = lock(&shared.garble);
+    let due = [format!("{method} {path}"), route_key(method, path)]
+        .into_iter()
+        .find(|route| garble.get(route).is_some_and(|n| *n > 0));
+    match due.and_then(|route| garble.get_mut(&route)) {
+        Some(n) => {
+            *n -= 1;
+            true
+        }
+        None => false,
+    }
+}
+
 async fn process(shared: Arc<Shared>, request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
@@ -99,18 +139,20 @@ async fn process(shared: Arc<Shared>, request: Request, next: Next) -> Response 
         // Latency is spent before processing, like time on the wire.
         tokio::time::sleep(draw.delay).await;
     }
-    let Some(token) = bearer(request.headers()).filter(|t| *t == shared.config.token) else {
-        lock(&shared.stats).unauthorized += 1;
-        // No rate-limit headers: the limits are per token, and this request has none.
-        return unauthorized();
-    };
+    if let Some(refused) = refusal(&shared, &request) {
+        return refused;
+    }
     let limited = if is_search(&method, &path) {
         Limited::Search
     } else {
         Limited::Other
     };
-    let admitted =
-        lock(&shared.limits).admit(token, Instant::now(), Utc::now().date_naive(), limited);
+    let admitted = lock(&shared.limits).admit(
+        &shared.config.token,
+        Instant::now(),
+        Utc::now().date_naive(),
+        limited,
+    );
     let usage = match admitted {
         Ok(usage) => usage,
         Err((policy, usage)) => {
@@ -122,21 +164,7 @@ async fn process(shared: Arc<Shared>, request: Request, next: Next) -> Response 
     };
     // A proxy or gateway in the way answers 200 with a page of its own; the request may
     // still have reached HubSpot, so it is processed, and its answer replaced.
-    // Matched by the path as requested, else by its route key (`/_sandbox/garble`).
-    let garbled = {
-        let mut garble = lock(&shared.garble);
-        let due = [format!("{method} {path}"), route_key(&method, &path)]
-            .into_iter()
-            .find(|route| garble.get(route).is_some_and(|n| *n > 0));
-        match due.and_then(|route| garble.get_mut(&route)) {
-            Some(n) => {
-                *n -= 1;
-                true
-            }
-            None => false,
-        }
-    };
-    if garbled {
+    if take_garble(&shared, &method, &path) {
         drop(next.run(request).await);
         let page = "<html><head><title>200 OK</title></head><body>Gateway</body></html>";
         let mut r = (StatusCode::OK, page).into_response();

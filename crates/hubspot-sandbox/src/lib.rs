@@ -41,14 +41,20 @@
 //!   `EMAIL_ALLOWED_DOMAINS`, `EMAIL_BLOCKED_DOMAINS` and `WHITESPACE`; a value a rule refuses
 //!   fails the request like any invalid value (detail code `VALIDATION_RULE_VIOLATION`), and
 //!   a rule of any other type is refused when set, never stored unenforced;
+//! - the token's standing: HubSpot's 401 for a missing or wrong token, and for the sandbox's
+//!   own once it is revoked (`POST /_sandbox/revoke`: after N more API requests); HubSpot's
+//!   403 `MISSING_SCOPES` for an operation none of whose scopes the token has left (`POST
+//!   /_sandbox/scopes`), with the scopes each operation accepts taken from HubSpot's specs
+//!   (`scopes.rs`); both before the rate limits, and not counted against them;
 //! - private-app rate limits (rolling 10 s window, optional daily budget) and the search
 //!   endpoints' own limit (5 a second per token, `SECONDLY`, `Retry-After: 1`; searches are
 //!   exempt from the 10 s window, as the specs mark them), with HubSpot's headers and 429
 //!   bodies; seeded fault injection (5xx before or after processing) and latency;
 //! - for tests, under `/_sandbox/*`: counters, a state dump, runtime limits and task queues,
-//!   and edits made as a person would make them in HubSpot's UI, validated as API updates
-//!   (`GET /_sandbox/stats` and `/_sandbox/dump`, `POST /_sandbox/stats/reset`, `/limits`,
-//!   `/refuse`, `/garble`, `/queues`, `/edit` and `/wipe`).
+//!   edits made as a person would make them in HubSpot's UI, validated as API updates, and a
+//!   token revoked or stripped of scopes mid-run (`GET /_sandbox/stats` and `/_sandbox/dump`,
+//!   `POST /_sandbox/stats/reset`, `/limits`, `/refuse`, `/garble`, `/queues`, `/edit`,
+//!   `/wipe`, `/revoke` and `/scopes`).
 //!
 //! What it simplifies, deliberately:
 //! - one portal, one token, nothing persisted; no archive/delete, merge, association labels
@@ -67,6 +73,7 @@
 
 mod admin;
 mod associations;
+mod credentials;
 mod defaults;
 mod dialect;
 mod error;
@@ -80,6 +87,7 @@ mod objects;
 mod routes;
 mod rules;
 mod schema;
+mod scopes;
 mod search;
 mod stats;
 mod store;
@@ -142,6 +150,9 @@ struct Shared {
     limits: Mutex<limits::RateLimits>,
     faults: Mutex<faults::Faults>,
     stats: Mutex<stats::Stats>,
+    /// Whether the token is being revoked, and the scopes it lacks (`POST /_sandbox/revoke`,
+    /// `/_sandbox/scopes`).
+    credentials: Mutex<credentials::Credentials>,
     /// Requests (`METHOD /path`) to answer with a 200 that is not the documented body, and
     /// how many more times (`POST /_sandbox/garble`).
     garble: Mutex<std::collections::BTreeMap<String, u32>>,
@@ -173,6 +184,7 @@ impl Sandbox {
                 config.latency,
             )),
             stats: Mutex::new(stats::Stats::default()),
+            credentials: Mutex::default(),
             config,
             garble: Mutex::default(),
         };

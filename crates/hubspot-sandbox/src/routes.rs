@@ -14,10 +14,11 @@
 use std::sync::Arc;
 
 use axum::Router;
+use axum::handler::Handler;
 use axum::http::{Method, Uri};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{MethodFilter, MethodRouter, get, on, post};
 
 use super::Shared;
 use super::admin;
@@ -26,102 +27,112 @@ use super::error::ApiError;
 use super::guard::guard;
 use super::handlers::{self as h, Ctx};
 
-/// HubSpot's endpoints in one dialect.
-fn api_routes(shared: Arc<Shared>, api: Dialect) -> Router {
-    let objects = api.objects();
-    let properties = api.properties();
-    let pipelines = api.pipelines();
-    let owners = api.owners();
-    let associations = api.associations();
-    let record_associations = api.association_objects();
-    let validations = api.property_validations();
-    let mut router = Router::new()
-        .route(
-            &format!("{objects}/{{type}}"),
-            get(h::list_objects).post(h::create_one),
-        )
-        .route(
-            &format!("{objects}/{{type}}/batch/upsert"),
-            post(h::batch_upsert),
-        )
-        .route(
-            &format!("{objects}/{{type}}/batch/create"),
-            post(h::batch_create),
-        )
-        .route(
-            &format!("{objects}/{{type}}/batch/update"),
-            post(h::batch_update),
-        )
-        .route(
-            &format!("{objects}/{{type}}/batch/read"),
-            post(h::batch_read),
-        )
-        .route(&format!("{objects}/{{type}}/search"), post(h::search))
-        .route(
-            &format!("{objects}/{{type}}/{{id}}"),
-            get(h::get_one).patch(h::update_one),
-        )
-        .route(
-            &format!("{properties}/{{type}}"),
-            get(h::list_properties).post(h::create_property),
-        )
-        .route(
-            &format!("{properties}/{{type}}/groups"),
-            get(h::list_groups).post(h::create_group),
-        )
-        .route(
-            &format!("{properties}/{{type}}/{{name}}"),
-            get(h::get_property),
-        )
-        .route(
-            &format!("{pipelines}/{{type}}"),
-            get(h::list_pipelines).post(h::create_pipeline),
-        )
-        .route(
-            &format!("{pipelines}/{{type}}/{{id}}"),
-            get(h::get_pipeline),
-        )
-        .route(
-            &format!("{pipelines}/{{type}}/{{id}}/stages"),
-            get(h::list_stages).post(h::create_stage),
-        )
-        .route(&owners, get(h::list_owners))
-        .route(&format!("{owners}/{{id}}"), get(h::get_owner))
-        .route(
-            &format!("{associations}/{{from}}/{{to}}/labels"),
-            get(h::labels),
-        )
-        .route(
-            &format!("{associations}/{{from}}/{{to}}/batch/associate/default"),
-            post(h::associate_default),
-        )
-        .route(
-            &format!("{associations}/{{from}}/{{to}}/batch/read"),
-            post(h::read_associations),
-        )
-        .route(
-            &format!("{record_associations}/{{type}}/{{id}}/associations/default/{{to}}/{{to_id}}"),
-            put(h::associate_one_default),
-        )
-        .route(
-            &format!("{validations}/{{type}}"),
-            get(h::list_validation_rules),
-        )
-        .route(
-            &format!("{validations}/{{type}}/{{name}}"),
-            get(h::property_validation_rules),
-        )
-        .route(
-            &format!("{validations}/{{type}}/{{name}}/rule-type/{{rule}}"),
-            get(h::get_validation_rule).put(h::put_validation_rule),
-        );
+/// One of HubSpot's endpoints: a method on a path pattern, and the handler that serves it.
+type Endpoint = (Method, String, MethodRouter<Ctx>);
+
+/// `method` on the path `rest` after the family's `prefix`, served by `handler`.
+fn endpoint<H, T>(method: Method, prefix: &str, rest: &str, handler: H) -> Endpoint
+where
+    H: Handler<T, Ctx>,
+    T: 'static,
+{
+    let filter = MethodFilter::try_from(method.clone()).expect("a method axum can route");
+    (method, format!("{prefix}{rest}"), on(filter, handler))
+}
+
+/// HubSpot's endpoints in one dialect, one method on one path each. They are listed as data
+/// so that `scopes.rs` can be checked against them: every endpoint needs a row in its table.
+fn endpoints(api: Dialect) -> Vec<Endpoint> {
+    use Method as M;
+    let objects = &api.objects();
+    let properties = &api.properties();
+    let pipelines = &api.pipelines();
+    let owners = &api.owners();
+    let associations = &api.associations();
+    let record_associations = &api.association_objects();
+    let validations = &api.property_validations();
+    let rule = "/{type}/{name}/rule-type/{rule}";
+    let mut list = vec![
+        endpoint(M::GET, objects, "/{type}", h::list_objects),
+        endpoint(M::POST, objects, "/{type}", h::create_one),
+        endpoint(M::POST, objects, "/{type}/batch/upsert", h::batch_upsert),
+        endpoint(M::POST, objects, "/{type}/batch/create", h::batch_create),
+        endpoint(M::POST, objects, "/{type}/batch/update", h::batch_update),
+        endpoint(M::POST, objects, "/{type}/batch/read", h::batch_read),
+        endpoint(M::POST, objects, "/{type}/search", h::search),
+        endpoint(M::GET, objects, "/{type}/{id}", h::get_one),
+        endpoint(M::PATCH, objects, "/{type}/{id}", h::update_one),
+        endpoint(M::GET, properties, "/{type}", h::list_properties),
+        endpoint(M::POST, properties, "/{type}", h::create_property),
+        endpoint(M::GET, properties, "/{type}/groups", h::list_groups),
+        endpoint(M::POST, properties, "/{type}/groups", h::create_group),
+        endpoint(M::GET, properties, "/{type}/{name}", h::get_property),
+        endpoint(M::GET, pipelines, "/{type}", h::list_pipelines),
+        endpoint(M::POST, pipelines, "/{type}", h::create_pipeline),
+        endpoint(M::GET, pipelines, "/{type}/{id}", h::get_pipeline),
+        endpoint(M::GET, pipelines, "/{type}/{id}/stages", h::list_stages),
+        endpoint(M::POST, pipelines, "/{type}/{id}/stages", h::create_stage),
+        endpoint(M::GET, owners, "", h::list_owners),
+        endpoint(M::GET, owners, "/{id}", h::get_owner),
+        endpoint(M::GET, associations, "/{from}/{to}/labels", h::labels),
+        endpoint(
+            M::POST,
+            associations,
+            "/{from}/{to}/batch/associate/default",
+            h::associate_default,
+        ),
+        endpoint(
+            M::POST,
+            associations,
+            "/{from}/{to}/batch/read",
+            h::read_associations,
+        ),
+        endpoint(
+            M::PUT,
+            record_associations,
+            "/{type}/{id}/associations/default/{to}/{to_id}",
+            h::associate_one_default,
+        ),
+        endpoint(M::GET, validations, "/{type}", h::list_validation_rules),
+        endpoint(
+            M::GET,
+            validations,
+            "/{type}/{name}",
+            h::property_validation_rules,
+        ),
+        endpoint(M::GET, validations, rule, h::get_validation_rule),
+        endpoint(M::PUT, validations, rule, h::put_validation_rule),
+    ];
     if api.lists_record_associations() {
-        router = router.route(
-            &format!("{record_associations}/{{type}}/{{id}}/associations/{{to}}"),
-            get(h::object_associations),
-        );
+        list.push(endpoint(
+            M::GET,
+            record_associations,
+            "/{type}/{id}/associations/{to}",
+            h::object_associations,
+        ));
     }
-    router.with_state(Ctx { shared, api })
+    list
+}
+
+/// HubSpot's endpoints in one dialect. Methods on one path merge into one route.
+fn api_routes(shared: Arc<Shared>, api: Dialect) -> Router {
+    endpoints(api)
+        .into_iter()
+        .fold(Router::new(), |router, (_, path, handler)| {
+            router.route(&path, handler)
+        })
+        .with_state(Ctx { shared, api })
+}
+
+/// Every API endpoint in every dialect, as `(method, path pattern)`: what the guard sees as a
+/// request's matched path.
+#[cfg(test)]
+pub fn registered() -> Vec<(Method, String)> {
+    Dialect::ALL
+        .into_iter()
+        .flat_map(endpoints)
+        .map(|(method, path, _)| (method, path))
+        .collect()
 }
 
 // ---- fallbacks ----
@@ -180,6 +191,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/_sandbox/queues", post(admin::add_queue))
         .route("/_sandbox/edit", post(admin::edit))
         .route("/_sandbox/wipe", post(admin::wipe))
+        .route("/_sandbox/revoke", post(admin::revoke))
+        .route("/_sandbox/scopes", post(admin::set_scopes))
         .with_state(shared);
     admin.merge(api)
 }

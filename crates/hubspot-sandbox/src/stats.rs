@@ -21,7 +21,10 @@ pub struct Stats {
     pub by_route: BTreeMap<String, u64>,
     pub rate_limited: u64,
     pub injected_faults: u64,
+    /// 401s: no token, a wrong one, or one revoked (`POST /_sandbox/revoke`).
     pub unauthorized: u64,
+    /// 403s for a token without the scopes of the operation (`POST /_sandbox/scopes`).
+    pub missing_scopes: u64,
 }
 
 impl Stats {

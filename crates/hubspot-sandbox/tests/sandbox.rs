@@ -2942,3 +2942,201 @@ async fn range_filters_and_sorts_find_what_reps_changed() {
         assert_eq!(r.body["category"], "VALIDATION_ERROR");
     }
 }
+
+// ---- a token revoked, or without some scopes, while a client runs ----
+
+/// HubSpot's 401, whatever made the token fail.
+fn assert_unauthorized(r: &Reply) {
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(r.body["category"], "INVALID_AUTHENTICATION");
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Authentication credentials not found."),
+        "{}",
+        r.body
+    );
+    assert!(header(r, "x-hubspot-ratelimit-remaining").is_none());
+}
+
+#[tokio::test]
+async fn a_revoked_token_works_for_the_requests_left_then_answers_401() {
+    let s = server().await;
+    let r = s.admin_post("/_sandbox/revoke", json!({"after": 2})).await;
+    assert_eq!((r.status, &r.body), (200, &json!({"after": 2})));
+    assert_eq!(s.get("/crm/v3/owners").await.status, 200);
+    assert_eq!(s.get("/crm/objects/2026-09/companies").await.status, 200);
+    // From the third on, every API request is refused, writes with nothing applied.
+    assert_unauthorized(&s.get("/crm/v3/owners").await);
+    let r = s
+        .post(
+            "/crm/objects/2026-09/contacts",
+            json!({"properties": {"email": "late@example.com"}}),
+        )
+        .await;
+    assert_unauthorized(&r);
+    assert_eq!(s.sandbox.dump()["objects"]["contacts"], json!([]));
+    // Unknown paths too, as for a wrong token; the admin routes still answer.
+    assert_unauthorized(&s.get("/crm/v3/nothing").await);
+    let stats = s.admin("/_sandbox/stats").await;
+    assert_eq!(
+        (&stats["requests"], &stats["unauthorized"]),
+        (&json!(5), &json!(3))
+    );
+
+    // `null` restores the token; 0 revokes it at once.
+    let r = s
+        .admin_post("/_sandbox/revoke", json!({"after": null}))
+        .await;
+    assert_eq!((r.status, &r.body), (200, &json!({"after": null})));
+    for _ in 0..3 {
+        assert_eq!(s.get("/crm/v3/owners").await.status, 200);
+    }
+    s.admin_post("/_sandbox/revoke", json!({"after": 0})).await;
+    assert_unauthorized(&s.get("/crm/v3/pipelines/deals").await);
+
+    // `after` must be given, as a count or null.
+    for bad in [
+        json!({}),
+        json!({"after": -1}),
+        json!({"after": 1, "at": 2}),
+    ] {
+        let r = s.admin_post("/_sandbox/revoke", bad.clone()).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+        assert_eq!(r.body["status"], "error");
+    }
+}
+
+/// A lead batch create, associated with `contact` as HubSpot requires.
+fn lead_create(contact: &str) -> Value {
+    json!({"inputs": [{"properties": {"hs_lead_name": "Acme"}, "associations": [
+        {"to": {"id": contact}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 578}]}
+    ]}]})
+}
+
+#[tokio::test]
+async fn a_token_without_a_scope_gets_403_for_what_needs_it_only() {
+    let s = server().await;
+    s.setup().await;
+    let contact = s.contact("pat@example.com").await;
+    let r = s
+        .admin_post(
+            "/_sandbox/scopes",
+            json!({"missing": ["crm.objects.leads.write"]}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, &r.body),
+        (200, &json!({"missing": ["crm.objects.leads.write"]}))
+    );
+
+    let r = s
+        .post(
+            "/crm/objects/2026-09/leads/batch/create",
+            lead_create(&contact),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.body["status"], "error");
+    assert_eq!(r.body["category"], "MISSING_SCOPES");
+    assert_eq!(
+        r.body["message"],
+        "This app hasn't been granted all required scopes to make this call. Read more about \
+         required scopes here: https://developers.hubspot.com/scopes."
+    );
+    assert_eq!(
+        r.body["errors"][0]["message"],
+        "One or more of the following scopes are required."
+    );
+    assert_eq!(
+        r.body["errors"][0]["context"]["requiredGranularScopes"],
+        json!(["crm.objects.leads.write"])
+    );
+    assert_eq!(
+        r.body["links"]["scopes"],
+        "https://developers.hubspot.com/scopes"
+    );
+    assert_eq!(r.body["correlationId"].as_str().unwrap().len(), 36);
+    assert!(header(&r, "x-hubspot-ratelimit-remaining").is_none());
+    assert_eq!(s.sandbox.dump()["objects"]["leads"], json!([]));
+    // On every dialect, by name or type id.
+    let r = s
+        .post("/crm/v3/objects/0-136/batch/create", lead_create(&contact))
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+
+    // What needs another scope goes on: companies, and reading leads.
+    let r = s
+        .post(
+            "/crm/v3/objects/companies/batch/upsert",
+            json!({"inputs": [{"id": "acct-1", "idProperty": "plg_account_id", "properties": {"name": "Acme"}}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = s
+        .post(
+            "/crm/objects/2026-09/leads/search",
+            json!({"filterGroups": [], "properties": [], "limit": 1}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(s.get("/crm/v3/properties/leads").await.status, 200);
+    assert_eq!(s.admin("/_sandbox/stats").await["missing_scopes"], 2);
+
+    // A typo is refused; `[]` restores every scope.
+    let r = s
+        .admin_post(
+            "/_sandbox/scopes",
+            json!({"missing": ["crm.object.leads.write"]}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = s
+        .admin_post("/_sandbox/scopes", json!({"missing": []}))
+        .await;
+    assert_eq!((r.status, &r.body), (200, &json!({"missing": []})));
+    let r = s
+        .post(
+            "/crm/objects/2026-09/leads/batch/create",
+            lead_create(&contact),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+}
+
+#[tokio::test]
+async fn refusals_for_the_token_or_its_scopes_are_not_rate_limited() {
+    let s = server().await;
+    s.admin_post(
+        "/_sandbox/scopes",
+        json!({"missing": ["crm.objects.owners.read"]}),
+    )
+    .await;
+    let r = s
+        .admin_post("/_sandbox/limits", json!({"requests_per_10s": 2}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    for _ in 0..3 {
+        let r = s.get("/crm/owners/2026-09").await;
+        assert_eq!(r.status, 403, "{}", r.body);
+        assert_eq!(
+            r.body["errors"][0]["context"]["requiredGranularScopes"],
+            json!(["crm.objects.owners.read"])
+        );
+    }
+    // 401s before them, as ever.
+    for _ in 0..3 {
+        let r = s
+            .send(reqwest::Method::GET, "/crm/v3/owners", None, Some("wrong"))
+            .await;
+        assert_unauthorized(&r);
+    }
+    // The window is untouched: two requests pass, the third is limited.
+    let statuses = [
+        s.get("/crm/v3/pipelines/deals").await.status,
+        s.get("/crm/v3/pipelines/deals").await.status,
+        s.get("/crm/v3/pipelines/deals").await.status,
+    ];
+    assert_eq!(statuses, [200, 200, 429]);
+}
