@@ -37,9 +37,12 @@ pub struct Summary {
     /// made (each is a failure: exit 1), and the trigger fires again once the template is fixed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub task_failures: Vec<TaskFailure>,
-    /// Rows the features could not use, by check (from `data_quality.sql` and
-    /// `duplicate_events_14d`).
+    /// Rows the features could not use, by check (from `data_quality.sql`, `set_aside.sql`
+    /// and `duplicate_events_14d`).
     pub data_quality: BTreeMap<String, i64>,
+    /// Input rows set aside rather than guessed at, by check and value (`set_aside.sql`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub set_aside: Vec<SetAside>,
     pub sources: Vec<DatasetInfo>,
     pub outputs: Vec<String>,
     pub engine: EngineReport,
@@ -54,6 +57,22 @@ pub struct Summary {
     /// Seconds per stage, as logged when each ended (`sources`, `plan`, `decide`, `sync`, …).
     pub stages: BTreeMap<String, f64>,
     pub seconds: f64,
+}
+
+/// Rows of one source that one check set aside, all with one value (a Stripe status no
+/// Stripe account produces, a negative price).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SetAside {
+    pub check: String,
+    /// The `[sources]` dataset the rows come from.
+    pub source: String,
+    /// Its location as configured, when it is a configured dataset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    pub value: String,
+    pub rows: i64,
+    /// What the value means for the run (`the item adds no MRR or seats`).
+    pub reason: String,
 }
 
 /// A playbook task that could not be rendered for one account.
@@ -214,7 +233,10 @@ impl fmt::Display for Summary {
         }
         let problems: Vec<_> = self.data_quality.iter().filter(|(_, n)| **n != 0).collect();
         if !problems.is_empty() {
-            writeln!(f, "  data quality (rows not attributed or counted once):")?;
+            writeln!(
+                f,
+                "  data quality (rows set aside, not attributed or counted once):"
+            )?;
             for (check, n) in problems {
                 writeln!(f, "    {check:<34} {}", thousands(*n))?;
             }

@@ -383,3 +383,149 @@ fn a_corrupt_data_page_names_the_dataset_and_file() {
         &format!("day=2026-11-19/{name}"),
     ]);
 }
+
+/// The one Parquet file at `path` with column `name` replaced by `f(row, old)`.
+fn rewrite(path: &Path, name: &str, f: impl Fn(usize, ArrayRef) -> ArrayRef) {
+    let batches = read_dir_batches(path).unwrap();
+    let batch = datafusion::arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    let i = batch.schema().index_of(name).unwrap();
+    let mut columns = batch.columns().to_vec();
+    columns[i] = f(batch.num_rows(), columns[i].clone());
+    let batch = RecordBatch::try_new(batch.schema(), columns).unwrap();
+    let mut w = ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+fn texts(a: &ArrayRef) -> Vec<Option<String>> {
+    let a = a.as_any().downcast_ref::<StringArray>().unwrap();
+    a.iter().map(|v| v.map(str::to_string)).collect()
+}
+
+/// A subscription status outside Stripe's list (`paused_by_gremlin`) was read as `active`,
+/// making its account a paying customer; a negative price gave negative MRR; a subscription of
+/// a customer mapped to no account vanished uncounted. Each is set aside, counted, and warned
+/// about with its value and file.
+#[test]
+fn billing_values_stripe_never_produces_were_trusted() {
+    use datafusion::arrow::array::{Array, Int64Array};
+    let c = Case::new();
+    let stripe = c.data.join("stripe");
+    let subscriptions = stripe.join("subscriptions.parquet");
+    let batches = read_dir_batches(&subscriptions).unwrap();
+    let (ids, customers, statuses): (Vec<String>, Vec<String>, Vec<String>) = {
+        let b = datafusion::arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+        let col = |n: &str| -> Vec<String> {
+            texts(b.column(b.schema().index_of(n).unwrap()))
+                .into_iter()
+                .map(Option::unwrap)
+                .collect()
+        };
+        (col("id"), col("customer_id"), col("status"))
+    };
+    let active: Vec<usize> = (0..ids.len())
+        .filter(|&i| statuses[i] == "active")
+        .collect();
+    assert!(active.len() >= 3, "the demo has {} active", active.len());
+    let (gremlin, negative) = (active[0], active[1]);
+    let orphan = (0..ids.len()).find(|&i| statuses[i] == "canceled").unwrap();
+    rewrite(&subscriptions, "status", |_, old| {
+        let mut v = texts(&old);
+        v[gremlin] = Some("paused_by_gremlin".into());
+        Arc::new(StringArray::from(v))
+    });
+    rewrite(&subscriptions, "customer_id", |_, old| {
+        let mut v = texts(&old);
+        v[orphan] = Some("cus_nobody_knows".into());
+        Arc::new(StringArray::from(v))
+    });
+    let items = stripe.join("subscription_items.parquet");
+    let item_subs = texts(&read_dir_batches(&items).unwrap()[0].column(0).clone());
+    let negative_items = item_subs
+        .iter()
+        .filter(|s| s.as_deref() == Some(&ids[negative]))
+        .count();
+    assert!(negative_items > 0);
+    rewrite(&items, "price_unit_amount", |_, old| {
+        let old = old.as_any().downcast_ref::<Int64Array>().unwrap();
+        let v: Int64Array = (0..old.len())
+            .map(|i| {
+                let price = (!old.is_null(i)).then(|| old.value(i));
+                if item_subs[i].as_deref() == Some(&ids[negative]) {
+                    price.map(|p| -p.abs() - 1)
+                } else {
+                    price
+                }
+            })
+            .collect();
+        Arc::new(v)
+    });
+
+    let o = pqlsync(c.path())
+        .args(["run", "--dry-run", "--summary-json", "s.json"])
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        stdout(&o).contains("subscriptions_unknown_status"),
+        "{}",
+        stdout(&o)
+    );
+    for needle in [
+        "subscriptions_unknown_status",
+        "\"paused_by_gremlin\"",
+        "subscriptions_without_account",
+        "\"cus_nobody_knows\"",
+        "subscription_items_negative_price",
+        "stripe/subscriptions.parquet",
+        "stripe/subscription_items.parquet",
+    ] {
+        assert!(err.contains(needle), "stderr lacks {needle}:\n{err}");
+    }
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(c.path().join("s.json")).unwrap()).unwrap();
+    let dq = &s["data_quality"];
+    assert_eq!(dq["subscriptions_unknown_status"], 1, "{dq}");
+    assert_eq!(dq["subscriptions_without_account"], 1, "{dq}");
+    assert_eq!(
+        dq["subscription_items_negative_price"], negative_items,
+        "{dq}"
+    );
+    assert_eq!(
+        s["set_aside"][0]["check"],
+        "subscription_items_negative_price"
+    );
+
+    // Neither account is turned into something Stripe never said: the unknown status is no
+    // subscription (not a customer), the negative line adds no MRR (never below zero).
+    let metadata = read_rows(&stripe.join("customers_metadata.parquet"));
+    let account_of = |customer: &str| -> String {
+        let row = metadata
+            .iter()
+            .find(|r| get(r, "customer_id").as_str() == Some(customer))
+            .unwrap();
+        get(row, "value").as_str().unwrap().to_string()
+    };
+    let scored = c.path().join("scored.parquet");
+    let o = pqlsync(c.path())
+        .arg("score")
+        .arg("--out")
+        .arg(&scored)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let decisions = read_rows(&scored);
+    let decision = |account: &str| {
+        decisions
+            .iter()
+            .find(|r| get(r, "account_id").as_str() == Some(account))
+            .unwrap()
+    };
+    // (The demo gives an account one subscription at a time.)
+    let g = decision(&account_of(&customers[gremlin]));
+    assert_ne!(get(g, "subscription_status").as_str(), Some("active"));
+    assert_ne!(get(g, "motion").as_str(), Some("customer"));
+    let n = decision(&account_of(&customers[negative]));
+    assert!(get(n, "mrr").as_i64().unwrap_or(0) >= 0, "{n:?}");
+}

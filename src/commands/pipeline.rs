@@ -18,7 +18,7 @@ use crate::engine::{self, PeakPool};
 use crate::features::{self, FeatureError, Params, Project};
 use crate::source::{self, DatasetInfo};
 use crate::store::Store;
-use crate::summary::{EngineReport, Summary};
+use crate::summary::{EngineReport, SetAside, Summary};
 use crate::sync::{STATE_FILE, SyncState};
 use crate::value::{Kind, Value};
 
@@ -171,6 +171,11 @@ impl Prepared {
     ) -> Result<Summary, Error> {
         summary.engine = self.report(config, plan);
         summary.data_quality = self.data_quality().await?;
+        summary.set_aside = self.set_aside().await?;
+        for s in &summary.set_aside {
+            *summary.data_quality.entry(s.check.clone()).or_default() += s.rows;
+        }
+        warn_set_aside(&summary.set_aside);
         summary
             .data_quality
             .insert("duplicate_events_14d".into(), duplicate_events);
@@ -201,6 +206,63 @@ impl Prepared {
                 engine::EngineKind::Ballista { url } => Some(url.clone()),
             },
         }
+    }
+
+    /// Rows the staging views set aside, from the optional `set_aside` view (`check_name`,
+    /// `source`, `value`, `row_count`, `reason`), each with its source's configured location.
+    pub async fn set_aside(&self) -> Result<Vec<SetAside>, Error> {
+        let view = "set_aside";
+        if !self
+            .ctx
+            .table_exist(view)
+            .map_err(FeatureError::execution(view))?
+        {
+            return Ok(Vec::new());
+        }
+        let batches = self
+            .ctx
+            .sql(
+                "SELECT check_name, source, value, row_count, reason FROM set_aside \
+                 ORDER BY 1, 2, 4 DESC, 3",
+            )
+            .await
+            .map_err(FeatureError::execution(view))?
+            .collect()
+            .await
+            .map_err(FeatureError::execution(view))?;
+        let mut out = Vec::new();
+        for batch in &batches {
+            for row in 0..batch.num_rows() {
+                let cell = |i: usize| Value::from_array(batch.column(i), row).ok();
+                let text = |i| cell(i).and_then(|v| v.as_str().map(str::to_string));
+                let (Some(check), Some(source), Some(rows)) =
+                    (text(0), text(1), cell(3).and_then(|v| v.as_i64()))
+                else {
+                    return Err(FeatureError::Contract {
+                        message: "set_aside.sql: check_name and source must be text and \
+                                  row_count a count, on every row"
+                            .into(),
+                    }
+                    .into());
+                };
+                let file = self
+                    .sources
+                    .iter()
+                    .find(|d| d.name == source)
+                    .and_then(|d| d.url.clone());
+                let value = text(2).unwrap_or_else(|| "NULL".into());
+                let reason = text(4).unwrap_or_default();
+                out.push(SetAside {
+                    check,
+                    source,
+                    file,
+                    value,
+                    rows,
+                    reason,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Counts from the optional `data_quality` view: one row, every column a count.
@@ -234,6 +296,44 @@ impl Prepared {
             }
         }
         Ok(out)
+    }
+}
+
+/// One warning per check and value set aside, naming the file; past five values of a check,
+/// one line for the rest (the summary JSON lists them all).
+fn warn_set_aside(set_aside: &[SetAside]) {
+    let mut shown: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in set_aside {
+        let n = shown.entry(&s.check).or_default();
+        *n += 1;
+        if *n > 5 {
+            continue;
+        }
+        let file = s.file.as_deref().unwrap_or("(not configured)");
+        tracing::warn!(
+            stage = "quality",
+            check = %s.check,
+            source = %s.source,
+            file,
+            value = %s.value,
+            rows = s.rows,
+            "{} rows of {} ({file}) set aside ({}): {:?}: {} (README: \"Values pqlsync sets \
+             aside\")",
+            s.rows,
+            s.source,
+            s.check,
+            s.value,
+            s.reason
+        );
+    }
+    for (check, n) in shown.into_iter().filter(|(_, n)| *n > 5) {
+        tracing::warn!(
+            stage = "quality",
+            check,
+            values = n,
+            "{check}: {} more values set aside (listed under set_aside in --summary-json)",
+            n - 5
+        );
     }
 }
 
