@@ -51,4 +51,4 @@ pub mod summary;
 pub mod config;
 pub mod commands;
 
-pub use commands::{Error, Outcome, run_cli};
+pub use commands::{Error, Outcome, run_cli, usage_error};

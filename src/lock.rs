@@ -75,7 +75,8 @@ impl std::fmt::Display for Holder {
     }
 }
 
-fn hostname() -> String {
+/// This machine's name, for messages that say which run did something.
+pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())

@@ -14,5 +14,8 @@ use clap::Parser;
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
-    ExitCode::from(pqlsync::run_cli(pqlsync::cli::Cli::parse()))
+    match pqlsync::cli::Cli::try_parse() {
+        Ok(cli) => ExitCode::from(pqlsync::run_cli(cli)),
+        Err(e) => ExitCode::from(pqlsync::usage_error(&e, std::env::args_os())),
+    }
 }

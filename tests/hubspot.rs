@@ -1657,3 +1657,159 @@ fn a_wiped_portal_was_never_rebuilt() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(sb.stats()["writes"], 0, "{}", sb.stats());
 }
+
+/// Leads whose company's write failed were created without it and never linked later: the
+/// next runs said "0 writes". The lead-to-company link is desired state like a property, made
+/// by the first run that knows both ids.
+#[test]
+fn a_lead_created_while_its_company_failed_stayed_unlinked() {
+    let sb = start_sandbox(&[]);
+    let env = Env::new(150, "");
+    env.setup(&sb);
+    // The first company batch lands, but its answer is not HubSpot's documented shape: pqlsync
+    // cannot confirm those companies, so their leads are created without them.
+    let route = "POST /crm/objects/2026-09/companies/batch/upsert";
+    sb.post("/_sandbox/garble", &json!({"route": route, "times": 1}));
+    let o = env.run(&sb, &["run"]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let unlinked = |dump: &Json| {
+        let companies = by_prop(dump, "companies", "plg_account_id");
+        objects(dump, "leads")
+            .iter()
+            .filter(|lead| {
+                let account = prop(lead, "plg_account_id").unwrap();
+                let company = companies[account]["id"].as_str().unwrap();
+                let lead = lead["id"].as_str().unwrap();
+                !associated(dump, "leads", lead, "companies", company)
+            })
+            .count()
+    };
+    let dump = sb.dump();
+    let leads = objects(&dump, "leads").len();
+    assert!(leads > 0);
+    let before = unlinked(&dump);
+    assert!(before > 0, "the garbled batch left no lead unlinked");
+
+    let o = env.run(&sb, &["run", "--summary-json", "s.json"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let dump = sb.dump();
+    assert_eq!(unlinked(&dump), 0, "of {leads} leads");
+    let s = summary(&env);
+    assert!(
+        s["sync"]["associations"]["created"].as_u64().unwrap() >= before as u64,
+        "{}",
+        s["sync"]["associations"]
+    );
+    assert_converged(&env, &sb, "after linking the leads");
+}
+
+/// How many requests a first `run` of `accounts` demo accounts makes by the middle of its
+/// writes, measured on a twin portal (the data and the sandbox are deterministic).
+fn requests_to_mid_sync(accounts: u32) -> u64 {
+    let sb = start_sandbox(&[]);
+    let env = Env::new(accounts, "");
+    env.setup(&sb);
+    sb.reset_stats();
+    let o = env.run(&sb, &["run"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let stats = sb.stats();
+    let (all, writes) = (
+        stats["requests"].as_u64().unwrap(),
+        stats["writes"].as_u64().unwrap(),
+    );
+    assert!(writes >= 6, "{stats}");
+    all - writes / 2
+}
+
+/// A token revoked mid-run exited 1 with the message on stdout only, and in JSON logs every
+/// line was INFO. HubSpot refusing the token at any point is exit 2, the message on stderr,
+/// an ERROR event; what HubSpot confirmed before is kept, and the next run goes on.
+#[test]
+fn a_token_revoked_mid_run_exited_1_with_the_message_on_stdout_only() {
+    let mid_sync = requests_to_mid_sync(150);
+    let sb = start_sandbox(&[]);
+    let env = Env::new(150, "");
+    env.setup(&sb);
+    sb.reset_stats();
+    sb.post("/_sandbox/revoke", &json!({"after": mid_sync}));
+    let o = env.run(
+        &sb,
+        &["--log-format", "json", "run", "--summary-json", "s.json"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let stats = sb.stats();
+    assert!(
+        stats["writes"].as_u64().unwrap() >= 1,
+        "revoked mid-sync: {stats}"
+    );
+    assert!(stats["unauthorized"].as_u64().unwrap() >= 1, "{stats}");
+    let last: Json = serde_json::from_str(stderr(&o).lines().last().unwrap()).unwrap();
+    assert_eq!(last["level"], "ERROR", "{last}");
+    assert_eq!(last["exit_code"], 2, "{last}");
+    let message = last["message"].as_str().unwrap();
+    assert!(
+        message.contains("HubSpot rejected the token (401") && message.contains("HUBSPOT_TOKEN"),
+        "{message}"
+    );
+    assert!(!stderr(&o).contains(TOKEN));
+    // The summary says where it stopped, and what was confirmed is in the state.
+    let s = summary(&env);
+    assert!(
+        s["sync"]["stopped"].as_str().unwrap().contains("401"),
+        "{}",
+        s["sync"]
+    );
+    let state: Json = serde_json::from_str(
+        &std::fs::read_to_string(env.path().join("state/hubspot.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        !state["objects"]["companies"]
+            .as_object()
+            .unwrap()
+            .is_empty()
+    );
+
+    // In text, the message is on stderr as the error it is.
+    let o = env.run(&sb, &["run"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with("error: ") && stderr(&o).contains("HUBSPOT_TOKEN"),
+        "{}",
+        stderr(&o)
+    );
+    // A new token: the next run finishes the sync without a duplicate.
+    sb.post("/_sandbox/revoke", &json!({"after": null}));
+    let o = env.run(&sb, &["run"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert_converged(&env, &sb, "after the token came back");
+}
+
+/// A 403 MISSING_SCOPES named neither the object nor the scope HubSpot listed.
+#[test]
+fn a_missing_scope_named_neither_the_object_nor_the_scope() {
+    let sb = start_sandbox(&[]);
+    let env = Env::new(60, "");
+    env.setup(&sb);
+    sb.post(
+        "/_sandbox/scopes",
+        &json!({"missing": ["crm.objects.leads.write"]}),
+    );
+    let o = env.run(&sb, &["run"]);
+    assert_eq!(o.status.code(), Some(2), "{}{}", stdout(&o), stderr(&o));
+    let err = stderr(&o);
+    for needle in [
+        "error: HubSpot refused access to leads",
+        "403 MISSING_SCOPES",
+        "crm.objects.leads.write",
+    ] {
+        assert!(err.contains(needle), "{needle}:\n{err}");
+    }
+    // Companies, contacts and deals landed before the leads were refused.
+    assert!(!objects(&sb.dump(), "companies").is_empty());
+    assert!(objects(&sb.dump(), "leads").is_empty());
+    sb.post("/_sandbox/scopes", &json!({"missing": []}));
+    let o = env.run(&sb, &["run"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert_converged(&env, &sb, "after the scope was granted");
+}

@@ -241,3 +241,50 @@ fn temporary_files_of_a_killed_run_are_removed_by_the_next() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!left.exists());
 }
+
+/// Two configs sharing one state location were not told apart: the second was told the state
+/// "only moves forward", not that another config had advanced it.
+#[test]
+fn a_state_advanced_by_another_config_said_only_moves_forward() {
+    let dir = setup();
+    let o = pqlsync(dir.path()).arg("run").output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let routing: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("state/routing.json")).unwrap(),
+    )
+    .unwrap();
+    let first = dir.path().join("pqlsync.toml").canonicalize().unwrap();
+    assert_eq!(
+        routing["advanced_by"]["config"].as_str(),
+        Some(first.to_str().unwrap())
+    );
+    // A second config, same [state] url, a day behind.
+    std::fs::copy(dir.path().join("pqlsync.toml"), dir.path().join("eu.toml")).unwrap();
+    let before = snapshot(&dir.path().join("state"));
+    let o = pqlsync(dir.path())
+        .args(["run", "--config", "eu.toml", "--as-of", "2026-11-19"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    for needle in [
+        &format!("by {}", first.display()) as &str,
+        "another config than this run's",
+        "eu.toml",
+        "give each its own",
+    ] {
+        assert!(err.contains(needle), "{needle}:\n{err}");
+    }
+    assert_eq!(snapshot(&dir.path().join("state")), before);
+    // Moving forward with the other config works, and says whose state it takes over.
+    let o = pqlsync(dir.path())
+        .args(["run", "--config", "eu.toml", "--as-of", "2026-11-21"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("was last advanced by another config"),
+        "{}",
+        stderr(&o)
+    );
+}

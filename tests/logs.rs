@@ -180,3 +180,42 @@ fn text_logs_show_stages_with_v_and_errors_plainly() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).starts_with("error: "), "{}", stderr(&o));
 }
+
+/// Usage errors printed clap's plain text under `--log-format json`: the one line a log
+/// pipeline most needs was the one it could not parse.
+#[test]
+fn usage_errors_were_plain_text_under_json_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["--log-format", "json", "run", "--no-such-flag"][..],
+        &["run", "--log-format=json", "--as-of"],
+        &["--log-format", "json", "no-such-command"],
+    ] {
+        let o = pqlsync(dir.path()).args(args).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let events = json_lines(&o);
+        assert_eq!(events.len(), 1, "{args:?}: {events:?}");
+        let e = &events[0];
+        assert_eq!(e["level"], "ERROR", "{e}");
+        assert_eq!(e["stage"], "exit", "{e}");
+        assert_eq!(e["exit_code"], 2, "{e}");
+        assert!(!e["message"].as_str().unwrap().is_empty(), "{e}");
+    }
+    // People still get clap's words, and help is not an error.
+    let o = pqlsync(dir.path())
+        .args(["run", "--no-such-flag"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).starts_with("error: unexpected argument '--no-such-flag'"),
+        "{}",
+        stderr(&o)
+    );
+    let o = pqlsync(dir.path())
+        .args(["--log-format", "json", "run", "--help"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("Usage: pqlsync run"), "{}", stdout(&o));
+}

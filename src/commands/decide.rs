@@ -21,7 +21,7 @@ use crate::history;
 use crate::output::AtomicWriter;
 use crate::route::Held;
 use crate::source;
-use crate::state::RoutingState;
+use crate::state::{AdvancedBy, RoutingState};
 use crate::store::Store;
 use crate::summary::Summary;
 
@@ -55,7 +55,8 @@ pub async fn decide(config: &Config, run: &RunOptions, mode: Mode) -> Result<Sum
     let store = Store::open(&config.state)?;
     let mut memory = RoutingState::load(&store).await?;
     if mode == Mode::Run {
-        memory.check_forward(&config.state.configured, run.as_of)?;
+        memory.check_forward(&config.state.configured, run.as_of, &config.path)?;
+        warn_other_config(&memory, config);
     }
     // The HubSpot side is checked before anything is written (decisions, routing memory,
     // history): a wrong token or an unreadable sync state must not leave the state advanced.
@@ -101,6 +102,7 @@ pub async fn decide(config: &Config, run: &RunOptions, mode: Mode) -> Result<Sum
         for d in &decided.kept {
             memory.record(&d.account_id, d.route.memory.clone());
         }
+        memory.advanced_by = Some(AdvancedBy::now(&config.path));
         memory.save(&store).await?;
         crate::logging::stage!(
             run.stages,
@@ -271,4 +273,29 @@ async fn decide_all(
         plan,
         snapshot,
     })
+}
+
+/// Warn when another config than this run's advanced the state last: configs that share one
+/// `[state] url` overwrite each other's routing memory (a config file moved is the harmless
+/// case, and the warning says which two paths differ).
+fn warn_other_config(memory: &RoutingState, config: &Config) {
+    if let Some(by) = memory
+        .advanced_by
+        .as_ref()
+        .filter(|by| by.other_than(&config.path))
+    {
+        tracing::warn!(
+            state = %config.state.configured,
+            advanced_by = %by.config,
+            host = %by.host,
+            "the state at {} was last advanced by another config ({} on {} at {}) than this \
+             run's ({}): configs that share [state] url overwrite each other's routing memory; \
+             give each its own (a config file that moved is harmless)",
+            config.state.configured,
+            by.config,
+            by.host,
+            by.at.format("%Y-%m-%d %H:%M UTC"),
+            config.path.display()
+        );
+    }
 }

@@ -84,6 +84,9 @@ pub enum Error {
     /// A signal (or a lost lock) stopped the run; what was confirmed is saved.
     #[error("{0}")]
     Interrupted(String),
+    /// HubSpot refused the token (401) or its scopes (403) mid-run: a person must act.
+    #[error("{0}")]
+    Credentials(String),
     /// The operating system refused something the command needs (a directory, a socket).
     #[error("{what}: {source}")]
     Io {
@@ -159,11 +162,17 @@ impl Report for crate::summary::Summary {
     }
 
     fn verdict(&self) -> Result<(), Error> {
-        match &self.interrupted {
-            Some(reason) => Err(Error::Interrupted(format!(
+        if let Some(reason) = &self.interrupted {
+            return Err(Error::Interrupted(format!(
                 "{reason}: the state is saved, and the next run goes on from it"
+            )));
+        }
+        match &self.sync {
+            Some(s) if s.stopped_for_credentials => Err(Error::Credentials(format!(
+                "{}; what HubSpot confirmed before is saved, and the next run goes on from it",
+                s.stopped.as_deref().unwrap_or("HubSpot refused the token")
             ))),
-            None => Ok(()),
+            _ => Ok(()),
         }
     }
 }
@@ -217,6 +226,53 @@ pub fn run_cli(cli: Cli) -> u8 {
             }
             exit_code
         }
+    }
+}
+
+/// A command line clap could not parse: `--help` and `--version` print as asked (exit 0);
+/// a usage error prints as clap words it (exit 2), or, when the line asks for
+/// `--log-format json`, as one ERROR event in that format, so a log pipeline that parses
+/// every line of a scheduled job's stderr is not broken by the one that matters most.
+pub fn usage_error(e: &clap::Error, args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
+    use clap::error::ErrorKind;
+    let code = u8::try_from(e.exit_code()).unwrap_or(2);
+    let usage = !matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if !usage || wanted_format(args) != LogFormat::Json {
+        let _ = e.print();
+        return code;
+    }
+    logging::init(LogFormat::Json, false, 0);
+    let message = e.render().to_string();
+    let message = message.trim().trim_start_matches("error: ");
+    tracing::error!(
+        stage = "exit",
+        exit_code = code,
+        kind = %e.kind(),
+        "{message}"
+    );
+    code
+}
+
+/// The log format a command line asks for, read without clap (which could not parse it):
+/// `--log-format json` or `--log-format=json`, else text.
+fn wanted_format(args: impl IntoIterator<Item = std::ffi::OsString>) -> LogFormat {
+    let args: Vec<String> = args
+        .into_iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let json = args.iter().enumerate().any(|(i, a)| {
+        a == "--log-format=json"
+            || (a == "--log-format" && args.get(i + 1).is_some_and(|v| v == "json"))
+    });
+    if json {
+        LogFormat::Json
+    } else {
+        LogFormat::Text
     }
 }
 

@@ -212,6 +212,26 @@ pub struct ErrorBody {
     pub errors: Vec<ErrorDetail>,
 }
 
+impl ErrorBody {
+    /// The scopes a 403 says the call needs (any one is enough), as HubSpot lists them:
+    /// `requiredGranularScopes` (or the older `requiredScopes`) in the body's `context` or in
+    /// an error's.
+    pub fn required_scopes(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let contexts = std::iter::once(&self.context).chain(self.errors.iter().map(|e| &e.context));
+        for context in contexts {
+            for key in ["requiredGranularScopes", "requiredScopes"] {
+                for scope in context.get(key).into_iter().flatten() {
+                    if !out.contains(scope) {
+                        out.push(scope.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
 /// `ErrorDetail`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Default)]
 pub struct ErrorDetail {
@@ -219,6 +239,9 @@ pub struct ErrorDetail {
     pub message: String,
     #[serde(default)]
     pub code: Option<String>,
+    /// Details by name: a 403 MISSING_SCOPES lists `requiredGranularScopes` here.
+    #[serde(default)]
+    pub context: BTreeMap<String, Vec<String>>,
 }
 
 /// `Property` (the fields pqlsync reads).

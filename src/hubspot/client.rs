@@ -16,8 +16,8 @@ use tokio::sync::{Mutex, Semaphore};
 use super::api::ErrorBody;
 use super::limiter::Limiter;
 use super::outcome::{Failure, Stop};
-use super::retry::{Backoff, Verdict, Wait, classify, classify_transport};
-use super::{ApiVersion, Secret};
+use super::retry::{self, Backoff, Verdict, Wait, classify, classify_transport};
+use super::{ApiVersion, ObjectType, Secret};
 use crate::halt::Halt;
 
 /// How to reach and pace HubSpot.
@@ -210,7 +210,8 @@ impl Client {
                         body: failure.body.unwrap_or_default(),
                     }));
                 }
-                Verdict::StopRun => return Err(CallError::Stop(stop_reason(&failure))),
+                Verdict::GiveUp => return Err(CallError::GaveUp(failure)),
+                Verdict::StopRun => return Err(CallError::Stop(stop_reason(&failure, path))),
             }
         }
     }
@@ -233,6 +234,7 @@ impl Client {
                         self.backoff.max_wait.as_secs()
                     ),
                     correlation_id: failure.correlation_id.clone(),
+                    credentials: false,
                 }));
             }
         };
@@ -252,6 +254,7 @@ impl Client {
             reason = self.halt.requested() => Err(CallError::Stop(Stop {
                 message: reason,
                 correlation_id: None,
+                credentials: false,
             })),
         }
     }
@@ -291,9 +294,14 @@ impl Client {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(p.to_vec());
         }
+        let replay = retry::replayable(method.as_str(), url);
         let response = match request.send().await {
             Ok(response) => response,
-            Err(e) => return Err((classify_transport(), Failure::local(transport_message(&e)))),
+            Err(e) => {
+                // A connection that never opened sent nothing; anything later may have.
+                let verdict = classify_transport(!e.is_connect(), replay);
+                return Err((verdict, lost_answer(&e, verdict)));
+            }
         };
         let status = response.status();
         let headers = response.headers().clone();
@@ -303,7 +311,15 @@ impl Client {
         if let Some(left) = header_u64(&headers, "x-hubspot-ratelimit-remaining") {
             self.limiter.observe_remaining(left as u32).await;
         }
-        let bytes = response.bytes().await.unwrap_or_default();
+        // A connection reset while the answer arrives is a lost answer, not an empty body: the
+        // request was sent and may have been applied.
+        let bytes = match response.bytes().await {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                let verdict = classify_transport(true, replay);
+                return Err((verdict, lost_answer(&e, verdict)));
+            }
+        };
         if status.is_success() {
             return Ok((status.as_u16(), bytes));
         }
@@ -354,7 +370,20 @@ fn transport_message(e: &reqwest::Error) -> String {
     format!("{kind}: {}", causes(e))
 }
 
-fn stop_reason(f: &Failure) -> Stop {
+/// A transport failure's message, saying whether it is retried or may have been applied.
+fn lost_answer(e: &reqwest::Error, verdict: Verdict) -> Failure {
+    let message = transport_message(e);
+    Failure::local(match verdict {
+        Verdict::GiveUp => format!(
+            "{message}; the request may have been applied, so it is not sent again (its \
+             records are looked up before any is created again)"
+        ),
+        _ => message,
+    })
+}
+
+/// Why the run stops, from the refusal of `path` that stops it.
+fn stop_reason(f: &Failure, path: &str) -> Stop {
     let message = match f.status {
         Some(429) => format!(
             "HubSpot's daily API limit is reached ({}); the records not yet written will sync on the next run",
@@ -364,16 +393,42 @@ fn stop_reason(f: &Failure) -> Stop {
             "HubSpot rejected the token (401: {}); check HUBSPOT_TOKEN or [hubspot] token_file",
             f.message
         ),
-        Some(403) => format!(
-            "HubSpot refused access (403: {}); the Service Key or private app lacks a scope — see README, HubSpot setup",
-            f.message
-        ),
+        Some(403) => forbidden(f, path),
         _ => f.message.clone(),
     };
     Stop {
         message,
         correlation_id: f.correlation_id.clone(),
+        credentials: matches!(f.status, Some(401 | 403)),
     }
+}
+
+/// A 403, naming what was refused and the scopes HubSpot listed for it.
+fn forbidden(f: &Failure, path: &str) -> String {
+    let object = path
+        .split(['/', '?'])
+        .find_map(|segment| {
+            ObjectType::ALL
+                .into_iter()
+                .find(|o| segment == o.name() || segment == o.spec_segment())
+        })
+        .map_or_else(String::new, |o| format!(" to {o}"));
+    let scopes = f
+        .body
+        .as_ref()
+        .map(ErrorBody::required_scopes)
+        .unwrap_or_default();
+    let need = match scopes.as_slice() {
+        [] => "lacks a scope".to_string(),
+        [one] => format!("needs the scope {one}"),
+        many => format!("needs one of the scopes {}", many.join(", ")),
+    };
+    format!(
+        "HubSpot refused access{object} ({path}: 403 {}: {}); the Service Key or private app {need}: \
+         add it in HubSpot and run again (README: HubSpot setup)",
+        f.category.as_deref().unwrap_or("FORBIDDEN"),
+        f.message
+    )
 }
 
 // `CallError` is built at most once per failed request; boxing its variants would buy nothing.
@@ -472,6 +527,117 @@ mod tests {
             1,
             "no retry after the stop"
         );
+    }
+
+    /// A server on 127.0.0.1 whose first answer breaks off: the status line and part of
+    /// the body, then the connection closes. Later requests get a whole answer.
+    async fn resets_the_first_answer() -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            for n in 0.. {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                // The whole request: its headers, then as many bytes as Content-Length says.
+                loop {
+                    let read = socket.read(&mut buf).await.unwrap();
+                    request.extend_from_slice(&buf[..read]);
+                    let text = String::from_utf8_lossy(&request).to_lowercase();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length = text
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if request.len() >= end + 4 + length {
+                            break;
+                        }
+                    }
+                    if read == 0 {
+                        break;
+                    }
+                }
+                let body = r#"{"ok":true}"#;
+                let answer = if n == 0 {
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 400\r\n\r\n{\"ok\"".to_string()
+                } else {
+                    format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    )
+                };
+                socket.write_all(answer.as_bytes()).await.unwrap();
+                drop(socket);
+            }
+        });
+        url
+    }
+
+    /// A connection reset after the request was sent was reported as a JSON parse error and
+    /// not retried. It is a lost answer: retried when sending again is safe (an upsert by a
+    /// unique property), reported as possibly applied when not (a create).
+    #[tokio::test]
+    async fn a_connection_reset_after_send_was_a_parse_error() {
+        let halt = Halt::default();
+        let c = client(resets_the_first_answer().await, &halt);
+        let upsert = "/crm/objects/2026-09/companies/batch/upsert";
+        let (status, body): (u16, serde_json::Value) = c
+            .post(upsert, &serde_json::json!({"inputs": []}), 1)
+            .await
+            .unwrap();
+        assert_eq!((status, body), (200, serde_json::json!({"ok": true})));
+        assert_eq!(Counters::get(&c.counters.retries), 1);
+
+        let c = client(resets_the_first_answer().await, &halt);
+        let create = "/crm/objects/2026-09/leads/batch/create";
+        let r: Result<(u16, serde_json::Value), CallError> =
+            c.post(create, &serde_json::json!({"inputs": []}), 1).await;
+        match r {
+            Err(CallError::GaveUp(f)) => {
+                assert!(f.message.contains("may have been applied"), "{}", f.message);
+                assert!(!f.message.contains("unexpected response"), "{}", f.message);
+                assert!(!f.certainly_not_applied());
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            Counters::get(&c.counters.requests),
+            1,
+            "a create is not sent twice"
+        );
+    }
+
+    /// A 403 named neither the object nor the scopes HubSpot listed for it.
+    #[test]
+    fn a_missing_scope_named_neither_the_object_nor_the_scope() {
+        let body: ErrorBody = serde_json::from_str(
+            r#"{"status":"error","message":"This app hasn't been granted all required scopes to make this call.","correlationId":"c-1","errors":[{"message":"One or more of the following scopes are required.","context":{"requiredGranularScopes":["crm.objects.leads.write"]}}],"category":"MISSING_SCOPES"}"#,
+        )
+        .unwrap();
+        let f = Failure::from_body(Some(403), &body);
+        let stop = stop_reason(&f, "/crm/objects/2026-09/leads/batch/create");
+        assert!(stop.credentials);
+        for needle in [
+            "refused access to leads",
+            "/crm/objects/2026-09/leads/batch/create: 403 MISSING_SCOPES",
+            "needs the scope crm.objects.leads.write",
+        ] {
+            assert!(stop.message.contains(needle), "{needle}: {}", stop.message);
+        }
+        let stop = stop_reason(&f, "/crm/objects/2026-09/0-3/batch/upsert");
+        assert!(
+            stop.message.contains("refused access to deals"),
+            "{}",
+            stop.message
+        );
+        let token = Failure {
+            status: Some(401),
+            ..Failure::local("Authentication credentials not found".into())
+        };
+        let stop = stop_reason(&token, "/x");
+        assert!(stop.credentials && stop.message.contains("HUBSPOT_TOKEN"));
     }
 
     #[test]

@@ -81,6 +81,9 @@ impl Failure {
 pub struct Stop {
     pub message: String,
     pub correlation_id: Option<String>,
+    /// HubSpot refused the token (401) or its scopes (403): no later run will do better
+    /// until a person fixes them, so the run fails (exit 2) rather than reporting failures.
+    pub credentials: bool,
 }
 
 /// What happened to one input of a batch.

@@ -89,6 +89,7 @@ impl Recorder {
         Stop {
             message: format!("cannot write {}: {e}", self.dir.display()),
             correlation_id: None,
+            credentials: false,
         }
     }
 

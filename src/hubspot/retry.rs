@@ -22,6 +22,9 @@ pub enum Verdict {
     Fail,
     /// Nothing more will succeed this run (daily limit, bad token, missing scope): stop cleanly.
     StopRun,
+    /// The request may have been applied and must not be sent again (a create whose answer
+    /// was lost): report it as possibly applied, for the caller to look up before creating.
+    GiveUp,
 }
 
 /// Classify an HTTP status. `policy` is the `policyName` of a 429 body; `inputs` is how many
@@ -44,9 +47,38 @@ pub fn classify(
     }
 }
 
-/// A timeout or a connection that failed before a response: always worth another try.
-pub fn classify_transport() -> Verdict {
-    Verdict::Retry { after: None }
+/// A request without a whole answer: the connection failed, timed out or was reset, before
+/// or while the answer came. `sent` is whether it may have reached HubSpot (a connection that
+/// never opened did not). Sending it again is safe when it was not sent or is [`replayable`];
+/// otherwise it may have been applied, and sending it again could apply it twice.
+pub fn classify_transport(sent: bool, replayable: bool) -> Verdict {
+    if !sent || replayable {
+        Verdict::Retry { after: None }
+    } else {
+        Verdict::GiveUp
+    }
+}
+
+/// Whether `method path` may be sent twice with the effect of once: reads (`GET`, batch
+/// reads, searches) and idempotent writes (`PUT`, `PATCH`, `DELETE`, batch upserts by a unique
+/// property, batch updates by id, default associations, archives). A `POST` that creates
+/// (`batch/create`, a record, a property, a pipeline) is not.
+pub fn replayable(method: &str, path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or(path).trim_end_matches('/');
+    match method {
+        "GET" | "HEAD" | "PUT" | "PATCH" | "DELETE" => true,
+        "POST" => [
+            "/batch/read",
+            "/search",
+            "/batch/upsert",
+            "/batch/update",
+            "/batch/associate/default",
+            "/batch/archive",
+        ]
+        .iter()
+        .any(|end| path.ends_with(end)),
+        _ => false,
+    }
 }
 
 /// Capped exponential backoff with full jitter (AWS architecture blog, "Exponential Backoff
@@ -181,7 +213,51 @@ mod tests {
                 "{status} {policy:?} {inputs}"
             );
         }
-        assert_eq!(classify_transport(), Verdict::Retry { after: None });
+    }
+
+    #[test]
+    fn a_lost_answer_is_retried_only_when_sending_again_is_safe() {
+        let retry = Verdict::Retry { after: None };
+        // (sent, replayable, verdict)
+        let cases = [
+            (false, false, retry),
+            (false, true, retry),
+            (true, true, retry),
+            (true, false, Verdict::GiveUp),
+        ];
+        for (sent, replay, want) in cases {
+            assert_eq!(classify_transport(sent, replay), want, "{sent} {replay}");
+        }
+        let objects = "/crm/objects/2026-09";
+        let cases = [
+            ("GET", "/crm/owners/2026-09/?limit=100", true),
+            ("POST", &format!("{objects}/leads/batch/read") as &str, true),
+            ("POST", &format!("{objects}/contacts/search"), true),
+            ("POST", &format!("{objects}/companies/batch/upsert"), true),
+            ("POST", &format!("{objects}/leads/batch/update"), true),
+            (
+                "POST",
+                "/crm/associations/2026-09/leads/companies/batch/associate/default",
+                true,
+            ),
+            ("PATCH", &format!("{objects}/companies/12"), true),
+            (
+                "PUT",
+                "/crm/objects/2026-09/deals/1/associations/default/companies/2",
+                true,
+            ),
+            ("POST", &format!("{objects}/leads/batch/create"), false),
+            ("POST", &format!("{objects}/leads"), false),
+            ("POST", "/crm/properties/2026-09/companies", false),
+            (
+                "POST",
+                "/crm/pipelines/2026-09/leads/lead-pipeline-id/stages",
+                false,
+            ),
+        ];
+        for (method, path, want) in cases {
+            assert_eq!(replayable(method, path), want, "{method} {path}");
+        }
     }
 
     #[test]

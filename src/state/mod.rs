@@ -20,12 +20,17 @@ pub enum StateError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(
-        "state at {url} was last advanced for {state_as_of}, after --as-of {as_of}: `run` only moves forward (use `pqlsync score --as-of` to look at a past day)"
+        "state at {url} was last advanced for {state_as_of}{by}, after --as-of {as_of}: `run` \
+         only moves forward (use `pqlsync score --as-of` to look at a past day){other}"
     )]
     Rewind {
         url: String,
         state_as_of: NaiveDate,
         as_of: NaiveDate,
+        /// ` by CONFIG on HOST at TIME`, when the state says.
+        by: String,
+        /// What to do when another config advanced it.
+        other: String,
     },
     #[error(
         "state file {url}/{file} has version {found}, which this pqlsync does not know (it reads \
@@ -73,11 +78,48 @@ pub struct Entry {
     pub before: Option<Memory>,
 }
 
+/// Which run last advanced a state: two configs that share one `[state] url` overwrite each
+/// other's memory, and this is how a message tells them apart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdvancedBy {
+    /// The config file, as an absolute path.
+    pub config: String,
+    pub host: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+impl AdvancedBy {
+    /// This run, with config file `config`.
+    pub fn now(config: &std::path::Path) -> AdvancedBy {
+        AdvancedBy {
+            config: absolute(config),
+            host: crate::lock::hostname(),
+            at: chrono::Utc::now(),
+        }
+    }
+
+    /// Whether config file `config` is another than the one that advanced the state.
+    pub fn other_than(&self, config: &std::path::Path) -> bool {
+        self.config != absolute(config)
+    }
+}
+
+fn absolute(path: &std::path::Path) -> String {
+    std::fs::canonicalize(path)
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
 /// Routing memory for every account.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoutingState {
     pub version: u32,
     pub as_of: Option<NaiveDate>,
+    /// The run that last advanced it (absent in states written before pqlsync said).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advanced_by: Option<AdvancedBy>,
     pub accounts: BTreeMap<String, Entry>,
 }
 
@@ -95,16 +137,44 @@ impl RoutingState {
         Ok(store.write(ROUTING_FILE, self).await?)
     }
 
-    /// Refuse to move state backwards in time.
-    pub fn check_forward(&self, url: &str, as_of: NaiveDate) -> Result<(), StateError> {
-        match self.as_of {
-            Some(state_as_of) if state_as_of > as_of => Err(StateError::Rewind {
-                url: url.to_string(),
-                state_as_of,
-                as_of,
-            }),
-            _ => Ok(()),
-        }
+    /// Refuse to move state backwards in time, naming the run that advanced it and saying so
+    /// when that run used another config than `config`.
+    pub fn check_forward(
+        &self,
+        url: &str,
+        as_of: NaiveDate,
+        config: &std::path::Path,
+    ) -> Result<(), StateError> {
+        let Some(state_as_of) = self.as_of.filter(|s| *s > as_of) else {
+            return Ok(());
+        };
+        let (by, other) = match &self.advanced_by {
+            Some(a) => (
+                format!(
+                    " by {} on {} at {}",
+                    a.config,
+                    a.host,
+                    a.at.format("%Y-%m-%d %H:%M UTC")
+                ),
+                if a.other_than(config) {
+                    format!(
+                        ". That is another config than this run's ({}): configs that share \
+                         [state] url overwrite each other's routing memory; give each its own",
+                        absolute(config)
+                    )
+                } else {
+                    String::new()
+                },
+            ),
+            None => (String::new(), String::new()),
+        };
+        Err(StateError::Rewind {
+            url: url.to_string(),
+            state_as_of,
+            as_of,
+            by,
+            other,
+        })
     }
 
     /// The decision to route `account` against on `as_of`: the latest one from an earlier day.
@@ -187,11 +257,41 @@ mod tests {
         assert_eq!(s.prior("a", d(20)).unwrap().tier, Tier::Red);
         assert_eq!(s.prior("a", d(21)).unwrap().tier, Tier::Yellow);
         assert_eq!(s.prior("b", d(21)), None);
-        assert!(s.check_forward("x", d(20)).is_ok());
+        let config = std::path::Path::new("/etc/pqlsync/a.toml");
+        assert!(s.check_forward("x", d(20), config).is_ok());
         assert!(matches!(
-            s.check_forward("x", d(19)),
+            s.check_forward("x", d(19), config),
             Err(StateError::Rewind { .. })
         ));
+    }
+
+    /// Two configs sharing one state location were not told apart: "only moves forward"
+    /// without saying another config had advanced it.
+    #[test]
+    fn a_state_advanced_by_another_config_said_only_moves_forward() {
+        let mut s = RoutingState::default();
+        s.record("a", mem(20, Tier::Red));
+        s.advanced_by = Some(AdvancedBy {
+            config: "/etc/pqlsync/eu.toml".into(),
+            host: "cron-eu".into(),
+            at: "2026-11-21T06:15:00Z".parse().unwrap(),
+        });
+        let mine = std::path::Path::new("/etc/pqlsync/us.toml");
+        let e = s.check_forward("s3://b/state", d(19), mine).unwrap_err();
+        let text = e.to_string();
+        for needle in [
+            "advanced for 2026-11-20 by /etc/pqlsync/eu.toml on cron-eu at 2026-11-21 06:15 UTC",
+            "another config than this run's (/etc/pqlsync/us.toml)",
+            "give each its own",
+        ] {
+            assert!(text.contains(needle), "{needle}: {text}");
+        }
+        let same = std::path::Path::new("/etc/pqlsync/eu.toml");
+        let text = s
+            .check_forward("s3://b/state", d(19), same)
+            .unwrap_err()
+            .to_string();
+        assert!(!text.contains("another config"), "{text}");
     }
 
     #[tokio::test]

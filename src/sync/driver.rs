@@ -159,6 +159,7 @@ impl<'a> Driver<'a> {
             self.stop = Some(Stop {
                 message: reason,
                 correlation_id: None,
+                credentials: false,
             });
         }
         Ok(())
@@ -167,6 +168,7 @@ impl<'a> Driver<'a> {
     /// The report, with why the run stopped.
     pub fn finish(self) -> SyncReport {
         let mut report = self.progress.report;
+        report.stopped_for_credentials = self.stop.as_ref().is_some_and(|s| s.credentials);
         report.stopped = self.stop.map(|s| s.message);
         report
     }
@@ -233,6 +235,7 @@ mod tests {
                 return Err(BatchError::Stop(Stop {
                     message: "daily limit".into(),
                     correlation_id: None,
+                    credentials: false,
                 }));
             }
             if items.iter().any(|i| self.bad.contains(i)) {

@@ -45,6 +45,9 @@ pub struct SyncReport {
     /// Values sent clipped to HubSpot's string limit.
     pub clipped: Vec<super::model::Clipped>,
     pub stopped: Option<String>,
+    /// The stop was HubSpot refusing the token or its scopes: the run fails (exit 2).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stopped_for_credentials: bool,
     pub warnings: Vec<String>,
     pub requests: u64,
     pub write_requests: u64,
