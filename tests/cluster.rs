@@ -154,7 +154,12 @@ fn results(dir: &Path, env: &[(&str, String)], cluster: Option<&Cluster>) -> Res
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let o = cmd.args(args).output().unwrap();
+        // A job the cluster lost must fail the test, not hang it.
+        let o = cmd
+            .args(args)
+            .timeout(Duration::from_secs(240))
+            .output()
+            .unwrap();
         assert!(
             o.status.success(),
             "pqlsync {args:?}: {}\n{}",
@@ -241,6 +246,92 @@ fn a_cluster_gives_the_same_features_decisions_and_plan_as_the_local_engine() {
     // The second run extends the rollup the first wrote, on the cluster too.
     let again = results(&there, &[], Some(&cluster));
     assert_same(&local, &again);
+}
+
+/// `config` without its per-event datasets (`[sources.events]`), which the input contract
+/// allows: their views read an empty stand-in.
+fn without_events(config: &str) -> String {
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in config.lines() {
+        if line.starts_with('[') {
+            skipping = line.trim() == "[sources.events]";
+        }
+        if !skipping {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Without per-event datasets `features` waited forever on the cluster (the scheduler could
+/// not combine a stage's metrics and never finished the job), while the local engine took a
+/// second.
+#[test]
+fn a_config_without_per_event_datasets_hung_the_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo_data(dir.path(), 160, 30, 21);
+    let config = write_config(dir.path(), &data, "");
+    let text = without_events(&std::fs::read_to_string(&config).unwrap());
+    assert!(!text.contains("rows_imported"), "{text}");
+    std::fs::write(&config, text).unwrap();
+    let local = results(dir.path(), &[], None);
+
+    let cluster = Cluster::start(dir.path(), 2, &[]);
+    let there = on_cluster(dir.path(), &cluster, |c| c);
+    let remote = results(&there, &[], Some(&cluster));
+    assert_same(&local, &remote);
+}
+
+/// Send `signal` (`STOP`, `CONT`) to the cluster's executors, by process id.
+fn signal_executors(cluster: &Cluster, signal: &str) {
+    for p in &cluster.processes[1..] {
+        let ok = StdCommand::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(p.id().to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{signal} {}", p.id());
+    }
+}
+
+/// A job whose executors stopped answering kept the client polling the scheduler forever.
+/// With every executor frozen, `features` fails within `[engine] job_timeout_secs`, naming it.
+#[test]
+fn a_job_on_frozen_executors_was_waited_for_forever() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo_data(dir.path(), 40, 10, 3);
+    write_config(dir.path(), &data, "");
+    let cluster = Cluster::start(dir.path(), 2, &[]);
+    let there = on_cluster(dir.path(), &cluster, |c| c);
+    let config = there.join("pqlsync.toml");
+    let text = std::fs::read_to_string(&config).unwrap() + "job_timeout_secs = 5\n";
+    std::fs::write(&config, text).unwrap();
+    signal_executors(&cluster, "STOP");
+    let started = Instant::now();
+    let o = pqlsync(&there)
+        .args(["features", "--out", "f.parquet"])
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    signal_executors(&cluster, "CONT");
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}\n{}",
+        stderr(&o),
+        cluster.logs()
+    );
+    assert!(elapsed < Duration::from_secs(60), "{elapsed:?}");
+    let err = stderr(&o);
+    assert!(
+        err.contains("answered nothing for 5 s ([engine] job_timeout_secs)"),
+        "{err}"
+    );
+    assert!(!there.join("f.parquet").exists());
 }
 
 #[tokio::test(flavor = "multi_thread")]

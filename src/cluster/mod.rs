@@ -11,6 +11,7 @@
 //! the sync never come here: they scale with accounts, not events.
 
 mod codec;
+mod deadline;
 mod stores;
 
 use std::collections::HashMap;
@@ -98,14 +99,31 @@ pub async fn session(
     };
     // Ballista's own defaults first (no string views, which Arrow Flight cannot ship whole;
     // sort-merge joins, which spill), then pqlsync's codec and message limit on top.
+    // Ballista 55's adaptive planner (on by default) re-plans a job as its stages finish;
+    // when a stage's input is empty (an unconfigured dataset's stand-in, a day without
+    // events) the re-plan drops stages it cannot cancel ("there are stages to be cancelled
+    // but its not implemented", state/aqe/mod.rs), and the job never ends. The static
+    // planner runs every stage it planned.
     let config = engine::session_config(engine)
         .upgrade_for_ballista()
+        .with_ballista_adaptive_query_planner(false)
         .with_ballista_logical_extension_codec(Arc::new(Codec::default()))
         .with_ballista_grpc_client_max_message_size(MAX_MESSAGE);
     let (state, pool) = engine::state(engine, config).map_err(session_err)?;
-    let ctx = SessionContext::remote_with_state(url, state)
+    let remote = SessionContext::remote_with_state(url, state)
         .await
-        .map_err(session_err)?;
+        .map_err(session_err)?
+        .state();
+    // Every query gets a deadline: a job the cluster lost must fail the run, not hang it.
+    let planner = deadline::DeadlinePlanner {
+        inner: Arc::clone(remote.query_planner()),
+        limit: engine.job_timeout,
+    };
+    let ctx = SessionContext::new_with_state(
+        SessionStateBuilder::new_from_existing(remote)
+            .with_query_planner(Arc::new(planner))
+            .build(),
+    );
     // Ballista's upgrade replaces the session's scalar functions with its own list.
     engine::register_functions(&mut *ctx.state_ref().write()).map_err(session_err)?;
     Ok((ctx, pool))

@@ -28,6 +28,9 @@ pub struct EngineFile {
     pub kind: Option<String>,
     /// The Ballista scheduler, `df://host:port`, with `kind = "ballista"`.
     pub url: Option<String>,
+    /// With `kind = "ballista"`: how long a query may wait for its cluster job without an
+    /// answer before the run fails. Default: 1800 (30 minutes).
+    pub job_timeout_secs: Option<u64>,
     /// DataFusion settings by their full name (`"datafusion.execution.batch_size" = 16384`),
     /// applied after pqlsync's own, as `SET` would in datafusion-cli.
     pub datafusion: Option<BTreeMap<String, toml::Value>>,
@@ -56,7 +59,13 @@ pub struct EngineConfig {
     pub kind: EngineKind,
     /// `[engine.datafusion]`, each value as text, checked against DataFusion's options.
     pub datafusion: Vec<(String, String)>,
+    /// `[engine] job_timeout_secs`: the longest a cluster query waits for an answer.
+    pub job_timeout: std::time::Duration,
 }
+
+/// `[engine] job_timeout_secs` by default: a nightly job's queries take minutes, and a job
+/// the cluster lost should fail well before the next night's run.
+pub const DEFAULT_JOB_TIMEOUT_SECS: u64 = 1800;
 
 impl Default for EngineConfig {
     fn default() -> Self {
@@ -67,6 +76,7 @@ impl Default for EngineConfig {
             spill_dir: None,
             kind: EngineKind::Local,
             datafusion: Vec::new(),
+            job_timeout: std::time::Duration::from_secs(DEFAULT_JOB_TIMEOUT_SECS),
         }
     }
 }
@@ -97,6 +107,23 @@ impl EngineConfig {
         engine.spill_dir = file.spill_dir.as_deref().map(|d| base.join(d));
         engine.kind = kind(file.kind.as_deref(), file.url.as_deref())?;
         engine.datafusion = datafusion_options(file.datafusion.as_ref())?;
+        match file.job_timeout_secs {
+            None => {}
+            Some(_) if engine.kind == EngineKind::Local => {
+                return Err(Invalid::new(
+                    "engine.job_timeout_secs",
+                    "is only read with kind = \"ballista\" (the local engine has no job to \
+                     lose); remove it or set engine.kind",
+                ));
+            }
+            Some(0) => {
+                return Err(Invalid::new(
+                    "engine.job_timeout_secs",
+                    "must be at least 1",
+                ));
+            }
+            Some(n) => engine.job_timeout = std::time::Duration::from_secs(n),
+        }
 
         Ok(engine)
     }
@@ -282,6 +309,33 @@ mod tests {
                 }
                 (got, want) => panic!("{key}: got {got:?}, want {want:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn a_job_timeout_is_read_with_the_cluster_only_and_above_zero() {
+        let file = |kind: &str, secs| EngineFile {
+            kind: Some(kind.into()),
+            url: (kind == "ballista").then(|| "df://h:50050".into()),
+            job_timeout_secs: secs,
+            ..EngineFile::default()
+        };
+        let got = |f: EngineFile| {
+            EngineConfig::from_file(&f, Path::new("."))
+                .map(|e| e.job_timeout.as_secs())
+                .map_err(|e| e.key)
+        };
+        assert_eq!(got(file("local", None)), Ok(DEFAULT_JOB_TIMEOUT_SECS));
+        assert_eq!(
+            got(file("local", Some(60))),
+            Err("engine.job_timeout_secs".into())
+        );
+        if BALLISTA_BUILT {
+            assert_eq!(got(file("ballista", Some(60))), Ok(60));
+            assert_eq!(
+                got(file("ballista", Some(0))),
+                Err("engine.job_timeout_secs".into())
+            );
         }
     }
 
