@@ -36,12 +36,18 @@ impl Drop for Cluster {
 
 impl Cluster {
     fn start(dir: &Path, executors: usize, env: &[(&str, String)]) -> Cluster {
+        Cluster::start_with(dir, executors, env, &[])
+    }
+
+    /// [`Cluster::start`], each process with the global flags `flags` (`--log-format json`).
+    fn start_with(dir: &Path, executors: usize, env: &[(&str, String)], flags: &[&str]) -> Cluster {
         let logs = dir.join("cluster-logs");
         std::fs::create_dir_all(&logs).unwrap();
         let binary = assert_cmd::cargo::cargo_bin("pqlsync");
         let command = |name: &str| {
             let mut c = StdCommand::new(&binary);
-            c.current_dir(dir)
+            c.args(flags)
+                .current_dir(dir)
                 .stdin(Stdio::null())
                 .stderr(std::fs::File::create(logs.join(format!("{name}.log"))).unwrap());
             for (k, v) in env {
@@ -86,7 +92,7 @@ impl Cluster {
                 .arg("--work-dir")
                 .arg(dir.join(format!("executor-{i}")))
                 .args(["--memory-limit", "1GiB", "--concurrent-tasks", "2"])
-                .stdout(Stdio::null())
+                .stdout(std::fs::File::create(logs.join(format!("executor-{i}.out"))).unwrap())
                 .spawn()
                 .expect("executor starts");
             cluster.processes.push(executor);
@@ -101,7 +107,7 @@ impl Cluster {
         loop {
             let up = (0..n)
                 .filter(|i| {
-                    std::fs::read_to_string(self.logs.join(format!("executor-{i}.log")))
+                    std::fs::read_to_string(self.logs.join(format!("executor-{i}.out")))
                         .is_ok_and(|s| s.contains("registering with scheduler"))
                 })
                 .count();
@@ -282,6 +288,262 @@ fn a_config_without_per_event_datasets_hung_the_cluster() {
     let there = on_cluster(dir.path(), &cluster, |c| c);
     let remote = results(&there, &[], Some(&cluster));
     assert_same(&local, &remote);
+}
+
+/// PostHog's shape (events and persons models, JSON properties) gives on the cluster what it
+/// gives locally.
+#[test]
+fn posthog_exports_give_the_same_results_on_the_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo_data_as(dir.path(), "posthog", 160, 30, 21);
+    write_config_as(dir.path(), "posthog", &data, "");
+    let local = results(dir.path(), &[], None);
+    let cluster = Cluster::start(dir.path(), 2, &[]);
+    let there = on_cluster(dir.path(), &cluster, |c| c);
+    assert_same(&local, &results(&there, &[], Some(&cluster)));
+}
+
+/// `pqlsync ARGS` in `dir`, which must succeed.
+fn ok(dir: &Path, cluster: Option<&Cluster>, args: &[&str]) {
+    let o = pqlsync(dir)
+        .args(args)
+        .timeout(Duration::from_secs(300))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "pqlsync {args:?}: {}\n{}",
+        stderr(&o),
+        cluster.map(Cluster::logs).unwrap_or_default()
+    );
+}
+
+/// Every file under `dir` (its path below `dir` → its text), JSON without its timings.
+fn texts(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let text = match path.extension().and_then(|e| e.to_str()) {
+            Some("csv") => std::fs::read_to_string(&path).unwrap(),
+            Some("json") => {
+                let mut v: serde_json::Value =
+                    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+                drop_timings(&mut v);
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("generated_at");
+                    o.remove("config");
+                }
+                v.to_string()
+            }
+            _ => continue,
+        };
+        out.insert(name, text);
+    }
+    out
+}
+
+/// What `features` on two days in a row (the second extends the rollups the first wrote),
+/// `backfill`, `report` and `calibrate` write in `dir`.
+fn history_outputs(dir: &Path, cluster: Option<&Cluster>) -> HistoryOutputs {
+    let run = |args: &[&str]| ok(dir, cluster, args);
+    let f = |name: &str| dir.join(name).display().to_string();
+    run(&[
+        "features",
+        "--as-of",
+        "2026-11-19",
+        "--out",
+        &f("day1.parquet"),
+    ]);
+    run(&[
+        "features",
+        "--as-of",
+        "2026-11-20",
+        "--out",
+        &f("day2.parquet"),
+    ]);
+    run(&["backfill", "--from", "2026-11-10", "--to", "2026-11-20"]);
+    run(&[
+        "report",
+        "--from",
+        "2026-09-01",
+        "--format",
+        "csv",
+        "--out",
+        &f("report"),
+    ]);
+    run(&["calibrate", "--horizon", "14", "--out", &f("calibration")]);
+    HistoryOutputs {
+        extended: rows(&dir.join("day2.parquet")),
+        report: texts(&dir.join("report")),
+        calibration: texts(&dir.join("calibration")),
+    }
+}
+
+struct HistoryOutputs {
+    extended: Vec<Vec<(String, Value)>>,
+    report: std::collections::BTreeMap<String, String>,
+    calibration: std::collections::BTreeMap<String, String>,
+}
+
+/// The commands beyond a day's run: an incremental run extending the rollups, a backfill, the
+/// report over the history it wrote, and a calibration, each the same on the cluster.
+#[test]
+fn backfill_report_calibrate_and_an_incremental_day_give_the_same_output_on_the_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let o = pqlsync(dir.path())
+        .args(["demo-data", "--plant", "--out"])
+        .arg(&data)
+        .args(["--accounts", "1200", "--days", "60", "--history-days", "60"])
+        .args(["--seed", "17", "--as-of", AS_OF])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    write_config(dir.path(), &data, "");
+    let local = history_outputs(dir.path(), None);
+    assert!(local.extended.len() > 100, "{}", local.extended.len());
+    assert!(local.report.len() >= 5, "{:?}", local.report.keys());
+    assert!(local.calibration.contains_key("calibration.json"));
+
+    let cluster = Cluster::start(dir.path(), 2, &[]);
+    let there = on_cluster(dir.path(), &cluster, |c| c);
+    let remote = history_outputs(&there, Some(&cluster));
+    assert_eq!(
+        local.extended, remote.extended,
+        "the extended day's features differ"
+    );
+    assert_eq!(
+        local.report.keys().collect::<Vec<_>>(),
+        remote.report.keys().collect::<Vec<_>>()
+    );
+    for (name, text) in &local.report {
+        assert_eq!(text, &remote.report[name], "report table {name} differs");
+    }
+    assert_eq!(
+        local.calibration, remote.calibration,
+        "the calibrations differ"
+    );
+}
+
+/// `pqlsync cluster` processes honour `--log-format json`: every line a scheduler and its
+/// executors write while serving a job (Ballista's own log records included) is a JSON object.
+#[test]
+fn cluster_processes_log_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo_data(dir.path(), 40, 10, 3);
+    write_config(dir.path(), &data, "");
+    let cluster = Cluster::start_with(dir.path(), 2, &[], &["--log-format", "json", "-v"]);
+    let there = on_cluster(dir.path(), &cluster, |c| c);
+    ok(&there, Some(&cluster), &["features", "--out", "f.parquet"]);
+    let logs = std::fs::read_dir(&cluster.logs).unwrap().flatten();
+    let mut lines = 0;
+    // Their stderr (`*.log`); stdout (`*.out`) carries each one's address, as for people.
+    for entry in logs.filter(|e| e.path().extension().is_some_and(|x| x == "log")) {
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        for line in text.lines() {
+            let event: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("{}: not JSON ({e}): {line}", entry.path().display()));
+            assert!(
+                event["level"].is_string() && event["message"].is_string(),
+                "{line}"
+            );
+            lines += 1;
+        }
+    }
+    assert!(lines >= 3, "{lines} lines:\n{}", cluster.logs());
+}
+
+/// A stage that fails on an executor (a data page only the executors decode is corrupt; the
+/// footers the scheduler plans from are sound) fails the job, and the run ends at once with
+/// exit 2 naming the dataset and the file, as on the local engine.
+#[test]
+fn a_stage_failing_on_an_executor_fails_the_run_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo_data(dir.path(), 40, 10, 3);
+    write_config(dir.path(), &data, "");
+    let day = data.join("tracks/day=2026-11-19");
+    let file = std::fs::read_dir(&day)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .unwrap();
+    let mut bytes = std::fs::read(&file).unwrap();
+    // Overwrite the first half of the column chunks, between the magic and the footer.
+    let footer_len =
+        u32::from_le_bytes(bytes[bytes.len() - 8..bytes.len() - 4].try_into().unwrap());
+    let data_end = bytes.len() - 8 - footer_len as usize;
+    for b in &mut bytes[4..4 + (data_end - 4) / 2] {
+        *b = 0xAB;
+    }
+    std::fs::write(&file, bytes).unwrap();
+    let cluster = Cluster::start(dir.path(), 2, &[]);
+    let there = on_cluster(dir.path(), &cluster, |c| c);
+    let started = Instant::now();
+    let o = pqlsync(&there)
+        .args(["features", "--out", "f.parquet"])
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}\n{}",
+        stderr(&o),
+        cluster.logs()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    let err = stderr(&o);
+    let name = file.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        err.contains("dataset `tracks`") && err.contains(&format!("day=2026-11-19/{name}")),
+        "{err}"
+    );
+}
+
+/// An executor killed mid-job: the job completes on the survivor (the same features as the
+/// local engine) or fails the run clearly within the deadline; it never hangs.
+#[test]
+fn an_executor_killed_mid_job_never_hangs_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo_data(dir.path(), 400, 45, 8);
+    write_config(dir.path(), &data, "");
+    let local = dir.path().join("local.parquet");
+    ok(
+        dir.path(),
+        None,
+        &["features", "--out", &local.display().to_string()],
+    );
+    let mut cluster = Cluster::start(dir.path(), 2, &[]);
+    let there = on_cluster(dir.path(), &cluster, |c| c);
+    let config = there.join("pqlsync.toml");
+    let text = std::fs::read_to_string(&config).unwrap() + "job_timeout_secs = 30\n";
+    std::fs::write(&config, text).unwrap();
+    let started = Instant::now();
+    let mut job = pqlsync(&there);
+    job.args(["features", "--out", "f.parquet"])
+        .timeout(Duration::from_secs(150));
+    let handle = std::thread::spawn(move || job.output().unwrap());
+    std::thread::sleep(Duration::from_millis(700));
+    let mut victim = cluster.processes.pop().unwrap();
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    let o = handle.join().unwrap();
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(120), "{elapsed:?}");
+    match o.status.code() {
+        Some(0) => assert_eq!(
+            rows(&there.join("f.parquet")),
+            rows(&local),
+            "completed on the survivor, differently"
+        ),
+        Some(2) => assert!(stderr(&o).starts_with("error: "), "{}", stderr(&o)),
+        other => panic!("exit {other:?}: {}\n{}", stderr(&o), cluster.logs()),
+    }
 }
 
 /// Send `signal` (`STOP`, `CONT`) to the cluster's executors, by process id.

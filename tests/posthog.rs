@@ -939,3 +939,66 @@ fn the_bundled_posthog_example_scores_the_bundled_company_as_the_segment_demo_do
     assert_eq!(features[0].len(), 500);
     assert_eq!(features[0], features[1]);
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let p = entry.unwrap().path();
+        let target = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &target);
+        } else {
+            std::fs::copy(&p, &target).unwrap();
+        }
+    }
+}
+
+/// A query that failed over PostHog's exports was blamed on a sound `.parquet.zst` file
+/// ("cannot be decoded"): the search for a corrupt file read each file under DataFusion's
+/// default `.parquet` extension, which refuses `.parquet.zst`.
+#[test]
+fn a_query_error_over_posthog_exports_blamed_a_sound_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo_data_as(dir.path(), "posthog", 30, 10, 3);
+    let sql = dir.path().join("sql");
+    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("sql"), &sql);
+    // A feature that fails while it runs, on every row: an email is no number.
+    std::fs::write(
+        sql.join("features/seats.sql"),
+        "SELECT account_id, count(DISTINCT CAST(email AS BIGINT)) AS seats\n\
+         FROM stg_identifies GROUP BY account_id\n",
+    )
+    .unwrap();
+    let config = write_config_as(dir.path(), "posthog", &data, "");
+    let repo_sql = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace(&repo_sql.display().to_string(), &sql.display().to_string());
+    std::fs::write(&config, text).unwrap();
+    fn zst_files(dir: &Path) -> usize {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| match p.is_dir() {
+                true => zst_files(&p),
+                false => usize::from(p.to_string_lossy().ends_with(".parquet.zst")),
+            })
+            .sum()
+    }
+    assert!(
+        zst_files(&data) > 0,
+        "the PostHog demo writes .parquet.zst files"
+    );
+
+    let o = pqlsync(dir.path())
+        .args(["score", "--out", "s.parquet"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        !err.contains("cannot be decoded"),
+        "blamed a sound file: {err}"
+    );
+    assert!(err.to_lowercase().contains("cast"), "{err}");
+}

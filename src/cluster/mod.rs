@@ -104,7 +104,16 @@ pub async fn session(
     // events) the re-plan drops stages it cannot cancel ("there are stages to be cancelled
     // but its not implemented", state/aqe/mod.rs), and the job never ends. The static
     // planner runs every stage it planned.
-    let config = engine::session_config(engine)
+    let mut config = engine::session_config(engine);
+    // DataFusion 55 moves leaf expressions (the JSON functions PostHog's staging calls) into
+    // projections named `__datafusion_extracted_N`; the protobuf a plan travels in loses their
+    // qualifier, and the scheduler refused such a plan ("No field named
+    // last_value(__datafusion_extracted_26) …"). Plans for the cluster skip that rewrite.
+    config
+        .options_mut()
+        .optimizer
+        .enable_leaf_expression_pushdown = false;
+    let config = config
         .upgrade_for_ballista()
         .with_ballista_adaptive_query_planner(false)
         .with_ballista_logical_extension_codec(Arc::new(Codec::default()))
@@ -345,11 +354,21 @@ pub async fn executor(options: &ExecutorOptions) -> Result<(), ClusterError> {
             .with_object_store_registry(Arc::clone(&stores) as _)
             .build_arc()
     }));
-    eprintln!(
+    // Like the scheduler's address: on stdout for whoever started it, and as a log event
+    // (JSON under --log-format json).
+    println!(
         "pqlsync cluster executor on {}:{port} (work dir {}), registering with scheduler {}",
         options.bind,
         work_dir.display(),
         options.scheduler
+    );
+    tracing::info!(
+        stage = "executor",
+        bind = %options.bind,
+        port,
+        work_dir = %work_dir.display(),
+        scheduler = %options.scheduler,
+        "registering with the scheduler"
     );
     start_executor_process(Arc::new(config))
         .await

@@ -170,9 +170,13 @@ pub async fn locate_undecodable(
     for info in datasets {
         for (url, shown) in &info.file_urls {
             let read = async {
-                let df = ctx
-                    .read_parquet(url.as_str(), ParquetReadOptions::default())
-                    .await?;
+                // With the file's own extension: DataFusion refuses `.parquet.zst` (PostHog's
+                // exports) under the default `.parquet`, which would blame a sound file.
+                let options = ParquetReadOptions {
+                    file_extension: parquet_suffix(url).unwrap_or(".parquet"),
+                    ..ParquetReadOptions::default()
+                };
+                let df = ctx.read_parquet(url.as_str(), options).await?;
                 let mut stream = df.execute_stream().await?;
                 while let Some(batch) = stream.next().await {
                     batch?;
