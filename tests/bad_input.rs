@@ -78,19 +78,6 @@ impl Case {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let p = entry.unwrap().path();
-        let target = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_dir(&p, &target);
-        } else {
-            std::fs::copy(&p, &target).unwrap();
-        }
-    }
-}
-
 fn write_strings(path: &Path, columns: &[(&str, &[&str])]) {
     let fields: Vec<Field> = columns
         .iter()
@@ -360,22 +347,7 @@ fn a_negative_max_points() {
 #[test]
 fn a_corrupt_data_page_names_the_dataset_and_file() {
     let c = Case::new();
-    let day = c.data.join("tracks/day=2026-11-19");
-    let file = std::fs::read_dir(&day)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
-        .unwrap();
-    let mut bytes = std::fs::read(&file).unwrap();
-    // The column chunks sit between the leading magic and the footer at the end; overwrite
-    // the first half of them, leaving the footer (and so the schema) intact.
-    let footer_len =
-        u32::from_le_bytes(bytes[bytes.len() - 8..bytes.len() - 4].try_into().unwrap());
-    let data_end = bytes.len() - 8 - footer_len as usize;
-    for b in &mut bytes[4..4 + (data_end - 4) / 2] {
-        *b = 0xAB;
-    }
-    std::fs::write(&file, bytes).unwrap();
+    let file = corrupt_data_pages(&c.data.join("tracks/day=2026-11-19"));
     let name = file.file_name().unwrap().to_string_lossy().into_owned();
     c.fails(&[
         "dataset `tracks`",

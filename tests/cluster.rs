@@ -426,15 +426,35 @@ fn backfill_report_calibrate_and_an_incremental_day_give_the_same_output_on_the_
     );
 }
 
+/// Demo exports of `accounts` accounts in a temporary directory with their config, a cluster
+/// of two executors (each process with the global `flags`), and a second directory whose
+/// config runs on it: the directory, the exports, the cluster and the second directory.
+fn demo_on_cluster(
+    accounts: u32,
+    days: u32,
+    seed: u64,
+    flags: &[&str],
+) -> (tempfile::TempDir, PathBuf, Cluster, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo_data(dir.path(), accounts, days, seed);
+    write_config(dir.path(), &data, "");
+    let cluster = Cluster::start_with(dir.path(), 2, &[], flags);
+    let there = on_cluster(dir.path(), &cluster, |c| c);
+    (dir, data, cluster, there)
+}
+
+/// Add `line` to the `[engine]` section the cluster config in `there` ends with.
+fn engine_setting(there: &Path, line: &str) {
+    let config = there.join("pqlsync.toml");
+    let text = std::fs::read_to_string(&config).unwrap() + line + "\n";
+    std::fs::write(&config, text).unwrap();
+}
+
 /// `pqlsync cluster` processes honour `--log-format json`: every line a scheduler and its
 /// executors write while serving a job (Ballista's own log records included) is a JSON object.
 #[test]
 fn cluster_processes_log_json_lines() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = demo_data(dir.path(), 40, 10, 3);
-    write_config(dir.path(), &data, "");
-    let cluster = Cluster::start_with(dir.path(), 2, &[], &["--log-format", "json", "-v"]);
-    let there = on_cluster(dir.path(), &cluster, |c| c);
+    let (_dir, _, cluster, there) = demo_on_cluster(40, 10, 3, &["--log-format", "json", "-v"]);
     ok(&there, Some(&cluster), &["features", "--out", "f.parquet"]);
     let logs = std::fs::read_dir(&cluster.logs).unwrap().flatten();
     let mut lines = 0;
@@ -459,26 +479,8 @@ fn cluster_processes_log_json_lines() {
 /// exit 2 naming the dataset and the file, as on the local engine.
 #[test]
 fn a_stage_failing_on_an_executor_fails_the_run_naming_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = demo_data(dir.path(), 40, 10, 3);
-    write_config(dir.path(), &data, "");
-    let day = data.join("tracks/day=2026-11-19");
-    let file = std::fs::read_dir(&day)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
-        .unwrap();
-    let mut bytes = std::fs::read(&file).unwrap();
-    // Overwrite the first half of the column chunks, between the magic and the footer.
-    let footer_len =
-        u32::from_le_bytes(bytes[bytes.len() - 8..bytes.len() - 4].try_into().unwrap());
-    let data_end = bytes.len() - 8 - footer_len as usize;
-    for b in &mut bytes[4..4 + (data_end - 4) / 2] {
-        *b = 0xAB;
-    }
-    std::fs::write(&file, bytes).unwrap();
-    let cluster = Cluster::start(dir.path(), 2, &[]);
-    let there = on_cluster(dir.path(), &cluster, |c| c);
+    let (_dir, data, cluster, there) = demo_on_cluster(40, 10, 3, &[]);
+    let file = corrupt_data_pages(&data.join("tracks/day=2026-11-19"));
     let started = Instant::now();
     let o = pqlsync(&there)
         .args(["features", "--out", "f.parquet"])
@@ -509,20 +511,14 @@ fn a_stage_failing_on_an_executor_fails_the_run_naming_the_file() {
 /// local engine) or fails the run clearly within the deadline; it never hangs.
 #[test]
 fn an_executor_killed_mid_job_never_hangs_the_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = demo_data(dir.path(), 400, 45, 8);
-    write_config(dir.path(), &data, "");
+    let (dir, _, mut cluster, there) = demo_on_cluster(400, 45, 8, &[]);
+    engine_setting(&there, "job_timeout_secs = 30");
     let local = dir.path().join("local.parquet");
     ok(
         dir.path(),
         None,
         &["features", "--out", &local.display().to_string()],
     );
-    let mut cluster = Cluster::start(dir.path(), 2, &[]);
-    let there = on_cluster(dir.path(), &cluster, |c| c);
-    let config = there.join("pqlsync.toml");
-    let text = std::fs::read_to_string(&config).unwrap() + "job_timeout_secs = 30\n";
-    std::fs::write(&config, text).unwrap();
     let started = Instant::now();
     let mut job = pqlsync(&there);
     job.args(["features", "--out", "f.parquet"])
@@ -563,14 +559,8 @@ fn signal_executors(cluster: &Cluster, signal: &str) {
 /// With every executor frozen, `features` fails within `[engine] job_timeout_secs`, naming it.
 #[test]
 fn a_job_on_frozen_executors_was_waited_for_forever() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = demo_data(dir.path(), 40, 10, 3);
-    write_config(dir.path(), &data, "");
-    let cluster = Cluster::start(dir.path(), 2, &[]);
-    let there = on_cluster(dir.path(), &cluster, |c| c);
-    let config = there.join("pqlsync.toml");
-    let text = std::fs::read_to_string(&config).unwrap() + "job_timeout_secs = 5\n";
-    std::fs::write(&config, text).unwrap();
+    let (_dir, _, cluster, there) = demo_on_cluster(40, 10, 3, &[]);
+    engine_setting(&there, "job_timeout_secs = 5");
     signal_executors(&cluster, "STOP");
     let started = Instant::now();
     let o = pqlsync(&there)

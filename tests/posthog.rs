@@ -940,19 +940,6 @@ fn the_bundled_posthog_example_scores_the_bundled_company_as_the_segment_demo_do
     assert_eq!(features[0], features[1]);
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let p = entry.unwrap().path();
-        let target = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_dir(&p, &target);
-        } else {
-            std::fs::copy(&p, &target).unwrap();
-        }
-    }
-}
-
 /// A query that failed over PostHog's exports was blamed on a sound `.parquet.zst` file
 /// ("cannot be decoded"): the search for a corrupt file read each file under DataFusion's
 /// default `.parquet` extension, which refuses `.parquet.zst`.

@@ -305,3 +305,37 @@ pub fn probe_in_chromium(html: &Path, probe: &str) -> Option<serde_json::Value> 
         .replace("&amp;", "&");
     Some(serde_json::from_str(&json).unwrap())
 }
+
+/// Copy the directory tree `from` to `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let p = entry.unwrap().path();
+        let target = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &target);
+        } else {
+            std::fs::copy(&p, &target).unwrap();
+        }
+    }
+}
+
+/// Corrupt the first `.parquet` file in `dir` and return it: the first half of its column
+/// chunks (between the leading magic and the footer) overwritten, the footer (and so the
+/// schema a planner reads) intact.
+pub fn corrupt_data_pages(dir: &Path) -> PathBuf {
+    let file = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .unwrap();
+    let mut bytes = std::fs::read(&file).unwrap();
+    let footer_len =
+        u32::from_le_bytes(bytes[bytes.len() - 8..bytes.len() - 4].try_into().unwrap());
+    let data_end = bytes.len() - 8 - footer_len as usize;
+    for b in &mut bytes[4..4 + (data_end - 4) / 2] {
+        *b = 0xAB;
+    }
+    std::fs::write(&file, bytes).unwrap();
+    file
+}
