@@ -154,25 +154,28 @@ struct Results {
     plan: serde_json::Value,
 }
 
+/// `pqlsync ARGS` in `dir` with the environment `env`, which must succeed, and within a
+/// bound: a job the cluster lost must fail the test, not hang it.
+fn ok(dir: &Path, env: &[(&str, String)], cluster: Option<&Cluster>, args: &[&str]) {
+    let mut cmd = pqlsync(dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let o = cmd
+        .args(args)
+        .timeout(Duration::from_secs(240))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "pqlsync {args:?}: {}\n{}",
+        stderr(&o),
+        cluster.map(Cluster::logs).unwrap_or_default()
+    );
+}
+
 fn results(dir: &Path, env: &[(&str, String)], cluster: Option<&Cluster>) -> Results {
-    let run = |args: &[&str]| {
-        let mut cmd = pqlsync(dir);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        // A job the cluster lost must fail the test, not hang it.
-        let o = cmd
-            .args(args)
-            .timeout(Duration::from_secs(240))
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "pqlsync {args:?}: {}\n{}",
-            stderr(&o),
-            cluster.map(Cluster::logs).unwrap_or_default()
-        );
-    };
+    let run = |args: &[&str]| ok(dir, env, cluster, args);
     run(&["features", "--out", "features.parquet"]);
     run(&["score", "--out", "decisions.parquet"]);
     run(&["run", "--dry-run", "--summary-json", "plan.json"]);
@@ -303,21 +306,6 @@ fn posthog_exports_give_the_same_results_on_the_cluster() {
     assert_same(&local, &results(&there, &[], Some(&cluster)));
 }
 
-/// `pqlsync ARGS` in `dir`, which must succeed.
-fn ok(dir: &Path, cluster: Option<&Cluster>, args: &[&str]) {
-    let o = pqlsync(dir)
-        .args(args)
-        .timeout(Duration::from_secs(300))
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "pqlsync {args:?}: {}\n{}",
-        stderr(&o),
-        cluster.map(Cluster::logs).unwrap_or_default()
-    );
-}
-
 /// Every file under `dir` (its path below `dir` → its text), JSON without its timings.
 fn texts(dir: &Path) -> std::collections::BTreeMap<String, String> {
     let mut out = std::collections::BTreeMap::new();
@@ -346,7 +334,7 @@ fn texts(dir: &Path) -> std::collections::BTreeMap<String, String> {
 /// What `features` on two days in a row (the second extends the rollups the first wrote),
 /// `backfill`, `report` and `calibrate` write in `dir`.
 fn history_outputs(dir: &Path, cluster: Option<&Cluster>) -> HistoryOutputs {
-    let run = |args: &[&str]| ok(dir, cluster, args);
+    let run = |args: &[&str]| ok(dir, &[], cluster, args);
     let f = |name: &str| dir.join(name).display().to_string();
     run(&[
         "features",
@@ -455,7 +443,12 @@ fn engine_setting(there: &Path, line: &str) {
 #[test]
 fn cluster_processes_log_json_lines() {
     let (_dir, _, cluster, there) = demo_on_cluster(40, 10, 3, &["--log-format", "json", "-v"]);
-    ok(&there, Some(&cluster), &["features", "--out", "f.parquet"]);
+    ok(
+        &there,
+        &[],
+        Some(&cluster),
+        &["features", "--out", "f.parquet"],
+    );
     let logs = std::fs::read_dir(&cluster.logs).unwrap().flatten();
     let mut lines = 0;
     // Their stderr (`*.log`); stdout (`*.out`) carries each one's address, as for people.
@@ -516,6 +509,7 @@ fn an_executor_killed_mid_job_never_hangs_the_run() {
     let local = dir.path().join("local.parquet");
     ok(
         dir.path(),
+        &[],
         None,
         &["features", "--out", &local.display().to_string()],
     );

@@ -21,7 +21,7 @@ use crate::history;
 use crate::output::AtomicWriter;
 use crate::route::Held;
 use crate::source;
-use crate::state::{AdvancedBy, RoutingState};
+use crate::state::{AdvancedBy, RoutingState, SHARED_STATE_ADVICE};
 use crate::store::Store;
 use crate::summary::Summary;
 
@@ -288,13 +288,9 @@ fn warn_other_config(memory: &RoutingState, config: &Config) {
             state = %config.state.configured,
             advanced_by = %by.config,
             host = %by.host,
-            "the state at {} was last advanced by another config ({} on {} at {}) than this \
-             run's ({}): configs that share [state] url overwrite each other's routing memory; \
-             give each its own (a config file that moved is harmless)",
+            "the state at {} was last advanced by another config ({by}) than this run's ({}): \
+             {SHARED_STATE_ADVICE} (a config file that moved is harmless)",
             config.state.configured,
-            by.config,
-            by.host,
-            by.at.format("%Y-%m-%d %H:%M UTC"),
             config.path.display()
         );
     }

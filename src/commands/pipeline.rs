@@ -208,28 +208,27 @@ impl Prepared {
         }
     }
 
+    /// The rows of `query` over the optional output view `view`; none when the project has
+    /// no such view.
+    async fn optional_view(&self, view: &str, query: &str) -> Result<Vec<RecordBatch>, Error> {
+        let failed = FeatureError::execution(view);
+        if !self.ctx.table_exist(view).map_err(failed)? {
+            return Ok(Vec::new());
+        }
+        let frame = self.ctx.sql(query).await.map_err(failed)?;
+        Ok(frame.collect().await.map_err(failed)?)
+    }
+
     /// Rows the staging views set aside, from the optional `set_aside` view (`check_name`,
     /// `source`, `value`, `row_count`, `reason`), each with its source's configured location.
     pub async fn set_aside(&self) -> Result<Vec<SetAside>, Error> {
-        let view = "set_aside";
-        if !self
-            .ctx
-            .table_exist(view)
-            .map_err(FeatureError::execution(view))?
-        {
-            return Ok(Vec::new());
-        }
         let batches = self
-            .ctx
-            .sql(
+            .optional_view(
+                "set_aside",
                 "SELECT check_name, source, value, row_count, reason FROM set_aside \
                  ORDER BY 1, 2, 4 DESC, 3",
             )
-            .await
-            .map_err(FeatureError::execution(view))?
-            .collect()
-            .await
-            .map_err(FeatureError::execution(view))?;
+            .await?;
         let mut out = Vec::new();
         for batch in &batches {
             for row in 0..batch.num_rows() {
@@ -268,21 +267,9 @@ impl Prepared {
     /// Counts from the optional `data_quality` view: one row, every column a count.
     pub async fn data_quality(&self) -> Result<BTreeMap<String, i64>, Error> {
         let mut out = BTreeMap::new();
-        if !self
-            .ctx
-            .table_exist("data_quality")
-            .map_err(FeatureError::execution("data_quality"))?
-        {
-            return Ok(out);
-        }
         let batches = self
-            .ctx
-            .table("data_quality")
-            .await
-            .map_err(FeatureError::execution("data_quality"))?
-            .collect()
-            .await
-            .map_err(FeatureError::execution("data_quality"))?;
+            .optional_view("data_quality", "SELECT * FROM data_quality")
+            .await?;
         for batch in batches.iter().filter(|b| b.num_rows() > 0) {
             for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
                 let value = Value::from_array(column, 0).ok().and_then(|v| v.as_i64());

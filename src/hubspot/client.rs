@@ -37,8 +37,7 @@ pub struct ClientConfig {
 
 /// Whether a request changes anything: reads sent as POST (`batch/read`, `search`) do not.
 fn is_write(method: &Method, url: &str) -> bool {
-    let path = url.split('?').next().unwrap_or(url).trim_end_matches('/');
-    *method != Method::GET && !path.ends_with("/batch/read") && !path.ends_with("/search")
+    *method != Method::GET && !retry::reads_as_post(url)
 }
 
 /// What the client did, for the run summary.

@@ -64,21 +64,33 @@ pub fn classify_transport(sent: bool, replayable: bool) -> Verdict {
 /// property, batch updates by id, default associations, archives). A `POST` that creates
 /// (`batch/create`, a record, a property, a pipeline) is not.
 pub fn replayable(method: &str, path: &str) -> bool {
-    let path = path.split('?').next().unwrap_or(path).trim_end_matches('/');
     match method {
         "GET" | "HEAD" | "PUT" | "PATCH" | "DELETE" => true,
-        "POST" => [
-            "/batch/read",
-            "/search",
-            "/batch/upsert",
-            "/batch/update",
-            "/batch/associate/default",
-            "/batch/archive",
-        ]
-        .iter()
-        .any(|end| path.ends_with(end)),
+        "POST" => {
+            reads_as_post(path)
+                || [
+                    "/batch/upsert",
+                    "/batch/update",
+                    "/batch/associate/default",
+                    "/batch/archive",
+                ]
+                .iter()
+                .any(|end| bare(path).ends_with(end))
+        }
         _ => false,
     }
+}
+
+/// Whether a `POST` to `path` only reads (batch reads and searches, sent as POST for their
+/// bodies).
+pub fn reads_as_post(path: &str) -> bool {
+    let path = bare(path);
+    path.ends_with("/batch/read") || path.ends_with("/search")
+}
+
+/// `path` without its query string or a trailing slash.
+fn bare(path: &str) -> &str {
+    path.split('?').next().unwrap_or(path).trim_end_matches('/')
 }
 
 /// Capped exponential backoff with full jitter (AWS architecture blog, "Exponential Backoff

@@ -104,6 +104,18 @@ impl AdvancedBy {
     }
 }
 
+/// `CONFIG on HOST at TIME`, as messages name the run.
+impl std::fmt::Display for AdvancedBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let at = self.at.format("%Y-%m-%d %H:%M UTC");
+        write!(f, "{} on {} at {at}", self.config, self.host)
+    }
+}
+
+/// What to do about two configs on one state, for every message that finds them.
+pub const SHARED_STATE_ADVICE: &str =
+    "configs that share [state] url overwrite each other's routing memory; give each its own";
+
 fn absolute(path: &std::path::Path) -> String {
     std::fs::canonicalize(path)
         .or_else(|_| std::path::absolute(path))
@@ -150,16 +162,10 @@ impl RoutingState {
         };
         let (by, other) = match &self.advanced_by {
             Some(a) => (
-                format!(
-                    " by {} on {} at {}",
-                    a.config,
-                    a.host,
-                    a.at.format("%Y-%m-%d %H:%M UTC")
-                ),
+                format!(" by {a}"),
                 if a.other_than(config) {
                     format!(
-                        ". That is another config than this run's ({}): configs that share \
-                         [state] url overwrite each other's routing memory; give each its own",
+                        ". That is another config than this run's ({}): {SHARED_STATE_ADVICE}",
                         absolute(config)
                     )
                 } else {
