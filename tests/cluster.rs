@@ -536,9 +536,9 @@ fn an_executor_killed_mid_job_never_hangs_the_run() {
     }
 }
 
-/// Send `signal` (`STOP`, `CONT`) to the cluster's executors, by process id.
-fn signal_executors(cluster: &Cluster, signal: &str) {
-    for p in &cluster.processes[1..] {
+/// Send `signal` (`STOP`, `CONT`) to `processes`, by process id.
+fn signal(processes: &[Child], signal: &str) {
+    for p in processes {
         let ok = StdCommand::new("kill")
             .arg(format!("-{signal}"))
             .arg(p.id().to_string())
@@ -555,7 +555,7 @@ fn signal_executors(cluster: &Cluster, signal: &str) {
 fn a_job_on_frozen_executors_was_waited_for_forever() {
     let (_dir, _, cluster, there) = demo_on_cluster(40, 10, 3, &[]);
     engine_setting(&there, "job_timeout_secs = 5");
-    signal_executors(&cluster, "STOP");
+    signal(&cluster.processes[1..], "STOP");
     let started = Instant::now();
     let o = pqlsync(&there)
         .args(["features", "--out", "f.parquet"])
@@ -563,7 +563,7 @@ fn a_job_on_frozen_executors_was_waited_for_forever() {
         .output()
         .unwrap();
     let elapsed = started.elapsed();
-    signal_executors(&cluster, "CONT");
+    signal(&cluster.processes[1..], "CONT");
     assert_eq!(
         o.status.code(),
         Some(2),
@@ -577,6 +577,72 @@ fn a_job_on_frozen_executors_was_waited_for_forever() {
         err.contains("answered nothing for 5 s ([engine] job_timeout_secs)"),
         "{err}"
     );
+    assert!(!there.join("f.parquet").exists());
+}
+
+/// Start `features` on a cluster whose executors are frozen, and return once the scheduler
+/// holds its job (so what the test then does to the scheduler happens mid-job), with the
+/// handle of the job process.
+fn job_held_by_the_scheduler(
+    cluster: &Cluster,
+    there: &Path,
+) -> std::thread::JoinHandle<std::process::Output> {
+    signal(&cluster.processes[1..], "STOP");
+    let mut job = pqlsync(there);
+    job.args(["features", "--out", "f.parquet"])
+        .timeout(Duration::from_secs(150));
+    let handle = std::thread::spawn(move || job.output().unwrap());
+    let started = Instant::now();
+    while !cluster.logs().contains("Job submitted") {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no job reached the scheduler:\n{}",
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    handle
+}
+
+/// A scheduler frozen mid-job (a paused VM, a process stuck on a full disk) left the job
+/// process waiting on its status stream for Ballista's 300 s keepalive and more. With
+/// `[engine] heartbeat_secs`, the first unanswered ping ends the run with exit 2, naming the
+/// scheduler, long before `job_timeout_secs`.
+#[test]
+fn a_frozen_scheduler_kept_the_run_waiting() {
+    let (_dir, _, cluster, there) = demo_on_cluster(40, 10, 3, &["-vv"]);
+    engine_setting(&there, "job_timeout_secs = 600\nheartbeat_secs = 1");
+    let handle = job_held_by_the_scheduler(&cluster, &there);
+    let frozen = Instant::now();
+    signal(&cluster.processes[..1], "STOP");
+    let o = handle.join().unwrap();
+    let waited = frozen.elapsed();
+    signal(&cluster.processes, "CONT");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(waited < Duration::from_secs(60), "{waited:?}");
+    let err = stderr(&o);
+    assert!(
+        err.contains(&cluster.url) && err.contains("[engine] heartbeat_secs"),
+        "{err}"
+    );
+    assert!(!there.join("f.parquet").exists());
+}
+
+/// A scheduler killed mid-job ends the run at once with exit 2, naming the scheduler.
+#[test]
+fn a_scheduler_killed_mid_job_ends_the_run_naming_it() {
+    let (_dir, _, mut cluster, there) = demo_on_cluster(40, 10, 3, &["-vv"]);
+    let handle = job_held_by_the_scheduler(&cluster, &there);
+    let killed = Instant::now();
+    cluster.processes[0].kill().unwrap();
+    cluster.processes[0].wait().unwrap();
+    let o = handle.join().unwrap();
+    let waited = killed.elapsed();
+    signal(&cluster.processes[1..], "CONT");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(waited < Duration::from_secs(30), "{waited:?}");
+    let err = stderr(&o);
+    assert!(err.contains(&cluster.url), "{err}");
     assert!(!there.join("f.parquet").exists());
 }
 

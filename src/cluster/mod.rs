@@ -85,18 +85,9 @@ pub enum ClusterError {
     },
 }
 
-/// A session whose queries run on the cluster at `url` (`df://host:port`), after checking the
-/// scheduler answers. The session options are the local engine's, and the client keeps its
-/// (idle) memory pool so the summary's shape does not depend on the engine.
-pub async fn session(
-    engine: &EngineConfig,
-    url: &str,
-) -> Result<(SessionContext, Arc<PeakPool>), ClusterError> {
-    reachable(url).await?;
-    let session_err = |source: DataFusionError| ClusterError::Session {
-        url: url.to_string(),
-        source,
-    };
+/// The session options of a job whose queries run on a cluster: the local engine's, Ballista's
+/// on top, pqlsync's cluster settings, then `[engine.datafusion]` last.
+fn cluster_config(engine: &EngineConfig) -> SessionConfig {
     // Ballista's own defaults first (no string views, which Arrow Flight cannot ship whole;
     // sort-merge joins, which spill), then pqlsync's codec and message limit on top.
     // Ballista 55's adaptive planner (on by default) re-plans a job as its stages finish;
@@ -113,11 +104,38 @@ pub async fn session(
         .options_mut()
         .optimizer
         .enable_leaf_expression_pushdown = false;
-    let config = config
+    let mut config = config
         .upgrade_for_ballista()
         .with_ballista_adaptive_query_planner(false)
         .with_ballista_logical_extension_codec(Arc::new(Codec::default()))
-        .with_ballista_grpc_client_max_message_size(MAX_MESSAGE);
+        .with_ballista_grpc_client_max_message_size(MAX_MESSAGE)
+        // The heartbeat: the job process pings the scheduler over HTTP/2 this often while it
+        // waits for a job's status; an unanswered ping (20 s) closes the connection and fails
+        // the query, where Ballista's 300 s default left a frozen scheduler unnoticed for
+        // minutes.
+        .set_usize(
+            ballista_core::config::BALLISTA_CLIENT_GRPC_HTTP2_KEEPALIVE_INTERVAL_SECONDS,
+            engine.heartbeat.as_secs() as usize,
+        );
+    // Ballista's upgrade overwrites some DataFusion settings; `[engine.datafusion]` is the
+    // analyst's word and must win over those too, on the cluster as locally.
+    engine::apply_datafusion_settings(&mut config, engine);
+    config
+}
+
+/// A session whose queries run on the cluster at `url` (`df://host:port`), after checking the
+/// scheduler answers. The session options are the local engine's, and the client keeps its
+/// (idle) memory pool so the summary's shape does not depend on the engine.
+pub async fn session(
+    engine: &EngineConfig,
+    url: &str,
+) -> Result<(SessionContext, Arc<PeakPool>), ClusterError> {
+    reachable(url).await?;
+    let session_err = |source: DataFusionError| ClusterError::Session {
+        url: url.to_string(),
+        source,
+    };
+    let config = cluster_config(engine);
     let (state, pool) = engine::state(engine, config).map_err(session_err)?;
     let remote = SessionContext::remote_with_state(url, state)
         .await
@@ -126,7 +144,11 @@ pub async fn session(
     // Every query gets a deadline: a job the cluster lost must fail the run, not hang it.
     let planner = deadline::DeadlinePlanner {
         inner: Arc::clone(remote.query_planner()),
-        limit: engine.job_timeout,
+        watch: deadline::Watch {
+            limit: engine.job_timeout,
+            heartbeat: engine.heartbeat,
+            scheduler: url.to_string(),
+        },
     };
     let ctx = SessionContext::new_with_state(
         SessionStateBuilder::new_from_existing(remote)
@@ -390,5 +412,44 @@ mod tests {
         }
         assert!(registry.aggregate_functions.contains_key("count"));
         assert!(registry.window_functions.contains_key("row_number"));
+    }
+
+    /// Ballista's session upgrade turned `prefer_hash_join` and string views off after
+    /// `[engine.datafusion]` had set them, so a cluster ignored the analyst's settings.
+    #[test]
+    fn ballista_s_upgrade_overwrote_engine_datafusion() {
+        let mut engine = EngineConfig::default();
+        let cluster = |engine: &EngineConfig| cluster_config(engine).options().clone();
+        let defaults = cluster(&engine);
+        assert!(!defaults.optimizer.prefer_hash_join, "Ballista's default");
+        assert!(!defaults.execution.parquet.schema_force_view_types);
+        engine.datafusion = vec![
+            (
+                "datafusion.optimizer.prefer_hash_join".into(),
+                "true".into(),
+            ),
+            (
+                "datafusion.execution.parquet.schema_force_view_types".into(),
+                "true".into(),
+            ),
+        ];
+        let set = cluster(&engine);
+        assert!(set.optimizer.prefer_hash_join);
+        assert!(set.execution.parquet.schema_force_view_types);
+    }
+
+    #[test]
+    fn the_heartbeat_is_the_scheduler_connection_s_keepalive() {
+        let engine = EngineConfig {
+            heartbeat: std::time::Duration::from_secs(7),
+            ..EngineConfig::default()
+        };
+        let config = cluster_config(&engine);
+        assert_eq!(
+            config
+                .ballista_config()
+                .grpc_client_http2_keepalive_interval_seconds(),
+            7
+        );
     }
 }

@@ -31,6 +31,9 @@ pub struct EngineFile {
     /// With `kind = "ballista"`: how long a query may wait for its cluster job without an
     /// answer before the run fails. Default: 1800 (30 minutes).
     pub job_timeout_secs: Option<u64>,
+    /// With `kind = "ballista"`: how often the job process pings the scheduler while it waits
+    /// for a job; a scheduler that misses a ping's 20 s answer window ends the run. Default: 15.
+    pub heartbeat_secs: Option<u64>,
     /// DataFusion settings by their full name (`"datafusion.execution.batch_size" = 16384`),
     /// applied after pqlsync's own, as `SET` would in datafusion-cli.
     pub datafusion: Option<BTreeMap<String, toml::Value>>,
@@ -61,11 +64,18 @@ pub struct EngineConfig {
     pub datafusion: Vec<(String, String)>,
     /// `[engine] job_timeout_secs`: the longest a cluster query waits for an answer.
     pub job_timeout: std::time::Duration,
+    /// `[engine] heartbeat_secs`: how often the job process pings a cluster's scheduler.
+    pub heartbeat: std::time::Duration,
 }
 
 /// `[engine] job_timeout_secs` by default: a nightly job's queries take minutes, and a job
 /// the cluster lost should fail well before the next night's run.
 pub const DEFAULT_JOB_TIMEOUT_SECS: u64 = 1800;
+
+/// `[engine] heartbeat_secs` by default: a frozen or unplugged scheduler is noticed within
+/// about 35 s (a ping, then HTTP/2's 20 s answer window), while a ping every 15 s costs the
+/// scheduler nothing. Ballista's own default is 300 s.
+pub const DEFAULT_HEARTBEAT_SECS: u64 = 15;
 
 impl Default for EngineConfig {
     fn default() -> Self {
@@ -77,6 +87,7 @@ impl Default for EngineConfig {
             kind: EngineKind::Local,
             datafusion: Vec::new(),
             job_timeout: std::time::Duration::from_secs(DEFAULT_JOB_TIMEOUT_SECS),
+            heartbeat: std::time::Duration::from_secs(DEFAULT_HEARTBEAT_SECS),
         }
     }
 }
@@ -107,25 +118,34 @@ impl EngineConfig {
         engine.spill_dir = file.spill_dir.as_deref().map(|d| base.join(d));
         engine.kind = kind(file.kind.as_deref(), file.url.as_deref())?;
         engine.datafusion = datafusion_options(file.datafusion.as_ref())?;
-        match file.job_timeout_secs {
-            None => {}
-            Some(_) if engine.kind == EngineKind::Local => {
-                return Err(Invalid::new(
-                    "engine.job_timeout_secs",
-                    "is only read with kind = \"ballista\" (the local engine has no job to \
-                     lose); remove it or set engine.kind",
-                ));
-            }
-            Some(0) => {
-                return Err(Invalid::new(
-                    "engine.job_timeout_secs",
-                    "must be at least 1",
-                ));
-            }
-            Some(n) => engine.job_timeout = std::time::Duration::from_secs(n),
+        if let Some(d) = cluster_secs(file.job_timeout_secs, "job_timeout_secs", &engine.kind)? {
+            engine.job_timeout = d;
+        }
+        if let Some(d) = cluster_secs(file.heartbeat_secs, "heartbeat_secs", &engine.kind)? {
+            engine.heartbeat = d;
         }
 
         Ok(engine)
+    }
+}
+
+/// A cluster-only `[engine] <key>` in whole seconds: at least 1, and an error with the local
+/// engine, where it would silently mean nothing.
+fn cluster_secs(
+    value: Option<u64>,
+    key: &str,
+    kind: &EngineKind,
+) -> Result<Option<std::time::Duration>, Invalid> {
+    let at = || format!("engine.{key}");
+    match value {
+        None => Ok(None),
+        Some(_) if *kind == EngineKind::Local => Err(Invalid::new(
+            at(),
+            "is only read with kind = \"ballista\" (the local engine has no cluster job to \
+             watch); remove it or set engine.kind",
+        )),
+        Some(0) => Err(Invalid::new(at(), "must be at least 1")),
+        Some(n) => Ok(Some(std::time::Duration::from_secs(n))),
     }
 }
 
@@ -313,29 +333,42 @@ mod tests {
     }
 
     #[test]
-    fn a_job_timeout_is_read_with_the_cluster_only_and_above_zero() {
-        let file = |kind: &str, secs| EngineFile {
-            kind: Some(kind.into()),
-            url: (kind == "ballista").then(|| "df://h:50050".into()),
-            job_timeout_secs: secs,
-            ..EngineFile::default()
-        };
-        let got = |f: EngineFile| {
-            EngineConfig::from_file(&f, Path::new("."))
-                .map(|e| e.job_timeout.as_secs())
-                .map_err(|e| e.key)
-        };
-        assert_eq!(got(file("local", None)), Ok(DEFAULT_JOB_TIMEOUT_SECS));
-        assert_eq!(
-            got(file("local", Some(60))),
-            Err("engine.job_timeout_secs".into())
-        );
-        if BALLISTA_BUILT {
-            assert_eq!(got(file("ballista", Some(60))), Ok(60));
-            assert_eq!(
-                got(file("ballista", Some(0))),
-                Err("engine.job_timeout_secs".into())
-            );
+    fn cluster_timings_are_read_with_the_cluster_only_and_above_zero() {
+        type Set = fn(&mut EngineFile, Option<u64>);
+        type Get = fn(&EngineConfig) -> u64;
+        let keys: [(&str, Set, Get, u64); 2] = [
+            (
+                "engine.job_timeout_secs",
+                |f, v| f.job_timeout_secs = v,
+                |e| e.job_timeout.as_secs(),
+                DEFAULT_JOB_TIMEOUT_SECS,
+            ),
+            (
+                "engine.heartbeat_secs",
+                |f, v| f.heartbeat_secs = v,
+                |e| e.heartbeat.as_secs(),
+                DEFAULT_HEARTBEAT_SECS,
+            ),
+        ];
+        for (key, set, get, default) in keys {
+            let got = |kind: &str, secs| {
+                let mut f = EngineFile {
+                    kind: Some(kind.into()),
+                    url: (kind == "ballista").then(|| "df://h:50050".into()),
+                    ..EngineFile::default()
+                };
+                set(&mut f, secs);
+                EngineConfig::from_file(&f, Path::new("."))
+                    .map(|e| get(&e))
+                    .map_err(|e| e.key)
+            };
+            assert_eq!(got("local", None), Ok(default), "{key}");
+            assert_eq!(got("local", Some(60)), Err(key.into()));
+            if BALLISTA_BUILT {
+                assert_eq!(got("ballista", None), Ok(default), "{key}");
+                assert_eq!(got("ballista", Some(60)), Ok(60), "{key}");
+                assert_eq!(got("ballista", Some(0)), Err(key.into()));
+            }
         }
     }
 

@@ -49,13 +49,19 @@ pub fn session_config(engine: &EngineConfig) -> SessionConfig {
             .sort_spill_reservation_bytes
             .min(limit / 16);
     }
-    // `[engine.datafusion]` last, so an analyst's setting wins over pqlsync's defaults.
+    apply_datafusion_settings(&mut config, engine);
+    config
+}
+
+/// `[engine.datafusion]`, applied last so an analyst's setting wins over pqlsync's defaults
+/// (and, on a cluster, over Ballista's).
+pub fn apply_datafusion_settings(config: &mut SessionConfig, engine: &EngineConfig) {
+    let options = config.options_mut();
     for (key, value) in &engine.datafusion {
         options
             .set(key, value)
             .expect("[engine.datafusion] is checked when the config is read");
     }
-    config
 }
 
 /// A session state with `config`, this process's memory pool and spill directory, the plan
