@@ -54,9 +54,49 @@ pub struct Summary {
     /// Why the run stopped early at a signal (`stopped by SIGTERM`), having saved its state.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<String>,
+    /// `run`'s score health: PQL thresholds no account reached lately, and the latest
+    /// complete month's call to recalibrate. Warnings only: they never change the exit code.
+    #[serde(skip_serializing_if = "ScoreHealth::is_quiet")]
+    pub score_health: ScoreHealth,
     /// Seconds per stage, as logged when each ended (`sources`, `plan`, `decide`, `sync`, …).
     pub stages: BTreeMap<String, f64>,
     pub seconds: f64,
+}
+
+/// What `run` found about the score itself.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ScoreHealth {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreached: Vec<Unreached>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recalibrate: Option<Recalibrate>,
+}
+
+impl ScoreHealth {
+    pub fn is_quiet(&self) -> bool {
+        self.unreached.is_empty() && self.recalibrate.is_none()
+    }
+}
+
+/// A PQL threshold above every account's score in the last `runs` days of history.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Unreached {
+    pub key: String,
+    pub threshold: u8,
+    /// The highest PQL score of any account in those days.
+    pub highest: u8,
+    pub runs: usize,
+}
+
+/// The latest complete trial-start month, flagged by model health.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Recalibrate {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub reason: String,
+    pub auc: Option<f64>,
+    pub baseline_auc: Option<f64>,
+    pub psi: Option<f64>,
 }
 
 /// Rows of one source that one check set aside, all with one value (a Stripe status no

@@ -225,8 +225,10 @@ fn account_features_without_a_contract_column() {
 
 #[test]
 fn unknown_feature_in_a_signal() {
+    // Each of these signals replaces its whole list, so it is worth 100 points: the tiers and
+    // the hot-PQL threshold stay within reach, and the error is the one under test.
     let c = Case::new();
-    c.append_config("\n[[scoring.usage]]\nfeature = \"dashboards_shared_14d\"\nop = \">=\"\nvalue = 1\npoints = 10\n");
+    c.append_config("\n[[scoring.usage]]\nfeature = \"dashboards_shared_14d\"\nop = \">=\"\nvalue = 1\npoints = 100\n");
     c.fails(&[
         "scoring.usage[0].feature",
         "dashboards_shared_14d",
@@ -238,7 +240,7 @@ fn unknown_feature_in_a_signal() {
 fn numeric_comparison_on_a_text_feature() {
     let c = Case::new();
     c.append_config(
-        "\n[[scoring.fit]]\nfeature = \"industry\"\nop = \">=\"\nvalue = 3\npoints = 10\n",
+        "\n[[scoring.fit]]\nfeature = \"industry\"\nop = \">=\"\nvalue = 3\npoints = 100\n",
     );
     c.fails(&["scoring.fit[0].op", "industry", "compares numbers"]);
 }
@@ -329,7 +331,7 @@ fn one_file_without_a_required_column() {
 #[test]
 fn a_boolean_test_on_a_number() {
     let c = Case::new();
-    c.append_config("\n[[scoring.usage]]\nfeature = \"seats\"\nop = \"is_false\"\npoints = 10\n");
+    c.append_config("\n[[scoring.usage]]\nfeature = \"seats\"\nop = \"is_false\"\npoints = 100\n");
     c.fails(&["scoring.usage[0].op", "seats", "tests a boolean"]);
 }
 

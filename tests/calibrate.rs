@@ -59,6 +59,16 @@ value = 1
 points = 60
 "#;
 
+/// The current config's other thresholds on the PQL score, within what `WRONG_SCORING` can
+/// reach (its top is 74).
+const THRESHOLDS: &str = r#"
+[routing]
+hot_pql_score = 70
+
+[hubspot]
+lifecycle_thresholds = { marketingqualifiedlead = 50, salesqualifiedlead = 70 }
+"#;
+
 struct Fixture {
     _dir: tempfile::TempDir,
     root: PathBuf,
@@ -87,7 +97,7 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    write_config(&root, &data, WRONG_SCORING);
+    write_config(&root, &data, &format!("{THRESHOLDS}{WRONG_SCORING}"));
     let out = root.join("calibration");
     let o = pqlsync(&root)
         .args(["calibrate", "--out"])
@@ -219,18 +229,22 @@ fn the_training_set_counts_what_it_leaves_out() {
     assert!(tiers[0]["share"].as_f64().unwrap() <= 0.5, "{tiers}");
 }
 
-/// The suggestion adopted as-is is a valid config: `validate` passes with calibration.toml as
-/// its `[scoring]` section, and `explain` scores with it.
+/// The suggestion adopted as-is is a valid config: `validate` passes with calibration.toml
+/// adopted whole (its `[scoring]` and the threshold keys it lists).
 #[test]
-fn calibration_toml_can_replace_the_scoring_section() {
+fn calibration_toml_can_be_adopted_whole() {
     let f = &*FIXTURE;
     let suggested = std::fs::read_to_string(f.out.join("calibration.toml")).unwrap();
     assert!(suggested.contains("[scoring]") && suggested.contains(": current "));
+    assert!(suggested.contains("[scoring.calibration]") && suggested.contains("holdout_auc = "));
     let adopted = f.root.join("adopted");
     std::fs::create_dir_all(&adopted).unwrap();
     let config = std::fs::read_to_string(f.root.join("pqlsync.toml")).unwrap();
-    let base = &config[..config.find("[scoring]").unwrap()];
-    std::fs::write(adopted.join("pqlsync.toml"), format!("{base}\n{suggested}")).unwrap();
+    std::fs::write(
+        adopted.join("pqlsync.toml"),
+        adopt(&config, &suggested, true),
+    )
+    .unwrap();
     let o = pqlsync(&adopted).arg("validate").output().unwrap();
     assert!(
         o.status.success(),
@@ -334,4 +348,169 @@ fn bad_flags_are_usage_errors() {
         assert_eq!(o.status.code(), Some(2), "{args:?}");
         assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
     }
+}
+
+/// `calibration.toml` merged into `config` as README says to adopt it: its `[scoring]`
+/// replaces the config's whole; with `whole`, every other key it sets is set too (tables
+/// merge key by key). Without, only `[scoring]`: how README said to adopt it before.
+fn adopt(config: &str, calibration: &str, whole: bool) -> String {
+    fn merge(into: &mut toml::Table, from: toml::Table) {
+        for (key, value) in from {
+            match (into.get_mut(&key), value) {
+                (Some(toml::Value::Table(a)), toml::Value::Table(b)) => merge(a, b),
+                (_, value) => {
+                    into.insert(key, value);
+                }
+            }
+        }
+    }
+    let mut base: toml::Table = config.parse().unwrap();
+    for (section, value) in calibration.parse::<toml::Table>().unwrap() {
+        if section == "scoring" {
+            base.insert(section, value);
+        } else if whole {
+            let mut one = toml::Table::new();
+            one.insert(section, value);
+            merge(&mut base, one);
+        }
+    }
+    toml::to_string(&base).unwrap()
+}
+
+struct Adopted {
+    /// account id → (PQL score, motion, tasks fired)
+    decisions: std::collections::BTreeMap<String, (i64, String, String)>,
+    /// account id → the company's lifecycle stage sent to HubSpot
+    lifecycle: std::collections::BTreeMap<String, String>,
+}
+
+/// `pqlsync run` (offline: requests to files) with `config`, a hot-PQL playbook added.
+fn run_adopted(name: &str, config: &str) -> Adopted {
+    let f = &*FIXTURE;
+    let dir = f.root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = format!("{config}\n[[routing.playbooks]]\ntrigger = \"hot_pql\"\n");
+    std::fs::write(dir.join("pqlsync.toml"), config).unwrap();
+    let o = pqlsync(&dir)
+        .args(["-q", "run", "--out", "out"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{name}: {}", stderr(&o));
+    let decisions = read_rows(&dir.join("out/decisions.parquet"))
+        .iter()
+        .map(|r| {
+            let text = |c: &str| get(r, c).as_str().unwrap_or_default().to_string();
+            let score = get(r, "pql_score").as_i64().unwrap();
+            (text("account_id"), (score, text("motion"), text("tasks")))
+        })
+        .collect();
+    let mut lifecycle = std::collections::BTreeMap::new();
+    let requests = std::fs::read_to_string(dir.join("out/hubspot/companies.jsonl")).unwrap();
+    for line in requests.lines() {
+        let request: serde_json::Value = serde_json::from_str(line).unwrap();
+        for input in request["body"]["inputs"].as_array().into_iter().flatten() {
+            let p = &input["properties"];
+            if let (Some(id), Some(stage)) =
+                (p["plg_account_id"].as_str(), p["lifecyclestage"].as_str())
+            {
+                lifecycle.insert(id.to_string(), stage.to_string());
+            }
+        }
+    }
+    Adopted {
+        decisions,
+        lifecycle,
+    }
+}
+
+/// Adopting only the suggested `[scoring]` put every trial far below `hot_pql_score` and
+/// the lifecycle thresholds, which stayed on the old scale: hot-PQL tasks and lifecycle moves
+/// silently stopped. `calibration.toml` now moves those thresholds with the scorecard; adopted
+/// whole, the tasks and moves fire, for exactly the prospects at or above the moved
+/// thresholds.
+#[test]
+fn a_calibration_adopted_whole_kept_hot_pql_tasks_and_lifecycle_moves_firing() {
+    let f = &*FIXTURE;
+    let calibration = std::fs::read_to_string(f.out.join("calibration.toml")).unwrap();
+    let config = std::fs::read_to_string(f.root.join("pqlsync.toml")).unwrap();
+    let suggested: toml::Table = calibration.parse().unwrap();
+    let hot = suggested["routing"]["hot_pql_score"].as_integer().unwrap();
+    let thresholds = suggested["hubspot"]["lifecycle_thresholds"]
+        .as_table()
+        .unwrap();
+    let sql = thresholds["salesqualifiedlead"].as_integer().unwrap();
+    assert!(hot < 70, "{calibration}");
+    // Each kept its place among the tiers: the hot-PQL threshold and SQL sat at Green (70).
+    let green = suggested["scoring"]["tiers"]["green"].as_integer().unwrap();
+    assert_eq!((hot, sql), (green, green), "{calibration}");
+    assert!(thresholds["marketingqualifiedlead"].as_integer().unwrap() < green);
+
+    let prospect = |motion: &str| motion == "self_serve" || motion == "sales_assisted";
+    let whole = run_adopted("adopted-whole", &adopt(&config, &calibration, true));
+    let hot_tasks: Vec<&String> = whole
+        .decisions
+        .iter()
+        .filter(|(_, (_, _, tasks))| tasks.contains("hot_pql"))
+        .map(|(id, _)| id)
+        .collect();
+    let due: Vec<&String> = whole
+        .decisions
+        .iter()
+        .filter(|(_, (score, motion, _))| *score >= hot && prospect(motion))
+        .map(|(id, _)| id)
+        .collect();
+    assert!(!hot_tasks.is_empty(), "no hot-PQL task at {hot}");
+    assert_eq!(
+        hot_tasks, due,
+        "hot-PQL tasks for exactly the prospects at or above {hot}"
+    );
+    let sqls = whole
+        .decisions
+        .iter()
+        .filter(|(_, (score, motion, _))| *score >= sql && prospect(motion))
+        .map(|(id, _)| (id, whole.lifecycle.get(id).map(String::as_str)))
+        .collect::<Vec<_>>();
+    assert!(!sqls.is_empty());
+    for (id, stage) in &sqls {
+        assert!(
+            matches!(
+                *stage,
+                Some("salesqualifiedlead" | "opportunity" | "customer")
+            ),
+            "{id} scored at least {sql} and went to {stage:?}"
+        );
+    }
+
+    // The suggested [scoring] alone: the old thresholds (70) are out of the new scale's reach.
+    let scoring_only = run_adopted("adopted-scoring", &adopt(&config, &calibration, false));
+    let stranded = scoring_only
+        .decisions
+        .values()
+        .filter(|(_, _, tasks)| tasks.contains("hot_pql"))
+        .count();
+    assert!(
+        stranded * 4 < hot_tasks.len(),
+        "{stranded} hot-PQL tasks at 70 against {} adopted whole",
+        hot_tasks.len()
+    );
+}
+
+/// `validate` refuses a threshold the configured signals cannot reach (the current scorecard
+/// tops out at 74), exit 2, naming the key and the top.
+#[test]
+fn validate_refuses_a_threshold_no_account_can_reach() {
+    let f = &*FIXTURE;
+    let dir = f.root.join("unreachable");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = std::fs::read_to_string(f.root.join("pqlsync.toml"))
+        .unwrap()
+        .replace("hot_pql_score = 70", "hot_pql_score = 75");
+    std::fs::write(dir.join("pqlsync.toml"), config).unwrap();
+    let o = pqlsync(&dir).arg("validate").output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("`routing.hot_pql_score`: 75 is above the highest PQL score the configured signals allow (74"),
+        "{err}"
+    );
 }

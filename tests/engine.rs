@@ -121,6 +121,7 @@ async fn the_feature_window_reads_only_recent_partitions() {
         account_id_key: "account_id".into(),
         group_type: c.sources.group_type().into(),
         report_range: None,
+        at_day: 7,
     };
     pqlsync::features::register(&ctx, &project, &params, &[], None)
         .await

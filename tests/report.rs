@@ -436,6 +436,8 @@ fn every_table_is_written_with_its_definitions() {
         "funnel",
         "revenue",
         "trial_outcomes",
+        "scored_trials",
+        "model_health",
     ] {
         let (definitions, _) = csv(&f.out.join(format!("{name}.csv")));
         assert!(
@@ -532,6 +534,10 @@ r.resources = performance.getEntriesByType('resource').length;
 r.overflow = document.documentElement.scrollWidth - window.innerWidth;
 r.tables = [...document.querySelectorAll('table.data')].map(t => t.id);
 r.kpis = document.querySelectorAll('#kpis .kpi').length;
+const mh = document.getElementById('model-health-chart');
+r.healthWidth = mh ? mh.getBoundingClientRect().width : 0;
+r.healthPoints = document.querySelectorAll('#model-health-chart circle').length;
+r.healthVerdict = (document.getElementById('model-health-verdict') || {}).textContent || '';
 "#;
     let Some(r) = probe_in_chromium(&f.out.join("report.html"), probe) else {
         return;
@@ -569,6 +575,11 @@ r.kpis = document.querySelectorAll('#kpis .kpi').length;
         "page wider than the window: {r}"
     );
     assert_eq!(r["kpis"], 5, "{r}");
+    let (_, health) = csv(&f.out.join("model_health.csv"));
+    let judged = health.iter().filter(|m| !m["auc"].is_empty()).count();
+    assert!(r["healthWidth"].as_f64().unwrap() > 100.0, "{r}");
+    assert_eq!(r["healthPoints"].as_u64().unwrap() as usize, judged, "{r}");
+    assert!(!r["healthVerdict"].as_str().unwrap().is_empty(), "{r}");
     for t in [
         "cohorts",
         "activation",
@@ -904,4 +915,129 @@ fn the_funnel_counts_the_trials_sales_accepted_in_hubspot() {
     assert_eq!(done["trigger"], "green");
     assert_eq!(num(done, "median_days_to_complete"), Some(2.29));
     assert!(num(done, "accepted").unwrap() >= 1.0);
+}
+
+/// `scored_trials` holds each trial's snapshot on its trial day K (7 by default): the score
+/// history's row of that account that day, or nothing when the history has none.
+#[test]
+fn scored_trials_reads_each_trials_score_on_its_day_k() {
+    let f = &*FIXTURE;
+    let mut snapshots: BTreeMap<(String, NaiveDate), (i64, String)> = BTreeMap::new();
+    for row in read_rows(&f.root.join("history")) {
+        snapshots.insert(
+            (
+                text(&row, "account_id").unwrap(),
+                get(&row, "as_of").as_date().unwrap(),
+            ),
+            (
+                get(&row, "pql_score").as_i64().unwrap(),
+                text(&row, "tier").unwrap(),
+            ),
+        );
+    }
+    let rows = read_rows(&f.out.join("scored_trials.parquet"));
+    let (mut scored, mut unscored) = (0, 0);
+    for row in &rows {
+        let start = date_of_us(ts(row, "trial_start").unwrap());
+        let day_k = start + chrono::TimeDelta::days(6);
+        assert_eq!(get(row, "score_day").as_date(), Some(day_k));
+        let account = text(row, "account_id").unwrap();
+        let got = get(row, "pql_score").as_i64().zip(text(row, "tier"));
+        assert_eq!(
+            got,
+            snapshots.get(&(account.clone(), day_k)).cloned(),
+            "{account} {start}"
+        );
+        if got.is_some() {
+            scored += 1
+        } else {
+            unscored += 1
+        }
+    }
+    // Trials from before the history (2026-10-07) and in the last six days have no day 7.
+    assert!(
+        scored > 50 && unscored > 0,
+        "{scored} scored, {unscored} not"
+    );
+}
+
+/// A run whose latest complete month says "recalibrate" warns once, names the month and
+/// carries the figures in its summary, and still exits 0; a PQL threshold no account reached
+/// in the last `unreached_runs` days is named too.
+#[test]
+fn run_warns_when_the_score_stopped_predicting_and_keeps_its_exit_code() {
+    let f = &*FIXTURE;
+    let copy = fixture_history_copy(f);
+    // A holdout AUC no month can come near, on labels that close within the history: October's
+    // trials are complete by 2026-11-20 with a 20-day horizon. And a scorecard that allows up
+    // to 60 (an uncapped per-unit signal, weighted 0.6) but gives at most 0.6 × 14 = 8 today,
+    // below its tiers' Green and the hot-PQL threshold.
+    let extra = r#"
+[scoring]
+fit = []
+usage = [{ feature = "active_days_14d", op = ">=", value = 1, points = 1, per = 1 }]
+
+[scoring.tiers]
+yellow = 5
+green = 40
+
+[scoring.calibration]
+as_of = "2026-09-30"
+trained_from = "2026-06-01"
+trained_to = "2026-09-01"
+at_day = 3
+horizon = 20
+holdout_auc = 0.99
+
+[routing]
+hot_pql_score = 50
+
+[hubspot]
+lifecycle_thresholds = {}
+
+[report.health]
+unreached_runs = 1
+"#;
+    write_config(copy.path(), &f.data, extra);
+    let summary = copy.path().join("summary.json");
+    let o = pqlsync(copy.path())
+        .args(["run", "--summary-json"])
+        .arg(&summary)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    let warned: Vec<&str> = err.lines().filter(|l| l.contains("recalibrate")).collect();
+    assert_eq!(warned.len(), 1, "{err}");
+    assert!(
+        warned[0].contains("model health, trials started 2026-10")
+            && warned[0].contains("below 0.99"),
+        "{err}"
+    );
+    assert!(
+        err.contains("routing.hot_pql_score = 50: no account reached it in the last 1 days"),
+        "{err}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let health = &json["score_health"];
+    assert_eq!(health["recalibrate"]["month"], "2026-10", "{health}");
+    assert_eq!(health["recalibrate"]["baseline_auc"], 0.99, "{health}");
+    assert!(
+        health["recalibrate"]["auc"].as_f64().unwrap() < 0.94,
+        "{health}"
+    );
+    assert!(
+        health["unreached"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["key"] == "routing.hot_pql_score"),
+        "{health}"
+    );
+    // The same history with the default judgement: nothing to say.
+    write_config(copy.path(), &f.data, "");
+    let o = pqlsync(copy.path()).arg("run").output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("recalibrate"), "{}", stderr(&o));
 }

@@ -1,8 +1,9 @@
 //! How well a score ranks trials: tier tables, deciles, the cumulative-gains curve, score
-//! bands, and the rule that suggests the Yellow and Green thresholds. Pure functions over a
-//! score (0–100) and a converted flag per trial.
+//! bands, the rule that suggests the Yellow and Green thresholds, and how the config's other
+//! thresholds move to a suggested scale. Pure functions over a score (0–100) and a converted
+//! flag per trial.
 
-use super::types::{Band, Decile, TierRow, TierTable};
+use super::types::{Band, Decile, Flagged, Threshold, TierRow, TierTable};
 use crate::score::{Tier, Tiers};
 
 /// Share of all trials Green may hold at most: Green is for the minority worth a rep's time.
@@ -99,6 +100,80 @@ pub fn suggest_tiers(scores: &[u8], converted: &[bool]) -> Option<Tiers> {
     Some(Tiers { yellow, green })
 }
 
+/// The two scales a threshold moves between: each model's holdout scores and tiers.
+#[derive(Debug, Clone, Copy)]
+pub struct Scales<'a> {
+    pub current_scores: &'a [u8],
+    pub suggested_scores: &'a [u8],
+    pub converted: &'a [bool],
+    pub current_tiers: Tiers,
+    pub suggested_tiers: Tiers,
+}
+
+/// A threshold on the PQL score, moved to the suggested scorecard's scale by its place among
+/// the tiers: the segments 0–Yellow, Yellow–Green and Green–100 of the current scale map
+/// linearly onto 0–Yellow′, Yellow′–Green′ and Green′ to the suggested holdout's top score.
+/// "Halfway from Green to the top" stays that. The suggested tiers carry the holdout's
+/// evidence (Green holds most buyers in a minority of trials), the mapping keeps the order of
+/// any thresholds, and the result is within reach of the holdout. Keeping the share of trials
+/// a threshold flagged would inherit the current score's ranking, which is what calibration
+/// replaces (a threshold it hardly reached would stay out of reach). The trials each side
+/// flags are reported beside it, so the workload change is in view.
+pub fn moved_threshold(scales: &Scales, current: u8) -> Threshold {
+    let before = at_or_above(scales.current_scores, scales.converted);
+    let after = at_or_above(scales.suggested_scores, scales.converted);
+    let suggested = tier_anchored(scales, current);
+    let side = |(n, k): (usize, usize)| Flagged {
+        trials: n,
+        share: rate(n, scales.current_scores.len()).unwrap_or(0.0),
+        rate: rate(k, n),
+    };
+    Threshold {
+        current,
+        suggested,
+        current_flagged: side(before[usize::from(current)]),
+        suggested_flagged: side(after[usize::from(suggested)]),
+    }
+}
+
+/// `current`'s place among the current tiers, on the suggested scale.
+fn tier_anchored(scales: &Scales, current: u8) -> u8 {
+    let (c, s) = (scales.current_tiers, scales.suggested_tiers);
+    let top = scales
+        .suggested_scores
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(100)
+        .max(s.green);
+    let segments = [
+        (0.0, f64::from(c.yellow), 0.0, f64::from(s.yellow)),
+        (
+            f64::from(c.yellow),
+            f64::from(c.green),
+            f64::from(s.yellow),
+            f64::from(s.green),
+        ),
+        (
+            f64::from(c.green),
+            100.0,
+            f64::from(s.green),
+            f64::from(top),
+        ),
+    ];
+    let x = f64::from(current);
+    let (a, b, a2, b2) = segments
+        .into_iter()
+        .find(|(a, b, _, _)| x >= *a && x <= *b)
+        .unwrap_or(segments[2]);
+    let t = if b > a {
+        a2 + (x - a) / (b - a) * (b2 - a2)
+    } else {
+        a2
+    };
+    (t.round() as u8).clamp(1, 100)
+}
+
 /// Trial indices from the highest score down; ties keep their given order (the caller passes
 /// trials sorted by start and account, so the order is reproducible).
 fn ranked(scores: &[u8]) -> Vec<usize> {
@@ -192,6 +267,56 @@ pub fn bands(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_moved_threshold_keeps_its_place_among_the_tiers() {
+        // Nobody reaches 85 under the current scores; the suggested holdout tops out at 46.
+        let current = [60, 50, 40, 30, 20, 10, 0];
+        let suggested = [46, 30, 20, 12, 8, 4, 0];
+        let converted = [true, true, false, false, false, false, false];
+        let scales = Scales {
+            current_scores: &current,
+            suggested_scores: &suggested,
+            converted: &converted,
+            current_tiers: Tiers {
+                yellow: 40,
+                green: 70,
+            },
+            suggested_tiers: Tiers {
+                yellow: 4,
+                green: 15,
+            },
+        };
+        // (current, suggested): Green–100 maps onto 15–46, Yellow–Green onto 4–15.
+        let cases = [
+            (100, 46),
+            (85, 31),
+            (70, 15),
+            (55, 10),
+            (40, 4),
+            (20, 2),
+            (1, 1),
+        ];
+        for (before, after) in cases {
+            assert_eq!(
+                moved_threshold(&scales, before).suggested,
+                after,
+                "{before}"
+            );
+        }
+        let t = moved_threshold(&scales, 85);
+        assert_eq!(
+            (t.current_flagged.trials, t.current_flagged.rate),
+            (0, None)
+        );
+        assert_eq!(t.suggested_flagged.trials, 1);
+        assert_eq!(
+            t.suggested_flagged.rate,
+            Some(1.0),
+            "the better score flags a buyer"
+        );
+        assert!((t.suggested_flagged.share - 1.0 / 7.0).abs() < 1e-12);
+    }
 
     #[test]
     fn tier_table_counts_each_tier_and_its_share_of_conversions() {

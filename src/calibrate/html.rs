@@ -68,6 +68,7 @@ pub fn render(c: &Calibration) -> String {
     deciles(&mut page, c);
     gains(&mut page, c);
     tiers(&mut page, c);
+    thresholds(&mut page, c);
     bands(&mut page, c);
     signals(&mut page, c);
     candidates(&mut page, c);
@@ -597,6 +598,53 @@ fn tiers(page: &mut String, c: &Calibration) {
     page.push_str("</tbody></table></div></section>\n");
 }
 
+/// The config's other PQL thresholds, moved to the suggested scale with what each flags.
+fn thresholds(page: &mut String, c: &Calibration) {
+    if c.thresholds.is_empty() {
+        return;
+    }
+    page.push_str(
+        "<section><h2>Thresholds on the same scale</h2>\n<p class=\"note\">The config's other \
+         thresholds on the PQL score move with the scorecard, each keeping its place among the \
+         tiers (halfway from Green to the top stays halfway from the suggested Green to the \
+         holdout's top score). Beside each, the holdout trials it flags under each model: the \
+         workload it gives reps, and how many of them converted. They are in \
+         <code>calibration.toml</code> with the scorecard; adopt them together.</p>\n",
+    );
+    let columns = ["threshold", "trials", "share", "rate"];
+    compared_head(
+        page,
+        "thresholds",
+        &["key"],
+        ["Current", "Suggested"],
+        &columns,
+    );
+    for k in &c.thresholds {
+        let t = &k.threshold;
+        let _ = write!(
+            page,
+            "<tr><th scope=\"row\"><code>{}</code></th>",
+            escape(&k.key)
+        );
+        for (value, f) in [
+            (t.current, &t.current_flagged),
+            (t.suggested, &t.suggested_flagged),
+        ] {
+            side_cells(
+                page,
+                &[
+                    value.to_string(),
+                    count(f.trials),
+                    pct(f.share),
+                    opt(f.rate, pct),
+                ],
+            );
+        }
+        page.push_str("</tr>\n");
+    }
+    page.push_str("</tbody></table></div></section>\n");
+}
+
 /// A rate axis reaching `v` in at most five round steps: its top and its number of steps.
 fn rate_axis(v: f64) -> (f64, u32) {
     for step in [0.005, 0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.25] {
@@ -969,11 +1017,14 @@ fn how_to_read(page: &mut String) {
          points would have ranked trials it had never seen. Prefer the suggestion when its AUC, \
          its first deciles and its gains curve are higher, and its Green tier converts better, \
          without a warning above that explains the gain away.</p>\n\
-         <p><code>calibration.toml</code>, written beside this page, holds a complete \
-         <code>[scoring]</code> section: the suggested points, weights and tier thresholds. \
-         Review it (dropped signals are at 0 points, signals with insufficient data keep their \
-         current points), then replace the <code>[scoring]</code> section of your config with it. \
-         Nothing changes until you do.</p></section>\n",
+         <p><code>calibration.toml</code>, written beside this page, holds everything the \
+         calibration changes: a complete <code>[scoring]</code> section (the suggested points, \
+         weights and tier thresholds, and <code>[scoring.calibration]</code>, what they were \
+         learned on) and the <code>[routing]</code> and \
+         <code>[hubspot.lifecycle_thresholds]</code> keys on the same scale. Review it (dropped \
+         signals are at 0 points, signals with insufficient data keep their current points), \
+         then replace the <code>[scoring]</code> section of your config with its own and set \
+         the other keys it lists. Nothing changes until you do.</p></section>\n",
     );
 }
 
@@ -1334,6 +1385,23 @@ pub(crate) mod tests {
                     ],
                 },
             },
+            thresholds: vec![KeyedThreshold {
+                key: "routing.hot_pql_score".into(),
+                threshold: Threshold {
+                    current: 85,
+                    suggested: 31,
+                    current_flagged: Flagged {
+                        trials: 48,
+                        share: 0.04,
+                        rate: Some(0.41),
+                    },
+                    suggested_flagged: Flagged {
+                        trials: 47,
+                        share: 0.039,
+                        rate: Some(0.62),
+                    },
+                },
+            }],
             deciles: Compared {
                 current: decile_table(
                     current_rates,

@@ -11,6 +11,7 @@
 //! scoring cannot drift apart.
 
 mod evaluate;
+pub mod health;
 pub mod html;
 mod scorecard;
 pub mod stats;
@@ -223,6 +224,10 @@ pub struct Inputs<'a> {
     /// Trials left out, by reason (the caller counts those it never turns into examples).
     pub excluded: BTreeMap<String, usize>,
     pub feature_seconds: f64,
+    /// The config's other thresholds on the PQL score, by key: `routing.hot_pql_score` and
+    /// each `hubspot.lifecycle_thresholds.<stage>`. Calibrate moves them with the scorecard, so
+    /// `calibration.toml` can be adopted whole.
+    pub thresholds: Vec<(String, u8)>,
 }
 
 /// Scores of `examples` under `model`.
@@ -245,6 +250,7 @@ pub fn calibrate(
         columns,
         excluded,
         feature_seconds,
+        thresholds,
     } = inputs;
     examples.sort_by(|a, b| (a.start_day, &a.account_id).cmp(&(b.start_day, &b.account_id)));
     let n = examples.len();
@@ -615,6 +621,22 @@ pub fn calibrate(
         tiers: TierTables {
             current: evaluate::tier_table(&current_holdout, &y_holdout, model.tiers),
             suggested: evaluate::tier_table(&suggested_holdout, &y_holdout, tiers),
+        },
+        thresholds: {
+            let scales = evaluate::Scales {
+                current_scores: &current_holdout,
+                suggested_scores: &suggested_holdout,
+                converted: &y_holdout,
+                current_tiers: model.tiers,
+                suggested_tiers: tiers,
+            };
+            thresholds
+                .into_iter()
+                .map(|(key, current)| KeyedThreshold {
+                    key,
+                    threshold: evaluate::moved_threshold(&scales, current),
+                })
+                .collect()
         },
         deciles: Compared {
             current: evaluate::deciles(&current_holdout, &y_holdout),

@@ -219,6 +219,7 @@ fn inputs(model: &Model) -> Inputs<'_> {
         columns: &COLUMNS,
         excluded: BTreeMap::new(),
         feature_seconds: 0.0,
+        thresholds: vec![("routing.hot_pql_score".into(), 85)],
     }
 }
 

@@ -33,6 +33,10 @@ pub struct Calibration {
     pub scale: Scale,
     pub signals: Vec<SignalReport>,
     pub tiers: TierTables,
+    /// The other thresholds on the PQL score (`routing.hot_pql_score`,
+    /// `hubspot.lifecycle_thresholds.*`), moved to the suggested scale, in config order.
+    #[serde(default)]
+    pub thresholds: Vec<KeyedThreshold>,
     /// Holdout deciles of the PQL score (decile 1 = the highest scores), current and suggested.
     pub deciles: Compared<Vec<Decile>>,
     /// Cumulative gains over the holdout: points `(share of trials, share of conversions)`
@@ -160,6 +164,36 @@ pub struct SignalReport {
 pub struct TierTables {
     pub current: TierTable,
     pub suggested: TierTable,
+}
+
+/// A PQL threshold from elsewhere in the config and where it moves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyedThreshold {
+    /// Its config key, e.g. `routing.hot_pql_score`.
+    pub key: String,
+    #[serde(flatten)]
+    pub threshold: Threshold,
+}
+
+/// One threshold on the PQL score, current and suggested, with the holdout trials each flags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Threshold {
+    pub current: u8,
+    pub suggested: u8,
+    /// The holdout trials at or above `current` under the current scores.
+    pub current_flagged: Flagged,
+    /// The holdout trials at or above `suggested` under the suggested scores.
+    pub suggested_flagged: Flagged,
+}
+
+/// Holdout trials at or above a threshold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Flagged {
+    pub trials: usize,
+    /// Share of the holdout trials.
+    pub share: f64,
+    /// How many of them converted (None when none are flagged).
+    pub rate: Option<f64>,
 }
 
 /// Holdout trials by tier, under one model and its thresholds.

@@ -87,11 +87,14 @@ pub fn suggested_toml(c: &Calibration) -> String {
     );
     out.push_str(
         "# Nothing is applied: review it (calibration.html shows the evidence), then replace the \
-         [scoring] section of pqlsync.toml with this one.\n\n",
+         [scoring] section of pqlsync.toml with this one, and set each key under [routing] and \
+         [hubspot.lifecycle_thresholds] at the end to the value here: they are on the same PQL \
+         scale, which this scorecard changes.\n\n",
     );
     out.push_str("[scoring]\n");
     let _ = writeln!(out, "fit_weight = {:.3}", c.scale.fit_weight);
     let _ = writeln!(out, "usage_weight = {:.3}", c.scale.usage_weight);
+    out.push_str(&provenance_toml(c));
     let _ = writeln!(
         out,
         "\n# current: yellow = {}, green = {}",
@@ -136,6 +139,71 @@ pub fn suggested_toml(c: &Calibration) -> String {
                     toml::Value::String(label.clone())
                 );
             }
+        }
+    }
+    out.push_str(&thresholds_toml(c));
+    out
+}
+
+/// `[scoring.calibration]`: what this scorecard was learned on, which the report's model
+/// health compares later months with (its AUC, and the score distribution of these trials).
+fn provenance_toml(c: &Calibration) -> String {
+    let first = c.training.first_start.unwrap_or(c.from);
+    let last = c.holdout.last_start.unwrap_or(c.to);
+    let mut out = format!(
+        "\n# What this scorecard was learned on; the report's model health compares each later \
+         month with it.\n[scoring.calibration]\nas_of = \"{}\"\ntrained_from = \"{first}\"\n\
+         trained_to = \"{last}\"\nat_day = {}\nhorizon = {}\n",
+        c.as_of, c.at_day, c.horizon
+    );
+    if let Some(auc) = c.holdout.auc_suggested {
+        let _ = writeln!(out, "holdout_auc = {auc:.3}");
+    }
+    out
+}
+
+/// Share and conversion rate of the holdout trials a threshold flags, for comments.
+fn flagged(f: &super::types::Flagged) -> String {
+    let rate = f.rate.map_or("none to convert".into(), |r| {
+        format!("{:.0}% converted", r * 100.0)
+    });
+    format!("{:.1}% of holdout trials, {rate}", f.share * 100.0)
+}
+
+/// The PQL thresholds outside `[scoring]`, moved to the suggested scale, each with its
+/// evidence: `[routing] hot_pql_score` and `[hubspot.lifecycle_thresholds]`.
+fn thresholds_toml(c: &Calibration) -> String {
+    let mut out = String::new();
+    let line = |out: &mut String, name: &str, t: &super::types::Threshold| {
+        let _ = writeln!(
+            out,
+            "# current {} flags {}; suggested {} flags {} (its place among the tiers kept)\n{name} = {}",
+            t.current,
+            flagged(&t.current_flagged),
+            t.suggested,
+            flagged(&t.suggested_flagged),
+            t.suggested
+        );
+    };
+    for (table, prefix) in [
+        ("routing", "routing."),
+        (
+            "hubspot.lifecycle_thresholds",
+            "hubspot.lifecycle_thresholds.",
+        ),
+    ] {
+        let keyed: Vec<_> = c
+            .thresholds
+            .iter()
+            .filter_map(|k| Some((k.key.strip_prefix(prefix)?, &k.threshold)))
+            .filter(|(name, _)| !name.contains('.'))
+            .collect();
+        if keyed.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n[{table}]");
+        for (name, t) in keyed {
+            line(&mut out, name, t);
         }
     }
     out
@@ -205,6 +273,18 @@ pub fn summary(c: &Calibration) -> String {
         cur_share,
         cur_capture
     );
+    for k in &c.thresholds {
+        let t = &k.threshold;
+        let _ = writeln!(
+            out,
+            "  {} {} → {}: flags {:.1}% of holdout trials (current {:.1}%)",
+            k.key,
+            t.current,
+            t.suggested,
+            t.suggested_flagged.share * 100.0,
+            t.current_flagged.share * 100.0
+        );
+    }
     let _ = writeln!(
         out,
         "  weights: fit {:.2}, usage {:.2}; +{:.0} PQL points double the odds of converting",

@@ -196,12 +196,23 @@ pub async fn calibrate(
             columns: &columns,
             excluded,
             feature_seconds,
+            thresholds: pql_thresholds(config),
         },
         examples,
     )?;
     calibration.seconds = started.elapsed().as_secs_f64();
     let files = write(&out, &calibration)?;
     Ok(CalibrateRun { calibration, files })
+}
+
+/// The config's thresholds on the PQL score outside `[scoring]` (whose tiers calibrate
+/// suggests its own way), by key.
+fn pql_thresholds(config: &Config) -> Vec<(String, u8)> {
+    config::pql_thresholds(&config.scoring, &config.routing, &config.hubspot)
+        .into_iter()
+        .filter(|(key, _, _)| !key.starts_with("scoring."))
+        .map(|(key, value, _)| (key, value))
+        .collect()
 }
 
 /// Every trial of `trial_paid` as of the as-of day.

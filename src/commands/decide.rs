@@ -159,6 +159,7 @@ pub async fn decide(config: &Config, run: &RunOptions, mode: Mode) -> Result<Sum
             accounts = rows,
             "wrote the score history"
         );
+        summary.score_health = super::health::check(config, run, &engine).await;
     }
     summary
         .outputs

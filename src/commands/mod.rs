@@ -12,6 +12,7 @@ mod decide;
 mod demo_data;
 mod explain;
 mod features;
+mod health;
 mod hubspot;
 mod hubspot_check;
 mod hubspot_setup;

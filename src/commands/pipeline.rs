@@ -91,12 +91,7 @@ impl Prepared {
         );
         register_crm(&ctx, config).await?;
         let project = Project::load(&config.sql_dir, config.sources.format.name())?;
-        let params = Params {
-            as_of_date: run.as_of,
-            account_id_key: config.sources.account_id_key.clone(),
-            group_type: config.sources.group_type().to_string(),
-            report_range: None,
-        };
+        let params = params(config, run, None);
         let store = match rollups {
             Some(_) => Some(Store::open(&config.incremental.location)?),
             None => None,
@@ -390,5 +385,21 @@ pub fn sum_column(batch: &RecordBatch, name: &str) -> i64 {
                 .sum()
         }
         Err(_) => 0,
+    }
+}
+
+/// The SQL parameters of `config` on the run's scoring day; `report_range` for the report's
+/// trial starts.
+pub fn params(
+    config: &Config,
+    run: &RunOptions,
+    report_range: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+) -> Params {
+    Params {
+        as_of_date: run.as_of,
+        account_id_key: config.sources.account_id_key.clone(),
+        group_type: config.sources.group_type().to_string(),
+        report_range,
+        at_day: config.provenance.at_day,
     }
 }

@@ -9,7 +9,7 @@ use super::pipeline::{Prepared, spinner};
 use super::{Error, Report, out_dir, to_or_as_of};
 use crate::cli::{ReportArgs, ReportFormat};
 use crate::config::{self, Config, RunOptions};
-use crate::features::{self, Params};
+use crate::features;
 use crate::history;
 use crate::report::Formats;
 use crate::store::Store;
@@ -98,15 +98,19 @@ pub async fn report(
         first = %days[0],
         "registered the score history"
     );
-    let params = Params {
-        as_of_date: run.as_of,
-        account_id_key: config.sources.account_id_key.clone(),
-        group_type: config.sources.group_type().to_string(),
-        report_range: Some((from, to)),
-    };
+    let params = super::pipeline::params(config, run, Some((from, to)));
     let bar = spinner(run, "computing the report");
     let dir = config.sql_dir.join("reports");
-    let tables = crate::report::compute(&engine.ctx, &views, &params, &dir).await?;
+    let mut tables = crate::report::compute(&engine.ctx, &views, &params, &dir).await?;
+    let judged = super::health::judge(
+        &tables,
+        &super::health::window(config, run, days[0]),
+        &super::health::baseline(config),
+    )?;
+    if let Some(months) = judged {
+        super::health::warn_if_flagged(&months);
+        tables.push(super::health::table(&months));
+    }
     crate::logging::stage!(
         run.stages,
         "report",
@@ -120,6 +124,13 @@ pub async fn report(
         history_days,
         history_first: days.first().copied(),
         history_url: config.history.configured.clone(),
+        health: crate::report::HealthNote {
+            at_day: config.provenance.at_day,
+            horizon: config.provenance.horizon,
+            psi_limit: config.report.health.psi_limit,
+            calibrated_auc: config.provenance.holdout_auc.is_some(),
+            calibrated_reference: config.provenance.trained.is_some(),
+        },
     };
     let written = crate::report::write(&out, &tables, formats, &context)?;
     bar.finish_and_clear();

@@ -73,6 +73,8 @@ pub struct Config {
     pub extra_free_email_domains: Vec<String>,
     pub engine: EngineConfig,
     pub scoring: Model,
+    /// `[scoring.calibration]`: how the score is judged (trial day K, horizon, baseline).
+    pub provenance: score::config::Provenance,
     pub routing: Policy,
     /// Where state (routing memory) lives: a local directory or an object-store URL.
     pub state: Location,
@@ -267,13 +269,16 @@ impl Config {
                  is empty too) is assigned from it; list at least one owner's email",
             ));
         }
+        let scoring = score::config::model(&parsed.scoring)?;
+        reachable_thresholds(&scoring, &routing, &hubspot)?;
         Ok(Config {
             path: path.to_path_buf(),
             sources: SourcesConfig::from_file(&parsed.sources, &base, &store_options)?,
             sql_dir: base.join(&parsed.sql.dir),
             extra_free_email_domains: parsed.sql.extra_free_email_domains.clone(),
             engine: EngineConfig::from_file(&parsed.engine, &base)?,
-            scoring: score::config::model(&parsed.scoring)?,
+            scoring,
+            provenance: score::config::provenance(&parsed.scoring)?,
             routing,
             state: Location::directory(state_url, &base, &store_options),
             history: beside_state(&parsed.history.url, "history"),
@@ -286,6 +291,79 @@ impl Config {
             hubspot,
         })
     }
+}
+
+/// Every threshold on the PQL score, across sections, by config key, with what stops when no
+/// account reaches it: the tiers, `routing.hot_pql_score` and each
+/// `hubspot.lifecycle_thresholds` stage.
+pub fn pql_thresholds(
+    scoring: &Model,
+    routing: &Policy,
+    hubspot: &HubspotConfig,
+) -> Vec<(String, u8, &'static str)> {
+    let mut out = vec![
+        (
+            "scoring.tiers.yellow".into(),
+            scoring.tiers.yellow,
+            "no account would be Yellow",
+        ),
+        (
+            "scoring.tiers.green".into(),
+            scoring.tiers.green,
+            "no account would be Green",
+        ),
+        (
+            "routing.hot_pql_score".into(),
+            routing.thresholds.hot_pql_score,
+            "hot-PQL tasks would never fire",
+        ),
+    ];
+    for (score, stage) in &hubspot.lifecycle_thresholds {
+        out.push((
+            format!("hubspot.lifecycle_thresholds.{stage}"),
+            *score,
+            "no account would move to that lifecycle stage",
+        ));
+    }
+    out
+}
+
+/// Every threshold on the PQL score must be one the configured signals can reach: after
+/// adopting a scorecard whose scores top out lower, a threshold above the top would silently
+/// stop hot-PQL tasks or lifecycle moves. Likewise the expansion threshold, when there are
+/// expansion signals (none turns expansion off).
+fn reachable_thresholds(
+    scoring: &Model,
+    routing: &Policy,
+    hubspot: &HubspotConfig,
+) -> Result<(), Invalid> {
+    let unreachable = |key: &str, value: u8, top: u8, scale: &str, effect: &str| {
+        Invalid::new(
+            key,
+            format!(
+                "{value} is above the highest {scale} score the configured signals allow \
+                 ({top}: every positive signal firing, with [scoring] fit_weight and \
+                 usage_weight), so {effect}. Lower it to at most {top} (pqlsync calibrate \
+                 suggests one on the same scale as its scorecard) or add points in [scoring]"
+            ),
+        )
+    };
+    let top = scoring.max_pql();
+    let pql = pql_thresholds(scoring, routing, hubspot);
+    if let Some((key, value, effect)) = pql.iter().find(|(_, v, _)| *v > top) {
+        return Err(unreachable(key, *value, top, "PQL", effect));
+    }
+    let expansion = routing.thresholds.expansion_threshold;
+    if !scoring.expansion.is_empty() && expansion > scoring.max_expansion() {
+        return Err(unreachable(
+            "routing.expansion_threshold",
+            expansion,
+            scoring.max_expansion(),
+            "expansion",
+            "expansion tasks would never fire",
+        ));
+    }
+    Ok(())
 }
 
 /// `HUBSPOT_TOKEN`, else the contents of `[hubspot] token_file`. A message names the file,

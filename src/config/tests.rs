@@ -494,3 +494,84 @@ fn the_scoring_day_takes_a_date_or_today_or_yesterday() {
         }
     }
 }
+
+/// Adopting a scorecard whose scores top out at 46 left `hot_pql_score = 85` and the
+/// lifecycle thresholds above every account, and hot-PQL tasks and lifecycle moves silently
+/// stopped; nothing said so.
+#[test]
+fn a_threshold_above_the_highest_reachable_score_silently_stopped_its_playbook() {
+    // Fit tops out at 40 and usage at 50: the PQL score at 0.4 × 40 + 0.6 × 50 = 46.
+    let scorecard = r#"
+[scoring]
+fit_weight = 0.4
+usage_weight = 0.6
+[scoring.tiers]
+yellow = 10
+green = 30
+[[scoring.fit]]
+feature = "seats"
+op = ">="
+value = 5
+points = 40
+[[scoring.usage]]
+feature = "active_users_14d"
+op = ">="
+value = 3
+points = 50
+"#;
+    let with = |extra: &str| format!("{MINIMAL}{scorecard}{extra}");
+    let cases = [
+        ("", Some("routing.hot_pql_score")),
+        (
+            "[routing]\nhot_pql_score = 46\n",
+            Some("hubspot.lifecycle_thresholds.marketingqualifiedlead"),
+        ),
+        (
+            "[routing]\nhot_pql_score = 47\n[hubspot]\nlifecycle_thresholds = {}\n",
+            Some("routing.hot_pql_score"),
+        ),
+        (
+            "[routing]\nhot_pql_score = 46\n[hubspot]\nlifecycle_thresholds = { marketingqualifiedlead = 30, salesqualifiedlead = 46 }\n",
+            None,
+        ),
+    ];
+    for (extra, key) in &cases {
+        match (load(&with(extra)), key) {
+            (Ok(_), None) => {}
+            (Err(e), Some(key)) => {
+                let e = e.to_string();
+                assert!(e.contains(&format!("`{key}`")), "{extra}: {e}");
+                assert!(e.contains("highest PQL score") && e.contains("(46"), "{e}");
+            }
+            (got, want) => panic!("{extra}: got {:?}, want {want:?}", got.err()),
+        }
+    }
+    // Green above the top.
+    let green = with("[routing]\nhot_pql_score = 40\n[hubspot]\nlifecycle_thresholds = {}\n")
+        .replace("green = 30", "green = 50");
+    let e = err(&green);
+    assert!(
+        e.contains("`scoring.tiers.green`") && e.contains("no account would be Green"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_unreachable_expansion_threshold_is_refused_unless_expansion_is_off() {
+    let expansion = |threshold: u8, signals: &str| {
+        format!(
+            "{MINIMAL}[routing]\nexpansion_threshold = {threshold}\n[scoring]\nexpansion = [{signals}]\n"
+        )
+    };
+    let one = r#"{ feature = "seats", op = ">=", value = 10, points = 30 }"#;
+    let e = err(&expansion(31, one));
+    assert!(
+        e.contains("`routing.expansion_threshold`") && e.contains("(30"),
+        "{e}"
+    );
+    assert!(load(&expansion(30, one)).is_ok());
+    assert!(
+        load(&expansion(90, "")).is_ok(),
+        "no expansion signals: expansion is off"
+    );
+}

@@ -151,6 +151,10 @@ pub struct Params {
     pub group_type: String,
     /// The report's trial-start range, bound as `$report_from` / `$report_to` (dates).
     pub report_range: Option<(NaiveDate, NaiveDate)>,
+    /// Trial day K, where model health reads a trial's score (`[scoring.calibration]
+    /// at_day`), bound as `$day_k_offset`: K − 1 days, so `start_day + $day_k_offset` is
+    /// trial day K (day 1 is the start day).
+    pub at_day: u32,
 }
 
 impl Params {
@@ -196,6 +200,16 @@ impl Params {
             },
         ];
         params.extend(self.settings());
+        params.push(Param {
+            name: "day_k_offset",
+            value: ScalarValue::IntervalMonthDayNano(Some(
+                datafusion::arrow::datatypes::IntervalMonthDayNano::new(
+                    0,
+                    self.at_day.saturating_sub(1) as i32,
+                    0,
+                ),
+            )),
+        });
         if let Some((from, to)) = self.report_range {
             params.push(Param {
                 name: "report_from",
@@ -398,6 +412,7 @@ mod tests {
             account_id_key: "account_id".into(),
             group_type: "company".into(),
             report_range: None,
+            at_day: 7,
         };
         // 2026-11-21T00:00:00Z
         assert_eq!(p.as_of_micros(), 1_795_219_200_000_000);

@@ -147,6 +147,9 @@ pub fn render(tables: &[Table], context: &Context) -> String {
     if let Some(activation) = by_name("activation") {
         tier_mix(&mut page, &columns(activation));
     }
+    if let Some(health) = by_name(super::MODEL_HEALTH) {
+        page.push_str(&model_health(&columns(health), &context.health));
+    }
     // The headline tables first, then any others in the order they were computed.
     let rank = |t: &&Table| {
         [
@@ -156,6 +159,7 @@ pub fn render(tables: &[Table], context: &Context) -> String {
             "revenue",
             "playbooks",
             "playbook_follow_through",
+            "model_health",
         ]
         .iter()
         .position(|n| *n == t.name)
@@ -440,6 +444,155 @@ fn tier_mix(page: &mut String, cols: &[Column]) {
     page.push_str("</svg></section>\n");
 }
 
+/// The model health section (templates/model_health.html): AUC by month against its
+/// baseline, PSI bars, and the months to recalibrate named above the chart.
+fn model_health(cols: &[Column], note: &super::HealthNote) -> String {
+    let Some(chart) = HealthChart::of(cols) else {
+        return String::new();
+    };
+    let mut env = minijinja::Environment::new();
+    // The .html name turns on HTML escaping of every value.
+    env.add_template(
+        "model_health.html",
+        include_str!("templates/model_health.html"),
+    )
+    .expect("the model health template parses");
+    env.get_template("model_health.html")
+        .and_then(|t| {
+            t.render(minijinja::context! {
+                at_day => note.at_day,
+                horizon => note.horizon,
+                psi_limit => format!("{:.2}", note.psi_limit),
+                baseline_source => if note.calibrated_auc { "calibration" } else { "first" },
+                reference_source => if note.calibrated_reference { "calibration" } else { "first" },
+                ..chart.context()
+            })
+        })
+        .expect("the model health template renders its own context")
+}
+
+/// The model health chart's geometry: AUC from 0.4 to 1.0 on the left axis, PSI from 0 to
+/// `psi_top` behind it, one slot per month.
+struct HealthChart<'a> {
+    months: &'a Column,
+    auc: &'a Column,
+    psi: &'a Column,
+    baseline: &'a Column,
+    complete: &'a Column,
+    flag: &'a Column,
+    psi_top: f64,
+    step: f64,
+}
+
+impl<'a> HealthChart<'a> {
+    const PLOT_H: f64 = 200.0;
+    const LEFT: f64 = 40.0;
+    const TOP: f64 = 10.0;
+    const BOTTOM: f64 = 40.0;
+
+    fn of(cols: &'a [Column]) -> Option<Self> {
+        let chart = HealthChart {
+            months: find(cols, "month")?,
+            auc: find(cols, "auc")?,
+            psi: find(cols, "psi")?,
+            baseline: find(cols, "baseline_auc")?,
+            complete: find(cols, "complete")?,
+            flag: find(cols, "flag")?,
+            psi_top: 0.5,
+            step: 0.0,
+        };
+        let n = chart.months.text.len();
+        (n > 0).then(|| HealthChart {
+            psi_top: chart
+                .psi
+                .number
+                .iter()
+                .flatten()
+                .fold(0.5_f64, |a, b| a.max(*b))
+                .ceil()
+                .max(0.5),
+            step: (640.0 / n as f64).clamp(24.0, 64.0),
+            ..chart
+        })
+    }
+
+    fn y_auc(&self, v: f64) -> f64 {
+        Self::TOP + Self::PLOT_H * (1.0 - ((v - 0.4) / 0.6).clamp(0.0, 1.0))
+    }
+
+    fn x(&self, i: usize) -> f64 {
+        Self::LEFT + self.step * (i as f64 + 0.5)
+    }
+
+    fn label(&self, i: usize) -> String {
+        let text = &self.months.text[i];
+        text.get(..7).unwrap_or(text).to_string()
+    }
+
+    fn context(&self) -> minijinja::Value {
+        let round = |v: f64| (v * 10.0).round() / 10.0;
+        let n = self.months.text.len();
+        let flagged = |i: usize| !self.flag.text[i].is_empty();
+        let judged: Vec<usize> = (0..n).filter(|i| self.auc.number[*i].is_some()).collect();
+        let points: Vec<_> = judged
+            .iter()
+            .map(|&i| {
+                let a = self.auc.number[i].expect("judged");
+                minijinja::context! {
+                    x => round(self.x(i)), y => round(self.y_auc(a)), auc => format!("{a:.2}"),
+                    month => self.label(i), flagged => flagged(i), flag => self.flag.text[i].clone(),
+                    class => if self.complete.text[i] == "true" { "judged" } else { "open" },
+                }
+            })
+            .collect();
+        let line: Vec<String> = judged
+            .iter()
+            .map(|&i| {
+                format!(
+                    "{},{}",
+                    round(self.x(i)),
+                    round(self.y_auc(self.auc.number[i].expect("judged")))
+                )
+            })
+            .collect();
+        let bars: Vec<_> = (0..n)
+            .filter_map(|i| {
+                let p = self.psi.number[i]?;
+                let h = Self::PLOT_H * (p / self.psi_top).min(1.0);
+                Some(minijinja::context! {
+                    x => round(self.x(i) - self.step * 0.3), w => round(self.step * 0.6),
+                    y => round(Self::TOP + Self::PLOT_H - h), h => round(h),
+                    psi => format!("{p:.2}"), month => self.label(i),
+                })
+            })
+            .collect();
+        let ticks: Vec<_> = (0..n)
+            .map(|i| {
+                minijinja::context! {
+                    x => round(self.x(i)), y => round(Self::TOP + Self::PLOT_H + 16.0),
+                    label => self.label(i), flagged => flagged(i),
+                }
+            })
+            .collect();
+        let grid: Vec<_> = [0.5, 0.7, 0.9]
+            .iter()
+            .map(|v| minijinja::context! { y => round(self.y_auc(*v)), label => format!("{v:.1}") })
+            .collect();
+        let months_flagged: Vec<_> = (0..n)
+            .filter(|i| flagged(*i))
+            .map(|i| minijinja::context! { month => self.label(i), flag => self.flag.text[i].clone() })
+            .collect();
+        let right = Self::LEFT + n as f64 * self.step;
+        minijinja::context! {
+            width => round(right + 10.0), height => round(Self::TOP + Self::PLOT_H + Self::BOTTOM),
+            left => Self::LEFT, right => round(right), psi_top => self.psi_top,
+            grid, bars, points, ticks, flagged => months_flagged,
+            line => (!line.is_empty()).then(|| line.join(" ")),
+            baseline_y => self.baseline.number.iter().flatten().last().map(|b| round(self.y_auc(*b))),
+        }
+    }
+}
+
 fn table(page: &mut String, t: &Table) {
     let cols = columns(t);
     let rows = t.rows();
@@ -491,6 +644,7 @@ pub const STYLE: &str = "
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1d2433;margin:24px auto;max-width:1200px;padding:0 16px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 6px}
 .meta,.note{color:#5b6475;margin:4px 0 10px}code{font-size:12px}
+.alert{background:#fdeaea;border-left:4px solid #d64545;padding:8px 12px}.ok{background:#eaf6ee;border-left:4px solid #2f9e5b;padding:8px 12px}
 .kpis{display:flex;gap:12px;flex-wrap:wrap;margin-top:14px}
 .kpi{border:1px solid #d8dde6;border-radius:8px;padding:10px 14px;min-width:150px}
 .kpi .value{font-size:22px;font-weight:600}.kpi small{font-size:13px;color:#5b6475;font-weight:400}

@@ -31,6 +31,11 @@ use datafusion::prelude::{DataFrame, SessionContext};
 use crate::features::plan_query;
 use crate::features::{Params, View};
 
+/// The report table model health reads (each trial's score on its day K), and the one
+/// pqlsync computes from it (`commands::health`).
+pub const SCORED_TRIALS: &str = "scored_trials";
+pub const MODEL_HEALTH: &str = "model_health";
+
 /// Errors computing or writing the report; each names the SQL file or output file.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -141,6 +146,20 @@ pub struct Context {
     pub history_days: usize,
     pub history_first: Option<chrono::NaiveDate>,
     pub history_url: String,
+    /// How model health judged the months, for the page's words.
+    pub health: HealthNote,
+}
+
+/// Model health's definitions, as the page explains them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HealthNote {
+    pub at_day: u32,
+    pub horizon: u32,
+    pub psi_limit: f64,
+    /// The baseline AUC is the calibration's holdout AUC (else the first judged month's).
+    pub calibrated_auc: bool,
+    /// PSI's reference is the calibration's training trials (else the first month).
+    pub calibrated_reference: bool,
 }
 
 /// Write `tables` into `dir` in the chosen formats. Each file is written to a temporary file

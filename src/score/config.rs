@@ -24,6 +24,88 @@ pub struct ScoringFile {
     pub usage: Option<Vec<SignalFile>>,
     /// Expansion signals for paying customers. Replaces the built-in list when present.
     pub expansion: Option<Vec<SignalFile>>,
+    /// Where a calibrated scorecard came from (`calibrate` writes it): the report's model
+    /// health compares later months with it.
+    pub calibration: Option<CalibrationFile>,
+}
+
+/// `[scoring.calibration]`: the evidence a calibrated scorecard was adopted on.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalibrationFile {
+    /// The day `calibrate` ran as of.
+    pub as_of: chrono::NaiveDate,
+    /// The trial starts it learned from, inclusive.
+    pub trained_from: chrono::NaiveDate,
+    pub trained_to: chrono::NaiveDate,
+    /// Features as of the end of trial day `at_day` (day 1 is the start day).
+    pub at_day: u32,
+    /// The label: paid within `horizon` days of the start.
+    pub horizon: u32,
+    /// The suggested scorecard's AUC on the holdout trials.
+    pub holdout_auc: Option<f64>,
+}
+
+/// How the score is judged: trial day K, horizon H and the baseline to compare months with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Provenance {
+    pub at_day: u32,
+    pub horizon: u32,
+    /// The calibration's training window of trial starts, when the scorecard was calibrated.
+    pub trained: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+    pub holdout_auc: Option<f64>,
+}
+
+/// `calibrate`'s defaults, which judge a scorecard that was never calibrated.
+pub const DEFAULT_AT_DAY: u32 = 7;
+pub const DEFAULT_HORIZON: u32 = 30;
+
+/// `[scoring.calibration]`, validated, or `calibrate`'s default definitions without it.
+pub fn provenance(file: &ScoringFile) -> Result<Provenance, Invalid> {
+    let Some(c) = &file.calibration else {
+        return Ok(Provenance {
+            at_day: DEFAULT_AT_DAY,
+            horizon: DEFAULT_HORIZON,
+            trained: None,
+            holdout_auc: None,
+        });
+    };
+    let at = |k: &str| format!("scoring.calibration.{k}");
+    if c.at_day == 0 {
+        return Err(Invalid::new(
+            at("at_day"),
+            "must be at least 1 (day 1 is the start day)",
+        ));
+    }
+    if c.horizon < c.at_day {
+        return Err(Invalid::new(
+            at("horizon"),
+            format!(
+                "{} is before at_day {}: the label must close after the score",
+                c.horizon, c.at_day
+            ),
+        ));
+    }
+    if c.trained_from > c.trained_to || c.trained_to > c.as_of {
+        return Err(Invalid::new(
+            at("trained_from"),
+            "need trained_from ≤ trained_to ≤ as_of (trial starts calibrate learned from)",
+        ));
+    }
+    if let Some(auc) = c.holdout_auc
+        && !(0.0..=1.0).contains(&auc)
+    {
+        return Err(Invalid::new(
+            at("holdout_auc"),
+            format!("must be from 0 to 1, got {auc}"),
+        ));
+    }
+    Ok(Provenance {
+        at_day: c.at_day,
+        horizon: c.horizon,
+        trained: Some((c.trained_from, c.trained_to)),
+        holdout_auc: c.holdout_auc,
+    })
 }
 
 /// `[scoring.tiers]`.

@@ -122,6 +122,13 @@ impl Tier {
             Tier::Green => "green",
         }
     }
+
+    /// The tier `as_str` names, e.g. from the score history.
+    pub fn parse(s: &str) -> Option<Tier> {
+        [Tier::Red, Tier::Yellow, Tier::Green]
+            .into_iter()
+            .find(|t| t.as_str() == s)
+    }
 }
 
 impl fmt::Display for Tier {
@@ -191,6 +198,18 @@ impl Model {
         }
     }
 
+    /// The highest PQL score any account can get from these signals: an upper bound, since
+    /// signals on one feature may exclude each other, so a threshold above it is certainly
+    /// unreachable.
+    pub fn max_pql(&self) -> u8 {
+        combine(max_sum(&self.fit), max_sum(&self.usage), self.fit_weight)
+    }
+
+    /// The highest expansion score any customer can get, an upper bound like [`Model::max_pql`].
+    pub fn max_expansion(&self) -> u8 {
+        max_sum(&self.expansion)
+    }
+
     /// The expansion score of one account: its expansion signals summed and clamped to
     /// 0–100, as fit and usage are. The caller decides who gets one (paying customers).
     pub fn expansion<'a>(&self, get: impl Fn(&str) -> &'a Value) -> Expansion {
@@ -227,6 +246,21 @@ fn sum_signals<'a>(signals: &[Signal], get: &impl Fn(&str) -> &'a Value) -> (u8,
         .collect();
     let total: i64 = fired.iter().map(|f| i64::from(f.points)).sum();
     (total.clamp(0, 100) as u8, fired)
+}
+
+/// The most a list of signals can add up to, clamped like a score: every positive signal
+/// firing, a per-unit one at its cap (without a cap it alone can reach 100).
+fn max_sum(signals: &[Signal]) -> u8 {
+    let total: i64 = signals
+        .iter()
+        .filter(|s| s.points > 0)
+        .map(|s| match (s.per, s.max_points) {
+            (None, _) => i64::from(s.points),
+            (Some(_), Some(cap)) => i64::from(cap.abs()),
+            (Some(_), None) => 100,
+        })
+        .sum();
+    total.clamp(0, 100) as u8
 }
 
 /// The PQL score: the weighted mean of fit and usage, rounded half up.
@@ -286,6 +320,44 @@ mod tests {
 
     fn lookup<'a>(values: &'a [(&str, Value)], name: &str) -> &'a Value {
         &values.iter().find(|(n, _)| *n == name).expect(name).1
+    }
+
+    #[test]
+    fn the_highest_reachable_score_counts_every_positive_signal_and_caps() {
+        let plain = |points| sig("f", Op::IsTrue, Operand::None, points);
+        let per = |points, max_points| Signal {
+            per: Some(1.0),
+            max_points,
+            ..plain(points)
+        };
+        let cases: [(&str, Vec<Signal>, u8); 6] = [
+            ("none", vec![], 0),
+            ("positives add", vec![plain(20), plain(15)], 35),
+            ("penalties never raise it", vec![plain(20), plain(-30)], 20),
+            (
+                "a per-unit signal at its cap",
+                vec![per(5, Some(25)), plain(10)],
+                35,
+            ),
+            ("a per-unit signal without a cap", vec![per(5, None)], 100),
+            ("clamped at 100", vec![plain(80), plain(40)], 100),
+        ];
+        for (name, signals, want) in cases {
+            assert_eq!(max_sum(&signals), want, "{name}");
+        }
+        let model = Model {
+            fit: vec![plain(40)],
+            usage: vec![plain(30), plain(20)],
+            expansion: vec![per(10, Some(60))],
+            fit_weight: 0.4,
+            tiers: Tiers {
+                yellow: 40,
+                green: 70,
+            },
+        };
+        // 0.4 × 40 + 0.6 × 50 = 46.
+        assert_eq!(model.max_pql(), 46);
+        assert_eq!(model.max_expansion(), 60);
     }
 
     #[test]
