@@ -589,6 +589,9 @@ impl<'a> HealthChart<'a> {
             grid, bars, points, ticks, flagged => months_flagged,
             line => (!line.is_empty()).then(|| line.join(" ")),
             baseline_y => self.baseline.number.iter().flatten().last().map(|b| round(self.y_auc(*b))),
+            // Something was judged: a baseline to compare AUCs with, or a PSI.
+            judged => self.baseline.number.iter().any(Option::is_some)
+                || self.psi.number.iter().any(Option::is_some),
         }
     }
 }
