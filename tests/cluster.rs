@@ -551,8 +551,9 @@ fn an_executor_killed_mid_job_never_hangs_the_run() {
 /// twice (`events_14d` 60 where the local engine says 27, `rows_imported_14d` exactly
 /// doubled): the stages it re-runs on the survivor add to what the lost executor had already
 /// shuffled. pqlsync cannot see this from the client, so README tells operators to rerun a
-/// day during which an executor died. Ignored because it fails only sometimes (about one run
-/// in three under `.ci/run`'s load); run it with `--ignored` to check a new Ballista.
+/// day during which an executor died. Ignored because it fails only sometimes (in two of four
+/// runs of this file on 2026-12-06, under its parallel load); run it with `--ignored` to check a
+/// new Ballista.
 #[test]
 #[ignore = "upstream Ballista 55 bug: an executor lost mid-stage can double rows"]
 fn an_executor_killed_mid_job_counted_some_rows_twice() {
