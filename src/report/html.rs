@@ -491,28 +491,27 @@ impl<'a> HealthChart<'a> {
     const BOTTOM: f64 = 40.0;
 
     fn of(cols: &'a [Column]) -> Option<Self> {
-        let chart = HealthChart {
-            months: find(cols, "month")?,
+        let months = find(cols, "month")?;
+        let psi = find(cols, "psi")?;
+        let n = months.text.len();
+        if n == 0 {
+            return None;
+        }
+        Some(HealthChart {
+            months,
             auc: find(cols, "auc")?,
-            psi: find(cols, "psi")?,
+            psi,
             baseline: find(cols, "baseline_auc")?,
             complete: find(cols, "complete")?,
             flag: find(cols, "flag")?,
-            psi_top: 0.5,
-            step: 0.0,
-        };
-        let n = chart.months.text.len();
-        (n > 0).then(|| HealthChart {
-            psi_top: chart
-                .psi
+            // A whole number of PSI, at least 1.
+            psi_top: psi
                 .number
                 .iter()
                 .flatten()
-                .fold(0.5_f64, |a, b| a.max(*b))
-                .ceil()
-                .max(0.5),
+                .fold(1.0_f64, |a, b| a.max(*b))
+                .ceil(),
             step: (640.0 / n as f64).clamp(24.0, 64.0),
-            ..chart
         })
     }
 
