@@ -475,11 +475,7 @@ fn a_stage_failing_on_an_executor_fails_the_run_naming_the_file() {
     let (_dir, data, cluster, there) = demo_on_cluster(40, 10, 3, &[]);
     let file = corrupt_data_pages(&data.join("tracks/day=2026-11-19"));
     let started = Instant::now();
-    let o = pqlsync(&there)
-        .args(["features", "--out", "f.parquet"])
-        .timeout(Duration::from_secs(120))
-        .output()
-        .unwrap();
+    let o = features_job(&there, 120).output().unwrap();
     assert_eq!(
         o.status.code(),
         Some(2),
@@ -498,6 +494,14 @@ fn a_stage_failing_on_an_executor_fails_the_run_naming_the_file() {
         err.contains("dataset `tracks`") && err.contains(&format!("day=2026-11-19/{name}")),
         "{err}"
     );
+}
+
+/// `features --out f.parquet` in `dir`, killed after `secs` so a hang fails the test.
+fn features_job(dir: &Path, secs: u64) -> assert_cmd::Command {
+    let mut job = pqlsync(dir);
+    job.args(["features", "--out", "f.parquet"])
+        .timeout(Duration::from_secs(secs));
+    job
 }
 
 /// Start `features` on the cluster, kill one executor 700 ms in, and return the run's
@@ -520,9 +524,7 @@ fn kill_an_executor_mid_job() -> (
         &["features", "--out", &local.display().to_string()],
     );
     let started = Instant::now();
-    let mut job = pqlsync(&there);
-    job.args(["features", "--out", "f.parquet"])
-        .timeout(Duration::from_secs(150));
+    let mut job = features_job(&there, 150);
     let handle = std::thread::spawn(move || job.output().unwrap());
     std::thread::sleep(Duration::from_millis(700));
     let mut victim = cluster.processes.pop().unwrap();
@@ -590,11 +592,7 @@ fn a_job_on_frozen_executors_was_waited_for_forever() {
     engine_setting(&there, "job_timeout_secs = 5");
     signal(&cluster.processes[1..], "STOP");
     let started = Instant::now();
-    let o = pqlsync(&there)
-        .args(["features", "--out", "f.parquet"])
-        .timeout(Duration::from_secs(120))
-        .output()
-        .unwrap();
+    let o = features_job(&there, 120).output().unwrap();
     let elapsed = started.elapsed();
     signal(&cluster.processes[1..], "CONT");
     assert_eq!(
@@ -621,9 +619,7 @@ fn job_held_by_the_scheduler(
     there: &Path,
 ) -> std::thread::JoinHandle<std::process::Output> {
     signal(&cluster.processes[1..], "STOP");
-    let mut job = pqlsync(there);
-    job.args(["features", "--out", "f.parquet"])
-        .timeout(Duration::from_secs(150));
+    let mut job = features_job(there, 150);
     let handle = std::thread::spawn(move || job.output().unwrap());
     let started = Instant::now();
     while !cluster.logs().contains("Job submitted") {
