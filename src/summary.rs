@@ -8,12 +8,12 @@ use std::fmt;
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::decision::Decision;
-use crate::fmt::thousands;
-use crate::route::{DealStage, LeadStage, Motion, Trigger};
-use crate::score::Tier;
-use crate::source::DatasetInfo;
-use crate::sync::SyncReport;
+use pqlsync_core::fmt::thousands;
+use pqlsync_rules::route::{DealStage, LeadStage, Motion, Trigger};
+use pqlsync_rules::score::Tier;
+use pqlsync_sql::decision::Decision;
+use pqlsync_sql::source::DatasetInfo;
+use pqlsync_sync::SyncReport;
 
 /// The version of the `--summary-json` document. It changes only when a field is removed,
 /// renamed or changes meaning (README, "Run summary (JSON)"); new fields keep it.

@@ -6,6 +6,7 @@
 //! Built only with the `ballista` feature (`cargo test --release --features ballista --test
 //! cluster`; `.ci/run` runs it with the cluster module's unit tests).
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use std::io::{BufRead, BufReader};
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use common::moto::{demo_exports_on_s3, env};
 use common::*;
-use pqlsync::value::Value;
+use pqlsync_sql::value::Value;
 
 /// A scheduler and executors, killed when dropped. Their stderr goes to files in `logs`,
 /// shown when a test fails.

@@ -10,8 +10,8 @@ use std::fmt::Write;
 
 use chrono::NaiveDate;
 
-use super::types::*;
-use crate::report::html::{STYLE, escape};
+use pqlsync_calibrate::types::*;
+use pqlsync_sql::report::html::{STYLE, escape};
 
 /// Current in a muted slate and suggested in the report's blue, so the suggestion stands out
 /// and the two read the same way in every chart.
@@ -82,7 +82,7 @@ fn pct(v: f64) -> String {
 }
 
 fn count(n: usize) -> String {
-    crate::fmt::thousands(n as i64)
+    pqlsync_core::fmt::thousands(n as i64)
 }
 
 fn lift(v: f64) -> String {
@@ -109,7 +109,7 @@ fn opt<T>(v: Option<T>, f: impl Fn(T) -> String) -> String {
 
 /// A number people set by hand (a penalty, `per`) as written, a computed one to a few digits.
 fn short(x: f64) -> String {
-    let plain = crate::fmt::trim_float(x);
+    let plain = pqlsync_core::fmt::trim_float(x);
     if plain.len() <= 6 {
         plain
     } else if x != 0.0 && x.abs() < 0.01 {
@@ -849,7 +849,7 @@ fn value_text(op: &str, v: &serde_json::Value) -> String {
     match v {
         Value::Number(n) => n
             .as_f64()
-            .map_or_else(|| n.to_string(), crate::fmt::trim_float),
+            .map_or_else(|| n.to_string(), pqlsync_core::fmt::trim_float),
         Value::String(s) => s.clone(),
         Value::Array(items) if op == "between" && items.len() == 2 => format!(
             "{}–{}",
@@ -990,7 +990,7 @@ fn candidates(page: &mut String, c: &Calibration) {
          <th class=\"num\">lift</th><th class=\"num\">phi</th></tr></thead><tbody>\n",
     );
     for k in &c.candidates {
-        let value = k.value.map(crate::fmt::trim_float);
+        let value = k.value.map(pqlsync_core::fmt::trim_float);
         let _ = writeln!(
             page,
             "<tr><td><code>{}</code></td><td><code>{}</code></td><td class=\"num\">{}</td>\

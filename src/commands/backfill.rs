@@ -9,12 +9,12 @@ use super::pipeline::{Prepared, progress};
 use super::{Error, Report, to_or_as_of};
 use crate::cli::BackfillArgs;
 use crate::config::{self, Config, RunOptions};
-use crate::decision::Decider;
-use crate::features::{self, FINAL_VIEW, FeatureError};
-use crate::fmt::thousands;
-use crate::history;
-use crate::state::RoutingState;
-use crate::store::Store;
+use pqlsync_core::fmt::thousands;
+use pqlsync_rules::state::RoutingState;
+use pqlsync_sql::decision::Decider;
+use pqlsync_sql::features::{self, FINAL_VIEW, FeatureError};
+use pqlsync_sql::history;
+use pqlsync_sql::store::Store;
 
 /// What `backfill` did.
 #[derive(Debug, Clone, serde::Serialize)]

@@ -14,12 +14,12 @@ use datafusion::prelude::{col, lit};
 
 use super::pipeline::{Prepared, progress};
 use super::{Error, Report, out_dir, to_or_as_of, write_text};
-use crate::calibrate::{self, Calibration, Example, Exclusion, Window};
 use crate::cli::CalibrateArgs;
 use crate::config::{self, Config, RunOptions};
-use crate::decision;
-use crate::features::{self, FINAL_VIEW, FeatureError};
-use crate::value::Value;
+use pqlsync_calibrate::{self as calibrate, Calibration, Example, Exclusion, Window};
+use pqlsync_sql::decision;
+use pqlsync_sql::features::{self, FINAL_VIEW, FeatureError};
+use pqlsync_sql::value::{FromArray, Value};
 
 /// The view that gives each trial's payment (`sql/outputs/trial_paid.sql`).
 const TRIAL_PAID: &str = "trial_paid";
@@ -334,7 +334,7 @@ fn write(out: &Path, c: &Calibration) -> Result<Vec<PathBuf>, Error> {
             "calibration.json",
             serde_json::to_string_pretty(c).expect("the calibration serialises") + "\n",
         ),
-        ("calibration.html", calibrate::html::render(c)),
+        ("calibration.html", crate::calibrate::html::render(c)),
     ];
     let mut written = Vec::new();
     for (name, text) in files {

@@ -21,7 +21,7 @@ impl std::fmt::Display for Stopped {
 #[cfg(feature = "ballista")]
 pub async fn cluster(args: &ClusterArgs) -> Result<Stopped, Error> {
     use crate::cli::ClusterCommand;
-    use crate::cluster::{self, ExecutorOptions, SchedulerOptions};
+    use pqlsync_sql::cluster::{self, ExecutorOptions, SchedulerOptions};
     match &args.command {
         ClusterCommand::Scheduler { bind, port } => {
             let options = SchedulerOptions {
@@ -41,7 +41,7 @@ pub async fn cluster(args: &ClusterArgs) -> Result<Stopped, Error> {
         } => {
             let memory_limit = memory_limit
                 .as_deref()
-                .map(crate::engine::config::parse_bytes)
+                .map(pqlsync_sql::engine::config::parse_bytes)
                 .transpose()
                 .map_err(|m| Error::Usage(format!("--memory-limit: {m}")))?;
             if *concurrent_tasks == Some(0) {

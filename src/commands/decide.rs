@@ -14,16 +14,16 @@ use super::Error;
 use super::hubspot;
 use super::pipeline::{Prepared, log_plan, spinner, sum_column};
 use crate::config::{Config, RunOptions};
-use crate::decision::{Decider, Decision};
-use crate::features::{self, FINAL_VIEW, FeatureError};
-use crate::fmt::thousands;
-use crate::history;
-use crate::output::AtomicWriter;
-use crate::route::Held;
-use crate::source;
-use crate::state::{AdvancedBy, RoutingState, SHARED_STATE_ADVICE};
-use crate::store::Store;
 use crate::summary::Summary;
+use pqlsync_core::fmt::thousands;
+use pqlsync_rules::route::Held;
+use pqlsync_rules::state::{AdvancedBy, RoutingState, SHARED_STATE_ADVICE};
+use pqlsync_sql::decision::{Decider, Decision};
+use pqlsync_sql::features::{self, FINAL_VIEW, FeatureError};
+use pqlsync_sql::history;
+use pqlsync_sql::output::AtomicWriter;
+use pqlsync_sql::source;
+use pqlsync_sql::store::Store;
 
 /// Which decision command is running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

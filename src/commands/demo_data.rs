@@ -5,7 +5,7 @@
 use super::{Error, Report};
 use crate::cli::DemoDataArgs;
 use crate::config::RunOptions;
-use crate::demo;
+use pqlsync_sql::demo;
 
 /// What was generated.
 #[derive(Debug, serde::Serialize)]

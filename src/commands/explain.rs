@@ -11,15 +11,15 @@ use super::pipeline::Prepared;
 use super::{Error, Report};
 use crate::cli::ExplainArgs;
 use crate::config::{Config, RunOptions};
-use crate::decision::{Decider, Decision};
-use crate::features::{self, FINAL_VIEW, FeatureError};
-use crate::hubspot::ObjectType;
-use crate::route::Memory;
-use crate::score::Model;
-use crate::state::RoutingState;
-use crate::store::Store;
-use crate::sync::{self, STATE_FILE, SyncState};
-use crate::value::Value;
+use pqlsync_hubspot::ObjectType;
+use pqlsync_rules::route::Memory;
+use pqlsync_rules::score::Model;
+use pqlsync_rules::state::RoutingState;
+use pqlsync_sql::decision::{Decider, Decision};
+use pqlsync_sql::features::{self, FINAL_VIEW, FeatureError};
+use pqlsync_sql::store::Store;
+use pqlsync_sql::value::{FromArray, Value};
+use pqlsync_sync::{self as sync, STATE_FILE, SyncState};
 
 /// One account explained: as text, or as the JSON document `--json` prints.
 #[derive(Debug, serde::Serialize)]
@@ -121,7 +121,7 @@ struct InHubspot {
 /// HubSpot's value of each property routing reads next to pqlsync's, and which one won; empty
 /// until a run has read the account's records back from HubSpot.
 fn in_hubspot(d: &Decision, synced: &SyncState) -> Vec<InHubspot> {
-    use crate::sync::listen::{DEAL_STAGE, LEAD_STAGE, LIFECYCLE, OWNER};
+    use pqlsync_sync::listen::{DEAL_STAGE, LEAD_STAGE, LIFECYCLE, OWNER};
     let account = d.account_id.as_str();
     let trial = d.facts.trial_id.as_deref().unwrap_or("");
     let decided = |property: &str| match property {
@@ -358,7 +358,7 @@ fn explain_json(
             (n.clone(), j)
         })
         .collect();
-    let fired = |list: &[crate::score::Fired]| -> Vec<serde_json::Value> {
+    let fired = |list: &[pqlsync_rules::score::Fired]| -> Vec<serde_json::Value> {
         list.iter()
             .map(|f| serde_json::json!({"points": f.points, "text": f.text}))
             .collect()

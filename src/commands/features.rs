@@ -8,10 +8,10 @@ use futures::StreamExt;
 use super::Error;
 use super::pipeline::{Prepared, log_plan, spinner, sum_column};
 use crate::config::{Config, RunOptions};
-use crate::features::{self, FINAL_VIEW, FeatureError};
-use crate::fmt::thousands;
-use crate::output::AtomicWriter;
 use crate::summary::Summary;
+use pqlsync_core::fmt::thousands;
+use pqlsync_sql::features::{self, FINAL_VIEW, FeatureError};
+use pqlsync_sql::output::AtomicWriter;
 
 /// `pqlsync features`: write `account_features` to a file.
 pub async fn features(config: &Config, run: &RunOptions) -> Result<Summary, Error> {

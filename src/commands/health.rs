@@ -1,6 +1,6 @@
 //! Score health, for `report` and `run`. The `model_health` report table: the `scored_trials`
 //! report table read into [`ScoredTrial`]s, judged month by month by
-//! [`crate::calibrate::health`], and laid out as one Arrow table, written and shown like every
+//! [`pqlsync_calibrate::health`], and laid out as one Arrow table, written and shown like every
 //! other report table. And `run`'s look at the score itself, after the day's history is
 //! written: PQL thresholds no account reached in the last `[report.health] unreached_runs`
 //! days of score history (a threshold left on an old scale stops its playbook without an
@@ -19,16 +19,16 @@ use datafusion::arrow::record_batch::RecordBatch;
 
 use super::Error;
 use super::pipeline::Prepared;
-use crate::calibrate::Window;
-use crate::calibrate::health::{self, Baseline, Month, ScoredTrial};
 use crate::config::{self, Config, RunOptions};
-use crate::features;
-use crate::history;
-use crate::report::{MODEL_HEALTH, ReportError, SCORED_TRIALS, Table};
-use crate::score::Tier;
-use crate::store::Store;
 use crate::summary::{Recalibrate, ScoreHealth, Unreached};
-use crate::value::Value;
+use pqlsync_calibrate::Window;
+use pqlsync_calibrate::health::{self, Baseline, Month, ScoredTrial};
+use pqlsync_rules::score::Tier;
+use pqlsync_sql::features;
+use pqlsync_sql::history;
+use pqlsync_sql::report::{MODEL_HEALTH, ReportError, SCORED_TRIALS, Table};
+use pqlsync_sql::store::Store;
+use pqlsync_sql::value::{FromArray, Value};
 
 /// The checks, or a warning saying why they could not run.
 pub async fn check(config: &Config, run: &RunOptions, engine: &Prepared) -> ScoreHealth {
@@ -109,7 +109,7 @@ async fn unreached(
     let highest = batches
         .first()
         .filter(|b| b.num_rows() > 0)
-        .and_then(|b| crate::value::Value::from_array(b.column(0), 0).ok())
+        .and_then(|b| pqlsync_sql::value::Value::from_array(b.column(0), 0).ok())
         .and_then(|v| v.as_i64());
     let Some(highest) = highest.map(|h| h.clamp(0, 100) as u8) else {
         return Ok(Vec::new());
@@ -141,14 +141,14 @@ async fn recalibrate(
     };
     let params = super::pipeline::params(config, run, None);
     let dir = config.sql_dir.join("reports");
-    let tables = crate::report::compute(&engine.ctx, &[view], &params, &dir).await?;
+    let tables = pqlsync_sql::report::compute(&engine.ctx, &[view], &params, &dir).await?;
     let window = window(config, run, first);
     let Some(months) = judge(&tables, &window, &baseline(config))? else {
         return Ok(None);
     };
     warn_if_flagged(&months);
     Ok(
-        crate::calibrate::health::latest_flag(&months).map(|m| Recalibrate {
+        pqlsync_calibrate::health::latest_flag(&months).map(|m| Recalibrate {
             month: m.month.format("%Y-%m").to_string(),
             reason: m.flag.clone().unwrap_or_default(),
             auc: m.auc,

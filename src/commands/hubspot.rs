@@ -6,25 +6,21 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use datafusion::arrow::array::{Array, AsArray};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::DataType;
-use futures::StreamExt;
-
 use super::Error;
 use super::pipeline::Prepared;
 use crate::config::{Config, RunOptions, Verbosity};
-use crate::decision::Decision;
-use crate::features::FeatureError;
-use crate::halt::Halt;
-use crate::hubspot::portal::{self, Portal};
-use crate::hubspot::retry::Backoff;
-use crate::hubspot::setup::render_checks;
-use crate::hubspot::{self, Client, ClientConfig, Counters, ObjectType, Recorder};
-use crate::store::Store;
-use crate::sync::config::Target;
-use crate::sync::{self, Contact, LEDGER_FILE, Ledger, STATE_FILE, SyncReport, SyncState, setup};
-use crate::value::Value;
+use pqlsync_core::halt::Halt;
+use pqlsync_hubspot::portal::{self, Portal};
+use pqlsync_hubspot::retry::Backoff;
+use pqlsync_hubspot::setup::render_checks;
+use pqlsync_hubspot::{self as hubspot, Client, ClientConfig, Counters, ObjectType, Recorder};
+use pqlsync_sql::decision::Decision;
+use pqlsync_sql::features::contacts;
+use pqlsync_sql::store::Store;
+use pqlsync_sync::config::Target;
+use pqlsync_sync::{
+    self as sync, Contact, LEDGER_FILE, Ledger, STATE_FILE, SyncReport, SyncState, setup,
+};
 
 /// What the sync step produced.
 pub struct Synced {
@@ -63,83 +59,6 @@ pub fn client(config: &Config, halt: &Halt) -> Result<Option<Client>, Error> {
     }
 }
 
-/// The account's identified users, from the `account_contacts` view.
-async fn load_contacts(engine: &Prepared) -> Result<BTreeMap<String, Vec<Contact>>, Error> {
-    const VIEW: &str = "account_contacts";
-    if !engine
-        .ctx
-        .table_exist(VIEW)
-        .map_err(FeatureError::execution(VIEW))?
-    {
-        return Err(FeatureError::Contract {
-            message: "sql/outputs/account_contacts.sql is missing: the HubSpot sync needs each account's contacts (account_id, email, is_primary)".into(),
-        }
-        .into());
-    }
-    let df = engine
-        .ctx
-        .table(VIEW)
-        .await
-        .map_err(FeatureError::execution(VIEW))?;
-    let mut stream = df
-        .execute_stream()
-        .await
-        .map_err(FeatureError::execution(VIEW))?;
-    let mut out: BTreeMap<String, Vec<Contact>> = BTreeMap::new();
-    while let Some(batch) = stream.next().await {
-        let batch = batch.map_err(FeatureError::execution(VIEW))?;
-        let column = |name: &str, to: &DataType| {
-            let found = batch
-                .column_by_name(name)
-                .ok_or_else(|| FeatureError::Contract {
-                    message: format!("account_contacts.sql: column `{name}` is missing"),
-                })?;
-            cast(found, to).map_err(|_| FeatureError::Contract {
-                message: format!(
-                    "account_contacts.sql: column `{name}` is {}, expected {to}",
-                    found.data_type()
-                ),
-            })
-        };
-        let accounts = column("account_id", &DataType::Utf8)?;
-        let emails = column("email", &DataType::Utf8)?;
-        let primary = column("is_primary", &DataType::Boolean)?;
-        let (accounts, emails, primary) = (
-            accounts.as_string::<i32>(),
-            emails.as_string::<i32>(),
-            primary.as_boolean(),
-        );
-        let since = batch.column_by_name("first_identified_at");
-        for row in 0..batch.num_rows() {
-            if accounts.is_null(row) || emails.is_null(row) {
-                continue;
-            }
-            let account = accounts.value(row);
-            let contact = Contact {
-                account_id: account.to_string(),
-                email: emails.value(row).trim().to_ascii_lowercase(),
-                primary: primary.is_valid(row) && primary.value(row),
-                first_identified_at: since.and_then(|a| match Value::from_array(a, row) {
-                    Ok(Value::Timestamp(us)) => Some(us),
-                    _ => None,
-                }),
-            };
-            match out.get_mut(account) {
-                Some(list) => list.push(contact),
-                None => {
-                    out.insert(account.to_string(), vec![contact]);
-                }
-            }
-        }
-    }
-    // The stream's order depends on the machine's partitions; records, associations and the
-    // primary contact must not.
-    for list in out.values_mut() {
-        list.sort_by(|a, b| (!a.primary, &a.email).cmp(&(!b.primary, &b.email)));
-    }
-    Ok(out)
-}
-
 fn counters(report: &mut SyncReport, c: &Counters) {
     report.requests = Counters::get(&c.requests);
     report.write_requests = Counters::get(&c.writes);
@@ -164,7 +83,7 @@ pub struct Preflight {
 
 impl Preflight {
     /// What HubSpot holds for each account, read back before deciding.
-    pub fn held(&self) -> BTreeMap<String, crate::route::Held> {
+    pub fn held(&self) -> BTreeMap<String, pqlsync_rules::route::Held> {
         sync::listen::held(&self.state)
     }
 }
@@ -269,7 +188,7 @@ pub async fn sync(
     dry_run: bool,
     preflight: Option<Preflight>,
 ) -> Result<Synced, Error> {
-    let contacts = load_contacts(engine).await?;
+    let contacts = contacts::account_contacts(&engine.ctx).await?;
     crate::logging::stage!(
         run.stages,
         "contacts",
@@ -439,7 +358,7 @@ impl Step<'_> {
 async fn portal_state(store: &Store, base_url: &str) -> Result<(SyncState, Vec<String>), Error> {
     let mut state: SyncState = store.read(STATE_FILE).await?.unwrap_or_default();
     // 0: written before the version was kept; 1: today's format.
-    crate::state::check_version(store.url(), STATE_FILE, state.version, &[0, 1])?;
+    pqlsync_rules::state::check_version(store.url(), STATE_FILE, state.version, &[0, 1])?;
     state.version = 1;
     let mut warnings = Vec::new();
     if state.portal.as_deref().is_some_and(|p| p != base_url) {

@@ -8,7 +8,7 @@ use crate::config::Config;
 
 pub async fn check(config: &Config) -> Result<PortalReport, Error> {
     // Nothing to stop at a safe point: a signal ends the command.
-    let client = client(config, &crate::halt::Halt::default())?.ok_or(Error::NoPortal)?;
+    let client = client(config, &pqlsync_core::halt::Halt::default())?.ok_or(Error::NoPortal)?;
     check_portal(config, &client).await
 }
 

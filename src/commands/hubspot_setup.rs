@@ -8,6 +8,6 @@ use crate::config::Config;
 
 pub async fn setup(config: &Config, create_pipelines: bool) -> Result<PortalReport, Error> {
     // Nothing to stop at a safe point: a signal ends the command.
-    let client = client(config, &crate::halt::Halt::default())?.ok_or(Error::NoPortal)?;
+    let client = client(config, &pqlsync_core::halt::Halt::default())?.ok_or(Error::NoPortal)?;
     set_up_portal(config, &client, create_pipelines).await
 }

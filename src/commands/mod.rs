@@ -30,8 +30,8 @@ use std::time::Instant;
 
 use crate::cli::{Cli, Command, HubspotCommand};
 use crate::config::{self, Config, RunOptions, Verbosity};
-use crate::features::FeatureError;
 use crate::logging::{self, LogFormat, Stages};
+use pqlsync_sql::features::FeatureError;
 
 /// Any error that stops a command. Each variant's message names what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -39,32 +39,32 @@ pub enum Error {
     #[error(transparent)]
     Config(#[from] config::ConfigError),
     #[error(transparent)]
-    Source(#[from] crate::source::SourceError),
+    Source(#[from] pqlsync_sql::source::SourceError),
     #[error(transparent)]
-    Features(#[from] crate::features::FeatureError),
+    Features(#[from] pqlsync_sql::features::FeatureError),
     #[error(transparent)]
-    Decision(#[from] crate::decision::DecisionError),
+    Decision(#[from] pqlsync_sql::decision::DecisionError),
     #[error(transparent)]
-    Output(#[from] crate::output::OutputError),
+    Output(#[from] pqlsync_sql::output::OutputError),
     #[error(transparent)]
-    State(#[from] crate::state::StateError),
+    State(#[from] pqlsync_rules::state::StateError),
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] pqlsync_sql::store::StoreError),
     #[error(transparent)]
-    Demo(#[from] crate::demo::DemoError),
+    Demo(#[from] pqlsync_sql::demo::DemoError),
     #[error(transparent)]
-    History(#[from] crate::history::HistoryError),
+    History(#[from] pqlsync_sql::history::HistoryError),
     #[error(transparent)]
-    Report(#[from] crate::report::ReportError),
+    Report(#[from] pqlsync_sql::report::ReportError),
     #[error(transparent)]
-    Calibrate(#[from] crate::calibrate::CalibrateError),
+    Calibrate(#[from] pqlsync_calibrate::CalibrateError),
     #[error(transparent)]
-    Portal(#[from] crate::hubspot::portal::PortalError),
+    Portal(#[from] pqlsync_hubspot::portal::PortalError),
     #[error(transparent)]
-    Client(#[from] crate::hubspot::ClientError),
+    Client(#[from] pqlsync_hubspot::ClientError),
     #[cfg(feature = "ballista")]
     #[error(transparent)]
-    Cluster(#[from] crate::cluster::ClusterError),
+    Cluster(#[from] pqlsync_sql::cluster::ClusterError),
     /// A command-line flag that cannot be used as given.
     #[error("{0}")]
     Usage(String),
@@ -81,7 +81,7 @@ pub enum Error {
     NotReady(String),
     /// Another run holds the state location.
     #[error(transparent)]
-    Lock(#[from] crate::lock::LockError),
+    Lock(#[from] pqlsync_sql::lock::LockError),
     /// A signal (or a lost lock) stopped the run; what was confirmed is saved.
     #[error("{0}")]
     Interrupted(String),
@@ -107,7 +107,7 @@ impl Error {
     /// may want to tell apart (retry later; the run was stopped on purpose).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Lock(crate::lock::LockError::Held { .. }) => EXIT_LOCKED,
+            Error::Lock(pqlsync_sql::lock::LockError::Held { .. }) => EXIT_LOCKED,
             Error::Interrupted(_) => EXIT_INTERRUPTED,
             _ => 2,
         }
@@ -388,23 +388,15 @@ fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), Error> 
     )
 }
 
-/// Write `text` to `path`, atomically: a temporary file (`path` + `.tmp`) renamed into place,
-/// so a reader never sees half a file.
+/// Write `text` to `path` atomically ([`pqlsync_core::atomic`]), so a reader never sees half
+/// a file.
 fn write_text(path: &Path, text: &str) -> Result<(), Error> {
-    let err = |e: std::io::Error| {
-        Error::Output(crate::output::OutputError::Write {
+    pqlsync_core::atomic::write(path, text.as_bytes()).map_err(|e| {
+        Error::Output(pqlsync_sql::output::OutputError::Write {
             path: path.to_path_buf(),
             message: e.to_string(),
         })
-    };
-    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(err)?;
-    }
-    let mut temp = path.as_os_str().to_owned();
-    temp.push(".tmp");
-    let temp = PathBuf::from(temp);
-    std::fs::write(&temp, text).map_err(err)?;
-    std::fs::rename(&temp, path).map_err(err)
+    })
 }
 
 /// `--to DATE`, defaulting to the as-of day.

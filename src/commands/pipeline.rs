@@ -14,13 +14,13 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::Error;
 use crate::config::{Config, RunOptions, Verbosity};
-use crate::engine::{self, PeakPool};
-use crate::features::{self, FeatureError, Params, Project};
-use crate::source::{self, DatasetInfo};
-use crate::store::Store;
 use crate::summary::{EngineReport, SetAside, Summary};
-use crate::sync::{STATE_FILE, SyncState};
-use crate::value::{Kind, Value};
+use pqlsync_sql::engine::{self, PeakPool};
+use pqlsync_sql::features::{self, FeatureError, Params, Project};
+use pqlsync_sql::source::{self, DatasetInfo};
+use pqlsync_sql::store::Store;
+use pqlsync_sql::value::{ArrowKind, FromArray, Kind, Value};
+use pqlsync_sync::{STATE_FILE, SyncState};
 
 /// A session with sources registered and the SQL project planned.
 pub struct Prepared {
@@ -48,7 +48,9 @@ async fn session(
             Ok(engine::session(config).map_err(FeatureError::execution("the query session"))?)
         }
         #[cfg(feature = "ballista")]
-        engine::EngineKind::Ballista { url } => Ok(crate::cluster::session(config, url).await?),
+        engine::EngineKind::Ballista { url } => {
+            Ok(pqlsync_sql::cluster::session(config, url).await?)
+        }
         #[cfg(not(feature = "ballista"))]
         engine::EngineKind::Ballista { .. } => {
             unreachable!("the config refuses kind = \"ballista\" without the feature")
@@ -330,10 +332,11 @@ async fn register_crm(ctx: &SessionContext, config: &Config) -> Result<(), Error
     } else {
         let store = Store::open(&config.state)?;
         let state: SyncState = store.read(STATE_FILE).await?.unwrap_or_default();
-        crate::state::check_version(store.url(), STATE_FILE, state.version, &[0, 1])?;
+        pqlsync_rules::state::check_version(store.url(), STATE_FILE, state.version, &[0, 1])?;
         state
     };
-    crate::report::crm::register(ctx, &state).map_err(FeatureError::execution("the crm tables"))?;
+    pqlsync_sql::report::crm::register(ctx, &state)
+        .map_err(FeatureError::execution("the crm tables"))?;
     Ok(())
 }
 

@@ -9,10 +9,10 @@ use super::pipeline::{Prepared, spinner};
 use super::{Error, Report, out_dir, to_or_as_of};
 use crate::cli::{ReportArgs, ReportFormat};
 use crate::config::{self, Config, RunOptions};
-use crate::features;
-use crate::history;
-use crate::report::Formats;
-use crate::store::Store;
+use pqlsync_sql::features;
+use pqlsync_sql::history;
+use pqlsync_sql::report::Formats;
+use pqlsync_sql::store::Store;
 
 /// What `report` did.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -101,7 +101,7 @@ pub async fn report(
     let params = super::pipeline::params(config, run, Some((from, to)));
     let bar = spinner(run, "computing the report");
     let dir = config.sql_dir.join("reports");
-    let mut tables = crate::report::compute(&engine.ctx, &views, &params, &dir).await?;
+    let mut tables = pqlsync_sql::report::compute(&engine.ctx, &views, &params, &dir).await?;
     let judged = super::health::judge(
         &tables,
         &super::health::window(config, run, days[0]),
@@ -117,14 +117,14 @@ pub async fn report(
         tables = tables.len(),
         "computed the report tables"
     );
-    let context = crate::report::Context {
+    let context = pqlsync_sql::report::Context {
         as_of: run.as_of,
         from,
         to,
         history_days,
         history_first: days.first().copied(),
         history_url: config.history.configured.clone(),
-        health: crate::report::HealthNote {
+        health: pqlsync_sql::report::HealthNote {
             at_day: config.provenance.at_day,
             horizon: config.provenance.horizon,
             psi_limit: config.report.health.psi_limit,
@@ -132,7 +132,7 @@ pub async fn report(
             calibrated_reference: config.provenance.trained.is_some(),
         },
     };
-    let written = crate::report::write(&out, &tables, formats, &context)?;
+    let written = pqlsync_sql::report::write(&out, &tables, formats, &context)?;
     bar.finish_and_clear();
     Ok(ReportRun {
         tables: tables.iter().map(|t| (t.name.clone(), t.rows())).collect(),

@@ -9,9 +9,9 @@ use super::Error;
 use super::decide::{Mode, decide};
 use crate::cli::RunArgs;
 use crate::config::{Config, RunOptions};
-use crate::lock;
-use crate::store::Store;
 use crate::summary::Summary;
+use pqlsync_sql::lock;
+use pqlsync_sql::store::Store;
 
 pub async fn run(config: &Config, run: &RunOptions, args: &RunArgs) -> Result<Summary, Error> {
     if args.dry_run {

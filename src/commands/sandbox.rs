@@ -96,7 +96,7 @@ pub async fn sandbox(
     if let Some(path) = &args.dump {
         let text = serde_json::to_string_pretty(&sandbox.dump()).expect("the dump serialises");
         std::fs::write(path, text + "\n").map_err(|e| {
-            Error::Output(crate::output::OutputError::Write {
+            Error::Output(pqlsync_sql::output::OutputError::Write {
                 path: path.clone(),
                 message: e.to_string(),
             })

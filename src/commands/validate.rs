@@ -8,10 +8,10 @@ use std::fmt::Write as _;
 use super::pipeline::Prepared;
 use super::{Error, Report};
 use crate::config::{Config, RunOptions};
-use crate::decision;
-use crate::features;
-use crate::fmt::thousands;
-use crate::source::DatasetInfo;
+use pqlsync_core::fmt::thousands;
+use pqlsync_sql::decision;
+use pqlsync_sql::features;
+use pqlsync_sql::source::DatasetInfo;
 
 /// What was checked, for people and for `--summary-json`.
 #[derive(Debug, serde::Serialize)]

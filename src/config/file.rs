@@ -6,7 +6,9 @@
 
 use serde::Deserialize;
 
-use crate::{engine, features, report, route, score, source, sync};
+use pqlsync_rules::{route, score};
+use pqlsync_sql::{engine, features, report, source};
+use pqlsync_sync as sync;
 
 /// The whole `pqlsync.toml`.
 #[derive(Debug, Clone, Deserialize)]

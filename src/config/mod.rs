@@ -18,18 +18,18 @@ use std::path::{Path, PathBuf};
 use chrono::{NaiveDate, Utc};
 
 use crate::cli::GlobalArgs;
-use crate::engine::EngineConfig;
-use crate::features::IncrementalConfig;
-use crate::hubspot::Secret;
-use crate::report::ReportConfig;
-use crate::route::Policy;
-use crate::score::Model;
-use crate::setting::Invalid;
-use crate::source::SourcesConfig;
-use crate::store::{Location, beside};
-use crate::sync::config::HubspotConfig;
-use crate::{route, score};
 use file::ConfigFile;
+use pqlsync_core::setting::Invalid;
+use pqlsync_hubspot::Secret;
+use pqlsync_rules::route::Policy;
+use pqlsync_rules::score::Model;
+use pqlsync_rules::{route, score};
+use pqlsync_sql::engine::EngineConfig;
+use pqlsync_sql::features::IncrementalConfig;
+use pqlsync_sql::report::ReportConfig;
+use pqlsync_sql::source::SourcesConfig;
+use pqlsync_sql::store::{Location, beside};
+use pqlsync_sync::config::HubspotConfig;
 
 /// Errors turning the file and flags into a [`Config`].
 #[derive(Debug, thiserror::Error)]
@@ -103,7 +103,7 @@ pub struct RunOptions {
     /// `--allow-stale`: skip the freshness guard.
     pub allow_stale: bool,
     /// Asks the run to stop early (SIGTERM, a lost lock); shared by the run's clones.
-    pub halt: crate::halt::Halt,
+    pub halt: pqlsync_core::halt::Halt,
     /// `--log-format`: also decides whether progress bars and the closing report are shown.
     pub log_format: crate::logging::LogFormat,
     /// How long each stage took, for the log and the summary; shared by the run's clones.
@@ -137,7 +137,7 @@ impl RunOptions {
             summary_json: global.summary_json.clone(),
             full_refresh: global.full_refresh,
             allow_stale: global.allow_stale,
-            halt: crate::halt::Halt::default(),
+            halt: pqlsync_core::halt::Halt::default(),
             log_format: global.log_format,
             stages: crate::logging::Stages::default(),
         })
@@ -242,7 +242,7 @@ impl Config {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
         let base = std::path::absolute(&base).unwrap_or(base);
-        let store_options = crate::store::options_from_env(env);
+        let store_options = pqlsync_sql::store::options_from_env(env);
         let state_url = &parsed.state.url;
         // History and rollups default to siblings of the state directory.
         let beside_state = |configured: &Option<String>, name: &str| {
@@ -259,7 +259,7 @@ impl Config {
         let hubspot = HubspotConfig::from_file(&parsed.hubspot, base_url, token)?;
         // Across sections: a portal needs an owner for every account routing leaves unowned,
         // and the self-serve pool is the one every unowned account falls back to.
-        if matches!(hubspot.target, crate::sync::config::Target::Portal { .. })
+        if matches!(hubspot.target, pqlsync_sync::config::Target::Portal { .. })
             && routing.owners.self_serve.is_empty()
         {
             return Err(Invalid::new(

@@ -1,9 +1,9 @@
 use std::path::PathBuf;
 
 use super::*;
-use crate::engine::config::parse_bytes;
-use crate::score::Tiers;
-use crate::score::config::{default_scoring, model as scoring_model};
+use pqlsync_rules::score::Tiers;
+use pqlsync_rules::score::config::{default_scoring, model as scoring_model};
+use pqlsync_sql::engine::config::parse_bytes;
 
 fn global() -> GlobalArgs {
     GlobalArgs {
@@ -51,7 +51,7 @@ fn err(text: &str) -> String {
 #[test]
 fn minimal_config_gets_defaults_and_resolves_paths() {
     let c = load(MINIMAL).unwrap();
-    let crate::source::Product::Segment { tracks, groups, .. } = &c.sources.product else {
+    let pqlsync_sql::source::Product::Segment { tracks, groups, .. } = &c.sources.product else {
         panic!("segment is the default format: {:?}", c.sources.product)
     };
     assert_eq!(tracks.url, "/etc/pqlsync/data/tracks");
@@ -213,8 +213,8 @@ events = "s3://bucket/posthog/events"
 #[test]
 fn posthog_sources_read_the_events_export_and_default_the_group_type() {
     let c = load(POSTHOG).unwrap();
-    assert_eq!(c.sources.format, crate::source::Format::Posthog);
-    let crate::source::Product::Posthog {
+    assert_eq!(c.sources.format, pqlsync_sql::source::Format::Posthog);
+    let pqlsync_sql::source::Product::Posthog {
         events,
         persons,
         group_type,
@@ -330,7 +330,7 @@ fn cloud_credentials_come_from_the_environment_and_never_print() {
         &env,
     )
     .unwrap();
-    let crate::source::Product::Segment { groups, .. } = &c.sources.product else {
+    let pqlsync_sql::source::Product::Segment { groups, .. } = &c.sources.product else {
         panic!("segment")
     };
     let keys: Vec<&str> = groups
@@ -446,7 +446,7 @@ fn an_as_of_more_than_a_day_ahead_needs_allow_future() {
 
 #[test]
 fn the_hubspot_api_version_defaults_to_2026_09_and_names_the_accepted_ones() {
-    use crate::hubspot::ApiVersion;
+    use pqlsync_hubspot::ApiVersion;
     assert_eq!(
         load(MINIMAL).unwrap().hubspot.api_version,
         ApiVersion::V2026_09

@@ -1,0 +1,132 @@
+//! Incremental rollups (`sql/incremental/`): a rollup extended day by day gives exactly what
+//! a full scan gives, and a late file in a rolled-up day is noticed and rebuilt from.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::common::*;
+use datafusion::arrow::array::{Array, ArrayRef, StringArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+fn features(
+    dir: &Path,
+    out: &str,
+    args: &[&str],
+) -> (String, Vec<Vec<(String, pqlsync_sql::value::Value)>>) {
+    let o = pqlsync(dir)
+        .args(["-v", "features", "--out", out])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut rows = read_rows(&dir.join(out));
+    rows.sort_by_key(|r| get(r, "account_id").to_string());
+    (stderr(&o), rows)
+}
+
+fn integrations(rows: &[Vec<(String, pqlsync_sql::value::Value)>], account: &str) -> i64 {
+    let row = rows
+        .iter()
+        .find(|r| get(r, "account_id").as_str() == Some(account))
+        .expect("account present");
+    get(row, "integrations_connected").as_i64().unwrap()
+}
+
+/// A copy of the first event of `file` as an `integration_connected` event with a new id,
+/// written beside it: a late-arriving file in an old partition.
+fn write_late_integration(file: &Path) -> String {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let batch = reader.into_iter().next().unwrap().unwrap().slice(0, 1);
+    let schema = batch.schema();
+    let text = |value: &str, like: &ArrayRef| -> ArrayRef {
+        cast(
+            &(Arc::new(StringArray::from(vec![value])) as ArrayRef),
+            like.data_type(),
+        )
+        .unwrap()
+    };
+    let columns: Vec<ArrayRef> = schema
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(|(f, c)| match f.name().as_str() {
+            "id" => text("late-integration-1", c),
+            "event" => text("integration_connected", c),
+            _ => Arc::clone(c),
+        })
+        .collect();
+    let group = batch.column_by_name("context_group_id").unwrap();
+    let account = cast(group, &datafusion::arrow::datatypes::DataType::Utf8).unwrap();
+    let account = account
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap()
+        .value(0)
+        .to_string();
+    let late = RecordBatch::try_new(schema.clone(), columns).unwrap();
+    let path = file.with_file_name("late-arrival.parquet");
+    let mut writer =
+        ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None).unwrap();
+    writer.write(&late).unwrap();
+    writer.close().unwrap();
+    account
+}
+
+#[test]
+fn a_rollup_extended_day_by_day_equals_a_full_scan_and_late_files_rebuild_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo_data(dir.path(), 150, 60, 11);
+    write_config(dir.path(), &data, "");
+
+    let (log, _) = features(dir.path(), "a.parquet", &["--as-of", "2026-11-10"]);
+    assert!(log.contains("rollup lifetime_activity: built"), "{log}");
+    let (log, daily) = features(dir.path(), "b.parquet", &[]);
+    assert!(
+        log.contains("rollup lifetime_activity: extended")
+            && log.contains("from 2026-11-09 to 2026-11-19"),
+        "{log}"
+    );
+    let (log, _) = features(dir.path(), "c.parquet", &[]);
+    assert!(log.contains("rollup lifetime_activity: current"), "{log}");
+    let (log, full) = features(dir.path(), "d.parquet", &["--full-refresh"]);
+    assert!(
+        log.contains("built") && log.contains("--full-refresh"),
+        "{log}"
+    );
+    assert_eq!(daily, full);
+    assert!(
+        daily
+            .iter()
+            .any(|r| get(r, "integrations_connected").as_i64() > Some(0))
+    );
+
+    // A late file lands in a day the rollup already holds.
+    let old_day = data.join("tracks/day=2026-10-15");
+    let file = parquet_files(&old_day)
+        .into_iter()
+        .next()
+        .expect("a file that day");
+    let account = write_late_integration(&file);
+    let before = integrations(&daily, &account);
+    let (log, late) = features(dir.path(), "e.parquet", &[]);
+    assert!(
+        log.contains("built") && log.contains("tracks: partition day 2026-10-15 changed"),
+        "{log}"
+    );
+    assert_eq!(integrations(&late, &account), before + 1);
+    let (_, full) = features(dir.path(), "f.parquet", &["--full-refresh"]);
+    assert_eq!(late, full);
+
+    // A scoring day before the rollup reads all history and leaves the rollup alone.
+    let (log, past) = features(dir.path(), "g.parquet", &["--as-of", "2026-11-05"]);
+    assert!(log.contains("bypassed"), "{log}");
+    let (log, _) = features(dir.path(), "h.parquet", &[]);
+    assert!(log.contains("rollup lifetime_activity: current"), "{log}");
+    assert!(!past.is_empty());
+}
