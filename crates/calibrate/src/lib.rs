@@ -251,83 +251,213 @@ pub fn calibrate(
         feature_seconds,
         thresholds,
     } = inputs;
+    // Oldest first, ties by account: the holdout is the newest trials, the same on every run.
     examples.sort_by(|a, b| (a.start_day, &a.account_id).cmp(&(b.start_day, &b.account_id)));
-    let n = examples.len();
-    let n_train = ((n as f64) * (1.0 - HOLDOUT_SHARE)).round() as usize;
-    let (train, holdout) = examples.split_at(n_train.min(n));
-    let train: Vec<&Example> = train.iter().collect();
-    let holdout: Vec<&Example> = holdout.iter().collect();
-    let all: Vec<&Example> = examples.iter().collect();
-    let labels = |set: &[&Example]| set.iter().map(|e| e.converted).collect::<Vec<bool>>();
-    let (y_train, y_holdout, y_all) = (labels(&train), labels(&holdout), labels(&all));
-    let count = |y: &[bool]| y.iter().filter(|c| **c).count();
-    if count(&y_train) < MIN_TRAIN_CONVERSIONS || count(&y_holdout) < MIN_HOLDOUT_CONVERSIONS {
-        return Err(CalibrateError::TooFew {
-            train_trials: train.len(),
-            train_conversions: count(&y_train),
-            holdout_trials: holdout.len(),
-            holdout_conversions: count(&y_holdout),
-            from: window.from,
-            to: window.to,
-        });
+    let trials = Trials::split(&examples, window)?;
+    let evaluated = Evaluated::new(model, &trials)?;
+    let penalised = choose_penalty(&evaluated, &trials)?;
+    let card = Scorecard::new(model, &evaluated);
+    let on_holdout = evaluate_holdout(&card, &penalised, &trials)?;
+    let suggestion = suggest(&card, &trials, penalised.penalty, on_holdout.tiers)?;
+    let signals = signal_reports(&evaluated, &trials, &suggestion);
+    let warnings = warnings(&evaluated, &signals);
+    let candidates = unscored_candidates(model, columns, &trials);
+    let tables = holdout_tables(model, &on_holdout, &trials, thresholds);
+    Ok(Calibration {
+        as_of: window.as_of,
+        from: window.from,
+        to: window.to,
+        at_day: window.at_day,
+        horizon: window.horizon,
+        trials: trials.all.len(),
+        conversions: conversions(&trials.y_all),
+        excluded,
+        training: trials.training(),
+        holdout: on_holdout.summary(&trials),
+        penalty: penalised.penalty,
+        penalties: penalised.penalties,
+        scale: suggestion.scale(),
+        signals,
+        tiers: tables.tiers,
+        thresholds: tables.thresholds,
+        deciles: tables.deciles,
+        gains: tables.gains,
+        bands: tables.bands,
+        warnings,
+        candidates,
+        feature_seconds,
+        seconds: feature_seconds + started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The trials, oldest first, split into the older training trials and the newest (holdout).
+struct Trials<'a> {
+    all: Vec<&'a Example>,
+    train: Vec<&'a Example>,
+    holdout: Vec<&'a Example>,
+    y_all: Vec<bool>,
+    y_train: Vec<bool>,
+    y_holdout: Vec<bool>,
+}
+
+impl<'a> Trials<'a> {
+    /// Holds out the newest [`HOLDOUT_SHARE`] of `examples` (sorted oldest first). Too few
+    /// conversions on either side is an error naming both counts.
+    fn split(examples: &'a [Example], window: Window) -> Result<Self, CalibrateError> {
+        let n = examples.len();
+        let n_train = ((n as f64) * (1.0 - HOLDOUT_SHARE)).round() as usize;
+        let (train, holdout) = examples.split_at(n_train.min(n));
+        let all: Vec<&Example> = examples.iter().collect();
+        let train: Vec<&Example> = train.iter().collect();
+        let holdout: Vec<&Example> = holdout.iter().collect();
+        let (y_train, y_holdout, y_all) = (labels(&train), labels(&holdout), labels(&all));
+        if conversions(&y_train) < MIN_TRAIN_CONVERSIONS
+            || conversions(&y_holdout) < MIN_HOLDOUT_CONVERSIONS
+        {
+            return Err(CalibrateError::TooFew {
+                train_trials: train.len(),
+                train_conversions: conversions(&y_train),
+                holdout_trials: holdout.len(),
+                holdout_conversions: conversions(&y_holdout),
+                from: window.from,
+                to: window.to,
+            });
+        }
+        Ok(Trials {
+            all,
+            train,
+            holdout,
+            y_all,
+            y_train,
+            y_holdout,
+        })
     }
 
-    let configured: Vec<Configured> = model
-        .fit
-        .iter()
-        .map(|signal| Configured {
-            group: Group::Fit,
-            signal,
-        })
-        .chain(model.usage.iter().map(|signal| Configured {
-            group: Group::Usage,
-            signal,
-        }))
-        .collect();
-    // Units of every signal for every trial (all trials, oldest first).
-    let units: Vec<Vec<f64>> = configured
-        .iter()
-        .map(|c| all.iter().map(|e| c.units(e)).collect())
-        .collect();
-    let fired: Vec<Vec<bool>> = units
-        .iter()
-        .map(|u| u.iter().map(|u| *u > 0.0).collect())
-        .collect();
-    let fired_counts: Vec<(usize, usize)> = fired
-        .iter()
-        .map(|f| {
-            (
-                f.iter().filter(|x| **x).count(),
-                f.iter().zip(&y_all).filter(|(x, y)| **x && **y).count(),
-            )
-        })
-        .collect();
-    let fitted: Vec<usize> = (0..configured.len())
-        .filter(|j| fired_counts[*j].1 >= MIN_FIRED_CONVERSIONS)
-        .collect();
-    if fitted.is_empty() {
-        return Err(CalibrateError::NothingToFit);
+    fn training(&self) -> Split {
+        let set = &self.train;
+        Split {
+            trials: set.len(),
+            conversions: set.iter().filter(|e| e.converted).count(),
+            first_start: set.first().map(|e| e.start_day),
+            last_start: set.last().map(|e| e.start_day),
+        }
     }
-    let design_of = |columns: &[usize], rows: std::ops::Range<usize>| -> Vec<f64> {
+}
+
+fn labels(set: &[&Example]) -> Vec<bool> {
+    set.iter().map(|e| e.converted).collect()
+}
+
+fn conversions(labels: &[bool]) -> usize {
+    labels.iter().filter(|c| **c).count()
+}
+
+/// Every configured signal evaluated on every trial, and which of them can be fitted.
+struct Evaluated<'a> {
+    /// Fit signals, then usage signals, in config order.
+    configured: Vec<Configured<'a>>,
+    /// Per signal, its units for every trial (all trials, oldest first).
+    units: Vec<Vec<f64>>,
+    /// Per signal, whether it fired for each trial.
+    fired: Vec<Vec<bool>>,
+    /// Per signal, the trials it fired for and how many of them converted.
+    fired_counts: Vec<(usize, usize)>,
+    /// Indices of the signals that fired for enough converting trials to fit: the design's
+    /// columns, in this order.
+    fitted: Vec<usize>,
+}
+
+impl<'a> Evaluated<'a> {
+    fn new(model: &'a Model, trials: &Trials) -> Result<Self, CalibrateError> {
+        let configured: Vec<Configured> = model
+            .fit
+            .iter()
+            .map(|signal| Configured {
+                group: Group::Fit,
+                signal,
+            })
+            .chain(model.usage.iter().map(|signal| Configured {
+                group: Group::Usage,
+                signal,
+            }))
+            .collect();
+        let units: Vec<Vec<f64>> = configured
+            .iter()
+            .map(|c| trials.all.iter().map(|e| c.units(e)).collect())
+            .collect();
+        let fired: Vec<Vec<bool>> = units
+            .iter()
+            .map(|u| u.iter().map(|u| *u > 0.0).collect())
+            .collect();
+        let fired_counts: Vec<(usize, usize)> = fired
+            .iter()
+            .map(|f| {
+                (
+                    f.iter().filter(|x| **x).count(),
+                    f.iter()
+                        .zip(&trials.y_all)
+                        .filter(|(x, y)| **x && **y)
+                        .count(),
+                )
+            })
+            .collect();
+        let fitted: Vec<usize> = (0..configured.len())
+            .filter(|j| fired_counts[*j].1 >= MIN_FIRED_CONVERSIONS)
+            .collect();
+        if fitted.is_empty() {
+            return Err(CalibrateError::NothingToFit);
+        }
+        Ok(Evaluated {
+            configured,
+            units,
+            fired,
+            fired_counts,
+            fitted,
+        })
+    }
+
+    /// The row-major design of signals `columns` over trials `rows` (of all, oldest first).
+    fn design(&self, columns: &[usize], rows: std::ops::Range<usize>) -> Vec<f64> {
         let mut x = Vec::with_capacity(columns.len() * rows.len());
         for i in rows {
-            x.extend(columns.iter().map(|j| units[*j][i]));
+            x.extend(columns.iter().map(|j| self.units[*j][i]));
         }
         x
-    };
-    let x_train = design_of(&fitted, 0..train.len());
-    let x_holdout = design_of(&fitted, train.len()..n);
-    let x_all = design_of(&fitted, 0..n);
-    let p = fitted.len();
+    }
 
-    // The penalty: the lowest holdout log-loss of a fit on the training trials.
+    /// Signal `j`'s unit bound for the scaling: 1 for a plain signal, the cap (else the most
+    /// seen) for a per-unit one.
+    fn bound(&self, j: usize) -> f64 {
+        let s = self.configured[j].signal;
+        match (s.per, s.max_points) {
+            (None, _) => 1.0,
+            (Some(_), Some(max)) => f64::from(max.abs()) / f64::from(s.points.abs()),
+            (Some(_), None) => self.units[j].iter().copied().fold(0.0, f64::max).max(1.0),
+        }
+    }
+}
+
+/// The L2 penalty chosen on the holdout, every one tried, and the training fit at the chosen one.
+struct Penalised {
+    penalty: f64,
+    /// Each penalty tried, with its holdout log-loss.
+    penalties: Vec<PenaltyTrial>,
+    train_fit: stats::Fit,
+}
+
+/// The penalty: the lowest holdout log-loss of a fit on the training trials. An error only
+/// when the fit fails at every penalty.
+fn choose_penalty(evaluated: &Evaluated, trials: &Trials) -> Result<Penalised, CalibrateError> {
+    let (fitted, p) = (&evaluated.fitted, evaluated.fitted.len());
+    let x_train = evaluated.design(fitted, 0..trials.train.len());
+    let x_holdout = evaluated.design(fitted, trials.train.len()..trials.all.len());
     let mut penalties = Vec::new();
     let mut best: Option<(f64, f64, stats::Fit)> = None;
     let mut last_error = None;
     for &penalty in PENALTIES {
-        match stats::logistic(&Design { x: &x_train, p }, &y_train, penalty) {
+        match stats::logistic(&Design { x: &x_train, p }, &trials.y_train, penalty) {
             Ok(fit) => {
-                let loss = stats::log_loss(&fit, &Design { x: &x_holdout, p }, &y_holdout);
+                let loss = stats::log_loss(&fit, &Design { x: &x_holdout, p }, &trials.y_holdout);
                 penalties.push(PenaltyTrial {
                     penalty,
                     holdout_log_loss: loss,
@@ -344,45 +474,66 @@ pub fn calibrate(
             last_error.expect("a failed fit left its error"),
         ));
     };
+    Ok(Penalised {
+        penalty,
+        penalties,
+        train_fit,
+    })
+}
 
-    // Unit bounds for the scaling: 1 for a plain signal, the cap (else the most seen) for a
-    // per-unit one.
-    let bound = |j: usize| -> f64 {
-        let s = configured[j].signal;
-        match (s.per, s.max_points) {
-            (None, _) => 1.0,
-            (Some(_), Some(max)) => f64::from(max.abs()) / f64::from(s.points.abs()),
-            (Some(_), None) => units[j].iter().copied().fold(0.0, f64::max).max(1.0),
+/// Turns coefficients of the fitted signals into scorecard models.
+struct Scorecard<'a> {
+    model: &'a Model,
+    evaluated: &'a Evaluated<'a>,
+    /// Positive points, fit then usage, of the signals that keep their current points: they
+    /// use part of their group's 100.
+    kept: [f64; 2],
+}
+
+/// A scorecard model built from coefficients, every configured signal's points, their scaling.
+struct Card {
+    model: Model,
+    points: Vec<i32>,
+    scaled: scorecard::Scaled,
+}
+
+impl<'a> Scorecard<'a> {
+    fn new(model: &'a Model, evaluated: &'a Evaluated<'a>) -> Self {
+        let mut kept = [0.0; 2];
+        for (j, c) in evaluated.configured.iter().enumerate() {
+            if !evaluated.fitted.contains(&j) {
+                let points = f64::from(c.signal.points) * evaluated.bound(j);
+                kept[usize::from(c.group == Group::Usage)] += points.max(0.0);
+            }
         }
-    };
-    let mut kept = [0.0; 2];
-    for (j, c) in configured.iter().enumerate() {
-        if !fitted.contains(&j) {
-            let points = f64::from(c.signal.points) * bound(j);
-            kept[usize::from(c.group == Group::Usage)] += points.max(0.0);
+        Scorecard {
+            model,
+            evaluated,
+            kept,
         }
     }
-    let scale_of = |coef: &[f64]| {
-        let cols: Vec<Column> = fitted
+
+    /// The scorecard of `coef` (one per fitted signal) with `tiers`: fitted signals get scaled
+    /// points, the others keep theirs. None when no group has a positive coefficient to scale.
+    fn build(&self, coef: &[f64], tiers: Tiers) -> Option<Card> {
+        let Evaluated {
+            configured, fitted, ..
+        } = self.evaluated;
+        let columns: Vec<Column> = fitted
             .iter()
             .zip(coef)
             .map(|(j, beta)| Column {
                 group: configured[*j].group,
                 beta: *beta,
-                units: bound(*j),
+                units: self.evaluated.bound(*j),
             })
             .collect();
-        scorecard::scale(&cols, kept)
-    };
-    // A scorecard model from coefficients: fitted signals get scaled points, the others keep
-    // theirs.
-    let build = |coef: &[f64], tiers: Tiers| -> Option<(Model, Vec<i32>, scorecard::Scaled)> {
-        let scaled = scale_of(coef)?;
+        let scaled = scorecard::scale(&columns, self.kept)?;
         let mut points: Vec<i32> = configured.iter().map(|c| c.signal.points).collect();
         for (k, j) in fitted.iter().enumerate() {
             points[*j] = scaled.points(configured[*j].group, coef[k]).round() as i32;
         }
-        let mut m = model.clone();
+        let mut m = self.model.clone();
         m.fit_weight = scaled.fit_weight;
         m.tiers = tiers;
         let signals: Vec<Signal> = configured
@@ -398,49 +549,102 @@ pub fn calibrate(
             .count();
         m.fit = signals[..n_fit].to_vec();
         m.usage = signals[n_fit..].to_vec();
-        Some((m, points, scaled))
-    };
+        Some(Card {
+            model: m,
+            points,
+            scaled,
+        })
+    }
+}
 
-    // Holdout: the current config against the points fitted on the training trials only.
-    let current_holdout = scores(model, &holdout);
+/// The holdout scored by the current config and by the training fit, with tiers and AUCs.
+struct OnHoldout {
+    current: Vec<u8>,
+    suggested: Vec<u8>,
+    /// The scorecard of the training fit, whose scores `suggested` are.
+    train_model: Model,
+    /// The tiers suggested from `suggested` (the current ones when none can be).
+    tiers: Tiers,
+    auc_current: Option<f64>,
+    auc_suggested: Option<f64>,
+}
+
+/// Holdout: the current config against the points fitted on the training trials only.
+fn evaluate_holdout(
+    card: &Scorecard,
+    penalised: &Penalised,
+    trials: &Trials,
+) -> Result<OnHoldout, CalibrateError> {
+    let current = scores(card.model, &trials.holdout);
+    // The score does not depend on the tiers, and these are never read.
     let placeholder = Tiers {
         yellow: 0,
         green: 100,
     };
-    let (train_model, _, _) =
-        build(&train_fit.coef, placeholder).ok_or(CalibrateError::NothingToFit)?;
-    let suggested_holdout = scores(&train_model, &holdout);
-    let tiers = evaluate::suggest_tiers(&suggested_holdout, &y_holdout).unwrap_or(model.tiers);
-    let to_f64 = |s: &[u8]| s.iter().map(|x| f64::from(*x)).collect::<Vec<_>>();
-    let auc_current = stats::auc(&to_f64(&current_holdout), &y_holdout);
-    let auc_suggested = stats::auc(&to_f64(&suggested_holdout), &y_holdout);
+    let train_model = card
+        .build(&penalised.train_fit.coef, placeholder)
+        .ok_or(CalibrateError::NothingToFit)?
+        .model;
+    let suggested = scores(&train_model, &trials.holdout);
+    let tiers = evaluate::suggest_tiers(&suggested, &trials.y_holdout).unwrap_or(card.model.tiers);
+    Ok(OnHoldout {
+        auc_current: stats::auc(&to_f64(&current), &trials.y_holdout),
+        auc_suggested: stats::auc(&to_f64(&suggested), &trials.y_holdout),
+        current,
+        suggested,
+        train_model,
+        tiers,
+    })
+}
 
-    // Predicted conversion by score: a one-variable fit of the label on the score, over the
-    // training trials, per model.
-    let predictor = |m: &Model| -> Option<stats::Fit> {
-        let x: Vec<f64> = scores(m, &train)
-            .iter()
-            .map(|s| f64::from(*s) / 100.0)
-            .collect();
-        stats::logistic(&Design { x: &x, p: 1 }, &y_train, 0.0).ok()
-    };
-    let bands_of = |m: &Model, holdout_scores: &[u8]| {
-        let fit = predictor(m);
-        let predict = fit
-            .as_ref()
-            .map(|f| move |s: u8| f.probability(&[f64::from(s) / 100.0]));
-        match &predict {
-            Some(p) => evaluate::bands(holdout_scores, &y_holdout, Some(p)),
-            None => evaluate::bands(holdout_scores, &y_holdout, None),
+fn to_f64(scores: &[u8]) -> Vec<f64> {
+    scores.iter().map(|x| f64::from(*x)).collect()
+}
+
+impl OnHoldout {
+    fn summary(&self, trials: &Trials) -> Holdout {
+        let (holdout, y) = (&trials.holdout, &trials.y_holdout);
+        Holdout {
+            trials: holdout.len(),
+            conversions: conversions(y),
+            first_start: holdout.first().map(|e| e.start_day),
+            last_start: holdout.last().map(|e| e.start_day),
+            base_rate: conversions(y) as f64 / holdout.len() as f64,
+            auc_current: self.auc_current,
+            auc_suggested: self.auc_suggested,
         }
-    };
+    }
+}
 
-    // The suggestion: refit on every trial, drop what the bootstrap cannot tell from 0, refit.
-    let all_design = Design { x: &x_all, p };
-    let all_fit = stats::logistic(&all_design, &y_all, penalty).map_err(CalibrateError::Fit)?;
+/// The refit on every trial, its bootstrap, the signals dropped, and the final scorecard.
+struct Suggestion {
+    all_fit: stats::Fit,
+    boot: stats::Bootstrap,
+    /// Per fitted signal, whether its bootstrap interval spans 0 (it is suggested at 0 points).
+    dropped: Vec<bool>,
+    /// Per configured signal, its points in the final scorecard.
+    points: Vec<i32>,
+    scaled: scorecard::Scaled,
+}
+
+/// Refit on every trial, drop what the bootstrap cannot tell from 0, refit.
+fn suggest(
+    card: &Scorecard,
+    trials: &Trials,
+    penalty: f64,
+    tiers: Tiers,
+) -> Result<Suggestion, CalibrateError> {
+    let evaluated = card.evaluated;
+    let x_all = evaluated.design(&evaluated.fitted, 0..trials.all.len());
+    let all_design = Design {
+        x: &x_all,
+        p: evaluated.fitted.len(),
+    };
+    let all_fit =
+        stats::logistic(&all_design, &trials.y_all, penalty).map_err(CalibrateError::Fit)?;
     let boot = stats::bootstrap(
         &all_design,
-        &y_all,
+        &trials.y_all,
         penalty,
         BOOTSTRAP_REPS,
         INTERVAL,
@@ -451,86 +655,153 @@ pub fn calibrate(
         .iter()
         .map(|(lo, hi)| boot.fits > 0 && *lo <= 0.0 && *hi >= 0.0)
         .collect();
+    let coef = final_coefficients(evaluated, trials, penalty, &all_fit, &dropped)?;
+    let Card { points, scaled, .. } = card
+        .build(&coef, tiers)
+        .ok_or(CalibrateError::NothingToFit)?;
+    Ok(Suggestion {
+        all_fit,
+        boot,
+        dropped,
+        points,
+        scaled,
+    })
+}
+
+/// One coefficient per fitted signal: the refit's when nothing is dropped, else those of a
+/// refit on the kept signals alone, with 0 for the dropped ones.
+fn final_coefficients(
+    evaluated: &Evaluated,
+    trials: &Trials,
+    penalty: f64,
+    all_fit: &stats::Fit,
+    dropped: &[bool],
+) -> Result<Vec<f64>, CalibrateError> {
+    let p = evaluated.fitted.len();
     let keep: Vec<usize> = (0..p).filter(|k| !dropped[*k]).collect();
-    let final_coef: Vec<f64> = if keep.len() == p {
-        all_fit.coef.clone()
-    } else if keep.is_empty() {
-        vec![0.0; p]
-    } else {
-        let x: Vec<f64> = design_of(&keep.iter().map(|k| fitted[*k]).collect::<Vec<_>>(), 0..n);
-        let refit = stats::logistic(
-            &Design {
-                x: &x,
-                p: keep.len(),
-            },
-            &y_all,
-            penalty,
-        )
-        .map_err(CalibrateError::Fit)?;
-        let mut coef = vec![0.0; p];
-        for (i, k) in keep.iter().enumerate() {
-            coef[*k] = refit.coef[i];
+    if keep.len() == p {
+        return Ok(all_fit.coef.clone());
+    }
+    if keep.is_empty() {
+        return Ok(vec![0.0; p]);
+    }
+    let columns: Vec<usize> = keep.iter().map(|k| evaluated.fitted[*k]).collect();
+    let x = evaluated.design(&columns, 0..trials.all.len());
+    let refit = stats::logistic(
+        &Design {
+            x: &x,
+            p: keep.len(),
+        },
+        &trials.y_all,
+        penalty,
+    )
+    .map_err(CalibrateError::Fit)?;
+    let mut coef = vec![0.0; p];
+    for (i, k) in keep.iter().enumerate() {
+        coef[*k] = refit.coef[i];
+    }
+    Ok(coef)
+}
+
+impl Suggestion {
+    fn scale(&self) -> Scale {
+        let log_odds_per_point = self.scaled.log_odds_per_point;
+        Scale {
+            fit_weight: self.scaled.fit_weight,
+            usage_weight: self.scaled.usage_weight,
+            log_odds_per_point,
+            odds_per_point: log_odds_per_point.exp(),
+            points_to_double_odds: std::f64::consts::LN_2 / log_odds_per_point,
+            intercept: self.all_fit.intercept,
         }
-        coef
+    }
+}
+
+/// Every configured signal's report, fit signals then usage signals.
+fn signal_reports(
+    evaluated: &Evaluated,
+    trials: &Trials,
+    suggestion: &Suggestion,
+) -> Vec<SignalReport> {
+    (0..evaluated.configured.len())
+        .map(|j| signal_report(evaluated, j, trials, suggestion))
+        .collect()
+}
+
+/// Signal `j`'s current and suggested points, and the evidence behind them.
+fn signal_report(
+    evaluated: &Evaluated,
+    j: usize,
+    trials: &Trials,
+    suggestion: &Suggestion,
+) -> SignalReport {
+    let Suggestion {
+        all_fit,
+        boot,
+        dropped,
+        points,
+        scaled,
+    } = suggestion;
+    let c = &evaluated.configured[j];
+    let s = c.signal;
+    let k = evaluated.fitted.iter().position(|f| *f == j);
+    let status = match k {
+        None => Status::InsufficientData,
+        Some(k) if dropped[k] => Status::Dropped,
+        Some(_) => Status::Ok,
     };
-    let (_, points, scaled) = build(&final_coef, tiers).ok_or(CalibrateError::NothingToFit)?;
-
-    let signals = configured
+    let interval = k.filter(|_| boot.fits > 0).map(|k| {
+        let (lo, hi) = boot.intervals[k];
+        (scaled.points(c.group, lo), scaled.points(c.group, hi))
+    });
+    let y_holdout = &trials.y_holdout;
+    let holdout_units: Vec<f64> = evaluated.units[j][trials.train.len()..].to_vec();
+    let holdout_fired: Vec<bool> = holdout_units.iter().map(|u| *u > 0.0).collect();
+    let base = conversions(y_holdout) as f64 / trials.holdout.len() as f64;
+    let fired_n = holdout_fired.iter().filter(|f| **f).count();
+    let fired_k = holdout_fired
         .iter()
-        .enumerate()
-        .map(|(j, c)| {
-            let s = c.signal;
-            let k = fitted.iter().position(|f| *f == j);
-            let status = match k {
-                None => Status::InsufficientData,
-                Some(k) if dropped[k] => Status::Dropped,
-                Some(_) => Status::Ok,
-            };
-            let interval = k.filter(|_| boot.fits > 0).map(|k| {
-                let (lo, hi) = boot.intervals[k];
-                (scaled.points(c.group, lo), scaled.points(c.group, hi))
-            });
-            let holdout_units: Vec<f64> = units[j][train.len()..].to_vec();
-            let holdout_fired: Vec<bool> = holdout_units.iter().map(|u| *u > 0.0).collect();
-            let base = count(&y_holdout) as f64 / holdout.len() as f64;
-            let fired_n = holdout_fired.iter().filter(|f| **f).count();
-            let fired_k = holdout_fired
-                .iter()
-                .zip(&y_holdout)
-                .filter(|(f, y)| **f && **y)
-                .count();
-            let suggested_points = match status {
-                Status::InsufficientData => s.points,
-                Status::Dropped => 0,
-                Status::Ok => points[j],
-            };
-            SignalReport {
-                group: c.group.as_str().to_string(),
-                feature: s.condition.feature.clone(),
-                op: s.condition.op.name().to_string(),
-                value: operand_json(&s.condition.operand),
-                label: s.label.clone(),
-                per: s.per,
-                max_points: s.max_points,
-                suggested_max_points: suggested_max_points(s, suggested_points),
-                fire_on_null: s.fire_on_null,
-                current_points: s.points,
-                suggested_points,
-                odds_ratio: k.map(|k| all_fit.coef[k].exp()),
-                ci_low: interval.map(|i| i.0),
-                ci_high: interval.map(|i| i.1),
-                fired_trials: fired_counts[j].0,
-                fired_conversions: fired_counts[j].1,
-                holdout_auc: stats::auc(&holdout_units, &y_holdout),
-                holdout_lift: (fired_n > 0 && base > 0.0)
-                    .then(|| fired_k as f64 / fired_n as f64 / base),
-                status,
-            }
-        })
-        .collect::<Vec<_>>();
+        .zip(y_holdout)
+        .filter(|(f, y)| **f && **y)
+        .count();
+    let suggested_points = match status {
+        Status::InsufficientData => s.points,
+        Status::Dropped => 0,
+        Status::Ok => points[j],
+    };
+    SignalReport {
+        group: c.group.as_str().to_string(),
+        feature: s.condition.feature.clone(),
+        op: s.condition.op.name().to_string(),
+        value: operand_json(&s.condition.operand),
+        label: s.label.clone(),
+        per: s.per,
+        max_points: s.max_points,
+        suggested_max_points: suggested_max_points(s, suggested_points),
+        fire_on_null: s.fire_on_null,
+        current_points: s.points,
+        suggested_points,
+        odds_ratio: k.map(|k| all_fit.coef[k].exp()),
+        ci_low: interval.map(|i| i.0),
+        ci_high: interval.map(|i| i.1),
+        fired_trials: evaluated.fired_counts[j].0,
+        fired_conversions: evaluated.fired_counts[j].1,
+        holdout_auc: stats::auc(&holdout_units, y_holdout),
+        holdout_lift: (fired_n > 0 && base > 0.0).then(|| fired_k as f64 / fired_n as f64 / base),
+        status,
+    }
+}
 
+/// Likely leakage, signal by signal, then nearly duplicate pairs.
+fn warnings(evaluated: &Evaluated, reports: &[SignalReport]) -> Vec<Warning> {
+    let mut warnings = leakage_warnings(&evaluated.configured, reports);
+    warnings.extend(duplicate_warnings(evaluated));
+    warnings
+}
+
+fn leakage_warnings(configured: &[Configured], reports: &[SignalReport]) -> Vec<Warning> {
     let mut warnings = Vec::new();
-    for (c, r) in configured.iter().zip(&signals) {
+    for (c, r) in configured.iter().zip(reports) {
         let auc = r.holdout_auc.unwrap_or(0.5);
         let lift = r.holdout_lift.unwrap_or(1.0);
         if auc > LEAKAGE_AUC || lift > LEAKAGE_LIFT {
@@ -547,6 +818,14 @@ pub fn calibrate(
             });
         }
     }
+    warnings
+}
+
+fn duplicate_warnings(evaluated: &Evaluated) -> Vec<Warning> {
+    let Evaluated {
+        configured, fired, ..
+    } = evaluated;
+    let mut warnings = Vec::new();
     for a in 0..configured.len() {
         for b in a + 1..configured.len() {
             if let Some(phi) = stats::phi(&fired[a], &fired[b])
@@ -572,88 +851,82 @@ pub fn calibrate(
             }
         }
     }
+    warnings
+}
 
+/// [`candidates`] among the `columns` no signal of `model` scores.
+fn unscored_candidates(model: &Model, columns: &[String], trials: &Trials) -> Vec<Candidate> {
     let scored: std::collections::HashSet<&str> = model.features().collect();
-    let candidates = candidates(
+    candidates(
         columns.iter().filter(|c| !scored.contains(c.as_str())),
-        &all,
-        &y_all,
-    );
+        &trials.all,
+        &trials.y_all,
+    )
+}
 
-    let split = |set: &[&Example]| Split {
-        trials: set.len(),
-        conversions: set.iter().filter(|e| e.converted).count(),
-        first_start: set.first().map(|e| e.start_day),
-        last_start: set.last().map(|e| e.start_day),
+/// The holdout's tables under the current config beside the suggestion's.
+struct HoldoutTables {
+    tiers: TierTables,
+    thresholds: Vec<KeyedThreshold>,
+    deciles: Compared<Vec<Decile>>,
+    gains: Compared<Vec<(f64, f64)>>,
+    bands: Compared<Vec<Band>>,
+}
+
+fn holdout_tables(
+    model: &Model,
+    on: &OnHoldout,
+    trials: &Trials,
+    thresholds: Vec<(String, u8)>,
+) -> HoldoutTables {
+    let y = &trials.y_holdout;
+    let scales = evaluate::Scales {
+        current_scores: &on.current,
+        suggested_scores: &on.suggested,
+        converted: y,
+        current_tiers: model.tiers,
+        suggested_tiers: on.tiers,
     };
-    let log_odds_per_point = scaled.log_odds_per_point;
-    Ok(Calibration {
-        as_of: window.as_of,
-        from: window.from,
-        to: window.to,
-        at_day: window.at_day,
-        horizon: window.horizon,
-        trials: n,
-        conversions: count(&y_all),
-        excluded,
-        training: split(&train),
-        holdout: Holdout {
-            trials: holdout.len(),
-            conversions: count(&y_holdout),
-            first_start: holdout.first().map(|e| e.start_day),
-            last_start: holdout.last().map(|e| e.start_day),
-            base_rate: count(&y_holdout) as f64 / holdout.len() as f64,
-            auc_current,
-            auc_suggested,
-        },
-        penalty,
-        penalties,
-        scale: Scale {
-            fit_weight: scaled.fit_weight,
-            usage_weight: scaled.usage_weight,
-            log_odds_per_point,
-            odds_per_point: log_odds_per_point.exp(),
-            points_to_double_odds: std::f64::consts::LN_2 / log_odds_per_point,
-            intercept: all_fit.intercept,
-        },
-        signals,
+    HoldoutTables {
         tiers: TierTables {
-            current: evaluate::tier_table(&current_holdout, &y_holdout, model.tiers),
-            suggested: evaluate::tier_table(&suggested_holdout, &y_holdout, tiers),
+            current: evaluate::tier_table(&on.current, y, model.tiers),
+            suggested: evaluate::tier_table(&on.suggested, y, on.tiers),
         },
-        thresholds: {
-            let scales = evaluate::Scales {
-                current_scores: &current_holdout,
-                suggested_scores: &suggested_holdout,
-                converted: &y_holdout,
-                current_tiers: model.tiers,
-                suggested_tiers: tiers,
-            };
-            thresholds
-                .into_iter()
-                .map(|(key, current)| KeyedThreshold {
-                    key,
-                    threshold: evaluate::moved_threshold(&scales, current),
-                })
-                .collect()
-        },
+        thresholds: thresholds
+            .into_iter()
+            .map(|(key, current)| KeyedThreshold {
+                key,
+                threshold: evaluate::moved_threshold(&scales, current),
+            })
+            .collect(),
         deciles: Compared {
-            current: evaluate::deciles(&current_holdout, &y_holdout),
-            suggested: evaluate::deciles(&suggested_holdout, &y_holdout),
+            current: evaluate::deciles(&on.current, y),
+            suggested: evaluate::deciles(&on.suggested, y),
         },
         gains: Compared {
-            current: evaluate::gains(&current_holdout, &y_holdout),
-            suggested: evaluate::gains(&suggested_holdout, &y_holdout),
+            current: evaluate::gains(&on.current, y),
+            suggested: evaluate::gains(&on.suggested, y),
         },
         bands: Compared {
-            current: bands_of(model, &current_holdout),
-            suggested: bands_of(&train_model, &suggested_holdout),
+            current: bands_of(model, &on.current, trials),
+            suggested: bands_of(&on.train_model, &on.suggested, trials),
         },
-        warnings,
-        candidates,
-        feature_seconds,
-        seconds: feature_seconds + started.elapsed().as_secs_f64(),
-    })
+    }
+}
+
+/// Holdout conversion by score band, against the conversion predicted by `model`'s score: a
+/// one-variable fit of the label on the score over the training trials (none when it fails).
+fn bands_of(model: &Model, holdout_scores: &[u8], trials: &Trials) -> Vec<Band> {
+    let x: Vec<f64> = scores(model, &trials.train)
+        .iter()
+        .map(|s| f64::from(*s) / 100.0)
+        .collect();
+    let fit = stats::logistic(&Design { x: &x, p: 1 }, &trials.y_train, 0.0).ok();
+    let predict = fit
+        .as_ref()
+        .map(|f| move |s: u8| f.probability(&[f64::from(s) / 100.0]));
+    let predict = predict.as_ref().map(|p| p as &dyn Fn(u8) -> f64);
+    evaluate::bands(holdout_scores, &trials.y_holdout, predict)
 }
 
 /// The signal with new points; a per-unit signal's cap keeps its number of units.

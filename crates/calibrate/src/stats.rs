@@ -225,81 +225,115 @@ pub fn bootstrap(
     seed: u64,
 ) -> Bootstrap {
     let p = design.p;
-    let nan = Bootstrap {
-        intervals: vec![(f64::NAN, f64::NAN); p],
-        fits: 0,
-    };
     if check(design, y).is_err() || reps == 0 {
-        return nan;
+        return Bootstrap {
+            intervals: vec![(f64::NAN, f64::NAN); p],
+            fits: 0,
+        };
     }
-    let n = design.rows();
     // Resamples stay near the full fit, so starting there saves Newton steps; the optimum,
     // and so the result, does not depend on the start.
     let start = match logistic(design, y, penalty) {
         Ok(fit) => [&[fit.intercept][..], &fit.coef].concat(),
         Err(_) => vec![0.0; p + 1],
     };
-    // Each rep takes the next stretch of the one random stream under the lock, in rep order,
-    // so the draws, and so the result, do not depend on how many threads share the work.
-    let draws = Mutex::new((ChaCha8Rng::seed_from_u64(seed), 0usize));
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(reps);
-    let results: Vec<Vec<Vec<f64>>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut work = Work::new(design);
-                    // A resample with replacement is the original rows with multiplicities,
-                    // so it is fitted in place with frequency weights, skipping the ~37% of
-                    // rows that were not drawn.
-                    let mut counts = vec![0u32; n];
-                    let mut done = Vec::new();
-                    loop {
-                        {
-                            let mut guard = draws.lock().unwrap_or_else(|e| e.into_inner());
-                            let (rng, next) = &mut *guard;
-                            if *next == reps {
-                                break;
-                            }
-                            *next += 1;
-                            counts.fill(0);
-                            for _ in 0..n {
-                                counts[rng.random_range(0..n)] += 1;
-                            }
-                        }
-                        let problem = Problem {
-                            design,
-                            y,
-                            counts: Some(&counts),
-                            penalty,
-                        };
-                        if let Ok((beta, _)) = problem.newton(start.clone(), &mut work) {
-                            done.push(beta);
-                        }
-                    }
-                    done
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("bootstrap worker panicked"))
-            .collect()
-    });
-    let fitted: Vec<Vec<f64>> = results.into_iter().flatten().collect();
+    let resampling = Resampling {
+        design,
+        y,
+        penalty,
+        reps,
+        start,
+        draws: Mutex::new((ChaCha8Rng::seed_from_u64(seed), 0)),
+    };
+    let fitted = resampling.fit_all();
+    Bootstrap {
+        intervals: percentile_intervals(&fitted, p, level),
+        fits: fitted.len(),
+    }
+}
+
+/// What the bootstrap's workers share: the data, the start of every fit, the random stream.
+struct Resampling<'a> {
+    design: &'a Design<'a>,
+    y: &'a [bool],
+    penalty: f64,
+    reps: usize,
+    start: Vec<f64>,
+    /// The one random stream, and how many reps have been drawn from it.
+    draws: Mutex<(ChaCha8Rng, usize)>,
+}
+
+impl Resampling<'_> {
+    /// Every rep fitted, shared among up to one worker per core: the parameters
+    /// `[intercept, coef...]` of each fit that succeeded.
+    fn fit_all(&self) -> Vec<Vec<f64>> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(self.reps);
+        let results: Vec<Vec<Vec<f64>>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| scope.spawn(|| self.worker()))
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().expect("bootstrap worker panicked"))
+                .collect()
+        });
+        results.into_iter().flatten().collect()
+    }
+
+    /// One worker: draws the next rep and fits it, until every rep is drawn.
+    fn worker(&self) -> Vec<Vec<f64>> {
+        let mut work = Work::new(self.design);
+        // A resample with replacement is the original rows with multiplicities, so it is
+        // fitted in place with frequency weights, skipping the ~37% of rows that were not
+        // drawn.
+        let mut counts = vec![0u32; self.design.rows()];
+        let mut done = Vec::new();
+        while self.draw(&mut counts) {
+            let problem = Problem {
+                design: self.design,
+                y: self.y,
+                counts: Some(&counts),
+                penalty: self.penalty,
+            };
+            if let Ok((beta, _)) = problem.newton(self.start.clone(), &mut work) {
+                done.push(beta);
+            }
+        }
+        done
+    }
+
+    /// The next rep's multiplicities into `counts`; false when every rep is drawn. Each rep
+    /// takes the next stretch of the one random stream under the lock, in rep order, so the
+    /// draws, and so the result, do not depend on how many threads share the work.
+    fn draw(&self, counts: &mut [u32]) -> bool {
+        let mut guard = self.draws.lock().unwrap_or_else(|e| e.into_inner());
+        let (rng, next) = &mut *guard;
+        if *next == self.reps {
+            return false;
+        }
+        *next += 1;
+        let n = counts.len();
+        counts.fill(0);
+        for _ in 0..n {
+            counts[rng.random_range(0..n)] += 1;
+        }
+        true
+    }
+}
+
+/// Per coef (not the intercept), the (lower, upper) quantiles at (1-level)/2 and (1+level)/2
+/// of its values among the `fitted` parameter vectors.
+fn percentile_intervals(fitted: &[Vec<f64>], p: usize, level: f64) -> Vec<(f64, f64)> {
     let (lower, upper) = ((1.0 - level) / 2.0, (1.0 + level) / 2.0);
-    let intervals = (1..=p)
+    (1..=p)
         .map(|j| {
             let mut values: Vec<f64> = fitted.iter().map(|beta| beta[j]).collect();
             values.sort_by(f64::total_cmp);
             (quantile(&values, lower), quantile(&values, upper))
         })
-        .collect();
-    Bootstrap {
-        intervals,
-        fits: fitted.len(),
-    }
+        .collect()
 }
 
 /// Linear-interpolated quantile (type 7, as numpy's default) of an ascending slice; NaN for

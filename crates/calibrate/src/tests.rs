@@ -363,3 +363,65 @@ fn nearly_duplicate_signals_are_flagged() {
         c.warnings
     );
 }
+
+/// The printed summary and `calibration.toml` of `c`, pinned as insta snapshots in
+/// `src/snapshots/` (`NAME.summary.snap`, `NAME.toml.snap`): any byte of difference fails, and
+/// `cargo insta review` shows it.
+fn assert_pinned(c: &Calibration, name: &str) {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| {
+        insta::assert_snapshot!(format!("{name}.summary"), summary(c));
+        insta::assert_snapshot!(format!("{name}.toml"), suggested_toml(c));
+    });
+}
+
+#[test]
+fn the_summary_and_calibration_toml_are_pinned() {
+    let current = scoring(SCORING);
+    let mut thresholds = inputs(&current).thresholds;
+    thresholds.push(("hubspot.lifecycle_thresholds.salesqualifiedlead".into(), 60));
+    let inputs = Inputs {
+        excluded: [
+            ("horizon_open".to_string(), 1234),
+            ("paying_by_day_k".to_string(), 56),
+        ]
+        .into_iter()
+        .collect(),
+        feature_seconds: 2.5,
+        thresholds,
+        ..inputs(&current)
+    };
+    let mut c = calibrate(inputs, synthetic(3000, 3)).unwrap();
+    // The one figure that depends on the machine.
+    c.seconds = 3.25;
+    assert_pinned(&c, "scoring");
+}
+
+#[test]
+fn the_summary_and_calibration_toml_of_a_wrong_config_are_pinned() {
+    let wrong = scoring(WRONG);
+    let mut c = calibrate(inputs(&wrong), synthetic(4000, 11)).unwrap();
+    c.seconds = 0.5;
+    assert_pinned(&c, "wrong");
+}
+
+#[test]
+fn the_summary_and_calibration_toml_with_warnings_are_pinned() {
+    let current = scoring(SCORING);
+    let mut leaking = synthetic(3000, 9);
+    for e in &mut leaking {
+        e.features.insert("noise".into(), Value::Bool(e.converted));
+    }
+    let mut c = calibrate(inputs(&current), leaking).unwrap();
+    c.seconds = 0.5;
+    assert_pinned(&c, "leakage");
+    let mut twins = synthetic(3000, 13);
+    for e in &mut twins {
+        let integrated = e.features["integrated"].clone();
+        e.features.insert("noise".into(), integrated);
+    }
+    let mut c = calibrate(inputs(&current), twins).unwrap();
+    c.seconds = 0.5;
+    assert_pinned(&c, "duplicate");
+}

@@ -61,6 +61,20 @@ fn evidence(s: &SignalReport) -> String {
 /// `calibration.toml`: the suggested `[scoring]` section. A signal suggested at 0 points is
 /// kept as a comment, since a 0-point signal is not valid config.
 pub fn suggested_toml(c: &Calibration) -> String {
+    let mut out = header_toml(c);
+    out.push_str(&scoring_toml(c));
+    for group in ["fit", "usage"] {
+        for s in c.signals.iter().filter(|s| s.group == group) {
+            out.push_str(&signal_toml(group, s));
+        }
+    }
+    out.push_str(&thresholds_toml(c));
+    out
+}
+
+/// The comment heading `calibration.toml`: what it was calibrated on, how well it ranks, and
+/// how to adopt it.
+fn header_toml(c: &Calibration) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -74,7 +88,6 @@ pub fn suggested_toml(c: &Calibration) -> String {
         c.at_day,
         c.horizon
     );
-    let auc = |a: Option<f64>| a.map_or("–".into(), |a| format!("{a:.3}"));
     let _ = writeln!(
         out,
         "# Holdout AUC (newest {} trials): current {} → suggested {}. One PQL point multiplies \
@@ -91,7 +104,12 @@ pub fn suggested_toml(c: &Calibration) -> String {
          [hubspot.lifecycle_thresholds] at the end to the value here: they are on the same PQL \
          scale, which this scorecard changes.\n\n",
     );
-    out.push_str("[scoring]\n");
+    out
+}
+
+/// `[scoring]`'s weights, `[scoring.calibration]` and `[scoring.tiers]`.
+fn scoring_toml(c: &Calibration) -> String {
+    let mut out = String::from("[scoring]\n");
     let _ = writeln!(out, "fit_weight = {:.3}", c.scale.fit_weight);
     let _ = writeln!(out, "usage_weight = {:.3}", c.scale.usage_weight);
     out.push_str(&provenance_toml(c));
@@ -103,46 +121,53 @@ pub fn suggested_toml(c: &Calibration) -> String {
     out.push_str("[scoring.tiers]\n");
     let _ = writeln!(out, "yellow = {}", c.tiers.suggested.yellow);
     let _ = writeln!(out, "green = {}", c.tiers.suggested.green);
-    for group in ["fit", "usage"] {
-        for s in c.signals.iter().filter(|s| s.group == group) {
-            let _ = writeln!(out, "\n# {}: {}", rule(s), evidence(s));
-            let prefix = if s.suggested_points == 0 {
-                out.push_str("# suggested 0 points: remove it (kept here, commented out)\n");
-                "# "
-            } else {
-                ""
-            };
-            let _ = writeln!(out, "{prefix}[[scoring.{group}]]");
-            let _ = writeln!(
-                out,
-                "{prefix}feature = {}",
-                toml::Value::String(s.feature.clone())
-            );
-            let _ = writeln!(out, "{prefix}op = {}", toml::Value::String(s.op.clone()));
-            if let Some(v) = &s.value {
-                let _ = writeln!(out, "{prefix}value = {}", toml_literal(v));
-            }
-            let _ = writeln!(out, "{prefix}points = {}", s.suggested_points);
-            if let Some(per) = s.per {
-                let _ = writeln!(out, "{prefix}per = {}", pqlsync_core::fmt::trim_float(per));
-            }
-            if let Some(max) = s.suggested_max_points {
-                let _ = writeln!(out, "{prefix}max_points = {max}");
-            }
-            if s.fire_on_null {
-                let _ = writeln!(out, "{prefix}fire_on_null = true");
-            }
-            if let Some(label) = &s.label {
-                let _ = writeln!(
-                    out,
-                    "{prefix}label = {}",
-                    toml::Value::String(label.clone())
-                );
-            }
-        }
-    }
-    out.push_str(&thresholds_toml(c));
     out
+}
+
+/// One `[[scoring.<group>]]` entry with its evidence above it, commented out when suggested at
+/// 0 points.
+fn signal_toml(group: &str, s: &SignalReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "\n# {}: {}", rule(s), evidence(s));
+    let prefix = if s.suggested_points == 0 {
+        out.push_str("# suggested 0 points: remove it (kept here, commented out)\n");
+        "# "
+    } else {
+        ""
+    };
+    let _ = writeln!(out, "{prefix}[[scoring.{group}]]");
+    let _ = writeln!(
+        out,
+        "{prefix}feature = {}",
+        toml::Value::String(s.feature.clone())
+    );
+    let _ = writeln!(out, "{prefix}op = {}", toml::Value::String(s.op.clone()));
+    if let Some(v) = &s.value {
+        let _ = writeln!(out, "{prefix}value = {}", toml_literal(v));
+    }
+    let _ = writeln!(out, "{prefix}points = {}", s.suggested_points);
+    if let Some(per) = s.per {
+        let _ = writeln!(out, "{prefix}per = {}", pqlsync_core::fmt::trim_float(per));
+    }
+    if let Some(max) = s.suggested_max_points {
+        let _ = writeln!(out, "{prefix}max_points = {max}");
+    }
+    if s.fire_on_null {
+        let _ = writeln!(out, "{prefix}fire_on_null = true");
+    }
+    if let Some(label) = &s.label {
+        let _ = writeln!(
+            out,
+            "{prefix}label = {}",
+            toml::Value::String(label.clone())
+        );
+    }
+    out
+}
+
+/// An AUC to three places, or a dash when there is none.
+fn auc(a: Option<f64>) -> String {
+    a.map_or("–".into(), |a| format!("{a:.3}"))
 }
 
 /// `[scoring.calibration]`: what this scorecard was learned on, which the report's model
@@ -212,6 +237,18 @@ fn thresholds_toml(c: &Calibration) -> String {
 /// The printed summary: the training set, holdout AUC current → suggested, tiers, and the
 /// biggest changes.
 pub fn summary(c: &Calibration) -> String {
+    [
+        summary_training(c),
+        summary_holdout(c),
+        summary_tiers(c),
+        summary_changes(c),
+        summary_notes(c),
+    ]
+    .concat()
+}
+
+/// The trials calibrated on, and those left out.
+fn summary_training(c: &Calibration) -> String {
     let mut out = String::new();
     let pct = |x: usize, of: usize| {
         if of == 0 {
@@ -242,15 +279,23 @@ pub fn summary(c: &Calibration) -> String {
             .collect();
         let _ = writeln!(out, "  left out: {}", parts.join(", "));
     }
-    let auc = |a: Option<f64>| a.map_or("–".into(), |a| format!("{a:.3}"));
-    let _ = writeln!(
-        out,
-        "  holdout (newest {} trials, {} converted): AUC {} current → {} suggested",
+    out
+}
+
+fn summary_holdout(c: &Calibration) -> String {
+    format!(
+        "  holdout (newest {} trials, {} converted): AUC {} current → {} suggested\n",
         thousands(c.holdout.trials as i64),
         thousands(c.holdout.conversions as i64),
         auc(c.holdout.auc_current),
         auc(c.holdout.auc_suggested)
-    );
+    )
+}
+
+/// Tiers current and suggested with what Green holds, the other thresholds moved, and the
+/// weights.
+fn summary_tiers(c: &Calibration) -> String {
+    let mut out = String::new();
     let green = |t: &super::types::TierTable| {
         t.rows
             .iter()
@@ -290,6 +335,12 @@ pub fn summary(c: &Calibration) -> String {
         "  weights: fit {:.2}, usage {:.2}; +{:.0} PQL points double the odds of converting",
         c.scale.fit_weight, c.scale.usage_weight, c.scale.points_to_double_odds
     );
+    out
+}
+
+/// The six signals whose points change most, if any change.
+fn summary_changes(c: &Calibration) -> String {
+    let mut out = String::new();
     let mut changes: Vec<&SignalReport> = c
         .signals
         .iter()
@@ -313,6 +364,12 @@ pub fn summary(c: &Calibration) -> String {
             );
         }
     }
+    out
+}
+
+/// Signals kept for want of data, the warnings, and the best unscored candidate.
+fn summary_notes(c: &Calibration) -> String {
+    let mut out = String::new();
     let insufficient = c
         .signals
         .iter()
