@@ -17,7 +17,7 @@ use std::fmt::Write;
 
 use super::lifecycle::lifecycle_forward;
 use super::model::{Desired, Link, Record};
-use super::state::SyncState;
+use super::state::{SyncState, Synced};
 use pqlsync_core::fmt::thousands;
 use pqlsync_hubspot::{BATCH_LIMIT, ObjectType};
 
@@ -83,92 +83,175 @@ pub fn plan(desired: Desired, state: &SyncState) -> Plan {
         mut records, links, ..
     } = desired;
     let owners = account_owners(&records, state);
-    let mut out = Plan::default();
-    for object in ObjectType::ALL {
-        let mut p = ObjectPlan::default();
-        for record in records.remove(&object).unwrap_or_default() {
-            let mut props = record.props;
-            if object != ObjectType::Companies
-                && let Some(owner) = owners.get(&record.account)
+    let objects = ObjectType::ALL
+        .into_iter()
+        .map(|object| {
+            let records = records.remove(&object).unwrap_or_default();
+            (object, object_plan(object, records, &owners, state))
+        })
+        .collect();
+    let (links, links_existing) = new_links(links, state);
+    Plan {
+        objects,
+        links,
+        links_existing,
+    }
+}
+
+/// The changes for one object type's records, in their order.
+fn object_plan(
+    object: ObjectType,
+    records: Vec<Record>,
+    owners: &BTreeMap<String, String>,
+    state: &SyncState,
+) -> ObjectPlan {
+    let mut p = ObjectPlan::default();
+    for Record {
+        key,
+        account,
+        props,
+        ..
+    } in records
+    {
+        let current = state.get(object, &key);
+        let props = outgoing(object, &account, props, owners, current);
+        p.add(diff(object, key, account, props, current));
+    }
+    p
+}
+
+/// The properties pqlsync would set on one record, before comparing them with HubSpot's: the
+/// account's owner on every record but the company; no owner where HubSpot has one; none of
+/// a person's values unless routing moved them forward; no lifecycle stage that is not a move
+/// forward.
+fn outgoing(
+    object: ObjectType,
+    account: &str,
+    mut props: BTreeMap<&'static str, String>,
+    owners: &BTreeMap<String, String>,
+    current: Option<&Synced>,
+) -> BTreeMap<&'static str, String> {
+    if object != ObjectType::Companies
+        && let Some(owner) = owners.get(account)
+    {
+        props.insert(OWNER, owner.clone());
+    }
+    if current
+        .and_then(|c| c.current(OWNER))
+        .is_some_and(|o| !o.is_empty())
+    {
+        props.remove(OWNER);
+    }
+    if let Some(c) = current {
+        for (property, seen) in &c.person {
+            if !MOVED_FORWARD.contains(&property.as_str())
+                && props
+                    .get(property.as_str())
+                    .is_some_and(|v| *v != seen.value)
             {
-                props.insert(OWNER, owner.clone());
-            }
-            let current = state.get(object, &record.key);
-            if current
-                .and_then(|c| c.current(OWNER))
-                .is_some_and(|o| !o.is_empty())
-            {
-                props.remove(OWNER);
-            }
-            if let Some(c) = current {
-                for (property, seen) in &c.person {
-                    if !MOVED_FORWARD.contains(&property.as_str())
-                        && props
-                            .get(property.as_str())
-                            .is_some_and(|v| *v != seen.value)
-                    {
-                        props.remove(property.as_str());
-                    }
-                }
-            }
-            if let Some(want) = props.get(LIFECYCLE_PROP)
-                && !lifecycle_forward(
-                    current
-                        .and_then(|c| c.current(LIFECYCLE_PROP))
-                        .map(String::as_str)
-                        .filter(|l| !l.is_empty()),
-                    want,
-                )
-            {
-                props.remove(LIFECYCLE_PROP);
-            }
-            match current {
-                None => p.creates.push(Change {
-                    key: record.key,
-                    account: record.account,
-                    id: None,
-                    props,
-                    before: BTreeMap::new(),
-                }),
-                Some(c) if object == ObjectType::Tasks => {
-                    p.unchanged += 1;
-                    p.kept += usize::from(!c.person.is_empty());
-                }
-                Some(c) => {
-                    let changed: BTreeMap<&'static str, String> = props
-                        .into_iter()
-                        .filter(|(k, v)| c.current(k) != Some(v))
-                        .collect();
-                    let stands = |k: &String| !changed.contains_key(k.as_str());
-                    p.kept += usize::from(c.person.keys().any(stands));
-                    if changed.is_empty() {
-                        p.unchanged += 1;
-                    } else {
-                        let before = changed
-                            .keys()
-                            .map(|k| (*k, c.current(k).cloned()))
-                            .collect();
-                        p.updates.push(Change {
-                            key: record.key,
-                            account: record.account,
-                            id: Some(c.id.clone()),
-                            props: changed,
-                            before,
-                        });
-                    }
-                }
+                props.remove(property.as_str());
             }
         }
-        out.objects.insert(object, p);
     }
+    if let Some(want) = props.get(LIFECYCLE_PROP)
+        && !lifecycle_forward(
+            current
+                .and_then(|c| c.current(LIFECYCLE_PROP))
+                .map(String::as_str)
+                .filter(|l| !l.is_empty()),
+            want,
+        )
+    {
+        props.remove(LIFECYCLE_PROP);
+    }
+    props
+}
+
+/// What one record comes to. `kept`: HubSpot keeps a value a person set on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Diff {
+    Create(Change),
+    Update { change: Change, kept: bool },
+    Unchanged { kept: bool },
+}
+
+/// Compare one record's outgoing `props` with what HubSpot holds (`current`): a record HubSpot
+/// lacks is created whole; a task it has is left to the rep; any other is updated with the
+/// properties whose value differs, if any.
+fn diff(
+    object: ObjectType,
+    key: String,
+    account: String,
+    props: BTreeMap<&'static str, String>,
+    current: Option<&Synced>,
+) -> Diff {
+    let Some(c) = current else {
+        return Diff::Create(Change {
+            key,
+            account,
+            id: None,
+            props,
+            before: BTreeMap::new(),
+        });
+    };
+    if object == ObjectType::Tasks {
+        return Diff::Unchanged {
+            kept: !c.person.is_empty(),
+        };
+    }
+    let changed: BTreeMap<&'static str, String> = props
+        .into_iter()
+        .filter(|(k, v)| c.current(k) != Some(v))
+        .collect();
+    let kept = c.person.keys().any(|k| !changed.contains_key(k.as_str()));
+    if changed.is_empty() {
+        return Diff::Unchanged { kept };
+    }
+    let before = changed
+        .keys()
+        .map(|k| (*k, c.current(k).cloned()))
+        .collect();
+    Diff::Update {
+        change: Change {
+            key,
+            account,
+            id: Some(c.id.clone()),
+            props: changed,
+            before,
+        },
+        kept,
+    }
+}
+
+impl ObjectPlan {
+    /// Count one record's result in the plan.
+    fn add(&mut self, diff: Diff) {
+        match diff {
+            Diff::Create(change) => self.creates.push(change),
+            Diff::Update { change, kept } => {
+                self.updates.push(change);
+                self.kept += usize::from(kept);
+            }
+            Diff::Unchanged { kept } => {
+                self.unchanged += 1;
+                self.kept += usize::from(kept);
+            }
+        }
+    }
+}
+
+/// The associations to create, and how many of the wanted ones HubSpot already holds.
+fn new_links(links: Vec<Link>, state: &SyncState) -> (Vec<Link>, usize) {
+    let mut new = Vec::new();
+    let mut existing = 0;
     for link in links {
         if state.links.contains(&link) {
-            out.links_existing += 1;
+            existing += 1;
         } else {
-            out.links.push(link);
+            new.push(link);
         }
     }
-    out
+    (new, existing)
 }
 
 impl Plan {
@@ -591,6 +674,281 @@ mod tests {
             p.render(false).contains("contacts      create     250"),
             "{}",
             p.render(false)
+        );
+    }
+    fn synced(
+        confirmed: &[(&str, &str)],
+        held: &[(&str, &str)],
+        person: &[(&str, &str)],
+    ) -> Synced {
+        let own = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        Synced {
+            id: "9".into(),
+            props: own(confirmed),
+            held: own(held),
+            person: person
+                .iter()
+                .map(|(k, v)| {
+                    let since = chrono::NaiveDate::from_ymd_opt(2026, 11, 18).unwrap();
+                    let value = v.to_string();
+                    (k.to_string(), crate::state::Seen { value, since })
+                })
+                .collect(),
+            account: None,
+        }
+    }
+
+    #[test]
+    fn outgoing_properties_follow_owners_people_and_the_lifecycle() {
+        let owners: BTreeMap<String, String> = [("acct".to_string(), "7".to_string())].into();
+        let none = synced(&[], &[], &[]);
+        // (case, object, account, desired, HubSpot's record, sent on)
+        type Case<'a> = (
+            &'a str,
+            ObjectType,
+            &'a str,
+            &'a [(&'static str, &'a str)],
+            Option<Synced>,
+            &'a [(&'static str, &'a str)],
+        );
+        let cases: &[Case] = &[
+            (
+                "a company keeps its routed owner",
+                ObjectType::Companies,
+                "acct",
+                &[(OWNER, "1"), ("pql_score", "5")],
+                None,
+                &[(OWNER, "1"), ("pql_score", "5")],
+            ),
+            (
+                "a deal takes its company's owner",
+                ObjectType::Deals,
+                "acct",
+                &[(OWNER, "1"), ("dealname", "x")],
+                None,
+                &[(OWNER, "7"), ("dealname", "x")],
+            ),
+            (
+                "a task takes it even when routing set none",
+                ObjectType::Tasks,
+                "acct",
+                &[("hs_task_subject", "a")],
+                None,
+                &[(OWNER, "7"), ("hs_task_subject", "a")],
+            ),
+            (
+                "an account without a company owner keeps the routed one",
+                ObjectType::Deals,
+                "other",
+                &[(OWNER, "1")],
+                None,
+                &[(OWNER, "1")],
+            ),
+            (
+                "an owner HubSpot has is not sent",
+                ObjectType::Deals,
+                "acct",
+                &[(OWNER, "1"), ("dealname", "x")],
+                Some(synced(&[], &[(OWNER, "8")], &[])),
+                &[("dealname", "x")],
+            ),
+            (
+                "an owner HubSpot confirmed is not sent either",
+                ObjectType::Companies,
+                "acct",
+                &[(OWNER, "1")],
+                Some(synced(&[(OWNER, "1")], &[], &[])),
+                &[],
+            ),
+            (
+                "an empty owner in HubSpot is filled",
+                ObjectType::Deals,
+                "acct",
+                &[(OWNER, "1")],
+                Some(synced(&[], &[(OWNER, "")], &[])),
+                &[(OWNER, "7")],
+            ),
+            (
+                "a person's value stands",
+                ObjectType::Companies,
+                "acct",
+                &[("name", "Acme"), ("pql_score", "5")],
+                Some(synced(&[], &[], &[("name", "Acme Corp")])),
+                &[("pql_score", "5")],
+            ),
+            (
+                "a person's value pqlsync wants too is left to the diff",
+                ObjectType::Companies,
+                "acct",
+                &[("name", "Acme")],
+                Some(synced(&[], &[], &[("name", "Acme")])),
+                &[("name", "Acme")],
+            ),
+            (
+                "a stage routing moved on from a person's is sent",
+                ObjectType::Deals,
+                "other",
+                &[("dealstage", "won")],
+                Some(synced(&[], &[], &[("dealstage", "lost")])),
+                &[("dealstage", "won")],
+            ),
+            (
+                "no lifecycle stage backwards",
+                ObjectType::Contacts,
+                "acct",
+                &[(LIFECYCLE_PROP, "lead"), ("pql_score", "5")],
+                Some(synced(
+                    &[(LIFECYCLE_PROP, "marketingqualifiedlead")],
+                    &[],
+                    &[],
+                )),
+                &[(OWNER, "7"), ("pql_score", "5")],
+            ),
+            (
+                "a lifecycle stage forward",
+                ObjectType::Contacts,
+                "other",
+                &[(LIFECYCLE_PROP, "customer")],
+                Some(synced(&[], &[(LIFECYCLE_PROP, "opportunity")], &[])),
+                &[(LIFECYCLE_PROP, "customer")],
+            ),
+            (
+                "an empty lifecycle stage is no stage",
+                ObjectType::Contacts,
+                "other",
+                &[(LIFECYCLE_PROP, "lead")],
+                Some(synced(&[], &[(LIFECYCLE_PROP, "")], &[])),
+                &[(LIFECYCLE_PROP, "lead")],
+            ),
+            (
+                "nothing known of the record",
+                ObjectType::Contacts,
+                "other",
+                &[("pql_score", "5")],
+                Some(none),
+                &[("pql_score", "5")],
+            ),
+        ];
+        for (case, object, account, want, current, sent) in cases {
+            assert_eq!(
+                outgoing(*object, account, props(want), &owners, current.as_ref()),
+                props(sent),
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_record_is_created_updated_or_left_as_hubspot_has_it() {
+        let change = |id: Option<&str>,
+                      sent: &[(&'static str, &str)],
+                      before: &[(&'static str, Option<&str>)]| Change {
+            key: "k".into(),
+            account: "acct".into(),
+            id: id.map(str::to_string),
+            props: props(sent),
+            before: before
+                .iter()
+                .map(|(k, v)| (*k, v.map(str::to_string)))
+                .collect(),
+        };
+        let held = synced(&[("pql_score", "54"), ("name", "Acme")], &[], &[]);
+        let persons = synced(&[("name", "Acme")], &[], &[("name", "Acme Corp")]);
+        // (case, object, sent on, HubSpot's record, result)
+        type Case<'a> = (
+            &'a str,
+            ObjectType,
+            &'a [(&'static str, &'a str)],
+            Option<&'a Synced>,
+            Diff,
+        );
+        let cases: &[Case] = &[
+            (
+                "a record HubSpot lacks is created whole",
+                ObjectType::Companies,
+                &[("pql_score", "61"), ("name", "Acme")],
+                None,
+                Diff::Create(change(None, &[("pql_score", "61"), ("name", "Acme")], &[])),
+            ),
+            (
+                "a task HubSpot has is the rep's",
+                ObjectType::Tasks,
+                &[("hs_task_subject", "new")],
+                Some(&held),
+                Diff::Unchanged { kept: false },
+            ),
+            (
+                "a task a person changed is kept",
+                ObjectType::Tasks,
+                &[("hs_task_subject", "new")],
+                Some(&persons),
+                Diff::Unchanged { kept: true },
+            ),
+            (
+                "the same values",
+                ObjectType::Companies,
+                &[("pql_score", "54"), ("name", "Acme")],
+                Some(&held),
+                Diff::Unchanged { kept: false },
+            ),
+            (
+                "only what differs is sent, with what it was",
+                ObjectType::Companies,
+                &[("pql_score", "61"), ("name", "Acme"), ("pql_tier", "green")],
+                Some(&held),
+                Diff::Update {
+                    change: change(
+                        Some("9"),
+                        &[("pql_score", "61"), ("pql_tier", "green")],
+                        &[("pql_score", Some("54")), ("pql_tier", None)],
+                    ),
+                    kept: false,
+                },
+            ),
+            (
+                "a person's value left out stands",
+                ObjectType::Companies,
+                &[("pql_score", "61")],
+                Some(&persons),
+                Diff::Update {
+                    change: change(Some("9"), &[("pql_score", "61")], &[("pql_score", None)]),
+                    kept: true,
+                },
+            ),
+            (
+                "a person's value sent over does not",
+                ObjectType::Companies,
+                &[("name", "Acme Inc")],
+                Some(&persons),
+                Diff::Update {
+                    change: change(
+                        Some("9"),
+                        &[("name", "Acme Inc")],
+                        &[("name", Some("Acme"))],
+                    ),
+                    kept: false,
+                },
+            ),
+        ];
+        for (case, object, sent, current, want) in cases {
+            assert_eq!(
+                diff(*object, "k".into(), "acct".into(), props(sent), *current),
+                *want,
+                "{case}"
+            );
+        }
+        let mut p = ObjectPlan::default();
+        for (_, _, _, _, d) in cases {
+            p.add(d.clone());
+        }
+        assert_eq!(
+            (p.creates.len(), p.updates.len(), p.unchanged, p.kept),
+            (1, 3, 3, 2)
         );
     }
 }

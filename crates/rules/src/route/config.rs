@@ -91,39 +91,90 @@ pub struct RuleFile {
     pub reason: String,
 }
 
+/// The validated `[routing]`. Checks run in a fixed order (disqualify rules, task due days,
+/// thresholds, playbooks, enterprise seats, sales-assist days, owner pools), so a file with
+/// several mistakes always reports the same one first.
 pub fn policy(file: &RoutingFile) -> Result<Policy, Invalid> {
     let d = Policy::default();
-    let positive = |key: &str, v: Option<i64>, default: i64| -> Result<i64, Invalid> {
-        match v {
-            Some(n) if n < 0 => Err(Invalid::new(
-                format!("routing.{key}"),
-                format!("must not be negative, got {n}"),
-            )),
-            Some(n) => Ok(n),
-            None => Ok(default),
-        }
+    let disqualify = disqualify_rules(&file.disqualify)?;
+    let task_due_days = non_negative("routing.task_due_days", file.task_due_days, d.task_due_days)?;
+    let thresholds = thresholds(file)?;
+    let playbooks = match &file.playbooks {
+        None => vec![Playbook::green(task_due_days)],
+        Some(list) => playbooks(list, task_due_days)?,
     };
-    let owners = |key: &str, list: &[String]| -> Result<Vec<String>, Invalid> {
-        let mut out: Vec<String> = Vec::new();
-        for o in list {
-            let o = o.trim().to_ascii_lowercase();
-            if !o.contains('@') {
-                return Err(Invalid::new(
-                    format!("routing.owners.{key}"),
-                    format!("`{o}` is not an email address"),
-                ));
-            }
-            if !out.contains(&o) {
-                out.push(o);
-            }
-        }
-        Ok(out)
+    let enterprise_seats = non_negative(
+        "routing.enterprise_seats",
+        file.enterprise_seats,
+        d.enterprise_seats,
+    )?;
+    let sales_assist_after_days = non_negative(
+        "routing.sales_assist_after_days",
+        file.sales_assist_after_days,
+        d.sales_assist_after_days,
+    )?;
+    let owners = OwnerPools {
+        enterprise: owner_emails("enterprise", &file.owners.enterprise)?,
+        self_serve: owner_emails("self_serve", &file.owners.self_serve)?,
     };
-    let disqualify = file
-        .disqualify
-        .iter()
+    Ok(Policy {
+        enterprise_seats,
+        sales_assist_after_days,
+        task_due_days,
+        paid_statuses: file.paid_statuses.clone().unwrap_or(d.paid_statuses),
+        owners,
+        disqualify,
+        thresholds,
+        playbooks,
+    })
+}
+
+/// A count of days (or seats), `default` when unset: zero is allowed, a negative is not.
+fn non_negative(key: &str, v: Option<i64>, default: i64) -> Result<i64, Invalid> {
+    match v {
+        Some(n) if n < 0 => Err(Invalid::new(key, format!("must not be negative, got {n}"))),
+        Some(n) => Ok(n),
+        None => Ok(default),
+    }
+}
+
+/// A score threshold, `default` when unset. Scores run from 0 to 100: a threshold of 0 would
+/// fire for every account, one above 100 for none.
+fn score(key: &str, v: Option<u8>, default: u8) -> Result<u8, Invalid> {
+    match v {
+        Some(n) if !(1..=100).contains(&n) => Err(Invalid::new(
+            key,
+            format!("must be a score from 1 to 100, got {n}"),
+        )),
+        v => Ok(v.unwrap_or(default)),
+    }
+}
+
+/// One owner pool of `[routing.owners]`: email addresses, trimmed and lower-cased, each kept
+/// once, so an address written twice or in another case is one owner.
+fn owner_emails(pool: &str, list: &[String]) -> Result<Vec<String>, Invalid> {
+    let mut out: Vec<String> = Vec::new();
+    for o in list {
+        let o = o.trim().to_ascii_lowercase();
+        if !o.contains('@') {
+            return Err(Invalid::new(
+                format!("routing.owners.{pool}"),
+                format!("`{o}` is not an email address"),
+            ));
+        }
+        if !out.contains(&o) {
+            out.push(o);
+        }
+    }
+    Ok(out)
+}
+
+/// `[[routing.disqualify]]`: each rule says why (the route reason shows it) and reads a
+/// condition as scoring signals do.
+fn disqualify_rules(list: &[RuleFile]) -> Result<Vec<Rule>, Invalid> {
+    list.iter()
         .enumerate()
-        .map(|(i, r): (usize, &RuleFile)| {
+        .map(|(i, r)| {
             let key = format!("routing.disqualify[{i}]");
             if r.reason.trim().is_empty() {
                 return Err(Invalid::new(format!("{key}.reason"), "must say why"));
@@ -133,86 +184,50 @@ pub fn policy(file: &RoutingFile) -> Result<Policy, Invalid> {
                 reason: r.reason.trim().to_string(),
             })
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    let task_due_days = positive("task_due_days", file.task_due_days, d.task_due_days)?;
+        .collect()
+}
+
+/// The thresholds the playbook triggers read, each defaulted from [`Thresholds::default`].
+fn thresholds(file: &RoutingFile) -> Result<Thresholds, Invalid> {
     let td = Thresholds::default();
-    let score = |key: &str, v: Option<u8>, default: u8| -> Result<u8, Invalid> {
-        match v {
-            Some(n) if !(1..=100).contains(&n) => Err(Invalid::new(
-                format!("routing.{key}"),
-                format!("must be a score from 1 to 100, got {n}"),
-            )),
-            v => Ok(v.unwrap_or(default)),
-        }
-    };
-    let thresholds = Thresholds {
-        hot_pql_score: score("hot_pql_score", file.hot_pql_score, td.hot_pql_score)?,
-        trial_ending_days: positive(
-            "trial_ending_days",
+    Ok(Thresholds {
+        hot_pql_score: score(
+            "routing.hot_pql_score",
+            file.hot_pql_score,
+            td.hot_pql_score,
+        )?,
+        trial_ending_days: non_negative(
+            "routing.trial_ending_days",
             file.trial_ending_days,
             td.trial_ending_days,
         )?,
-        rescue_after_days: positive(
-            "rescue_after_days",
+        rescue_after_days: non_negative(
+            "routing.rescue_after_days",
             file.rescue_after_days,
             td.rescue_after_days,
         )?,
         expansion_threshold: score(
-            "expansion_threshold",
+            "routing.expansion_threshold",
             file.expansion_threshold,
             td.expansion_threshold,
         )?,
-        expansion_cooldown_days: positive(
-            "expansion_cooldown_days",
+        expansion_cooldown_days: non_negative(
+            "routing.expansion_cooldown_days",
             file.expansion_cooldown_days,
             td.expansion_cooldown_days,
         )?,
-    };
-    let playbooks = match &file.playbooks {
-        None => vec![Playbook::green(task_due_days)],
-        Some(list) => playbooks(list, task_due_days)?,
-    };
-    Ok(Policy {
-        thresholds,
-        playbooks,
-        enterprise_seats: positive(
-            "enterprise_seats",
-            file.enterprise_seats,
-            d.enterprise_seats,
-        )?,
-        sales_assist_after_days: positive(
-            "sales_assist_after_days",
-            file.sales_assist_after_days,
-            d.sales_assist_after_days,
-        )?,
-        task_due_days,
-        paid_statuses: file.paid_statuses.clone().unwrap_or(d.paid_statuses),
-        owners: OwnerPools {
-            enterprise: owners("enterprise", &file.owners.enterprise)?,
-            self_serve: owners("self_serve", &file.owners.self_serve)?,
-        },
-        disqualify,
     })
 }
 
 /// The enabled playbooks, validated: a known trigger at most once, a numeric queue id, a
-/// known task type and priority, templates that render.
+/// known task type and priority, templates that render. A disabled table is validated too,
+/// and still claims its trigger, so turning it on later cannot make the file invalid.
 fn playbooks(list: &[PlaybookFile], task_due_days: i64) -> Result<Vec<Playbook>, Invalid> {
     let mut out: Vec<Playbook> = Vec::new();
     let mut seen: Vec<Trigger> = Vec::new();
     for (i, p) in list.iter().enumerate() {
         let key = format!("routing.playbooks[{i}]");
-        let trigger = Trigger::parse(p.trigger.trim()).ok_or_else(|| {
-            let known: Vec<&str> = Trigger::ALL.iter().map(|t| t.as_str()).collect();
-            Invalid::new(
-                format!("{key}.trigger"),
-                format!(
-                    "unknown trigger `{}` (one of {})",
-                    p.trigger,
-                    known.join(", ")
-                ),
-            )
-        })?;
+        let trigger = parse_trigger(&key, &p.trigger)?;
         if seen.contains(&trigger) {
             return Err(Invalid::new(
                 format!("{key}.trigger"),
@@ -223,69 +238,104 @@ fn playbooks(list: &[PlaybookFile], task_due_days: i64) -> Result<Vec<Playbook>,
             ));
         }
         seen.push(trigger);
-        let mut playbook = Playbook::new(trigger, task_due_days);
-        if let Some(queue) = &p.queue {
-            let queue = queue.trim();
-            if queue.is_empty() || !queue.chars().all(|c| c.is_ascii_digit()) {
-                return Err(Invalid::new(
-                    format!("{key}.queue"),
-                    format!(
-                        "`{queue}` is not a HubSpot task queue id: use the number in the queue's URL"
-                    ),
-                ));
-            }
-            playbook.queue = Some(queue.to_string());
-        }
-        if let Some(t) = &p.task_type {
-            playbook.task_type = TaskType::ALL
-                .into_iter()
-                .find(|k| k.as_str().eq_ignore_ascii_case(t.trim()))
-                .ok_or_else(|| {
-                    Invalid::new(
-                        format!("{key}.task_type"),
-                        format!("`{t}` is not a task type (TODO, CALL or EMAIL)"),
-                    )
-                })?;
-        }
-        if let Some(pr) = &p.priority {
-            playbook.priority = Priority::ALL
-                .into_iter()
-                .find(|k| k.as_str().eq_ignore_ascii_case(pr.trim()))
-                .ok_or_else(|| {
-                    Invalid::new(
-                        format!("{key}.priority"),
-                        format!("`{pr}` is not a priority (LOW, MEDIUM or HIGH)"),
-                    )
-                })?;
-        }
-        if let Some(days) = p.due_days {
-            if days < 0 {
-                return Err(Invalid::new(
-                    format!("{key}.due_days"),
-                    format!("must not be negative, got {days}"),
-                ));
-            }
-            playbook.due_days = days;
-        }
-        for (field, given, slot) in [
-            ("subject", &p.subject, &mut playbook.subject),
-            ("body", &p.body, &mut playbook.body),
-        ] {
-            if let Some(template) = given {
-                if field == "subject" && template.trim().is_empty() {
-                    return Err(Invalid::new(
-                        format!("{key}.subject"),
-                        "must not be empty: the rep sees the subject in the queue",
-                    ));
-                }
-                playbook::check_template(template)
-                    .map_err(|e| Invalid::new(format!("{key}.{field}"), e))?;
-                *slot = template.clone();
-            }
-        }
+        let playbook = playbook_table(&key, trigger, p, task_due_days)?;
         if p.enabled.unwrap_or(true) {
             out.push(playbook);
         }
     }
     Ok(out)
 }
+
+/// `trigger` of `[[routing.playbooks]]`: one of [`Trigger::ALL`], by name.
+fn parse_trigger(key: &str, given: &str) -> Result<Trigger, Invalid> {
+    Trigger::parse(given.trim()).ok_or_else(|| {
+        let known: Vec<&str> = Trigger::ALL.iter().map(|t| t.as_str()).collect();
+        Invalid::new(
+            format!("{key}.trigger"),
+            format!("unknown trigger `{given}` (one of {})", known.join(", ")),
+        )
+    })
+}
+
+/// One `[[routing.playbooks]]` table over its trigger's defaults, each field it sets checked
+/// in the order [`PlaybookFile`] lists them.
+fn playbook_table(
+    key: &str,
+    trigger: Trigger,
+    p: &PlaybookFile,
+    task_due_days: i64,
+) -> Result<Playbook, Invalid> {
+    let mut playbook = Playbook::new(trigger, task_due_days);
+    if let Some(q) = &p.queue {
+        playbook.queue = Some(queue(key, q)?);
+    }
+    if let Some(t) = &p.task_type {
+        playbook.task_type = task_type(key, t)?;
+    }
+    if let Some(pr) = &p.priority {
+        playbook.priority = priority(key, pr)?;
+    }
+    playbook.due_days = non_negative(&format!("{key}.due_days"), p.due_days, task_due_days)?;
+    if let Some(subject) = &p.subject {
+        playbook.subject = template(key, "subject", subject)?;
+    }
+    if let Some(body) = &p.body {
+        playbook.body = template(key, "body", body)?;
+    }
+    Ok(playbook)
+}
+
+/// A HubSpot task queue id: the number in the queue's URL, which is all the API takes.
+fn queue(key: &str, given: &str) -> Result<String, Invalid> {
+    let queue = given.trim();
+    if queue.is_empty() || !queue.chars().all(|c| c.is_ascii_digit()) {
+        return Err(Invalid::new(
+            format!("{key}.queue"),
+            format!("`{queue}` is not a HubSpot task queue id: use the number in the queue's URL"),
+        ));
+    }
+    Ok(queue.to_string())
+}
+
+/// A task type by HubSpot's name, in any case.
+fn task_type(key: &str, given: &str) -> Result<TaskType, Invalid> {
+    TaskType::ALL
+        .into_iter()
+        .find(|k| k.as_str().eq_ignore_ascii_case(given.trim()))
+        .ok_or_else(|| {
+            Invalid::new(
+                format!("{key}.task_type"),
+                format!("`{given}` is not a task type (TODO, CALL or EMAIL)"),
+            )
+        })
+}
+
+/// A task priority by HubSpot's name, in any case.
+fn priority(key: &str, given: &str) -> Result<Priority, Invalid> {
+    Priority::ALL
+        .into_iter()
+        .find(|k| k.as_str().eq_ignore_ascii_case(given.trim()))
+        .ok_or_else(|| {
+            Invalid::new(
+                format!("{key}.priority"),
+                format!("`{given}` is not a priority (LOW, MEDIUM or HIGH)"),
+            )
+        })
+}
+
+/// A subject or body template that renders for every sample account
+/// ([`playbook::check_template`]); a subject must also say something.
+fn template(key: &str, field: &str, given: &str) -> Result<String, Invalid> {
+    if field == "subject" && given.trim().is_empty() {
+        return Err(Invalid::new(
+            format!("{key}.subject"),
+            "must not be empty: the rep sees the subject in the queue",
+        ));
+    }
+    playbook::check_template(given).map_err(|e| Invalid::new(format!("{key}.{field}"), e))?;
+    Ok(given.to_string())
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

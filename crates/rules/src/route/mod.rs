@@ -337,66 +337,31 @@ pub fn route_with(
     let person = held.and_then(|h| h.person_motion(account));
     let (motion, mut reason) = held::with_person(motion(policy, account, sticky, as_of), person);
 
-    let target_lead = stage::lead_target(motion, account);
-    let held_lead = held.and_then(|h| h.lead).map(|l| l.stage);
-    let lead_stage = advance_lead(
-        held_lead.or(prior.map(|p| p.lead_stage)),
-        target_lead,
-        stage::Transition {
-            new_trial: (prior.is_some() && !same_trial && account.trial_id.is_some())
-                || held.is_some_and(|h| h.lead_predates_trial(account)),
-            // A person's Trial Ended is their call, not a trial that ended and was extended.
-            trial_live: account.trial_status == TrialStatus::Live
-                && !held.and_then(|h| h.lead).is_some_and(|l| l.by_person),
-        },
-    );
-    if lead_stage != target_lead {
-        reason.push_str(&format!(
-            "; lead stays {} (not back to {})",
-            lead_stage.as_str(),
-            target_lead.as_str()
-        ));
+    let stages = stages(motion, account, prior, held, same_trial);
+    if let Some(held_back) = stages.held_back() {
+        reason.push_str(&held_back);
     }
-    let target_deal = stage::deal_target(motion, account);
-    let held_deal = held.and_then(|h| h.deal_of(account)).map(|d| d.stage);
-    let deal_stage = advance_deal(
-        held_deal.or(prior.filter(|_| same_trial).and_then(|p| p.deal_stage)),
-        target_deal,
-    );
-
     let held_owner = held.and_then(|h| h.owner.as_deref());
     let owner = assign_owner(
         policy,
         account,
         held_owner.or(prior.and_then(|p| p.owner.as_deref())),
     );
+    let streaks = streaks(
+        &policy.thresholds,
+        account,
+        motion,
+        prior,
+        same_trial,
+        as_of,
+    );
 
-    // A Green activation starts when the account turns Green (or a new trial is Green at
-    // once); it lasts while it stays Green. Customers and disqualified accounts have none.
-    let prospect = !matches!(motion, Motion::Customer | Motion::Disqualified);
-    let green = account.tier == Tier::Green && prospect;
-    let continuing = prior
-        .filter(|p| same_trial && p.tier == Tier::Green)
-        .and_then(|p| p.green_since);
-    let green_since = green.then(|| continuing.unwrap_or(as_of));
-    // A crossing of the hot-PQL line lasts while the score stays at or above it.
-    let hot = account.pql_score >= policy.thresholds.hot_pql_score && prospect;
-    let hot_continuing = prior.and_then(|p| p.hot_since);
-    let hot_since = hot.then(|| hot_continuing.unwrap_or(as_of));
     let no_last = BTreeMap::new();
     let fired = playbook::evaluate(
         &policy.playbooks,
         &policy.thresholds,
         account,
-        playbook::Today {
-            as_of,
-            motion,
-            owner: owner.as_deref(),
-            green_since,
-            green_continuing: green && continuing.is_some(),
-            hot_since,
-            hot_continuing: hot && hot_continuing.is_some(),
-        },
+        streaks.today(as_of, motion, owner.as_deref()),
         prior.map_or(&no_last, |p| &p.last),
         prior.map_or(&[], |p| p.open.as_slice()),
     );
@@ -405,25 +370,137 @@ pub fn route_with(
         as_of,
         motion,
         owner: owner.clone(),
-        lead_stage,
-        deal_stage,
+        lead_stage: stages.lead,
+        deal_stage: stages.deal,
         trial_id: account.trial_id.clone(),
         tier: account.tier,
-        green_since,
-        hot_since,
+        green_since: streaks.green_since,
+        hot_since: streaks.hot_since,
         last: fired.last,
         open: fired.open,
     };
     Route {
         motion,
         owner,
-        lead_stage,
-        deal_stage,
+        lead_stage: stages.lead,
+        deal_stage: stages.deal,
         tasks: fired.tasks,
         checks: fired.checks,
         task_failures: fired.failed,
         reason,
         memory,
+    }
+}
+
+/// The stages routing settles on, and the lead stage today's facts call for (its target).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stages {
+    lead: LeadStage,
+    lead_target: LeadStage,
+    deal: Option<DealStage>,
+}
+
+impl Stages {
+    /// What the route reason adds when the lead stage was held back from its target.
+    fn held_back(&self) -> Option<String> {
+        (self.lead != self.lead_target).then(|| {
+            format!(
+                "; lead stays {} (not back to {})",
+                self.lead.as_str(),
+                self.lead_target.as_str()
+            )
+        })
+    }
+}
+
+/// The lead and deal stages: each moves only forward from where HubSpot holds it, else from
+/// the previous decision (the deal's only within the same trial: a new trial is a new deal).
+fn stages(
+    motion: Motion,
+    account: &Account,
+    prior: Option<&Memory>,
+    held: Option<&Held>,
+    same_trial: bool,
+) -> Stages {
+    let lead_target = stage::lead_target(motion, account);
+    let held_lead = held.and_then(|h| h.lead).map(|l| l.stage);
+    let lead = advance_lead(
+        held_lead.or(prior.map(|p| p.lead_stage)),
+        lead_target,
+        stage::Transition {
+            new_trial: (prior.is_some() && !same_trial && account.trial_id.is_some())
+                || held.is_some_and(|h| h.lead_predates_trial(account)),
+            // A person's Trial Ended is their call, not a trial that ended and was extended.
+            trial_live: account.trial_status == TrialStatus::Live
+                && !held.and_then(|h| h.lead).is_some_and(|l| l.by_person),
+        },
+    );
+    let held_deal = held.and_then(|h| h.deal_of(account)).map(|d| d.stage);
+    let deal = advance_deal(
+        held_deal.or(prior.filter(|_| same_trial).and_then(|p| p.deal_stage)),
+        stage::deal_target(motion, account),
+    );
+    Stages {
+        lead,
+        lead_target,
+        deal,
+    }
+}
+
+/// The Green activation and the hot-PQL crossing under way today: since when, and whether
+/// each carries on from the previous decision (then its trigger has fired already).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Streaks {
+    green_since: Option<NaiveDate>,
+    green_continuing: bool,
+    hot_since: Option<NaiveDate>,
+    hot_continuing: bool,
+}
+
+impl Streaks {
+    /// What the triggers read of today's decision.
+    fn today<'a>(
+        self,
+        as_of: NaiveDate,
+        motion: Motion,
+        owner: Option<&'a str>,
+    ) -> playbook::Today<'a> {
+        playbook::Today {
+            as_of,
+            motion,
+            owner,
+            green_since: self.green_since,
+            green_continuing: self.green_continuing,
+            hot_since: self.hot_since,
+            hot_continuing: self.hot_continuing,
+        }
+    }
+}
+
+/// Today's streaks. Customers and disqualified accounts have none.
+fn streaks(
+    thresholds: &Thresholds,
+    account: &Account,
+    motion: Motion,
+    prior: Option<&Memory>,
+    same_trial: bool,
+    as_of: NaiveDate,
+) -> Streaks {
+    let prospect = !matches!(motion, Motion::Customer | Motion::Disqualified);
+    // A Green activation starts when the account turns Green (or a new trial is Green at
+    // once); it lasts while it stays Green.
+    let green = account.tier == Tier::Green && prospect;
+    let continuing = prior
+        .filter(|p| same_trial && p.tier == Tier::Green)
+        .and_then(|p| p.green_since);
+    // A crossing of the hot-PQL line lasts while the score stays at or above it.
+    let hot = account.pql_score >= thresholds.hot_pql_score && prospect;
+    let hot_continuing = prior.and_then(|p| p.hot_since);
+    Streaks {
+        green_since: green.then(|| continuing.unwrap_or(as_of)),
+        green_continuing: green && continuing.is_some(),
+        hot_since: hot.then(|| hot_continuing.unwrap_or(as_of)),
+        hot_continuing: hot && hot_continuing.is_some(),
     }
 }
 

@@ -412,7 +412,7 @@ pub fn evaluate(
     fired
 }
 
-/// One trigger's rule. Pure.
+/// One trigger's rule: the prospect gate, then the trigger's own rule. Pure.
 fn outcome(
     trigger: Trigger,
     t: &Thresholds,
@@ -420,143 +420,179 @@ fn outcome(
     today: &Today<'_>,
     last: Option<&Last>,
 ) -> Outcome {
-    use Outcome::*;
+    if trigger.is_prospect()
+        && let Some(quiet) = closed_to_prospect_triggers(today.motion)
+    {
+        return quiet;
+    }
     let as_of = today.as_of;
-    let id = &a.account_id;
-    if trigger.is_prospect() {
-        match today.motion {
-            Motion::Customer => return Quiet("a customer: no trial triggers".into()),
-            Motion::Disqualified => return Quiet("disqualified: no trial triggers".into()),
-            Motion::SelfServe | Motion::SalesAssisted => {}
+    match trigger {
+        Trigger::Green => green(a, today),
+        Trigger::HotPql => hot_pql(t, a, today),
+        Trigger::MeetingBooked | Trigger::HelpRequested => event(trigger, a, as_of, last),
+        Trigger::TrialEnding => trial_ending(t, a, as_of, last),
+        Trigger::Rescue => rescue(t, a, as_of, last),
+        Trigger::Expansion => expansion(t, a, as_of, last),
+    }
+}
+
+/// Customers and disqualified accounts get no prospect trigger: why, for such a motion.
+fn closed_to_prospect_triggers(motion: Motion) -> Option<Outcome> {
+    match motion {
+        Motion::Customer => Some(Outcome::Quiet("a customer: no trial triggers".into())),
+        Motion::Disqualified => Some(Outcome::Quiet("disqualified: no trial triggers".into())),
+        Motion::SelfServe | Motion::SalesAssisted => None,
+    }
+}
+
+/// The trial part of an occurrence key: `-` for an account without a trial.
+fn trial_of(a: &Account) -> &str {
+    a.trial_id.as_deref().unwrap_or("-")
+}
+
+/// The day the occurrence `key` fired, if it is the trigger's last one.
+fn fired_on(last: Option<&Last>, key: &str) -> Option<NaiveDate> {
+    last.filter(|l| l.key == key).map(|l| l.day)
+}
+
+/// `green`: once per Green activation, on the day it begins.
+fn green(a: &Account, today: &Today<'_>) -> Outcome {
+    match today.green_since {
+        None => Outcome::Quiet(format!("tier is {}", a.tier)),
+        Some(since) if today.green_continuing => Outcome::Quiet(format!(
+            "Green since {since}: fired once for this activation"
+        )),
+        Some(since) => Outcome::Fire {
+            key: format!("{}:{}:{since}", a.account_id, trial_of(a)),
+            why: format!("turned Green (PQL {})", a.pql_score),
+        },
+    }
+}
+
+/// `hot_pql`: once per crossing of the hot line, on the day the score reaches it.
+fn hot_pql(t: &Thresholds, a: &Account, today: &Today<'_>) -> Outcome {
+    match today.hot_since {
+        None => Outcome::Quiet(format!("PQL {} < {}", a.pql_score, t.hot_pql_score)),
+        Some(since) if today.hot_continuing => Outcome::Quiet(format!(
+            "PQL ≥ {} since {since}: fired once for this crossing",
+            t.hot_pql_score
+        )),
+        Some(since) => Outcome::Fire {
+            key: format!("{}:hot_pql:{since}", a.account_id),
+            why: format!("PQL {} reached {}", a.pql_score, t.hot_pql_score),
+        },
+    }
+}
+
+/// `meeting_booked` and `help_requested`: once per event, unless pqlsync first sees it more
+/// than [`EVENT_DAYS`] old.
+fn event(trigger: Trigger, a: &Account, as_of: NaiveDate, last: Option<&Last>) -> Outcome {
+    let (event, what) = if trigger == Trigger::MeetingBooked {
+        (&a.last_meeting, "meeting booked")
+    } else {
+        (&a.last_help_request, "help request")
+    };
+    let Some(event) = event else {
+        return Outcome::Quiet(format!("no {what} in the last 14 days"));
+    };
+    let key = format!("{}:{}:{}", a.account_id, trigger.as_str(), event.id);
+    if let Some(day) = fired_on(last, &key) {
+        return Outcome::Quiet(format!(
+            "{what} {} on {}: fired on {day}",
+            event.id, event.day
+        ));
+    }
+    let age = (as_of - event.day).num_days();
+    if age > EVENT_DAYS {
+        return Outcome::Quiet(format!(
+            "{what} on {} is {age} days old (> {EVENT_DAYS}): too late for a task",
+            event.day
+        ));
+    }
+    Outcome::Fire {
+        key,
+        why: format!("{what} on {} ({})", event.day, event.id),
+    }
+}
+
+/// `trial_ending`: once per live trial, within `trial_ending_days` of its end.
+fn trial_ending(t: &Thresholds, a: &Account, as_of: NaiveDate, last: Option<&Last>) -> Outcome {
+    if a.trial_status != TrialStatus::Live {
+        return Outcome::Quiet("no live trial".into());
+    }
+    let Some(end) = a.trial_end else {
+        return Outcome::Quiet("the trial has no end date".into());
+    };
+    let left = (end - as_of).num_days();
+    if left > t.trial_ending_days {
+        return Outcome::Quiet(format!(
+            "trial ends {end}, in {left} days (> {})",
+            t.trial_ending_days
+        ));
+    }
+    let key = format!("{}:trial_ending:{}", a.account_id, trial_of(a));
+    match fired_on(last, &key) {
+        Some(day) => Outcome::Quiet(format!("fired for this trial on {day}")),
+        None => Outcome::Fire {
+            key,
+            why: format!(
+                "trial ends {end}, in {left} days (≤ {}), no checkout",
+                t.trial_ending_days
+            ),
+        },
+    }
+}
+
+/// `rescue`: once per live trial still Red on trial day `rescue_after_days` or later.
+fn rescue(t: &Thresholds, a: &Account, as_of: NaiveDate, last: Option<&Last>) -> Outcome {
+    if a.trial_status != TrialStatus::Live {
+        return Outcome::Quiet("no live trial".into());
+    }
+    let Some(day) = trial_days(a, as_of) else {
+        return Outcome::Quiet("the trial has no start date".into());
+    };
+    if day < t.rescue_after_days {
+        return Outcome::Quiet(format!("trial day {day} < {}", t.rescue_after_days));
+    }
+    if a.tier != Tier::Red {
+        return Outcome::Quiet(format!("trial day {day}, tier is {}", a.tier));
+    }
+    let key = format!("{}:rescue:{}", a.account_id, trial_of(a));
+    match fired_on(last, &key) {
+        Some(fired) => Outcome::Quiet(format!("fired for this trial on {fired}")),
+        None => Outcome::Fire {
+            key,
+            why: format!("still Red on trial day {day}"),
+        },
+    }
+}
+
+/// `expansion`: a paying customer at or above the threshold, at most once per cooldown.
+fn expansion(t: &Thresholds, a: &Account, as_of: NaiveDate, last: Option<&Last>) -> Outcome {
+    // Only paying customers have an expansion score (`decision` scores them alone).
+    let Some(score) = a.expansion_score else {
+        return Outcome::Quiet("not a paying customer".into());
+    };
+    if score < t.expansion_threshold {
+        return Outcome::Quiet(format!(
+            "expansion score {score} < {}",
+            t.expansion_threshold
+        ));
+    }
+    if let Some(l) = last {
+        let since = (as_of - l.day).num_days();
+        if since < t.expansion_cooldown_days {
+            return Outcome::Quiet(format!(
+                "fired {} ({since} days ago): cooldown of {} days until {}",
+                l.day,
+                t.expansion_cooldown_days,
+                l.day + TimeDelta::days(t.expansion_cooldown_days)
+            ));
         }
     }
-    let trial = a.trial_id.as_deref().unwrap_or("-");
-    let already = |key: &str| last.filter(|l| l.key == key).map(|l| l.day);
-    match trigger {
-        Trigger::Green => match today.green_since {
-            None => Quiet(format!("tier is {}", a.tier)),
-            Some(since) if today.green_continuing => Quiet(format!(
-                "Green since {since}: fired once for this activation"
-            )),
-            Some(since) => Fire {
-                key: format!("{id}:{trial}:{since}"),
-                why: format!("turned Green (PQL {})", a.pql_score),
-            },
-        },
-        Trigger::HotPql => match today.hot_since {
-            None => Quiet(format!("PQL {} < {}", a.pql_score, t.hot_pql_score)),
-            Some(since) if today.hot_continuing => Quiet(format!(
-                "PQL ≥ {} since {since}: fired once for this crossing",
-                t.hot_pql_score
-            )),
-            Some(since) => Fire {
-                key: format!("{id}:hot_pql:{since}"),
-                why: format!("PQL {} reached {}", a.pql_score, t.hot_pql_score),
-            },
-        },
-        Trigger::MeetingBooked | Trigger::HelpRequested => {
-            let (event, what) = if trigger == Trigger::MeetingBooked {
-                (&a.last_meeting, "meeting booked")
-            } else {
-                (&a.last_help_request, "help request")
-            };
-            let Some(event) = event else {
-                return Quiet(format!("no {what} in the last 14 days"));
-            };
-            let key = format!("{id}:{}:{}", trigger.as_str(), event.id);
-            if let Some(day) = already(&key) {
-                return Quiet(format!(
-                    "{what} {} on {}: fired on {day}",
-                    event.id, event.day
-                ));
-            }
-            let age = (as_of - event.day).num_days();
-            if age > EVENT_DAYS {
-                return Quiet(format!(
-                    "{what} on {} is {age} days old (> {EVENT_DAYS}): too late for a task",
-                    event.day
-                ));
-            }
-            Fire {
-                key,
-                why: format!("{what} on {} ({})", event.day, event.id),
-            }
-        }
-        Trigger::TrialEnding => {
-            if a.trial_status != TrialStatus::Live {
-                return Quiet("no live trial".into());
-            }
-            let Some(end) = a.trial_end else {
-                return Quiet("the trial has no end date".into());
-            };
-            let left = (end - as_of).num_days();
-            if left > t.trial_ending_days {
-                return Quiet(format!(
-                    "trial ends {end}, in {left} days (> {})",
-                    t.trial_ending_days
-                ));
-            }
-            let key = format!("{id}:trial_ending:{trial}");
-            match already(&key) {
-                Some(day) => Quiet(format!("fired for this trial on {day}")),
-                None => Fire {
-                    key,
-                    why: format!(
-                        "trial ends {end}, in {left} days (≤ {}), no checkout",
-                        t.trial_ending_days
-                    ),
-                },
-            }
-        }
-        Trigger::Rescue => {
-            if a.trial_status != TrialStatus::Live {
-                return Quiet("no live trial".into());
-            }
-            let Some(day) = trial_days(a, as_of) else {
-                return Quiet("the trial has no start date".into());
-            };
-            if day < t.rescue_after_days {
-                return Quiet(format!("trial day {day} < {}", t.rescue_after_days));
-            }
-            if a.tier != Tier::Red {
-                return Quiet(format!("trial day {day}, tier is {}", a.tier));
-            }
-            let key = format!("{id}:rescue:{trial}");
-            match already(&key) {
-                Some(fired) => Quiet(format!("fired for this trial on {fired}")),
-                None => Fire {
-                    key,
-                    why: format!("still Red on trial day {day}"),
-                },
-            }
-        }
-        Trigger::Expansion => {
-            // Only paying customers have an expansion score (`decision` scores them alone).
-            let Some(score) = a.expansion_score else {
-                return Quiet("not a paying customer".into());
-            };
-            if score < t.expansion_threshold {
-                return Quiet(format!(
-                    "expansion score {score} < {}",
-                    t.expansion_threshold
-                ));
-            }
-            if let Some(l) = last {
-                let since = (as_of - l.day).num_days();
-                if since < t.expansion_cooldown_days {
-                    return Quiet(format!(
-                        "fired {} ({since} days ago): cooldown of {} days until {}",
-                        l.day,
-                        t.expansion_cooldown_days,
-                        l.day + TimeDelta::days(t.expansion_cooldown_days)
-                    ));
-                }
-            }
-            Fire {
-                key: format!("{id}:expansion:{as_of}"),
-                why: format!("expansion score {score} reached {}", t.expansion_threshold),
-            }
-        }
+    Outcome::Fire {
+        key: format!("{}:expansion:{as_of}", a.account_id),
+        why: format!("expansion score {score} reached {}", t.expansion_threshold),
     }
 }
 

@@ -448,3 +448,384 @@ fn a_template_that_fails_for_some_score_sent_its_raw_text() {
         "{check:?}"
     );
 }
+
+// The rule of each trigger, one step at a time: every message and occurrence key is what
+// `explain` shows and what names the task, so the tables pin them exactly.
+
+fn quiet(why: &str) -> Outcome {
+    Outcome::Quiet(why.into())
+}
+
+fn fire(key: &str, why: &str) -> Outcome {
+    Outcome::Fire {
+        key: key.into(),
+        why: why.into(),
+    }
+}
+
+fn last(key: &str, d: NaiveDate) -> Last {
+    Last {
+        key: key.into(),
+        day: d,
+    }
+}
+
+/// Since when a Green activation or a hot-PQL crossing is under way, and whether it carries on.
+type Streak = (Option<NaiveDate>, bool);
+
+/// Today on the 20th, self-serve and unowned, with the given Green and hot-PQL streaks.
+fn today_with(green: Streak, hot: Streak) -> Today<'static> {
+    Today {
+        as_of: day(20),
+        motion: Motion::SelfServe,
+        owner: None,
+        green_since: green.0,
+        green_continuing: green.1,
+        hot_since: hot.0,
+        hot_continuing: hot.1,
+    }
+}
+
+#[test]
+fn only_prospects_get_prospect_triggers() {
+    let cases = [
+        (Motion::SelfServe, None),
+        (Motion::SalesAssisted, None),
+        (
+            Motion::Customer,
+            Some(quiet("a customer: no trial triggers")),
+        ),
+        (
+            Motion::Disqualified,
+            Some(quiet("disqualified: no trial triggers")),
+        ),
+    ];
+    for (motion, want) in cases {
+        assert_eq!(closed_to_prospect_triggers(motion), want, "{motion:?}");
+    }
+    // The gate is for prospect triggers only: a customer's expansion is not held back.
+    let t = Thresholds::default();
+    let today = Today {
+        motion: Motion::Customer,
+        ..today_with((Some(day(20)), false), (None, false))
+    };
+    let a = customer(80);
+    assert_eq!(
+        outcome(Trigger::Green, &t, &a, &today, None),
+        quiet("a customer: no trial triggers")
+    );
+    assert_eq!(
+        outcome(Trigger::Expansion, &t, &a, &today, None),
+        fire(
+            "acct_1:expansion:2026-11-20",
+            "expansion score 80 reached 70"
+        )
+    );
+}
+
+#[test]
+fn green_rule() {
+    let no_trial = Account {
+        trial_id: None,
+        ..acct()
+    };
+    let cases: Vec<(&str, Account, Streak, Outcome)> = vec![
+        ("not Green", acct(), (None, false), quiet("tier is yellow")),
+        (
+            "an activation under way",
+            acct(),
+            (Some(day(17)), true),
+            quiet("Green since 2026-11-17: fired once for this activation"),
+        ),
+        (
+            "an activation begins",
+            acct(),
+            (Some(day(20)), false),
+            fire("acct_1:sub_1:2026-11-20", "turned Green (PQL 50)"),
+        ),
+        (
+            "without a trial",
+            no_trial,
+            (Some(day(20)), false),
+            fire("acct_1:-:2026-11-20", "turned Green (PQL 50)"),
+        ),
+    ];
+    for (case, a, streak, want) in cases {
+        assert_eq!(
+            green(&a, &today_with(streak, (None, false))),
+            want,
+            "{case}"
+        );
+    }
+}
+
+#[test]
+fn hot_pql_rule() {
+    let t = Thresholds::default();
+    let cases = [
+        ("below the line", (None, false), quiet("PQL 90 < 85")),
+        (
+            "a crossing under way",
+            (Some(day(17)), true),
+            quiet("PQL ≥ 85 since 2026-11-17: fired once for this crossing"),
+        ),
+        (
+            "a crossing begins",
+            (Some(day(20)), false),
+            fire("acct_1:hot_pql:2026-11-20", "PQL 90 reached 85"),
+        ),
+    ];
+    // The streak, not the score, says whether the line is crossed: routing computed it.
+    for (case, streak, want) in cases {
+        assert_eq!(
+            hot_pql(&t, &pql(90), &today_with((None, false), streak)),
+            want,
+            "{case}"
+        );
+    }
+}
+
+#[test]
+fn event_rule() {
+    let help = |id: &str, d: NaiveDate| Account {
+        last_help_request: Some(Event {
+            id: id.into(),
+            day: d,
+        }),
+        ..acct()
+    };
+    let cases: Vec<(&str, Trigger, Account, Option<Last>, Outcome)> = vec![
+        (
+            "no meeting",
+            Trigger::MeetingBooked,
+            acct(),
+            None,
+            quiet("no meeting booked in the last 14 days"),
+        ),
+        (
+            "no help request",
+            Trigger::HelpRequested,
+            acct(),
+            None,
+            quiet("no help request in the last 14 days"),
+        ),
+        (
+            "a help request is not a meeting",
+            Trigger::MeetingBooked,
+            help("h1", day(20)),
+            None,
+            quiet("no meeting booked in the last 14 days"),
+        ),
+        (
+            "a meeting EVENT_DAYS old",
+            Trigger::MeetingBooked,
+            with_meeting("m1", day(17)),
+            None,
+            fire(
+                "acct_1:meeting_booked:m1",
+                "meeting booked on 2026-11-17 (m1)",
+            ),
+        ),
+        (
+            "a meeting first seen too late",
+            Trigger::MeetingBooked,
+            with_meeting("m1", day(16)),
+            None,
+            quiet("meeting booked on 2026-11-16 is 4 days old (> 3): too late for a task"),
+        ),
+        (
+            "a meeting already fired for",
+            Trigger::MeetingBooked,
+            with_meeting("m1", day(17)),
+            Some(last("acct_1:meeting_booked:m1", day(18))),
+            quiet("meeting booked m1 on 2026-11-17: fired on 2026-11-18"),
+        ),
+        (
+            "a new meeting after another",
+            Trigger::MeetingBooked,
+            with_meeting("m2", day(19)),
+            Some(last("acct_1:meeting_booked:m1", day(18))),
+            fire(
+                "acct_1:meeting_booked:m2",
+                "meeting booked on 2026-11-19 (m2)",
+            ),
+        ),
+        (
+            "a help request today",
+            Trigger::HelpRequested,
+            help("h1", day(20)),
+            None,
+            fire(
+                "acct_1:help_requested:h1",
+                "help request on 2026-11-20 (h1)",
+            ),
+        ),
+    ];
+    for (case, trigger, a, prior, want) in cases {
+        assert_eq!(event(trigger, &a, day(20), prior.as_ref()), want, "{case}");
+    }
+}
+
+#[test]
+fn trial_ending_rule() {
+    let t = Thresholds::default();
+    let key = "acct_1:trial_ending:sub_1";
+    let cases: Vec<(&str, Account, NaiveDate, Option<Last>, Outcome)> = vec![
+        (
+            "no live trial",
+            Account {
+                trial_status: TrialStatus::Ended,
+                ..acct()
+            },
+            day(28),
+            None,
+            quiet("no live trial"),
+        ),
+        (
+            "no end date",
+            Account {
+                trial_end: None,
+                ..acct()
+            },
+            day(28),
+            None,
+            quiet("the trial has no end date"),
+        ),
+        (
+            "3 days left",
+            acct(),
+            day(26),
+            None,
+            quiet("trial ends 2026-11-29, in 3 days (> 2)"),
+        ),
+        (
+            "2 days left",
+            acct(),
+            day(27),
+            None,
+            fire(key, "trial ends 2026-11-29, in 2 days (≤ 2), no checkout"),
+        ),
+        (
+            "past its end, still live",
+            acct(),
+            day(30),
+            None,
+            fire(key, "trial ends 2026-11-29, in -1 days (≤ 2), no checkout"),
+        ),
+        (
+            "fired for this trial",
+            acct(),
+            day(28),
+            Some(last(key, day(27))),
+            quiet("fired for this trial on 2026-11-27"),
+        ),
+    ];
+    for (case, a, as_of, prior, want) in cases {
+        assert_eq!(trial_ending(&t, &a, as_of, prior.as_ref()), want, "{case}");
+    }
+}
+
+#[test]
+fn rescue_rule() {
+    let t = Thresholds::default();
+    let red = Account {
+        tier: Tier::Red,
+        ..acct()
+    };
+    let key = "acct_1:rescue:sub_1";
+    let cases: Vec<(&str, Account, NaiveDate, Option<Last>, Outcome)> = vec![
+        (
+            "no live trial",
+            Account {
+                trial_status: TrialStatus::None,
+                ..red.clone()
+            },
+            day(20),
+            None,
+            quiet("no live trial"),
+        ),
+        (
+            "no start date",
+            Account {
+                trial_start: None,
+                ..red.clone()
+            },
+            day(20),
+            None,
+            quiet("the trial has no start date"),
+        ),
+        (
+            "trial day 4",
+            red.clone(),
+            day(19),
+            None,
+            quiet("trial day 4 < 5"),
+        ),
+        (
+            "trial day 5, Yellow",
+            acct(),
+            day(20),
+            None,
+            quiet("trial day 5, tier is yellow"),
+        ),
+        (
+            "trial day 5, Red",
+            red.clone(),
+            day(20),
+            None,
+            fire(key, "still Red on trial day 5"),
+        ),
+        (
+            "fired for this trial",
+            red,
+            day(21),
+            Some(last(key, day(20))),
+            quiet("fired for this trial on 2026-11-20"),
+        ),
+    ];
+    for (case, a, as_of, prior, want) in cases {
+        assert_eq!(rescue(&t, &a, as_of, prior.as_ref()), want, "{case}");
+    }
+}
+
+#[test]
+fn expansion_rule() {
+    let t = Thresholds::default();
+    let oct = |d: u32| NaiveDate::from_ymd_opt(2026, 10, d).unwrap();
+    let cases: Vec<(&str, Account, Option<Last>, Outcome)> = vec![
+        ("a prospect", acct(), None, quiet("not a paying customer")),
+        (
+            "below the threshold",
+            customer(69),
+            None,
+            quiet("expansion score 69 < 70"),
+        ),
+        (
+            "at the threshold",
+            customer(70),
+            None,
+            fire(
+                "acct_1:expansion:2026-11-20",
+                "expansion score 70 reached 70",
+            ),
+        ),
+        (
+            "within the cooldown",
+            customer(90),
+            Some(last("acct_1:expansion:2026-10-22", oct(22))),
+            quiet("fired 2026-10-22 (29 days ago): cooldown of 30 days until 2026-11-21"),
+        ),
+        (
+            "the cooldown over",
+            customer(90),
+            Some(last("acct_1:expansion:2026-10-21", oct(21))),
+            fire(
+                "acct_1:expansion:2026-11-20",
+                "expansion score 90 reached 70",
+            ),
+        ),
+    ];
+    for (case, a, prior, want) in cases {
+        assert_eq!(expansion(&t, &a, day(20), prior.as_ref()), want, "{case}");
+    }
+}

@@ -1000,3 +1000,333 @@ fn no_trial_task_fires_for_a_trial_the_reps_lost_or_disqualified() {
         );
     }
 }
+
+/// Yesterday's decision for `acct()`'s trial: self-serve and Yellow, nothing under way.
+fn yesterday() -> Memory {
+    Memory {
+        as_of: day(19),
+        motion: Motion::SelfServe,
+        owner: None,
+        lead_stage: LeadStage::TrialYellow,
+        deal_stage: Some(DealStage::TrialSelfServed),
+        trial_id: Some("sub_1".into()),
+        tier: Tier::Yellow,
+        green_since: None,
+        hot_since: None,
+        last: BTreeMap::new(),
+        open: Vec::new(),
+    }
+}
+
+/// Whether `prior` decided `account`'s current trial, as `route_with` reads it.
+fn same_trial(account: &Account, prior: Option<&Memory>) -> bool {
+    prior.is_some_and(|p| p.trial_id == account.trial_id)
+}
+
+#[test]
+fn stages_start_from_hubspot_else_the_memory() {
+    use DealStage::*;
+    use LeadStage::*;
+    let earlier_trial = Memory {
+        trial_id: Some("sub_0".into()),
+        lead_stage: Disqualified,
+        deal_stage: Some(ClosedLost),
+        ..yesterday()
+    };
+    let lost = Memory {
+        lead_stage: Disqualified,
+        deal_stage: Some(ClosedLost),
+        ..yesterday()
+    };
+    let later_trial = Account {
+        trial_start: Some(day(19)),
+        ..acct()
+    };
+    let no_trial = Account {
+        trial_status: TrialStatus::None,
+        trial_id: None,
+        trial_start: None,
+        ..acct()
+    };
+    // (case, account, prior, held, lead, lead target, deal)
+    type Case = (
+        &'static str,
+        Account,
+        Option<Memory>,
+        Option<Held>,
+        LeadStage,
+        LeadStage,
+        Option<DealStage>,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "a first decision",
+            acct(),
+            None,
+            None,
+            TrialYellow,
+            TrialYellow,
+            Some(TrialSelfServed),
+        ),
+        (
+            "the memory's later stages stand within the trial",
+            acct(),
+            Some(lost),
+            None,
+            Disqualified,
+            TrialYellow,
+            Some(ClosedLost),
+        ),
+        (
+            "a new trial reopens the lead and opens a new deal",
+            acct(),
+            Some(earlier_trial),
+            None,
+            TrialYellow,
+            TrialYellow,
+            Some(TrialSelfServed),
+        ),
+        (
+            "pqlsync's Trial Ended in HubSpot reopens for a trial live again",
+            acct(),
+            Some(yesterday()),
+            Some(lead(ours(TrialEnded))),
+            TrialYellow,
+            TrialYellow,
+            Some(TrialSelfServed),
+        ),
+        (
+            "a person's Trial Ended stands while the trial is live",
+            acct(),
+            Some(yesterday()),
+            Some(lead(by_person(TrialEnded))),
+            TrialEnded,
+            TrialYellow,
+            Some(TrialSelfServed),
+        ),
+        (
+            "a person's disqualification from before this trial reopens",
+            later_trial,
+            Some(yesterday()),
+            Some(lead(by_person(Disqualified))),
+            TrialYellow,
+            TrialYellow,
+            Some(TrialSelfServed),
+        ),
+        (
+            "HubSpot's deal stage wins over the memory's",
+            acct(),
+            Some(yesterday()),
+            Some(deal(ours(TrialSalesAssisted))),
+            TrialYellow,
+            TrialYellow,
+            Some(TrialSalesAssisted),
+        ),
+        (
+            "no trial, no deal",
+            no_trial,
+            None,
+            None,
+            Interested,
+            Interested,
+            None,
+        ),
+    ];
+    for (case, account, prior, held, lead, lead_target, deal) in cases {
+        let same = same_trial(&account, prior.as_ref());
+        assert_eq!(
+            stages(
+                Motion::SelfServe,
+                &account,
+                prior.as_ref(),
+                held.as_ref(),
+                same
+            ),
+            Stages {
+                lead,
+                lead_target,
+                deal
+            },
+            "{case}"
+        );
+    }
+}
+
+#[test]
+fn a_held_back_lead_is_explained() {
+    let stages = |lead, lead_target| Stages {
+        lead,
+        lead_target,
+        deal: None,
+    };
+    assert_eq!(
+        stages(LeadStage::TrialGreen, LeadStage::TrialGreen).held_back(),
+        None
+    );
+    assert_eq!(
+        stages(LeadStage::TrialEnded, LeadStage::TrialYellow).held_back(),
+        Some("; lead stays trial_ended (not back to trial_yellow)".into())
+    );
+}
+
+#[test]
+fn green_activations_and_hot_crossings_carry_on_while_they_last() {
+    let green = Account {
+        tier: Tier::Green,
+        ..acct()
+    };
+    let hot = Account {
+        pql_score: 85,
+        ..acct()
+    };
+    let was_green = Memory {
+        tier: Tier::Green,
+        green_since: Some(day(17)),
+        ..yesterday()
+    };
+    let was_hot = Memory {
+        hot_since: Some(day(17)),
+        ..yesterday()
+    };
+    let earlier_trial = |m: Memory| Memory {
+        trial_id: Some("sub_0".into()),
+        ..m
+    };
+    let none = (None, false);
+    // (case, motion, account, prior, Green since and continuing, hot since and continuing)
+    type Case = (
+        &'static str,
+        Motion,
+        Account,
+        Option<Memory>,
+        (Option<NaiveDate>, bool),
+        (Option<NaiveDate>, bool),
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "Yellow and below the line",
+            Motion::SelfServe,
+            acct(),
+            None,
+            none,
+            none,
+        ),
+        (
+            "turns Green today",
+            Motion::SelfServe,
+            green.clone(),
+            Some(yesterday()),
+            (Some(day(20)), false),
+            none,
+        ),
+        (
+            "stays Green",
+            Motion::SalesAssisted,
+            green.clone(),
+            Some(was_green.clone()),
+            (Some(day(17)), true),
+            none,
+        ),
+        (
+            "Green at once in a new trial",
+            Motion::SelfServe,
+            green.clone(),
+            Some(earlier_trial(was_green.clone())),
+            (Some(day(20)), false),
+            none,
+        ),
+        (
+            "no longer Green",
+            Motion::SelfServe,
+            acct(),
+            Some(was_green),
+            none,
+            none,
+        ),
+        (
+            "reaches the hot line",
+            Motion::SelfServe,
+            hot.clone(),
+            Some(yesterday()),
+            none,
+            (Some(day(20)), false),
+        ),
+        (
+            "stays hot",
+            Motion::SelfServe,
+            hot.clone(),
+            Some(was_hot.clone()),
+            none,
+            (Some(day(17)), true),
+        ),
+        (
+            "a crossing carries on into a new trial",
+            Motion::SelfServe,
+            hot.clone(),
+            Some(earlier_trial(was_hot.clone())),
+            none,
+            (Some(day(17)), true),
+        ),
+        (
+            "drops below the line",
+            Motion::SelfServe,
+            Account {
+                pql_score: 84,
+                ..acct()
+            },
+            Some(was_hot),
+            none,
+            none,
+        ),
+        (
+            "a customer has none",
+            Motion::Customer,
+            Account {
+                pql_score: 95,
+                ..green.clone()
+            },
+            None,
+            none,
+            none,
+        ),
+        (
+            "a disqualified account has none",
+            Motion::Disqualified,
+            Account {
+                pql_score: 95,
+                ..green
+            },
+            None,
+            none,
+            none,
+        ),
+    ];
+    for (
+        case,
+        motion,
+        account,
+        prior,
+        (green_since, green_continuing),
+        (hot_since, hot_continuing),
+    ) in cases
+    {
+        let same = same_trial(&account, prior.as_ref());
+        assert_eq!(
+            streaks(
+                &Thresholds::default(),
+                &account,
+                motion,
+                prior.as_ref(),
+                same,
+                day(20)
+            ),
+            Streaks {
+                green_since,
+                green_continuing,
+                hot_since,
+                hot_continuing,
+            },
+            "{case}"
+        );
+    }
+}
