@@ -1,17 +1,22 @@
 //! The calibration as one self-contained HTML page (`calibration.html`), drawn from a
-//! [`Calibration`] alone. It follows the report page's conventions and reuses its stylesheet
-//! and escaping: inline CSS and inline SVG, no scripts, fonts, images or links to fetch, so it
-//! can be mailed or opened offline. Leadership and analysts read it to decide whether to adopt
-//! the suggested points, so every figure is shown for the current config and the suggestion
-//! side by side, and every chart also has its numbers in a table.
+//! [`Calibration`] alone. It follows the report page's conventions and shares its stylesheet
+//! and template settings (`report::html::render_page`): inline CSS and inline SVG, no
+//! scripts, fonts, images or links to fetch, so it can be mailed or opened offline. Leadership
+//! and analysts read it to decide whether to adopt the suggested points, so every figure is
+//! shown for the current config and the suggestion side by side, and every chart also has its
+//! numbers in a table.
+//!
+//! The page is `templates/calibration.html`, rendered from a [`Page`] this module computes:
+//! every figure formatted (a missing one is `None`, which the page shows as a dash) and every
+//! chart's coordinates in place. The markup and the words are in the templates.
 
 use std::collections::BTreeSet;
-use std::fmt::Write;
 
 use chrono::NaiveDate;
+use serde::Serialize;
 
 use pqlsync_calibrate::types::*;
-use pqlsync_sql::report::html::{STYLE, escape};
+use pqlsync_sql::report::html::render_page;
 
 /// Current in a muted slate and suggested in the report's blue, so the suggestion stands out
 /// and the two read the same way in every chart.
@@ -21,60 +26,26 @@ const SUGGESTED: &str = "#3b6fb6";
 /// Bands with fewer holdout trials than this are drawn faint: their rate is mostly noise.
 const FEW_TRIALS: usize = 30;
 
-/// What a missing figure shows as.
-const DASH: &str = "–";
-
-/// This page's rules, emitted after the report's stylesheet.
-const STYLE_EXTRA: &str = "
-.wide{overflow-x:auto}
-/* two header rows would both stick at top:0 and overlap; these tables are short anyway */
-.cmp thead th{position:static;text-align:right}
-.cmp thead th.side{text-align:center;border-bottom:2px solid}
-.cmp thead th.side.current{border-color:#9aa3b2}.cmp thead th.side.suggested{border-color:#3b6fb6}
-.cmp thead th[rowspan],.data tbody th{text-align:left}
-.data th.num{text-align:right}
-.data tbody th{font-weight:500;padding:3px 8px;border-bottom:1px solid #e6e9ef;white-space:nowrap}
-.cmp .start{border-left:2px solid #e6e9ef}
-.data td small{color:#5b6475}
-.kpi .value b{color:#3b6fb6}
-#warnings ul{padding-left:0;list-style:none}
-#warnings li{border-left:3px solid #e8b32e;background:#fdf6e3;padding:6px 10px;margin:6px 0}
-#warnings li .signals{color:#5b6475;font-size:12px}
-.badge{display:inline-block;font-size:11px;line-height:16px;padding:0 6px;border-radius:8px}
-.badge{background:#eef0f4;color:#5b6475;margin-left:6px;white-space:nowrap}
-.badge.status-ok{background:#e6f4ea;color:#2f6f46}
-.badge.status-dropped{background:#fbe9e9;color:#a33a3a}
-.badge.leakage{background:#fbe9e9;color:#a33a3a}.badge.duplicate{background:#fdf0cf;color:#7a5a10}
-#signals td.rule{white-space:normal;min-width:220px;max-width:320px}
-#signals td.rule .label{color:#5b6475;font-size:12px}
-#signals td.changed{background:#fff6d6;font-weight:600}
-#signals td.changed small{font-weight:400}
-/* the report's GREEN, YELLOW and RED */
-.swatch.green{background:#2f9e5b}.swatch.yellow{background:#e8b32e}.swatch.red{background:#d64545}
-.swatch.current{background:#9aa3b2}.swatch.suggested{background:#3b6fb6}
-.swatch.predicted{background:#fff;border:2px solid #1d2433;border-radius:50%;width:7px;height:7px}
-#gains-chart{width:100%;max-width:640px;height:auto;display:block}
-#bands-chart{width:100%;max-width:960px;height:auto;display:block;margin-bottom:12px}
-svg .title{font-weight:600}svg .legend{font-size:13px}
-.how{max-width:860px}
-";
+/// This page's templates; the report's stylesheet comes with `render_page`.
+const TEMPLATES: [(&str, &str); 4] = [
+    (
+        "calibration.html",
+        include_str!("templates/calibration.html"),
+    ),
+    ("calibration.css", include_str!("templates/calibration.css")),
+    (
+        "compared_head.html",
+        include_str!("templates/compared_head.html"),
+    ),
+    (
+        "compared_cells.html",
+        include_str!("templates/compared_cells.html"),
+    ),
+];
 
 /// The whole page.
 pub fn render(c: &Calibration) -> String {
-    let mut page = String::new();
-    header(&mut page, c);
-    kpis(&mut page, c);
-    warnings(&mut page, c);
-    deciles(&mut page, c);
-    gains(&mut page, c);
-    tiers(&mut page, c);
-    thresholds(&mut page, c);
-    bands(&mut page, c);
-    signals(&mut page, c);
-    candidates(&mut page, c);
-    how_to_read(&mut page);
-    page.push_str("</body>\n</html>\n");
-    page
+    render_page(&TEMPLATES, "calibration.html", &Page::of(c))
 }
 
 fn pct(v: f64) -> String {
@@ -102,11 +73,6 @@ fn points(p: i32) -> String {
     }
 }
 
-/// An option through `f`, or the dash.
-fn opt<T>(v: Option<T>, f: impl Fn(T) -> String) -> String {
-    v.map(f).unwrap_or_else(|| DASH.to_string())
-}
-
 /// A number people set by hand (a penalty, `per`) as written, a computed one to a few digits.
 fn short(x: f64) -> String {
     let plain = pqlsync_core::fmt::trim_float(x);
@@ -119,16 +85,8 @@ fn short(x: f64) -> String {
     }
 }
 
-fn day(d: Option<NaiveDate>) -> String {
-    opt(d, |d| d.to_string())
-}
-
-/// The first and last trial start of a split.
-fn span(first: Option<NaiveDate>, last: Option<NaiveDate>) -> String {
-    if first.is_none() && last.is_none() {
-        return DASH.to_string();
-    }
-    format!("{} – {}", day(first), day(last))
+fn day(d: Option<NaiveDate>) -> Option<String> {
+    d.map(|d| d.to_string())
 }
 
 /// An exclusion key in words, with the trial day for its `k`; a key this page does not know
@@ -153,239 +111,186 @@ fn reason(key: &str, at_day: u32) -> String {
         .join(" ")
 }
 
-fn header(page: &mut String, c: &Calibration) {
-    let title = escape(&format!("pqlsync calibration, as of {}", c.as_of));
-    let _ = write!(
-        page,
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{title}</title>\n<style>{STYLE}{STYLE_EXTRA}</style>\n</head>\n<body>\n\
-         <header>\n<h1>{title}</h1>\n"
-    );
-    let _ = writeln!(
-        page,
-        "<p class=\"meta\">Trials that started {} to {} (UTC). Features as of the end of trial \
-         day {} (day 1 is the start day); a trial counts as converted if it paid within {} days \
-         of its start.</p>",
-        c.from, c.to, c.at_day, c.horizon
-    );
-    let h = &c.holdout;
-    let _ = writeln!(
-        page,
-        "<p class=\"meta\">Training: {} trials, {} conversions (started {}). Holdout, the newest \
-         trials, never seen by the fit it scores: {} trials, {} conversions (started {}), a base \
-         rate of {}.</p>",
-        count(c.training.trials),
-        count(c.training.conversions),
-        span(c.training.first_start, c.training.last_start),
-        count(h.trials),
-        count(h.conversions),
-        span(h.first_start, h.last_start),
-        pct(h.base_rate)
-    );
-    let excluded = if c.excluded.is_empty() {
-        "none".to_string()
-    } else {
-        c.excluded
-            .iter()
-            .map(|(key, n)| format!("{} {}", count(*n), escape(&reason(key, c.at_day))))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let _ = writeln!(
-        page,
-        "<p class=\"meta\">Left out: {excluded}. Generated by pqlsync {} in {:.1}&nbsp;s \
-         ({:.1}&nbsp;s computing features).</p>\n</header>",
-        env!("CARGO_PKG_VERSION"),
-        c.seconds,
-        c.feature_seconds
-    );
+/// Everything `templates/calibration.html` shows.
+#[derive(Serialize)]
+struct Page<'a> {
+    as_of: String,
+    from: String,
+    to: String,
+    at_day: u32,
+    horizon: u32,
+    version: &'static str,
+    seconds: String,
+    feature_seconds: String,
+    training: SplitView,
+    holdout: SplitView,
+    base_rate: String,
+    excluded: Vec<Excluded>,
+    kpis: Kpis,
+    warnings: &'a [Warning],
+    deciles: Vec<Row<u8>>,
+    gains: Gains,
+    tiers: Tiers<'a>,
+    thresholds: Vec<Row<&'a str>>,
+    bands: Bands,
+    signals: Vec<SignalRow<'a>>,
+    candidates: Vec<CandidateRow<'a>>,
 }
 
-fn kpis(page: &mut String, c: &Calibration) {
-    let h = &c.holdout;
-    let rate = if c.trials > 0 {
-        pct(c.conversions as f64 / c.trials as f64)
-    } else {
-        DASH.to_string()
-    };
-    let delta = match (h.auc_current, h.auc_suggested) {
-        (Some(a), Some(b)) => format!(" <small>{:+.3}</small>", b - a),
-        _ => String::new(),
-    };
-    let tried = c
-        .penalties
-        .iter()
-        .map(|p| format!("{}: log-loss {:.4}", short(p.penalty), p.holdout_log_loss))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let cards = [
-        (
-            count(c.trials),
-            "Trials".to_string(),
-            "Training and holdout together".to_string(),
-        ),
-        (
-            format!("{} <small>{rate}</small>", count(c.conversions)),
-            format!("Paid within {} days", c.horizon),
-            "Conversions, and their share of the trials".to_string(),
-        ),
-        (
-            format!(
-                "{} → <b>{}</b>{delta}",
-                opt(h.auc_current, auc),
-                opt(h.auc_suggested, auc)
-            ),
-            "Holdout AUC, current → suggested".to_string(),
-            "How well the score ranks converting trials above the rest: 0.5 is chance, 1 perfect"
-                .to_string(),
-        ),
-        (
-            format!(
-                "+{}",
-                short((c.scale.points_to_double_odds * 10.0).round() / 10.0)
-            ),
-            "points double the odds".to_string(),
-            format!(
-                "Suggested scale: one PQL point multiplies the odds of converting by {:.3}",
-                c.scale.odds_per_point
-            ),
-        ),
-        (
-            short(c.penalty),
-            format!("L2 penalty, best of {} tried", c.penalties.len()),
-            format!("Holdout log-loss by penalty: {tried}"),
-        ),
-    ];
-    page.push_str("<section id=\"kpis\" class=\"kpis\">");
-    for (value, label, title) in cards {
-        let _ = write!(
-            page,
-            "<div class=\"kpi\" title=\"{}\"><div class=\"value\">{value}</div>\
-             <div class=\"label\">{}</div></div>",
-            escape(&title),
-            escape(&label)
-        );
-    }
-    page.push_str("</section>\n");
-}
-
-fn warnings(page: &mut String, c: &Calibration) {
-    if c.warnings.is_empty() {
-        return;
-    }
-    page.push_str(
-        "<section id=\"warnings\"><h2>Look at these before adopting</h2>\n<p class=\"note\">\
-         Leakage: a signal that mostly fires because the trial already converted. Duplicate: \
-         signals that fire for nearly the same trials, so their points split one effect.</p>\
-         <ul>\n",
-    );
-    for w in &c.warnings {
-        // The kind becomes a class only when it is one the stylesheet knows.
-        let class = match w.kind.as_str() {
-            "leakage" | "duplicate" => w.kind.as_str(),
-            _ => "",
-        };
-        let _ = write!(
-            page,
-            "<li class=\"warning\"><span class=\"badge {class}\">{}</span> {}",
-            escape(&w.kind),
-            escape(&w.message)
-        );
-        if !w.signals.is_empty() {
-            let _ = write!(
-                page,
-                "<div class=\"signals\">{}</div>",
-                w.signals
-                    .iter()
-                    .map(|s| format!("<code>{}</code>", escape(s)))
-                    .collect::<Vec<_>>()
-                    .join(" · ")
-            );
-        }
-        page.push_str("</li>\n");
-    }
-    page.push_str("</ul></section>\n");
-}
-
-/// Opens a comparison table: `first` columns span both header rows, then `columns` once under
-/// each of the two group headings.
-fn compared_head(page: &mut String, id: &str, first: &[&str], groups: [&str; 2], columns: &[&str]) {
-    let _ = write!(
-        page,
-        "<div class=\"wide\"><table class=\"data cmp\" id=\"{id}\"><thead><tr>"
-    );
-    for f in first {
-        let _ = write!(page, "<th rowspan=\"2\">{}</th>", escape(f));
-    }
-    for (group, class) in groups.iter().zip(["current", "suggested"]) {
-        let _ = write!(
-            page,
-            "<th colspan=\"{}\" class=\"side {class} start\">{}</th>",
-            columns.len(),
-            escape(group)
-        );
-    }
-    page.push_str("</tr><tr>");
-    for _ in 0..2 {
-        for (i, col) in columns.iter().enumerate() {
-            let start = if i == 0 { " class=\"start\"" } else { "" };
-            let _ = write!(page, "<th{start}>{}</th>", escape(col));
+impl<'a> Page<'a> {
+    fn of(c: &'a Calibration) -> Self {
+        let h = &c.holdout;
+        Page {
+            as_of: c.as_of.to_string(),
+            from: c.from.to_string(),
+            to: c.to.to_string(),
+            at_day: c.at_day,
+            horizon: c.horizon,
+            version: env!("CARGO_PKG_VERSION"),
+            seconds: format!("{:.1}", c.seconds),
+            feature_seconds: format!("{:.1}", c.feature_seconds),
+            training: SplitView::of(&c.training),
+            holdout: SplitView::of(&Split {
+                trials: h.trials,
+                conversions: h.conversions,
+                first_start: h.first_start,
+                last_start: h.last_start,
+            }),
+            base_rate: pct(h.base_rate),
+            excluded: c
+                .excluded
+                .iter()
+                .map(|(key, n)| Excluded {
+                    count: count(*n),
+                    reason: reason(key, c.at_day),
+                })
+                .collect(),
+            kpis: Kpis::of(c),
+            warnings: &c.warnings,
+            deciles: deciles(c),
+            gains: Gains::of(c),
+            tiers: tiers(c),
+            thresholds: thresholds(c),
+            bands: Bands::of(c),
+            signals: c.signals.iter().map(SignalRow::of).collect(),
+            candidates: c.candidates.iter().map(CandidateRow::of).collect(),
         }
     }
-    page.push_str("</tr></thead><tbody>\n");
 }
 
-/// One side's cells of a comparison row (already escaped), the first marking the group's edge.
-fn side_cells(page: &mut String, cells: &[String]) {
-    for (i, cell) in cells.iter().enumerate() {
-        let start = if i == 0 { " start" } else { "" };
-        let _ = write!(page, "<td class=\"num{start}\">{cell}</td>");
+/// Trials and conversions of a split, and its first and last trial start.
+#[derive(Serialize)]
+struct SplitView {
+    trials: String,
+    conversions: String,
+    first: Option<String>,
+    last: Option<String>,
+}
+
+impl SplitView {
+    fn of(s: &Split) -> Self {
+        SplitView {
+            trials: count(s.trials),
+            conversions: count(s.conversions),
+            first: day(s.first_start),
+            last: day(s.last_start),
+        }
     }
 }
 
-fn deciles(page: &mut String, c: &Calibration) {
-    let _ = write!(
-        page,
-        "<section><h2>Holdout by score decile</h2>\n<p class=\"note\">The holdout's trials in ten \
-         equal groups by PQL score, decile 1 holding the highest scores. Lift is the decile's \
-         conversion rate over the holdout's {}; the last column is the share of all holdout \
-         conversions in this decile and those above it. A better score puts more conversions in \
-         the first deciles.</p>\n",
-        pct(c.holdout.base_rate)
-    );
-    let columns = ["scores", "trials", "conv.", "rate", "lift", "cum. conv."];
-    compared_head(
-        page,
-        "deciles",
-        &["decile"],
-        ["Current", "Suggested"],
-        &columns,
-    );
+#[derive(Serialize)]
+struct Excluded {
+    count: String,
+    reason: String,
+}
+
+/// The headline cards' figures.
+#[derive(Serialize)]
+struct Kpis {
+    trials: String,
+    conversions: String,
+    rate: Option<String>,
+    auc_current: Option<String>,
+    auc_suggested: Option<String>,
+    /// Suggested minus current AUC, signed.
+    auc_change: Option<String>,
+    double_odds: String,
+    odds_per_point: String,
+    penalty: String,
+    penalties: Vec<PenaltyView>,
+}
+
+#[derive(Serialize)]
+struct PenaltyView {
+    penalty: String,
+    log_loss: String,
+}
+
+impl Kpis {
+    fn of(c: &Calibration) -> Self {
+        let h = &c.holdout;
+        Kpis {
+            trials: count(c.trials),
+            conversions: count(c.conversions),
+            rate: (c.trials > 0).then(|| pct(c.conversions as f64 / c.trials as f64)),
+            auc_current: h.auc_current.map(auc),
+            auc_suggested: h.auc_suggested.map(auc),
+            auc_change: h
+                .auc_current
+                .zip(h.auc_suggested)
+                .map(|(a, b)| format!("{:+.3}", b - a)),
+            double_odds: short((c.scale.points_to_double_odds * 10.0).round() / 10.0),
+            odds_per_point: format!("{:.3}", c.scale.odds_per_point),
+            penalty: short(c.penalty),
+            penalties: c
+                .penalties
+                .iter()
+                .map(|p| PenaltyView {
+                    penalty: short(p.penalty),
+                    log_loss: format!("{:.4}", p.holdout_log_loss),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A row of a comparison table (`templates/compared_head.html`): its heading, then the current
+/// side's cells and the suggested side's. A missing figure is `None`, and so is every cell of a
+/// side that has no such row.
+#[derive(Serialize)]
+struct Row<H> {
+    head: H,
+    sides: [Vec<Option<String>>; 2],
+}
+
+/// A side's cells, or `width` missing ones when the side has no such row.
+fn side(cells: Option<Vec<Option<String>>>, width: usize) -> Vec<Option<String>> {
+    cells.unwrap_or_else(|| vec![None; width])
+}
+
+fn deciles(c: &Calibration) -> Vec<Row<u8>> {
     let sides = [&c.deciles.current, &c.deciles.suggested];
     let numbers: BTreeSet<u8> = sides
         .iter()
         .flat_map(|s| s.iter().map(|d| d.decile))
         .collect();
-    for n in numbers {
-        let _ = write!(page, "<tr><th scope=\"row\">{n}</th>");
-        for side in sides {
-            let cells = match side.iter().find(|d| d.decile == n) {
-                Some(d) => vec![
-                    format!("{}–{}", d.min_score, d.max_score),
-                    count(d.trials),
-                    count(d.conversions),
-                    pct(d.rate),
-                    opt(d.lift, lift),
-                    pct(d.cumulative_conversion_share),
-                ],
-                None => vec![DASH.to_string(); columns.len()],
-            };
-            side_cells(page, &cells);
-        }
-        page.push_str("</tr>\n");
-    }
-    page.push_str("</tbody></table></div></section>\n");
+    let cells = |d: &Decile| {
+        vec![
+            Some(format!("{}–{}", d.min_score, d.max_score)),
+            Some(count(d.trials)),
+            Some(count(d.conversions)),
+            Some(pct(d.rate)),
+            d.lift.map(lift),
+            Some(pct(d.cumulative_conversion_share)),
+        ]
+    };
+    numbers
+        .into_iter()
+        .map(|n| Row {
+            head: n,
+            sides: sides.map(|s| side(s.iter().find(|d| d.decile == n).map(cells), 6)),
+        })
+        .collect()
 }
 
 /// The share of conversions at share `x` of trials, read off a gains curve.
@@ -403,160 +308,169 @@ fn share_at(points: &[(f64, f64)], x: f64) -> Option<f64> {
         })
 }
 
-fn gains(page: &mut String, c: &Calibration) {
-    let (width, height) = (640.0, 440.0);
-    let (left, right, top, bottom) = (58.0, 16.0, 14.0, 50.0);
-    let (pw, ph) = (width - left - right, height - top - bottom);
-    let x = |s: f64| left + pw * s.clamp(0.0, 1.0);
-    let y = |s: f64| top + ph * (1.0 - s.clamp(0.0, 1.0));
-    let top20 = |points: &[(f64, f64)]| opt(share_at(points, 0.2), pct);
-    let _ = write!(
-        page,
-        "<section><h2>Cumulative gains on the holdout</h2>\n<p class=\"note\">Taking the \
-         holdout's trials from the highest score down, the share of all its conversions found so \
-         far. The higher the curve, the fewer trials sales must work to reach the buyers; the \
-         diagonal is a random order. The top 20% of trials hold {} of the conversions under the \
-         current points and {} under the suggested.</p>\n",
-        top20(&c.gains.current),
-        top20(&c.gains.suggested)
-    );
-    // No xmlns: inline SVG in HTML needs none, and the page then names no URL at all.
-    let _ = writeln!(
-        page,
-        "<svg id=\"gains-chart\" role=\"img\" aria-label=\"Cumulative gains, current and \
-         suggested\" viewBox=\"0 0 {width} {height}\">"
-    );
-    for i in 0..=5 {
-        let s = f64::from(i) / 5.0;
-        let _ = writeln!(
-            page,
-            "<line class=\"grid\" x1=\"{left}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\"/>\
-             <line class=\"grid\" x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{top}\" y2=\"{:.1}\"/>\
-             <text class=\"axis\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{:.0}%</text>\
-             <text class=\"axis\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{:.0}%</text>",
-            x(1.0),
-            y(s),
-            y(s),
-            x(s),
-            x(s),
-            y(0.0),
-            left - 6.0,
-            y(s) + 4.0,
-            s * 100.0,
-            x(s),
-            y(0.0) + 16.0,
-            s * 100.0
-        );
-    }
-    let _ = writeln!(
-        page,
-        "<text class=\"axis\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">share of holdout \
-         trials, highest scores first</text>\
-         <text class=\"axis\" transform=\"translate(14,{:.1}) rotate(-90)\" \
-         text-anchor=\"middle\">share of holdout conversions</text>\
-         <line class=\"gains-random\" x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" \
-         stroke=\"#5b6475\" stroke-width=\"1.5\" stroke-dasharray=\"5 4\"/>",
-        x(0.5),
-        height - 8.0,
-        y(0.5),
-        x(0.0),
-        y(0.0),
-        x(1.0),
-        y(1.0)
-    );
-    // Current is drawn wide and under the suggestion, so where the two coincide both show.
-    let auc_of = |v: Option<f64>| opt(v, |a| format!("AUC {}", auc(a)));
-    for (class, points, colour, stroke, name, auc_text) in [
-        (
-            "gains-current",
-            &c.gains.current,
-            CURRENT,
-            5.0,
-            "Current",
-            auc_of(c.holdout.auc_current),
-        ),
-        (
-            "gains-suggested",
-            &c.gains.suggested,
-            SUGGESTED,
-            2.5,
-            "Suggested",
-            auc_of(c.holdout.auc_suggested),
-        ),
-    ] {
-        let coords = points
-            .iter()
-            .map(|&(a, b)| format!("{:.1},{:.1}", x(a), y(b)))
-            .collect::<Vec<_>>()
-            .join(" ");
-        let _ = writeln!(
-            page,
-            "<polyline class=\"{class}\" points=\"{coords}\" fill=\"none\" stroke=\"{colour}\" \
-             stroke-width=\"{stroke}\" stroke-linejoin=\"round\"><title>{name}: {}</title>\
-             </polyline>",
-            escape(&auc_text)
-        );
-    }
-    // The legend sits in the empty lower right, below the diagonal.
-    let (lx, ly) = (x(0.56), y(0.22));
-    for (i, (colour, stroke, text, dash)) in [
-        (
-            CURRENT,
-            5.0,
-            format!("Current ({})", auc_of(c.holdout.auc_current)),
-            "",
-        ),
-        (
-            SUGGESTED,
-            2.5,
-            format!("Suggested ({})", auc_of(c.holdout.auc_suggested)),
-            "",
-        ),
-        ("#5b6475", 1.5, "Random order".to_string(), "5 4"),
-    ]
-    .iter()
-    .enumerate()
-    {
-        let ry = ly + i as f64 * 22.0;
-        let _ = writeln!(
-            page,
-            "<g class=\"legend\"><line x1=\"{lx:.1}\" x2=\"{:.1}\" y1=\"{ry:.1}\" y2=\"{ry:.1}\" \
-             stroke=\"{colour}\" stroke-width=\"{stroke}\" stroke-dasharray=\"{dash}\"/>\
-             <text class=\"legend\" x=\"{:.1}\" y=\"{:.1}\">{}</text></g>",
-            lx + 28.0,
-            lx + 36.0,
-            ry + 4.0,
-            escape(text)
-        );
-    }
-    page.push_str("</svg></section>\n");
+/// The cumulative gains chart: both curves over a grid of fifths, the diagonal, a legend.
+#[derive(Serialize)]
+struct Gains {
+    /// The share of conversions in the top 20% of trials, current and suggested.
+    top20: [Option<String>; 2],
+    width: String,
+    height: String,
+    left: String,
+    right: String,
+    top: String,
+    bottom: String,
+    /// Where the share-of-conversions labels end, and the share-of-trials labels sit.
+    label_x: String,
+    tick_y: String,
+    grid: Vec<GainsGrid>,
+    /// The axes' titles.
+    trials_x: String,
+    trials_y: String,
+    conversions_y: String,
+    /// The diagonal, from (0, 0) to (1, 1).
+    random: [String; 4],
+    curves: Vec<Curve>,
+    legend: Vec<Legend>,
 }
 
-fn tiers(page: &mut String, c: &Calibration) {
-    page.push_str(
-        "<section><h2>Holdout by tier</h2>\n<p class=\"note\">The holdout's trials in each tier \
-         under each model and its own thresholds. Lift is the tier's conversion rate over the \
-         holdout's; the last column is the tier's share of all holdout conversions. A good \
-         Green is small, converts well, and still holds many of the buyers.</p>\n",
-    );
+#[derive(Serialize)]
+struct GainsGrid {
+    x: String,
+    y: String,
+    label_y: String,
+    /// The share both lines stand for, in percent.
+    percent: String,
+}
+
+#[derive(Serialize)]
+struct Curve {
+    side: &'static str,
+    points: String,
+    colour: &'static str,
+    stroke: String,
+    auc: Option<String>,
+}
+
+/// A legend line: `current`, `suggested` (with its AUC) or `random`.
+#[derive(Serialize)]
+struct Legend {
+    side: &'static str,
+    x1: String,
+    x2: String,
+    y: String,
+    colour: &'static str,
+    stroke: String,
+    dash: &'static str,
+    text_x: String,
+    text_y: String,
+    auc: Option<String>,
+}
+
+impl Gains {
+    fn of(c: &Calibration) -> Self {
+        let (width, height) = (640.0, 440.0);
+        let (left, right, top, bottom) = (58.0, 16.0, 14.0, 50.0);
+        let (pw, ph) = (width - left - right, height - top - bottom);
+        let x = |s: f64| left + pw * s.clamp(0.0, 1.0);
+        let y = |s: f64| top + ph * (1.0 - s.clamp(0.0, 1.0));
+        let grid = (0..=5)
+            .map(|i| {
+                let s = f64::from(i) / 5.0;
+                GainsGrid {
+                    x: tenth(x(s)),
+                    y: tenth(y(s)),
+                    label_y: tenth(y(s) + 4.0),
+                    percent: format!("{:.0}", s * 100.0),
+                }
+            })
+            .collect();
+        let aucs = [c.holdout.auc_current, c.holdout.auc_suggested].map(|a| a.map(auc));
+        // Current is drawn wide and under the suggestion, so where the two coincide both show.
+        let curves = [&c.gains.current, &c.gains.suggested]
+            .into_iter()
+            .zip(Self::LINES)
+            .zip(aucs.clone())
+            .map(|((points, (side, colour, stroke)), auc)| Curve {
+                side,
+                points: points
+                    .iter()
+                    .map(|&(a, b)| format!("{},{}", tenth(x(a)), tenth(y(b))))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                colour,
+                stroke: stroke.to_string(),
+                auc,
+            })
+            .collect();
+        Gains {
+            top20: [&c.gains.current, &c.gains.suggested].map(|p| share_at(p, 0.2).map(pct)),
+            width: width.to_string(),
+            height: height.to_string(),
+            left: left.to_string(),
+            right: tenth(x(1.0)),
+            top: top.to_string(),
+            bottom: tenth(y(0.0)),
+            label_x: tenth(left - 6.0),
+            tick_y: tenth(y(0.0) + 16.0),
+            grid,
+            trials_x: tenth(x(0.5)),
+            trials_y: tenth(height - 8.0),
+            conversions_y: tenth(y(0.5)),
+            random: [x(0.0), y(0.0), x(1.0), y(1.0)].map(tenth),
+            curves,
+            // The legend sits in the empty lower right, below the diagonal.
+            legend: Self::legend(x(0.56), y(0.22), aucs),
+        }
+    }
+
+    /// Each curve's class suffix, colour and width; then the diagonal's.
+    const LINES: [(&'static str, &'static str, f64); 3] = [
+        ("current", CURRENT, 5.0),
+        ("suggested", SUGGESTED, 2.5),
+        ("random", "#5b6475", 1.5),
+    ];
+
+    /// The legend's lines from (`lx`, `ly`) down.
+    fn legend(lx: f64, ly: f64, aucs: [Option<String>; 2]) -> Vec<Legend> {
+        Self::LINES
+            .into_iter()
+            .zip(aucs.into_iter().map(Some).chain([None]))
+            .enumerate()
+            .map(|(i, ((side, colour, stroke), auc))| {
+                let ry = ly + i as f64 * 22.0;
+                Legend {
+                    side,
+                    x1: tenth(lx),
+                    x2: tenth(lx + 28.0),
+                    y: tenth(ry),
+                    colour,
+                    stroke: stroke.to_string(),
+                    dash: if side == "random" { "5 4" } else { "" },
+                    text_x: tenth(lx + 36.0),
+                    text_y: tenth(ry + 4.0),
+                    auc: auc.flatten(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// The tiers table: each model's thresholds for its heading, and a row per tier.
+#[derive(Serialize)]
+struct Tiers<'a> {
+    current: TierThresholds,
+    suggested: TierThresholds,
+    rows: Vec<Row<&'a str>>,
+}
+
+#[derive(Serialize)]
+struct TierThresholds {
+    yellow: u8,
+    green: u8,
+}
+
+fn tiers(c: &Calibration) -> Tiers<'_> {
     let t = &c.tiers;
-    let heading = |name: &str, table: &TierTable| {
-        format!(
-            "{name} (Yellow ≥ {}, Green ≥ {})",
-            table.yellow, table.green
-        )
-    };
-    let columns = ["trials", "share", "conv.", "rate", "lift", "conv. share"];
-    compared_head(
-        page,
-        "tiers",
-        &["tier"],
-        [
-            &heading("Current", &t.current),
-            &heading("Suggested", &t.suggested),
-        ],
-        &columns,
-    );
     // Green, Yellow, Red as the tables list them; a tier only one side has still gets its row.
     let mut names: Vec<&str> = Vec::new();
     for row in t.current.rows.iter().chain(&t.suggested.rows) {
@@ -564,85 +478,57 @@ fn tiers(page: &mut String, c: &Calibration) {
             names.push(&row.tier);
         }
     }
-    for name in names {
-        // The tier becomes a class only when it is one the stylesheet colours.
-        let class = match name {
-            "green" | "yellow" | "red" => name,
-            _ => "",
-        };
-        let mut shown = name.to_string();
-        if let Some(first) = shown.get_mut(..1) {
-            first.make_ascii_uppercase();
-        }
-        let _ = write!(
-            page,
-            "<tr><th scope=\"row\"><span class=\"swatch {class}\"></span> {}</th>",
-            escape(&shown)
-        );
-        for table in [&t.current, &t.suggested] {
-            let cells = match table.rows.iter().find(|r| r.tier == name) {
-                Some(r) => vec![
-                    count(r.trials),
-                    pct(r.share),
-                    count(r.conversions),
-                    opt(r.rate, pct),
-                    opt(r.lift, lift),
-                    pct(r.conversion_share),
-                ],
-                None => vec![DASH.to_string(); columns.len()],
-            };
-            side_cells(page, &cells);
-        }
-        page.push_str("</tr>\n");
+    let cells = |r: &TierRow| {
+        vec![
+            Some(count(r.trials)),
+            Some(pct(r.share)),
+            Some(count(r.conversions)),
+            r.rate.map(pct),
+            r.lift.map(lift),
+            Some(pct(r.conversion_share)),
+        ]
+    };
+    let thresholds = |table: &TierTable| TierThresholds {
+        yellow: table.yellow,
+        green: table.green,
+    };
+    Tiers {
+        current: thresholds(&t.current),
+        suggested: thresholds(&t.suggested),
+        rows: names
+            .into_iter()
+            .map(|name| Row {
+                head: name,
+                sides: [&t.current, &t.suggested]
+                    .map(|table| side(table.rows.iter().find(|r| r.tier == name).map(cells), 6)),
+            })
+            .collect(),
     }
-    page.push_str("</tbody></table></div></section>\n");
 }
 
 /// The config's other PQL thresholds, moved to the suggested scale with what each flags.
-fn thresholds(page: &mut String, c: &Calibration) {
-    if c.thresholds.is_empty() {
-        return;
-    }
-    page.push_str(
-        "<section><h2>Thresholds on the same scale</h2>\n<p class=\"note\">The config's other \
-         thresholds on the PQL score move with the scorecard, each keeping its place among the \
-         tiers (halfway from Green to the top stays halfway from the suggested Green to the \
-         holdout's top score). Beside each, the holdout trials it flags under each model: the \
-         workload it gives reps, and how many of them converted. They are in \
-         <code>calibration.toml</code> with the scorecard; adopt them together.</p>\n",
-    );
-    let columns = ["threshold", "trials", "share", "rate"];
-    compared_head(
-        page,
-        "thresholds",
-        &["key"],
-        ["Current", "Suggested"],
-        &columns,
-    );
-    for k in &c.thresholds {
-        let t = &k.threshold;
-        let _ = write!(
-            page,
-            "<tr><th scope=\"row\"><code>{}</code></th>",
-            escape(&k.key)
-        );
-        for (value, f) in [
-            (t.current, &t.current_flagged),
-            (t.suggested, &t.suggested_flagged),
-        ] {
-            side_cells(
-                page,
-                &[
-                    value.to_string(),
-                    count(f.trials),
-                    pct(f.share),
-                    opt(f.rate, pct),
+fn thresholds(c: &Calibration) -> Vec<Row<&str>> {
+    c.thresholds
+        .iter()
+        .map(|k| {
+            let t = &k.threshold;
+            let cells = |value: u8, f: &Flagged| {
+                vec![
+                    Some(value.to_string()),
+                    Some(count(f.trials)),
+                    Some(pct(f.share)),
+                    f.rate.map(pct),
+                ]
+            };
+            Row {
+                head: k.key.as_str(),
+                sides: [
+                    cells(t.current, &t.current_flagged),
+                    cells(t.suggested, &t.suggested_flagged),
                 ],
-            );
-        }
-        page.push_str("</tr>\n");
-    }
-    page.push_str("</tbody></table></div></section>\n");
+            }
+        })
+        .collect()
 }
 
 /// A rate axis reaching `v` in at most five round steps: its top and its number of steps.
@@ -665,171 +551,270 @@ fn axis_pct(v: f64) -> String {
     }
 }
 
-fn bands(page: &mut String, c: &Calibration) {
-    let _ = writeln!(
-        page,
-        "<section><h2>Conversion by score band, predicted and actual</h2>\n<p class=\"note\">\
-         Holdout trials by PQL score in bands of 10 points. <span class=\"swatch current\"></span>\
-         <span class=\"swatch suggested\"></span> Bars: the band's actual conversion rate \
-         (faint with fewer than {FEW_TRIALS} trials). <span class=\"swatch predicted\"></span> \
-         Circles: the rate the score predicts, from a one-variable logistic fit of converting on \
-         the score over the training trials. Bars close to their circles mean a score can be \
-         read as a probability; rising bars mean it ranks well.</p>"
-    );
-    let sides = [
-        ("Current", &c.bands.current, CURRENT, "current"),
-        ("Suggested", &c.bands.suggested, SUGGESTED, "suggested"),
-    ];
-    let top_rate = sides
-        .iter()
-        .flat_map(|(_, bands, _, _)| bands.iter())
-        .flat_map(|b| [b.actual.filter(|_| b.trials > 0), b.predicted])
-        .flatten()
-        .fold(0.0, f64::max);
-    let (ymax, steps) = rate_axis(top_rate);
-    let score_max = sides
-        .iter()
-        .flat_map(|(_, bands, _, _)| bands.iter().map(|b| f64::from(b.high) + 1.0))
-        .fold(100.0, f64::max);
-    let (width, height) = (960.0, 300.0);
-    let panel = width / 2.0;
-    let (left, right, top, bottom) = (52.0, 18.0, 30.0, 42.0);
-    let (pw, ph) = (panel - left - right, height - top - bottom);
-    let y = |r: f64| top + ph * (1.0 - (r / ymax).clamp(0.0, 1.0));
-    let _ = writeln!(
-        page,
-        "<svg id=\"bands-chart\" role=\"img\" aria-label=\"Conversion by score band, current and \
-         suggested\" viewBox=\"0 0 {width} {height}\">"
-    );
-    for (i, (name, bands, colour, class)) in sides.iter().enumerate() {
-        let ox = i as f64 * panel + left;
-        let x = |score: f64| ox + pw * (score / score_max).clamp(0.0, 1.0);
-        let _ = writeln!(
-            page,
-            "<g class=\"panel {class}\"><text class=\"title\" x=\"{ox:.1}\" y=\"16\">{name}</text>"
-        );
-        for k in 0..=steps {
-            let r = ymax * f64::from(k) / f64::from(steps);
-            let _ = writeln!(
-                page,
-                "<line class=\"grid\" x1=\"{ox:.1}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\"/>\
-                 <text class=\"axis\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-                ox + pw,
-                y(r),
-                y(r),
-                ox - 6.0,
-                y(r) + 4.0,
-                axis_pct(r)
-            );
+/// The score bands chart, a panel per model with the same axes, and its table.
+#[derive(Serialize)]
+struct Bands {
+    few_trials: usize,
+    width: String,
+    height: String,
+    /// Where the panels' axis titles sit.
+    title_y: String,
+    panels: Vec<Panel>,
+    rows: Vec<Row<BandKey>>,
+}
+
+#[derive(Serialize)]
+struct BandKey {
+    low: u8,
+    high: u8,
+}
+
+/// One model's panel.
+#[derive(Serialize)]
+struct Panel {
+    side: &'static str,
+    colour: &'static str,
+    /// The plot's left and right edges, where the rate labels end, and the axis title's middle.
+    x: String,
+    right: String,
+    label_x: String,
+    title_x: String,
+    grid: Vec<RateGrid>,
+    ticks: Vec<ScoreTick>,
+    tick_y: String,
+    bars: Vec<BandBar>,
+    /// The predicted rates joined up, when there are at least two.
+    line: Option<String>,
+    circles: Vec<Predicted>,
+}
+
+#[derive(Serialize)]
+struct RateGrid {
+    y: String,
+    label_y: String,
+    label: String,
+}
+
+#[derive(Serialize)]
+struct ScoreTick {
+    x: String,
+    score: u32,
+}
+
+/// A band's actual rate; `few` when it has fewer than [`FEW_TRIALS`] trials.
+#[derive(Serialize)]
+struct BandBar {
+    few: bool,
+    rate: String,
+    x: String,
+    y: String,
+    w: String,
+    h: String,
+    low: u8,
+    high: u8,
+    conversions: String,
+    trials: String,
+    actual: String,
+}
+
+#[derive(Serialize)]
+struct Predicted {
+    x: String,
+    y: String,
+    low: u8,
+    high: u8,
+    predicted: String,
+}
+
+/// The bands chart's shared scales: rates up to `ymax` in `steps`, scores up to `score_max`.
+struct BandScale {
+    ymax: f64,
+    steps: u32,
+    score_max: f64,
+}
+
+impl BandScale {
+    const WIDTH: f64 = 960.0;
+    const HEIGHT: f64 = 300.0;
+    const PANEL: f64 = Self::WIDTH / 2.0;
+    const LEFT: f64 = 52.0;
+    const RIGHT: f64 = 18.0;
+    const TOP: f64 = 30.0;
+    const BOTTOM: f64 = 42.0;
+    const PW: f64 = Self::PANEL - Self::LEFT - Self::RIGHT;
+    const PH: f64 = Self::HEIGHT - Self::TOP - Self::BOTTOM;
+
+    fn y(&self, r: f64) -> f64 {
+        Self::TOP + Self::PH * (1.0 - (r / self.ymax).clamp(0.0, 1.0))
+    }
+
+    /// Where `score` sits on a panel whose plot starts at `ox`.
+    fn x(&self, ox: f64, score: f64) -> f64 {
+        ox + Self::PW * (score / self.score_max).clamp(0.0, 1.0)
+    }
+
+    /// The `i`th panel: `bands` of the model `side`, drawn in `colour`.
+    fn panel(&self, i: usize, side: &'static str, colour: &'static str, bands: &[Band]) -> Panel {
+        let ox = i as f64 * Self::PANEL + Self::LEFT;
+        let grid = (0..=self.steps)
+            .map(|k| {
+                let r = self.ymax * f64::from(k) / f64::from(self.steps);
+                RateGrid {
+                    y: tenth(self.y(r)),
+                    label_y: tenth(self.y(r) + 4.0),
+                    label: axis_pct(r),
+                }
+            })
+            .collect();
+        let circles = self.predicted(ox, bands);
+        Panel {
+            side,
+            colour,
+            x: tenth(ox),
+            right: tenth(ox + Self::PW),
+            label_x: tenth(ox - 6.0),
+            title_x: tenth(ox + Self::PW / 2.0),
+            grid,
+            ticks: self.ticks(ox, bands),
+            tick_y: tenth(self.y(0.0) + 15.0),
+            bars: self.bars(ox, bands),
+            // The predicted rates joined up, so the fitted curve reads as one line.
+            line: (circles.len() > 1).then(|| {
+                let coords: Vec<String> =
+                    circles.iter().map(|p| format!("{},{}", p.x, p.y)).collect();
+                coords.join(" ")
+            }),
+            circles,
         }
+    }
+
+    /// A tick at each band's low score, and at the top score.
+    fn ticks(&self, ox: f64, bands: &[Band]) -> Vec<ScoreTick> {
+        let top = self.score_max as u32 - 1;
         let mut ticks: BTreeSet<u32> = bands.iter().map(|b| u32::from(b.low)).collect();
-        ticks.insert(score_max as u32 - 1);
-        for t in ticks {
-            // The last band ends at the top score inclusive; its tick sits at the axis end.
-            let at = if t + 1 == score_max as u32 {
-                score_max
-            } else {
-                f64::from(t)
-            };
-            let _ = writeln!(
-                page,
-                "<text class=\"axis\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{t}</text>",
-                x(at),
-                y(0.0) + 15.0
-            );
-        }
-        let _ = writeln!(
-            page,
-            "<text class=\"axis\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">PQL score</text>",
-            ox + pw / 2.0,
-            height - 6.0
-        );
-        for b in bands.iter().filter(|b| b.trials > 0) {
-            let Some(actual) = b.actual else { continue };
-            let (x0, x1) = (x(f64::from(b.low)), x(f64::from(b.high) + 1.0));
-            let few = b.trials < FEW_TRIALS;
-            let _ = writeln!(
-                page,
-                "<rect class=\"bar-actual {class}{}\" data-rate=\"{actual:.4}\" x=\"{:.1}\" \
-                 y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{colour}\" \
-                 fill-opacity=\"{}\"><title>{name}, scores {}–{}: {} of {} trials converted \
-                 ({})</title></rect>",
-                if few { " few" } else { "" },
-                x0 + 2.0,
-                y(actual),
-                (x1 - x0 - 4.0).max(1.0),
-                y(0.0) - y(actual),
-                if few { "0.35" } else { "1" },
-                b.low,
-                b.high,
-                count(b.conversions),
-                count(b.trials),
-                pct(actual)
-            );
-        }
-        // The predicted rates joined up, so the fitted curve reads as one line.
-        let predicted: Vec<(f64, f64, &Band)> = bands
+        ticks.insert(top);
+        ticks
+            .into_iter()
+            .map(|t| {
+                // The last band ends at the top score inclusive; its tick sits at the axis end.
+                let at = if t == top {
+                    self.score_max
+                } else {
+                    f64::from(t)
+                };
+                ScoreTick {
+                    x: tenth(self.x(ox, at)),
+                    score: t,
+                }
+            })
+            .collect()
+    }
+
+    /// A bar per band with trials and an actual rate.
+    fn bars(&self, ox: f64, bands: &[Band]) -> Vec<BandBar> {
+        bands
+            .iter()
+            .filter(|b| b.trials > 0)
+            .filter_map(|b| {
+                let actual = b.actual?;
+                let (x0, x1) = (
+                    self.x(ox, f64::from(b.low)),
+                    self.x(ox, f64::from(b.high) + 1.0),
+                );
+                Some(BandBar {
+                    few: b.trials < FEW_TRIALS,
+                    rate: format!("{actual:.4}"),
+                    x: tenth(x0 + 2.0),
+                    y: tenth(self.y(actual)),
+                    w: tenth((x1 - x0 - 4.0).max(1.0)),
+                    h: tenth(self.y(0.0) - self.y(actual)),
+                    low: b.low,
+                    high: b.high,
+                    conversions: count(b.conversions),
+                    trials: count(b.trials),
+                    actual: pct(actual),
+                })
+            })
+            .collect()
+    }
+
+    /// A circle per band with a predicted rate, at the band's middle.
+    fn predicted(&self, ox: f64, bands: &[Band]) -> Vec<Predicted> {
+        bands
             .iter()
             .filter_map(|b| {
                 let mid = (f64::from(b.low) + f64::from(b.high) + 1.0) / 2.0;
-                b.predicted.map(|p| (x(mid), y(p), b))
+                b.predicted.map(|p| Predicted {
+                    x: tenth(self.x(ox, mid)),
+                    y: tenth(self.y(p)),
+                    low: b.low,
+                    high: b.high,
+                    predicted: pct(p),
+                })
             })
+            .collect()
+    }
+}
+
+/// A coordinate as the charts write it, to a tenth.
+fn tenth(v: f64) -> String {
+    format!("{v:.1}")
+}
+
+impl Bands {
+    fn of(c: &Calibration) -> Self {
+        let sides = [&c.bands.current, &c.bands.suggested];
+        let top_rate = sides
+            .iter()
+            .flat_map(|bands| bands.iter())
+            .flat_map(|b| [b.actual.filter(|_| b.trials > 0), b.predicted])
+            .flatten()
+            .fold(0.0, f64::max);
+        let (ymax, steps) = rate_axis(top_rate);
+        let score_max = sides
+            .iter()
+            .flat_map(|bands| bands.iter().map(|b| f64::from(b.high) + 1.0))
+            .fold(100.0, f64::max);
+        let scale = BandScale {
+            ymax,
+            steps,
+            score_max,
+        };
+        let keys: BTreeSet<(u8, u8)> = sides
+            .iter()
+            .flat_map(|bands| bands.iter().map(|b| (b.low, b.high)))
             .collect();
-        if predicted.len() > 1 {
-            let coords = predicted
-                .iter()
-                .map(|(px, py, _)| format!("{px:.1},{py:.1}"))
-                .collect::<Vec<_>>()
-                .join(" ");
-            let _ = writeln!(
-                page,
-                "<polyline class=\"predicted-line\" points=\"{coords}\" fill=\"none\" \
-                 stroke=\"#1d2433\" stroke-width=\"1\" stroke-dasharray=\"3 3\"/>"
-            );
+        let cells = |b: &Band| {
+            vec![
+                Some(count(b.trials)),
+                Some(count(b.conversions)),
+                b.actual.filter(|_| b.trials > 0).map(pct),
+                b.predicted.map(pct),
+            ]
+        };
+        Bands {
+            few_trials: FEW_TRIALS,
+            width: BandScale::WIDTH.to_string(),
+            height: BandScale::HEIGHT.to_string(),
+            title_y: format!("{:.1}", BandScale::HEIGHT - 6.0),
+            panels: [("current", CURRENT), ("suggested", SUGGESTED)]
+                .into_iter()
+                .zip(sides)
+                .enumerate()
+                .map(|(i, ((side, colour), bands))| scale.panel(i, side, colour, bands))
+                .collect(),
+            rows: keys
+                .into_iter()
+                .map(|(low, high)| Row {
+                    head: BandKey { low, high },
+                    sides: sides.map(|bands| {
+                        let band = bands.iter().find(|b| (b.low, b.high) == (low, high));
+                        side(band.map(cells), 4)
+                    }),
+                })
+                .collect(),
         }
-        for (px, py, b) in predicted {
-            let _ = writeln!(
-                page,
-                "<circle class=\"predicted\" cx=\"{px:.1}\" cy=\"{py:.1}\" r=\"4.5\" \
-                 fill=\"#ffffff\" stroke=\"#1d2433\" stroke-width=\"2\"><title>{name}, scores \
-                 {}–{}: predicted {}</title></circle>",
-                b.low,
-                b.high,
-                opt(b.predicted, pct)
-            );
-        }
-        page.push_str("</g>\n");
     }
-    page.push_str("</svg>\n");
-    let columns = ["trials", "conv.", "actual", "predicted"];
-    compared_head(
-        page,
-        "bands",
-        &["scores"],
-        ["Current", "Suggested"],
-        &columns,
-    );
-    let keys: BTreeSet<(u8, u8)> = sides
-        .iter()
-        .flat_map(|(_, bands, _, _)| bands.iter().map(|b| (b.low, b.high)))
-        .collect();
-    for (low, high) in keys {
-        let _ = write!(page, "<tr><th scope=\"row\">{low}–{high}</th>");
-        for (_, bands, _, _) in &sides {
-            let cells = match bands.iter().find(|b| (b.low, b.high) == (low, high)) {
-                Some(b) => vec![
-                    count(b.trials),
-                    count(b.conversions),
-                    opt(b.actual.filter(|_| b.trials > 0), pct),
-                    opt(b.predicted, pct),
-                ],
-                None => vec![DASH.to_string(); columns.len()],
-            };
-            side_cells(page, &cells);
-        }
-        page.push_str("</tr>\n");
-    }
-    page.push_str("</tbody></table></div></section>\n");
 }
 
 /// An operator as people read it: `>=` → `≥`, `not_in` → `not in`.
@@ -868,164 +853,102 @@ fn value_text(op: &str, v: &serde_json::Value) -> String {
     }
 }
 
-/// `≥ 2`, `is true`, `≥ 14 or null`, escaped.
-fn condition(op: &str, value: Option<String>, fire_on_null: bool) -> String {
-    let mut text = op_text(op);
-    if let Some(v) = value {
-        text.push(' ');
-        text.push_str(&v);
-    }
-    if fire_on_null {
-        text.push_str(" or null");
-    }
-    escape(&text)
+/// One configured signal's row: its rule, points and evidence.
+#[derive(Serialize)]
+struct SignalRow<'a> {
+    status: &'static str,
+    group: &'a str,
+    feature: &'a str,
+    op: String,
+    value: Option<String>,
+    fire_on_null: bool,
+    per: Option<String>,
+    max_points: Option<i32>,
+    label: Option<&'a str>,
+    current: String,
+    suggested: String,
+    /// The points' change, when they changed.
+    change: Option<String>,
+    /// A per-unit signal's suggested cap, when it moved.
+    suggested_max: Option<i32>,
+    /// The points or the cap changed.
+    changed: bool,
+    odds_ratio: Option<String>,
+    /// The 80% bootstrap interval's ends.
+    interval: Option<[String; 2]>,
+    fired: String,
+    conversions: String,
+    /// The conversion rate of the trials it fired for.
+    fired_rate: Option<String>,
+    auc: Option<String>,
+    lift: Option<String>,
 }
 
-fn signals(page: &mut String, c: &Calibration) {
-    page.push_str(
-        "<section><h2>Signals</h2>\n<p class=\"note\">Every configured signal with its current \
-         and suggested points (changes highlighted). The odds ratio is how much firing (one unit, \
-         for a per-unit signal) multiplies the odds of converting, in the fit on all trials; the \
-         interval is the 80% bootstrap range of the suggested points. A signal whose interval \
-         spans 0 is <em>dropped</em> (suggested at 0 points); one that fired for too few \
-         converting trials keeps its points (<em>insufficient data</em>). Holdout AUC and lift \
-         score the signal alone.</p>\n<div class=\"wide\"><table class=\"data\" id=\"signals\">\
-         <thead><tr><th>group</th><th>rule</th><th class=\"num\">current</th>\
-         <th class=\"num\">suggested</th><th class=\"num\">odds ratio</th>\
-         <th class=\"num\">80% interval</th><th class=\"num\">fired</th>\
-         <th class=\"num\">conv.</th><th class=\"num\">AUC</th><th class=\"num\">lift</th>\
-         </tr></thead><tbody>\n",
-    );
-    for s in &c.signals {
-        let value = s.value.as_ref().map(|v| value_text(&s.op, v));
-        let mut rule_html = format!(
-            "<code>{} {}</code>",
-            escape(&s.feature),
-            condition(&s.op, value, s.fire_on_null)
-        );
-        if let Some(per) = s.per {
-            let _ = write!(
-                rule_html,
-                " <small>per {}{}</small>",
-                escape(&short(per)),
-                s.max_points
-                    .map(|m| format!(", max {m}"))
-                    .unwrap_or_default()
-            );
-        }
-        if let Some(label) = &s.label {
-            let _ = write!(rule_html, "<div class=\"label\">{}</div>", escape(label));
-        }
+impl<'a> SignalRow<'a> {
+    fn of(s: &'a SignalReport) -> Self {
         // A per-unit signal's cap can move too; it counts as a change like the points.
         let max_changed = s.per.is_some()
             && s.suggested_max_points.is_some()
             && s.suggested_max_points != s.max_points;
-        let changed = s.suggested_points != s.current_points || max_changed;
-        let mut suggested = points(s.suggested_points);
-        if s.suggested_points != s.current_points {
-            let _ = write!(
-                suggested,
-                " <small>({})</small>",
-                points(s.suggested_points - s.current_points)
-            );
+        let points_changed = s.suggested_points != s.current_points;
+        SignalRow {
+            status: s.status.as_str(),
+            group: &s.group,
+            feature: &s.feature,
+            op: op_text(&s.op),
+            value: s.value.as_ref().map(|v| value_text(&s.op, v)),
+            fire_on_null: s.fire_on_null,
+            per: s.per.map(short),
+            max_points: s.max_points,
+            label: s.label.as_deref(),
+            current: points(s.current_points),
+            suggested: points(s.suggested_points),
+            change: points_changed.then(|| points(s.suggested_points - s.current_points)),
+            suggested_max: s.suggested_max_points.filter(|_| max_changed),
+            changed: points_changed || max_changed,
+            odds_ratio: s.odds_ratio.map(|o| format!("{o:.2}")),
+            interval: s
+                .ci_low
+                .zip(s.ci_high)
+                .map(|(lo, hi)| [format!("{lo:+.1}"), format!("{hi:+.1}")]),
+            fired: count(s.fired_trials),
+            conversions: count(s.fired_conversions),
+            fired_rate: (s.fired_trials > 0)
+                .then(|| pct(s.fired_conversions as f64 / s.fired_trials as f64)),
+            auc: s.holdout_auc.map(auc),
+            lift: s.holdout_lift.map(lift),
         }
-        if max_changed && let Some(m) = s.suggested_max_points {
-            let _ = write!(suggested, " <small>max {m}</small>");
-        }
-        let status = match s.status {
-            Status::Ok => "ok",
-            Status::InsufficientData => "insufficient data",
-            Status::Dropped => "dropped",
-        };
-        let interval = match (s.ci_low, s.ci_high) {
-            (Some(lo), Some(hi)) => format!("{lo:+.1} to {hi:+.1}"),
-            _ => DASH.to_string(),
-        };
-        let fired_rate = if s.fired_trials > 0 {
-            format!(
-                " <small>{}</small>",
-                pct(s.fired_conversions as f64 / s.fired_trials as f64)
-            )
-        } else {
-            String::new()
-        };
-        let _ = writeln!(
-            page,
-            "<tr data-status=\"{}\"><td>{}</td><td class=\"rule\">{rule_html}</td>\
-             <td class=\"num\">{}</td><td class=\"num{}\">{suggested}\
-             <span class=\"badge status-{}\">{status}</span></td><td class=\"num\">{}</td>\
-             <td class=\"num\">{interval}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}{fired_rate}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td></tr>",
-            s.status.as_str(),
-            escape(&s.group),
-            points(s.current_points),
-            if changed { " changed" } else { "" },
-            s.status.as_str(),
-            opt(s.odds_ratio, |o| format!("{o:.2}")),
-            count(s.fired_trials),
-            count(s.fired_conversions),
-            opt(s.holdout_auc, auc),
-            opt(s.holdout_lift, lift)
-        );
     }
-    page.push_str("</tbody></table></div></section>\n");
 }
 
-fn candidates(page: &mut String, c: &Calibration) {
-    page.push_str(
-        "<section><h2>Candidate signals</h2>\n<p class=\"note\">Columns of \
-         <code>account_features</code> no signal scores, each at its best single threshold, \
-         ranked by its correlation (phi) with converting. These are suggestions to look into; \
-         calibration never adds a signal by itself.</p>\n",
-    );
-    if c.candidates.is_empty() {
-        page.push_str("<p>None: no unscored column separates converting trials.</p></section>\n");
-        return;
-    }
-    page.push_str(
-        "<div class=\"wide\"><table class=\"data\" id=\"candidates\"><thead><tr>\
-         <th>feature</th><th>condition</th><th class=\"num\">coverage</th>\
-         <th class=\"num\">fired</th><th class=\"num\">conv.</th><th class=\"num\">rate</th>\
-         <th class=\"num\">lift</th><th class=\"num\">phi</th></tr></thead><tbody>\n",
-    );
-    for k in &c.candidates {
-        let value = k.value.map(pqlsync_core::fmt::trim_float);
-        let _ = writeln!(
-            page,
-            "<tr><td><code>{}</code></td><td><code>{}</code></td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{:.3}</td></tr>",
-            escape(&k.feature),
-            condition(&k.op, value, false),
-            pct(k.coverage),
-            count(k.fired_trials),
-            count(k.fired_conversions),
-            pct(k.rate),
-            lift(k.lift),
-            k.phi
-        );
-    }
-    page.push_str("</tbody></table></div></section>\n");
+/// An unscored column at its best single threshold.
+#[derive(Serialize)]
+struct CandidateRow<'a> {
+    feature: &'a str,
+    op: String,
+    value: Option<String>,
+    coverage: String,
+    fired: String,
+    conversions: String,
+    rate: String,
+    lift: String,
+    phi: String,
 }
 
-fn how_to_read(page: &mut String) {
-    page.push_str(
-        "<section id=\"how-to-read\" class=\"how\"><h2>How to read this, and adopt it</h2>\n\
-         <p>The suggested points were fitted on the older trials only and are judged here on the \
-         newest ones (the holdout), so the comparison is the one that matters: how each set of \
-         points would have ranked trials it had never seen. Prefer the suggestion when its AUC, \
-         its first deciles and its gains curve are higher, and its Green tier converts better, \
-         without a warning above that explains the gain away.</p>\n\
-         <p><code>calibration.toml</code>, written beside this page, holds everything the \
-         calibration changes: a complete <code>[scoring]</code> section (the suggested points, \
-         weights and tier thresholds, and <code>[scoring.calibration]</code>, what they were \
-         learned on) and the <code>[routing]</code> and \
-         <code>[hubspot.lifecycle_thresholds]</code> keys on the same scale. Review it (dropped \
-         signals are at 0 points, signals with insufficient data keep their current points), \
-         then replace the <code>[scoring]</code> section of your config with its own and set \
-         the other keys it lists. Nothing changes until you do.</p></section>\n",
-    );
+impl<'a> CandidateRow<'a> {
+    fn of(k: &'a Candidate) -> Self {
+        CandidateRow {
+            feature: &k.feature,
+            op: op_text(&k.op),
+            value: k.value.map(pqlsync_core::fmt::trim_float),
+            coverage: pct(k.coverage),
+            fired: count(k.fired_trials),
+            conversions: count(k.fired_conversions),
+            rate: pct(k.rate),
+            lift: lift(k.lift),
+            phi: format!("{:.3}", k.phi),
+        }
+    }
 }
 
 #[cfg(test)]

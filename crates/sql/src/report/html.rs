@@ -7,8 +7,8 @@
 //!
 //! The page is `templates/report.html`, rendered by minijinja from a [`Page`] this module
 //! computes: every figure formatted and every chart's coordinates in place. The markup and the
-//! words are in the templates, with the stylesheet (`templates/style.css`); [`render_page`]
-//! holds the template settings and the escaping.
+//! words are in the templates. [`render_page`] is shared with the calibration page: the same
+//! stylesheet (`templates/style.css`), escaping and template settings.
 
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{DataType, Float64Type};
@@ -871,26 +871,6 @@ fn table(t: &Table) -> TableView {
             .collect(),
         body,
     }
-}
-
-/// The stylesheet, for the calibration page until it is rendered from templates too.
-pub const STYLE: &str = concat!("\n", include_str!("templates/style.css"));
-
-/// Escape text for HTML element content and attribute values: the calibration page's escaping
-/// until it is rendered from templates too.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
