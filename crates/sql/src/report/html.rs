@@ -44,7 +44,7 @@ const STYLESHEET: (&str, &str) = ("style.css", include_str!("templates/style.css
 /// template's last newline is kept, a name a template uses but `page` lacks is an error, and
 /// `.html` templates escape every value they print ([`escape_html`]). The templates and the view
 /// models are this crate's own, so a failure is a bug.
-pub(crate) fn render_page(
+pub fn render_page(
     templates: &[(&'static str, &'static str)],
     name: &str,
     page: &impl Serialize,
