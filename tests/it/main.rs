@@ -18,6 +18,7 @@ mod hubspot;
 mod incremental;
 mod integrity;
 mod logs;
+mod pages;
 mod playbooks;
 mod posthog;
 mod report;
