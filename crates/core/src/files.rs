@@ -78,18 +78,6 @@ pub struct MemoryFiles {
     files: Mutex<BTreeMap<String, Vec<u8>>>,
 }
 
-impl MemoryFiles {
-    /// The names of the files held, in order.
-    pub fn names(&self) -> Vec<String> {
-        self.files
-            .lock()
-            .expect("not poisoned")
-            .keys()
-            .cloned()
-            .collect()
-    }
-}
-
 #[async_trait]
 impl Files for MemoryFiles {
     fn url(&self) -> &str {

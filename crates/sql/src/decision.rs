@@ -1,7 +1,8 @@
 //! Decisions: the step between `account_features` batches and the pure scoring and routing
 //! functions. It reads the columns scoring and routing need out of each Arrow batch, calls
-//! `score` and `route` per account, and appends the decision columns to the batch, so the
-//! features pass through to the output untouched and nothing is collected beyond one batch.
+//! `pqlsync_rules::decision::decide` per account, and appends the decision columns to the
+//! batch, so the features pass through to the output untouched and nothing is collected
+//! beyond one batch.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
