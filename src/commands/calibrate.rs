@@ -63,6 +63,28 @@ pub async fn calibrate(
     args: &CalibrateArgs,
 ) -> Result<CalibrateRun, Error> {
     let started = Instant::now();
+    let window = window(run, args)?;
+    let out = out_dir(run, Path::new(DEFAULT_OUT));
+    let TrialDays { by_day, excluded } = trial_days(config, run, window).await?;
+    let training = training_set(config, run, window, &by_day, excluded).await?;
+    let mut calibration = calibrate::calibrate(
+        calibrate::Inputs {
+            window,
+            model: &config.scoring,
+            columns: &training.columns,
+            excluded: training.excluded,
+            feature_seconds: training.seconds,
+            thresholds: pql_thresholds(config),
+        },
+        training.examples,
+    )?;
+    calibration.seconds = started.elapsed().as_secs_f64();
+    let files = write(&out, &calibration)?;
+    Ok(CalibrateRun { calibration, files })
+}
+
+/// The training window from the flags, checked.
+fn window(run: &RunOptions, args: &CalibrateArgs) -> Result<Window, Error> {
     let to = to_or_as_of(args.to.as_deref(), run)?;
     let from = match args.from.as_deref() {
         Some(from) => config::date_flag("from", from)?,
@@ -85,16 +107,24 @@ pub async fn calibrate(
             args.horizon, args.at_day
         )));
     }
-    let window = Window {
+    Ok(Window {
         as_of: run.as_of,
         from,
         to,
         at_day: args.at_day,
         horizon: args.horizon,
-    };
-    let out = out_dir(run, Path::new(DEFAULT_OUT));
+    })
+}
 
-    // Trials and labels as of the as-of day.
+/// The labelled trials, grouped by the day their features are taken, and the trials left out
+/// with their reasons.
+struct TrialDays {
+    by_day: BTreeMap<NaiveDate, HashMap<String, bool>>,
+    excluded: BTreeMap<String, usize>,
+}
+
+/// Trials and labels as of the as-of day.
+async fn trial_days(config: &Config, run: &RunOptions, window: Window) -> Result<TrialDays, Error> {
     let engine = Prepared::plan(config, run).await?;
     let trials = trials(&engine).await?;
     let no_trial = accounts_without_trial(&engine).await?;
@@ -106,7 +136,7 @@ pub async fn calibrate(
     let mut by_day: BTreeMap<NaiveDate, HashMap<String, bool>> = BTreeMap::new();
     for t in trials {
         let start_day = t.start.date_naive();
-        if start_day < from || start_day > to {
+        if start_day < window.from || start_day > window.to {
             continue;
         }
         match window.label(t.start, t.paid_at) {
@@ -126,14 +156,32 @@ pub async fn calibrate(
         days = by_day.len(),
         "found the trials to compute features for"
     );
+    Ok(TrialDays { by_day, excluded })
+}
 
-    // Features as of each trial's day K: one feature computation per day, only the accounts
-    // whose day K it is.
-    let features_started = Instant::now();
+/// What the fit learns from: every trial's features as of its day K.
+struct TrainingSet {
+    examples: Vec<Example>,
+    /// The numeric and boolean feature columns, in the view's order.
+    columns: Vec<String>,
+    excluded: BTreeMap<String, usize>,
+    seconds: f64,
+}
+
+/// Features as of each trial's day K: one feature computation per day, only the accounts
+/// whose day K it is.
+async fn training_set(
+    config: &Config,
+    run: &RunOptions,
+    window: Window,
+    by_day: &BTreeMap<NaiveDate, HashMap<String, bool>>,
+    mut excluded: BTreeMap<String, usize>,
+) -> Result<TrainingSet, Error> {
+    let started = Instant::now();
     let mut examples = Vec::new();
     let mut columns: Vec<String> = Vec::new();
     let bar = progress(run, by_day.len() as u64, "days of features");
-    for (day, accounts) in &by_day {
+    for (day, accounts) in by_day {
         if let Some(reason) = run.halt.reason() {
             return Err(Error::Interrupted(format!(
                 "{reason} while computing features as of {day}; calibrate wrote nothing, run it \
@@ -141,68 +189,70 @@ pub async fn calibrate(
             )));
         }
         bar.set_message(day.to_string());
-        let day_run = RunOptions {
-            as_of: *day,
-            ..run.clone()
-        };
-        let engine = Prepared::plan(config, &day_run).await?;
-        let df = features::account_features(&engine.ctx).await?;
-        let schema = df.schema().as_arrow().clone();
-        decision::check_config(&config.scoring, &config.routing, &schema)?;
-        if columns.is_empty() {
-            columns = schema
-                .fields()
-                .iter()
-                .filter(|f| f.name() != "account_id")
-                .filter(|f| f.data_type().is_numeric() || f.data_type() == &DataType::Boolean)
-                .map(|f| f.name().clone())
-                .collect();
-        }
-        let ids: Vec<_> = accounts.keys().map(|a| lit(a.as_str())).collect();
-        let batches = df
-            .filter(col("account_id").in_list(ids, false))
-            .map_err(FeatureError::execution(FINAL_VIEW))?
-            .collect()
-            .await
-            .map_err(FeatureError::execution(FINAL_VIEW))?;
-        let mut found = 0;
-        for batch in &batches {
-            for example in examples_of(batch, accounts, *day, window)? {
-                found += 1;
-                examples.push(example);
-            }
-        }
-        let missing = accounts.len() - found;
+        let day_examples = day_examples(config, run, window, *day, accounts, &mut columns).await?;
+        let missing = accounts.len() - day_examples.len();
         if missing > 0 {
             *excluded
                 .entry(Exclusion::NoFeaturesAtDayK.as_str().into())
                 .or_default() += missing;
         }
+        examples.extend(day_examples);
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let feature_seconds = features_started.elapsed().as_secs_f64();
     crate::logging::stage!(
         run.stages,
         "features",
         trials = examples.len(),
         "computed the trials' features"
     );
-
-    let mut calibration = calibrate::calibrate(
-        calibrate::Inputs {
-            window,
-            model: &config.scoring,
-            columns: &columns,
-            excluded,
-            feature_seconds,
-            thresholds: pql_thresholds(config),
-        },
+    Ok(TrainingSet {
         examples,
-    )?;
-    calibration.seconds = started.elapsed().as_secs_f64();
-    let files = write(&out, &calibration)?;
-    Ok(CalibrateRun { calibration, files })
+        columns,
+        excluded,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The examples of the trials whose day K is `day`, from `account_features` as of that day.
+/// The first day sets `columns`.
+async fn day_examples(
+    config: &Config,
+    run: &RunOptions,
+    window: Window,
+    day: NaiveDate,
+    accounts: &HashMap<String, bool>,
+    columns: &mut Vec<String>,
+) -> Result<Vec<Example>, Error> {
+    let day_run = RunOptions {
+        as_of: day,
+        ..run.clone()
+    };
+    let engine = Prepared::plan(config, &day_run).await?;
+    let df = features::account_features(&engine.ctx).await?;
+    let schema = df.schema().as_arrow().clone();
+    decision::check_config(&config.scoring, &config.routing, &schema)?;
+    if columns.is_empty() {
+        *columns = schema
+            .fields()
+            .iter()
+            .filter(|f| f.name() != "account_id")
+            .filter(|f| f.data_type().is_numeric() || f.data_type() == &DataType::Boolean)
+            .map(|f| f.name().clone())
+            .collect();
+    }
+    let ids: Vec<_> = accounts.keys().map(|a| lit(a.as_str())).collect();
+    let batches = df
+        .filter(col("account_id").in_list(ids, false))
+        .map_err(FeatureError::execution(FINAL_VIEW))?
+        .collect()
+        .await
+        .map_err(FeatureError::execution(FINAL_VIEW))?;
+    let mut examples = Vec::new();
+    for batch in &batches {
+        examples.extend(examples_of(batch, accounts, day, window)?);
+    }
+    Ok(examples)
 }
 
 /// The config's thresholds on the PQL score outside `[scoring]` (whose tiers calibrate
