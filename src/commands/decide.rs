@@ -53,11 +53,7 @@ pub async fn decide(config: &Config, run: &RunOptions, mode: Mode) -> Result<Sum
     let started = Instant::now();
     let out = decisions_file(config, run, mode);
     let store = Store::open(&config.state)?;
-    let mut memory = RoutingState::load(&store).await?;
-    if mode == Mode::Run {
-        memory.check_forward(&config.state.configured, run.as_of, &config.path)?;
-        warn_other_config(&memory, config);
-    }
+    let mut memory = load_memory(config, run, mode, &store).await?;
     // The HubSpot side is checked before anything is written (decisions, routing memory,
     // history): a wrong token or an unreadable sync state must not leave the state advanced.
     // It also reads back what HubSpot holds now, which routing starts from.
@@ -77,39 +73,11 @@ pub async fn decide(config: &Config, run: &RunOptions, mode: Mode) -> Result<Sum
     if !run.allow_stale {
         source::check_fresh(&engine.ctx, &config.sources, run.as_of).await?;
     }
-    // Until the routing memory advances nothing has been written but temporary files, so a
-    // stop requested now (SIGTERM) abandons the run at once rather than at the next boundary.
-    let decided = tokio::select! {
-        decided = decide_all(config, run, mode, &engine, (&memory, &held), out.as_deref()) => decided,
-        reason = run.halt.requested() => {
-            return Err(Error::Interrupted(format!("{reason} before anything was written")));
-        }
-    };
-    let decided = match decided {
-        Ok(decided) => decided,
-        Err(e) => return Err(engine.blame_file(e).await),
-    };
-    crate::logging::stage!(
-        run.stages,
-        "decide",
-        accounts = decided.summary.accounts,
-        out = out.as_deref().map(|o| tracing::field::display(o.display())),
-        "computed the features, scores and routes"
-    );
-    log_plan(FINAL_VIEW, &decided.plan);
+    let decided =
+        decide_or_stop(config, run, mode, &engine, (&memory, &held), out.as_deref()).await?;
     if mode == Mode::Run {
         // Only now that the decisions are on disk does the memory move forward.
-        for d in &decided.kept {
-            memory.record(&d.account_id, d.route.memory.clone());
-        }
-        memory.advanced_by = Some(AdvancedBy::now(&config.path));
-        memory.save(&store).await?;
-        crate::logging::stage!(
-            run.stages,
-            "state",
-            as_of = %run.as_of,
-            "advanced the routing memory"
-        );
+        advance(config, run, &store, &mut memory, &decided.kept).await?;
     }
     let Decided {
         summary,
@@ -131,8 +99,8 @@ pub async fn decide(config: &Config, run: &RunOptions, mode: Mode) -> Result<Sum
         summary.stages = run.stages.seconds();
         return Ok(summary);
     }
-    let dry_run = mode == Mode::DryRun;
-    let synced = hubspot::sync(config, run, &engine, &kept, dry_run, preflight).await?;
+    let synced =
+        hubspot::sync(config, run, &engine, &kept, mode == Mode::DryRun, preflight).await?;
     crate::logging::stage!(
         run.stages,
         "sync",
@@ -148,19 +116,110 @@ pub async fn decide(config: &Config, run: &RunOptions, mode: Mode) -> Result<Sum
         }
         memory.save(&store).await?;
     }
-    if let Some(mut snapshot) = snapshot {
-        // After the sync, so the snapshot carries the owners HubSpot already had.
-        snapshot.set_owners(&synced.owners)?;
-        let rows = snapshot.commit(&Store::open(&config.history)?).await?;
-        crate::logging::stage!(
-            run.stages,
-            "history",
-            as_of = %run.as_of,
-            accounts = rows,
-            "wrote the score history"
-        );
-        summary.score_health = super::health::check(config, run, &engine).await;
+    if let Some(snapshot) = snapshot {
+        let context = (config, run, &engine);
+        commit_history(context, snapshot, &synced.owners, &mut summary).await?;
     }
+    add_sync(&mut summary, synced);
+    summary.interrupted = run.halt.reason();
+    summary.seconds = started.elapsed().as_secs_f64();
+    summary.stages = run.stages.seconds();
+    Ok(summary)
+}
+
+/// The routing memory; `run` checks it may move it forward to this day.
+async fn load_memory(
+    config: &Config,
+    run: &RunOptions,
+    mode: Mode,
+    store: &Store,
+) -> Result<RoutingState, Error> {
+    let memory = RoutingState::load(store).await?;
+    if mode == Mode::Run {
+        memory.check_forward(&config.state.configured, run.as_of, &config.path)?;
+        warn_other_config(&memory, config);
+    }
+    Ok(memory)
+}
+
+/// Record every account's routing memory from its decision and save the state.
+async fn advance(
+    config: &Config,
+    run: &RunOptions,
+    store: &Store,
+    memory: &mut RoutingState,
+    decisions: &[Decision],
+) -> Result<(), Error> {
+    for d in decisions {
+        memory.record(&d.account_id, d.route.memory.clone());
+    }
+    memory.advanced_by = Some(AdvancedBy::now(&config.path));
+    memory.save(store).await?;
+    crate::logging::stage!(
+        run.stages,
+        "state",
+        as_of = %run.as_of,
+        "advanced the routing memory"
+    );
+    Ok(())
+}
+
+/// [`decide_all`], abandoned at once on a stop request: until the routing memory advances
+/// nothing has been written but temporary files, so a stop requested now (SIGTERM) need not
+/// wait for the next boundary.
+async fn decide_or_stop(
+    config: &Config,
+    run: &RunOptions,
+    mode: Mode,
+    engine: &Prepared,
+    memory: (&RoutingState, &BTreeMap<String, Held>),
+    out: Option<&Path>,
+) -> Result<Decided, Error> {
+    let decided = tokio::select! {
+        decided = decide_all(config, run, mode, engine, memory, out) => decided,
+        reason = run.halt.requested() => {
+            return Err(Error::Interrupted(format!("{reason} before anything was written")));
+        }
+    };
+    let decided = match decided {
+        Ok(decided) => decided,
+        Err(e) => return Err(engine.blame_file(e).await),
+    };
+    crate::logging::stage!(
+        run.stages,
+        "decide",
+        accounts = decided.summary.accounts,
+        out = out.map(|o| tracing::field::display(o.display())),
+        "computed the features, scores and routes"
+    );
+    log_plan(FINAL_VIEW, &decided.plan);
+    Ok(decided)
+}
+
+/// `run`'s history for the day, written after the sync so the snapshot carries the owners
+/// HubSpot already had; then the score-health check that reads it.
+async fn commit_history(
+    (config, run, engine): (&Config, &RunOptions, &Prepared),
+    mut snapshot: history::Snapshot,
+    owners: &BTreeMap<String, String>,
+    summary: &mut Summary,
+) -> Result<(), Error> {
+    snapshot.set_owners(owners)?;
+    let rows = snapshot.commit(&Store::open(&config.history)?).await?;
+    crate::logging::stage!(
+        run.stages,
+        "history",
+        as_of = %run.as_of,
+        accounts = rows,
+        "wrote the score history"
+    );
+    summary.score_health = super::health::check(config, run, engine).await;
+    Ok(())
+}
+
+/// The sync's outputs, plan and report in the run summary, and what it clipped or refused as
+/// data-quality counts.
+fn add_sync(summary: &mut Summary, synced: hubspot::Synced) {
     summary
         .outputs
         .extend(synced.report.outputs.iter().cloned());
@@ -178,10 +237,6 @@ pub async fn decide(config: &Config, run: &RunOptions, mode: Mode) -> Result<Sum
     }
     summary.plan = synced.plan;
     summary.sync = Some(synced.report);
-    summary.interrupted = run.halt.reason();
-    summary.seconds = started.elapsed().as_secs_f64();
-    summary.stages = run.stages.seconds();
-    Ok(summary)
 }
 
 /// Where the decisions go: `score` to a scores file, `run` to `decisions.parquet` in the
