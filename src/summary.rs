@@ -13,7 +13,7 @@ use pqlsync_rules::route::{DealStage, LeadStage, Motion, Trigger};
 use pqlsync_rules::score::Tier;
 use pqlsync_sql::decision::Decision;
 use pqlsync_sql::source::DatasetInfo;
-use pqlsync_sync::SyncReport;
+use pqlsync_sync::{Listened, SyncReport};
 
 /// The version of the `--summary-json` document. It changes only when a field is removed,
 /// renamed or changes meaning (README, "Run summary (JSON)"); new fields keep it.
@@ -309,6 +309,30 @@ fn when_any(label: &str, n: usize) -> String {
 
 /// What the HubSpot step did, object by object, then its requests, warnings and failures.
 fn sync_report(f: &mut fmt::Formatter<'_>, s: &SyncReport) -> fmt::Result {
+    sync_counts(f, s)?;
+    if let Some(l) = s.listened.as_ref().filter(|l| l.requests > 0) {
+        read_back(f, l)?;
+    }
+    if s.requests > 0 {
+        writeln!(
+            f,
+            "    {} requests ({} writes), {} retried, {} rate-limited, {:.1}s",
+            thousands(s.requests as i64),
+            thousands(s.write_requests as i64),
+            thousands(s.retries as i64),
+            thousands(s.rate_limited as i64),
+            s.seconds
+        )?;
+    }
+    for w in &s.warnings {
+        writeln!(f, "    warning: {w}")?;
+    }
+    not_sent(f, s)?;
+    failures(f, s)
+}
+
+/// Per object: created, updated, unchanged and what waits or failed; then associations.
+fn sync_counts(f: &mut fmt::Formatter<'_>, s: &SyncReport) -> fmt::Result {
     writeln!(f, "  hubspot   {}", s.mode)?;
     for (object, c) in &s.objects {
         writeln!(
@@ -333,36 +357,30 @@ fn sync_report(f: &mut fmt::Formatter<'_>, s: &SyncReport) -> fmt::Result {
         when_any("waiting", a.pending),
         when_any("FAILED", a.failed),
     )?;
-    if let Some(l) = s.listened.as_ref().filter(|l| l.requests > 0) {
-        let read: usize = l.objects.values().map(|c| c.read).sum();
-        let changed: usize = l.objects.values().map(|c| c.changed_in_hubspot).sum();
-        let unread: usize = l.objects.values().map(|c| c.unread).sum();
-        let gone: usize = l.objects.values().map(|c| c.gone).sum();
-        writeln!(
-            f,
-            "    read back {} records in {} requests ({:.1}s): {} changed in HubSpot{}{}",
-            thousands(read as i64),
-            thousands(l.requests as i64),
-            l.seconds,
-            thousands(changed as i64),
-            when_any("GONE from HubSpot (recreated)", gone),
-            when_any("UNREAD (not written this run)", unread),
-        )?;
-    }
-    if s.requests > 0 {
-        writeln!(
-            f,
-            "    {} requests ({} writes), {} retried, {} rate-limited, {:.1}s",
-            thousands(s.requests as i64),
-            thousands(s.write_requests as i64),
-            thousands(s.retries as i64),
-            thousands(s.rate_limited as i64),
-            s.seconds
-        )?;
-    }
-    for w in &s.warnings {
-        writeln!(f, "    warning: {w}")?;
-    }
+    Ok(())
+}
+
+/// What the read-back found changed in HubSpot, gone from it or left unread.
+fn read_back(f: &mut fmt::Formatter<'_>, l: &Listened) -> fmt::Result {
+    let read: usize = l.objects.values().map(|c| c.read).sum();
+    let changed: usize = l.objects.values().map(|c| c.changed_in_hubspot).sum();
+    let unread: usize = l.objects.values().map(|c| c.unread).sum();
+    let gone: usize = l.objects.values().map(|c| c.gone).sum();
+    writeln!(
+        f,
+        "    read back {} records in {} requests ({:.1}s): {} changed in HubSpot{}{}",
+        thousands(read as i64),
+        thousands(l.requests as i64),
+        l.seconds,
+        thousands(changed as i64),
+        when_any("GONE from HubSpot (recreated)", gone),
+        when_any("UNREAD (not written this run)", unread),
+    )?;
+    Ok(())
+}
+
+/// Values sent clipped and contacts not sent, the first ten of each.
+fn not_sent(f: &mut fmt::Formatter<'_>, s: &SyncReport) -> fmt::Result {
     if !s.clipped.is_empty() {
         writeln!(
             f,
@@ -391,6 +409,11 @@ fn sync_report(f: &mut fmt::Formatter<'_>, s: &SyncReport) -> fmt::Result {
             writeln!(f, "      {} {:?}: {}", r.account_id, r.email, r.reason)?;
         }
     }
+    Ok(())
+}
+
+/// Why the sync stopped, and the first ten records that failed.
+fn failures(f: &mut fmt::Formatter<'_>, s: &SyncReport) -> fmt::Result {
     if let Some(stop) = &s.stopped {
         writeln!(f, "    STOPPED: {stop}")?;
     }

@@ -5,13 +5,15 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use chrono::{Datelike, NaiveDate, TimeDelta};
+
 use super::pipeline::{Prepared, spinner};
 use super::{Error, Report, out_dir, to_or_as_of};
 use crate::cli::{ReportArgs, ReportFormat};
 use crate::config::{self, Config, RunOptions};
 use pqlsync_sql::features;
 use pqlsync_sql::history;
-use pqlsync_sql::report::Formats;
+use pqlsync_sql::report::{Context, Formats, HealthNote, Table};
 use pqlsync_sql::store::Store;
 
 /// What `report` did.
@@ -66,31 +68,18 @@ pub async fn report(
         html: matches!(args.format, Html | All),
     };
     let out = out_dir(run, &config.report.dir);
-    use chrono::Datelike;
     let started = Instant::now();
     let views = features::load_reports(&config.sql_dir)?;
     let engine = Prepared::new(config, run).await?;
-    let store = Store::open(&config.history)?;
-    let days = history::days(&store).await?;
-    let history_days = days.iter().filter(|d| **d <= run.as_of).count();
-    if history_days == 0 {
-        return Err(Error::NotFound(format!(
-            "no score history on or before {} at {}: `pqlsync run` adds a day each run; \
-             `pqlsync backfill --from YYYY-MM-DD --to {}` fills in past days",
-            run.as_of, config.history.configured, run.as_of
-        )));
-    }
-    let from = from.unwrap_or_else(|| {
-        let monday = to - chrono::TimeDelta::days(i64::from(to.weekday().num_days_from_monday()));
-        let weeks_back = monday - chrono::TimeDelta::weeks(i64::from(config.report.weeks) - 1);
-        weeks_back.max(days[0])
-    });
+    let days = history_days(config, run).await?;
+    let from = from.unwrap_or_else(|| default_from(config, to, days[0]));
     if from > to {
         return Err(Error::Usage(format!(
             "--from {from} is after --to {to}: give the first trial-start day, then the last"
         )));
     }
     history::register(&engine.ctx, &config.history, &days)?;
+    let history_days = days.iter().filter(|d| **d <= run.as_of).count();
     crate::logging::stage!(
         run.stages,
         "history",
@@ -98,13 +87,66 @@ pub async fn report(
         first = %days[0],
         "registered the score history"
     );
-    let params = super::pipeline::params(config, run, Some((from, to)));
     let bar = spinner(run, "computing the report");
+    let tables = tables(config, run, &engine, &views, (from, to), days[0]).await?;
+    let context = Context {
+        as_of: run.as_of,
+        from,
+        to,
+        history_days,
+        history_first: days.first().copied(),
+        history_url: config.history.configured.clone(),
+        health: health_note(config),
+    };
+    let written = pqlsync_sql::report::write(&out, &tables, formats, &context)?;
+    bar.finish_and_clear();
+    Ok(ReportRun {
+        tables: tables.iter().map(|t| (t.name.clone(), t.rows())).collect(),
+        files: written.files,
+        from,
+        to,
+        history_days,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The days of score history, at least one of them on or before the as-of day.
+async fn history_days(config: &Config, run: &RunOptions) -> Result<Vec<NaiveDate>, Error> {
+    let days = history::days(&Store::open(&config.history)?).await?;
+    if !days.iter().any(|d| *d <= run.as_of) {
+        return Err(Error::NotFound(format!(
+            "no score history on or before {} at {}: `pqlsync run` adds a day each run; \
+             `pqlsync backfill --from YYYY-MM-DD --to {}` fills in past days",
+            run.as_of, config.history.configured, run.as_of
+        )));
+    }
+    Ok(days)
+}
+
+/// Without `--from`: the Monday `[report] weeks` ISO weeks back from `to`, but not before
+/// the history's first day.
+fn default_from(config: &Config, to: NaiveDate, first: NaiveDate) -> NaiveDate {
+    let monday = to - TimeDelta::days(i64::from(to.weekday().num_days_from_monday()));
+    let weeks_back = monday - TimeDelta::weeks(i64::from(config.report.weeks) - 1);
+    weeks_back.max(first)
+}
+
+/// The report's tables from `sql/reports/`, then the score-health table when the history
+/// allows judging it.
+async fn tables(
+    config: &Config,
+    run: &RunOptions,
+    engine: &Prepared,
+    views: &[features::View],
+    range: (NaiveDate, NaiveDate),
+    first: NaiveDate,
+) -> Result<Vec<Table>, Error> {
+    let params = super::pipeline::params(config, run, Some(range));
     let dir = config.sql_dir.join("reports");
-    let mut tables = pqlsync_sql::report::compute(&engine.ctx, &views, &params, &dir).await?;
+    let mut tables = pqlsync_sql::report::compute(&engine.ctx, views, &params, &dir).await?;
     let judged = super::health::judge(
         &tables,
-        &super::health::window(config, run, days[0]),
+        &super::health::window(config, run, first),
         &super::health::baseline(config),
     )?;
     if let Some(months) = judged {
@@ -117,29 +159,16 @@ pub async fn report(
         tables = tables.len(),
         "computed the report tables"
     );
-    let context = pqlsync_sql::report::Context {
-        as_of: run.as_of,
-        from,
-        to,
-        history_days,
-        history_first: days.first().copied(),
-        history_url: config.history.configured.clone(),
-        health: pqlsync_sql::report::HealthNote {
-            at_day: config.provenance.at_day,
-            horizon: config.provenance.horizon,
-            psi_limit: config.report.health.psi_limit,
-            calibrated_auc: config.provenance.holdout_auc.is_some(),
-            calibrated_reference: config.provenance.trained.is_some(),
-        },
-    };
-    let written = pqlsync_sql::report::write(&out, &tables, formats, &context)?;
-    bar.finish_and_clear();
-    Ok(ReportRun {
-        tables: tables.iter().map(|t| (t.name.clone(), t.rows())).collect(),
-        files: written.files,
-        from,
-        to,
-        history_days,
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok(tables)
+}
+
+/// What the page says about how the score-health checks were set up.
+fn health_note(config: &Config) -> HealthNote {
+    HealthNote {
+        at_day: config.provenance.at_day,
+        horizon: config.provenance.horizon,
+        psi_limit: config.report.health.psi_limit,
+        calibrated_auc: config.provenance.holdout_auc.is_some(),
+        calibrated_reference: config.provenance.trained.is_some(),
+    }
 }

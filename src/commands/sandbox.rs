@@ -3,7 +3,7 @@
 //! command only binds the socket, tells people how to point pqlsync at it, and shuts down
 //! cleanly.
 
-use super::{Error, Report, config_if_present, emit};
+use super::{Error, Report, config_if_present, emit, write_text};
 use crate::cli::{GlobalArgs, SandboxArgs};
 use crate::config::{RunOptions, Verbosity};
 use hubspot_sandbox::{Sandbox, SandboxConfig};
@@ -28,39 +28,7 @@ pub async fn sandbox(
     global: &GlobalArgs,
     run: &RunOptions,
 ) -> Result<Served, Error> {
-    if !(0.0..=1.0).contains(&args.fail_rate) {
-        return Err(Error::Usage(format!(
-            "--fail-rate must be between 0 and 1, not {}",
-            args.fail_rate
-        )));
-    }
-    if args.requests_per_10s == 0 {
-        return Err(Error::Usage("--requests-per-10s must be at least 1".into()));
-    }
-    // Without --owner, the owners the config routes to exist in the sandbox.
-    // Likewise the task queues its playbooks send tasks to.
-    let config = config_if_present(global)?;
-    let owners = match (args.owners.is_empty(), &config) {
-        (true, Some(config)) => config.routing.owners.all(),
-        _ => args.owners.clone(),
-    };
-    let mut queues: Vec<String> = config
-        .iter()
-        .flat_map(|c| c.routing.playbooks.iter().filter_map(|p| p.queue.clone()))
-        .collect();
-    queues.sort();
-    queues.dedup();
-    let sandbox = Sandbox::new(SandboxConfig {
-        token: args.token.clone(),
-        requests_per_10s: args.requests_per_10s,
-        daily_limit: args.daily_limit,
-        search_per_second: (args.search_per_second > 0).then_some(args.search_per_second),
-        fail_rate: args.fail_rate,
-        latency: std::time::Duration::from_millis(args.latency),
-        seed: args.seed,
-        owners,
-        queues,
-    });
+    let sandbox = Sandbox::new(sandbox_config(args, global)?);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
         .await
         .map_err(Error::io(format!(
@@ -74,20 +42,7 @@ pub async fn sandbox(
     emit(&format!("listening on http://{addr}\n"));
     // Instructions for the person who started it; a log pipeline gets the address on stdout.
     if run.verbosity > Verbosity::Quiet && run.log_format == crate::logging::LogFormat::Text {
-        eprintln!(
-            "HubSpot sandbox: {} owner(s), {} requests/10s{}; point pqlsync at it with\n  \
-             HUBSPOT_BASE_URL=http://{addr} HUBSPOT_TOKEN=<the --token value> pqlsync hubspot setup --create-pipelines\n\
-             Ctrl-C stops it{}.",
-            sandbox.dump()["owners"].as_array().map_or(0, Vec::len),
-            args.requests_per_10s,
-            args.daily_limit
-                .map(|d| format!(", {d} per day"))
-                .unwrap_or_default(),
-            args.dump
-                .as_ref()
-                .map(|p| format!(" and writes the portal to {}", p.display()))
-                .unwrap_or_default(),
-        );
+        eprintln!("{}", instructions(args, &sandbox, addr));
     }
     axum::serve(listener, sandbox.router())
         .with_graceful_shutdown(shutdown_signal())
@@ -95,16 +50,65 @@ pub async fn sandbox(
         .map_err(Error::io("the sandbox stopped"))?;
     if let Some(path) = &args.dump {
         let text = serde_json::to_string_pretty(&sandbox.dump()).expect("the dump serialises");
-        std::fs::write(path, text + "\n").map_err(|e| {
-            Error::Output(pqlsync_sql::output::OutputError::Write {
-                path: path.clone(),
-                message: e.to_string(),
-            })
-        })?;
+        write_text(path, &(text + "\n"))?;
     }
     Ok(Served {
         dump: args.dump.clone(),
     })
+}
+
+/// The sandbox's settings from the flags, checked. Without `--owner`, the owners the config
+/// routes to exist in the sandbox; likewise the task queues its playbooks send tasks to.
+fn sandbox_config(args: &SandboxArgs, global: &GlobalArgs) -> Result<SandboxConfig, Error> {
+    if !(0.0..=1.0).contains(&args.fail_rate) {
+        return Err(Error::Usage(format!(
+            "--fail-rate must be between 0 and 1, not {}",
+            args.fail_rate
+        )));
+    }
+    if args.requests_per_10s == 0 {
+        return Err(Error::Usage("--requests-per-10s must be at least 1".into()));
+    }
+    let config = config_if_present(global)?;
+    let owners = match (args.owners.is_empty(), &config) {
+        (true, Some(config)) => config.routing.owners.all(),
+        _ => args.owners.clone(),
+    };
+    let mut queues: Vec<String> = config
+        .iter()
+        .flat_map(|c| c.routing.playbooks.iter().filter_map(|p| p.queue.clone()))
+        .collect();
+    queues.sort();
+    queues.dedup();
+    Ok(SandboxConfig {
+        token: args.token.clone(),
+        requests_per_10s: args.requests_per_10s,
+        daily_limit: args.daily_limit,
+        search_per_second: (args.search_per_second > 0).then_some(args.search_per_second),
+        fail_rate: args.fail_rate,
+        latency: std::time::Duration::from_millis(args.latency),
+        seed: args.seed,
+        owners,
+        queues,
+    })
+}
+
+/// How to point pqlsync at the sandbox, for the person who started it.
+fn instructions(args: &SandboxArgs, sandbox: &Sandbox, addr: std::net::SocketAddr) -> String {
+    format!(
+        "HubSpot sandbox: {} owner(s), {} requests/10s{}; point pqlsync at it with\n  \
+         HUBSPOT_BASE_URL=http://{addr} HUBSPOT_TOKEN=<the --token value> pqlsync hubspot setup --create-pipelines\n\
+         Ctrl-C stops it{}.",
+        sandbox.dump()["owners"].as_array().map_or(0, Vec::len),
+        args.requests_per_10s,
+        args.daily_limit
+            .map(|d| format!(", {d} per day"))
+            .unwrap_or_default(),
+        args.dump
+            .as_ref()
+            .map(|p| format!(" and writes the portal to {}", p.display()))
+            .unwrap_or_default(),
+    )
 }
 
 /// Ctrl-C, or SIGTERM from a process manager.
