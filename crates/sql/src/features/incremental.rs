@@ -336,9 +336,8 @@ fn advance(
 
 /// The rollup of one incremental view, brought up to date, and the view registered over it.
 ///
-/// Longer than most functions here on purpose: it is the one place a rollup's life reads top
-/// to bottom (choose, read, extend, write, register over it). The choice itself is the pure
-/// [`advance`]; reading and writing are [`read_rows`] and [`write`].
+/// It reads top to bottom as a rollup's life: choose ([`advance`], pure), resume
+/// ([`Resume`]), catch up and write back ([`catch_up`]), register over it.
 pub(super) async fn register(
     ctx: &SessionContext,
     view: &View,
@@ -347,53 +346,45 @@ pub(super) async fn register(
     rollups: Option<Rollups<'_>>,
 ) -> Result<Option<Outcome>, FeatureError> {
     let spec = Spec::parse(&view.path, &view.sql)?;
-    let window = |from: NaiveDate, to: NaiveDate| async move {
-        window_frame(ctx, view, params, from, to).await
-    };
-    let scoring_end = params.as_of_date + TimeDelta::days(1);
-    let empty = window(beginning(), beginning()).await?;
+    let empty = window_frame(ctx, view, params, beginning(), beginning()).await?;
     let schema: SchemaRef = Arc::new(empty.schema().as_arrow().clone());
     spec.check(view, &schema)?;
-
+    let target = Target {
+        ctx,
+        view,
+        spec,
+        schema,
+        params,
+    };
+    let scoring_end = params.as_of_date + TimeDelta::days(1);
     let Some(rollups) = rollups else {
-        register_view(ctx, view, window(beginning(), scoring_end).await?)?;
+        target.register_live(scoring_end).await?;
         return Ok(None);
     };
     let settled = scoring_end - TimeDelta::days(i64::from(rollups.settle_days));
-    let definition = definition(view, staging, &schema, rollups.sources, params);
+    let definition = definition(view, staging, &target.schema, rollups.sources, params);
     let inputs_at = |through: NaiveDate| -> BTreeMap<String, Inputs> {
         rollups
             .sources
             .iter()
             .filter(|s| reads(view, staging, &s.name))
             .map(|s| {
-                (
-                    s.name.clone(),
-                    Inputs::covering(&s.inventory, through, rollups.slack_days),
-                )
+                let inputs = Inputs::covering(&s.inventory, through, rollups.slack_days);
+                (s.name.clone(), inputs)
             })
             .collect()
     };
     let dir = view.name.clone();
-    // An unreadable manifest only costs a rebuild: the rollup is a cache.
-    let manifest: Result<Option<Manifest>, String> = rollups
-        .store
-        .read(&format!("{dir}/{MANIFEST}"))
-        .await
-        .map_err(|e| e.to_string());
-
-    let plan = advance(
+    let manifest = read_manifest(rollups.store, &dir).await;
+    let resume = match advance(
         manifest,
         rollups.full_refresh,
         &definition,
         settled,
         inputs_at,
-    );
-
-    // Where the rollup goes on from: nothing, or its rows through the manifest's end.
-    let (from, previous, reason) = match plan {
+    ) {
         Advance::Bypass(reason) => {
-            register_view(ctx, view, window(beginning(), scoring_end).await?)?;
+            target.register_live(scoring_end).await?;
             return Ok(Some(Outcome {
                 view: view.name.clone(),
                 action: "bypassed",
@@ -402,53 +393,19 @@ pub(super) async fn register(
                 rows: 0,
             }));
         }
-        Advance::Build(reason) => (beginning(), vec![], reason),
-        Advance::Extend(m) => match read_rows(rollups.store, &dir, &m, &schema).await {
-            Ok(rows) => (m.through, rows, String::new()),
-            // A data file that cannot be read (removed by a concurrent run, damaged) only
-            // costs a rebuild.
-            Err(e) => (
-                beginning(),
-                vec![],
-                format!("the rollup could not be read ({e})"),
-            ),
-        },
+        Advance::Build(reason) => Resume::build(reason),
+        Advance::Extend(m) => Resume::extend(rollups.store, &dir, &m, &target.schema).await,
     };
-    let (base, action, reason) = if from == settled {
-        (previous, "current", reason)
-    } else {
-        let delta = window(from, settled).await?;
-        let rows = merged(ctx, &view.name, &spec, &schema, previous, delta)?
-            .collect()
-            .await
-            .map_err(FeatureError::execution(&view.name))?;
-        if rollups.persist {
-            let inputs = inputs_at(settled);
-            write(
-                rollups.store,
-                &dir,
-                &rows,
-                &schema,
-                settled,
-                &definition,
-                inputs,
-            )
-            .await?;
-        }
-        if from == beginning() {
-            (rows, "built", reason)
-        } else {
-            (
-                rows,
-                "extended",
-                format!("added events from {from} to {settled}"),
-            )
-        }
-    };
+    let persist = rollups.persist.then(|| Persist {
+        store: rollups.store,
+        dir: &dir,
+        definition: &definition,
+        inputs: inputs_at(settled),
+    });
+    let (base, action, reason) = catch_up(&target, resume, settled, persist).await?;
     let rows: usize = base.iter().map(RecordBatch::num_rows).sum();
-    let live = window(settled, scoring_end).await?;
-    let df = merged(ctx, &view.name, &spec, &schema, base, live)?;
-    register_view(ctx, view, df)?;
+    let live = target.window(settled, scoring_end).await?;
+    register_view(ctx, view, target.merged(base, live)?)?;
     Ok(Some(Outcome {
         view: view.name.clone(),
         action,
@@ -456,6 +413,130 @@ pub(super) async fn register(
         through: Some(settled),
         rows,
     }))
+}
+
+/// The rollup's manifest, if any. An unreadable one only costs a rebuild (the rollup is a
+/// cache), so the error comes back as the reason.
+async fn read_manifest(store: &Store, dir: &str) -> Result<Option<Manifest>, String> {
+    store
+        .read(&format!("{dir}/{MANIFEST}"))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// One incremental view being registered: what each step of [`register`] reads.
+struct Target<'a> {
+    ctx: &'a SessionContext,
+    view: &'a View,
+    spec: Spec,
+    schema: SchemaRef,
+    params: &'a Params,
+}
+
+impl Target<'_> {
+    /// The view over the events of `from`..`to`.
+    async fn window(&self, from: NaiveDate, to: NaiveDate) -> Result<DataFrame, FeatureError> {
+        window_frame(self.ctx, self.view, self.params, from, to).await
+    }
+
+    /// Rolled-up `rows` merged per key with the view over `delta`'s events.
+    fn merged(&self, rows: Vec<RecordBatch>, delta: DataFrame) -> Result<DataFrame, FeatureError> {
+        merged(
+            self.ctx,
+            &self.view.name,
+            &self.spec,
+            &self.schema,
+            rows,
+            delta,
+        )
+    }
+
+    /// The view registered over all history read live, as if it were not incremental.
+    async fn register_live(&self, scoring_end: NaiveDate) -> Result<(), FeatureError> {
+        register_view(
+            self.ctx,
+            self.view,
+            self.window(beginning(), scoring_end).await?,
+        )
+    }
+}
+
+/// Where the rollup goes on from: its rows through `from` (none, from the beginning), and
+/// why.
+struct Resume {
+    from: NaiveDate,
+    rows: Vec<RecordBatch>,
+    reason: String,
+}
+
+impl Resume {
+    fn build(reason: String) -> Resume {
+        Resume {
+            from: beginning(),
+            rows: vec![],
+            reason,
+        }
+    }
+
+    /// From the rollup the manifest describes. A data file that cannot be read (removed by
+    /// a concurrent run, damaged) only costs a rebuild.
+    async fn extend(store: &Store, dir: &str, m: &Manifest, schema: &SchemaRef) -> Resume {
+        match read_rows(store, dir, m, schema).await {
+            Ok(rows) => Resume {
+                from: m.through,
+                rows,
+                reason: String::new(),
+            },
+            Err(e) => Resume::build(format!("the rollup could not be read ({e})")),
+        }
+    }
+}
+
+/// Where and how a caught-up rollup is written back (not on a dry run).
+struct Persist<'a> {
+    store: &'a Store,
+    dir: &'a str,
+    definition: &'a str,
+    inputs: BTreeMap<String, Inputs>,
+}
+
+/// The rollup's rows through `settled`: the resumed rows merged with the events since, written
+/// back when `persist` says where; with what was done (`current`, `built`, `extended`) and why.
+async fn catch_up(
+    target: &Target<'_>,
+    resume: Resume,
+    settled: NaiveDate,
+    persist: Option<Persist<'_>>,
+) -> Result<(Vec<RecordBatch>, &'static str, String), FeatureError> {
+    let Resume { from, rows, reason } = resume;
+    if from == settled {
+        return Ok((rows, "current", reason));
+    }
+    let delta = target.window(from, settled).await?;
+    let rows = target
+        .merged(rows, delta)?
+        .collect()
+        .await
+        .map_err(FeatureError::execution(&target.view.name))?;
+    if let Some(p) = persist {
+        let schema = &target.schema;
+        write(
+            p.store,
+            p.dir,
+            &rows,
+            schema,
+            settled,
+            p.definition,
+            p.inputs,
+        )
+        .await?;
+    }
+    Ok(if from == beginning() {
+        (rows, "built", reason)
+    } else {
+        let reason = format!("added events from {from} to {settled}");
+        (rows, "extended", reason)
+    })
 }
 
 /// The view's query over events in `[from, to)`.
