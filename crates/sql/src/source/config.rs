@@ -190,31 +190,11 @@ impl SourcesConfig {
         base: &Path,
         store_options: &[(String, String)],
     ) -> Result<SourcesConfig, Invalid> {
-        let location = |key: &str, value: &str| -> Result<Location, Invalid> {
-            Location::dataset(value, base, store_options).map_err(|m| Invalid::new(key, m))
+        let at = Locate {
+            base,
+            store_options,
         };
-        let optional = |key: &str, value: &Option<String>| -> Result<Option<Location>, Invalid> {
-            value.as_deref().map(|v| location(key, v)).transpose()
-        };
-        let mut events = BTreeMap::new();
-        for (event, url) in &file.events {
-            let key = format!("sources.events.{event}");
-            if !is_identifier(event) {
-                return Err(Invalid::new(
-                    key,
-                    "event names must be lowercase SQL identifiers (letters, digits, `_`)",
-                ));
-            }
-            if CORE_DATASETS.contains(&event.as_str()) {
-                return Err(Invalid::new(
-                    key,
-                    format!(
-                        "`{event}` is a core dataset; configure it under [sources], not [sources.events]"
-                    ),
-                ));
-            }
-            events.insert(event.clone(), location(&key, url)?);
-        }
+        let events = events(file, &at)?;
         if file.stripe.account_id_key.trim().is_empty() {
             return Err(Invalid::new(
                 "sources.stripe.account_id_key",
@@ -222,78 +202,125 @@ impl SourcesConfig {
             ));
         }
         let product = match file.format {
-            Format::Segment => {
-                if file.posthog.is_some() {
-                    return Err(Invalid::new(
-                        "sources.posthog",
-                        "is read only with [sources] format = \"posthog\"; set that, or remove [sources.posthog]",
-                    ));
-                }
-                let required = |key: &str, value: &Option<String>| {
-                    value
-                        .as_deref()
-                        .ok_or_else(|| {
-                            Invalid::new(
-                                format!("sources.{key}"),
-                                "is required with format = \"segment\" (the default): the URL of the export",
-                            )
-                        })
-                        .and_then(|v| location(&format!("sources.{key}"), v))
-                };
-                Product::Segment {
-                    tracks: required("tracks", &file.tracks)?,
-                    identifies: required("identifies", &file.identifies)?,
-                    groups: required("groups", &file.groups)?,
-                }
-            }
-            Format::Posthog => {
-                for (key, value) in [
-                    ("tracks", &file.tracks),
-                    ("identifies", &file.identifies),
-                    ("groups", &file.groups),
-                ] {
-                    if value.is_some() {
-                        return Err(Invalid::new(
-                            format!("sources.{key}"),
-                            "is a Segment dataset, not read with format = \"posthog\"; remove it \
-                             (PostHog's exports go under [sources.posthog])",
-                        ));
-                    }
-                }
-                let posthog = file.posthog.as_ref().ok_or_else(|| {
-                    Invalid::new(
-                        "sources.posthog",
-                        "is required with format = \"posthog\": set events = \"URL of the events export\"",
-                    )
-                })?;
-                let group_type = posthog.group_type.trim();
-                if group_type.is_empty() {
-                    return Err(Invalid::new(
-                        "sources.posthog.group_type",
-                        "must name the PostHog group type of your accounts, e.g. \"company\"",
-                    ));
-                }
-                Product::Posthog {
-                    events: location("sources.posthog.events", &posthog.events)?,
-                    persons: optional("sources.posthog.persons", &posthog.persons)?,
-                    group_type: group_type.to_string(),
-                }
-            }
+            Format::Segment => segment(file, &at)?,
+            Format::Posthog => posthog(file, &at)?,
         };
-        let sources = SourcesConfig {
+        Ok(SourcesConfig {
             format: file.format,
             product,
-            subscriptions: optional("sources.subscriptions", &file.subscriptions)?,
-            subscription_items: optional("sources.subscription_items", &file.subscription_items)?,
-            customers_metadata: optional("sources.customers_metadata", &file.customers_metadata)?,
+            subscriptions: at.optional("sources.subscriptions", &file.subscriptions)?,
+            subscription_items: at
+                .optional("sources.subscription_items", &file.subscription_items)?,
+            customers_metadata: at
+                .optional("sources.customers_metadata", &file.customers_metadata)?,
             events,
             partition_slack_days: file.partition_slack_days,
             max_lag_days: file.max_lag_days,
             account_id_key: file.stripe.account_id_key.clone(),
-        };
-
-        Ok(sources)
+        })
     }
+}
+
+/// Resolves a configured dataset URL against the config's directory and store options; an
+/// error names the key.
+struct Locate<'a> {
+    base: &'a Path,
+    store_options: &'a [(String, String)],
+}
+
+impl Locate<'_> {
+    fn location(&self, key: &str, value: &str) -> Result<Location, Invalid> {
+        Location::dataset(value, self.base, self.store_options).map_err(|m| Invalid::new(key, m))
+    }
+
+    fn optional(&self, key: &str, value: &Option<String>) -> Result<Option<Location>, Invalid> {
+        value.as_deref().map(|v| self.location(key, v)).transpose()
+    }
+}
+
+/// `[sources.events]`: one extra event dataset per lowercase name, none of them a core one.
+fn events(file: &SourcesFile, at: &Locate<'_>) -> Result<BTreeMap<String, Location>, Invalid> {
+    let mut events = BTreeMap::new();
+    for (event, url) in &file.events {
+        let key = format!("sources.events.{event}");
+        if !is_identifier(event) {
+            return Err(Invalid::new(
+                key,
+                "event names must be lowercase SQL identifiers (letters, digits, `_`)",
+            ));
+        }
+        if CORE_DATASETS.contains(&event.as_str()) {
+            return Err(Invalid::new(
+                key,
+                format!(
+                    "`{event}` is a core dataset; configure it under [sources], not [sources.events]"
+                ),
+            ));
+        }
+        events.insert(event.clone(), at.location(&key, url)?);
+    }
+    Ok(events)
+}
+
+/// `format = "segment"`: the three Segment datasets, and no `[sources.posthog]`.
+fn segment(file: &SourcesFile, at: &Locate<'_>) -> Result<Product, Invalid> {
+    if file.posthog.is_some() {
+        return Err(Invalid::new(
+            "sources.posthog",
+            "is read only with [sources] format = \"posthog\"; set that, or remove [sources.posthog]",
+        ));
+    }
+    let required = |key: &str, value: &Option<String>| {
+        value
+            .as_deref()
+            .ok_or_else(|| {
+                Invalid::new(
+                    format!("sources.{key}"),
+                    "is required with format = \"segment\" (the default): the URL of the export",
+                )
+            })
+            .and_then(|v| at.location(&format!("sources.{key}"), v))
+    };
+    Ok(Product::Segment {
+        tracks: required("tracks", &file.tracks)?,
+        identifies: required("identifies", &file.identifies)?,
+        groups: required("groups", &file.groups)?,
+    })
+}
+
+/// `format = "posthog"`: `[sources.posthog]`, and none of the Segment datasets.
+fn posthog(file: &SourcesFile, at: &Locate<'_>) -> Result<Product, Invalid> {
+    for (key, value) in [
+        ("tracks", &file.tracks),
+        ("identifies", &file.identifies),
+        ("groups", &file.groups),
+    ] {
+        if value.is_some() {
+            return Err(Invalid::new(
+                format!("sources.{key}"),
+                "is a Segment dataset, not read with format = \"posthog\"; remove it \
+                 (PostHog's exports go under [sources.posthog])",
+            ));
+        }
+    }
+    let posthog = file.posthog.as_ref().ok_or_else(|| {
+        Invalid::new(
+            "sources.posthog",
+            "is required with format = \"posthog\": set events = \"URL of the events export\"",
+        )
+    })?;
+    let group_type = posthog.group_type.trim();
+    if group_type.is_empty() {
+        return Err(Invalid::new(
+            "sources.posthog.group_type",
+            "must name the PostHog group type of your accounts, e.g. \"company\"",
+        ));
+    }
+    Ok(Product::Posthog {
+        events: at.location("sources.posthog.events", &posthog.events)?,
+        persons: at.optional("sources.posthog.persons", &posthog.persons)?,
+        group_type: group_type.to_string(),
+    })
 }
 
 fn is_identifier(s: &str) -> bool {

@@ -608,13 +608,6 @@ async fn open(
     // file that lacks a column the others have.
     check_each_file(name, contract, &schemas)?;
 
-    let partition_cols: Vec<(String, DataType)> = partitions
-        .iter()
-        .map(|k| (k.clone(), DataType::Utf8))
-        .collect();
-    let options = ListingOptions::new(Arc::new(format))
-        .with_file_extension(extension)
-        .with_table_partition_cols(partition_cols);
     let date_key = partitions
         .iter()
         .find(|k| DATE_PARTITION_KEYS.contains(&k.as_str()));
@@ -626,20 +619,22 @@ async fn open(
             (url, shown_file(m))
         })
         .collect::<Vec<_>>();
-    let config = ListingTableConfig::new(table_url)
+    let options = ListingOptions::new(Arc::new(format))
+        .with_file_extension(extension)
+        .with_table_partition_cols(
+            partitions
+                .iter()
+                .map(|k| (k.clone(), DataType::Utf8))
+                .collect(),
+        );
+    let table = ListingTableConfig::new(table_url)
         .with_listing_options(options)
         .with_schema(file_schema);
-    let listing: Arc<dyn TableProvider> =
-        Arc::new(ListingTable::try_new(config).map_err(SourceError::Engine)?);
-    let table = match (contract.time_column, date_key) {
-        (Some(time_column), Some(key)) => Arc::new(TimePartitioned {
-            inner: listing,
-            time_column: time_column.to_string(),
-            partition_column: key.clone(),
-            slack_days: i64::from(slack_days),
-        }) as Arc<dyn TableProvider>,
-        _ => listing,
+    let time_partitioned = match (contract.time_column, date_key) {
+        (Some(time_column), Some(key)) => Some((time_column, key.as_str(), slack_days)),
+        _ => None,
     };
+    let table = table_provider(table, time_partitioned)?;
     let info = DatasetInfo {
         file_urls,
         name: name.to_string(),
@@ -651,6 +646,26 @@ async fn open(
         absent_optional_columns: absent,
     };
     Ok((table, info))
+}
+
+/// The listing table over a dataset's files; for a dataset with a time column and a date
+/// partition, wrapped so a filter on the time column prunes partitions (give or take the
+/// slack days).
+fn table_provider(
+    config: ListingTableConfig,
+    time_partitioned: Option<(&str, &str, u32)>,
+) -> Result<Arc<dyn TableProvider>, SourceError> {
+    let listing: Arc<dyn TableProvider> =
+        Arc::new(ListingTable::try_new(config).map_err(SourceError::Engine)?);
+    Ok(match time_partitioned {
+        Some((time_column, key, slack_days)) => Arc::new(TimePartitioned {
+            inner: listing,
+            time_column: time_column.to_string(),
+            partition_column: key.to_string(),
+            slack_days: i64::from(slack_days),
+        }),
+        None => listing,
+    })
 }
 
 /// Each file's schema, read from its footer. One footer at a time per file, so a bad file is
