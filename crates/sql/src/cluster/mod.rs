@@ -16,7 +16,7 @@ mod stores;
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -313,40 +313,75 @@ pub async fn executor(options: &ExecutorOptions) -> Result<(), ClusterError> {
     let bad = || ClusterError::BadScheduler {
         value: options.scheduler.clone(),
     };
-    let (scheduler_host, scheduler_port) =
-        engine::config::host_port(&options.scheduler).ok_or_else(bad)?;
+    let scheduler = engine::config::host_port(&options.scheduler).ok_or_else(bad)?;
+    // The temporary work dir, if any, is kept for the life of the process; removed with it.
+    let (work_dir, _temp) = work_dir(options)?;
+    let config = executor_config(options, scheduler, &work_dir)?;
+    let port = config.port;
+    // Like the scheduler's address: on stdout for whoever started it, and as a log event
+    // (JSON under --log-format json).
+    println!(
+        "pqlsync cluster executor on {}:{port} (work dir {}), registering with scheduler {}",
+        options.bind,
+        work_dir.display(),
+        options.scheduler
+    );
+    tracing::info!(
+        stage = "executor",
+        bind = %options.bind,
+        port,
+        work_dir = %work_dir.display(),
+        scheduler = %options.scheduler,
+        "registering with the scheduler"
+    );
+    start_executor_process(Arc::new(config))
+        .await
+        .map_err(|e| ClusterError::Stopped {
+            process: "executor",
+            message: e.to_string(),
+        })
+}
+
+/// The executor's work dir: `--work-dir`, created if needed, or a temporary directory that
+/// lives as long as the returned guard.
+fn work_dir(
+    options: &ExecutorOptions,
+) -> Result<(PathBuf, Option<tempfile::TempDir>), ClusterError> {
+    if let Some(dir) = &options.work_dir {
+        std::fs::create_dir_all(dir).map_err(|source| ClusterError::WorkDir {
+            dir: dir.display().to_string(),
+            source,
+        })?;
+        return Ok((dir.clone(), None));
+    }
+    let temp = tempfile::Builder::new()
+        .prefix("pqlsync-executor-")
+        .tempdir()
+        .map_err(|source| ClusterError::WorkDir {
+            dir: std::env::temp_dir().display().to_string(),
+            source,
+        })?;
+    Ok((temp.path().to_path_buf(), Some(temp)))
+}
+
+/// Ballista's executor settings from the options: ports, the scheduler, memory, and
+/// pqlsync's functions, plan codec and object stores.
+fn executor_config(
+    options: &ExecutorOptions,
+    (scheduler_host, scheduler_port): (&str, u16),
+    work_dir: &Path,
+) -> Result<ExecutorProcessConfig, ClusterError> {
     let port = match options.port {
         Some(p) => p,
         None => free_port(&options.bind)?,
     };
     let grpc_port = free_port(&options.bind)?;
-    // Kept for the life of the process; removed with it.
-    let temp;
-    let work_dir = match &options.work_dir {
-        Some(dir) => {
-            std::fs::create_dir_all(dir).map_err(|source| ClusterError::WorkDir {
-                dir: dir.display().to_string(),
-                source,
-            })?;
-            dir.clone()
-        }
-        None => {
-            temp = tempfile::Builder::new()
-                .prefix("pqlsync-executor-")
-                .tempdir()
-                .map_err(|source| ClusterError::WorkDir {
-                    dir: std::env::temp_dir().display().to_string(),
-                    source,
-                })?;
-            temp.path().to_path_buf()
-        }
-    };
     let registry = function_registry().map_err(|e| ClusterError::Stopped {
         process: "executor",
         message: e.to_string(),
     })?;
     let stores = Arc::new(EnvStores::from_env());
-    let spill_dir = work_dir.clone();
+    let spill_dir = work_dir.to_path_buf();
     let external_host = options.external_host.clone().or_else(|| {
         (options.bind != "0.0.0.0" && options.bind != "::").then(|| options.bind.clone())
     });
@@ -376,28 +411,7 @@ pub async fn executor(options: &ExecutorOptions) -> Result<(), ClusterError> {
             .with_object_store_registry(Arc::clone(&stores) as _)
             .build_arc()
     }));
-    // Like the scheduler's address: on stdout for whoever started it, and as a log event
-    // (JSON under --log-format json).
-    println!(
-        "pqlsync cluster executor on {}:{port} (work dir {}), registering with scheduler {}",
-        options.bind,
-        work_dir.display(),
-        options.scheduler
-    );
-    tracing::info!(
-        stage = "executor",
-        bind = %options.bind,
-        port,
-        work_dir = %work_dir.display(),
-        scheduler = %options.scheduler,
-        "registering with the scheduler"
-    );
-    start_executor_process(Arc::new(config))
-        .await
-        .map_err(|e| ClusterError::Stopped {
-            process: "executor",
-            message: e.to_string(),
-        })
+    Ok(config)
 }
 
 #[cfg(test)]
