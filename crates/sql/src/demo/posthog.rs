@@ -137,63 +137,12 @@ impl Shape for PostHog<'_> {
     ) -> Result<(), DemoError> {
         let mut by_day: std::collections::BTreeMap<i64, Vec<Row>> = Default::default();
         for r in identifies {
-            let mut properties = Map::new();
-            if let Some(account) = &r.account {
-                properties.insert("$groups".into(), json!({ GROUP_TYPE: account }));
-            }
-            properties.insert("$set".into(), json!({ "email": r.email, "role": r.role }));
-            let (event, distinct_id, person_properties) = match &r.user {
-                Some(user) => {
-                    properties.insert("$anon_distinct_id".into(), json!(r.anonymous_id));
-                    ("$identify", user.clone(), Some(json!({ "email": r.email })))
-                }
-                None => {
-                    properties.insert("$process_person_profile".into(), json!(false));
-                    ("$set", r.anonymous_id.clone(), None)
-                }
-            };
-            by_day
-                .entry(r.received_at.div_euclid(DAY_US))
-                .or_default()
-                .push(Row {
-                    uuid: as_uuid(&r.id),
-                    event: event.into(),
-                    distinct_id,
-                    properties: Value::Object(properties),
-                    person_properties,
-                    timestamp: r.timestamp,
-                    created_at: r.received_at,
-                });
+            let day = r.received_at.div_euclid(DAY_US);
+            by_day.entry(day).or_default().push(identify_row(r));
         }
         for g in groups {
-            let set = if g.update {
-                json!({ "employees": g.employees })
-            } else {
-                json!({
-                    "name": g.name,
-                    "website": g.website,
-                    "employees": g.employees,
-                    "industry": g.industry,
-                    "plan": g.plan,
-                })
-            };
-            by_day
-                .entry(g.received_at.div_euclid(DAY_US))
-                .or_default()
-                .push(Row {
-                    uuid: as_uuid(&g.id),
-                    event: "$groupidentify".into(),
-                    distinct_id: g.user.clone(),
-                    properties: json!({
-                        "$group_type": GROUP_TYPE,
-                        "$group_key": g.account,
-                        "$group_set": set,
-                        "$groups": { GROUP_TYPE: g.account },
-                    }),
-                    person_properties: None,
-                    timestamp: g.timestamp,
-                    created_at: g.received_at,
-                });
+            let day = g.received_at.div_euclid(DAY_US);
+            by_day.entry(day).or_default().push(group_row(g));
         }
         for (day, rows) in &by_day {
             let date = date_of(*day as i32 + 719_163);
@@ -349,4 +298,63 @@ fn persons(
         stats,
         zstd(),
     )
+}
+
+/// A Segment identify as PostHog records it: `$identify` for a known user (linking the
+/// anonymous id), `$set` without a person profile for an anonymous one.
+fn identify_row(r: &IdentifyRow) -> Row {
+    let mut properties = Map::new();
+    if let Some(account) = &r.account {
+        properties.insert("$groups".into(), json!({ GROUP_TYPE: account }));
+    }
+    properties.insert("$set".into(), json!({ "email": r.email, "role": r.role }));
+    let (event, distinct_id, person_properties) = match &r.user {
+        Some(user) => {
+            properties.insert("$anon_distinct_id".into(), json!(r.anonymous_id));
+            ("$identify", user.clone(), Some(json!({ "email": r.email })))
+        }
+        None => {
+            properties.insert("$process_person_profile".into(), json!(false));
+            ("$set", r.anonymous_id.clone(), None)
+        }
+    };
+    Row {
+        uuid: as_uuid(&r.id),
+        event: event.into(),
+        distinct_id,
+        properties: Value::Object(properties),
+        person_properties,
+        timestamp: r.timestamp,
+        created_at: r.received_at,
+    }
+}
+
+/// A Segment group call as PostHog's `$groupidentify`: every trait when the group is first
+/// seen, only the employee count on an update.
+fn group_row(g: &GroupRow) -> Row {
+    let set = if g.update {
+        json!({ "employees": g.employees })
+    } else {
+        json!({
+            "name": g.name,
+            "website": g.website,
+            "employees": g.employees,
+            "industry": g.industry,
+            "plan": g.plan,
+        })
+    };
+    Row {
+        uuid: as_uuid(&g.id),
+        event: "$groupidentify".into(),
+        distinct_id: g.user.clone(),
+        properties: json!({
+            "$group_type": GROUP_TYPE,
+            "$group_key": g.account,
+            "$group_set": set,
+            "$groups": { GROUP_TYPE: g.account },
+        }),
+        person_properties: None,
+        timestamp: g.timestamp,
+        created_at: g.received_at,
+    }
 }

@@ -225,22 +225,8 @@ pub fn account(pop: Population, index: u32) -> Account {
         domain: company_domain,
         website,
     } = company(&mut rng, index);
-    // Company size: heavy-tailed, most accounts small.
-    let employees_raw = Pareto::new(3.0_f64, 0.9)
-        .expect("valid")
-        .sample(&mut rng)
-        .min(50_000.0) as i64;
-    let employees = (!rng.random_bool(0.08)).then_some(employees_raw);
-    let industry = (!rng.random_bool(0.05)).then(|| pick(&mut rng, INDUSTRIES).to_string());
-    // Seats: heavy-tailed too, bounded by the company size; a few percent reach 50.
-    let seat_draw = Pareto::new(1.0_f64, 0.8).expect("valid").sample(&mut rng);
-    let mut seats = (seat_draw as i64).clamp(1, 400);
-    if let Some(e) = employees {
-        seats = seats.min(e.max(1));
-    }
-    if free_mail {
-        seats = seats.min(3);
-    }
+    let (employees, industry) = firmographics(&mut rng);
+    let seats = seats(&mut rng, employees, free_mail);
     let engagement = LogNormal::new(-1.0_f64, 0.9)
         .expect("valid")
         .sample(&mut rng)
@@ -259,21 +245,8 @@ pub fn account(pop: Population, index: u32) -> Account {
     let trial = rng
         .random_bool(0.72)
         .then(|| trial(&mut rng, created, seats, engagement, free_mail));
-    // Unconverted trials mostly go quiet after the trial; some free users drift off.
-    let inactive_from = match &trial {
-        Some(t) if !t.converts && rng.random_bool(0.75) => {
-            Some(t.end_day() + rng.random_range(0..5))
-        }
-        Some(t) if t.churns_on.is_some() => t.churns_on,
-        _ if rng.random_bool(0.3) => Some(created + rng.random_range(3..60)),
-        _ => None,
-    };
-    let mut integration_days = Vec::new();
-    for _ in 0..3 {
-        if rng.random_bool(0.25 + 0.5 * engagement) {
-            integration_days.push(created + rng.random_range(0..30));
-        }
-    }
+    let inactive_from = inactive_from(&mut rng, trial.as_ref(), created);
+    let integration_days = integration_days(&mut rng, created, engagement);
     let plan = match &trial {
         Some(t) if t.converts => "team",
         Some(_) => "trial",
@@ -352,6 +325,55 @@ struct Company {
     free_mail: bool,
     domain: String,
     website: Option<String>,
+}
+
+/// Company size (heavy-tailed, most accounts small; sometimes unknown) and industry
+/// (sometimes unknown).
+fn firmographics(rng: &mut ChaCha8Rng) -> (Option<i64>, Option<String>) {
+    let employees_raw = Pareto::new(3.0_f64, 0.9)
+        .expect("valid")
+        .sample(rng)
+        .min(50_000.0) as i64;
+    let employees = (!rng.random_bool(0.08)).then_some(employees_raw);
+    let industry = (!rng.random_bool(0.05)).then(|| pick(rng, INDUSTRIES).to_string());
+    (employees, industry)
+}
+
+/// Seats: heavy-tailed too, bounded by the company size; a few percent reach 50.
+fn seats(rng: &mut ChaCha8Rng, employees: Option<i64>, free_mail: bool) -> i64 {
+    let seat_draw = Pareto::new(1.0_f64, 0.8).expect("valid").sample(rng);
+    let mut seats = (seat_draw as i64).clamp(1, 400);
+    if let Some(e) = employees {
+        seats = seats.min(e.max(1));
+    }
+    if free_mail {
+        seats = seats.min(3);
+    }
+    seats
+}
+
+/// The day an account goes quiet: unconverted trials mostly after the trial; some free users
+/// drift off.
+fn inactive_from(rng: &mut ChaCha8Rng, trial: Option<&Trial>, created: i32) -> Option<i32> {
+    match trial {
+        Some(t) if !t.converts && rng.random_bool(0.75) => {
+            Some(t.end_day() + rng.random_range(0..5))
+        }
+        Some(t) if t.churns_on.is_some() => t.churns_on,
+        _ if rng.random_bool(0.3) => Some(created + rng.random_range(3..60)),
+        _ => None,
+    }
+}
+
+/// Up to three integrations connected in the first month, more likely the more engaged.
+fn integration_days(rng: &mut ChaCha8Rng, created: i32, engagement: f64) -> Vec<i32> {
+    let mut days = Vec::new();
+    for _ in 0..3 {
+        if rng.random_bool(0.25 + 0.5 * engagement) {
+            days.push(created + rng.random_range(0..30));
+        }
+    }
+    days
 }
 
 fn company(rng: &mut ChaCha8Rng, index: u32) -> Company {

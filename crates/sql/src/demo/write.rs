@@ -3,7 +3,6 @@
 //! µs UTC, identifies ns without a zone, groups ms UTC, Stripe s UTC) so the normalisation of
 //! sources is exercised by the demo itself.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -19,6 +18,7 @@ use datafusion::parquet::file::properties::WriterProperties;
 use rand::{Rng, RngExt};
 
 use chrono::NaiveDate;
+use pqlsync_core::atomic::AtomicFile;
 
 use super::profile::{Account, Trial, date_of, rng_for};
 use super::{DAY_US, DemoError, Event, add_noise, events_for};
@@ -67,20 +67,21 @@ pub(super) fn write_compressed(
         path: path.to_path_buf(),
         message,
     };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
-    }
     let batch =
         RecordBatch::try_new(Arc::clone(&schema), columns).map_err(|e| err(e.to_string()))?;
-    let file = File::create(path).map_err(|e| err(e.to_string()))?;
+    // Whole or not at all, like every file pqlsync writes: an interrupted demo-data run must
+    // not leave a truncated Parquet file for the next `run` to trip on.
+    let file = AtomicFile::create(path).map_err(|e| err(e.to_string()))?;
+    let sink = file.reopen().map_err(|e| err(e.to_string()))?;
     // ~128k-row groups, as Segment's, PostHog's and most warehouses' exporters write.
     let props = WriterProperties::builder()
         .set_compression(compression)
         .set_max_row_group_row_count(Some(131_072))
         .build();
-    let mut w = ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| err(e.to_string()))?;
+    let mut w = ArrowWriter::try_new(sink, schema, Some(props)).map_err(|e| err(e.to_string()))?;
     w.write(&batch).map_err(|e| err(e.to_string()))?;
     w.close().map_err(|e| err(e.to_string()))?;
+    file.commit().map_err(|e| err(e.to_string()))?;
     stats.files += 1;
     stats.bytes += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     Ok(())
