@@ -11,6 +11,8 @@
 //! sandbox` serves is not here: it is the `hubspot-sandbox` crate (`crates/hubspot-sandbox`),
 //! which cannot use this module's code, so tests against it check this client against an
 //! independent reading of HubSpot's API.
+// Functions stay under ~80 lines of code (clippy.toml); tests and plain data may run longer.
+#![cfg_attr(not(test), warn(clippy::too_many_lines))]
 
 pub mod api;
 mod client;

@@ -135,6 +135,10 @@ pub fn writes(object: ObjectType, property: &str) -> bool {
 
 /// Every custom property pqlsync writes, by object. Long, but a table: one place declares
 /// every property, in the order `hubspot setup` creates them.
+#[allow(
+    clippy::too_many_lines,
+    reason = "plain data: every property pqlsync creates"
+)]
 pub fn properties() -> Vec<(ObjectType, PropertyCreate)> {
     use ObjectType::*;
     let account = || {
