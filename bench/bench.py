@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -72,21 +73,25 @@ def sh(cmd, **kw):
 def timed(cmd, timeout=None):
     """Wall seconds and peak RSS (KiB) of a whole process; None if it ran past `timeout`."""
     start = time.monotonic()
+    # Its own process group, so a run past the timeout is stopped with everything it started
+    # (/usr/bin/time, pqlsync), and nothing else.
+    p = subprocess.Popen(
+        ["/usr/bin/time", "-v"] + cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
-        p = subprocess.run(
-            ["/usr/bin/time", "-v"] + cmd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=timeout,
-        )
+        out, err = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        subprocess.run(["pkill", "-f", cmd[-1]], check=False)
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
         return None
     wall = time.monotonic() - start
     if p.returncode != 0:
-        sys.exit(f"failed ({p.returncode}): {' '.join(cmd)}\n{p.stdout}\n{p.stderr[-3000:]}")
-    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr).group(1))
+        sys.exit(f"failed ({p.returncode}): {' '.join(cmd)}\n{out}\n{err[-3000:]}")
+    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", err).group(1))
     return wall, rss
 
 
