@@ -26,7 +26,7 @@ const SUGGESTED: &str = "#3b6fb6";
 /// Bands with fewer holdout trials than this are drawn faint: their rate is mostly noise.
 const FEW_TRIALS: usize = 30;
 
-/// This page's templates; the report's stylesheet comes with `render_page`.
+/// This page's templates; the shared head and stylesheet come with `render_page`.
 const TEMPLATES: [(&str, &str); 4] = [
     (
         "calibration.html",

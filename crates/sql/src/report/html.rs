@@ -37,13 +37,17 @@ const TEMPLATES: [(&str, &str); 2] = [
 ];
 
 /// The stylesheet both pages include (the calibration page adds rules of its own).
-const STYLESHEET: (&str, &str) = ("style.css", include_str!("templates/style.css"));
+/// What every page shares: its head (`head.html`) and the stylesheet in it.
+const SHARED: [(&str, &str); 2] = [
+    ("head.html", include_str!("templates/head.html")),
+    ("style.css", include_str!("templates/style.css")),
+];
 
-/// Render the template `name` of `templates` (with the shared stylesheet beside them) from
-/// `page`. Block tags may sit on lines of their own (`trim_blocks`, `lstrip_blocks`), a
+/// Render the template `name` of `templates` (with the shared head and stylesheet beside them)
+/// from `page`. Block tags may sit on lines of their own (`trim_blocks`, `lstrip_blocks`), a
 /// template's last newline is kept, a name a template uses but `page` lacks is an error, and
-/// `.html` templates escape every value they print ([`escape_html`]). The templates and the view
-/// models are this crate's own, so a failure is a bug.
+/// `.html` templates escape every value they print ([`escape_html`]). The templates and the
+/// view models are this crate's own, so a failure is a bug.
 pub fn render_page(
     templates: &[(&'static str, &'static str)],
     name: &str,
@@ -59,7 +63,7 @@ pub fn render_page(
     env.set_syntax(syntax);
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_formatter(escape_html);
-    for &(template, source) in std::iter::once(&STYLESHEET).chain(templates) {
+    for &(template, source) in SHARED.iter().chain(templates) {
         env.add_template(template, source)
             .unwrap_or_else(|e| panic!("{template} does not parse: {e:#}"));
     }
