@@ -59,8 +59,20 @@ fn stable(page: &str, dir: &Path) -> String {
     page
 }
 
-/// The same page under every engine setting, made stable; it must not depend on the setting.
-fn one_page(pages: Vec<String>) -> String {
+/// `page` (a path in the work dir) after `commands`, under every engine setting, made stable:
+/// it must not depend on the setting.
+fn one_page(root: &Path, data: &Path, commands: &[&[&str]], page: &str) -> String {
+    let pages: Vec<String> = ENGINES
+        .iter()
+        .enumerate()
+        .map(|(i, engine)| {
+            let dir = work(root, i, data, engine);
+            for args in commands {
+                run(&dir, args);
+            }
+            stable(&std::fs::read_to_string(dir.join(page)).unwrap(), &dir)
+        })
+        .collect();
     for (engine, page) in ENGINES.iter().zip(&pages).skip(1) {
         assert!(
             *page == pages[0],
@@ -83,18 +95,12 @@ fn snapshot(name: &str, page: &str) {
 fn report_page() {
     let root = tempfile::tempdir().unwrap();
     let data = demo_data(root.path(), 60, 30, 11);
-    let pages = ENGINES
-        .iter()
-        .enumerate()
-        .map(|(i, engine)| {
-            let dir = work(root.path(), i, &data, engine);
-            run(&dir, &["backfill", "--from", "2026-10-22"]);
-            run(&dir, &["report", "--format", "html", "--out", "report"]);
-            let page = std::fs::read_to_string(dir.join("report/report.html")).unwrap();
-            stable(&page, &dir)
-        })
-        .collect();
-    snapshot("report_page", &one_page(pages));
+    let commands: [&[&str]; 2] = [
+        &["backfill", "--from", "2026-10-22"],
+        &["report", "--format", "html", "--out", "report"],
+    ];
+    let page = one_page(root.path(), &data, &commands, "report/report.html");
+    snapshot("report_page", &page);
 }
 
 /// calibration.html over demo data with planted effects, enough trials to calibrate on.
@@ -123,15 +129,12 @@ fn calibration_page() {
             AS_OF,
         ],
     );
-    let pages = ENGINES
-        .iter()
-        .enumerate()
-        .map(|(i, engine)| {
-            let dir = work(root.path(), i, &data, engine);
-            run(&dir, &["calibrate", "--out", "calibration"]);
-            let page = std::fs::read_to_string(dir.join("calibration/calibration.html")).unwrap();
-            stable(&page, &dir)
-        })
-        .collect();
-    snapshot("calibration_page", &one_page(pages));
+    let commands: [&[&str]; 1] = [&["calibrate", "--out", "calibration"]];
+    let page = one_page(
+        root.path(),
+        &data,
+        &commands,
+        "calibration/calibration.html",
+    );
+    snapshot("calibration_page", &page);
 }
