@@ -400,7 +400,7 @@ pub(super) async fn register(
         store: rollups.store,
         dir: &dir,
         definition: &definition,
-        inputs: inputs_at(settled),
+        inputs_at: &inputs_at,
     });
     let (base, action, reason) = catch_up(&target, resume, settled, persist).await?;
     let rows: usize = base.iter().map(RecordBatch::num_rows).sum();
@@ -497,7 +497,9 @@ struct Persist<'a> {
     store: &'a Store,
     dir: &'a str,
     definition: &'a str,
-    inputs: BTreeMap<String, Inputs>,
+    /// What the sources' files up to a day are, for the manifest: summarised only when a
+    /// rollup is written, not on the runs that find it current.
+    inputs_at: &'a dyn Fn(NaiveDate) -> BTreeMap<String, Inputs>,
 }
 
 /// The rollup's rows through `settled`: the resumed rows merged with the events since, written
@@ -527,7 +529,7 @@ async fn catch_up(
             schema,
             settled,
             p.definition,
-            p.inputs,
+            (p.inputs_at)(settled),
         )
         .await?;
     }
