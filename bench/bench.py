@@ -66,6 +66,19 @@ dir = "{work}/out"
 """
 
 
+# Per scale: name, accounts, days, history days, activity. The 30- and 365-day datasets share
+# accounts and every day's events (same seed and history), so the 30-day one holds exactly
+# the 365-day one's last 30 days. 24,000 accounts at activity 2.3 make ~10M events a month.
+DATASETS = {
+    "smoke": [("smoke-30d", 300, 30, 60, 1.0), ("smoke-60d", 300, 60, 60, 1.0)],
+    "full": [
+        ("10M", 24_000, 30, 365, 2.3),
+        ("50M", 121_000, 30, 365, 2.3),
+        ("365d", 24_000, 365, 365, 2.3),
+    ],
+}
+
+
 def sh(cmd, **kw):
     return subprocess.run(cmd, check=True, **kw)
 
@@ -188,18 +201,7 @@ def main():
     args = p.parse_args()
     duck = [args.python, os.path.join(HERE, "duckdb_features.py")]
 
-    # name, accounts, days, history days, activity. The 30- and 365-day datasets share
-    # accounts and every day's events (same seed and history), so the 30-day one holds
-    # exactly the 365-day one's last 30 days.
-    if args.scale == "smoke":
-        sets = [("smoke-30d", 300, 30, 60, 1.0), ("smoke-60d", 300, 60, 60, 1.0)]
-    else:
-        # 24,000 accounts at activity 2.3 make ~10M events a month.
-        sets = [
-            ("10M", 24_000, 30, 365, 2.3),
-            ("50M", 121_000, 30, 365, 2.3),
-            ("365d", 24_000, 365, 365, 2.3),
-        ]
+    sets = DATASETS[args.scale]
     if args.sets:
         wanted = args.sets.split(",")
         sets = [s for s in sets if s[0] in wanted]

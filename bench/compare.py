@@ -43,8 +43,7 @@ def main():
     sql_dirs = {"baseline": args.baseline_sql, "candidate": args.candidate_sql}
     compare = [args.python, os.path.join(bench.HERE, "duckdb_features.py"), "--compare"]
     binaries = {"baseline": args.baseline, "candidate": args.candidate}
-    known = {"10M": (24_000, 30, 365, 2.3), "50M": (121_000, 30, 365, 2.3),
-             "365d": (24_000, 365, 365, 2.3)}
+    known = {name: shape for name, *shape in bench.DATASETS["full"]}
     lines = [
         "| dataset | run | baseline | peak RSS | candidate | peak RSS | candidate / baseline |",
         "|---|---|---|---|---|---|---|",
