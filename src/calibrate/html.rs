@@ -1,6 +1,6 @@
 //! The calibration as one self-contained HTML page (`calibration.html`), drawn from a
-//! [`Calibration`] alone. It follows the report page's conventions and shares its stylesheet
-//! and template settings (`report::html::render_page`): inline CSS and inline SVG, no
+//! [`Calibration`] alone. It follows the report page's conventions and shares its head,
+//! stylesheet and template settings (`report::html::render_page`): inline CSS and inline SVG, no
 //! scripts, fonts, images or links to fetch, so it can be mailed or opened offline. Leadership
 //! and analysts read it to decide whether to adopt the suggested points, so every figure is
 //! shown for the current config and the suggestion side by side, and every chart also has its

@@ -8,7 +8,8 @@
 //! The page is `templates/report.html`, rendered by minijinja from a [`Page`] this module
 //! computes: every figure formatted and every chart's coordinates in place. The markup and the
 //! words are in the templates. [`render_page`] is shared with the calibration page: the same
-//! stylesheet (`templates/style.css`), escaping and template settings.
+//! head (`templates/head.html`), stylesheet (`templates/style.css`), escaping and template
+//! settings.
 
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{DataType, Float64Type};
