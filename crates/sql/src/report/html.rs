@@ -37,8 +37,8 @@ const TEMPLATES: [(&str, &str); 2] = [
     ),
 ];
 
-/// The stylesheet both pages include (the calibration page adds rules of its own).
-/// What every page shares: its head (`head.html`) and the stylesheet in it.
+/// What every page shares: its head (`head.html`) and the stylesheet in it (a page adds rules
+/// of its own by setting `page_css`, as the calibration page does).
 const SHARED: [(&str, &str); 2] = [
     ("head.html", include_str!("templates/head.html")),
     ("style.css", include_str!("templates/style.css")),
