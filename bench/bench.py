@@ -145,7 +145,10 @@ def shipped_engine():
     return "\n".join(lines) + "\n"
 
 
-def config(work, data, extra=None):
+def config(work, data, extra=None, sql=None):
+    """A config for `data` in `work`: the shipped `[engine]` unless `extra` says otherwise,
+    this checkout's sql/ unless `sql` names another (a change to the SQL is part of what a
+    comparison of two builds compares)."""
     if extra is None:
         extra = shipped_engine()
     os.makedirs(work, exist_ok=True)
@@ -153,7 +156,8 @@ def config(work, data, extra=None):
     with open(path, "w") as f:
         f.write(
             CONFIG.format(
-                as_of=AS_OF, d=data, sql=os.path.join(REPO, "sql"), work=work, extra=extra
+                as_of=AS_OF, d=data, sql=os.path.abspath(sql or os.path.join(REPO, "sql")),
+                work=work, extra=extra,
             )
         )
     return path

@@ -56,14 +56,7 @@ def main():
         runs, restores, outs = {}, {}, {}
         for side, binary in binaries.items():
             work = os.path.join(args.dir, "compare", name, side)
-            cfg = bench.config(work, data)
-            if sql_dirs[side]:
-                # A change to the SQL is part of what is compared: each build runs its own.
-                with open(cfg) as f:
-                    text = f.read().replace(os.path.join(bench.REPO, "sql"),
-                                            os.path.abspath(sql_dirs[side]))
-                with open(cfg, "w") as f:
-                    f.write(text)
+            cfg = bench.config(work, data, sql=sql_dirs[side])
             outs[side] = os.path.join(work, "features.parquet")
             features = [binary, "--config", cfg, "-q", "features", "--out", outs[side]]
             runs[side] = {
