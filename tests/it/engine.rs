@@ -106,7 +106,7 @@ async fn time_filters_prune_hive_partitions() {
 #[tokio::test]
 async fn the_feature_window_reads_only_recent_partitions() {
     let dir = tempfile::tempdir().unwrap();
-    let data = demo_data(dir.path(), 40, 30, 2);
+    let data = demo_data(dir.path(), 40, 45, 2);
     write_config(dir.path(), &data, "");
     let c = config(dir.path());
     let (ctx, _) = pqlsync_sql::engine::session(&c.engine).unwrap();
@@ -126,6 +126,8 @@ async fn the_feature_window_reads_only_recent_partitions() {
         .await
         .unwrap();
     // activity_14d covers 2026-11-07..20; with 2 days of slack that is 2026-11-05 onwards.
+    // It reads activity_days, which keeps 28 days (its `@retain`), but the window's filter on
+    // the `day` key reaches the scan through the CAST of the event time.
     let recent: Vec<String> = (5..=20).map(|d| format!("2026-11-{d:02}")).collect();
     let recent: Vec<&str> = recent.iter().map(String::as_str).collect();
     assert_eq!(

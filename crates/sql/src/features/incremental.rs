@@ -25,13 +25,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
 use datafusion::functions_aggregate::expr_fn::{max, min, sum};
 use datafusion::logical_expr::{Expr, cast as cast_expr};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use datafusion::prelude::{DataFrame, SessionContext, ident};
+use datafusion::prelude::{DataFrame, SessionContext, ident, lit};
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 use object_store::path::Path as StorePath;
@@ -56,6 +56,19 @@ pub struct Spec {
     pub key: Vec<String>,
     /// `@merge`: every other column and how to combine it.
     pub merge: Vec<(String, Merge)>,
+    /// `@retain`: keep only the rows of the last days, by a date key.
+    pub retain: Option<Retain>,
+}
+
+/// `-- @retain day 28 days`: the view's readers never look further back than 28 days before
+/// the end of the scoring day, by the date key `day`. The rollup keeps only those rows, and
+/// any computation of the view (a build, a bypass, a plan without rollups) reads only the
+/// events of those days: a day-grained rollup costs its retention, not all history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retain {
+    /// A key column of type DATE: the UTC day of the row's events.
+    pub column: String,
+    pub days: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +87,7 @@ impl Spec {
         };
         let mut key = Vec::new();
         let mut merge = Vec::new();
+        let mut retain = None;
         for line in sql.lines() {
             let Some(directive) = line
                 .trim()
@@ -110,9 +124,14 @@ impl Spec {
                         merge.push((column.trim().to_ascii_lowercase(), function));
                     }
                 }
+                "retain" if retain.is_some() => {
+                    return Err(err("`@retain` is given more than once".into()));
+                }
+                "retain" => retain = Some(Retain::parse(rest).map_err(err)?),
                 other => {
                     return Err(err(format!(
-                        "unknown directive `@{other}` (incremental views take `@key` and `@merge`)"
+                        "unknown directive `@{other}` (incremental views take `@key`, `@merge` \
+                         and `@retain`)"
                     )));
                 }
             }
@@ -130,7 +149,7 @@ impl Spec {
                 )));
             }
         }
-        Ok(Spec { key, merge })
+        Ok(Spec { key, merge, retain })
     }
 
     /// Check the spec against the columns the view returns.
@@ -146,6 +165,26 @@ impl Spec {
                     "`{column}` is named in the header but the query returns no such column (it returns {})",
                     names.join(", ")
                 )));
+            }
+        }
+        if let Some(r) = &self.retain {
+            let field = schema.field_with_name(&r.column).ok();
+            match field.map(|f| f.data_type()) {
+                _ if !self.key.contains(&r.column) => {
+                    return Err(err(format!(
+                        "`@retain {}`: the column must be one of the `@key` columns",
+                        r.column
+                    )));
+                }
+                Some(DataType::Date32) => {}
+                found => {
+                    return Err(err(format!(
+                        "`@retain {}`: the column must be a DATE (the UTC day of the row's \
+                         events, e.g. CAST(event_at AS DATE)), not {}",
+                        r.column,
+                        found.map_or("missing".into(), ToString::to_string)
+                    )));
+                }
             }
         }
         for field in schema.fields() {
@@ -176,6 +215,29 @@ impl Spec {
             }
         }
         Ok(())
+    }
+}
+
+impl Retain {
+    /// `day 28 days`: a column, then a number of days.
+    fn parse(rest: &str) -> Result<Retain, String> {
+        let usage = || {
+            format!("`@retain {rest}`: write `@retain COLUMN N days`, e.g. `@retain day 28 days`")
+        };
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        let (column, days) = match words.as_slice() {
+            [column, days] | [column, days, "day" | "days"] => (column, days),
+            _ => return Err(usage()),
+        };
+        let days = days
+            .parse::<u32>()
+            .ok()
+            .filter(|d| *d > 0)
+            .ok_or_else(usage)?;
+        Ok(Retain {
+            column: column.to_ascii_lowercase(),
+            days,
+        })
     }
 }
 
@@ -270,6 +332,10 @@ fn beginning() -> NaiveDate {
     NaiveDate::from_ymd_opt(1, 1, 1).expect("valid date")
 }
 
+fn days_since_epoch(day: NaiveDate) -> i32 {
+    (day - NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date")).num_days() as i32
+}
+
 fn midnight(day: NaiveDate) -> ScalarValue {
     let micros = day
         .and_hms_opt(0, 0, 0)
@@ -349,14 +415,20 @@ pub(super) async fn register(
     let empty = window_frame(ctx, view, params, beginning(), beginning()).await?;
     let schema: SchemaRef = Arc::new(empty.schema().as_arrow().clone());
     spec.check(view, &schema)?;
+    let scoring_end = params.as_of_date + TimeDelta::days(1);
+    // The first day whose events the view's readers need: all history, or what it retains.
+    let first = match &spec.retain {
+        Some(r) => scoring_end - TimeDelta::days(i64::from(r.days)),
+        None => beginning(),
+    };
     let target = Target {
         ctx,
         view,
         spec,
         schema,
         params,
+        first,
     };
-    let scoring_end = params.as_of_date + TimeDelta::days(1);
     let Some(rollups) = rollups else {
         target.register_live(scoring_end).await?;
         return Ok(None);
@@ -393,8 +465,8 @@ pub(super) async fn register(
                 rows: 0,
             }));
         }
-        Advance::Build(reason) => Resume::build(reason),
-        Advance::Extend(m) => Resume::extend(rollups.store, &dir, &m, &target.schema).await,
+        Advance::Build(reason) => Resume::build(first, reason),
+        Advance::Extend(m) => Resume::extend(rollups.store, &dir, &m, &target).await,
     };
     let persist = rollups.persist.then(|| Persist {
         store: rollups.store,
@@ -431,6 +503,8 @@ struct Target<'a> {
     spec: Spec,
     schema: SchemaRef,
     params: &'a Params,
+    /// The first day whose events the view needs: `beginning()`, or the first day it retains.
+    first: NaiveDate,
 }
 
 impl Target<'_> {
@@ -451,43 +525,62 @@ impl Target<'_> {
         )
     }
 
-    /// The view registered over all history read live, as if it were not incremental.
+    /// The view registered over all the history it needs read live, as if it were not
+    /// incremental.
     async fn register_live(&self, scoring_end: NaiveDate) -> Result<(), FeatureError> {
-        register_view(
-            self.ctx,
-            self.view,
-            self.window(beginning(), scoring_end).await?,
-        )
+        let from = self.first.min(scoring_end);
+        register_view(self.ctx, self.view, self.window(from, scoring_end).await?)
+    }
+
+    /// `rows` without those older than the view retains.
+    fn retained(&self, rows: DataFrame) -> Result<DataFrame, FeatureError> {
+        let Some(r) = &self.spec.retain else {
+            return Ok(rows);
+        };
+        let first = ScalarValue::Date32(Some(days_since_epoch(self.first)));
+        rows.filter(ident(&r.column).gt_eq(lit(first)))
+            .map_err(FeatureError::execution(&self.view.name))
     }
 }
 
-/// Where the rollup goes on from: its rows through `from` (none, from the beginning), and
-/// why.
+/// Where the rollup goes on from: its rows through `from` (none when built afresh from the
+/// view's first day), and why.
 struct Resume {
     from: NaiveDate,
     rows: Vec<RecordBatch>,
+    built: bool,
     reason: String,
 }
 
 impl Resume {
-    fn build(reason: String) -> Resume {
+    fn build(first: NaiveDate, reason: String) -> Resume {
         Resume {
-            from: beginning(),
+            from: first,
             rows: vec![],
+            built: true,
             reason,
         }
     }
 
     /// From the rollup the manifest describes. A data file that cannot be read (removed by
-    /// a concurrent run, damaged) only costs a rebuild.
-    async fn extend(store: &Store, dir: &str, m: &Manifest, schema: &SchemaRef) -> Resume {
-        match read_rows(store, dir, m, schema).await {
+    /// a concurrent run, damaged) only costs a rebuild, and so does a retained rollup that
+    /// ends before the days it retains (nothing of it would be kept).
+    async fn extend(store: &Store, dir: &str, m: &Manifest, target: &Target<'_>) -> Resume {
+        if m.through <= target.first && target.first > beginning() {
+            let reason = format!(
+                "the rollup ends on {}, before the first day it retains ({})",
+                m.through, target.first
+            );
+            return Resume::build(target.first, reason);
+        }
+        match read_rows(store, dir, m, &target.schema).await {
             Ok(rows) => Resume {
                 from: m.through,
                 rows,
+                built: false,
                 reason: String::new(),
             },
-            Err(e) => Resume::build(format!("the rollup could not be read ({e})")),
+            Err(e) => Resume::build(target.first, format!("the rollup could not be read ({e})")),
         }
     }
 }
@@ -510,13 +603,18 @@ async fn catch_up(
     settled: NaiveDate,
     persist: Option<Persist<'_>>,
 ) -> Result<(Vec<RecordBatch>, &'static str, String), FeatureError> {
-    let Resume { from, rows, reason } = resume;
-    if from == settled {
+    let Resume {
+        from,
+        rows,
+        built,
+        reason,
+    } = resume;
+    if from >= settled && !built {
         return Ok((rows, "current", reason));
     }
-    let delta = target.window(from, settled).await?;
+    let delta = target.window(from.min(settled), settled).await?;
     let rows = target
-        .merged(rows, delta)?
+        .retained(target.merged(rows, delta)?)?
         .collect()
         .await
         .map_err(FeatureError::execution(&target.view.name))?;
@@ -533,7 +631,7 @@ async fn catch_up(
         )
         .await?;
     }
-    Ok(if from == beginning() {
+    Ok(if built {
         (rows, "built", reason)
     } else {
         let reason = format!("added events from {from} to {settled}");
@@ -909,6 +1007,31 @@ mod tests {
                 ("m".to_string(), Merge::Min)
             ]
         );
+    }
+
+    #[test]
+    fn retain_names_a_date_key_and_a_number_of_days() {
+        let spec =
+            parse("-- @key account_id, day\n-- @merge last_seen_at = max\n-- @retain Day 28 days")
+                .unwrap();
+        let want = Retain {
+            column: "day".into(),
+            days: 28,
+        };
+        assert_eq!(spec.retain, Some(want.clone()));
+        let spec = parse("-- @key account_id, day\n-- @retain day 28").unwrap();
+        assert_eq!(spec.retain, Some(want));
+        for (retain, expected) in [
+            ("day", "write `@retain COLUMN N days`"),
+            ("day 0 days", "write `@retain COLUMN N days`"),
+            ("day -3 days", "write `@retain COLUMN N days`"),
+            ("day 28 weeks", "write `@retain COLUMN N days`"),
+        ] {
+            let err = parse(&format!("-- @key account_id, day\n-- @retain {retain}")).unwrap_err();
+            assert!(err.contains(expected), "{retain}: {err}");
+        }
+        let err = parse("-- @key a, day\n-- @retain day 2\n-- @retain day 3").unwrap_err();
+        assert!(err.contains("more than once"), "{err}");
     }
 
     #[test]
