@@ -532,6 +532,34 @@ impl Target<'_> {
         register_view(self.ctx, self.view, self.window(from, scoring_end).await?)
     }
 
+    /// The view over the events of `from`..`to`, to merge into the rollup. A day-grained
+    /// (retained) view's rows of different days never share a key, so its days are grouped
+    /// one at a time: the memory a build needs is one day's groups (a day's messages, say),
+    /// not the whole span's, which under a memory limit spilled and ran twice as long.
+    async fn delta(&self, from: NaiveDate, to: NaiveDate) -> Result<DataFrame, FeatureError> {
+        if self.spec.retain.is_none() {
+            return self.window(from, to).await;
+        }
+        let exec = FeatureError::execution(&self.view.name);
+        let mut rows = Vec::new();
+        let mut day = from;
+        while day < to {
+            let next = day + TimeDelta::days(1);
+            rows.extend(
+                self.window(day, next)
+                    .await?
+                    .collect()
+                    .await
+                    .map_err(&exec)?,
+            );
+            day = next;
+        }
+        if rows.is_empty() {
+            return self.window(from, to).await;
+        }
+        self.ctx.read_batches(rows).map_err(exec)
+    }
+
     /// `rows` without those older than the view retains.
     fn retained(&self, rows: DataFrame) -> Result<DataFrame, FeatureError> {
         let Some(r) = &self.spec.retain else {
@@ -612,7 +640,7 @@ async fn catch_up(
     if from >= settled && !built {
         return Ok((rows, "current", reason));
     }
-    let delta = target.window(from.min(settled), settled).await?;
+    let delta = target.delta(from.min(settled), settled).await?;
     let rows = target
         .retained(target.merged(rows, delta)?)?
         .collect()
