@@ -32,7 +32,7 @@ use datafusion::functions_aggregate::expr_fn::{max, min, sum};
 use datafusion::logical_expr::{Expr, cast as cast_expr};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::prelude::{DataFrame, SessionContext, ident, lit};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStoreExt;
 use object_store::path::Path as StorePath;
 use serde::{Deserialize, Serialize};
@@ -44,6 +44,9 @@ use crate::store::Store;
 /// The placeholders an incremental view filters its events with.
 pub const FROM: &str = "increment_from";
 pub const TO: &str = "increment_to";
+
+/// How many days of a day-grained rollup are grouped at once.
+const DAYS_AT_ONCE: usize = 4;
 
 /// Bumped when the rollup file's meaning changes, so older rollups are rebuilt.
 const FORMAT: u32 = 1;
@@ -541,19 +544,19 @@ impl Target<'_> {
             return self.window(from, to).await;
         }
         let exec = FeatureError::execution(&self.view.name);
-        let mut rows = Vec::new();
-        let mut day = from;
-        while day < to {
-            let next = day + TimeDelta::days(1);
-            rows.extend(
-                self.window(day, next)
-                    .await?
-                    .collect()
+        let days: Vec<NaiveDate> = from.iter_days().take_while(|d| *d < to).collect();
+        // A few days at once: each is a small query, mostly planning and file opening.
+        let per_day: Vec<Vec<RecordBatch>> = futures::stream::iter(days)
+            .map(|day| async move {
+                let df = self.window(day, day + TimeDelta::days(1)).await?;
+                df.collect()
                     .await
-                    .map_err(&exec)?,
-            );
-            day = next;
-        }
+                    .map_err(FeatureError::execution(&self.view.name))
+            })
+            .buffered(DAYS_AT_ONCE)
+            .try_collect()
+            .await?;
+        let rows: Vec<RecordBatch> = per_day.into_iter().flatten().collect();
         if rows.is_empty() {
             return self.window(from, to).await;
         }
