@@ -4,7 +4,7 @@
 -- count(DISTINCT …)).
 WITH users AS (
     SELECT account_id, user_id
-    FROM activity_days
+    FROM user_days
     WHERE day >= $as_of_date - INTERVAL '27 days'
       AND day <= $as_of_date - INTERVAL '14 days'
       AND user_id IS NOT NULL

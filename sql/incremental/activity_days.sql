@@ -2,9 +2,10 @@
 -- (activity_14d.sql, active_users_prev_14d.sql) is computed from.
 --
 -- An incremental view (see lifetime_activity.sql): each run groups only the days since the
--- last, and the windows read these rows instead of the raw events. `@retain day 28 days`
--- keeps the last 28 days of rows, the longest window read from it; widen it when a feature
--- reads further back.
+-- last, and the windows read these rows instead of the raw events. `@retain day 14 days`
+-- keeps the last 14 days of rows, the longest window read from it; widen it when a feature
+-- reads further back. (The 14 days before the window need only who was active: the much
+-- cheaper user_days.sql keeps those.)
 --
 -- The copies of a message are grouped on the message and its content (the copies Segment
 -- delivers are exact), not with min(user_id) / min(event), which keep one string allocation
@@ -15,7 +16,7 @@
 -- @merge paid_feature_events = sum, help_requested = sum, meeting_booked = sum
 -- @merge limit_reached = sum, duplicate_events = sum
 -- @merge last_meeting_booked_at = max, last_help_requested_at = max
--- @retain day 28 days
+-- @retain day 14 days
 WITH messages AS (
     -- One row per message: Segment may deliver a message more than once, with the same id.
     -- A row without an id is keyed by its content, so exact copies still count once. Should
