@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use futures::StreamExt;
 
-use super::pipeline::{Prepared, progress};
+use super::pipeline::{Days, progress};
 use super::{Error, Report, to_or_as_of};
 use crate::cli::BackfillArgs;
 use crate::config::{self, Config, RunOptions};
@@ -87,6 +87,8 @@ async fn backfill_days(
     let days = (to - from).num_days() as u64 + 1;
     let store = Store::open(&config.history)?;
     let mut memory = RoutingState::default();
+    // The span's events are grouped once: each day extends yesterday's rollups by its own.
+    let mut engine = Days::new("backfill", to);
     let bar = progress(run, days, "days");
     let mut rows = 0;
     for day in from.iter_days().take_while(|d| *d <= to) {
@@ -101,8 +103,8 @@ async fn backfill_days(
             as_of: day,
             ..run.clone()
         };
-        let engine = Prepared::new(config, &day_run).await?;
-        let df = features::account_features(&engine.ctx).await?;
+        let prepared = engine.plan(config, &day_run).await?;
+        let df = features::account_features(&prepared.ctx).await?;
         let features::Running { mut stream, .. } = features::stream(df).await?;
         let mut decider = Decider::new(
             &config.scoring,
