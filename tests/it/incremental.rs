@@ -197,3 +197,60 @@ fn day_grained_rollups_equal_a_full_recomputation_day_after_day() {
     let log = same_as_full("2026-12-11", &["--allow-stale", "--allow-future"]);
     assert!(log.contains("before the first day it retains"), "{log}");
 }
+
+/// `backfill` carries its rollups in memory from day to day, grouped up to 28 days ahead of
+/// the scoring day: every day it writes must still score as a `score` run on that day does,
+/// on the first day, the last day of the first 28 grouped ahead and the day after, and the
+/// last day.
+#[test]
+fn backfill_scores_each_day_as_a_run_on_that_day_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = demo_data(dir.path(), 120, 45, 7);
+    write_config(dir.path(), &data, "");
+    let o = pqlsync(dir.path())
+        .args(["backfill", "--from", "2026-10-19", "--to", AS_OF])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let first = find_dir(dir.path(), "as_of=2026-10-19").expect("the first day's snapshot");
+    let history = first.parent().unwrap().to_path_buf();
+    let key = |r: &Vec<(String, pqlsync_sql::value::Value)>| {
+        [
+            "account_id",
+            "fit_score",
+            "usage_score",
+            "pql_score",
+            "tier",
+        ]
+        .map(|c| get(r, c).to_string())
+    };
+    for day in ["2026-10-19", "2026-11-15", "2026-11-16", AS_OF] {
+        let out = format!("score-{day}.parquet");
+        let o = pqlsync(dir.path())
+            .args(["score", "--as-of", day, "--out", &out])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{day}: {}", stderr(&o));
+        let mut scored: Vec<_> = read_rows(&dir.path().join(&out)).iter().map(key).collect();
+        let mut backfilled: Vec<_> = read_rows(&history.join(format!("as_of={day}")))
+            .iter()
+            .map(key)
+            .collect();
+        scored.sort();
+        backfilled.sort();
+        assert!(!scored.is_empty(), "{day}");
+        assert_eq!(backfilled, scored, "{day}");
+    }
+}
+
+/// The first directory named `name` under `root`, if any.
+fn find_dir(root: &Path, name: &str) -> Option<std::path::PathBuf> {
+    std::fs::read_dir(root)
+        .ok()?
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .find_map(|p| match p.file_name().is_some_and(|n| n == name) {
+            true => Some(p),
+            false => find_dir(&p, name),
+        })
+}
