@@ -47,10 +47,27 @@ def commands(binary, cfg, work, days):
     ]
 
 
-def outputs(work):
-    """What must agree between builds: the history files' rows and the suggested scorecard."""
-    with open(os.path.join(work, "calibration", "calibration.toml")) as f:
-        return f.read()
+def disagreement(a, b):
+    """Why two builds' outputs differ, or None: the backfilled snapshot rows (every column,
+    every day) and the suggested scorecard must be the same."""
+    import duckdb  # the bench's virtualenv has it (bench/setup.sh)
+
+    def rows(work):
+        return (f"SELECT * FROM read_parquet('{work}/history/*/snapshot.parquet', "
+                "hive_partitioning = false)")
+
+    con = duckdb.connect()
+    for x, y in ((a, b), (b, a)):
+        only = con.sql(f"SELECT count(*) FROM ({rows(x)} EXCEPT ALL {rows(y)})").fetchall()[0][0]
+        if only:
+            return f"{only} backfilled snapshot rows of {x} are not in {y}"
+    cards = []
+    for work in (a, b):
+        with open(os.path.join(work, "calibration", "calibration.toml")) as f:
+            cards.append(f.read())
+    if cards[0] != cards[1]:
+        return "the builds suggest different scorecards"
+    return None
 
 
 def main():
@@ -83,8 +100,11 @@ def main():
         for _, argv, clean in cmds:
             shutil.rmtree(clean, ignore_errors=True)
             bench.sh(argv)
-    if args.baseline and outputs(runs["pqlsync"][0]) != outputs(runs["baseline"][0]):
-        sys.exit("the builds suggest different scorecards: fix that before timing them")
+    if args.baseline:
+        why = disagreement(runs["pqlsync"][0], runs["baseline"][0])
+        if why:
+            sys.exit(f"{why}: fix that before timing them")
+        print("same backfilled snapshots and suggested scorecard")
     times = {(side, name): [] for side, (_, cmds) in runs.items() for name, _, _ in cmds}
     for _ in range(args.reps):
         for side, (work, cmds) in runs.items():

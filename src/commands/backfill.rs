@@ -103,9 +103,12 @@ async fn backfill_days(
             as_of: day,
             ..run.clone()
         };
+        let started = std::time::Instant::now();
         let prepared = engine.plan(config, &day_run).await?;
+        let planned = started.elapsed().as_secs_f64();
         let df = features::account_features(&prepared.ctx).await?;
         let features::Running { mut stream, .. } = features::stream(df).await?;
+        let optimized = started.elapsed().as_secs_f64() - planned;
         let mut decider = Decider::new(
             &config.scoring,
             &config.routing,
@@ -129,9 +132,21 @@ async fn backfill_days(
         for (account, m) in decided_today {
             memory.record(&account, m);
         }
+        let computed = started.elapsed().as_secs_f64() - planned - optimized;
         let written = snapshot.commit(&store).await?;
         rows += written;
-        crate::logging::stage!(run.stages, "day", day = %day, accounts = written, "backfilled {day}");
+        crate::logging::stage!(
+            run.stages,
+            "day",
+            day = %day,
+            accounts = written,
+            // Where a day's time goes: the session planned for the day (its rollups
+            // brought up to it), account_features' plan optimized, then run and decided.
+            planned_seconds = planned,
+            optimized_seconds = optimized,
+            computed_seconds = computed,
+            "backfilled {day}"
+        );
         bar.inc(1);
     }
     bar.finish_and_clear();

@@ -202,6 +202,7 @@ impl Prepared {
                 view = %r.view,
                 action = %r.action,
                 rows = r.rows,
+                seconds = r.seconds,
                 through = r.through.map(tracing::field::display),
                 reason = %r.reason,
                 "rollup {}: {}",

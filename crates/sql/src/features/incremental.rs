@@ -273,7 +273,7 @@ pub struct Rollups<'a> {
 const AHEAD_DAYS: i64 = 28;
 
 /// What happened to one rollup, for the log and the summary.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     pub view: String,
     /// `built`, `extended`, `current`, or `bypassed` (the scoring day is before the rollup).
@@ -282,6 +282,22 @@ pub struct Outcome {
     /// Events before this day come from the rollup; later ones are read live.
     pub through: Option<NaiveDate>,
     pub rows: usize,
+    /// Wall time spent bringing the rollup up to date and computing the view's rows.
+    pub seconds: f64,
+}
+
+impl Outcome {
+    /// The rollup was left as it is: the view read all the history it needs.
+    fn bypassed(view: &str, reason: String, started: std::time::Instant) -> Outcome {
+        Outcome {
+            view: view.to_string(),
+            action: "bypassed",
+            reason,
+            through: None,
+            rows: 0,
+            seconds: started.elapsed().as_secs_f64(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -444,6 +460,7 @@ pub(super) async fn register(
     params: &Params,
     rollups: Option<Rollups<'_>>,
 ) -> Result<Option<Outcome>, FeatureError> {
+    let started = std::time::Instant::now();
     let spec = Spec::parse(&view.path, &view.sql)?;
     let empty = window_frame(ctx, view, params, beginning(), beginning()).await?;
     let schema: SchemaRef = Arc::new(empty.schema().as_arrow().clone());
@@ -497,13 +514,7 @@ pub(super) async fn register(
     ) {
         Advance::Bypass(reason) => {
             target.register_live(scoring_end).await?;
-            return Ok(Some(Outcome {
-                view: view.name.clone(),
-                action: "bypassed",
-                reason,
-                through: None,
-                rows: 0,
-            }));
+            return Ok(Some(Outcome::bypassed(&view.name, reason, started)));
         }
         Advance::Build(reason) => Resume::build(first, reason),
         Advance::Extend(m) => Resume::extend(rollups.store, &dir, &m, &target).await,
@@ -524,6 +535,7 @@ pub(super) async fn register(
         reason,
         through: Some(until.max(settled)),
         rows,
+        seconds: started.elapsed().as_secs_f64(),
     }))
 }
 
@@ -592,7 +604,7 @@ impl Target<'_> {
         for start in starts {
             let end = (start + TimeDelta::days(DAYS_AT_ONCE as i64)).min(to);
             let df = self.window(start, end).await?;
-            let chunk = df.collect().await.map_err(exec)?;
+            let chunk = collect_logged(&self.view.name, df).await.map_err(exec)?;
             self.check_days(start, end, &chunk)?;
             rows.extend(chunk);
         }
@@ -814,6 +826,22 @@ async fn catch_up(
         let reason = format!("added events from {from} to {until}");
         (rows, "extended", reason)
     })
+}
+
+/// `df`'s rows; with `-vv` (debug), its executed plan with each operator's metrics, to see
+/// where a rollup's time goes.
+async fn collect_logged(view: &str, df: DataFrame) -> datafusion::error::Result<Vec<RecordBatch>> {
+    let task = Arc::new(df.task_ctx());
+    let plan = df.create_physical_plan().await?;
+    let rows = datafusion::physical_plan::collect(Arc::clone(&plan), task).await?;
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        let shown = datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(
+            plan.as_ref(),
+        )
+        .indent(true);
+        tracing::debug!(stage = "rollups", view, plan = %shown, "executed plan of a part of {view}, with metrics");
+    }
+    Ok(rows)
 }
 
 /// The view's query over events in `[from, to)`.

@@ -284,14 +284,19 @@ pub async fn register(
     extra_free_email_domains: &[String],
     rollups: Option<Rollups<'_>>,
 ) -> Result<Vec<RollupOutcome>, FeatureError> {
-    // A session planned for another day before (backfill, calibrate) has them all already.
-    let names = project.seeds.iter().map(|s| &s.name);
-    for name in names.chain(project.views.iter().map(|v| &v.name)) {
+    // A session planned for another day before (backfill, calibrate) has them all already:
+    // its views are planned again for this day; its seeds, files that hold no day, are kept.
+    for name in project.views.iter().map(|v| &v.name) {
         ctx.deregister_table(name.as_str())
             .map_err(FeatureError::execution(name))?;
     }
     for seed in &project.seeds {
-        register_seed(ctx, seed, extra_free_email_domains).await?;
+        let registered = ctx
+            .table_exist(seed.name.as_str())
+            .map_err(FeatureError::execution(&seed.name))?;
+        if !registered {
+            register_seed(ctx, seed, extra_free_email_domains).await?;
+        }
     }
     let state = ctx.state();
     let bound = params.bound();
