@@ -76,6 +76,8 @@ DATASETS = {
         ("50M", 121_000, 30, 365, 2.3),
         ("365d", 24_000, 365, 365, 2.3),
     ],
+    # bench/history.py: six months of events for fewer accounts, about 12 million rows.
+    "history": [("history-180d", 1_500, 180, 180, 14.0)],
 }
 
 

@@ -4,7 +4,8 @@
 The SQL is pqlsync's own `sql/staging/*.sql`, `sql/incremental/*.sql` and `sql/features/*.sql`,
 unchanged except that pqlsync's typed parameters are written in as literals ($as_of,
 $as_of_date, $account_id_key; an incremental view's window $increment_from/$increment_to
-covers all history up to $as_of, which is what pqlsync's rollup plus live days add up to) and
+covers all history up to $as_of, or the days its `-- @retain` keeps, which is what pqlsync's
+rollup plus live days add up to) and
 `raw.*` are views over the same Parquet files. Views are created in
 dependency order (retrying those whose inputs do not exist yet), then `account_features` is
 written to Parquet. Optional contract columns a dataset lacks read as NULL, as in pqlsync.
@@ -89,9 +90,18 @@ def register_raw(con, data):
         con.execute(f"CREATE VIEW raw.{name} AS SELECT {', '.join(columns)} FROM {scan}")
 
 
+def retained_days(sql):
+    """An incremental view's `-- @retain COLUMN N days`: N, or None (all history)."""
+    m = re.search(r"^\s*--\s*@retain\s+\w+\s+(\d+)", sql, re.MULTILINE)
+    return int(m.group(1)) if m else None
+
+
 def bind(sql, as_of):
     end = as_of + dt.timedelta(days=1)
-    sql = sql.replace("$increment_from", "TIMESTAMPTZ '0001-01-01 00:00:00+00'")
+    # What pqlsync's rollup plus live days add up to: all history, or the days it retains.
+    days = retained_days(sql)
+    first = (end - dt.timedelta(days=days)).isoformat() if days else "0001-01-01"
+    sql = sql.replace("$increment_from", f"TIMESTAMPTZ '{first} 00:00:00+00'")
     sql = sql.replace("$increment_to", "$as_of")
     sql = sql.replace("$as_of_date", f"DATE '{as_of.isoformat()}'")
     sql = sql.replace("$as_of", f"TIMESTAMPTZ '{end.isoformat()} 00:00:00+00'")

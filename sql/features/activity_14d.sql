@@ -1,49 +1,11 @@
--- Product activity in the 14-day window [$as_of - 14 days, $as_of): the scoring day and the
--- 13 days before it. One pass over the window feeds every windowed count.
+-- Product activity in the 14-day window: the scoring day and the 13 days before it, from the
+-- per-(account, user, day) rows of activity_days.sql. One pass over the window feeds every
+-- windowed count.
 --
--- The window holds tens of millions of rows, so its first aggregation keeps to what is cheap
--- to group: the copies of a message are grouped on the message and its content (the copies
--- Segment delivers are exact), not with min(user_id) / min(event), which keep one string
--- allocation per message (a 50M-row window ran 20% faster without them). Then one row per
--- (account, user, day), and the distinct users and days are counted by grouping that small
--- table twice (GROUPING SETS), not with count(DISTINCT …): DataFusion gives every account its
--- own distinct-set for that, about 12 KB each, outside the memory limit.
-WITH messages AS (
-    -- One row per message: Segment may deliver a message more than once, with the same id.
-    -- A row without an id is keyed by its content, so exact copies still count once. Should
-    -- two rows share an id but not their content, each counts: nothing is dropped.
-    SELECT
-        account_id,
-        COALESCE(message_id, concat_ws('|', user_id, event, CAST(event_at AS VARCHAR))) AS message_key,
-        user_id,
-        event,
-        event_at,
-        count(*)       AS copies
-    FROM stg_tracks
-    WHERE event_at >= $as_of - INTERVAL '14 days'
-      AND event_at < $as_of
-    GROUP BY 1, 2, 3, 4, 5
-),
-per_user_day AS (
-    SELECT
-        account_id,
-        user_id,
-        CAST(event_at AS DATE)                                                   AS day,
-        count(*)                                                                 AS events,
-        count(*) FILTER (WHERE event = 'teammate_invited')                       AS teammates_invited,
-        count(*) FILTER (WHERE event = 'deal_created')                           AS deals_created,
-        count(*) FILTER (WHERE event IN ('pricing_page_viewed', 'upgrade_page_viewed')) AS pricing_page_views,
-        count(*) FILTER (WHERE event = 'paid_feature_used')                      AS paid_feature_events,
-        count(*) FILTER (WHERE event = 'help_requested')                         AS help_requested,
-        count(*) FILTER (WHERE event = 'meeting_booked')                         AS meeting_booked,
-        count(*) FILTER (WHERE event IN ('limit_reached', 'plan_limit_reached')) AS limit_reached,
-        max(event_at) FILTER (WHERE event = 'meeting_booked')                    AS last_meeting_booked_at,
-        max(event_at) FILTER (WHERE event = 'help_requested')                    AS last_help_requested_at,
-        sum(copies - 1)                                                          AS duplicate_events
-    FROM messages
-    GROUP BY 1, 2, 3
-),
-per_user_or_day AS (
+-- The distinct users and days are counted by grouping the window's rows twice (GROUPING
+-- SETS), not with count(DISTINCT …): DataFusion gives every account its own distinct-set for
+-- that, about 12 KB each, outside the memory limit.
+WITH per_user_or_day AS (
     SELECT
         account_id,
         user_id,
@@ -60,7 +22,9 @@ per_user_or_day AS (
         max(last_meeting_booked_at)     AS last_meeting_booked_at,
         max(last_help_requested_at)     AS last_help_requested_at,
         sum(duplicate_events)           AS duplicate_events
-    FROM per_user_day
+    FROM activity_days
+    WHERE day >= $as_of_date - INTERVAL '13 days'
+      AND day <= $as_of_date
     GROUP BY GROUPING SETS ((account_id, user_id), (account_id, day))
 )
 SELECT

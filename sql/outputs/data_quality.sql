@@ -1,7 +1,9 @@
 -- Rows the features cannot attribute, reported in the run summary (one row; every column is a
--- count). Events are checked over the 14-day window the features score; identifies over all
--- history before $as_of. Reads the staging views of every row (stg_all_*), so the counts
--- mean the same for every export format.
+-- count). Events are checked over the 14-day window the features score, from the per-day
+-- counts of tracks_days.sql; identifies over all history before $as_of. Both read the staging
+-- views of every row (stg_all_*), so the counts mean the same for every export format. An
+-- account is unknown when no group call names it as of the scoring day, so that is decided
+-- here, not kept in the rollup.
 SELECT
     t.tracks_without_account_14d,
     t.tracks_without_user_14d,
@@ -11,13 +13,13 @@ SELECT
     i.identifies_without_email
 FROM (
     SELECT
-        count(*) FILTER (WHERE tr.account_id IS NULL)                                AS tracks_without_account_14d,
-        count(*) FILTER (WHERE tr.user_id IS NULL)                                   AS tracks_without_user_14d,
-        count(*) FILTER (WHERE tr.account_id IS NOT NULL AND g.account_id IS NULL)   AS tracks_of_unknown_accounts_14d
-    FROM stg_all_tracks AS tr
+        COALESCE(sum(tr.events) FILTER (WHERE tr.account_id IS NULL), 0)                              AS tracks_without_account_14d,
+        COALESCE(sum(tr.events_without_user), 0)                                                      AS tracks_without_user_14d,
+        COALESCE(sum(tr.events) FILTER (WHERE tr.account_id IS NOT NULL AND g.account_id IS NULL), 0) AS tracks_of_unknown_accounts_14d
+    FROM tracks_days AS tr
     LEFT JOIN (SELECT account_id FROM stg_groups) AS g ON g.account_id = tr.account_id
-    WHERE tr.event_at >= $as_of - INTERVAL '14 days'
-      AND tr.event_at < $as_of
+    WHERE tr.day >= $as_of_date - INTERVAL '13 days'
+      AND tr.day <= $as_of_date
 ) AS t
 CROSS JOIN (
     SELECT

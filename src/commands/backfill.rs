@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use futures::StreamExt;
 
-use super::pipeline::{Prepared, progress};
+use super::pipeline::{Days, progress};
 use super::{Error, Report, to_or_as_of};
 use crate::cli::BackfillArgs;
 use crate::config::{self, Config, RunOptions};
@@ -87,6 +87,8 @@ async fn backfill_days(
     let days = (to - from).num_days() as u64 + 1;
     let store = Store::open(&config.history)?;
     let mut memory = RoutingState::default();
+    // The span's events are grouped once: each day extends yesterday's rollups by its own.
+    let mut engine = Days::new("backfill", to);
     let bar = progress(run, days, "days");
     let mut rows = 0;
     for day in from.iter_days().take_while(|d| *d <= to) {
@@ -101,9 +103,12 @@ async fn backfill_days(
             as_of: day,
             ..run.clone()
         };
-        let engine = Prepared::new(config, &day_run).await?;
-        let df = features::account_features(&engine.ctx).await?;
+        let started = std::time::Instant::now();
+        let prepared = engine.plan(config, &day_run).await?;
+        let planned = started.elapsed().as_secs_f64();
+        let df = features::account_features(&prepared.ctx).await?;
         let features::Running { mut stream, .. } = features::stream(df).await?;
+        let optimized = started.elapsed().as_secs_f64() - planned;
         let mut decider = Decider::new(
             &config.scoring,
             &config.routing,
@@ -127,9 +132,21 @@ async fn backfill_days(
         for (account, m) in decided_today {
             memory.record(&account, m);
         }
+        let computed = started.elapsed().as_secs_f64() - planned - optimized;
         let written = snapshot.commit(&store).await?;
         rows += written;
-        crate::logging::stage!(run.stages, "day", day = %day, accounts = written, "backfilled {day}");
+        crate::logging::stage!(
+            run.stages,
+            "day",
+            day = %day,
+            accounts = written,
+            // Where a day's time goes: the session planned for the day (its rollups
+            // brought up to it), account_features' plan optimized, then run and decided.
+            planned_seconds = planned,
+            optimized_seconds = optimized,
+            computed_seconds = computed,
+            "backfilled {day}"
+        );
         bar.inc(1);
     }
     bar.finish_and_clear();

@@ -12,7 +12,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::{col, lit};
 
-use super::pipeline::{Prepared, progress};
+use super::pipeline::{Days, Prepared, progress};
 use super::{Error, Report, out_dir, to_or_as_of, write_text};
 use crate::cli::CalibrateArgs;
 use crate::config::{self, Config, RunOptions};
@@ -181,6 +181,10 @@ async fn training_set(
     let mut examples = Vec::new();
     let mut columns: Vec<String> = Vec::new();
     let bar = progress(run, by_day.len() as u64, "days of features");
+    // The days come in order, in one session; each extends the last one's rollups by the
+    // days between.
+    let last = by_day.keys().next_back().copied().unwrap_or(window.to);
+    let mut engine = Days::new("calibrate", last);
     for (day, accounts) in by_day {
         if let Some(reason) = run.halt.reason() {
             return Err(Error::Interrupted(format!(
@@ -189,7 +193,16 @@ async fn training_set(
             )));
         }
         bar.set_message(day.to_string());
-        let day_examples = day_examples(config, run, window, *day, accounts, &mut columns).await?;
+        let day_examples = day_examples(
+            config,
+            run,
+            &mut engine,
+            window,
+            *day,
+            accounts,
+            &mut columns,
+        )
+        .await?;
         let missing = accounts.len() - day_examples.len();
         if missing > 0 {
             *excluded
@@ -219,6 +232,7 @@ async fn training_set(
 async fn day_examples(
     config: &Config,
     run: &RunOptions,
+    engine: &mut Days,
     window: Window,
     day: NaiveDate,
     accounts: &HashMap<String, bool>,
@@ -228,8 +242,8 @@ async fn day_examples(
         as_of: day,
         ..run.clone()
     };
-    let engine = Prepared::plan(config, &day_run).await?;
-    let df = features::account_features(&engine.ctx).await?;
+    let prepared = engine.plan(config, &day_run).await?;
+    let df = features::account_features(&prepared.ctx).await?;
     let schema = df.schema().as_arrow().clone();
     decision::check_config(&config.scoring, &config.routing, &schema)?;
     if columns.is_empty() {

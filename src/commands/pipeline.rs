@@ -12,6 +12,8 @@ use datafusion::physical_plan::display::DisplayableExecutionPlan;
 use datafusion::prelude::SessionContext;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use chrono::NaiveDate;
+
 use super::Error;
 use crate::config::{Config, RunOptions, Verbosity};
 use crate::summary::{EngineReport, SetAside, Summary};
@@ -58,30 +60,92 @@ async fn session(
     }
 }
 
+/// One session carried over many scoring days in order (`backfill`, `calibrate`). The
+/// rollups live in memory: each day extends them by the days since the last, and all of it
+/// is settled history (no day is left to read live). A day then costs its own events and
+/// its planning, not the 14 or 28 days of its windows, nor all history, nor listing every
+/// source file again: the span's events are grouped once. The configured rollups are
+/// neither read nor written.
+pub struct Days {
+    rollups: Store,
+    /// The last scoring day to be planned: how far ahead a rollup may be grouped.
+    last: NaiveDate,
+    prepared: Option<Prepared>,
+}
+
+impl Days {
+    /// `command` names the rollups in messages; `last` is the last day it will plan.
+    pub fn new(command: &str, last: NaiveDate) -> Days {
+        Days {
+            rollups: Store::in_memory(&format!("{command}'s rollups (in memory)")),
+            last,
+            prepared: None,
+        }
+    }
+
+    /// The session planned for `run.as_of`, which must not be before the last day planned.
+    pub async fn plan(&mut self, config: &Config, run: &RunOptions) -> Result<&Prepared, Error> {
+        let use_ = RollupUse::Carried(&self.rollups, self.last);
+        match &self.prepared {
+            Some(p) => p.plan_day(config, run, use_).await?,
+            None => self.prepared = Some(Prepared::with_rollups(config, run, use_).await?),
+        }
+        Ok(self.prepared.as_ref().expect("planned above"))
+    }
+}
+
+/// A session that plans one day after another (`backfill`, `calibrate`) optimizes each
+/// query in one pass, not DataFusion's up to three: on a day's `account_features` over the
+/// rollups in memory the second pass changes nothing (`-vv`: "optimizer pass 2 did not make
+/// changes") and cost 8 ms of a 105 ms day. `datafusion.optimizer.max_passes` in
+/// `[engine.datafusion]` still wins.
+fn one_optimizer_pass(ctx: &SessionContext, engine: &engine::EngineConfig) {
+    const KEY: &str = "datafusion.optimizer.max_passes";
+    if engine.datafusion.iter().all(|(key, _)| key != KEY) {
+        let state = ctx.state_ref();
+        let mut state = state.write();
+        state.config_mut().options_mut().optimizer.max_passes = 1;
+    }
+}
+
+/// What a feature computation does with the rollups of `sql/incremental/`.
+#[derive(Clone, Copy)]
+enum RollupUse<'a> {
+    /// None read or written: incremental views planned over the history they need.
+    Planned,
+    /// The configured `[incremental]` location, written back (`persist`) or only read.
+    Configured { persist: bool },
+    /// Rollups in `store`, which the caller keeps from one scoring day to the next, up to
+    /// the last day given.
+    Carried(&'a Store, NaiveDate),
+}
+
 impl Prepared {
     /// Register sources and plan the SQL, bringing incremental rollups up to date.
     pub async fn new(config: &Config, run: &RunOptions) -> Result<Prepared, Error> {
-        Prepared::with_rollups(config, run, Some(true)).await
+        Prepared::with_rollups(config, run, RollupUse::Configured { persist: true }).await
     }
 
     /// For a dry run: rollups are read and extended in memory, never written back, so a plan
     /// changes nothing a later run reads.
     pub async fn dry_run(config: &Config, run: &RunOptions) -> Result<Prepared, Error> {
-        Prepared::with_rollups(config, run, Some(false)).await
+        Prepared::with_rollups(config, run, RollupUse::Configured { persist: false }).await
     }
 
     /// Plan only: incremental views over all history, no rollup read or written (`validate`).
     pub async fn plan(config: &Config, run: &RunOptions) -> Result<Prepared, Error> {
-        Prepared::with_rollups(config, run, None).await
+        Prepared::with_rollups(config, run, RollupUse::Planned).await
     }
 
-    /// `rollups`: none (`None`), or read and written back (`Some(true)`) or only read.
     async fn with_rollups(
         config: &Config,
         run: &RunOptions,
-        rollups: Option<bool>,
+        rollups: RollupUse<'_>,
     ) -> Result<Prepared, Error> {
         let (ctx, pool) = session(&config.engine).await?;
+        if let RollupUse::Carried(..) = rollups {
+            one_optimizer_pass(&ctx, &config.engine);
+        }
         let sources = source::register_all(&ctx, &config.sources).await?;
         crate::logging::stage!(
             run.stages,
@@ -93,32 +157,69 @@ impl Prepared {
         );
         register_crm(&ctx, config).await?;
         let project = Project::load(&config.sql_dir, config.sources.format.name())?;
-        let params = params(config, run, None);
-        let store = match rollups {
-            Some(_) => Some(Store::open(&config.incremental.location)?),
-            None => None,
+        let prepared = Prepared {
+            ctx,
+            pool,
+            sources,
+            project,
         };
-        let rollups = features::register(
-            &ctx,
-            &project,
-            &params,
-            &config.extra_free_email_domains,
-            store.as_ref().map(|store| features::Rollups {
+        prepared.plan_day(config, run, rollups).await?;
+        Ok(prepared)
+    }
+
+    /// Register the project's views for `run.as_of`, bringing the rollups up to date.
+    async fn plan_day(
+        &self,
+        config: &Config,
+        run: &RunOptions,
+        rollups: RollupUse<'_>,
+    ) -> Result<(), Error> {
+        let params = params(config, run, None);
+        let configured = match rollups {
+            RollupUse::Configured { .. } => Some(Store::open(&config.incremental.location)?),
+            _ => None,
+        };
+        let rollups = match (rollups, &configured) {
+            (RollupUse::Configured { persist }, Some(store)) => Some(features::Rollups {
                 store,
                 settle_days: config.incremental.settle_days,
                 slack_days: config.sources.partition_slack_days,
-                sources: &sources,
+                sources: &self.sources,
                 full_refresh: run.full_refresh,
-                persist: rollups == Some(true),
+                persist,
+                ahead: None,
             }),
+            (RollupUse::Carried(store, last), _) => Some(features::Rollups {
+                store,
+                settle_days: 0,
+                slack_days: config.sources.partition_slack_days,
+                sources: &self.sources,
+                full_refresh: false,
+                persist: true,
+                ahead: Some(last + chrono::TimeDelta::days(1)),
+            }),
+            _ => None,
+        };
+        let registered = features::register(
+            &self.ctx,
+            &self.project,
+            &params,
+            &config.extra_free_email_domains,
+            rollups,
         )
-        .await?;
+        .await;
+        // Bringing a rollup up to date reads events: a file that cannot be decoded is named.
+        let rollups = match registered {
+            Ok(rollups) => rollups,
+            Err(e) => return Err(self.blame_file(e.into()).await),
+        };
         for r in &rollups {
             tracing::info!(
                 stage = "rollups",
                 view = %r.view,
                 action = %r.action,
                 rows = r.rows,
+                seconds = r.seconds,
                 through = r.through.map(tracing::field::display),
                 reason = %r.reason,
                 "rollup {}: {}",
@@ -129,22 +230,15 @@ impl Prepared {
         crate::logging::stage!(
             run.stages,
             "plan",
-            views = project.views.len(),
-            seeds = project.seeds.len(),
+            views = self.project.views.len(),
+            seeds = self.project.seeds.len(),
             sql_dir = %config.sql_dir.display(),
             as_of = %run.as_of,
             "planned the SQL and brought the rollups up to date"
         );
-        Ok(Prepared {
-            ctx,
-            pool,
-            sources,
-            project,
-        })
+        Ok(())
     }
 
-    /// Fill in what every feature-computing command reports once its output is written:
-    /// memory and spills, data quality, sources, the output, the time taken.
     /// `e`, or, when a query failed on a file that cannot be decoded, the error naming that
     /// dataset and file (the engine's names only the view it was computing).
     pub async fn blame_file(&self, e: Error) -> Error {
@@ -157,6 +251,8 @@ impl Prepared {
         }
     }
 
+    /// Fill in what every feature-computing command reports once its output is written:
+    /// memory and spills, data quality, sources, the output, the time taken.
     pub async fn complete(
         &self,
         config: &Config,

@@ -106,7 +106,7 @@ async fn time_filters_prune_hive_partitions() {
 #[tokio::test]
 async fn the_feature_window_reads_only_recent_partitions() {
     let dir = tempfile::tempdir().unwrap();
-    let data = demo_data(dir.path(), 40, 30, 2);
+    let data = demo_data(dir.path(), 40, 45, 2);
     write_config(dir.path(), &data, "");
     let c = config(dir.path());
     let (ctx, _) = pqlsync_sql::engine::session(&c.engine).unwrap();
@@ -126,6 +126,8 @@ async fn the_feature_window_reads_only_recent_partitions() {
         .await
         .unwrap();
     // activity_14d covers 2026-11-07..20; with 2 days of slack that is 2026-11-05 onwards.
+    // It reads activity_days, which keeps 28 days (its `@retain`), but the window's filter on
+    // the `day` key reaches the scan through the CAST of the event time.
     let recent: Vec<String> = (5..=20).map(|d| format!("2026-11-{d:02}")).collect();
     let recent: Vec<&str> = recent.iter().map(String::as_str).collect();
     assert_eq!(
@@ -134,12 +136,36 @@ async fn the_feature_window_reads_only_recent_partitions() {
     );
 }
 
+/// [`write_config`] with `engine`, over the bundled SQL but for activity_14d.sql counted from
+/// the raw events in one query (tests/it/fixtures/activity_14d_raw_events.sql), a view that
+/// cannot be rolled up. The bundled views group a few days at a time and need too little
+/// memory on data this small to spill; a spill path must still work for analysts' views.
+fn write_spilling_config(dir: &Path, data: &Path, engine: &str) {
+    let repo_sql = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql");
+    let sql = dir.join("sql");
+    if !sql.exists() {
+        copy_dir(&repo_sql, &sql);
+        std::fs::write(
+            sql.join("features/activity_14d.sql"),
+            include_str!("fixtures/activity_14d_raw_events.sql"),
+        )
+        .unwrap();
+    }
+    let path = write_config(dir, data, engine);
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        &format!("dir = \"{}\"", repo_sql.display()),
+        &format!("dir = \"{}\"", sql.display()),
+    );
+    assert!(text.contains(&sql.display().to_string()), "{text}");
+    std::fs::write(&path, text).unwrap();
+}
+
 #[test]
 fn memory_limit_spills_and_gives_the_same_features() {
     let dir = tempfile::tempdir().unwrap();
     let data = demo_data(dir.path(), 1500, 30, 4);
     let run = |name: &str, engine: &str| {
-        write_config(dir.path(), &data, engine);
+        write_spilling_config(dir.path(), &data, engine);
         let out = dir.path().join(name);
         let o = pqlsync(dir.path())
             .args(["features", "--summary-json", "s.json", "--out"])
@@ -201,7 +227,7 @@ fn a_bounded_run_on_every_core_never_hangs() {
         rows.sort_by_key(|r| get(r, "account_id").to_string());
         rows
     };
-    write_config(dir.path(), &data, "");
+    write_spilling_config(dir.path(), &data, "");
     let reference = dir.path().join("unlimited.parquet");
     let o = pqlsync(dir.path())
         .args(["features", "--full-refresh", "--out"])
@@ -213,7 +239,7 @@ fn a_bounded_run_on_every_core_never_hangs() {
     let mut spilled = 0;
     for limit in ["40MB", "48MB", "56MB", "40MB", "48MB", "56MB"] {
         let engine = format!("[engine]\nmemory_limit = \"{limit}\"\ntarget_partitions = 2\n");
-        write_config(dir.path(), &data, &engine);
+        write_spilling_config(dir.path(), &data, &engine);
         let out = dir.path().join("limited.parquet");
         let _ = std::fs::remove_file(&out);
         let o = pqlsync(dir.path())

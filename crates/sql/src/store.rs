@@ -192,6 +192,18 @@ impl Store {
         })
     }
 
+    /// A store in memory, gone with the process: rollups a command carries from one scoring
+    /// day to the next (`backfill`, `calibrate`), which no later run should read. `name` is
+    /// what messages call it.
+    pub fn in_memory(name: &str) -> Store {
+        Store {
+            url: name.to_string(),
+            store: Arc::new(object_store::memory::InMemory::new()),
+            prefix: StorePath::default(),
+            local: None,
+        }
+    }
+
     /// A store over `store` itself, for tests of what works on any object store.
     #[cfg(test)]
     pub fn from_object_store(url: &str, store: Arc<dyn ObjectStore>) -> Store {

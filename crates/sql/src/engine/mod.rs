@@ -1,11 +1,12 @@
 //! The query engine: one DataFusion session sized by `[engine]` (memory pool with spilling,
-//! parallelism, batch size, spill directory) with pqlsync's plan rule that keeps joins' string
-//! views compact, and the JSON functions analyst SQL may call (`json_get_str`, `->>`, …). A
+//! parallelism, batch size, spill directory) with pqlsync's plan rules (joins' string views
+//! kept compact, the UTC day of a timestamp by arithmetic), and the JSON functions analyst SQL may call (`json_get_str`, `->>`, …). A
 //! leaf below sources and features: it knows nothing of datasets or SQL files.
 
 mod compact;
 pub mod config;
 mod memory;
+pub mod utc_day;
 
 use std::sync::Arc;
 
@@ -83,6 +84,7 @@ pub fn state(
         .with_config(config)
         .with_runtime_env(runtime)
         .with_default_features()
+        .with_optimizer_rule(Arc::new(utc_day::UtcDays::default()))
         .with_physical_optimizer_rule(Arc::new(compact::CompactBuildSides))
         .build();
     register_functions(&mut state)?;
@@ -92,5 +94,7 @@ pub fn state(
 /// The functions analyst SQL may call beyond DataFusion's own: the JSON functions and
 /// operators. Every process that plans or runs pqlsync's SQL registers them.
 pub fn register_functions(registry: &mut dyn FunctionRegistry) -> Result<(), DataFusionError> {
+    // `utc_day` by name too: the plan rule writes it, and a cluster's processes read it back.
+    registry.register_udf(utc_day::udf())?;
     datafusion_functions_json::register_all(registry)
 }

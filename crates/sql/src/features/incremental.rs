@@ -24,10 +24,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::array::{BooleanArray, Date32Array};
+use datafusion::arrow::compute::{cast, filter_record_batch};
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
+use datafusion::datasource::MemTable;
 use datafusion::functions_aggregate::expr_fn::{max, min, sum};
 use datafusion::logical_expr::{Expr, cast as cast_expr};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -45,8 +47,12 @@ use crate::store::Store;
 pub const FROM: &str = "increment_from";
 pub const TO: &str = "increment_to";
 
-/// Bumped when the rollup file's meaning changes, so older rollups are rebuilt.
-const FORMAT: u32 = 1;
+/// How many days of a day-grained rollup one query groups.
+const DAYS_AT_ONCE: usize = 4;
+
+/// Bumped when the rollup file's meaning changes, so older rollups are rebuilt. 2: the data is
+/// a list of parts.
+const FORMAT: u32 = 2;
 const MANIFEST: &str = "manifest.json";
 
 /// How an incremental view's rows from two windows combine into one.
@@ -56,6 +62,19 @@ pub struct Spec {
     pub key: Vec<String>,
     /// `@merge`: every other column and how to combine it.
     pub merge: Vec<(String, Merge)>,
+    /// `@retain`: keep only the rows of the last days, by a date key.
+    pub retain: Option<Retain>,
+}
+
+/// `-- @retain day 28 days`: the view's readers never look further back than 28 days before
+/// the end of the scoring day, by the date key `day`. The rollup keeps only those rows, and
+/// any computation of the view (a build, a bypass, a plan without rollups) reads only the
+/// events of those days: a day-grained rollup costs its retention, not all history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retain {
+    /// A key column of type DATE: the UTC day of the row's events.
+    pub column: String,
+    pub days: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +93,7 @@ impl Spec {
         };
         let mut key = Vec::new();
         let mut merge = Vec::new();
+        let mut retain = None;
         for line in sql.lines() {
             let Some(directive) = line
                 .trim()
@@ -110,9 +130,14 @@ impl Spec {
                         merge.push((column.trim().to_ascii_lowercase(), function));
                     }
                 }
+                "retain" if retain.is_some() => {
+                    return Err(err("`@retain` is given more than once".into()));
+                }
+                "retain" => retain = Some(Retain::parse(rest).map_err(err)?),
                 other => {
                     return Err(err(format!(
-                        "unknown directive `@{other}` (incremental views take `@key` and `@merge`)"
+                        "unknown directive `@{other}` (incremental views take `@key`, `@merge` \
+                         and `@retain`)"
                     )));
                 }
             }
@@ -130,7 +155,7 @@ impl Spec {
                 )));
             }
         }
-        Ok(Spec { key, merge })
+        Ok(Spec { key, merge, retain })
     }
 
     /// Check the spec against the columns the view returns.
@@ -146,6 +171,26 @@ impl Spec {
                     "`{column}` is named in the header but the query returns no such column (it returns {})",
                     names.join(", ")
                 )));
+            }
+        }
+        if let Some(r) = &self.retain {
+            let field = schema.field_with_name(&r.column).ok();
+            match field.map(|f| f.data_type()) {
+                _ if !self.key.contains(&r.column) => {
+                    return Err(err(format!(
+                        "`@retain {}`: the column must be one of the `@key` columns",
+                        r.column
+                    )));
+                }
+                Some(DataType::Date32) => {}
+                found => {
+                    return Err(err(format!(
+                        "`@retain {}`: the column must be a DATE (the UTC day of the row's \
+                         events, e.g. CAST(event_at AS DATE)), not {}",
+                        r.column,
+                        found.map_or("missing".into(), ToString::to_string)
+                    )));
+                }
             }
         }
         for field in schema.fields() {
@@ -179,6 +224,29 @@ impl Spec {
     }
 }
 
+impl Retain {
+    /// `day 28 days`: a column, then a number of days.
+    fn parse(rest: &str) -> Result<Retain, String> {
+        let usage = || {
+            format!("`@retain {rest}`: write `@retain COLUMN N days`, e.g. `@retain day 28 days`")
+        };
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        let (column, days) = match words.as_slice() {
+            [column, days] | [column, days, "day" | "days"] => (column, days),
+            _ => return Err(usage()),
+        };
+        let days = days
+            .parse::<u32>()
+            .ok()
+            .filter(|d| *d > 0)
+            .ok_or_else(usage)?;
+        Ok(Retain {
+            column: column.to_ascii_lowercase(),
+            days,
+        })
+    }
+}
+
 /// Where rollups live and how far they may advance; `None` in [`super::register`] plans
 /// incremental views over all history instead (nothing is read or written).
 #[derive(Debug, Clone, Copy)]
@@ -194,10 +262,18 @@ pub struct Rollups<'a> {
     /// Write what was built or extended back to the store. A dry run reads the rollups but
     /// must not change what later runs read.
     pub persist: bool,
+    /// The last scoring day the caller goes on to (backfill's and calibrate's span, day after
+    /// day): a day-grained rollup groups the days up to it ahead, a few weeks per query
+    /// series rather than a day at a time, and each day reads the rows of its own days.
+    pub ahead: Option<NaiveDate>,
 }
 
+/// How many days ahead of the scoring day a day-grained rollup is grouped at most, with
+/// [`Rollups::ahead`]: what bounds the memory of rows not yet read.
+const AHEAD_DAYS: i64 = 28;
+
 /// What happened to one rollup, for the log and the summary.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     pub view: String,
     /// `built`, `extended`, `current`, or `bypassed` (the scoring day is before the rollup).
@@ -206,6 +282,22 @@ pub struct Outcome {
     /// Events before this day come from the rollup; later ones are read live.
     pub through: Option<NaiveDate>,
     pub rows: usize,
+    /// Wall time spent bringing the rollup up to date and computing the view's rows.
+    pub seconds: f64,
+}
+
+impl Outcome {
+    /// The rollup was left as it is: the view read all the history it needs.
+    fn bypassed(view: &str, reason: String, started: std::time::Instant) -> Outcome {
+        Outcome {
+            view: view.to_string(),
+            action: "bypassed",
+            reason,
+            through: None,
+            rows: 0,
+            seconds: started.elapsed().as_secs_f64(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -216,12 +308,22 @@ struct Manifest {
     definition: String,
     /// Exclusive: the rollup covers events before this day's midnight (UTC).
     through: NaiveDate,
-    /// The data file, beside the manifest.
-    data: String,
+    /// The data files, beside the manifest: one for a rollup merged per key, one per increment
+    /// for a day-grained (retained) one, whose days never share a key.
+    data: Vec<Part>,
     rows: usize,
     /// Per source dataset, the inventory of every file that can hold events before `through`.
     inputs: BTreeMap<String, Inputs>,
     built_at: DateTime<Utc>,
+}
+
+/// One data file of a rollup: its rows of the events in `[from, through)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Part {
+    file: String,
+    from: NaiveDate,
+    through: NaiveDate,
+    rows: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -270,6 +372,14 @@ fn beginning() -> NaiveDate {
     NaiveDate::from_ymd_opt(1, 1, 1).expect("valid date")
 }
 
+fn epoch() -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date")
+}
+
+fn days_since_epoch(day: NaiveDate) -> i32 {
+    (day - epoch()).num_days() as i32
+}
+
 fn midnight(day: NaiveDate) -> ScalarValue {
     let micros = day
         .and_hms_opt(0, 0, 0)
@@ -297,9 +407,14 @@ fn advance(
     manifest: Result<Option<Manifest>, String>,
     full_refresh: bool,
     definition: &str,
-    settled: NaiveDate,
+    (settled, retained_from): (NaiveDate, Option<NaiveDate>),
     inputs_at: impl Fn(NaiveDate) -> BTreeMap<String, Inputs>,
 ) -> Advance {
+    // A day-grained rollup past the scoring day still serves it if it begins early enough.
+    let serves = |m: &Manifest| {
+        let begins = m.data.iter().map(|p| p.from).min();
+        retained_from.is_some_and(|first| begins.is_some_and(|b| b <= first))
+    };
     match manifest {
         _ if full_refresh => Advance::Build("--full-refresh".into()),
         Err(e) => Advance::Build(format!("its manifest could not be read ({e})")),
@@ -308,7 +423,7 @@ fn advance(
             "the view's SQL, the staging SQL it reads, its columns or a source's partitioning changed"
                 .into(),
         ),
-        Ok(Some(m)) if m.through > settled => Advance::Bypass(format!(
+        Ok(Some(m)) if m.through > settled && !serves(&m) => Advance::Bypass(format!(
             "the rollup covers events before {}, later than this scoring day allows; read all history",
             m.through
         )),
@@ -345,18 +460,25 @@ pub(super) async fn register(
     params: &Params,
     rollups: Option<Rollups<'_>>,
 ) -> Result<Option<Outcome>, FeatureError> {
+    let started = std::time::Instant::now();
     let spec = Spec::parse(&view.path, &view.sql)?;
     let empty = window_frame(ctx, view, params, beginning(), beginning()).await?;
     let schema: SchemaRef = Arc::new(empty.schema().as_arrow().clone());
     spec.check(view, &schema)?;
+    let scoring_end = params.as_of_date + TimeDelta::days(1);
+    // The first day whose events the view's readers need: all history, or what it retains.
+    let first = match &spec.retain {
+        Some(r) => scoring_end - TimeDelta::days(i64::from(r.days)),
+        None => beginning(),
+    };
     let target = Target {
         ctx,
         view,
         spec,
         schema,
         params,
+        first,
     };
-    let scoring_end = params.as_of_date + TimeDelta::days(1);
     let Some(rollups) = rollups else {
         target.register_live(scoring_end).await?;
         return Ok(None);
@@ -376,25 +498,26 @@ pub(super) async fn register(
     };
     let dir = view.name.clone();
     let manifest = read_manifest(rollups.store, &dir).await;
+    // A day-grained rollup may be grouped ahead of the scoring day, and serve it if it holds
+    // every day the view retains.
+    let retained_from = target.spec.retain.as_ref().map(|_| first);
+    let until = match (retained_from, rollups.ahead) {
+        (Some(_), Some(ahead)) => settled.max(ahead.min(settled + TimeDelta::days(AHEAD_DAYS))),
+        _ => settled,
+    };
     let resume = match advance(
         manifest,
         rollups.full_refresh,
         &definition,
-        settled,
+        (settled, retained_from),
         inputs_at,
     ) {
         Advance::Bypass(reason) => {
             target.register_live(scoring_end).await?;
-            return Ok(Some(Outcome {
-                view: view.name.clone(),
-                action: "bypassed",
-                reason,
-                through: None,
-                rows: 0,
-            }));
+            return Ok(Some(Outcome::bypassed(&view.name, reason, started)));
         }
-        Advance::Build(reason) => Resume::build(reason),
-        Advance::Extend(m) => Resume::extend(rollups.store, &dir, &m, &target.schema).await,
+        Advance::Build(reason) => Resume::build(first, reason),
+        Advance::Extend(m) => Resume::extend(rollups.store, &dir, &m, &target).await,
     };
     let persist = rollups.persist.then(|| Persist {
         store: rollups.store,
@@ -402,16 +525,17 @@ pub(super) async fn register(
         definition: &definition,
         inputs_at: &inputs_at,
     });
-    let (base, action, reason) = catch_up(&target, resume, settled, persist).await?;
+    let (base, action, reason) = catch_up(&target, resume, (settled, until), persist).await?;
     let rows: usize = base.iter().map(RecordBatch::num_rows).sum();
-    let live = target.window(settled, scoring_end).await?;
-    register_view(ctx, view, target.merged(base, live)?)?;
+    let current = target.current(base, settled, scoring_end).await?;
+    register_rows(ctx, view, &target.schema, current)?;
     Ok(Some(Outcome {
         view: view.name.clone(),
         action,
         reason,
-        through: Some(settled),
+        through: Some(until.max(settled)),
         rows,
+        seconds: started.elapsed().as_secs_f64(),
     }))
 }
 
@@ -431,6 +555,8 @@ struct Target<'a> {
     spec: Spec,
     schema: SchemaRef,
     params: &'a Params,
+    /// The first day whose events the view needs: `beginning()`, or the first day it retains.
+    first: NaiveDate,
 }
 
 impl Target<'_> {
@@ -451,43 +577,186 @@ impl Target<'_> {
         )
     }
 
-    /// The view registered over all history read live, as if it were not incremental.
+    /// The view registered over all the history it needs read live, as if it were not
+    /// incremental.
     async fn register_live(&self, scoring_end: NaiveDate) -> Result<(), FeatureError> {
-        register_view(
-            self.ctx,
-            self.view,
-            self.window(beginning(), scoring_end).await?,
-        )
+        let from = self.first.min(scoring_end);
+        register_view(self.ctx, self.view, self.window(from, scoring_end).await?)
+    }
+
+    /// The view over the events of `from`..`to`, to merge into the rollup. A day-grained
+    /// (retained) view's rows of different days never share a key, so its days are grouped a
+    /// few at a time: the memory a build needs is a few days' groups (their messages, say),
+    /// not the whole span's, which under a memory limit spilled and ran twice as long.
+    async fn delta(&self, from: NaiveDate, to: NaiveDate) -> Result<DataFrame, FeatureError> {
+        if self.spec.retain.is_none() || from >= to {
+            return self.window(from, to).await;
+        }
+        let exec = FeatureError::execution(&self.view.name);
+        let starts: Vec<NaiveDate> = from
+            .iter_days()
+            .take_while(|d| *d < to)
+            .step_by(DAYS_AT_ONCE)
+            .collect();
+        // One query per few days: a query runs on every core by itself, and each has its
+        // fixed costs (planning, opening the files of the days around it).
+        let mut rows = Vec::new();
+        for start in starts {
+            let end = (start + TimeDelta::days(DAYS_AT_ONCE as i64)).min(to);
+            let df = self.window(start, end).await?;
+            let chunk = collect_logged(&self.view.name, df).await.map_err(exec)?;
+            self.check_days(start, end, &chunk)?;
+            rows.extend(chunk);
+        }
+        if rows.is_empty() {
+            return self.window(from, to).await;
+        }
+        self.ctx.read_batches(rows).map_err(exec)
+    }
+
+    /// That every row of the events of `from`..`to` is keyed by a day in that range: what lets
+    /// a retained view's increments be appended rather than merged (see [`merged`]). A view
+    /// whose retained column is another day (when the event was received, say) would count
+    /// a key twice.
+    fn check_days(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        rows: &[RecordBatch],
+    ) -> Result<(), FeatureError> {
+        let Some(r) = &self.spec.retain else {
+            return Ok(());
+        };
+        let range = days_since_epoch(from)..days_since_epoch(to);
+        for batch in rows {
+            let Some(days) = batch
+                .column_by_name(&r.column)
+                .and_then(|c| c.as_any().downcast_ref::<Date32Array>())
+            else {
+                continue;
+            };
+            if let Some(found) = days.iter().find(|d| !d.is_some_and(|d| range.contains(&d))) {
+                let found = found.map_or("NULL".into(), |d| {
+                    (epoch() + TimeDelta::days(i64::from(d))).to_string()
+                });
+                return Err(FeatureError::Sql {
+                    file: self.view.path.clone(),
+                    message: format!(
+                        "`@retain {}`: a row of the events of {from} to {to} (exclusive) has {} \
+                         {found}; the column must be the UTC day of the row's events in \
+                         [$increment_from, $increment_to), e.g. CAST(event_at AS DATE), and \
+                         never NULL",
+                        r.column, r.column
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The view's rows for the scoring day ending at `end`: the rollup's `base` rows through
+    /// `settled` and the live days since, computed once here (a view several features read,
+    /// lifetime_activity, would otherwise be grouped from the live days once per reader).
+    async fn current(
+        &self,
+        base: Vec<RecordBatch>,
+        settled: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<Vec<RecordBatch>, FeatureError> {
+        if settled >= end {
+            return self.within(base, self.first, end);
+        }
+        // A day-grained rollup grouped ahead holds days the live part reads again.
+        let base = self.within(base, self.first, settled)?;
+        let live = self.delta(settled, end).await?;
+        self.merged(base, live)?
+            .collect()
+            .await
+            .map_err(FeatureError::execution(&self.view.name))
+    }
+
+    /// `rows` of the days in `[from, to)` only, for a day-grained view: without the days
+    /// before those it retains, and without the days after the scoring day that a rollup
+    /// grouped ahead holds. Another view's rows are all kept.
+    fn within(
+        &self,
+        rows: Vec<RecordBatch>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<RecordBatch>, FeatureError> {
+        let Some(r) = &self.spec.retain else {
+            return Ok(rows);
+        };
+        let range = days_since_epoch(from)..days_since_epoch(to);
+        let exec = FeatureError::execution(&self.view.name);
+        let mut kept = Vec::with_capacity(rows.len());
+        for batch in rows {
+            let Some(days) = batch
+                .column_by_name(&r.column)
+                .and_then(|c| c.as_any().downcast_ref::<Date32Array>())
+            else {
+                kept.push(batch);
+                continue;
+            };
+            let mask: BooleanArray = days
+                .iter()
+                .map(|d| Some(d.is_some_and(|d| range.contains(&d))))
+                .collect();
+            kept.push(filter_record_batch(&batch, &mask).map_err(|e| exec(e.into()))?);
+        }
+        Ok(kept)
     }
 }
 
-/// Where the rollup goes on from: its rows through `from` (none, from the beginning), and
-/// why.
+/// Where the rollup goes on from: its rows through `from` (none when built afresh from the
+/// view's first day), and why.
 struct Resume {
     from: NaiveDate,
     rows: Vec<RecordBatch>,
+    /// The data files `rows` were read from, still needed.
+    parts: Vec<Part>,
+    built: bool,
     reason: String,
 }
 
 impl Resume {
-    fn build(reason: String) -> Resume {
+    fn build(first: NaiveDate, reason: String) -> Resume {
         Resume {
-            from: beginning(),
+            from: first,
             rows: vec![],
+            parts: vec![],
+            built: true,
             reason,
         }
     }
 
     /// From the rollup the manifest describes. A data file that cannot be read (removed by
-    /// a concurrent run, damaged) only costs a rebuild.
-    async fn extend(store: &Store, dir: &str, m: &Manifest, schema: &SchemaRef) -> Resume {
-        match read_rows(store, dir, m, schema).await {
+    /// a concurrent run, damaged) only costs a rebuild, and so does a retained rollup that
+    /// ends before the days it retains (nothing of it would be kept).
+    async fn extend(store: &Store, dir: &str, m: &Manifest, target: &Target<'_>) -> Resume {
+        if m.through <= target.first && target.first > beginning() {
+            let reason = format!(
+                "the rollup ends on {}, before the first day it retains ({})",
+                m.through, target.first
+            );
+            return Resume::build(target.first, reason);
+        }
+        // A retained rollup's parts wholly before the first day it retains are dropped.
+        let parts: Vec<Part> = m
+            .data
+            .iter()
+            .filter(|p| p.through > target.first)
+            .cloned()
+            .collect();
+        match read_rows(store, dir, &parts, &target.schema).await {
             Ok(rows) => Resume {
                 from: m.through,
                 rows,
+                parts,
+                built: false,
                 reason: String::new(),
             },
-            Err(e) => Resume::build(format!("the rollup could not be read ({e})")),
+            Err(e) => Resume::build(target.first, format!("the rollup could not be read ({e})")),
         }
     }
 }
@@ -502,43 +771,77 @@ struct Persist<'a> {
     inputs_at: &'a dyn Fn(NaiveDate) -> BTreeMap<String, Inputs>,
 }
 
-/// The rollup's rows through `settled`: the resumed rows merged with the events since, written
+/// The rollup's rows through at least `settled`: when it ends before, the resumed rows merged
+/// with the events up to `until` (`settled`, or later for a rollup grouped ahead), written
 /// back when `persist` says where; with what was done (`current`, `built`, `extended`) and why.
 async fn catch_up(
     target: &Target<'_>,
     resume: Resume,
-    settled: NaiveDate,
+    (settled, until): (NaiveDate, NaiveDate),
     persist: Option<Persist<'_>>,
 ) -> Result<(Vec<RecordBatch>, &'static str, String), FeatureError> {
-    let Resume { from, rows, reason } = resume;
-    if from == settled {
+    let Resume {
+        from,
+        rows,
+        parts,
+        built,
+        reason,
+    } = resume;
+    if from >= settled && !built {
         return Ok((rows, "current", reason));
     }
-    let delta = target.window(from, settled).await?;
-    let rows = target
-        .merged(rows, delta)?
-        .collect()
-        .await
-        .map_err(FeatureError::execution(&target.view.name))?;
+    let exec = FeatureError::execution(&target.view.name);
+    let delta = target.delta(from.min(until), until).await?;
+    // What the new data file holds: the days since, for a day-grained rollup, whose older
+    // parts stay as written (a daily run writes a day, not the whole rollup); else all rows.
+    let (rows, new, kept) = if target.spec.retain.is_some() {
+        let new = delta.collect().await.map_err(exec)?;
+        let old = match parts.iter().all(|p| p.from >= target.first) {
+            true => rows,
+            false => target.within(rows, target.first, NaiveDate::MAX)?,
+        };
+        let rows: Vec<RecordBatch> = old.into_iter().chain(new.iter().cloned()).collect();
+        (rows, new, parts)
+    } else {
+        let rows = target.merged(rows, delta)?.collect().await.map_err(exec)?;
+        (rows.clone(), rows, vec![])
+    };
     if let Some(p) = persist {
-        let schema = &target.schema;
-        write(
-            p.store,
-            p.dir,
-            &rows,
-            schema,
-            settled,
-            p.definition,
-            (p.inputs_at)(settled),
-        )
-        .await?;
+        let part_from = if target.spec.retain.is_some() {
+            from.min(until)
+        } else {
+            beginning()
+        };
+        let written = Written {
+            rows: &new,
+            from: part_from,
+            through: until,
+            kept,
+        };
+        write(p, written, &target.schema).await?;
     }
-    Ok(if from == beginning() {
+    Ok(if built {
         (rows, "built", reason)
     } else {
-        let reason = format!("added events from {from} to {settled}");
+        let reason = format!("added events from {from} to {until}");
         (rows, "extended", reason)
     })
+}
+
+/// `df`'s rows; with `-vv` (debug), its executed plan with each operator's metrics, to see
+/// where a rollup's time goes.
+async fn collect_logged(view: &str, df: DataFrame) -> datafusion::error::Result<Vec<RecordBatch>> {
+    let task = Arc::new(df.task_ctx());
+    let plan = df.create_physical_plan().await?;
+    let rows = datafusion::physical_plan::collect(Arc::clone(&plan), task).await?;
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        let shown = datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(
+            plan.as_ref(),
+        )
+        .indent(true);
+        tracing::debug!(stage = "rollups", view, plan = %shown, "executed plan of a part of {view}, with metrics");
+    }
+    Ok(rows)
 }
 
 /// The view's query over events in `[from, to)`.
@@ -573,6 +876,35 @@ async fn window_frame(
     Ok(DataFrame::new(state, plan))
 }
 
+/// `rows` as the table `view`, spread over the session's partitions so that its readers
+/// still run on every core.
+fn register_rows(
+    ctx: &SessionContext,
+    view: &View,
+    schema: &SchemaRef,
+    rows: Vec<RecordBatch>,
+) -> Result<(), FeatureError> {
+    let n = ctx.state().config().target_partitions().max(1);
+    let mut partitions: Vec<Vec<RecordBatch>> = vec![Vec::new(); n];
+    for (i, batch) in rows.into_iter().enumerate() {
+        partitions[i % n].push(batch);
+    }
+    // Every column nullable: the rollup's rows, read back, and the day's may differ in which
+    // columns the engine knows to be never NULL.
+    let nullable = Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect::<Vec<_>>(),
+    );
+    let table = MemTable::try_new(Arc::new(nullable), partitions)
+        .map_err(FeatureError::execution(&view.name))?;
+    ctx.register_table(view.name.as_str(), Arc::new(table))
+        .map(|_| ())
+        .map_err(FeatureError::execution(&view.name))
+}
+
 fn register_view(ctx: &SessionContext, view: &View, df: DataFrame) -> Result<(), FeatureError> {
     ctx.register_table(view.name.as_str(), df.into_view())
         .map(|_| ())
@@ -599,6 +931,11 @@ fn merged(
         let previous = ctx.read_batches(rows).map_err(exec)?;
         previous.union(delta).map_err(exec)?
     };
+    // A retained view's rows are keyed by their day, and `rows` and `delta` never share one
+    // (`Target::check_day`): appending is merging, without grouping every row again.
+    if spec.retain.is_some() {
+        return Ok(input);
+    }
     let group: Vec<Expr> = spec.key.iter().map(ident).collect();
     // Aggregate under temporary names, then cast back to the view's types under its names:
     // `sum` widens integers, and the rollup must keep the view's schema.
@@ -687,16 +1024,27 @@ fn depends(view: &View, staging: &[&View], name: &str) -> bool {
 async fn read_rows(
     store: &Store,
     dir: &str,
-    manifest: &Manifest,
+    parts: &[Part],
+    schema: &SchemaRef,
+) -> Result<Vec<RecordBatch>, FeatureError> {
+    let read = parts.iter().map(|p| read_part(store, dir, &p.file, schema));
+    let parts = futures::future::try_join_all(read).await?;
+    Ok(parts.into_iter().flatten().collect())
+}
+
+async fn read_part(
+    store: &Store,
+    dir: &str,
+    file: &str,
     schema: &SchemaRef,
 ) -> Result<Vec<RecordBatch>, FeatureError> {
     let err = |message: String| FeatureError::Rollup {
-        url: format!("{}/{dir}/{}", store.url(), manifest.data),
+        url: format!("{}/{dir}/{file}", store.url()),
         message,
     };
     let bytes = store
         .object_store()
-        .get(&store.path(&format!("{dir}/{}", manifest.data)))
+        .get(&store.path(&format!("{dir}/{file}")))
         .await
         .map_err(|e| err(e.to_string()))?
         .bytes()
@@ -728,43 +1076,68 @@ async fn read_rows(
     Ok(batches)
 }
 
-/// Write the rollup's data, then its manifest (which names the data, so a reader never sees a
-/// manifest without its data), then remove older data files.
-async fn write(
-    store: &Store,
-    dir: &str,
-    rows: &[RecordBatch],
-    schema: &SchemaRef,
+/// What a catch-up writes: `rows`, the events of `[from, through)` (a new part), after the
+/// `kept` parts already written.
+struct Written<'a> {
+    rows: &'a [RecordBatch],
+    from: NaiveDate,
     through: NaiveDate,
-    definition: &str,
-    inputs: BTreeMap<String, Inputs>,
-) -> Result<usize, FeatureError> {
-    let data = format!(
-        "rows-{through}-{}.parquet",
-        Utc::now().timestamp_nanos_opt().unwrap_or_default()
-    );
+    kept: Vec<Part>,
+}
+
+/// Write the new part and then the manifest naming it and the kept parts, and remove every
+/// other file of the rollup. The manifest is written last, so a crash leaves the old one
+/// naming files that still exist. The rows written.
+async fn write(p: Persist<'_>, w: Written<'_>, schema: &SchemaRef) -> Result<usize, FeatureError> {
+    let (store, dir) = (p.store, p.dir);
+    let mut parts = w.kept;
+    let n: usize = w.rows.iter().map(RecordBatch::num_rows).sum();
+    // A day-grained rollup's quiet day needs no file; a merged rollup always has one.
+    if n > 0 || parts.is_empty() {
+        let data = format!(
+            "rows-{}-{}-{}.parquet",
+            w.from,
+            w.through,
+            Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        );
+        let file = format!("{dir}/{data}");
+        store
+            .put_parquet(&file, schema, w.rows)
+            .await
+            .map_err(|message| FeatureError::Rollup {
+                url: format!("{}/{file}", store.url()),
+                message,
+            })?;
+        parts.push(Part {
+            file: data,
+            from: w.from,
+            through: w.through,
+            rows: n,
+        });
+    }
     let err = |message: String| FeatureError::Rollup {
-        url: format!("{}/{dir}/{data}", store.url()),
+        url: format!("{}/{dir}/{MANIFEST}", store.url()),
         message,
     };
-    let file = format!("{dir}/{data}");
-    store.put_parquet(&file, schema, rows).await.map_err(err)?;
-    let target = store.path(&file);
-    let n: usize = rows.iter().map(RecordBatch::num_rows).sum();
     let manifest = Manifest {
         format: FORMAT,
-        definition: definition.to_string(),
-        through,
-        data: data.clone(),
-        rows: n,
-        inputs,
+        definition: p.definition.to_string(),
+        through: w.through,
+        rows: parts.iter().map(|p| p.rows).sum(),
+        data: parts,
+        inputs: (p.inputs_at)(w.through),
         built_at: Utc::now(),
     };
     store
         .write(&format!("{dir}/{MANIFEST}"), &manifest)
         .await
         .map_err(|e| err(e.to_string()))?;
-    let keep = [target, store.path(&format!("{dir}/{MANIFEST}"))];
+    let mut keep: Vec<StorePath> = manifest
+        .data
+        .iter()
+        .map(|p| store.path(&format!("{dir}/{}", p.file)))
+        .collect();
+    keep.push(store.path(&format!("{dir}/{MANIFEST}")));
     let stale: Vec<StorePath> = store
         .object_store()
         .list(Some(&store.path(dir)))
@@ -777,7 +1150,7 @@ async fn write(
         // Another run may have removed it already.
         let _ = store.object_store().delete(&path).await;
     }
-    Ok(n)
+    Ok(manifest.rows)
 }
 
 #[cfg(test)]
@@ -812,7 +1185,12 @@ mod tests {
             format: FORMAT,
             definition: definition.into(),
             through: day(through),
-            data: "data.parquet".into(),
+            data: vec![Part {
+                file: "data.parquet".into(),
+                from: day(3),
+                through: day(through),
+                rows: 1,
+            }],
             rows: 1,
             inputs: inputs(&[(1, "a"), (2, "b")]),
             built_at: DateTime::from_timestamp(0, 0).unwrap(),
@@ -830,16 +1208,18 @@ mod tests {
             Result<Option<Manifest>, String>,
             bool,
             InputsAt,
+            Option<u32>,
             &'static str,
         );
         let cases: Vec<Case> = vec![
-            // what,                 manifest,                        full,  inputs,  expected
-            ("fresh", Ok(None), false, same, "build: no rollup yet"),
+            // what, manifest, full refresh, inputs, first day retained, expected
+            ("fresh", Ok(None), false, same, None, "build: no rollup yet"),
             (
                 "unreadable",
                 Err("torn".into()),
                 false,
                 same,
+                None,
                 "build: its manifest could not be read (torn)",
             ),
             (
@@ -847,6 +1227,7 @@ mod tests {
                 Ok(Some(manifest(10, "d"))),
                 true,
                 same,
+                None,
                 "build: --full-refresh",
             ),
             (
@@ -854,6 +1235,7 @@ mod tests {
                 Ok(Some(manifest(10, "old"))),
                 false,
                 same,
+                None,
                 "build: the view's SQL",
             ),
             (
@@ -861,6 +1243,7 @@ mod tests {
                 Ok(Some(manifest(18, "d"))),
                 false,
                 same,
+                None,
                 "extend",
             ),
             (
@@ -868,6 +1251,23 @@ mod tests {
                 Ok(Some(manifest(19, "d"))),
                 false,
                 same,
+                None,
+                "bypass",
+            ),
+            (
+                "day-grained, ahead, holds every day the scoring day reads",
+                Ok(Some(manifest(25, "d"))),
+                false,
+                same,
+                Some(3),
+                "extend",
+            ),
+            (
+                "day-grained, ahead, begins after the first day read",
+                Ok(Some(manifest(25, "d"))),
+                false,
+                same,
+                Some(2),
                 "bypass",
             ),
             (
@@ -875,6 +1275,7 @@ mod tests {
                 Ok(Some(manifest(10, "d"))),
                 false,
                 changed,
+                None,
                 "build: tracks: partition day 2026-11-02 changed",
             ),
             (
@@ -882,11 +1283,12 @@ mod tests {
                 Ok(Some(manifest(10, "d"))),
                 false,
                 same,
+                None,
                 "extend",
             ),
         ];
-        for (what, m, full, now, want) in cases {
-            let got = match advance(m, full, "d", day(18), now) {
+        for (what, m, full, now, retained, want) in cases {
+            let got = match advance(m, full, "d", (day(18), retained.map(day)), now) {
                 Advance::Build(reason) => format!("build: {reason}"),
                 Advance::Extend(_) => "extend".into(),
                 Advance::Bypass(_) => "bypass".into(),
@@ -909,6 +1311,31 @@ mod tests {
                 ("m".to_string(), Merge::Min)
             ]
         );
+    }
+
+    #[test]
+    fn retain_names_a_date_key_and_a_number_of_days() {
+        let spec =
+            parse("-- @key account_id, day\n-- @merge last_seen_at = max\n-- @retain Day 28 days")
+                .unwrap();
+        let want = Retain {
+            column: "day".into(),
+            days: 28,
+        };
+        assert_eq!(spec.retain, Some(want.clone()));
+        let spec = parse("-- @key account_id, day\n-- @retain day 28").unwrap();
+        assert_eq!(spec.retain, Some(want));
+        for (retain, expected) in [
+            ("day", "write `@retain COLUMN N days`"),
+            ("day 0 days", "write `@retain COLUMN N days`"),
+            ("day -3 days", "write `@retain COLUMN N days`"),
+            ("day 28 weeks", "write `@retain COLUMN N days`"),
+        ] {
+            let err = parse(&format!("-- @key account_id, day\n-- @retain {retain}")).unwrap_err();
+            assert!(err.contains(expected), "{retain}: {err}");
+        }
+        let err = parse("-- @key a, day\n-- @retain day 2\n-- @retain day 3").unwrap_err();
+        assert!(err.contains("more than once"), "{err}");
     }
 
     #[test]

@@ -20,7 +20,7 @@ use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::common::ScalarValue;
 use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
-use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::{SendableRecordBatchStream, SessionState};
 use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use datafusion::prelude::{CsvReadOptions, DataFrame, SessionContext};
 
@@ -284,8 +284,19 @@ pub async fn register(
     extra_free_email_domains: &[String],
     rollups: Option<Rollups<'_>>,
 ) -> Result<Vec<RollupOutcome>, FeatureError> {
+    // A session planned for another day before (backfill, calibrate) has them all already:
+    // its views are planned again for this day; its seeds, files that hold no day, are kept.
+    for name in project.views.iter().map(|v| &v.name) {
+        ctx.deregister_table(name.as_str())
+            .map_err(FeatureError::execution(name))?;
+    }
     for seed in &project.seeds {
-        register_seed(ctx, seed, extra_free_email_domains).await?;
+        let registered = ctx
+            .table_exist(seed.name.as_str())
+            .map_err(FeatureError::execution(&seed.name))?;
+        if !registered {
+            register_seed(ctx, seed, extra_free_email_domains).await?;
+        }
     }
     let state = ctx.state();
     let bound = params.bound();
@@ -294,26 +305,49 @@ pub async fn register(
         .iter()
         .filter(|v| v.layer == Layer::Staging)
         .collect();
+    // Staging first, then the incremental views (which read only staging views, raw tables
+    // and seeds), then the views that read them, in the project's order. The incremental
+    // views run one after another: each already runs on every core, and together under a
+    // memory limit they would compete for it.
+    let (incremental, others): (Vec<&View>, Vec<&View>) = project
+        .views
+        .iter()
+        .partition(|v| v.layer == Layer::Incremental);
+    let (staged, rest): (Vec<&View>, Vec<&View>) =
+        others.into_iter().partition(|v| v.layer == Layer::Staging);
+    for view in staged {
+        register_planned(ctx, &state, view, &bound).await?;
+    }
     let mut outcomes = Vec::new();
-    for view in &project.views {
-        if view.layer == Layer::Incremental {
-            outcomes.extend(incremental::register(ctx, view, &staging, params, rollups).await?);
-            continue;
-        }
-        let plan = plan::plan_query(&state, &view.statement, &bound)
-            .await
-            .map_err(|e| FeatureError::Sql {
-                file: view.path.clone(),
-                message: e.to_string(),
-            })?;
-        let table = DataFrame::new(state.clone(), plan).into_view();
-        ctx.register_table(view.name.as_str(), table)
-            .map_err(|e| FeatureError::Sql {
-                file: view.path.clone(),
-                message: e.to_string(),
-            })?;
+    for view in incremental {
+        outcomes.extend(incremental::register(ctx, view, &staging, params, rollups).await?);
+    }
+    for view in rest {
+        register_planned(ctx, &state, view, &bound).await?;
     }
     Ok(outcomes)
+}
+
+/// `view` planned with `bound` and registered under its name.
+async fn register_planned(
+    ctx: &SessionContext,
+    state: &SessionState,
+    view: &View,
+    bound: &[Param],
+) -> Result<(), FeatureError> {
+    let plan = plan::plan_query(state, &view.statement, bound)
+        .await
+        .map_err(|e| FeatureError::Sql {
+            file: view.path.clone(),
+            message: e.to_string(),
+        })?;
+    let table = DataFrame::new(state.clone(), plan).into_view();
+    ctx.register_table(view.name.as_str(), table)
+        .map(|_| ())
+        .map_err(|e| FeatureError::Sql {
+            file: view.path.clone(),
+            message: e.to_string(),
+        })
 }
 
 /// The seed whose rows `[sql] extra_free_email_domains` extends.
