@@ -30,6 +30,8 @@ pub struct Prepared {
     pub pool: std::sync::Arc<PeakPool>,
     pub sources: Vec<DatasetInfo>,
     pub project: Project,
+    /// The cluster's scheduler address (`[engine] url`), or `None` for the local engine.
+    scheduler: Option<String>,
 }
 
 /// With `-vv` (debug), the executed plan of `view` with each operator's metrics (rows, time,
@@ -108,15 +110,6 @@ fn one_optimizer_pass(ctx: &SessionContext, engine: &engine::EngineConfig) {
     }
 }
 
-/// Whether `e` is a cluster's scheduler failing, not a query: the cluster's errors for a
-/// lost scheduler name its address (`cluster::deadline`).
-fn scheduler_failed(kind: &engine::EngineKind, e: &FeatureError) -> bool {
-    match kind {
-        engine::EngineKind::Local => false,
-        engine::EngineKind::Ballista { url } => e.to_string().contains(url.as_str()),
-    }
-}
-
 /// What a feature computation does with the rollups of `sql/incremental/`.
 #[derive(Clone, Copy)]
 enum RollupUse<'a> {
@@ -166,11 +159,16 @@ impl Prepared {
         );
         register_crm(&ctx, config).await?;
         let project = Project::load(&config.sql_dir, config.sources.format.name())?;
+        let scheduler = match &config.engine.kind {
+            engine::EngineKind::Local => None,
+            engine::EngineKind::Ballista { url } => Some(url.clone()),
+        };
         let prepared = Prepared {
             ctx,
             pool,
             sources,
             project,
+            scheduler,
         };
         prepared.plan_day(config, run, rollups).await?;
         Ok(prepared)
@@ -218,11 +216,8 @@ impl Prepared {
         )
         .await;
         // Bringing a rollup up to date reads events: a file that cannot be decoded is named.
-        // Not when the scheduler failed (killed, frozen): the error names it, and probing the
-        // files through it would fail too and blame a sound file (`tests/cluster.rs`).
         let rollups = match registered {
             Ok(rollups) => rollups,
-            Err(e) if scheduler_failed(&config.engine.kind, &e) => return Err(e.into()),
             Err(e) => return Err(self.blame_file(e.into()).await),
         };
         for r in &rollups {
@@ -253,8 +248,17 @@ impl Prepared {
 
     /// `e`, or, when a query failed on a file that cannot be decoded, the error naming that
     /// dataset and file (the engine's names only the view it was computing).
+    ///
+    /// Not when a cluster's scheduler failed (killed, frozen): its errors name its address
+    /// (`cluster::deadline`), and probing the files through it would fail too and blame a
+    /// sound file (`tests/cluster.rs`).
     pub async fn blame_file(&self, e: Error) -> Error {
-        if !matches!(e, Error::Features(FeatureError::Execution { .. })) {
+        let Error::Features(f @ FeatureError::Execution { .. }) = &e else {
+            return e;
+        };
+        if let Some(url) = &self.scheduler
+            && f.to_string().contains(url.as_str())
+        {
             return e;
         }
         match source::locate_undecodable(&self.ctx, &self.sources).await {
