@@ -250,7 +250,12 @@ mod tests {
             before: BTreeMap::new(),
         };
         // (what the state knew, created, expected (property, previous) in order)
-        let cases: [(Option<Synced>, bool, Vec<(&str, Option<&str>)>); 4] = [
+        type Case = (
+            Option<Synced>,
+            bool,
+            Vec<(&'static str, Option<&'static str>)>,
+        );
+        let cases: [Case; 4] = [
             // A create: nothing before.
             (
                 None,
