@@ -91,6 +91,10 @@ pub enum Command {
     Score,
     /// A readable breakdown of one account: features, signals, scores and route.
     Explain(ExplainArgs),
+    /// What sync runs wrote to HubSpot, from the change log: the runs kept, or one run's
+    /// entries (`--run ID`, `--last`), for an account or object type; `--out FILE` writes
+    /// them as CSV or Parquet.
+    Changes(ChangesArgs),
     /// Check the config, the SQL and the source schemas without computing anything.
     Validate,
     /// Write score history for past days (as `run` would have scored them), e.g. before the
@@ -122,6 +126,7 @@ impl Command {
             Command::Features => "features",
             Command::Score => "score",
             Command::Explain(_) => "explain",
+            Command::Changes(_) => "changes",
             Command::Validate => "validate",
             Command::Backfill(_) => "backfill",
             Command::Report(_) => "report",
@@ -251,6 +256,26 @@ pub struct ExplainArgs {
     /// Print the breakdown as JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ChangesArgs {
+    /// The run whose entries to list (an id `pqlsync changes` lists).
+    #[arg(long, value_name = "ID", conflicts_with = "last")]
+    pub run: Option<String>,
+    /// The latest run's entries.
+    #[arg(long)]
+    pub last: bool,
+    /// Only the entries of this account (`groups.group_id`), across runs unless one is given.
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
+    /// Only entries of this object type: companies, contacts, deals, leads, tasks, or
+    /// associations (failed associations).
+    #[arg(long, value_name = "TYPE")]
+    pub object: Option<String>,
+    /// At most this many entries in the text listing (all go to --out).
+    #[arg(long, default_value_t = 200)]
+    pub limit: usize,
 }
 
 #[derive(Debug, Clone, Args)]

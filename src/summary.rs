@@ -324,6 +324,13 @@ fn sync_report(f: &mut fmt::Formatter<'_>, s: &SyncReport) -> fmt::Result {
             s.seconds
         )?;
     }
+    if let Some(id) = &s.run_id {
+        writeln!(
+            f,
+            "    change log: {} entries, run {id} (pqlsync changes --run {id})",
+            thousands(s.changes as i64)
+        )?;
+    }
     for w in &s.warnings {
         writeln!(f, "    warning: {w}")?;
     }

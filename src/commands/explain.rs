@@ -15,6 +15,7 @@ use pqlsync_hubspot::ObjectType;
 use pqlsync_rules::route::Memory;
 use pqlsync_rules::score::Model;
 use pqlsync_rules::state::RoutingState;
+use pqlsync_sql::changes;
 use pqlsync_sql::decision::{Decider, Decision};
 use pqlsync_sql::features::{self, FINAL_VIEW, FeatureError};
 use pqlsync_sql::store::Store;
@@ -98,11 +99,60 @@ pub async fn explain(
         })
         .collect();
     let prior = memory.prior(account_id, run.as_of);
+    let changes = last_changes(&engine, account_id).await?;
+    let mut doc = explain_json(run.as_of, d, &values, &in_hubspot(d, &synced));
+    doc["changes"] = serde_json::to_value(&changes).expect("plain data");
+    let mut text = explain_text(&config.scoring, run.as_of, d, &values, prior, &synced);
+    changes_text(&mut text, account_id, &changes);
     Ok(Explanation {
         json: args.json,
-        doc: explain_json(run.as_of, d, &values, &in_hubspot(d, &synced)),
-        text: explain_text(&config.scoring, run.as_of, d, &values, prior, &synced),
+        doc,
+        text,
     })
+}
+
+/// How many of an account's latest change-log entries `explain` shows.
+const LAST_CHANGES: usize = 12;
+
+/// The account's latest entries in the change log (`sync.changes`), newest run first.
+async fn last_changes(engine: &Prepared, account_id: &str) -> Result<Vec<changes::Row>, Error> {
+    let filter = changes::Filter {
+        account: Some(account_id.to_string()),
+        ..changes::Filter::default()
+    };
+    let err = FeatureError::execution("sync.changes");
+    let batches = changes::select(&engine.ctx, &filter)
+        .await
+        .and_then(|df| df.limit(0, Some(LAST_CHANGES)))
+        .map_err(&err)?
+        .collect()
+        .await
+        .map_err(&err)?;
+    Ok(changes::rows(&batches).map_err(err)?)
+}
+
+fn changes_text(t: &mut String, account_id: &str, rows: &[changes::Row]) {
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        t,
+        "\nlast changes pqlsync made in HubSpot (all: pqlsync changes --account {account_id})"
+    );
+    let value = |v: &Option<String>| v.as_deref().map_or("(none)".into(), |v| format!("{v:?}"));
+    for r in rows {
+        let property = r.property.as_deref().unwrap_or("");
+        let what = match r.operation.as_str() {
+            "associate" => format!("{property} → {}", value(&r.new)),
+            "failed" => format!("{property} FAILED: {}", r.message.as_deref().unwrap_or("")),
+            _ => format!("{property}: {} → {}", value(&r.previous), value(&r.new)),
+        };
+        let _ = writeln!(
+            t,
+            "  {}  {:<9} {:<9} {what}",
+            r.run_id, r.object, r.operation
+        );
+    }
 }
 
 /// One property routing reads, as HubSpot holds it and as pqlsync last wrote it.

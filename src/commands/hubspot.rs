@@ -14,6 +14,7 @@ use pqlsync_hubspot::portal::{self, Portal};
 use pqlsync_hubspot::retry::Backoff;
 use pqlsync_hubspot::setup::render_checks;
 use pqlsync_hubspot::{self as hubspot, Client, ClientConfig, Counters, ObjectType, Recorder};
+use pqlsync_sql::changes::{self, ParquetJournal, RunRecord};
 use pqlsync_sql::decision::Decision;
 use pqlsync_sql::features::contacts;
 use pqlsync_sql::store::Store;
@@ -271,7 +272,17 @@ impl Step<'_> {
             halt: self.run.halt.clone(),
             held_back: Default::default(),
         };
-        let mut report = sync::run(&recorder, &desired, &mut state, None, &options).await?;
+        let journal = self.journal().await?;
+        let result = sync::run(
+            &recorder,
+            &desired,
+            &mut state,
+            None,
+            journal.as_ref().map(|j| j as &dyn sync::Journal),
+            &options,
+        )
+        .await;
+        let mut report = self.close_journal(journal.as_ref(), result).await?;
         let (files, requests) = recorder
             .finish()
             .await
@@ -325,7 +336,17 @@ impl Step<'_> {
             halt: self.run.halt.clone(),
             held_back: listened.held_back.clone(),
         };
-        let mut synced = sync::run(client, &desired, &mut state, Some(&store), &options).await?;
+        let journal = self.journal().await?;
+        let result = sync::run(
+            client,
+            &desired,
+            &mut state,
+            Some(&store),
+            journal.as_ref().map(|j| j as &dyn sync::Journal),
+            &options,
+        )
+        .await;
+        let mut synced = self.close_journal(journal.as_ref(), result).await?;
         synced.mode = format!("synced to {base_url} (API {})", hs.api_version);
         // What could not be read back is listed like what could not be written: the ledger
         // keeps it and the run exits 1.
@@ -350,6 +371,72 @@ impl Step<'_> {
             report: synced,
             plan: None,
         })
+    }
+}
+
+impl Step<'_> {
+    /// This run's change log in the state location (when `[changes]` keeps one), its
+    /// `run.json` written first so that a run killed mid-sync still says what it was.
+    async fn journal(&self) -> Result<Option<ParquetJournal>, Error> {
+        if !self.config.changes.enabled {
+            return Ok(None);
+        }
+        let store = Store::open(&self.config.state)?;
+        let journal = ParquetJournal::new(store, &self.run.run_id);
+        journal.describe(&self.record(None)).await?;
+        Ok(Some(journal))
+    }
+
+    fn record(&self, report: Option<&SyncReport>) -> RunRecord {
+        let id = &self.run.run_id;
+        RunRecord {
+            run_id: id.clone(),
+            command: "run".into(),
+            as_of: self.run.as_of,
+            started_at: changes::started_at(id).unwrap_or_else(chrono::Utc::now),
+            finished_at: report.map(|_| chrono::Utc::now()),
+            mode: journal_mode(&self.config.hubspot.target),
+            entries: 0,
+            stopped: report.and_then(|r| r.stopped.clone()),
+            reverts: None,
+            reverted_by: None,
+        }
+    }
+
+    /// The sync's outcome with its change log closed: the run's `run.json` says how it ended
+    /// (also when the sync failed), and logs past `[changes] retention_days` are removed.
+    async fn close_journal(
+        &self,
+        journal: Option<&ParquetJournal>,
+        result: Result<SyncReport, pqlsync_rules::state::StateError>,
+    ) -> Result<SyncReport, Error> {
+        let Some(journal) = journal else {
+            return Ok(result?);
+        };
+        let mut record = self.record(result.as_ref().ok());
+        record.entries = journal.rows();
+        if let Err(e) = &result {
+            record.stopped = Some(e.to_string());
+            record.finished_at = Some(chrono::Utc::now());
+        }
+        journal.describe(&record).await?;
+        let mut report = result?;
+        report.run_id = Some(journal.run_id().to_string());
+        report.changes = journal.rows();
+        let store = Store::open(&self.config.state)?;
+        let retention = self.config.changes.retention_days;
+        for id in changes::prune(&store, chrono::Utc::now(), retention).await? {
+            tracing::info!(stage = "sync", run_id = %id, "removed the change log of run {id}, older than {retention} days");
+        }
+        Ok(report)
+    }
+}
+
+/// What a run's `run.json` calls where it wrote.
+fn journal_mode(target: &Target) -> String {
+    match target {
+        Target::Offline => "offline".into(),
+        Target::Portal { base_url, .. } => base_url.clone(),
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod backfill;
 mod calibrate;
+mod changes;
 mod cluster;
 mod decide;
 mod demo_data;
@@ -334,6 +335,7 @@ async fn command(command: &Command, c: &Config, r: &RunOptions) -> Result<Outcom
         Command::Score => finish(score::score(c, r).await?, r),
         Command::Features => finish(features::features(c, r).await?, r),
         Command::Explain(args) => finish(explain::explain(c, r, args).await?, r),
+        Command::Changes(args) => finish(changes::changes(c, r, args).await?, r),
         Command::Validate => finish(validate::validate(c, r).await?, r),
         Command::Backfill(args) => finish(backfill::backfill(c, r, args).await?, r),
         Command::Report(args) => finish(report::report(c, r, args).await?, r),

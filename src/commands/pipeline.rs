@@ -449,6 +449,9 @@ async fn register_crm(ctx: &SessionContext, config: &Config) -> Result<(), Error
     };
     pqlsync_sql::report::crm::register(ctx, &state)
         .map_err(FeatureError::execution("the crm tables"))?;
+    pqlsync_sql::changes::register(ctx, &config.state)
+        .await
+        .map_err(FeatureError::execution("sync.changes"))?;
     Ok(())
 }
 

@@ -37,6 +37,9 @@ pub struct ConfigFile {
     /// The score history `run` and `backfill` append to and `report` reads.
     #[serde(default)]
     pub history: HistoryFile,
+    /// The change log: what each sync run wrote to HubSpot, kept in the state location.
+    #[serde(default)]
+    pub changes: pqlsync_sql::changes::ChangesFile,
     /// Rollups of `sql/incremental/` views, extended day by day instead of recomputed.
     #[serde(default)]
     pub incremental: features::IncrementalFile,

@@ -2,7 +2,7 @@
 //! section to the component that owns it (`[sources]` to `source::config`, `[engine]` to
 //! `engine::config`, `[scoring]` to `score::config`, `[routing]` to `route::config`,
 //! `[hubspot]` to `sync::config`, `[sql]`/`[incremental]` to `features::config`, `[report]` to
-//! `report::config`), which parse, default and validate their own settings.
+//! `report::config`, `[changes]` to `changes`), which parse, default and validate their own settings.
 //!
 //! This is the only module that reads environment variables (cloud credentials for object
 //! stores, `HUBSPOT_TOKEN`, `HUBSPOT_BASE_URL`) and the token file. Relative paths in the file
@@ -24,6 +24,7 @@ use pqlsync_hubspot::Secret;
 use pqlsync_rules::route::Policy;
 use pqlsync_rules::score::Model;
 use pqlsync_rules::{route, score};
+use pqlsync_sql::changes::ChangesConfig;
 use pqlsync_sql::engine::EngineConfig;
 use pqlsync_sql::features::IncrementalConfig;
 use pqlsync_sql::report::ReportConfig;
@@ -80,6 +81,8 @@ pub struct Config {
     pub state: Location,
     /// Where the score history lives: `[history] url`, default `history` beside the state.
     pub history: Location,
+    /// `[changes]`: whether sync runs keep a change log in the state location, and how long.
+    pub changes: ChangesConfig,
     /// `[incremental]`: where rollups of `sql/incremental/` views live and how they advance.
     pub incremental: IncrementalConfig,
     pub report: ReportConfig,
@@ -108,6 +111,8 @@ pub struct RunOptions {
     pub log_format: crate::logging::LogFormat,
     /// How long each stage took, for the log and the summary; shared by the run's clones.
     pub stages: crate::logging::Stages,
+    /// This invocation's id: what its change log is filed under (`pqlsync changes --run`).
+    pub run_id: String,
 }
 
 impl RunOptions {
@@ -140,6 +145,7 @@ impl RunOptions {
             halt: pqlsync_core::halt::Halt::default(),
             log_format: global.log_format,
             stages: crate::logging::Stages::default(),
+            run_id: pqlsync_sql::changes::new_run_id(Utc::now()),
         })
     }
 }
@@ -282,6 +288,7 @@ impl Config {
             routing,
             state: Location::directory(state_url, &base, &store_options),
             history: beside_state(&parsed.history.url, "history"),
+            changes: parsed.changes.validate()?,
             incremental: IncrementalConfig::from_file(
                 &parsed.incremental,
                 beside_state(&parsed.incremental.url, "incremental"),

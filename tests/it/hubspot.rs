@@ -325,6 +325,7 @@ fn a_feature_change_updates_only_the_changed_properties() {
         );
     }
     assert!(plan.contains("pql_usage_score"), "{plan}");
+    let before = by_prop(&sb.dump(), "companies", "plg_account_id")[&account].clone();
     sb.reset_stats();
     let o = env.run(&sb, &["run", "--summary-json", "s.json"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -342,6 +343,65 @@ fn a_feature_change_updates_only_the_changed_properties() {
             .contains("teammates_invited_14d=3"),
         "{company}"
     );
+    the_change_log_holds_what_the_run_changed(&env, &sb, &s, &names, (&before, &company));
+}
+
+/// The second run's change log: only the account's records, each property with what HubSpot
+/// held before and what it holds now, filed under the run id the summary names.
+fn the_change_log_holds_what_the_run_changed(
+    env: &Env,
+    sb: &Sandbox,
+    s: &Json,
+    names: &[String],
+    (before, after): (&Json, &Json),
+) {
+    let run_id = s["sync"]["run_id"]
+        .as_str()
+        .expect("the summary names the run");
+    let o = env.run(sb, &["changes", "--last", "--out", "changes.parquet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains(&format!("run {run_id}")), "{text}");
+    let rows = read_rows(&env.path().join("changes.parquet"));
+    assert_eq!(
+        Some(rows.len() as u64),
+        s["sync"]["changes"].as_u64(),
+        "{text}"
+    );
+    let text_of = |r: &Vec<(String, pqlsync_sql::value::Value)>, c: &str| {
+        get(r, c).as_str().map(str::to_string)
+    };
+    let mut company_props = BTreeSet::new();
+    for r in &rows {
+        assert_eq!(text_of(r, "run_id").as_deref(), Some(run_id));
+        assert_eq!(text_of(r, "operation").as_deref(), Some("update"), "{r:?}");
+        let key = text_of(r, "key").unwrap();
+        assert!(
+            names.contains(&key),
+            "an unrelated record in the log: {r:?}"
+        );
+        if text_of(r, "object").as_deref() == Some("companies") {
+            let property = text_of(r, "property").unwrap();
+            assert_eq!(
+                text_of(r, "previous").as_deref(),
+                prop(before, &property),
+                "{r:?}"
+            );
+            assert_eq!(
+                text_of(r, "new").as_deref(),
+                prop(after, &property),
+                "{r:?}"
+            );
+            company_props.insert(property);
+        }
+    }
+    assert!(
+        company_props.contains("pql_usage_score"),
+        "{company_props:?}"
+    );
+    let o = env.run(sb, &["changes", "--run", "20200101T000000Z-0000"]);
+    assert_eq!(o.status.code(), Some(2), "an expired run: {}", stdout(&o));
+    assert!(stderr(&o).contains("no longer kept"), "{}", stderr(&o));
 }
 
 fn contacts_of(env: &Env, account: &str) -> Vec<String> {

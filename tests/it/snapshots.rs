@@ -52,6 +52,9 @@ fn settings(dir: &Path) -> insta::Settings {
     // File sizes depend on the Parquet writer's version, not on pqlsync.
     s.add_filter(r"[\d,]+ bytes", "[n] bytes");
     s.add_filter(r"bytes=\d+", "bytes=[n]");
+    // Run ids and the times a run started or finished.
+    s.add_filter(r"\b\d{8}T\d{6}Z-[0-9a-f]{4}\b", "[run id]");
+    s.add_filter(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC", "[utc time]");
     s.set_prepend_module_to_snapshot(false);
     s
 }
@@ -71,6 +74,27 @@ fn regex_escape(text: &str) -> String {
 fn run_summary() {
     let dir = work();
     let text = output(dir.path(), &["run"]);
+    settings(dir.path()).bind(|| insta::assert_snapshot!(text));
+}
+
+/// The change log as `changes` lists it: the runs kept, then one account's entries of the
+/// latest run.
+#[test]
+fn changes_listing() {
+    let dir = work();
+    output(dir.path(), &["run"]);
+    let mut text = output(dir.path(), &["changes"]);
+    text.push_str(&output(
+        dir.path(),
+        &[
+            "changes",
+            "--last",
+            "--account",
+            "acct_000003",
+            "--limit",
+            "40",
+        ],
+    ));
     settings(dir.path()).bind(|| insta::assert_snapshot!(text));
 }
 

@@ -15,9 +15,14 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use futures::future::BoxFuture;
 
+use chrono::Utc;
+
+use super::journal::{self, Entry, Journal};
+use super::model::Link;
+use super::plan::Change;
 use super::report::{Counts, SyncReport};
 use super::state::{FailureRecord, STATE_FILE, SyncState};
-use pqlsync_core::files::{Files, write_json};
+use pqlsync_core::files::{Files, StoreError, write_json};
 use pqlsync_core::halt::Halt;
 use pqlsync_hubspot::{BATCH_LIMIT, BatchError, Crm, Failure, ObjectType, Outcome, Stop};
 use pqlsync_rules::state::StateError;
@@ -35,6 +40,8 @@ pub(super) struct Progress<'a> {
     /// Creates HubSpot refused because the record's unique key is taken (409): the record
     /// exists, to be looked up rather than created.
     pub conflicts: Vec<(ObjectType, String)>,
+    /// Change-log entries settled since the journal was last given them.
+    pub entries: Vec<Entry>,
 }
 
 impl Progress<'_> {
@@ -56,6 +63,47 @@ impl Progress<'_> {
             message: f.message.clone(),
             correlation_id: f.correlation_id.clone(),
         });
+    }
+
+    /// HubSpot confirmed `change` on the record it gave `id`: log what changed (against what
+    /// the state knew before), then take the values and the record's account into the state.
+    pub fn confirm_write(&mut self, object: ObjectType, change: &Change, id: &str, created: bool) {
+        let before = self.state.get(object, &change.key);
+        let at = Utc::now();
+        self.entries
+            .extend(journal::written(at, object, change, id, before, created));
+        self.state.confirm(object, &change.key, id, &change.props);
+        if !change.account.is_empty() {
+            self.state.belongs(object, &change.key, &change.account);
+        }
+    }
+
+    /// HubSpot confirmed the association `link`.
+    pub fn confirm_link(&mut self, link: &Link) {
+        let from = self.state.get(link.from, &link.from_key);
+        let entry = journal::associated(
+            Utc::now(),
+            link,
+            from.and_then(|r| r.account.as_deref()),
+            from.map(|r| r.id.as_str()),
+        );
+        self.entries.push(entry);
+        self.state.links.insert(link.clone());
+    }
+
+    /// A write of record `key` (of `account`, when known) failed: the failure ledger and the
+    /// change log both say why.
+    pub fn fail_write(
+        &mut self,
+        object: &str,
+        key: &str,
+        account: Option<&str>,
+        operation: &str,
+        f: &Failure,
+    ) {
+        self.fail(object, key, operation, f);
+        let entry = journal::failed(Utc::now(), object, key, account, operation, f);
+        self.entries.push(entry);
     }
 }
 
@@ -79,6 +127,7 @@ pub(super) struct Driver<'a> {
     pub crm: &'a dyn Crm,
     concurrency: usize,
     store: Option<&'a dyn Files>,
+    journal: Option<&'a dyn Journal>,
     last_save: Instant,
     /// Why the run stopped, once it has; the phases after it are not run.
     pub stop: Option<Stop>,
@@ -92,6 +141,7 @@ impl<'a> Driver<'a> {
         crm: &'a dyn Crm,
         state: &'a mut SyncState,
         store: Option<&'a dyn Files>,
+        journal: Option<&'a dyn Journal>,
         concurrency: usize,
         halt: Halt,
     ) -> Driver<'a> {
@@ -99,6 +149,7 @@ impl<'a> Driver<'a> {
             crm,
             concurrency,
             store,
+            journal,
             last_save: Instant::now(),
             stop: None,
             halt,
@@ -107,19 +158,34 @@ impl<'a> Driver<'a> {
                 report: SyncReport::default(),
                 unverified: Default::default(),
                 conflicts: Vec::new(),
+                entries: Vec::new(),
             },
         }
     }
 
-    /// Save the state to the store (when there is one): now if `force`, else when the last
-    /// save is `SAVE_EVERY` old.
+    /// Give the journal (when there is one) the entries settled since, then save the state to
+    /// the store (when there is one): now if `force`, else when the last save is `SAVE_EVERY`
+    /// old. The log goes first, so a saved state never holds a write its log lacks.
     pub async fn save(&mut self, force: bool) -> Result<(), StateError> {
-        if let Some(store) = self.store
-            && (force || self.last_save.elapsed() >= SAVE_EVERY)
-        {
-            write_json(store, STATE_FILE, &*self.progress.state).await?;
-            self.last_save = Instant::now();
+        if !force && self.last_save.elapsed() < SAVE_EVERY {
+            return Ok(());
         }
+        if let Some(journal) = self.journal
+            && !self.progress.entries.is_empty()
+        {
+            let entries = std::mem::take(&mut self.progress.entries);
+            journal
+                .append(entries)
+                .await
+                .map_err(|message| StoreError::Store {
+                    url: journal.url().to_string(),
+                    message: format!("cannot write the change log: {message}"),
+                })?;
+        }
+        if let Some(store) = self.store {
+            write_json(store, STATE_FILE, &*self.progress.state).await?;
+        }
+        self.last_save = Instant::now();
         Ok(())
     }
 
@@ -266,7 +332,7 @@ mod tests {
             calls: Mutex::new(Vec::new()),
         };
         let items: Vec<u32> = (0..n).collect();
-        let mut driver = Driver::new(&crm, &mut state, None, 1, Halt::default());
+        let mut driver = Driver::new(&crm, &mut state, None, None, 1, Halt::default());
         driver.drive(&work, chunks(&items)).await.unwrap();
         let calls = work.calls.lock().unwrap().clone();
         (driver.finish(), calls)

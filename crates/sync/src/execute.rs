@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use super::driver::Driver;
+use super::journal::Journal;
 use super::model::Desired;
 use super::plan::{Plan, plan};
 use super::reads::{read_back, refresh_lifecycle};
@@ -42,17 +43,20 @@ pub struct Options {
 }
 
 /// Sync `desired` through `crm`. The state is updated as the CRM confirms writes and saved to
-/// `store` (when given) as the run goes and at the end. A `Stop` (daily limit, token) ends the
-/// run early with everything confirmed so far saved.
+/// `store` (when given) as the run goes and at the end, each save after the change log's
+/// entries went to `journal` (when given). A `Stop` (daily limit, token) ends the run early
+/// with everything confirmed so far saved and logged.
 pub async fn run(
     crm: &dyn Crm,
     desired: &Desired,
     state: &mut SyncState,
     store: Option<&dyn Files>,
+    journal: Option<&dyn Journal>,
     options: &Options,
 ) -> Result<SyncReport, StateError> {
     let started = Instant::now();
-    let mut d = Driver::new(crm, state, store, options.concurrency, options.halt.clone());
+    let halt = options.halt.clone();
+    let mut d = Driver::new(crm, state, store, journal, options.concurrency, halt);
     read_back(&mut d, desired, &options.objects).await?;
     // The plan keeps what it takes; leads still read `desired` below.
     let mut the_plan = plan(desired.clone(), d.progress.state);
@@ -143,6 +147,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use crate::journal::{MemoryJournal, Operation};
     use crate::memory::MemoryCrm;
     use crate::model::{Link, Record};
     use crate::state::STATE_FILE;
@@ -226,7 +231,7 @@ mod tests {
         state: &mut SyncState,
         store: Option<&dyn Files>,
     ) -> SyncReport {
-        run(crm, desired, state, store, &options(&ObjectType::ALL))
+        run(crm, desired, state, store, None, &options(&ObjectType::ALL))
             .await
             .expect("the state saves")
     }
@@ -422,6 +427,116 @@ mod tests {
         }
     }
 
+    fn logged(journal: &MemoryJournal) -> Vec<crate::Entry> {
+        journal.entries.lock().unwrap().clone()
+    }
+
+    #[tokio::test]
+    async fn the_change_log_holds_every_confirmed_write_with_its_previous_value() {
+        let n = 3;
+        let crm = MemoryCrm::default();
+        let journal = MemoryJournal::default();
+        let mut state = SyncState::default();
+        let all = options(&ObjectType::ALL);
+        run(&crm, &desired(n), &mut state, None, Some(&journal), &all)
+            .await
+            .unwrap();
+        let first = logged(&journal);
+        let creates = first.iter().filter(|e| e.operation == Operation::Create);
+        // Every property of every record created: companies and contacts 2, deals 1, leads 2,
+        // tasks 1; and six associations per account (a lead's two made with its create).
+        assert_eq!(creates.count(), n * 8);
+        let links = first.iter().filter(|e| e.operation == Operation::Associate);
+        assert_eq!(links.count(), n * 6);
+        assert!(
+            first
+                .iter()
+                .all(|e| e.account.is_some() && e.hubspot_id.is_some())
+        );
+
+        let mut changed = desired(n);
+        let company = &mut changed.records.get_mut(&ObjectType::Companies).unwrap()[1];
+        company.props.insert("pql_score", "61".into());
+        crm.reject(ObjectType::Contacts, &email(2));
+        changed.records.get_mut(&ObjectType::Contacts).unwrap()[2]
+            .props
+            .insert("plg_account_id", "moved".into());
+        run(&crm, &changed, &mut state, None, Some(&journal), &all)
+            .await
+            .unwrap();
+        let second = logged(&journal)[first.len()..].to_vec();
+        let shown: Vec<_> = second
+            .iter()
+            .map(|e| {
+                (
+                    e.operation,
+                    e.object.as_str(),
+                    e.key.as_str(),
+                    e.property.as_deref(),
+                    e.previous.as_deref(),
+                    e.new.as_deref(),
+                )
+            })
+            .collect();
+        let company = account(1);
+        let contact = email(2);
+        assert_eq!(
+            shown,
+            vec![
+                (
+                    Operation::Update,
+                    "companies",
+                    company.as_str(),
+                    Some("pql_score"),
+                    Some("50"),
+                    Some("61")
+                ),
+                (
+                    Operation::Failed,
+                    "contacts",
+                    contact.as_str(),
+                    Some("upsert"),
+                    None,
+                    None
+                ),
+            ]
+        );
+        assert!(second[1].message.is_some() && second[1].status.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_stopped_runs_log_holds_what_its_saved_state_holds() {
+        let store = MemoryFiles::default();
+        let journal = MemoryJournal::default();
+        let crm = MemoryCrm::default();
+        crm.daily_limit_after(2);
+        let mut state = SyncState::default();
+        let all = options(&ObjectType::ALL);
+        let report = run(
+            &crm,
+            &desired(150),
+            &mut state,
+            Some(&store),
+            Some(&journal),
+            &all,
+        )
+        .await
+        .unwrap();
+        assert!(report.stopped.is_some());
+        let on_disk = saved(&store).await;
+        let logged: BTreeSet<String> = logged(&journal)
+            .into_iter()
+            .filter(|e| e.operation == Operation::Create)
+            .map(|e| e.key)
+            .collect();
+        let saved: BTreeSet<String> = on_disk.objects[&ObjectType::Companies]
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(logged, saved);
+        assert_eq!(saved.len(), 150);
+    }
+
     /// A first sync of `n` accounts whose lead create HubSpot applied but whose answer was
     /// lost: the portal holds the leads, the saved state does not.
     async fn lost_lead_creates(n: usize) -> (MemoryFiles, MemoryCrm, SyncReport) {
@@ -570,7 +685,7 @@ mod tests {
         let upserts = crm.calls("upsert", ObjectType::Companies).len();
         let mut options = options(&ObjectType::ALL);
         options.held_back = listened.held_back.clone();
-        let report = run(&crm, &rescored(20, "77"), &mut state, None, &options)
+        let report = run(&crm, &rescored(20, "77"), &mut state, None, None, &options)
             .await
             .unwrap();
         assert_eq!(counts(&report, ObjectType::Companies).updated, 0);
@@ -631,6 +746,7 @@ mod tests {
             &recorder,
             &desired(2),
             &mut state,
+            None,
             None,
             &options(&[ObjectType::Leads]),
         )

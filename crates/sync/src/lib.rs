@@ -12,6 +12,7 @@ mod driver;
 pub mod lifecycle;
 pub mod listen;
 pub mod execute;
+pub mod journal;
 #[cfg(test)]
 mod memory;
 pub mod setup;
@@ -24,6 +25,7 @@ pub mod state;
 mod writes;
 
 pub use execute::{Options, run};
+pub use journal::{Entry, Journal, Operation};
 pub use listen::{Listened, listen};
 pub use model::{Contact, Desired, Link, Mapping, Record, build};
 pub use plan::{Plan, plan};

@@ -159,7 +159,7 @@ pub async fn listen(
 ) -> Result<Listened, StateError> {
     let started = std::time::Instant::now();
     remember_names(state, mapping);
-    let mut d = Driver::new(crm, state, None, concurrency, Halt::default());
+    let mut d = Driver::new(crm, state, None, None, concurrency, Halt::default());
     for &(object, compared, info) in LISTENED {
         if !objects.contains(&object) || d.stop.is_some() {
             continue;

@@ -36,6 +36,12 @@ fn is_zero(n: &usize) -> bool {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SyncReport {
     pub mode: String,
+    /// The id this run's change log is filed under (`pqlsync changes --run ID`), when one is
+    /// kept; and how many entries it holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub changes: usize,
     pub objects: BTreeMap<String, Counts>,
     pub associations: Counts,
     pub failures: Vec<FailureRecord>,

@@ -82,12 +82,10 @@ impl Work for Upsert {
         let object = self.object;
         match outcome {
             Outcome::Done(Some(r)) => {
-                progress
-                    .state
-                    .confirm(object, &change.key, &r.id, &change.props);
-                progress.state.belongs(object, &change.key, &change.account);
+                let is_new = created(r.new, change.id.is_some());
+                progress.confirm_write(object, change, &r.id, is_new);
                 let c = progress.counts(object);
-                if created(r.new, change.id.is_some()) {
+                if is_new {
                     c.created += 1
                 } else {
                     c.updated += 1
@@ -95,11 +93,14 @@ impl Work for Upsert {
             }
             Outcome::Failed(f) => {
                 progress.counts(object).failed += 1;
-                progress.fail(object.name(), &change.key, "upsert", &f);
+                let account = Some(change.account.as_str());
+                progress.fail_write(object.name(), &change.key, account, "upsert", &f);
             }
             Outcome::Done(None) | Outcome::NotFound => {
                 progress.counts(object).failed += 1;
-                progress.fail(object.name(), &change.key, "upsert", &no_record());
+                let account = Some(change.account.as_str());
+                let f = no_record();
+                progress.fail_write(object.name(), &change.key, account, "upsert", &f);
             }
         }
     }
@@ -140,10 +141,10 @@ impl Work for CreateLeads {
         let key = &lead.change.key;
         match outcome {
             Outcome::Done(Some(r)) => {
-                progress
-                    .state
-                    .confirm(object, key, &r.id, &lead.change.props);
-                progress.state.links.extend(lead.links.iter().cloned());
+                progress.confirm_write(object, &lead.change, &r.id, true);
+                for link in &lead.links {
+                    progress.confirm_link(link);
+                }
                 progress.report.associations.created += lead.links.len();
                 progress.counts(object).created += 1;
             }
@@ -161,11 +162,14 @@ impl Work for CreateLeads {
                     progress.state.settle(object, key);
                 }
                 progress.counts(object).failed += 1;
-                progress.fail(object.name(), key, "create", &f);
+                let account = Some(lead.change.account.as_str());
+                progress.fail_write(object.name(), key, account, "create", &f);
             }
             Outcome::Done(None) | Outcome::NotFound => {
                 progress.counts(object).failed += 1;
-                progress.fail(object.name(), key, "create", &no_record());
+                let account = Some(lead.change.account.as_str());
+                let f = no_record();
+                progress.fail_write(object.name(), key, account, "create", &f);
             }
         }
     }
@@ -193,14 +197,13 @@ impl Work for UpdateLeads {
         match outcome {
             Outcome::Done(_) => {
                 let id = change.id.clone().unwrap_or_default();
-                progress
-                    .state
-                    .confirm(object, &change.key, &id, &change.props);
+                progress.confirm_write(object, change, &id, false);
                 progress.counts(object).updated += 1;
             }
             Outcome::Failed(f) => {
                 progress.counts(object).failed += 1;
-                progress.fail(object.name(), &change.key, "update", &f);
+                let account = Some(change.account.as_str());
+                progress.fail_write(object.name(), &change.key, account, "update", &f);
             }
             Outcome::NotFound => {
                 // Deleted in HubSpot: forget it, so the next run creates it again.
@@ -235,7 +238,9 @@ fn lead_create(
             "the portal has no lead-to-contact association type; check that leads are enabled"
                 .into(),
         );
-        d.progress.fail(object.name(), &c.key, "create", &f);
+        let account = Some(c.account.as_str());
+        d.progress
+            .fail_write(object.name(), &c.key, account, "create", &f);
         return None;
     };
     let association = |id, type_id| AssociationInput {
@@ -327,7 +332,7 @@ impl Work for Associate {
         let link = &a.link;
         match outcome {
             Outcome::Done(_) => {
-                progress.state.links.insert(link.clone());
+                progress.confirm_link(link);
                 progress.report.associations.created += 1;
             }
             Outcome::Failed(f) => {
@@ -336,7 +341,11 @@ impl Work for Associate {
                     "{}:{} → {}:{}",
                     link.from, link.from_key, link.to, link.to_key
                 );
-                progress.fail("associations", &key, "associate", &f);
+                let account = progress
+                    .state
+                    .get(link.from, &link.from_key)
+                    .and_then(|r| r.account.clone());
+                progress.fail_write("associations", &key, account.as_deref(), "associate", &f);
             }
             Outcome::NotFound => progress.report.associations.pending += 1,
         }
