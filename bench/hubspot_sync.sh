@@ -6,10 +6,14 @@
 #
 #   bench/hubspot_sync.sh [ACCOUNTS=10000] [R=100]
 #
+# CHANGES=false turns the change log off ([changes] enabled), to measure what it costs; each
+# sync prints the change log's entries and bytes and the state directory's size.
+#
 # Needs a release build: cargo build --release (binary from $CARGO_TARGET_DIR or target/).
 set -euo pipefail
 accounts=${1:-10000}
 rate=${2:-100}
+changes=${CHANGES:-true}
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${PQLSYNC_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/pqlsync}
 work=$(mktemp -d)
@@ -19,6 +23,7 @@ cp -r "$root/sql" "$work/"
 # The shipped config has a [hubspot] table already: the rate goes into it.
 sed -e "s#fixtures/demo#data#" -e "s#^\[hubspot\]\$#[hubspot]\nrequests_per_10s = $rate#" \
   "$root/pqlsync.toml" > "$work/pqlsync.toml"
+printf '\n[changes]\nenabled = %s\n' "$changes" >> "$work/pqlsync.toml"
 cd "$work"
 "$bin" demo-data --out data --accounts "$accounts" --days 30 --as-of 2026-11-20 --quiet
 
@@ -42,7 +47,9 @@ print(f"  {records:,} records + {links:,} associations in {secs:.1f} s; "
       f"{s['requests']:,} requests ({s['write_requests']:,} writes), "
       f"{s['rate_limited']} rate-limited, {len(s['failures'])} failed")
 print(f"  {per10:,.0f} records/10 s = {per10 / (rate * 100):.1%} of R x 100 = {rate * 100:,}")
+print(f"  change log: {s.get('changes', 0):,} entries")
 PY
+  echo "  state: $(du -sb .pqlsync/state | cut -f1) bytes, of which change log $(du -sb .pqlsync/state/changes 2>/dev/null | cut -f1 || echo 0) bytes"
 }
 
 echo "first sync: $accounts accounts into an empty portal, R = $rate"
