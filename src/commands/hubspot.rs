@@ -423,9 +423,8 @@ impl Step<'_> {
         let mut report = result?;
         report.run_id = Some(journal.run_id().to_string());
         report.changes = journal.rows();
-        let store = Store::open(&self.config.state)?;
         let retention = self.config.changes.retention_days;
-        for id in changes::prune(&store, chrono::Utc::now(), retention).await? {
+        for id in changes::prune(journal.store(), chrono::Utc::now(), retention).await? {
             tracing::info!(stage = "sync", run_id = %id, "removed the change log of run {id}, older than {retention} days");
         }
         Ok(report)

@@ -17,7 +17,7 @@ use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::array::{ArrayRef, Int32Array, StringArray, TimestampMicrosecondArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::catalog::{MemorySchemaProvider, SchemaProvider, TableProvider};
+use datafusion::catalog::TableProvider;
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
@@ -208,6 +208,11 @@ impl ParquetJournal {
         }
     }
 
+    /// The state location the log is kept in.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     pub fn run_id(&self) -> &str {
         &self.run_id
     }
@@ -321,17 +326,7 @@ pub async fn prune(
 /// Register the log kept under `state` as `sync.changes`: empty, never missing, when no run
 /// has kept one, so SQL that reads it runs the same on a fresh install.
 pub async fn register(ctx: &SessionContext, state: &Location) -> Result<(), DataFusionError> {
-    let catalog = ctx
-        .catalog("datafusion")
-        .expect("the default catalog exists");
-    let sync_schema: Arc<dyn SchemaProvider> = match catalog.schema(SCHEMA_NAME) {
-        Some(schema) => schema,
-        None => {
-            let schema: Arc<dyn SchemaProvider> = Arc::new(MemorySchemaProvider::new());
-            catalog.register_schema(SCHEMA_NAME, Arc::clone(&schema))?;
-            schema
-        }
-    };
+    let sync_schema = crate::engine::schema_named(ctx, SCHEMA_NAME)?;
     let table = table(ctx, state).await?;
     sync_schema.deregister_table(TABLE)?;
     sync_schema.register_table(TABLE.to_string(), table)?;

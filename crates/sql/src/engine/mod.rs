@@ -91,6 +91,24 @@ pub fn state(
     Ok((state, pool))
 }
 
+/// The schema `name` of `ctx`'s default catalog, created empty the first time: the tables
+/// pqlsync builds from its own files (`crm.*`, `sync.changes`) are registered into it.
+pub fn schema_named(
+    ctx: &SessionContext,
+    name: &str,
+) -> Result<Arc<dyn datafusion::catalog::SchemaProvider>, DataFusionError> {
+    let catalog = ctx
+        .catalog("datafusion")
+        .expect("the default catalog exists");
+    if let Some(schema) = catalog.schema(name) {
+        return Ok(schema);
+    }
+    let schema: Arc<dyn datafusion::catalog::SchemaProvider> =
+        Arc::new(datafusion::catalog::MemorySchemaProvider::new());
+    catalog.register_schema(name, Arc::clone(&schema))?;
+    Ok(schema)
+}
+
 /// The functions analyst SQL may call beyond DataFusion's own: the JSON functions and
 /// operators. Every process that plans or runs pqlsync's SQL registers them.
 pub fn register_functions(registry: &mut dyn FunctionRegistry) -> Result<(), DataFusionError> {

@@ -15,7 +15,6 @@ use datafusion::arrow::array::TimestampMicrosecondArray;
 use datafusion::arrow::array::{ArrayRef, BooleanArray, Date32Array, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
 use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
@@ -282,17 +281,7 @@ pub fn batch(state: &SyncState, object: ObjectType) -> Result<RecordBatch, DataF
 
 /// Register the `crm.*` tables from `state` (replacing any registered before).
 pub fn register(ctx: &SessionContext, state: &SyncState) -> Result<(), DataFusionError> {
-    let catalog = ctx
-        .catalog("datafusion")
-        .expect("the default catalog exists");
-    let schema: Arc<dyn SchemaProvider> = match catalog.schema(CRM_SCHEMA) {
-        Some(schema) => schema,
-        None => {
-            let schema: Arc<dyn SchemaProvider> = Arc::new(MemorySchemaProvider::new());
-            catalog.register_schema(CRM_SCHEMA, Arc::clone(&schema))?;
-            schema
-        }
-    };
+    let schema = crate::engine::schema_named(ctx, CRM_SCHEMA)?;
     for (name, object) in TABLES {
         let batch = batch(state, *object)?;
         let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
