@@ -21,6 +21,7 @@ pub mod plan;
 mod reads;
 mod report;
 pub mod revert;
+pub mod undo;
 pub mod schema;
 pub mod state;
 mod writes;
