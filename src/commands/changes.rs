@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
 
 use super::{Error, Report};
@@ -84,14 +85,15 @@ pub async fn changes(
         object: args.object.clone(),
     };
     let listing_runs = filter.run.is_none() && filter.account.is_none() && filter.object.is_none();
-    let entries = if listing_runs {
+    let batches = if listing_runs {
         Vec::new()
     } else {
-        entries(config, &filter).await?
+        selected(config, &filter).await?
     };
+    let entries = changes::rows(&batches).map_err(FeatureError::execution("sync.changes"))?;
     let out = match &run.out {
         Some(path) if !listing_runs => {
-            write_out(config, &filter, path).await?;
+            write_out(&batches, path)?;
             Some(path.display().to_string())
         }
         _ => None,
@@ -164,30 +166,18 @@ async fn session(config: &Config) -> Result<SessionContext, Error> {
     Ok(ctx)
 }
 
-async fn entries(config: &Config, filter: &Filter) -> Result<Vec<Row>, Error> {
+/// The entries `filter` selects, as Arrow batches of [`changes::schema`].
+async fn selected(config: &Config, filter: &Filter) -> Result<Vec<RecordBatch>, Error> {
     let ctx = session(config).await?;
     let err = FeatureError::execution("sync.changes");
-    let batches = changes::select(&ctx, filter)
-        .await
-        .map_err(&err)?
-        .collect()
-        .await
-        .map_err(&err)?;
-    Ok(changes::rows(&batches).map_err(err)?)
+    let df = changes::select(&ctx, filter).await.map_err(&err)?;
+    Ok(df.collect().await.map_err(err)?)
 }
 
-/// Every entry `filter` selects to `path` (.csv or .parquet), written whole or not at all.
-async fn write_out(config: &Config, filter: &Filter, path: &std::path::Path) -> Result<(), Error> {
-    let ctx = session(config).await?;
-    let err = FeatureError::execution("sync.changes");
-    let batches = changes::select(&ctx, filter)
-        .await
-        .map_err(&err)?
-        .collect()
-        .await
-        .map_err(&err)?;
+/// `batches` to `path` (.csv or .parquet), written whole or not at all.
+fn write_out(batches: &[RecordBatch], path: &std::path::Path) -> Result<(), Error> {
     let mut writer = AtomicWriter::create(path, changes::schema())?;
-    for b in &batches {
+    for b in batches {
         writer.write(b)?;
     }
     writer.finish()?;
