@@ -143,7 +143,7 @@ async fn write(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
@@ -154,17 +154,17 @@ mod tests {
     use pqlsync_core::files::{MemoryFiles, read_json};
     use pqlsync_hubspot::{ApiVersion, Recorder};
 
-    fn account(i: usize) -> String {
+    pub(crate) fn account(i: usize) -> String {
         format!("acct_{i:03}")
     }
 
-    fn email(i: usize) -> String {
+    pub(crate) fn email(i: usize) -> String {
         format!("user{i}@x.com")
     }
 
     /// `n` accounts, each with a company, a primary contact, a trial deal, a lead and a task,
     /// and the associations `model::build` makes between them.
-    fn desired(n: usize) -> Desired {
+    pub(crate) fn desired(n: usize) -> Desired {
         let mut d = Desired::default();
         let mut push = |object, key: &str, account: &str, props: &[(&'static str, &str)]| {
             d.records.entry(object).or_default().push(Record {
@@ -214,7 +214,7 @@ mod tests {
         d
     }
 
-    fn options(objects: &[ObjectType]) -> Options {
+    pub(crate) fn options(objects: &[ObjectType]) -> Options {
         Options {
             concurrency: 4,
             lead_contact_type: Some(578),

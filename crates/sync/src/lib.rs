@@ -20,6 +20,8 @@ pub mod model;
 pub mod plan;
 mod reads;
 mod report;
+pub mod revert;
+pub mod undo;
 pub mod schema;
 pub mod state;
 mod writes;

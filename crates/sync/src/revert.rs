@@ -1,0 +1,318 @@
+//! Undoing a run, decided: from the run's change-log entries and what HubSpot holds now, which
+//! properties to set back to the value HubSpot held before the run, and which to leave because
+//! HubSpot's value is no longer the one the run wrote (a person, a workflow or a later run
+//! changed it since). Pure, so `revert --dry-run` shows exactly the rules `revert` applies.
+//!
+//! Records the run created are left in place (nothing is deleted); of them, tasks that nobody
+//! touched since may be archived when asked. Associations the run made are left.
+
+use std::collections::BTreeMap;
+
+use super::journal::{Entry, Operation};
+use pqlsync_hubspot::ObjectType;
+
+/// What HubSpot holds now for the records a run wrote: by (object, key), the properties the
+/// run set, as read back by id (`""` for no value). A record missing here is gone from HubSpot.
+pub type Now = BTreeMap<(ObjectType, String), BTreeMap<String, String>>;
+
+/// Properties of one record to set back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restore {
+    pub object: ObjectType,
+    pub key: String,
+    pub account: Option<String>,
+    pub id: String,
+    /// Property → the value to write back (`""` clears a property the run filled).
+    pub props: BTreeMap<String, String>,
+    /// Property → what the run wrote (what HubSpot holds now), for the log of the revert.
+    pub wrote: BTreeMap<String, String>,
+}
+
+/// A property left as it is, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub object: ObjectType,
+    pub key: String,
+    pub property: String,
+    /// What the run wrote.
+    pub wrote: String,
+    /// What HubSpot holds now; `None` when the record is gone.
+    pub now: Option<String>,
+}
+
+/// A record the run created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    pub object: ObjectType,
+    pub key: String,
+    pub id: String,
+    /// Every property still holds what the run wrote: nobody touched it since.
+    pub untouched: bool,
+}
+
+/// What a revert would do.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RevertPlan {
+    pub restores: Vec<Restore>,
+    pub skipped: Vec<Skipped>,
+    pub created: Vec<Created>,
+}
+
+/// One property of one record as the run changed it: the value before its first write in the
+/// run, and the value of its last.
+struct Changed<'a> {
+    account: Option<&'a str>,
+    id: &'a str,
+    previous: Option<&'a str>,
+    wrote: &'a str,
+}
+
+/// A record the run created: its id and the values it was created with.
+type Made<'a> = (&'a str, BTreeMap<&'a str, &'a str>);
+
+/// The revert of a run whose change log is `entries`, given what HubSpot holds `now`.
+pub fn revert_plan(entries: &[Entry], now: &Now) -> RevertPlan {
+    let mut changed: BTreeMap<(ObjectType, &str), BTreeMap<&str, Changed<'_>>> = BTreeMap::new();
+    let mut created: BTreeMap<(ObjectType, &str), Made<'_>> = BTreeMap::new();
+    let mut ordered: Vec<&Entry> = entries.iter().collect();
+    ordered.sort_by_key(|e| e.at);
+    for e in ordered {
+        let (Some(object), Some(property), Some(id)) = (
+            ObjectType::parse(&e.object),
+            e.property.as_deref(),
+            e.hubspot_id.as_deref(),
+        ) else {
+            continue;
+        };
+        let wrote = e.new.as_deref().unwrap_or("");
+        match e.operation {
+            Operation::Create => {
+                let c = created
+                    .entry((object, &e.key))
+                    .or_insert((id, BTreeMap::new()));
+                c.1.insert(property, wrote);
+            }
+            Operation::Update => {
+                let props = changed.entry((object, &e.key)).or_default();
+                props
+                    .entry(property)
+                    .and_modify(|c| c.wrote = wrote)
+                    .or_insert(Changed {
+                        account: e.account.as_deref(),
+                        id,
+                        previous: e.previous.as_deref(),
+                        wrote,
+                    });
+            }
+            Operation::Associate | Operation::Failed => {}
+        }
+    }
+    let mut plan = RevertPlan::default();
+    for ((object, key), props) in changed {
+        restore(
+            &mut plan,
+            object,
+            key,
+            props,
+            now.get(&(object, key.to_string())),
+        );
+    }
+    for ((object, key), (id, props)) in created {
+        let held = now.get(&(object, key.to_string()));
+        let untouched = held.is_some_and(|h| {
+            props
+                .iter()
+                .all(|(p, v)| h.get(*p).map(String::as_str) == Some(*v))
+        });
+        plan.created.push(Created {
+            object,
+            key: key.to_string(),
+            id: id.to_string(),
+            untouched,
+        });
+    }
+    plan
+}
+
+/// Set back the properties of one record that still hold what the run wrote; skip the others.
+fn restore(
+    plan: &mut RevertPlan,
+    object: ObjectType,
+    key: &str,
+    props: BTreeMap<&str, Changed<'_>>,
+    held: Option<&BTreeMap<String, String>>,
+) {
+    let mut r = Restore {
+        object,
+        key: key.to_string(),
+        account: None,
+        id: String::new(),
+        props: BTreeMap::new(),
+        wrote: BTreeMap::new(),
+    };
+    for (property, c) in props {
+        let now = held.map(|h| h.get(property).cloned().unwrap_or_default());
+        if now.as_deref() != Some(c.wrote) {
+            plan.skipped.push(Skipped {
+                object,
+                key: key.to_string(),
+                property: property.to_string(),
+                wrote: c.wrote.to_string(),
+                now,
+            });
+            continue;
+        }
+        r.account = c.account.map(str::to_string);
+        r.id = c.id.to_string();
+        r.props
+            .insert(property.to_string(), c.previous.unwrap_or("").to_string());
+        r.wrote.insert(property.to_string(), c.wrote.to_string());
+    }
+    if !r.props.is_empty() {
+        plan.restores.push(r);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, TimeDelta, Utc};
+
+    use super::*;
+
+    fn at(s: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap() + TimeDelta::seconds(s)
+    }
+
+    fn entry(t: i64, op: Operation, key: &str, p: &str, prev: Option<&str>, new: &str) -> Entry {
+        Entry {
+            at: at(t),
+            object: "companies".into(),
+            key: key.into(),
+            account: Some(key.into()),
+            hubspot_id: Some(format!("id-{key}")),
+            operation: op,
+            property: Some(p.into()),
+            previous: prev.map(str::to_string),
+            new: Some(new.into()),
+            status: None,
+            category: None,
+            message: None,
+        }
+    }
+
+    fn now(records: &[(&str, &[(&str, &str)])]) -> Now {
+        records
+            .iter()
+            .map(|(key, props)| {
+                let props = props
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+                ((ObjectType::Companies, key.to_string()), props)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_property_is_set_back_only_while_hubspot_holds_what_the_run_wrote() {
+        use Operation::Update;
+        // (what HubSpot holds now for `a`, restored (property, value), skipped properties)
+        type Case<'a> = (
+            &'a [(&'a str, &'a str)],
+            Vec<(&'a str, &'a str)>,
+            Vec<&'a str>,
+        );
+        let cases: [Case<'_>; 4] = [
+            // Untouched since: both set back; a property the run filled is cleared.
+            (
+                &[("pql_score", "80"), ("pql_tier", "green")],
+                vec![("pql_score", "40"), ("pql_tier", "")],
+                vec![],
+            ),
+            // A person (or a later run) changed the tier since: left, and listed.
+            (
+                &[("pql_score", "80"), ("pql_tier", "yellow")],
+                vec![("pql_score", "40")],
+                vec!["pql_tier"],
+            ),
+            // A property HubSpot no longer holds a value for is a change too.
+            (
+                &[("pql_score", ""), ("pql_tier", "green")],
+                vec![("pql_tier", "")],
+                vec!["pql_score"],
+            ),
+            // Neither holds what the run wrote: nothing to write.
+            (
+                &[("pql_score", "1"), ("pql_tier", "red")],
+                vec![],
+                vec!["pql_score", "pql_tier"],
+            ),
+        ];
+        let entries = [
+            entry(0, Update, "a", "pql_score", Some("40"), "80"),
+            entry(0, Update, "a", "pql_tier", None, "green"),
+        ];
+        for (held, restored, skipped) in cases {
+            let plan = revert_plan(&entries, &now(&[("a", held)]));
+            let got: Vec<(&str, &str)> = plan
+                .restores
+                .iter()
+                .flat_map(|r| r.props.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .collect();
+            assert_eq!(got, restored, "{held:?}");
+            let left: Vec<&str> = plan.skipped.iter().map(|s| s.property.as_str()).collect();
+            assert_eq!(left, skipped, "{held:?}");
+            assert!(plan.restores.iter().all(|r| r.id == "id-a"));
+        }
+    }
+
+    #[test]
+    fn a_property_written_twice_goes_back_to_its_value_before_the_first_write() {
+        use Operation::Update;
+        // Entries arrive out of order (parts are written as batches settle).
+        let entries = [
+            entry(2, Update, "a", "pql_score", Some("60"), "80"),
+            entry(1, Update, "a", "pql_score", Some("40"), "60"),
+        ];
+        let plan = revert_plan(&entries, &now(&[("a", &[("pql_score", "80")])]));
+        assert_eq!(plan.restores[0].props["pql_score"], "40");
+        assert_eq!(plan.restores[0].wrote["pql_score"], "80");
+    }
+
+    #[test]
+    fn created_records_stay_and_say_whether_anyone_touched_them() {
+        use Operation::{Associate, Create};
+        let entries = [
+            entry(0, Create, "a", "pql_score", None, "80"),
+            entry(0, Create, "b", "pql_score", None, "70"),
+            entry(0, Create, "gone", "pql_score", None, "70"),
+            entry(1, Associate, "a", "association:contacts", None, "x@y.io"),
+        ];
+        let plan = revert_plan(
+            &entries,
+            &now(&[("a", &[("pql_score", "80")]), ("b", &[("pql_score", "75")])]),
+        );
+        assert!(plan.restores.is_empty() && plan.skipped.is_empty());
+        let created: Vec<(&str, bool)> = plan
+            .created
+            .iter()
+            .map(|c| (c.key.as_str(), c.untouched))
+            .collect();
+        assert_eq!(created, [("a", true), ("b", false), ("gone", false)]);
+    }
+
+    #[test]
+    fn a_record_gone_from_hubspot_is_skipped_not_recreated() {
+        let entries = [entry(
+            0,
+            Operation::Update,
+            "a",
+            "pql_score",
+            Some("40"),
+            "80",
+        )];
+        let plan = revert_plan(&entries, &Now::new());
+        assert!(plan.restores.is_empty());
+        assert_eq!(plan.skipped[0].now, None);
+    }
+}

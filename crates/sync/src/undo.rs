@@ -1,0 +1,264 @@
+//! Undoing a run, carried out: read what HubSpot holds now for the records the run changed
+//! (by id, through the batch driver), decide with [`super::revert::revert_plan`], then write
+//! the values back by id through the same driver, each write logged like any other (the revert
+//! is a run with its own change log) and confirmed into the sync state, so the next run diffs
+//! against the restored values instead of remembering the reverted ones.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::Utc;
+
+use super::driver::{Driver, Progress, Work, chunks};
+use super::journal::{Entry, Journal, Operation};
+use super::report::SyncReport;
+use super::revert::{Now, Restore, RevertPlan, revert_plan};
+use super::state::SyncState;
+use pqlsync_core::files::Files;
+use pqlsync_core::halt::Halt;
+use pqlsync_hubspot::api::UpdateInput;
+use pqlsync_hubspot::{BatchError, Crm, ObjectType, Outcome};
+use pqlsync_rules::state::StateError;
+
+/// Read, by HubSpot id, the properties a run wrote on one object type's records.
+struct ReadNow {
+    object: ObjectType,
+    properties: Vec<String>,
+    found: Mutex<Now>,
+}
+
+#[async_trait]
+impl Work for ReadNow {
+    /// (key, HubSpot id)
+    type Item = (String, String);
+
+    async fn send(
+        &self,
+        crm: &dyn Crm,
+        items: &[(String, String)],
+    ) -> Result<Vec<Outcome>, BatchError> {
+        let ids = items.iter().map(|(_, id)| id.clone()).collect();
+        Ok(crm
+            .read(self.object, None, ids, self.properties.clone())
+            .await?)
+    }
+
+    fn settle(&self, progress: &mut Progress<'_>, item: &(String, String), outcome: Outcome) {
+        let (key, _) = item;
+        match outcome {
+            Outcome::Done(Some(r)) => {
+                let values = self
+                    .properties
+                    .iter()
+                    .map(|p| {
+                        let v = r.properties.get(p).cloned().flatten().unwrap_or_default();
+                        (p.clone(), v)
+                    })
+                    .collect();
+                let mut found = self.found.lock().expect("not poisoned");
+                found.insert((self.object, key.clone()), values);
+            }
+            // Gone from HubSpot: absent from `found`, so the plan skips it.
+            Outcome::Done(None) | Outcome::NotFound => {}
+            Outcome::Failed(f) => progress.fail(self.object.name(), key, "read", &f),
+        }
+    }
+}
+
+/// Per object type: the records to read, as (key, HubSpot id), and the properties to read.
+type Wanted = BTreeMap<ObjectType, (BTreeSet<(String, String)>, BTreeSet<String>)>;
+
+/// What HubSpot holds now for every record `entries` updated or created, read by id.
+async fn read_now(d: &mut Driver<'_>, entries: &[Entry]) -> Result<Now, StateError> {
+    let mut wanted = Wanted::new();
+    for e in entries {
+        if !matches!(e.operation, Operation::Create | Operation::Update) {
+            continue;
+        }
+        let (Some(object), Some(id), Some(property)) = (
+            ObjectType::parse(&e.object),
+            e.hubspot_id.clone(),
+            e.property.clone(),
+        ) else {
+            continue;
+        };
+        let w = wanted.entry(object).or_default();
+        w.0.insert((e.key.clone(), id));
+        w.1.insert(property);
+    }
+    let mut now = Now::new();
+    for (object, (records, properties)) in wanted {
+        let work = ReadNow {
+            object,
+            properties: properties.into_iter().collect(),
+            found: Mutex::new(Now::new()),
+        };
+        let items: Vec<(String, String)> = records.into_iter().collect();
+        d.drive(&work, chunks(&items)).await?;
+        now.append(&mut work.found.into_inner().expect("not poisoned"));
+    }
+    Ok(now)
+}
+
+/// Write restores of one object type back by id.
+struct Restoring {
+    object: ObjectType,
+}
+
+#[async_trait]
+impl Work for Restoring {
+    type Item = Restore;
+
+    async fn send(&self, crm: &dyn Crm, items: &[Restore]) -> Result<Vec<Outcome>, BatchError> {
+        let inputs = items
+            .iter()
+            .map(|r| UpdateInput {
+                id: r.id.clone(),
+                properties: r.props.clone(),
+            })
+            .collect();
+        crm.update(self.object, inputs).await
+    }
+
+    fn settle(&self, progress: &mut Progress<'_>, r: &Restore, outcome: Outcome) {
+        let object = self.object;
+        match outcome {
+            Outcome::Done(_) => {
+                let at = Utc::now();
+                for (property, value) in &r.props {
+                    progress.entries.push(Entry {
+                        at,
+                        object: object.name().to_string(),
+                        key: r.key.clone(),
+                        account: r.account.clone(),
+                        hubspot_id: Some(r.id.clone()),
+                        operation: Operation::Update,
+                        property: Some(property.clone()),
+                        previous: r.wrote.get(property).cloned().filter(|v| !v.is_empty()),
+                        new: Some(value.clone()).filter(|v| !v.is_empty()),
+                        status: None,
+                        category: None,
+                        message: None,
+                    });
+                }
+                progress.state.confirm(object, &r.key, &r.id, &r.props);
+                progress.counts(object).updated += 1;
+            }
+            Outcome::NotFound => progress.counts(object).pending += 1,
+            Outcome::Failed(f) => {
+                progress.counts(object).failed += 1;
+                let account = r.account.as_deref();
+                progress.fail_write(object.name(), &r.key, account, "update", &f);
+            }
+        }
+    }
+}
+
+/// Undo the run whose change log is `entries`: read HubSpot now, plan, and (unless `dry_run`)
+/// write back every property that still holds what the run wrote. The plan, and the report of
+/// what was written; the state is saved to `store` and the writes logged to `journal` as the
+/// driver goes, as in a sync.
+pub async fn revert(
+    crm: &dyn Crm,
+    entries: &[Entry],
+    state: &mut SyncState,
+    store: Option<&dyn Files>,
+    journal: Option<&dyn Journal>,
+    (concurrency, halt, dry_run): (usize, Halt, bool),
+) -> Result<(RevertPlan, SyncReport), StateError> {
+    let mut d = Driver::new(crm, state, store, journal, concurrency, halt);
+    let now = read_now(&mut d, entries).await?;
+    let plan = revert_plan(entries, &now);
+    if d.stop.is_none() && !dry_run {
+        let mut by_object: BTreeMap<ObjectType, Vec<Restore>> = BTreeMap::new();
+        for r in &plan.restores {
+            by_object.entry(r.object).or_default().push(r.clone());
+        }
+        for (object, restores) in by_object {
+            if d.stop.is_none() {
+                d.drive(&Restoring { object }, chunks(&restores)).await?;
+            }
+        }
+    }
+    d.save(true).await?;
+    Ok((plan, d.finish()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::execute::tests::{desired, options};
+    use crate::journal::MemoryJournal;
+    use crate::memory::MemoryCrm;
+
+    fn logged(journal: &MemoryJournal) -> Vec<Entry> {
+        journal.entries.lock().unwrap().clone()
+    }
+
+    #[tokio::test]
+    async fn a_revert_sets_back_what_the_run_changed_but_never_a_persons_later_edit() {
+        let n = 3;
+        let crm = MemoryCrm::default();
+        let mut state = SyncState::default();
+        let all = options(&ObjectType::ALL);
+        crate::run(&crm, &desired(n), &mut state, None, None, &all)
+            .await
+            .unwrap();
+        // The bad run: every company's score moves; then a rep edits one of them.
+        let mut bad = desired(n);
+        for c in bad.records.get_mut(&ObjectType::Companies).unwrap() {
+            c.props.insert("pql_score", "99".into());
+        }
+        let run_log = MemoryJournal::default();
+        crate::run(&crm, &bad, &mut state, None, Some(&run_log), &all)
+            .await
+            .unwrap();
+        let entries = logged(&run_log);
+        assert_eq!(entries.len(), n);
+        let edited = crate::execute::tests::account(1);
+        crm.edit(ObjectType::Companies, &edited, "pql_score", "12");
+
+        let undo_log = MemoryJournal::default();
+        let no_halt = (1, Halt::default(), true);
+        let (plan, _) = revert(&crm, &entries, &mut state, None, Some(&undo_log), no_halt)
+            .await
+            .unwrap();
+        assert_eq!((plan.restores.len(), plan.skipped.len()), (n - 1, 1));
+        assert!(logged(&undo_log).is_empty(), "a dry run writes nothing");
+        assert_eq!(
+            crm.records(ObjectType::Companies)[&edited].props["pql_score"],
+            "12"
+        );
+
+        let go = (1, Halt::default(), false);
+        let (_, report) = revert(&crm, &entries, &mut state, None, Some(&undo_log), go)
+            .await
+            .unwrap();
+        assert_eq!(report.objects["companies"].updated, n - 1);
+        let companies = crm.records(ObjectType::Companies);
+        for (key, held) in &companies {
+            let want = if *key == edited { "12" } else { "50" };
+            assert_eq!(held.props["pql_score"], want, "{key}");
+        }
+        // The revert's own log says what it set back, and the state now holds the old values:
+        // a run of the first day's decisions leaves the restored companies alone. (The edited
+        // score is pqlsync's own property, which a run writes again whatever a person set.)
+        let undone = logged(&undo_log);
+        assert_eq!(undone.len(), n - 1);
+        assert!(
+            undone
+                .iter()
+                .all(|e| e.previous.as_deref() == Some("99") && e.new.as_deref() == Some("50"))
+        );
+        let again = crate::run(&crm, &desired(n), &mut state, None, None, &all)
+            .await
+            .unwrap();
+        let c = &again.objects["companies"];
+        assert_eq!(
+            c.unchanged,
+            n - 1,
+            "the restored companies are what the run wants"
+        );
+    }
+}
