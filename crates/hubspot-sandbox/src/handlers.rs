@@ -170,6 +170,21 @@ pub async fn batch_update(State(c): St, Path(ty): Path<String>, body: Bytes) -> 
     })())
 }
 
+/// `batch/archive` (`BatchInputSimplePublicObjectId`): 204 with no body, also for ids not
+/// found.
+pub async fn batch_archive(State(c): St, Path(ty): Path<String>, body: Bytes) -> Response {
+    let result = (|| {
+        let kind = Kind::from_path(&ty)?;
+        let ids = read_input(&json_body(&body)?)?.ids;
+        lock(&c.shared.store).archive(kind, &ids);
+        Ok::<_, ApiError>(())
+    })();
+    match result {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
 pub async fn batch_read(State(c): St, Path(ty): Path<String>, body: Bytes) -> Response {
     reply((|| {
         let kind = Kind::from_path(&ty)?;

@@ -59,6 +59,7 @@ fn endpoints(api: Dialect) -> Vec<Endpoint> {
         endpoint(M::POST, objects, "/{type}/batch/create", h::batch_create),
         endpoint(M::POST, objects, "/{type}/batch/update", h::batch_update),
         endpoint(M::POST, objects, "/{type}/batch/read", h::batch_read),
+        endpoint(M::POST, objects, "/{type}/batch/archive", h::batch_archive),
         endpoint(M::POST, objects, "/{type}/search", h::search),
         endpoint(M::GET, objects, "/{type}/{id}", h::get_one),
         endpoint(M::PATCH, objects, "/{type}/{id}", h::update_one),

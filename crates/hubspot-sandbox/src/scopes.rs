@@ -117,6 +117,12 @@ const ROUTES: &[(&str, Family, &str, Need)] = &[
         "/{type}/batch/read",
         Need::Records(Read),
     ),
+    (
+        "POST",
+        F::Objects,
+        "/{type}/batch/archive",
+        Need::Records(Write),
+    ),
     ("POST", F::Objects, "/{type}/search", Need::Records(Read)),
     ("GET", F::Objects, "/{type}/{id}", Need::Records(Read)),
     ("PATCH", F::Objects, "/{type}/{id}", Need::Records(Write)),

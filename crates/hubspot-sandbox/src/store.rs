@@ -177,6 +177,36 @@ impl Store {
         records
     }
 
+    /// `batch/archive`: move the records of `kind` with these ids to the recycling bin, which
+    /// here is out of the portal: reads, searches and lists no longer find them, and their
+    /// associations go with them. Ids not found are ignored, as HubSpot answers 204 for them
+    /// too. How many records were archived.
+    pub fn archive(&mut self, kind: Kind, ids: &[String]) -> usize {
+        let gone: Vec<u64> = ids
+            .iter()
+            .filter_map(|id| id.parse::<u64>().ok())
+            .filter(|id| self.records_mut(kind).remove(id).is_some())
+            .collect();
+        if gone.is_empty() {
+            return 0;
+        }
+        // The value index of the type is rebuilt on its next lookup.
+        self.by_value.borrow_mut().retain(|(k, _), _| *k != kind);
+        let ends = |a: &Association| {
+            (a.from == kind && gone.contains(&a.from_id))
+                || (a.to == kind && gone.contains(&a.to_id))
+        };
+        self.associations.retain(|a| !ends(a));
+        self.by_end.clear();
+        for (at, a) in self.associations.iter().enumerate() {
+            self.by_end.entry((a.from, a.from_id)).or_default().push(at);
+            if (a.to, a.to_id) != (a.from, a.from_id) {
+                self.by_end.entry((a.to, a.to_id)).or_default().push(at);
+            }
+        }
+        gone.len()
+    }
+
     pub fn find_by_value(&self, kind: Kind, property: &str, value: &str) -> Option<u64> {
         let wanted = normalise(kind, property, value);
         let mut index = self.by_value.borrow_mut();

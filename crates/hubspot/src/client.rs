@@ -162,6 +162,25 @@ impl Client {
         Ok((status, decode(path, &bytes)?))
     }
 
+    /// POST `body` to `path`, documented to answer 204 No Content. Another 2xx is not what
+    /// HubSpot documents, so it fails the request rather than passing for a success.
+    pub async fn post_no_content<B: Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+        inputs: usize,
+    ) -> Result<(), CallError> {
+        match self.send(Method::POST, path, Some(body), inputs).await? {
+            (204, _) => Ok(()),
+            (status, bytes) => Err(CallError::GaveUp(Failure::local(format!(
+                "HubSpot answered {path} with HTTP {status} and {} bytes, not the 204 No \
+                 Content its API documents; the request's outcome is unknown, check the records \
+                 in HubSpot",
+                bytes.len()
+            )))),
+        }
+    }
+
     /// Send with pacing and retries; returns a 2xx status and its body.
     async fn send<B: Serialize>(
         &self,

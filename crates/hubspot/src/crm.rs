@@ -42,6 +42,14 @@ pub trait Crm: Send + Sync {
         object: ObjectType,
         inputs: Vec<UpdateInput>,
     ) -> Result<Vec<Outcome>, BatchError>;
+    /// `POST {object}/batch/archive` by HubSpot id: the records go to HubSpot's recycling bin
+    /// (restorable there for 90 days). HubSpot answers 204 for the batch as a whole, ids it
+    /// does not hold included, so every id shares the batch's outcome.
+    async fn archive(
+        &self,
+        object: ObjectType,
+        ids: Vec<String>,
+    ) -> Result<Vec<Outcome>, BatchError>;
     /// How many records of `object` have a value for `property` (a search with
     /// `HAS_PROPERTY`), or `None` when the portal could not say.
     async fn count_with(&self, object: ObjectType, property: &str) -> Result<Option<u64>, Stop>;
@@ -267,6 +275,23 @@ impl Crm for Client {
         let path = format!("{}/batch/update", self.api().objects(object));
         self.batch(path, inputs, keys, |r, _| Some(r.id.clone()))
             .await
+    }
+
+    async fn archive(
+        &self,
+        object: ObjectType,
+        ids: Vec<String>,
+    ) -> Result<Vec<Outcome>, BatchError> {
+        let n = ids.len();
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let path = format!("{}/batch/archive", self.api().objects(object));
+        let inputs: Vec<ObjectId> = ids.into_iter().map(|id| ObjectId { id }).collect();
+        match self.post_no_content(&path, &Batch { inputs }, n).await {
+            Ok(()) => Ok(vec![Outcome::Done(None); n]),
+            Err(e) => write_error(e, n),
+        }
     }
 
     async fn count_with(&self, object: ObjectType, property: &str) -> Result<Option<u64>, Stop> {

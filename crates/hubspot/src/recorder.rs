@@ -14,7 +14,9 @@ use pqlsync_core::atomic::AtomicFile;
 use serde::Serialize;
 use tokio::sync::Mutex;
 
-use super::api::{Batch, CreateInput, DefaultAssociation, ObjectResult, UpdateInput, UpsertInput};
+use super::api::{
+    Batch, CreateInput, DefaultAssociation, ObjectId, ObjectResult, UpdateInput, UpsertInput,
+};
 use super::crm::Crm;
 use super::outcome::{BatchError, Outcome, Stop};
 use super::{ApiVersion, ObjectType};
@@ -160,6 +162,22 @@ impl Crm for Recorder {
         )
         .await?;
         Ok(outcomes)
+    }
+
+    async fn archive(
+        &self,
+        object: ObjectType,
+        ids: Vec<String>,
+    ) -> Result<Vec<Outcome>, BatchError> {
+        let n = ids.len();
+        let inputs: Vec<ObjectId> = ids.into_iter().map(|id| ObjectId { id }).collect();
+        self.write(
+            object.name(),
+            format!("{}/batch/archive", self.api.objects(object)),
+            &Batch { inputs },
+        )
+        .await?;
+        Ok(vec![Outcome::Done(None); n])
     }
 
     async fn count_with(&self, _object: ObjectType, _property: &str) -> Result<Option<u64>, Stop> {

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::{Location, Store, StoreError};
 use pqlsync_core::setting::Invalid;
-use pqlsync_sync::journal::{Entry, Journal};
+use pqlsync_sync::journal::{Entry, Journal, Operation};
 
 /// The directory of the log under the state location.
 pub const DIR: &str = "changes";
@@ -405,6 +405,46 @@ pub struct Row {
     pub message: Option<String>,
 }
 
+impl Row {
+    /// The entry this row holds, as the sync crate made it: what a revert plans from. A row
+    /// whose time or operation does not read is an error naming it, never skipped, since a
+    /// revert that silently left out a write would leave HubSpot half restored.
+    pub fn entry(&self) -> Result<Entry, String> {
+        let at = DateTime::parse_from_rfc3339(&self.at)
+            .map(|t| t.to_utc())
+            .map_err(|e| format!("its time {:?} does not read ({e})", self.at));
+        let operation = Operation::parse(&self.operation).ok_or_else(|| {
+            format!(
+                "its operation {:?} is not one pqlsync writes",
+                self.operation
+            )
+        });
+        let why = |e: String| {
+            format!(
+                "run {}, {} {} {}: {e}",
+                self.run_id,
+                self.object,
+                self.key,
+                self.property.as_deref().unwrap_or_default()
+            )
+        };
+        Ok(Entry {
+            at: at.map_err(why)?,
+            object: self.object.clone(),
+            key: self.key.clone(),
+            account: self.account_id.clone(),
+            hubspot_id: self.hubspot_id.clone(),
+            operation: operation.map_err(why)?,
+            property: self.property.clone(),
+            previous: self.previous.clone(),
+            new: self.new.clone(),
+            status: self.status.and_then(|s| u16::try_from(s).ok()),
+            category: self.category.clone(),
+            message: self.message.clone(),
+        })
+    }
+}
+
 /// `batches` of [`schema`]'s columns as rows.
 pub fn rows(batches: &[RecordBatch]) -> Result<Vec<Row>, DataFusionError> {
     let mut out = Vec::new();
@@ -465,7 +505,6 @@ pub fn rows(batches: &[RecordBatch]) -> Result<Vec<Row>, DataFusionError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pqlsync_sync::journal::Operation;
 
     fn location(dir: &std::path::Path) -> Location {
         Location {
@@ -566,6 +605,32 @@ mod tests {
             ]
         );
         assert_eq!(run_ids(&store).await.unwrap(), ["20261207T134056Z-0001"]);
+        // What a revert reads back is what the sync logged, to the microsecond.
+        let ctx = SessionContext::new();
+        register(&ctx, &location(dir.path())).await.unwrap();
+        let filter = Filter {
+            run: Some("20261207T134056Z-0001".into()),
+            ..Filter::default()
+        };
+        let batches = select(&ctx, &filter)
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let mut read: Vec<Entry> = super::rows(&batches)
+            .unwrap()
+            .iter()
+            .map(|r| r.entry().unwrap())
+            .collect();
+        read.sort_by(|a, b| a.new.cmp(&b.new));
+        assert_eq!(
+            read,
+            [
+                entry("acme", "pql_score", None, "80"),
+                entry("acme", "pql_score", Some("80"), "91")
+            ]
+        );
     }
 
     #[tokio::test]

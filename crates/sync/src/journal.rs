@@ -26,6 +26,8 @@ pub enum Operation {
     Associate,
     /// A write HubSpot refused (or that could not be sent), with its reason.
     Failed,
+    /// A record moved to HubSpot's recycling bin (a revert's `--archive-created-tasks`).
+    Archive,
 }
 
 impl Operation {
@@ -35,6 +37,7 @@ impl Operation {
             Operation::Update => "update",
             Operation::Associate => "associate",
             Operation::Failed => "failed",
+            Operation::Archive => "archive",
         }
     }
 
@@ -44,6 +47,7 @@ impl Operation {
             Operation::Update,
             Operation::Associate,
             Operation::Failed,
+            Operation::Archive,
         ]
         .into_iter()
         .find(|o| o.as_str() == s)

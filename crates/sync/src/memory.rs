@@ -343,6 +343,18 @@ impl Crm for MemoryCrm {
         Ok(out)
     }
 
+    async fn archive(
+        &self,
+        object: ObjectType,
+        ids: Vec<String>,
+    ) -> Result<Vec<Outcome>, BatchError> {
+        self.enter("archive", object, ids.len())?;
+        let mut p = self.portal();
+        let records = p.records.entry(object).or_default();
+        records.retain(|_, held| !ids.contains(&held.id));
+        Ok(vec![Outcome::Done(None); ids.len()])
+    }
+
     async fn count_with(&self, object: ObjectType, _property: &str) -> Result<Option<u64>, Stop> {
         self.enter("count", object, 1)?;
         Ok(Some(self.records(object).len() as u64))

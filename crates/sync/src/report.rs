@@ -26,6 +26,9 @@ pub struct Counts {
     /// Confirmed once, but HubSpot no longer has them (found on reading back): recreated.
     #[serde(skip_serializing_if = "is_zero")]
     pub gone: usize,
+    /// Moved to HubSpot's recycling bin (a revert's `--archive-created-tasks`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub archived: usize,
 }
 
 fn is_zero(n: &usize) -> bool {

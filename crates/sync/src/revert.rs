@@ -1,7 +1,7 @@
 //! Undoing a run, decided: from the run's change-log entries and what HubSpot holds now, which
-//! properties to set back to the value HubSpot held before the run, and which to leave because
-//! HubSpot's value is no longer the one the run wrote (a person, a workflow or a later run
-//! changed it since). Pure, so `revert --dry-run` shows exactly the rules `revert` applies.
+//! records to set back to the values HubSpot held before the run, and which to leave because
+//! HubSpot no longer holds what the run wrote on them (a person, a workflow or a later run
+//! changed one of their properties since; such a record is left whole). Pure, so `revert --dry-run` shows exactly the rules `revert` applies.
 //!
 //! Records the run created are left in place (nothing is deleted); of them, tasks that nobody
 //! touched since may be archived when asked. Associations the run made are left.
@@ -38,6 +38,8 @@ pub struct Skipped {
     pub wrote: String,
     /// What HubSpot holds now; `None` when the record is gone.
     pub now: Option<String>,
+    /// This property changed since the run; without it, another property of the record did.
+    pub edited: bool,
 }
 
 /// A record the run created.
@@ -104,7 +106,9 @@ pub fn revert_plan(entries: &[Entry], now: &Now) -> RevertPlan {
                         wrote,
                     });
             }
-            Operation::Associate | Operation::Failed => {}
+            // Associations are left (see above); an archive is in the recycling bin, from
+            // where HubSpot restores it, not a revert.
+            Operation::Associate | Operation::Failed | Operation::Archive => {}
         }
     }
     let mut plan = RevertPlan::default();
@@ -134,7 +138,11 @@ pub fn revert_plan(entries: &[Entry], now: &Now) -> RevertPlan {
     plan
 }
 
-/// Set back the properties of one record that still hold what the run wrote; skip the others.
+/// Set back the properties of one record, if every property the run wrote on it still holds
+/// what the run wrote. A record of which any property changed since is left whole: someone
+/// (a rep, a workflow, a later run) has worked on it, and half a restore under them is worse
+/// than none. pqlsync's own properties on it are put right by the next run with a good
+/// config, which diffs against what the state confirmed.
 fn restore(
     plan: &mut RevertPlan,
     object: ObjectType,
@@ -142,35 +150,38 @@ fn restore(
     props: BTreeMap<&str, Changed<'_>>,
     held: Option<&BTreeMap<String, String>>,
 ) {
-    let mut r = Restore {
-        object,
-        key: key.to_string(),
-        account: None,
-        id: String::new(),
-        props: BTreeMap::new(),
-        wrote: BTreeMap::new(),
-    };
-    for (property, c) in props {
-        let now = held.map(|h| h.get(property).cloned().unwrap_or_default());
-        if now.as_deref() != Some(c.wrote) {
+    let now = |property: &str| held.map(|h| h.get(property).cloned().unwrap_or_default());
+    let edited = |property: &str, c: &Changed<'_>| now(property).as_deref() != Some(c.wrote);
+    if props.iter().any(|(p, c)| edited(p, c)) {
+        for (property, c) in &props {
             plan.skipped.push(Skipped {
                 object,
                 key: key.to_string(),
                 property: property.to_string(),
                 wrote: c.wrote.to_string(),
-                now,
+                now: now(property),
+                edited: edited(property, c),
             });
-            continue;
         }
-        r.account = c.account.map(str::to_string);
-        r.id = c.id.to_string();
-        r.props
-            .insert(property.to_string(), c.previous.unwrap_or("").to_string());
-        r.wrote.insert(property.to_string(), c.wrote.to_string());
+        return;
     }
-    if !r.props.is_empty() {
-        plan.restores.push(r);
-    }
+    let Some(first) = props.values().next() else {
+        return;
+    };
+    plan.restores.push(Restore {
+        object,
+        key: key.to_string(),
+        account: first.account.map(str::to_string),
+        id: first.id.to_string(),
+        props: props
+            .iter()
+            .map(|(p, c)| (p.to_string(), c.previous.unwrap_or("").to_string()))
+            .collect(),
+        wrote: props
+            .iter()
+            .map(|(p, c)| (p.to_string(), c.wrote.to_string()))
+            .collect(),
+    });
 }
 
 #[cfg(test)]
@@ -214,13 +225,14 @@ mod tests {
     }
 
     #[test]
-    fn a_property_is_set_back_only_while_hubspot_holds_what_the_run_wrote() {
+    fn a_record_is_set_back_only_while_hubspot_holds_all_the_run_wrote_on_it() {
         use Operation::Update;
-        // (what HubSpot holds now for `a`, restored (property, value), skipped properties)
+        // (what HubSpot holds now for `a`, restored (property, value), skipped (property,
+        // whether it is the one that changed))
         type Case<'a> = (
             &'a [(&'a str, &'a str)],
             Vec<(&'a str, &'a str)>,
-            Vec<&'a str>,
+            Vec<(&'a str, bool)>,
         );
         let cases: [Case<'_>; 4] = [
             // Untouched since: both set back; a property the run filled is cleared.
@@ -229,23 +241,24 @@ mod tests {
                 vec![("pql_score", "40"), ("pql_tier", "")],
                 vec![],
             ),
-            // A person (or a later run) changed the tier since: left, and listed.
+            // A person (or a later run) changed the tier since: the record is left whole,
+            // the score too, and both are listed.
             (
                 &[("pql_score", "80"), ("pql_tier", "yellow")],
-                vec![("pql_score", "40")],
-                vec!["pql_tier"],
+                vec![],
+                vec![("pql_score", false), ("pql_tier", true)],
             ),
             // A property HubSpot no longer holds a value for is a change too.
             (
                 &[("pql_score", ""), ("pql_tier", "green")],
-                vec![("pql_tier", "")],
-                vec!["pql_score"],
+                vec![],
+                vec![("pql_score", true), ("pql_tier", false)],
             ),
-            // Neither holds what the run wrote: nothing to write.
+            // Neither holds what the run wrote.
             (
                 &[("pql_score", "1"), ("pql_tier", "red")],
                 vec![],
-                vec!["pql_score", "pql_tier"],
+                vec![("pql_score", true), ("pql_tier", true)],
             ),
         ];
         let entries = [
@@ -260,7 +273,11 @@ mod tests {
                 .flat_map(|r| r.props.iter().map(|(k, v)| (k.as_str(), v.as_str())))
                 .collect();
             assert_eq!(got, restored, "{held:?}");
-            let left: Vec<&str> = plan.skipped.iter().map(|s| s.property.as_str()).collect();
+            let left: Vec<(&str, bool)> = plan
+                .skipped
+                .iter()
+                .map(|s| (s.property.as_str(), s.edited))
+                .collect();
             assert_eq!(left, skipped, "{held:?}");
             assert!(plan.restores.iter().all(|r| r.id == "id-a"));
         }

@@ -13,7 +13,7 @@ use chrono::Utc;
 use super::driver::{Driver, Progress, Work, chunks};
 use super::journal::{Entry, Journal, Operation};
 use super::report::SyncReport;
-use super::revert::{Now, Restore, RevertPlan, revert_plan};
+use super::revert::{Created, Now, Restore, RevertPlan, revert_plan};
 use super::state::SyncState;
 use pqlsync_core::files::Files;
 use pqlsync_core::halt::Halt;
@@ -155,22 +155,82 @@ impl Work for Restoring {
     }
 }
 
-/// Undo the run whose change log is `entries`: read HubSpot now, plan, and (unless `dry_run`)
-/// write back every property that still holds what the run wrote. The plan, and the report of
-/// what was written; the state is saved to `store` and the writes logged to `journal` as the
-/// driver goes, as in a sync.
+/// Move the tasks a run created, and nobody touched since, to HubSpot's recycling bin.
+struct Archiving {
+    object: ObjectType,
+}
+
+#[async_trait]
+impl Work for Archiving {
+    type Item = Created;
+
+    async fn send(&self, crm: &dyn Crm, items: &[Created]) -> Result<Vec<Outcome>, BatchError> {
+        let ids = items.iter().map(|c| c.id.clone()).collect();
+        crm.archive(self.object, ids).await
+    }
+
+    fn settle(&self, progress: &mut Progress<'_>, c: &Created, outcome: Outcome) {
+        let object = self.object;
+        match outcome {
+            Outcome::Done(_) | Outcome::NotFound => {
+                let account = progress
+                    .state
+                    .get(object, &c.key)
+                    .and_then(|s| s.account.clone());
+                progress.entries.push(Entry {
+                    at: Utc::now(),
+                    object: object.name().to_string(),
+                    key: c.key.clone(),
+                    account,
+                    hubspot_id: Some(c.id.clone()),
+                    operation: Operation::Archive,
+                    property: None,
+                    previous: None,
+                    new: None,
+                    status: None,
+                    category: None,
+                    message: None,
+                });
+                // Forgotten, so a later run that calls for the task creates it again.
+                progress.state.forget(object, &c.key);
+                progress.counts(object).archived += 1;
+            }
+            Outcome::Failed(f) => {
+                progress.counts(object).failed += 1;
+                progress.fail_write(object.name(), &c.key, None, "archive", &f);
+            }
+        }
+    }
+}
+
+/// How a revert runs.
+#[derive(Debug, Clone, Default)]
+pub struct Undo {
+    pub concurrency: usize,
+    pub halt: Halt,
+    /// Read HubSpot and plan; write nothing.
+    pub dry_run: bool,
+    /// Archive the tasks the run created that nobody touched since.
+    pub archive_created_tasks: bool,
+}
+
+/// Undo the run whose change log is `entries`: read HubSpot now, plan, and (unless
+/// `dry_run`) write back every record that still holds all the run wrote on it, and archive
+/// the untouched tasks it created when asked. The plan, and the report of what was written;
+/// the state is saved to `store` and the writes logged to `journal` as the driver goes, as in
+/// a sync.
 pub async fn revert(
     crm: &dyn Crm,
     entries: &[Entry],
     state: &mut SyncState,
-    store: Option<&dyn Files>,
-    journal: Option<&dyn Journal>,
-    (concurrency, halt, dry_run): (usize, Halt, bool),
+    (store, journal): (Option<&dyn Files>, Option<&dyn Journal>),
+    undo: &Undo,
 ) -> Result<(RevertPlan, SyncReport), StateError> {
-    let mut d = Driver::new(crm, state, store, journal, concurrency, halt);
+    let halt = undo.halt.clone();
+    let mut d = Driver::new(crm, state, store, journal, undo.concurrency, halt);
     let now = read_now(&mut d, entries).await?;
     let plan = revert_plan(entries, &now);
-    if d.stop.is_none() && !dry_run {
+    if d.stop.is_none() && !undo.dry_run {
         let mut by_object: BTreeMap<ObjectType, Vec<Restore>> = BTreeMap::new();
         for r in &plan.restores {
             by_object.entry(r.object).or_default().push(r.clone());
@@ -180,9 +240,24 @@ pub async fn revert(
                 d.drive(&Restoring { object }, chunks(&restores)).await?;
             }
         }
+        let tasks: Vec<Created> = archivable(&plan, undo).cloned().collect();
+        if d.stop.is_none() && !tasks.is_empty() {
+            let work = Archiving {
+                object: ObjectType::Tasks,
+            };
+            d.drive(&work, chunks(&tasks)).await?;
+        }
     }
     d.save(true).await?;
     Ok((plan, d.finish()))
+}
+
+/// The tasks a revert archives: created by the run, untouched since, and only when asked.
+pub fn archivable<'a>(plan: &'a RevertPlan, undo: &Undo) -> impl Iterator<Item = &'a Created> {
+    let asked = undo.archive_created_tasks;
+    plan.created
+        .iter()
+        .filter(move |c| asked && c.untouched && c.object == ObjectType::Tasks)
 }
 
 #[cfg(test)]
@@ -220,10 +295,13 @@ mod tests {
         crm.edit(ObjectType::Companies, &edited, "pql_score", "12");
 
         let undo_log = MemoryJournal::default();
-        let no_halt = (1, Halt::default(), true);
-        let (plan, _) = revert(&crm, &entries, &mut state, None, Some(&undo_log), no_halt)
-            .await
-            .unwrap();
+        let dry = Undo {
+            concurrency: 1,
+            dry_run: true,
+            ..Undo::default()
+        };
+        let to = (None, Some(&undo_log as &dyn Journal));
+        let (plan, _) = revert(&crm, &entries, &mut state, to, &dry).await.unwrap();
         assert_eq!((plan.restores.len(), plan.skipped.len()), (n - 1, 1));
         assert!(logged(&undo_log).is_empty(), "a dry run writes nothing");
         assert_eq!(
@@ -231,10 +309,11 @@ mod tests {
             "12"
         );
 
-        let go = (1, Halt::default(), false);
-        let (_, report) = revert(&crm, &entries, &mut state, None, Some(&undo_log), go)
-            .await
-            .unwrap();
+        let go = Undo {
+            dry_run: false,
+            ..dry
+        };
+        let (_, report) = revert(&crm, &entries, &mut state, to, &go).await.unwrap();
         assert_eq!(report.objects["companies"].updated, n - 1);
         let companies = crm.records(ObjectType::Companies);
         for (key, held) in &companies {
@@ -260,5 +339,67 @@ mod tests {
             n - 1,
             "the restored companies are what the run wants"
         );
+    }
+
+    #[tokio::test]
+    async fn only_untouched_tasks_the_run_created_are_archived_and_only_when_asked() {
+        let n = 3;
+        let crm = MemoryCrm::default();
+        let mut state = SyncState::default();
+        let run_log = MemoryJournal::default();
+        let all = options(&ObjectType::ALL);
+        // Tasks are created open, as `model::build` makes them.
+        let mut wanted = desired(n);
+        for t in wanted.records.get_mut(&ObjectType::Tasks).unwrap() {
+            t.props.insert("hs_task_status", "NOT_STARTED".into());
+        }
+        crate::run(&crm, &wanted, &mut state, None, Some(&run_log), &all)
+            .await
+            .unwrap();
+        let entries = logged(&run_log);
+        // A rep completes one of the tasks.
+        let worked = format!("{}:green", crate::execute::tests::account(0));
+        crm.edit(ObjectType::Tasks, &worked, "hs_task_status", "COMPLETED");
+        let tasks = || crm.records(ObjectType::Tasks).len();
+
+        let keep = Undo {
+            concurrency: 1,
+            ..Undo::default()
+        };
+        let (plan, report) = revert(&crm, &entries, &mut state, (None, None), &keep)
+            .await
+            .unwrap();
+        assert_eq!(
+            plan.created.iter().filter(|c| c.untouched).count(),
+            5 * n - 1
+        );
+        assert_eq!(
+            (tasks(), report.objects.get("tasks").map(|c| c.archived)),
+            (n, None)
+        );
+
+        let archive = Undo {
+            archive_created_tasks: true,
+            ..keep
+        };
+        let undo_log = MemoryJournal::default();
+        let to = (None, Some(&undo_log as &dyn Journal));
+        let (_, report) = revert(&crm, &entries, &mut state, to, &archive)
+            .await
+            .unwrap();
+        assert_eq!(report.objects["tasks"].archived, n - 1);
+        assert_eq!(
+            crm.records(ObjectType::Tasks).keys().collect::<Vec<_>>(),
+            [&worked]
+        );
+        let archived = logged(&undo_log);
+        assert!(archived.iter().all(|e| e.operation == Operation::Archive));
+        assert_eq!(archived.len(), n - 1);
+        // Forgotten by the state: a run that still calls for them creates them again.
+        assert_eq!(state.records(ObjectType::Tasks), 1);
+        let again = crate::run(&crm, &wanted, &mut state, None, None, &all)
+            .await
+            .unwrap();
+        assert_eq!(again.objects["tasks"].created, n - 1);
     }
 }
