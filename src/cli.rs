@@ -95,6 +95,10 @@ pub enum Command {
     /// entries (`--run ID`, `--last`), for an account or object type; `--out FILE` writes
     /// them as CSV or Parquet.
     Changes(ChangesArgs),
+    /// Undo a run: set back in HubSpot every record that still holds what the run wrote, to
+    /// the values it held before, and roll back the routing memory (`--dry-run` writes
+    /// nothing and shows the plan).
+    Revert(RevertArgs),
     /// Check the config, the SQL and the source schemas without computing anything.
     Validate,
     /// Write score history for past days (as `run` would have scored them), e.g. before the
@@ -127,6 +131,7 @@ impl Command {
             Command::Score => "score",
             Command::Explain(_) => "explain",
             Command::Changes(_) => "changes",
+            Command::Revert(_) => "revert",
             Command::Validate => "validate",
             Command::Backfill(_) => "backfill",
             Command::Report(_) => "report",
@@ -276,6 +281,26 @@ pub struct ChangesArgs {
     /// At most this many entries in the text listing (all go to --out).
     #[arg(long, default_value_t = 200)]
     pub limit: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RevertArgs {
+    /// The run to undo (an id `pqlsync changes` lists).
+    #[arg(long, value_name = "ID")]
+    pub run: String,
+    /// Read HubSpot and show exactly what the revert would write; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also archive the tasks the run created that nobody has touched since (other records
+    /// it created are never removed).
+    #[arg(long)]
+    pub archive_created_tasks: bool,
+    /// At most this many records in each list of the text report (all are in --summary-json).
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// When another run holds the state, wait up to SECS for it instead of exiting 3.
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub wait: u64,
 }
 
 #[derive(Debug, Clone, Args)]

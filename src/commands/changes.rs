@@ -117,7 +117,7 @@ pub async fn changes(
 
 /// The state location's store, or `None` when a local one does not exist yet (no run has
 /// kept anything; opening it would create it).
-fn state_store(config: &Config) -> Result<Option<Store>, Error> {
+pub(super) fn state_store(config: &Config) -> Result<Option<Store>, Error> {
     let url = &config.state.url;
     if !url.contains("://") && !std::path::Path::new(url).exists() {
         return Ok(None);
@@ -158,7 +158,7 @@ pub fn unknown_run(id: &str, ids: &[String], state: &str) -> String {
     }
 }
 
-async fn session(config: &Config) -> Result<SessionContext, Error> {
+pub(super) async fn session(config: &Config) -> Result<SessionContext, Error> {
     let ctx = SessionContext::new();
     changes::register(&ctx, &config.state)
         .await
@@ -167,7 +167,7 @@ async fn session(config: &Config) -> Result<SessionContext, Error> {
 }
 
 /// The entries `filter` selects, as Arrow batches of [`changes::schema`].
-async fn selected(config: &Config, filter: &Filter) -> Result<Vec<RecordBatch>, Error> {
+pub(super) async fn selected(config: &Config, filter: &Filter) -> Result<Vec<RecordBatch>, Error> {
     let ctx = session(config).await?;
     let err = FeatureError::execution("sync.changes");
     let df = changes::select(&ctx, filter).await.map_err(&err)?;

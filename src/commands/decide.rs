@@ -18,6 +18,7 @@ use crate::summary::Summary;
 use pqlsync_core::fmt::thousands;
 use pqlsync_rules::route::Held;
 use pqlsync_rules::state::{AdvancedBy, RoutingState, SHARED_STATE_ADVICE};
+use pqlsync_sql::changes;
 use pqlsync_sql::decision::{Decider, Decision};
 use pqlsync_sql::features::{self, FINAL_VIEW, FeatureError};
 use pqlsync_sql::history;
@@ -142,6 +143,9 @@ async fn load_memory(
     Ok(memory)
 }
 
+/// The routing memory as a run found it, kept beside the run's change log.
+pub(super) const ROUTING_BEFORE: &str = "routing-before.json";
+
 /// Record every account's routing memory from its decision and save the state.
 async fn advance(
     config: &Config,
@@ -150,6 +154,11 @@ async fn advance(
     memory: &mut RoutingState,
     decisions: &[Decision],
 ) -> Result<(), Error> {
+    if config.changes.enabled {
+        // As this run found it, beside its change log: `revert` puts it back, so that the
+        // next run routes from before the reverted one instead of redoing its moves.
+        changes::keep(store, &run.run_id, ROUTING_BEFORE, memory).await?;
+    }
     for d in decisions {
         memory.record(&d.account_id, d.route.memory.clone());
     }

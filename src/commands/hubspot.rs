@@ -60,7 +60,7 @@ pub fn client(config: &Config, halt: &Halt) -> Result<Option<Client>, Error> {
     }
 }
 
-fn counters(report: &mut SyncReport, c: &Counters) {
+pub(super) fn counters(report: &mut SyncReport, c: &Counters) {
     report.requests = Counters::get(&c.requests);
     report.write_requests = Counters::get(&c.writes);
     report.retries = Counters::get(&c.retries);
@@ -432,7 +432,7 @@ impl Step<'_> {
 }
 
 /// What a run's `run.json` calls where it wrote.
-fn journal_mode(target: &Target) -> String {
+pub(super) fn journal_mode(target: &Target) -> String {
     match target {
         Target::Offline => "offline".into(),
         Target::Portal { base_url, .. } => base_url.clone(),
@@ -441,7 +441,10 @@ fn journal_mode(target: &Target) -> String {
 
 /// The sync state for the portal at `base_url`; one kept for another portal is dropped, with
 /// a warning, rather than matched against the wrong CRM.
-async fn portal_state(store: &Store, base_url: &str) -> Result<(SyncState, Vec<String>), Error> {
+pub(super) async fn portal_state(
+    store: &Store,
+    base_url: &str,
+) -> Result<(SyncState, Vec<String>), Error> {
     let mut state: SyncState = store.read(STATE_FILE).await?.unwrap_or_default();
     // 0: written before the version was kept; 1: today's format.
     pqlsync_rules::state::check_version(store.url(), STATE_FILE, state.version, &[0, 1])?;

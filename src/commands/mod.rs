@@ -20,6 +20,7 @@ mod hubspot_setup;
 mod pipeline;
 mod plan;
 mod report;
+mod revert;
 mod run;
 mod sandbox;
 mod score;
@@ -336,6 +337,7 @@ async fn command(command: &Command, c: &Config, r: &RunOptions) -> Result<Outcom
         Command::Features => finish(features::features(c, r).await?, r),
         Command::Explain(args) => finish(explain::explain(c, r, args).await?, r),
         Command::Changes(args) => finish(changes::changes(c, r, args).await?, r),
+        Command::Revert(args) => finish(revert::revert(c, r, args).await?, r),
         Command::Validate => finish(validate::validate(c, r).await?, r),
         Command::Backfill(args) => finish(backfill::backfill(c, r, args).await?, r),
         Command::Report(args) => finish(report::report(c, r, args).await?, r),

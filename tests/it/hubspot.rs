@@ -12,10 +12,10 @@ use crate::common::sandbox::Sandbox;
 use crate::common::*;
 use serde_json::{Value as Json, json};
 
-const TOKEN: &str = "pat-na1-test-SECRET-7f3a";
+pub(crate) const TOKEN: &str = "pat-na1-test-SECRET-7f3a";
 
 /// The sandbox every test here syncs to: three owners, and any `extra` flags.
-fn start_sandbox(extra: &[&str]) -> Sandbox {
+pub(crate) fn start_sandbox(extra: &[&str]) -> Sandbox {
     let mut args = vec![
         "--owner",
         "ae@example.com",
@@ -28,20 +28,20 @@ fn start_sandbox(extra: &[&str]) -> Sandbox {
     Sandbox::start(None, TOKEN, &args)
 }
 
-struct Env {
+pub(crate) struct Env {
     dir: tempfile::TempDir,
-    data: PathBuf,
+    pub(crate) data: PathBuf,
 }
 
 impl Env {
-    fn new(accounts: u32, hubspot: &str) -> Env {
+    pub(crate) fn new(accounts: u32, hubspot: &str) -> Env {
         let dir = tempfile::tempdir().unwrap();
         let data = demo_data(dir.path(), accounts, 30, 21);
         write_config(dir.path(), &data, hubspot);
         Env { dir, data }
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
@@ -52,11 +52,11 @@ impl Env {
         cmd
     }
 
-    fn run(&self, sandbox: &Sandbox, args: &[&str]) -> std::process::Output {
+    pub(crate) fn run(&self, sandbox: &Sandbox, args: &[&str]) -> std::process::Output {
         self.pqlsync(sandbox).args(args).output().unwrap()
     }
 
-    fn setup(&self, sandbox: &Sandbox) {
+    pub(crate) fn setup(&self, sandbox: &Sandbox) {
         let o = self.run(sandbox, &["hubspot", "setup", "--create-pipelines"]);
         assert!(o.status.success(), "setup: {}{}", stdout(&o), stderr(&o));
     }
@@ -66,13 +66,13 @@ impl Env {
     }
 }
 
-fn objects<'a>(dump: &'a Json, kind: &str) -> &'a Vec<Json> {
+pub(crate) fn objects<'a>(dump: &'a Json, kind: &str) -> &'a Vec<Json> {
     dump["objects"][kind]
         .as_array()
         .unwrap_or_else(|| panic!("no {kind} in dump"))
 }
 
-fn prop<'a>(o: &'a Json, name: &str) -> Option<&'a str> {
+pub(crate) fn prop<'a>(o: &'a Json, name: &str) -> Option<&'a str> {
     o["properties"][name].as_str()
 }
 

@@ -22,6 +22,7 @@ mod pages;
 mod playbooks;
 mod posthog;
 mod report;
+mod revert;
 mod s3;
 mod snapshots;
 mod sql_fixtures;

@@ -59,17 +59,6 @@ fn settings(dir: &Path) -> insta::Settings {
     s
 }
 
-fn regex_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if "\\.+*?()|[]{}^$#&-~".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[test]
 fn run_summary() {
     let dir = work();

@@ -175,7 +175,7 @@ pub async fn batch_update(State(c): St, Path(ty): Path<String>, body: Bytes) -> 
 pub async fn batch_archive(State(c): St, Path(ty): Path<String>, body: Bytes) -> Response {
     let result = (|| {
         let kind = Kind::from_path(&ty)?;
-        let ids = read_input(&json_body(&body)?)?.ids;
+        let ids = id_inputs(&json_body(&body)?)?;
         lock(&c.shared.store).archive(kind, &ids);
         Ok::<_, ApiError>(())
     })();

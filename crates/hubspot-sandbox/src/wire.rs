@@ -330,7 +330,7 @@ pub fn read_input(body: &Value) -> Result<ReadInput, ApiError> {
     })
 }
 
-/// Ids of a `{inputs:[{id}]}` body (v4 association reads).
+/// Ids of a `{inputs:[{id}]}` body (v4 association reads, `batch/archive`).
 pub fn id_inputs(body: &Value) -> Result<Vec<String>, ApiError> {
     let list = inputs(body)?;
     list.iter()

@@ -258,6 +258,28 @@ pub async fn read_record(store: &Store, run_id: &str) -> Result<Option<RunRecord
     store.read(&format!("{}/{RUN_FILE}", run_dir(run_id))).await
 }
 
+/// Keep `value` as `file` beside run `run_id`'s log (the routing memory as the run found it,
+/// which a revert of the run puts back); removed with the log.
+pub async fn keep<T: Serialize>(
+    store: &Store,
+    run_id: &str,
+    file: &str,
+    value: &T,
+) -> Result<(), StoreError> {
+    store
+        .write(&format!("{}/{file}", run_dir(run_id)), value)
+        .await
+}
+
+/// What [`keep`] kept as `file` beside run `run_id`'s log, if anything.
+pub async fn kept<T: serde::de::DeserializeOwned>(
+    store: &Store,
+    run_id: &str,
+    file: &str,
+) -> Result<Option<T>, StoreError> {
+    store.read(&format!("{}/{file}", run_dir(run_id))).await
+}
+
 /// The ids of the runs whose log is kept, oldest first (a run killed before its `run.json`
 /// was written still has its parts, and is listed).
 pub async fn run_ids(store: &Store) -> Result<Vec<String>, StoreError> {

@@ -58,6 +58,8 @@ pub struct RevertPlan {
     pub restores: Vec<Restore>,
     pub skipped: Vec<Skipped>,
     pub created: Vec<Created>,
+    /// Records already holding their values from before the run (nothing to write).
+    pub already_back: usize,
 }
 
 /// One property of one record as the run changed it: the value before its first write in the
@@ -151,7 +153,14 @@ fn restore(
     held: Option<&BTreeMap<String, String>>,
 ) {
     let now = |property: &str| held.map(|h| h.get(property).cloned().unwrap_or_default());
-    let edited = |property: &str, c: &Changed<'_>| now(property).as_deref() != Some(c.wrote);
+    // A property already back at its value before the run (a revert cut short, or a person
+    // who set it back by hand) is as the revert would leave it: not an edit, nothing to write.
+    let back = |property: &str, c: &Changed<'_>| {
+        now(property).as_deref() == Some(c.previous.unwrap_or(""))
+    };
+    let edited = |property: &str, c: &Changed<'_>| {
+        now(property).as_deref() != Some(c.wrote) && !back(property, c)
+    };
     if props.iter().any(|(p, c)| edited(p, c)) {
         for (property, c) in &props {
             plan.skipped.push(Skipped {
@@ -165,7 +174,13 @@ fn restore(
         }
         return;
     }
-    let Some(first) = props.values().next() else {
+    let to_write: BTreeMap<&str, &Changed<'_>> = props
+        .iter()
+        .filter(|(p, c)| !back(p, c))
+        .map(|(p, c)| (*p, c))
+        .collect();
+    let Some(first) = to_write.values().next() else {
+        plan.already_back += 1;
         return;
     };
     plan.restores.push(Restore {
@@ -173,11 +188,11 @@ fn restore(
         key: key.to_string(),
         account: first.account.map(str::to_string),
         id: first.id.to_string(),
-        props: props
+        props: to_write
             .iter()
             .map(|(p, c)| (p.to_string(), c.previous.unwrap_or("").to_string()))
             .collect(),
-        wrote: props
+        wrote: to_write
             .iter()
             .map(|(p, c)| (p.to_string(), c.wrote.to_string()))
             .collect(),
@@ -234,7 +249,7 @@ mod tests {
             Vec<(&'a str, &'a str)>,
             Vec<(&'a str, bool)>,
         );
-        let cases: [Case<'_>; 4] = [
+        let cases: [Case<'_>; 5] = [
             // Untouched since: both set back; a property the run filled is cleared.
             (
                 &[("pql_score", "80"), ("pql_tier", "green")],
@@ -253,6 +268,12 @@ mod tests {
                 &[("pql_score", ""), ("pql_tier", "green")],
                 vec![],
                 vec![("pql_score", true), ("pql_tier", false)],
+            ),
+            // The score is already back (a revert cut short): only the tier is written.
+            (
+                &[("pql_score", "40"), ("pql_tier", "green")],
+                vec![("pql_tier", "")],
+                vec![],
             ),
             // Neither holds what the run wrote.
             (

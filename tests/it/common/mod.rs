@@ -339,3 +339,15 @@ pub fn corrupt_data_pages(dir: &Path) -> PathBuf {
     std::fs::write(&file, bytes).unwrap();
     file
 }
+
+/// `text` as a regex matching it literally (for snapshot filters).
+pub fn regex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\.+*?()|[]{}^$#&-~".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
