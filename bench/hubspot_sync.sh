@@ -7,13 +7,16 @@
 #   bench/hubspot_sync.sh [ACCOUNTS=10000] [R=100]
 #
 # CHANGES=false turns the change log off ([changes] enabled), to measure what it costs; each
-# sync prints the change log's entries and bytes and the state directory's size.
+# sync prints the change log's entries and bytes and the state directory's size. With the log
+# on, a third step reverts the update sync (`pqlsync revert`) and prints what that cost.
+# ACTIVITY scales the demo events per user (the 10M benchmark's 24,000 accounts use 2.3).
 #
 # Needs a release build: cargo build --release (binary from $CARGO_TARGET_DIR or target/).
 set -euo pipefail
 accounts=${1:-10000}
 rate=${2:-100}
 changes=${CHANGES:-true}
+activity=${ACTIVITY:-1.0}
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${PQLSYNC_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/pqlsync}
 work=$(mktemp -d)
@@ -25,7 +28,8 @@ sed -e "s#fixtures/demo#data#" -e "s#^\[hubspot\]\$#[hubspot]\nrequests_per_10s 
   "$root/pqlsync.toml" > "$work/pqlsync.toml"
 printf '\n[changes]\nenabled = %s\n' "$changes" >> "$work/pqlsync.toml"
 cd "$work"
-"$bin" demo-data --out data --accounts "$accounts" --days 30 --as-of 2026-11-20 --quiet
+"$bin" demo-data --out data --accounts "$accounts" --days 30 --as-of 2026-11-20 \
+  --activity "$activity" --quiet
 
 "$bin" sandbox --port 0 --requests-per-10s "$rate" --quiet > sandbox.out &
 sandbox_pid=$!
@@ -61,3 +65,11 @@ sleep 11
 echo "update sync: new scoring weights, every changed score rewritten"
 "$bin" run --quiet --summary-json update.json
 report update.json
+
+if [ "$changes" = true ]; then
+  sleep 11
+  id=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["sync"]["run_id"])' update.json)
+  echo "revert of the update sync ($id): every record it changed set back"
+  "$bin" revert --run "$id" --summary-json revert.json > /dev/null
+  report revert.json
+fi

@@ -53,6 +53,8 @@ pub struct Reverted {
     /// Runs after the reverted one, oldest first.
     pub later_runs: Vec<String>,
     pub sync: SyncReport,
+    /// The signal that stopped the revert at a safe point, if one did.
+    pub interrupted: Option<String>,
     #[serde(skip)]
     text: String,
 }
@@ -99,6 +101,12 @@ impl Report for Reverted {
     }
 
     fn verdict(&self) -> Result<(), Error> {
+        if let Some(reason) = &self.interrupted {
+            return Err(Error::Interrupted(format!(
+                "{reason}: what was set back is saved and logged; run the revert again to \
+                 finish it"
+            )));
+        }
         if self.sync.stopped_for_credentials {
             return Err(Error::Credentials(format!(
                 "{}; what was set back is saved and logged: run the revert again to finish it",
@@ -275,7 +283,9 @@ async fn revert_locked(
         changes::write_record(&store, &record).await?;
     }
     let changed_by = later_writes(config, &target.later, &plan).await?;
-    Ok(reverted(args, &target, plan, report, routing, &changed_by))
+    let mut out = reverted(args, &target, plan, report, routing, &changed_by);
+    out.interrupted = run.halt.reason();
+    Ok(out)
 }
 
 /// The revert's own change log, its `run.json` saying which run it reverts.
@@ -495,6 +505,7 @@ fn reverted(
         routing,
         later_runs: target.later.clone(),
         sync,
+        interrupted: None,
         text: String::new(),
     };
     out.text = render(&out, &target.record, args);

@@ -226,6 +226,7 @@ pub async fn revert(
     (store, journal): (Option<&dyn Files>, Option<&dyn Journal>),
     undo: &Undo,
 ) -> Result<(RevertPlan, SyncReport), StateError> {
+    let started = std::time::Instant::now();
     let halt = undo.halt.clone();
     let mut d = Driver::new(crm, state, store, journal, undo.concurrency, halt);
     let now = read_now(&mut d, entries).await?;
@@ -249,7 +250,9 @@ pub async fn revert(
         }
     }
     d.save(true).await?;
-    Ok((plan, d.finish()))
+    let mut report = d.finish();
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok((plan, report))
 }
 
 /// The tasks a revert archives: created by the run, untouched since, and only when asked.
