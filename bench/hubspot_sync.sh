@@ -53,7 +53,7 @@ print(f"  {records:,} records + {links:,} associations in {secs:.1f} s; "
 print(f"  {per10:,.0f} records/10 s = {per10 / (rate * 100):.1%} of R x 100 = {rate * 100:,}")
 print(f"  change log: {s.get('changes', 0):,} entries")
 PY
-  echo "  state: $(du -sb .pqlsync/state | cut -f1) bytes, of which change log $(du -sb .pqlsync/state/changes 2>/dev/null | cut -f1 || echo 0) bytes"
+  echo "  state: $(du -sb .pqlsync/state | cut -f1) bytes, of which change log $(du -sb .pqlsync/state/changes 2>/dev/null | cut -f1 || echo 0) bytes (routing memory copies: $(cat .pqlsync/state/changes/*/routing-before.json 2>/dev/null | wc -c) bytes)"
 }
 
 echo "first sync: $accounts accounts into an empty portal, R = $rate"

@@ -98,7 +98,7 @@ pub async fn changes(
         }
         _ => None,
     };
-    let runs: Vec<RunRecord> = if listing_runs {
+    let mut runs: Vec<RunRecord> = if listing_runs {
         ids.iter()
             .rev()
             .filter_map(|id| records.get(id).cloned())
@@ -106,6 +106,8 @@ pub async fn changes(
     } else {
         Vec::new()
     };
+    // Newest first; ids order runs to the second, their records to the microsecond.
+    runs.sort_by_key(|r| std::cmp::Reverse(r.started_at));
     let text = render(config, &filter, &runs, &entries, &records, args.limit);
     Ok(Listing {
         runs,

@@ -393,7 +393,7 @@ impl Step<'_> {
             run_id: id.clone(),
             command: "run".into(),
             as_of: self.run.as_of,
-            started_at: changes::started_at(id).unwrap_or_else(chrono::Utc::now),
+            started_at: self.run.started_at,
             finished_at: report.map(|_| chrono::Utc::now()),
             mode: journal_mode(&self.config.hubspot.target),
             entries: 0,

@@ -13,7 +13,7 @@ use datafusion::arrow::array::AsArray;
 use datafusion::prelude::{col, lit};
 
 use super::changes::{selected, session, unknown_run};
-use super::decide::ROUTING_BEFORE;
+use super::decide::{ROUTING_BEFORE, ROUTING_COPIES};
 use super::hubspot::{client, counters, journal_mode, portal_state};
 use super::{Error, Report};
 use crate::cli::RevertArgs;
@@ -193,7 +193,7 @@ async fn target(
             record.mode
         )));
     }
-    let later = later_runs(store, id, &ids).await?;
+    let later = later_runs(store, &record, &ids).await?;
     Ok(Target {
         record,
         later,
@@ -202,18 +202,25 @@ async fn target(
     })
 }
 
-/// The runs after `id` that decided and wrote (not reverts), oldest first. Ids say when a run
-/// started to the second, so one started in the same second counts as later: a run that
-/// may have routed from `id`'s memory is never overlooked.
-async fn later_runs(store: &Store, id: &str, ids: &[String]) -> Result<Vec<String>, Error> {
-    let started = changes::started_at(id);
+/// The runs after `id` whose decisions stand: not reverts, and not reverted (a run reverted
+/// newest first had its memory put back; one reverted out of order is undone by putting back
+/// the memory `id` found, which is older still). Oldest first. Ids say when a run started to
+/// the second, so one started in the same second counts as later: a run that may have
+/// routed from `id`'s memory is never overlooked.
+async fn later_runs(store: &Store, of: &RunRecord, ids: &[String]) -> Result<Vec<String>, Error> {
+    let second = changes::started_at(&of.run_id);
     let mut later = Vec::new();
-    for other in ids.iter().filter(|i| i.as_str() != id) {
-        if changes::started_at(other) < started {
+    for other in ids.iter().filter(|i| **i != of.run_id) {
+        if changes::started_at(other) < second {
             continue;
         }
         let record = changes::read_record(store, other).await?;
-        if record.is_none_or(|r| r.reverts.is_none()) {
+        // Within one second, the records' times (to the microsecond) say which came first.
+        let before = record
+            .as_ref()
+            .is_some_and(|r| r.started_at < of.started_at);
+        let stands = record.is_none_or(|r| r.reverts.is_none() && r.reverted_by.is_none());
+        if stands && !before {
             later.push(other.clone());
         }
     }
@@ -304,7 +311,7 @@ fn revert_record(run: &RunOptions, of: &RunRecord, report: Option<&SyncReport>) 
         run_id: run.run_id.clone(),
         command: "revert".into(),
         as_of: of.as_of,
-        started_at: changes::started_at(&run.run_id).unwrap_or_else(chrono::Utc::now),
+        started_at: run.started_at,
         finished_at: report.map(|_| chrono::Utc::now()),
         mode: of.mode.clone(),
         entries: 0,
@@ -349,15 +356,17 @@ async fn routing(
     if !target.later.is_empty() {
         return Ok(format!(
             "left as it is: {} later run(s) ({}) routed from what run {id} decided, and their \
-             decisions stand; the next run routes from the latest",
+             decisions stand (revert them first, newest first, to roll the memory back past \
+             them); the next run routes from the latest",
             target.later.len(),
             target.later.join(", ")
         ));
     }
     let Some(before) = changes::kept::<RoutingState>(store, id, ROUTING_BEFORE).await? else {
         return Ok(format!(
-            "left as it is: run {id} kept no copy of it (the change log was off, or the run \
-             ended before routing); the next run routes from what run {id} decided"
+            "left as it is: no copy of it is kept for run {id} (copies are kept for the latest \
+             {ROUTING_COPIES} runs, while the change log is on); the next run routes from what \
+             run {id} decided"
         ));
     };
     let day = before
@@ -551,4 +560,60 @@ fn shown(c: &RecordChange) -> serde_json::Value {
         "object": c.object, "key": c.key, "hubspot_id": c.hubspot_id,
         "changed_by": c.changed_by, "properties": properties,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, TimeDelta};
+
+    fn record(id: &str, micros: i64) -> RunRecord {
+        let second = changes::started_at(id).unwrap();
+        RunRecord {
+            run_id: id.into(),
+            command: "run".into(),
+            as_of: second.date_naive(),
+            started_at: second + TimeDelta::microseconds(micros),
+            finished_at: None,
+            mode: "https://api.hubapi.com".into(),
+            entries: 1,
+            stopped: None,
+            reverts: None,
+            reverted_by: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn later_runs_are_those_whose_decisions_stand_ordered_to_the_microsecond() {
+        let store = Store::in_memory("state");
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        let id = |t: &str, tag: &str| {
+            format!(
+                "{}-{tag}",
+                changes::new_run_id(at(t)).split('-').next().unwrap()
+            )
+        };
+        let target = record(&id("2026-11-21T02:00:00Z", "aaaa"), 500);
+        let earlier_same_second = record(&id("2026-11-21T02:00:00Z", "ffff"), 100);
+        let later_same_second = record(&id("2026-11-21T02:00:00Z", "0000"), 900);
+        let next_night = record(&id("2026-11-22T02:00:00Z", "bbbb"), 0);
+        let mut reverted = record(&id("2026-11-23T02:00:00Z", "cccc"), 0);
+        let mut revert = record(&id("2026-11-23T09:00:00Z", "dddd"), 0);
+        reverted.reverted_by = Some(revert.run_id.clone());
+        revert.reverts = Some(reverted.run_id.clone());
+        let all = [
+            &target,
+            &earlier_same_second,
+            &later_same_second,
+            &next_night,
+            &reverted,
+            &revert,
+        ];
+        for r in all {
+            changes::write_record(&store, r).await.unwrap();
+        }
+        let ids = changes::run_ids(&store).await.unwrap();
+        let later = later_runs(&store, &target, &ids).await.unwrap();
+        assert_eq!(later, [later_same_second.run_id, next_night.run_id]);
+    }
 }

@@ -113,6 +113,9 @@ pub struct RunOptions {
     pub stages: crate::logging::Stages,
     /// This invocation's id: what its change log is filed under (`pqlsync changes --run`).
     pub run_id: String,
+    /// When this invocation started, to the microsecond (its id says it to the second): what
+    /// orders two runs started in the same second.
+    pub started_at: chrono::DateTime<Utc>,
 }
 
 impl RunOptions {
@@ -135,6 +138,7 @@ impl RunOptions {
                 ),
             });
         }
+        let started_at = Utc::now();
         Ok(RunOptions {
             as_of,
             out: global.out.clone(),
@@ -145,7 +149,8 @@ impl RunOptions {
             halt: pqlsync_core::halt::Halt::default(),
             log_format: global.log_format,
             stages: crate::logging::Stages::default(),
-            run_id: pqlsync_sql::changes::new_run_id(Utc::now()),
+            run_id: pqlsync_sql::changes::new_run_id(started_at),
+            started_at,
         })
     }
 }

@@ -24,7 +24,7 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::error::DataFusionError;
-use datafusion::prelude::{DataFrame, SessionContext, col, lit};
+use datafusion::prelude::{DataFrame, SessionContext, col, lit, when};
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 use serde::{Deserialize, Serialize};
@@ -271,6 +271,26 @@ pub async fn keep<T: Serialize>(
         .await
 }
 
+/// Remove `file` from beside the logs of all but the latest `latest` runs: a copy kept for a
+/// revert (the routing memory a run found) is used only while the runs after its own are
+/// reverted too, so copies need not live as long as the log.
+pub async fn drop_kept_before(store: &Store, latest: usize, file: &str) -> Result<(), StoreError> {
+    let ids = run_ids(store).await?;
+    for id in &ids[..ids.len().saturating_sub(latest)] {
+        let path = store.path(&format!("{}/{file}", run_dir(id)));
+        match store.object_store().delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => {
+                return Err(StoreError::Store {
+                    url: store.url().to_string(),
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// What [`keep`] kept as `file` beside run `run_id`'s log, if anything.
 pub async fn kept<T: serde::de::DeserializeOwned>(
     store: &Store,
@@ -387,7 +407,7 @@ pub struct Filter {
 }
 
 /// The entries of `sync.changes` (registered in `ctx`) that `filter` selects: newest run
-/// first, then by record and property, as a listing reads them.
+/// first, then by record, operation and property, as a listing reads them.
 pub async fn select(ctx: &SessionContext, filter: &Filter) -> Result<DataFrame, DataFusionError> {
     let mut df = ctx.table(format!("{SCHEMA_NAME}.{TABLE}")).await?;
     for (column, value) in [
@@ -399,13 +419,21 @@ pub async fn select(ctx: &SessionContext, filter: &Filter) -> Result<DataFrame, 
             df = df.filter(col(column).eq(lit(value.as_str())))?;
         }
     }
+    // Within a record: what was written to it, then its associations, then what failed, each
+    // by property, and a property written twice in a run in the order written. Not by time
+    // first: batches of one run settle in any order, and a listing must read the same twice.
+    let rank = when(col("operation").eq(lit("create")), lit(0))
+        .when(col("operation").eq(lit("update")), lit(1))
+        .when(col("operation").eq(lit("archive")), lit(2))
+        .when(col("operation").eq(lit("associate")), lit(3))
+        .otherwise(lit(4))?;
     df.sort(vec![
         col("run_id").sort(false, true),
         col("object").sort(true, true),
         col("key").sort(true, true),
-        col("at").sort(true, true),
-        col("operation").sort(true, true),
+        rank.sort(true, true),
         col("property").sort(true, true),
+        col("at").sort(true, true),
     ])
 }
 
