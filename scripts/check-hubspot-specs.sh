@@ -83,8 +83,10 @@ export HUBSPOT_BASE_URL=http://127.0.0.1:19699 HUBSPOT_TOKEN=sandbox-token
 "$bin" hubspot setup --create-pipelines --quiet
 "$bin" run --quiet                                   # first sync: creates
 sed -i -e "s/^fit_weight = .*/fit_weight = 0.5/" -e "s/^usage_weight = .*/usage_weight = 0.5/" pqlsync.toml
-"$bin" run --quiet --as-of 2026-11-21                # updates, lifecycle reads
+"$bin" run --quiet --as-of 2026-11-21 --summary-json update.json   # updates, lifecycle reads
 "$bin" plan --quiet --as-of 2026-11-21               # reads only
+update=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["sync"]["run_id"])' update.json)
+"$bin" revert --run "$update" --archive-created-tasks > /dev/null   # reads by id, updates, archives
 requests=$(cat prism-*.log | grep -c "Request received" || true)
 # Every request must have been checked against a spec of the version asked for.
 echo "requests by spec (API $version):"

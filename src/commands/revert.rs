@@ -384,10 +384,11 @@ async fn routing(
         ));
     }
     before.save(store).await?;
+    let again = target.record.as_of;
     Ok(format!(
         "put back as run {id} found it (as of {day}): the next run routes from before it, and \
-         may run the day {} again",
-        target.record.as_of
+         may run the day {again} again (`pqlsync run --as-of {again}`), which also replaces \
+         that day's score history"
     ))
 }
 

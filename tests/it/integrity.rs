@@ -82,6 +82,14 @@ fn a_run_on_a_locked_state_exits_3_naming_the_holder_and_changes_nothing() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    // A revert writes to HubSpot and the routing memory: the same lock, taken before anything
+    // is read.
+    let o = pqlsync(dir.path())
+        .args(["revert", "--run", "20261126T010000Z-0000"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(snapshot(&state), before, "the state changed");
     drop(lock);
 }
 
