@@ -57,7 +57,8 @@ fi
 cp -r "$root/sql" "$root/fixtures" "$work/"
 cp "$root/pqlsync.toml" "$work/"
 cd "$work"
-printf '\n[hubspot]\napi_version = "%s"\n' "$version" >> pqlsync.toml
+# The shipped config has a [hubspot] table already: the version goes into it.
+sed -i "s#^\[hubspot\]\$#[hubspot]\napi_version = \"$version\"#" pqlsync.toml
 "$bin" sandbox --port 0 --requests-per-10s 10000 --quiet > sandbox.out &
 pids+=($!)
 for _ in $(seq 50); do [ -s sandbox.out ] && break; sleep 0.1; done
