@@ -82,7 +82,12 @@ pub struct Entry {
 }
 
 impl Entry {
-    fn bare(at: DateTime<Utc>, object: ObjectType, key: &str, operation: Operation) -> Entry {
+    pub(crate) fn bare(
+        at: DateTime<Utc>,
+        object: ObjectType,
+        key: &str,
+        operation: Operation,
+    ) -> Entry {
         Entry {
             at,
             object: object.name().to_string(),

@@ -38,10 +38,7 @@ impl Work for ReadNow {
         crm: &dyn Crm,
         items: &[(String, String)],
     ) -> Result<Vec<Outcome>, BatchError> {
-        let ids = items.iter().map(|(_, id)| id.clone()).collect();
-        Ok(crm
-            .read(self.object, None, ids, self.properties.clone())
-            .await?)
+        super::reads::read_by_id(crm, self.object, items, self.properties.clone()).await
     }
 
     fn settle(&self, progress: &mut Progress<'_>, item: &(String, String), outcome: Outcome) {
@@ -177,20 +174,10 @@ impl Work for Archiving {
                     .state
                     .get(object, &c.key)
                     .and_then(|s| s.account.clone());
-                progress.entries.push(Entry {
-                    at: Utc::now(),
-                    object: object.name().to_string(),
-                    key: c.key.clone(),
-                    account,
-                    hubspot_id: Some(c.id.clone()),
-                    operation: Operation::Archive,
-                    property: None,
-                    previous: None,
-                    new: None,
-                    status: None,
-                    category: None,
-                    message: None,
-                });
+                let mut entry = Entry::bare(Utc::now(), object, &c.key, Operation::Archive);
+                entry.account = account;
+                entry.hubspot_id = Some(c.id.clone());
+                progress.entries.push(entry);
                 // Forgotten, so a later run that calls for the task creates it again.
                 progress.state.forget(object, &c.key);
                 progress.counts(object).archived += 1;
