@@ -413,22 +413,38 @@ impl Step<'_> {
         let Some(journal) = journal else {
             return Ok(result?);
         };
-        let mut record = self.record(result.as_ref().ok());
-        record.entries = journal.rows();
-        if let Err(e) = &result {
-            record.stopped = Some(e.to_string());
-            record.finished_at = Some(chrono::Utc::now());
-        }
-        journal.describe(&record).await?;
-        let mut report = result?;
-        report.run_id = Some(journal.run_id().to_string());
-        report.changes = journal.rows();
+        let mut result = result;
+        let record = self.record(result.as_ref().ok());
+        close_log(journal, record, result.as_mut()).await?;
+        let report = result?;
         let retention = self.config.changes.retention_days;
         for id in changes::prune(journal.store(), chrono::Utc::now(), retention).await? {
             tracing::info!(stage = "sync", run_id = %id, "removed the change log of run {id}, older than {retention} days");
         }
         Ok(report)
     }
+}
+
+/// Say in the `run.json` of `journal`'s run how it ended (`record`, plus the log's size and
+/// the error that ended it, if one did), and name the log in the run's report. For `run` and
+/// `revert` alike.
+pub(super) async fn close_log(
+    journal: &ParquetJournal,
+    mut record: RunRecord,
+    result: Result<&mut SyncReport, &mut pqlsync_rules::state::StateError>,
+) -> Result<(), Error> {
+    record.entries = journal.rows();
+    match result {
+        Ok(report) => {
+            report.run_id = Some(journal.run_id().to_string());
+            report.changes = journal.rows();
+        }
+        Err(e) => {
+            record.stopped = Some(e.to_string());
+            record.finished_at = Some(chrono::Utc::now());
+        }
+    }
+    Ok(journal.describe(&record).await?)
 }
 
 /// What a run's `run.json` calls where it wrote.

@@ -14,7 +14,7 @@ use datafusion::prelude::{col, lit};
 
 use super::changes::{selected, session, unknown_run};
 use super::decide::{ROUTING_BEFORE, ROUTING_COPIES};
-use super::hubspot::{client, counters, journal_mode, portal_state};
+use super::hubspot::{client, close_log, counters, journal_mode, portal_state};
 use super::{Error, Report};
 use crate::cli::RevertArgs;
 use crate::config::{Config, RunOptions};
@@ -285,8 +285,7 @@ async fn revert_locked(
     let routing = routing(&store, &target, args.dry_run, complete).await?;
     if complete {
         let mut record = target.record.clone();
-        record.reverted_by = journal.as_ref().map(|j| j.run_id().to_string());
-        record.reverted_by.get_or_insert_with(|| run.run_id.clone());
+        record.reverted_by = Some(run.run_id.clone());
         changes::write_record(&store, &record).await?;
     }
     let changed_by = later_writes(config, &target.later, &plan).await?;
@@ -331,17 +330,10 @@ async fn close_journal(
     let Some(journal) = journal else {
         return Ok(result?);
     };
-    let mut record = revert_record(run, of, result.as_ref().ok().map(|(_, r)| r));
-    record.entries = journal.rows();
-    if let Err(e) = &result {
-        record.stopped = Some(e.to_string());
-        record.finished_at = Some(chrono::Utc::now());
-    }
-    journal.describe(&record).await?;
-    let (plan, mut report) = result?;
-    report.run_id = Some(journal.run_id().to_string());
-    report.changes = journal.rows();
-    Ok((plan, report))
+    let mut result = result;
+    let record = revert_record(run, of, result.as_ref().ok().map(|(_, r)| r));
+    close_log(journal, record, result.as_mut().map(|(_, r)| r)).await?;
+    Ok(result?)
 }
 
 /// Put back the routing memory as the reverted run found it, when it is the latest run and
