@@ -67,7 +67,8 @@ async fn session(
 /// is settled history (no day is left to read live). A day then costs its own events and
 /// its planning, not the 14 or 28 days of its windows, nor all history, nor listing every
 /// source file again: the span's events are grouped once. The configured rollups are
-/// neither read nor written.
+/// neither read nor written, and only what `account_features` reads is planned and rolled
+/// up ([`Project::reading_into`]): outputs such as `data_quality` are not.
 pub struct Days {
     rollups: Store,
     /// The last scoring day to be planned: how far ahead a rollup may be grouped.
@@ -158,7 +159,11 @@ impl Prepared {
             "registered the sources"
         );
         register_crm(&ctx, config).await?;
-        let project = Project::load(&config.sql_dir, config.sources.format.name())?;
+        let mut project = Project::load(&config.sql_dir, config.sources.format.name())?;
+        if let RollupUse::Carried(..) = rollups {
+            // Its queries read account_features only.
+            project = project.reading_into(features::FINAL_VIEW);
+        }
         let scheduler = match &config.engine.kind {
             engine::EngineKind::Local => None,
             engine::EngineKind::Ballista { url } => Some(url.clone()),

@@ -123,6 +123,32 @@ impl Project {
     }
 }
 
+impl Project {
+    /// Only the views `view` reads, directly or through others, and `view` itself, in the
+    /// same order; the seeds stay. A session that plans one view day after day (`backfill`,
+    /// `calibrate`) then neither plans nor rolls up what no query of it reads: outputs such
+    /// as `data_quality` and the rollups only they read.
+    pub fn reading_into(&self, view: &str) -> Project {
+        let mut wanted = BTreeSet::from([view.to_string()]);
+        // Planning order puts a view after what it reads, so one pass from the end finds them all.
+        for v in self.views.iter().rev() {
+            if wanted.contains(&v.name) {
+                wanted.extend(v.depends_on.iter().cloned());
+            }
+        }
+        Project {
+            dir: self.dir.clone(),
+            views: self
+                .views
+                .iter()
+                .filter(|v| wanted.contains(&v.name))
+                .cloned()
+                .collect(),
+            seeds: self.seeds.clone(),
+        }
+    }
+}
+
 /// The report views under `dir/reports/`, in planning order (a report may read another).
 pub fn load_reports(dir: &Path) -> Result<Vec<View>, FeatureError> {
     let mut views = Vec::new();
@@ -331,6 +357,41 @@ mod tests {
         let project = Project::load(dir.path(), "segment").unwrap();
         let names: Vec<_> = project.views.iter().map(|v| v.name.as_str()).collect();
         assert_eq!(names, ["stg_b", "stg_a", "zzz", "aaa", "account_features"]);
+    }
+
+    #[test]
+    fn reading_into_keeps_what_a_view_reads_through_others_and_drops_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "staging/stg_b.sql", "SELECT * FROM raw.tracks");
+        write(dir.path(), "staging/stg_a.sql", "SELECT * FROM stg_b");
+        write(
+            dir.path(),
+            "staging/stg_unread.sql",
+            "SELECT * FROM raw.tracks",
+        );
+        write(dir.path(), "features/zzz.sql", "SELECT * FROM stg_a");
+        write(
+            dir.path(),
+            "features/account_features.sql",
+            "SELECT * FROM zzz",
+        );
+        write(
+            dir.path(),
+            "outputs/quality.sql",
+            "SELECT * FROM stg_unread JOIN zzz USING (id)",
+        );
+        let project = Project::load(dir.path(), "segment").unwrap();
+        assert_eq!(project.views.len(), 6);
+        let trimmed = project.reading_into(FINAL_VIEW);
+        let names: Vec<_> = trimmed.views.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(names, ["stg_b", "stg_a", "zzz", "account_features"]);
+        let names: Vec<_> = project
+            .reading_into("quality")
+            .views
+            .iter()
+            .map(|v| v.name.clone())
+            .collect();
+        assert_eq!(names, ["stg_b", "stg_a", "stg_unread", "zzz", "quality"]);
     }
 
     #[test]
