@@ -3,8 +3,6 @@
 
 use std::time::Instant;
 
-use futures::StreamExt;
-
 use super::pipeline::{Days, progress};
 use super::{Error, Report, to_or_as_of};
 use crate::cli::BackfillArgs;
@@ -12,7 +10,6 @@ use crate::config::{self, Config, RunOptions};
 use pqlsync_core::fmt::thousands;
 use pqlsync_rules::state::RoutingState;
 use pqlsync_sql::decision::Decider;
-use pqlsync_sql::features::{self, FINAL_VIEW, FeatureError};
 use pqlsync_sql::history;
 use pqlsync_sql::store::Store;
 
@@ -78,6 +75,10 @@ pub async fn backfill(
 
 /// Score and snapshot each day from `from` to `to`; the snapshot rows written. A stop
 /// (SIGTERM) ends it between two days, each written whole.
+///
+/// Each day's features are optimized and computed while the next day's views are planned
+/// ([`Computing`](super::pipeline::Computing)); the day is then decided and written before
+/// the day after next is started, so the routing memory still goes from day to day in order.
 async fn backfill_days(
     config: &Config,
     run: &RunOptions,
@@ -89,9 +90,15 @@ async fn backfill_days(
     let mut memory = RoutingState::default();
     // The span's events are grouped once: each day extends yesterday's rollups by its own.
     let mut engine = Days::new("backfill", to);
+    let for_day = |day| RunOptions {
+        as_of: day,
+        ..run.clone()
+    };
     let bar = progress(run, days, "days");
     let mut rows = 0;
+    let mut next = Some(engine.start(config, &for_day(from), Ok).await);
     for day in from.iter_days().take_while(|d| *d <= to) {
+        let computing = next.take().expect("started before its day")?;
         if let Some(reason) = run.halt.reason() {
             return Err(Error::Interrupted(format!(
                 "{reason} after {rows} snapshot rows; days before {day} are written whole, \
@@ -99,28 +106,22 @@ async fn backfill_days(
             )));
         }
         bar.set_message(day.to_string());
-        let day_run = RunOptions {
-            as_of: day,
-            ..run.clone()
-        };
-        let started = std::time::Instant::now();
-        let prepared = engine.plan(config, &day_run).await?;
-        let planned = started.elapsed().as_secs_f64();
-        let df = features::account_features(&prepared.ctx).await?;
-        let features::Running { mut stream, .. } = features::stream(df).await?;
-        let optimized = started.elapsed().as_secs_f64() - planned;
-        let mut decider = Decider::new(
-            &config.scoring,
-            &config.routing,
-            day,
-            &memory,
-            stream.schema(),
-        )?;
+        // Planned now, the next day is computed while this one is decided and written; its
+        // error, if any, comes after this day is written.
+        let tomorrow = day.succ_opt().filter(|d| *d <= to);
+        if let Some(tomorrow) = tomorrow {
+            next = Some(engine.start(config, &for_day(tomorrow), Ok).await);
+        }
+        let planned = computing.planned_seconds;
+        let waited = Instant::now();
+        let computed = computing.rows().await?;
+        let waited = waited.elapsed().as_secs_f64();
+        let schema = computed.schema;
+        let mut decider = Decider::new(&config.scoring, &config.routing, day, &memory, schema)?;
         let mut snapshot = history::Snapshot::new(&config.history, day, history::Origin::Backfill);
         let mut decided_today = Vec::new();
-        while let Some(batch) = stream.next().await {
-            let batch = batch.map_err(FeatureError::execution(FINAL_VIEW))?;
-            let (decided, decisions) = decider.decide(&batch)?;
+        for batch in &computed.rows {
+            let (decided, decisions) = decider.decide(batch)?;
             snapshot.push(&decided)?;
             decided_today.extend(
                 decisions
@@ -132,7 +133,6 @@ async fn backfill_days(
         for (account, m) in decided_today {
             memory.record(&account, m);
         }
-        let computed = started.elapsed().as_secs_f64() - planned - optimized;
         let written = snapshot.commit(&store).await?;
         rows += written;
         crate::logging::stage!(
@@ -140,11 +140,14 @@ async fn backfill_days(
             "day",
             day = %day,
             accounts = written,
-            // Where a day's time goes: the session planned for the day (its rollups
-            // brought up to it), account_features' plan optimized, then run and decided.
+            // Where a day's time goes: the session's views planned for the day (its
+            // rollups brought up to it); then, while the next day's were planned,
+            // account_features' plan optimized and run; then how long deciding the day
+            // waited for that.
             planned_seconds = planned,
-            optimized_seconds = optimized,
-            computed_seconds = computed,
+            optimized_seconds = computed.optimized_seconds,
+            computed_seconds = computed.computed_seconds,
+            waited_seconds = waited,
             "backfilled {day}"
         );
         bar.inc(1);

@@ -12,13 +12,13 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::{col, lit};
 
-use super::pipeline::{Days, Prepared, progress};
+use super::pipeline::{Computing, Days, Prepared, progress};
 use super::{Error, Report, out_dir, to_or_as_of, write_text};
 use crate::cli::CalibrateArgs;
 use crate::config::{self, Config, RunOptions};
 use pqlsync_calibrate::{self as calibrate, Calibration, Example, Exclusion, Window};
 use pqlsync_sql::decision;
-use pqlsync_sql::features::{self, FINAL_VIEW, FeatureError};
+use pqlsync_sql::features::{FINAL_VIEW, FeatureError};
 use pqlsync_sql::value::{FromArray, Value};
 
 /// The view that gives each trial's payment (`sql/outputs/trial_paid.sql`).
@@ -185,7 +185,14 @@ async fn training_set(
     // days between.
     let last = by_day.keys().next_back().copied().unwrap_or(window.to);
     let mut engine = Days::new("calibrate", last);
-    for (day, accounts) in by_day {
+    // Each day's features are computed while the next day is planned.
+    let days: Vec<_> = by_day.iter().collect();
+    let mut next = match days.first() {
+        Some((day, accounts)) => Some(start(config, run, &mut engine, **day, accounts).await),
+        None => None,
+    };
+    for (i, (day, accounts)) in days.iter().enumerate() {
+        let computing = next.take().expect("started before its day")?;
         if let Some(reason) = run.halt.reason() {
             return Err(Error::Interrupted(format!(
                 "{reason} while computing features as of {day}; calibrate wrote nothing, run it \
@@ -193,16 +200,11 @@ async fn training_set(
             )));
         }
         bar.set_message(day.to_string());
-        let day_examples = day_examples(
-            config,
-            run,
-            &mut engine,
-            window,
-            *day,
-            accounts,
-            &mut columns,
-        )
-        .await?;
+        if let Some((tomorrow, accounts)) = days.get(i + 1) {
+            next = Some(start(config, run, &mut engine, **tomorrow, accounts).await);
+        }
+        let day_examples =
+            day_examples(config, computing, window, **day, accounts, &mut columns).await?;
         let missing = accounts.len() - day_examples.len();
         if missing > 0 {
             *excluded
@@ -227,24 +229,38 @@ async fn training_set(
     })
 }
 
+/// Start computing `account_features` as of `day` for the trials whose day K it is.
+async fn start(
+    config: &Config,
+    run: &RunOptions,
+    engine: &mut Days,
+    day: NaiveDate,
+    accounts: &HashMap<String, bool>,
+) -> Result<Computing, Error> {
+    let day_run = RunOptions {
+        as_of: day,
+        ..run.clone()
+    };
+    let ids: Vec<_> = accounts.keys().map(|a| lit(a.as_str())).collect();
+    engine
+        .start(config, &day_run, |df| {
+            df.filter(col("account_id").in_list(ids, false))
+        })
+        .await
+}
+
 /// The examples of the trials whose day K is `day`, from `account_features` as of that day.
 /// The first day sets `columns`.
 async fn day_examples(
     config: &Config,
-    run: &RunOptions,
-    engine: &mut Days,
+    computing: Computing,
     window: Window,
     day: NaiveDate,
     accounts: &HashMap<String, bool>,
     columns: &mut Vec<String>,
 ) -> Result<Vec<Example>, Error> {
-    let day_run = RunOptions {
-        as_of: day,
-        ..run.clone()
-    };
-    let prepared = engine.plan(config, &day_run).await?;
-    let df = features::account_features(&prepared.ctx).await?;
-    let schema = df.schema().as_arrow().clone();
+    let computed = computing.rows().await?;
+    let schema = computed.schema;
     decision::check_config(&config.scoring, &config.routing, &schema)?;
     if columns.is_empty() {
         *columns = schema
@@ -255,15 +271,8 @@ async fn day_examples(
             .map(|f| f.name().clone())
             .collect();
     }
-    let ids: Vec<_> = accounts.keys().map(|a| lit(a.as_str())).collect();
-    let batches = df
-        .filter(col("account_id").in_list(ids, false))
-        .map_err(FeatureError::execution(FINAL_VIEW))?
-        .collect()
-        .await
-        .map_err(FeatureError::execution(FINAL_VIEW))?;
     let mut examples = Vec::new();
-    for batch in &batches {
+    for batch in &computed.rows {
         examples.extend(examples_of(batch, accounts, day, window)?);
     }
     Ok(examples)
