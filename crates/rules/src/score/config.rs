@@ -214,7 +214,7 @@ pub fn model(file: &ScoringFile) -> Result<Model, Invalid> {
     })
 }
 
-fn signal(key: &str, s: &SignalFile) -> Result<Signal, Invalid> {
+pub(super) fn signal(key: &str, s: &SignalFile) -> Result<Signal, Invalid> {
     let condition = condition(key, &s.feature, &s.op, s.value.as_ref())?;
     if let Some(per) = s.per {
         if !(per.is_finite() && per > 0.0) {

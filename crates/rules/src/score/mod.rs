@@ -8,6 +8,7 @@
 
 mod condition;
 pub mod config;
+pub mod people;
 
 use std::fmt;
 

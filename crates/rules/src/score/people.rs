@@ -1,0 +1,369 @@
+//! People within an account: each user's 0–100 engagement score from `[[scoring.user]]`
+//! signals over `user_features` columns (the same [`Signal`]s, defaults and validation as fit
+//! and usage), the account's **champion** (its most engaged user) and its **power users**
+//! (the most active users who together make up most of its activity, `[scoring.people]`).
+//!
+//! An account's score says whether to call; these say whom. Pure functions over plain rows,
+//! table-tested at their boundaries: ties never depend on the order rows arrive in, which
+//! parallel execution does not fix, so a champion does not flip from run to run.
+
+use serde::Deserialize;
+
+use super::config::{SignalFile, signal};
+use super::{Fired, Signal, join, sum_signals};
+use pqlsync_core::setting::Invalid;
+use pqlsync_core::value::Value;
+
+/// `[scoring.people]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeopleFile {
+    /// Power users are the most active users who together made `power_share` of the
+    /// account's events in the window (default 0.8, from above 0 to 1).
+    pub power_share: Option<f64>,
+    /// At most this many power users per account (default 3).
+    pub power_max: Option<usize>,
+}
+
+/// The user engagement model, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct People {
+    pub signals: Vec<Signal>,
+    pub power_share: f64,
+    pub power_max: usize,
+}
+
+pub const DEFAULT_POWER_SHARE: f64 = 0.8;
+pub const DEFAULT_POWER_MAX: usize = 3;
+
+const DEFAULTS: &str = include_str!("people_defaults.toml");
+
+/// The built-in user signals, for an absent `[[scoring.user]]`.
+pub fn default_user_signals() -> Vec<SignalFile> {
+    #[derive(Deserialize)]
+    struct Defaults {
+        user: Vec<SignalFile>,
+    }
+    toml::from_str::<Defaults>(DEFAULTS)
+        .expect("built-in people_defaults.toml parses")
+        .user
+}
+
+/// `[[scoring.user]]` (the built-in list when absent) and `[scoring.people]`, validated.
+pub fn people(
+    user: Option<&[SignalFile]>,
+    defaults: Option<&[SignalFile]>,
+    file: Option<&PeopleFile>,
+) -> Result<People, Invalid> {
+    let signals = user
+        .or(defaults)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .map(|(i, s)| signal(&format!("scoring.user[{i}]"), s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let power_share = file
+        .and_then(|f| f.power_share)
+        .unwrap_or(DEFAULT_POWER_SHARE);
+    if !(power_share > 0.0 && power_share <= 1.0) {
+        return Err(Invalid::new(
+            "scoring.people.power_share",
+            format!(
+                "must be above 0 and at most 1 (a share of the account's events), got {power_share}"
+            ),
+        ));
+    }
+    let power_max = file.and_then(|f| f.power_max).unwrap_or(DEFAULT_POWER_MAX);
+    if power_max == 0 {
+        return Err(Invalid::new(
+            "scoring.people.power_max",
+            "must be at least 1; to flag no power users, leave the contact property unused",
+        ));
+    }
+    Ok(People {
+        signals,
+        power_share,
+        power_max,
+    })
+}
+
+/// One user's engagement score and the signals that explain it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Engagement {
+    pub score: u8,
+    pub signals: Vec<Fired>,
+}
+
+impl Engagement {
+    /// The explanation as one line, signals separated by `; `.
+    pub fn signals_text(&self) -> String {
+        join(&self.signals)
+    }
+}
+
+impl People {
+    /// Every `user_features` column the signals read, for schema validation.
+    pub fn features(&self) -> impl Iterator<Item = &str> {
+        self.signals.iter().map(|s| s.condition.feature.as_str())
+    }
+
+    /// Score one user; `get` returns the user's value for a `user_features` column.
+    pub fn engagement<'a>(&self, get: impl Fn(&str) -> &'a Value) -> Engagement {
+        let (score, signals) = sum_signals(&self.signals, &get);
+        Engagement { score, signals }
+    }
+
+    /// Which of an account's users are power users, in `users`' order. Users with events,
+    /// most events first (ties by user id), are taken until they make `power_share` of the
+    /// account's events, at most `power_max` of them.
+    pub fn power_users(&self, users: &[Person<'_>]) -> Vec<bool> {
+        let total: i64 = users.iter().map(|u| u.events.max(0)).sum();
+        let mut flags = vec![false; users.len()];
+        if total == 0 {
+            return flags;
+        }
+        let mut order: Vec<usize> = (0..users.len()).filter(|&i| users[i].events > 0).collect();
+        order.sort_by(|&a, &b| {
+            (users[b].events, users[a].user_id).cmp(&(users[a].events, users[b].user_id))
+        });
+        let mut covered = 0i64;
+        for i in order.into_iter().take(self.power_max) {
+            flags[i] = true;
+            covered += users[i].events;
+            // Whole events: 8 of 10 events is 0.8 exactly, not a float a hair below it.
+            if covered as f64 >= self.power_share * total as f64 - 1e-9 {
+                break;
+            }
+        }
+        flags
+    }
+}
+
+/// What choosing the champion and the power users reads of one user of an account.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Person<'a> {
+    pub user_id: &'a str,
+    pub score: u8,
+    /// Events in the window.
+    pub events: i64,
+    pub active_days: i64,
+    /// The user's last active day (days since the epoch), if any.
+    pub last_active: Option<i32>,
+}
+
+/// The index of the account's champion: its most engaged user with any events in the window;
+/// ties go to more events, then more active days, then the more recently active, then the
+/// smaller user id. `None` when no user was active.
+pub fn champion<'a>(users: &[Person<'a>]) -> Option<usize> {
+    let rank = |u: &Person<'a>| {
+        (
+            u.score,
+            u.events,
+            u.active_days,
+            u.last_active,
+            std::cmp::Reverse(u.user_id),
+        )
+    };
+    (0..users.len())
+        .filter(|&i| users[i].events > 0)
+        .max_by(|&a, &b| rank(&users[a]).cmp(&rank(&users[b])))
+}
+
+/// Why the champion is the champion, in words, for `explain`: what it won on against the
+/// runner-up.
+pub fn why_champion(users: &[Person<'_>], champion: usize) -> String {
+    let c = &users[champion];
+    let runner_up = (0..users.len())
+        .filter(|&i| i != champion && users[i].events > 0)
+        .max_by_key(|&i| {
+            (
+                users[i].score,
+                users[i].events,
+                users[i].active_days,
+                users[i].last_active,
+            )
+        });
+    let Some(r) = runner_up.map(|i| &users[i]) else {
+        return format!("{} is the only active user", c.user_id);
+    };
+    let on = if c.score != r.score {
+        format!("engagement {} against {}", c.score, r.score)
+    } else if c.events != r.events {
+        format!(
+            "same engagement {}, more events ({} against {})",
+            c.score, c.events, r.events
+        )
+    } else if c.active_days != r.active_days {
+        format!(
+            "same engagement and events, more active days ({} against {})",
+            c.active_days, r.active_days
+        )
+    } else if c.last_active != r.last_active {
+        "same engagement, events and active days, active more recently".to_string()
+    } else {
+        "tied on everything; the smaller user id wins".to_string()
+    };
+    format!("{} over {}: {on}", c.user_id, r.user_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(user_id: &str, score: u8, events: i64, active_days: i64, last: i32) -> Person<'_> {
+        Person {
+            user_id,
+            score,
+            events,
+            active_days,
+            last_active: Some(last),
+        }
+    }
+
+    fn model(share: f64, max: usize) -> People {
+        People {
+            signals: Vec::new(),
+            power_share: share,
+            power_max: max,
+        }
+    }
+
+    #[test]
+    fn the_champion_is_the_most_engaged_and_ties_never_depend_on_row_order() {
+        let cases: &[(&str, Vec<Person<'_>>, Option<&str>)] = &[
+            ("no users", vec![], None),
+            ("nobody active", vec![person("a", 50, 0, 0, 1)], None),
+            (
+                "score first",
+                vec![person("a", 40, 90, 9, 9), person("b", 41, 1, 1, 1)],
+                Some("b"),
+            ),
+            (
+                "then events",
+                vec![person("a", 40, 9, 1, 1), person("b", 40, 10, 1, 1)],
+                Some("b"),
+            ),
+            (
+                "then days",
+                vec![person("a", 40, 9, 3, 1), person("b", 40, 9, 2, 9)],
+                Some("a"),
+            ),
+            (
+                "then recency",
+                vec![person("a", 40, 9, 3, 5), person("b", 40, 9, 3, 6)],
+                Some("b"),
+            ),
+            (
+                "then the smaller id",
+                vec![person("b", 40, 9, 3, 6), person("a", 40, 9, 3, 6)],
+                Some("a"),
+            ),
+            (
+                "an inactive high score loses",
+                vec![person("a", 90, 0, 0, 1), person("b", 5, 1, 1, 1)],
+                Some("b"),
+            ),
+        ];
+        for (name, users, want) in cases {
+            let got = champion(users).map(|i| users[i].user_id);
+            assert_eq!(got, *want, "{name}");
+            let mut reversed = users.clone();
+            reversed.reverse();
+            let got = champion(&reversed).map(|i| reversed[i].user_id);
+            assert_eq!(got, *want, "{name}, rows reversed");
+        }
+    }
+
+    #[test]
+    fn power_users_cover_the_share_of_events_at_most_power_max() {
+        let users = [
+            person("a", 0, 50, 1, 1),
+            person("b", 0, 30, 1, 1),
+            person("c", 0, 20, 1, 1),
+            person("d", 0, 0, 0, 1),
+        ];
+        let cases: &[(f64, usize, [bool; 4])] = &[
+            (0.5, 3, [true, false, false, false]), // 50 of 100 is exactly the share
+            (0.51, 3, [true, true, false, false]),
+            (0.8, 3, [true, true, false, false]), // 80 of 100, exactly
+            (0.81, 3, [true, true, true, false]),
+            (1.0, 3, [true, true, true, false]), // never someone without events
+            (1.0, 2, [true, true, false, false]), // the cap
+        ];
+        for (share, max, want) in cases {
+            assert_eq!(
+                model(*share, *max).power_users(&users),
+                want,
+                "share {share}, max {max}"
+            );
+        }
+        // Equal events: the smaller user id first, whatever the row order.
+        let tied = [person("z", 0, 5, 1, 1), person("y", 0, 5, 1, 1)];
+        assert_eq!(model(0.5, 3).power_users(&tied), [false, true]);
+        assert_eq!(
+            model(0.5, 3).power_users(&[person("x", 0, 0, 0, 1)]),
+            [false]
+        );
+    }
+
+    #[test]
+    fn why_the_champion_names_what_it_won_on() {
+        let users = [person("ann", 40, 9, 3, 5), person("bob", 40, 12, 3, 5)];
+        let c = champion(&users).unwrap();
+        assert_eq!(
+            why_champion(&users, c),
+            "bob over ann: same engagement 40, more events (12 against 9)"
+        );
+        let alone = [person("ann", 10, 1, 1, 1)];
+        assert_eq!(why_champion(&alone, 0), "ann is the only active user");
+    }
+
+    #[test]
+    fn people_config_is_validated_with_the_key_at_fault() {
+        let file = |share, max| PeopleFile {
+            power_share: share,
+            power_max: max,
+        };
+        let defaults = default_user_signals();
+        let d = Some(defaults.as_slice());
+        let ok = people(None, d, None).unwrap();
+        assert!(!ok.signals.is_empty(), "built-in user signals");
+        assert_eq!(
+            (ok.power_share, ok.power_max),
+            (DEFAULT_POWER_SHARE, DEFAULT_POWER_MAX)
+        );
+        for (f, key) in [
+            (file(Some(0.0), None), "scoring.people.power_share"),
+            (file(Some(1.5), None), "scoring.people.power_share"),
+            (file(Some(f64::NAN), None), "scoring.people.power_share"),
+            (file(None, Some(0)), "scoring.people.power_max"),
+        ] {
+            assert_eq!(people(None, d, Some(&f)).unwrap_err().key, key);
+        }
+        let bad: Vec<SignalFile> = toml::from_str::<toml::Table>(
+            "[[user]]\nfeature = \"events_14d\"\nop = \">=\"\nvalue = 1\npoints = 0",
+        )
+        .unwrap()["user"]
+            .clone()
+            .try_into()
+            .unwrap();
+        assert_eq!(
+            people(Some(&bad), d, None).unwrap_err().key,
+            "scoring.user[0].points"
+        );
+    }
+
+    #[test]
+    fn engagement_is_the_clamped_sum_of_what_fired_with_its_explanation() {
+        let defaults = default_user_signals();
+        let p = people(None, Some(&defaults), None).unwrap();
+        let values: Vec<(&str, Value)> = p.features().map(|f| (f, Value::Int(1000))).collect();
+        let get = |name: &str| -> &Value { &values.iter().find(|(n, _)| *n == name).unwrap().1 };
+        let e = p.engagement(get);
+        assert!(e.score <= 100);
+        let nothing = Value::Null;
+        let idle = p.engagement(|_| &nothing);
+        assert_eq!(idle.signals_text().is_empty(), idle.signals.is_empty());
+        assert!(idle.score < e.score, "an idle user scores below a busy one");
+    }
+}
