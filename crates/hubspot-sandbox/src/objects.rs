@@ -555,6 +555,21 @@ impl Store {
         let mut v = record.to_json(Some(&names));
         if upsert {
             v["new"] = json!(applied.new);
+            // `SimplePublicUpsertObject`'s properties are strings, never null (2026-09
+            // objects.json, unlike `SimplePublicObject`'s): a property the input cleared
+            // reads back as "", one without a value is left out.
+            if let Some(properties) = v["properties"].as_object_mut() {
+                properties.retain(|name, value| {
+                    if !value.is_null() {
+                        true
+                    } else if applied.written.contains(name) {
+                        *value = json!("");
+                        true
+                    } else {
+                        false
+                    }
+                });
+            }
         }
         if let Some(t) = &applied.trace {
             v["objectWriteTraceId"] = json!(t);

@@ -255,6 +255,44 @@ async fn upsert_creates_then_updates() {
     assert_eq!(r.status, 400);
 }
 
+/// The 2026-09 spec's `SimplePublicUpsertObject` has string properties, never null; the
+/// sandbox answered null for a property an upsert cleared, which Prism refused
+/// (`scripts/check-hubspot-specs.sh`).
+#[tokio::test]
+async fn upsert_answers_a_cleared_property_as_an_empty_string_never_null() {
+    let s = server().await;
+    s.setup().await;
+    let upsert = |properties: serde_json::Value| json!({"inputs": [{"id": "acct-1", "idProperty": "plg_account_id", "properties": properties}]});
+    let r = s
+        .post(
+            "/crm/v3/objects/companies/batch/upsert",
+            upsert(json!({"name": "Acme", "pql_score": "42"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = s
+        .post(
+            "/crm/v3/objects/companies/batch/upsert",
+            upsert(json!({"pql_score": ""})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let properties = r.body["results"][0]["properties"].as_object().unwrap();
+    assert_eq!(properties["pql_score"], "");
+    assert!(
+        properties.values().all(|v| v.is_string()),
+        "every property a string: {properties:?}"
+    );
+    // A read by id (`SimplePublicObject`, nullable) still answers null for no value.
+    let id = r.body["results"][0]["id"].as_str().unwrap();
+    let r = s
+        .get(&format!(
+            "/crm/v3/objects/companies/{id}?properties=pql_score"
+        ))
+        .await;
+    assert_eq!(r.body["properties"]["pql_score"], serde_json::Value::Null);
+}
+
 #[tokio::test]
 async fn deals_answer_on_0_3_and_deals() {
     let s = server().await;
