@@ -151,39 +151,39 @@ pub struct Person<'a> {
     pub last_active: Option<i32>,
 }
 
+/// How users rank for champion: engagement, then events, active days, recency, and the
+/// smaller user id, so that no tie depends on the order rows arrive in.
+type Rank<'a> = (u8, i64, i64, Option<i32>, std::cmp::Reverse<&'a str>);
+
+fn rank<'a>(u: &Person<'a>) -> Rank<'a> {
+    (
+        u.score,
+        u.events,
+        u.active_days,
+        u.last_active,
+        std::cmp::Reverse(u.user_id),
+    )
+}
+
+/// The index of the best-ranked user with any events in the window, other than `except`.
+fn best(users: &[Person<'_>], except: Option<usize>) -> Option<usize> {
+    (0..users.len())
+        .filter(|&i| Some(i) != except && users[i].events > 0)
+        .max_by(|&a, &b| rank(&users[a]).cmp(&rank(&users[b])))
+}
+
 /// The index of the account's champion: its most engaged user with any events in the window;
 /// ties go to more events, then more active days, then the more recently active, then the
 /// smaller user id. `None` when no user was active.
-pub fn champion<'a>(users: &[Person<'a>]) -> Option<usize> {
-    let rank = |u: &Person<'a>| {
-        (
-            u.score,
-            u.events,
-            u.active_days,
-            u.last_active,
-            std::cmp::Reverse(u.user_id),
-        )
-    };
-    (0..users.len())
-        .filter(|&i| users[i].events > 0)
-        .max_by(|&a, &b| rank(&users[a]).cmp(&rank(&users[b])))
+pub fn champion(users: &[Person<'_>]) -> Option<usize> {
+    best(users, None)
 }
 
 /// Why the champion is the champion, in words, for `explain`: what it won on against the
 /// runner-up.
 pub fn why_champion(users: &[Person<'_>], champion: usize) -> String {
     let c = &users[champion];
-    let runner_up = (0..users.len())
-        .filter(|&i| i != champion && users[i].events > 0)
-        .max_by_key(|&i| {
-            (
-                users[i].score,
-                users[i].events,
-                users[i].active_days,
-                users[i].last_active,
-            )
-        });
-    let Some(r) = runner_up.map(|i| &users[i]) else {
+    let Some(r) = best(users, Some(champion)).map(|i| &users[i]) else {
         return format!("{} is the only active user", c.user_id);
     };
     let on = if c.score != r.score {
@@ -314,6 +314,21 @@ mod tests {
             why_champion(&users, c),
             "bob over ann: same engagement 40, more events (12 against 9)"
         );
+        // Two runners-up tied on everything: the one named does not depend on row order.
+        let three = [
+            person("cy", 40, 9, 3, 5),
+            person("ann", 50, 9, 3, 5),
+            person("bo", 40, 9, 3, 5),
+        ];
+        let mut reversed = three;
+        reversed.reverse();
+        for users in [&three[..], &reversed[..]] {
+            let c = champion(users).unwrap();
+            assert_eq!(
+                why_champion(users, c),
+                "ann over bo: engagement 50 against 40"
+            );
+        }
         let alone = [person("ann", 10, 1, 1, 1)];
         assert_eq!(why_champion(&alone, 0), "ann is the only active user");
     }
