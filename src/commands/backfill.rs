@@ -90,13 +90,9 @@ async fn backfill_days(
     let mut memory = RoutingState::default();
     // The span's events are grouped once: each day extends yesterday's rollups by its own.
     let mut engine = Days::new("backfill", to);
-    let for_day = |day| RunOptions {
-        as_of: day,
-        ..run.clone()
-    };
     let bar = progress(run, days, "days");
     let mut rows = 0;
-    let mut next = Some(engine.start(config, &for_day(from), Ok).await);
+    let mut next = Some(engine.start(config, run, from, Ok).await);
     for day in from.iter_days().take_while(|d| *d <= to) {
         let computing = next.take().expect("started before its day")?;
         if let Some(reason) = run.halt.reason() {
@@ -110,7 +106,7 @@ async fn backfill_days(
         // error, if any, comes after this day is written.
         let tomorrow = day.succ_opt().filter(|d| *d <= to);
         if let Some(tomorrow) = tomorrow {
-            next = Some(engine.start(config, &for_day(tomorrow), Ok).await);
+            next = Some(engine.start(config, run, tomorrow, Ok).await);
         }
         let planned = computing.planned_seconds;
         let waited = Instant::now();

@@ -237,13 +237,9 @@ async fn start(
     day: NaiveDate,
     accounts: &HashMap<String, bool>,
 ) -> Result<Computing, Error> {
-    let day_run = RunOptions {
-        as_of: day,
-        ..run.clone()
-    };
     let ids: Vec<_> = accounts.keys().map(|a| lit(a.as_str())).collect();
     engine
-        .start(config, &day_run, |df| {
+        .start(config, run, day, |df| {
             df.filter(col("account_id").in_list(ids, false))
         })
         .await

@@ -87,7 +87,7 @@ impl Days {
     }
 
     /// The session planned for `run.as_of`, which must not be before the last day planned.
-    pub async fn plan(&mut self, config: &Config, run: &RunOptions) -> Result<&Prepared, Error> {
+    async fn plan(&mut self, config: &Config, run: &RunOptions) -> Result<&Prepared, Error> {
         let use_ = RollupUse::Carried(&self.rollups, self.last);
         match &self.prepared {
             Some(p) => p.plan_day(config, run, use_).await?,
@@ -96,19 +96,24 @@ impl Days {
         Ok(self.prepared.as_ref().expect("planned above"))
     }
 
-    /// Plan `run.as_of`'s views and start computing its `account_features`, narrowed by
-    /// `query` (say, to some accounts), on the runtime's workers. The contract is checked
-    /// first.
+    /// Plan `day`'s views (`run` as of that day) and start computing its
+    /// `account_features`, narrowed by `query` (say, to some accounts), on the runtime's
+    /// workers. `day` must not be before the last day started. The contract is checked first.
     pub async fn start(
         &mut self,
         config: &Config,
         run: &RunOptions,
+        day: NaiveDate,
         query: impl FnOnce(
             datafusion::prelude::DataFrame,
         ) -> datafusion::error::Result<datafusion::prelude::DataFrame>,
     ) -> Result<Computing, Error> {
         let started = Instant::now();
-        let prepared = self.plan(config, run).await?;
+        let day_run = RunOptions {
+            as_of: day,
+            ..run.clone()
+        };
+        let prepared = self.plan(config, &day_run).await?;
         let df = features::account_features(&prepared.ctx).await?;
         let df = query(df).map_err(FeatureError::execution(features::FINAL_VIEW))?;
         Ok(Computing {
@@ -142,9 +147,13 @@ pub struct Computed {
 }
 
 impl Computing {
-    /// The day's rows, once computed.
+    /// The day's rows, once computed. A panic in the query is the caller's, as it was when
+    /// the caller ran the query itself.
     pub async fn rows(mut self) -> Result<Computed, Error> {
         let computed = (&mut self.task).await.map_err(|e| {
+            if e.is_panic() {
+                std::panic::resume_unwind(e.into_panic());
+            }
             FeatureError::execution(features::FINAL_VIEW)(
                 datafusion::error::DataFusionError::External(Box::new(e)),
             )

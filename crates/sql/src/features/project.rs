@@ -121,9 +121,7 @@ impl Project {
             seeds,
         })
     }
-}
 
-impl Project {
     /// Only the views `view` reads, directly or through others, and `view` itself, in the
     /// same order; the seeds stay. A session that plans one view day after day (`backfill`,
     /// `calibrate`) then neither plans nor rolls up what no query of it reads: outputs such
