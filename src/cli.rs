@@ -85,8 +85,9 @@ pub enum Command {
     Plan,
     /// Prepare or check a HubSpot portal: properties, pipelines, stages, owners.
     Hubspot(HubspotArgs),
-    /// Compute `account_features` and write it to --out FILE (.parquet or .csv).
-    Features,
+    /// Compute `account_features` (or another view, `--view`) and write it to --out FILE
+    /// (.parquet or .csv).
+    Features(FeaturesArgs),
     /// Features plus scores and routing, one row per account, to --out FILE (.parquet or .csv).
     Score,
     /// A readable breakdown of one account: features, signals, scores and route.
@@ -127,7 +128,7 @@ impl Command {
             Command::Run(_) => "run",
             Command::Plan => "plan",
             Command::Hubspot(_) => "hubspot",
-            Command::Features => "features",
+            Command::Features(_) => "features",
             Command::Score => "score",
             Command::Explain(_) => "explain",
             Command::Changes(_) => "changes",
@@ -252,6 +253,14 @@ pub enum ClusterCommand {
         #[arg(long, value_name = "N")]
         concurrent_tasks: Option<usize>,
     },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FeaturesArgs {
+    /// The view to compute instead of `account_features`: any view of `sql/` but a report,
+    /// say `user_features` or `account_contacts` (default --out: `out/VIEW.parquet`).
+    #[arg(long, value_name = "NAME")]
+    pub view: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -27,6 +27,9 @@ pub struct Summary {
     pub command: String,
     pub as_of: Option<NaiveDate>,
     pub accounts: usize,
+    /// `features --view`: the view written and its rows (`accounts` is about `account_features`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub view: Option<ViewRows>,
     pub tiers: BTreeMap<String, usize>,
     pub motions: BTreeMap<String, usize>,
     pub lead_stages: BTreeMap<String, usize>,
@@ -37,6 +40,9 @@ pub struct Summary {
     /// made (each is a failure: exit 1), and the trigger fires again once the template is fixed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub task_failures: Vec<TaskFailure>,
+    /// The accounts' users (`run`, `plan`, `score`), when the project has `user_features`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub people: Option<PeopleSummary>,
     /// Rows the features could not use, by check (from `data_quality.sql`, `set_aside.sql`
     /// and `duplicate_events_14d`).
     pub data_quality: BTreeMap<String, i64>,
@@ -61,6 +67,35 @@ pub struct Summary {
     /// Seconds per stage, as logged when each ended (`sources`, `plan`, `decide`, `sync`, …).
     pub stages: BTreeMap<String, f64>,
     pub seconds: f64,
+}
+
+/// The users scored: how many, how many are contacts, champions and power users.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct PeopleSummary {
+    pub users: usize,
+    /// Users without an email: scored (and counted in power users), never synced as contacts
+    /// nor chosen as champion.
+    pub without_email: usize,
+    /// Accounts with a champion.
+    pub champions: usize,
+    pub power_users: usize,
+}
+
+impl PeopleSummary {
+    pub fn new(users: &pqlsync_sql::people::Users) -> Self {
+        PeopleSummary {
+            users: users.rows,
+            without_email: users.without_email,
+            ..PeopleSummary::default()
+        }
+    }
+}
+
+/// The rows of one view `features --view` wrote.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ViewRows {
+    pub view: String,
+    pub rows: usize,
 }
 
 /// What `run` found about the score itself.
@@ -185,6 +220,10 @@ impl Summary {
 
     pub fn count(&mut self, d: &Decision) {
         self.accounts += 1;
+        if let (Some(people), Some(team)) = (self.people.as_mut(), d.team.as_ref()) {
+            people.champions += usize::from(team.champion.is_some());
+            people.power_users += team.users.iter().filter(|u| u.power).count();
+        }
         *self.tiers.entry(d.score.tier.as_str().into()).or_default() += 1;
         *self
             .motions
@@ -227,18 +266,46 @@ fn group(
     writeln!(f)
 }
 
-impl fmt::Display for Summary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Summary {
+    /// The first line: the command, its day, and how many accounts (or the view's rows).
+    fn header(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "pqlsync {}", self.command)?;
         if let Some(d) = self.as_of {
             write!(f, "  as of {d}")?;
         }
-        writeln!(
-            f,
-            "  {} accounts  {:.1}s",
-            thousands(self.accounts as i64),
-            self.seconds
-        )?;
+        match &self.view {
+            Some(v) => writeln!(
+                f,
+                "  {} rows of {}  {:.1}s",
+                thousands(v.rows as i64),
+                v.view,
+                self.seconds
+            )?,
+            None => writeln!(
+                f,
+                "  {} accounts  {:.1}s",
+                thousands(self.accounts as i64),
+                self.seconds
+            )?,
+        }
+        Ok(())
+    }
+}
+
+fn people(f: &mut fmt::Formatter<'_>, p: &PeopleSummary) -> fmt::Result {
+    writeln!(
+        f,
+        "  people    {} users scored  {} champions  {} power users  {} without an email (not synced)",
+        thousands(p.users as i64),
+        thousands(p.champions as i64),
+        thousands(p.power_users as i64),
+        thousands(p.without_email as i64)
+    )
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.header(f)?;
         if !self.motions.values().all(|n| *n == 0) {
             group(f, "tier", &self.tiers, &["red", "yellow", "green"])?;
             group(
@@ -259,6 +326,9 @@ impl fmt::Display for Summary {
                 }
             }
             writeln!(f)?;
+        }
+        if let Some(p) = &self.people {
+            people(f, p)?;
         }
         if !self.task_failures.is_empty() {
             writeln!(

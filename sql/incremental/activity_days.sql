@@ -1,5 +1,5 @@
 -- Product activity per account, user and day: the grain every windowed activity feature
--- (activity_14d.sql, active_users_prev_14d.sql) is computed from.
+-- (activity_14d.sql, user_features.sql) is computed from.
 --
 -- An incremental view (see lifetime_activity.sql): each run groups only the days since the
 -- last, and the windows read these rows instead of the raw events. `@retain day 14 days`
@@ -14,7 +14,7 @@
 -- @key account_id, user_id, day
 -- @merge events = sum, teammates_invited = sum, deals_created = sum, pricing_page_views = sum
 -- @merge paid_feature_events = sum, help_requested = sum, meeting_booked = sum
--- @merge limit_reached = sum, duplicate_events = sum
+-- @merge limit_reached = sum, integrations_connected = sum, duplicate_events = sum
 -- @merge last_meeting_booked_at = max, last_help_requested_at = max
 -- @retain day 14 days
 WITH messages AS (
@@ -45,6 +45,7 @@ SELECT
     count(*) FILTER (WHERE event = 'help_requested')                         AS help_requested,
     count(*) FILTER (WHERE event = 'meeting_booked')                         AS meeting_booked,
     count(*) FILTER (WHERE event IN ('limit_reached', 'plan_limit_reached')) AS limit_reached,
+    count(*) FILTER (WHERE event = 'integration_connected')                  AS integrations_connected,
     max(event_at) FILTER (WHERE event = 'meeting_booked')                    AS last_meeting_booked_at,
     max(event_at) FILTER (WHERE event = 'help_requested')                    AS last_help_requested_at,
     sum(copies - 1)                                                          AS duplicate_events

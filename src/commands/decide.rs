@@ -14,17 +14,19 @@ use super::Error;
 use super::hubspot;
 use super::pipeline::{Prepared, log_plan, spinner, sum_column};
 use crate::config::{Config, RunOptions};
-use crate::summary::Summary;
+use crate::summary::{PeopleSummary, Summary};
 use pqlsync_core::fmt::thousands;
 use pqlsync_rules::route::Held;
 use pqlsync_rules::state::{AdvancedBy, RoutingState, SHARED_STATE_ADVICE};
 use pqlsync_sql::changes;
 use pqlsync_sql::decision::{Decider, Decision};
-use pqlsync_sql::features::{self, FINAL_VIEW, FeatureError};
+use pqlsync_sql::features::{self, FINAL_VIEW, FeatureError, contacts};
 use pqlsync_sql::history;
 use pqlsync_sql::output::AtomicWriter;
+use pqlsync_sql::people::{self, Users};
 use pqlsync_sql::source;
 use pqlsync_sql::store::Store;
+use pqlsync_sync::Contact;
 
 /// Which decision command is running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,11 +39,23 @@ pub enum Mode {
     DryRun,
 }
 
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Score => "score",
+            Mode::Run => "run",
+            Mode::DryRun => "plan",
+        }
+    }
+}
+
 /// What streaming `account_features` through the decider produced.
 struct Decided {
     summary: Summary,
     /// The decisions, for the sync (not kept by `score`).
     kept: Vec<Decision>,
+    /// Each account's contacts (`account_contacts`), for the sync.
+    contacts: BTreeMap<String, Vec<Contact>>,
     duplicates: i64,
     plan: Arc<dyn ExecutionPlan>,
     /// `run`'s history snapshot for the day, committed after the sync.
@@ -83,6 +97,7 @@ pub async fn decide(config: &Config, run: &RunOptions, mode: Mode) -> Result<Sum
     let Decided {
         summary,
         kept,
+        contacts,
         duplicates,
         plan,
         snapshot,
@@ -100,8 +115,14 @@ pub async fn decide(config: &Config, run: &RunOptions, mode: Mode) -> Result<Sum
         summary.stages = run.stages.seconds();
         return Ok(summary);
     }
-    let synced =
-        hubspot::sync(config, run, &engine, &kept, mode == Mode::DryRun, preflight).await?;
+    let synced = hubspot::sync(
+        config,
+        run,
+        (&kept, &contacts),
+        mode == Mode::DryRun,
+        preflight,
+    )
+    .await?;
     crate::logging::stage!(
         run.stages,
         "sync",
@@ -283,6 +304,7 @@ async fn decide_all(
     (memory, held): (&RoutingState, &BTreeMap<String, Held>),
     out: Option<&Path>,
 ) -> Result<Decided, Error> {
+    let (contacts, users) = read_people(config, run, engine).await?;
     let bar = spinner(run, "scoring accounts");
     let df = features::account_features(&engine.ctx).await?;
     let features::Running { plan, mut stream } = features::stream(df).await?;
@@ -294,16 +316,15 @@ async fn decide_all(
         stream.schema(),
     )?
     .with_held(held);
+    let mut summary = Summary::new(mode.name(), Some(run.as_of));
+    if let Some(users) = users {
+        summary.people = Some(PeopleSummary::new(&users));
+        decider = decider.with_users(&config.people, users.by_account);
+    }
     let mut writer = match out {
         Some(path) => Some(AtomicWriter::create(path, decider.output_schema())?),
         None => None,
     };
-    let name = match mode {
-        Mode::Score => "score",
-        Mode::Run => "run",
-        Mode::DryRun => "plan",
-    };
-    let mut summary = Summary::new(name, Some(run.as_of));
     let mut kept: Vec<Decision> = Vec::new();
     let mut duplicates = 0;
     let mut snapshot = (mode == Mode::Run)
@@ -340,10 +361,42 @@ async fn decide_all(
     Ok(Decided {
         summary,
         kept,
+        contacts,
         duplicates,
         plan,
         snapshot,
     })
+}
+
+/// Each account's contacts, and its users scored (`None` when the project has no
+/// `user_features` view: accounts are then decided without a champion).
+pub async fn read_people(
+    config: &Config,
+    run: &RunOptions,
+    engine: &Prepared,
+) -> Result<(BTreeMap<String, Vec<Contact>>, Option<Users>), Error> {
+    let contacts = contacts::account_contacts(&engine.ctx).await?;
+    crate::logging::stage!(
+        run.stages,
+        "contacts",
+        accounts = contacts.len(),
+        "read the accounts' contacts"
+    );
+    if !people::defined(&engine.ctx)? {
+        tracing::debug!(
+            "the project has no user_features view: accounts are decided without users"
+        );
+        return Ok((contacts, None));
+    }
+    let scored = people::users(&engine.ctx, &config.people, &contacts, None).await?;
+    crate::logging::stage!(
+        run.stages,
+        "users",
+        users = scored.rows,
+        without_email = scored.without_email,
+        "scored the accounts' users"
+    );
+    Ok((contacts, Some(scored)))
 }
 
 /// Warn when another config than this run's advanced the state last: configs that share one

@@ -17,7 +17,8 @@ use pqlsync_rules::score::Model;
 use pqlsync_rules::state::RoutingState;
 use pqlsync_sql::changes;
 use pqlsync_sql::decision::{Decider, Decision};
-use pqlsync_sql::features::{self, FINAL_VIEW, FeatureError};
+use pqlsync_sql::features::{self, FINAL_VIEW, FeatureError, contacts};
+use pqlsync_sql::people;
 use pqlsync_sql::store::Store;
 use pqlsync_sql::value::{FromArray, Value};
 use pqlsync_sync::{self as sync, STATE_FILE, SyncState};
@@ -84,6 +85,11 @@ pub async fn explain(
         batch.schema(),
     )?
     .with_held(&held);
+    if people::defined(&engine.ctx)? {
+        let contacts = contacts::account_contacts(&engine.ctx).await?;
+        let users = people::users(&engine.ctx, &config.people, &contacts, Some(account_id)).await?;
+        decider = decider.with_users(&config.people, users.by_account);
+    }
     let (_, decisions) = decider.decide(&batch)?;
     let d = &decisions[0];
     let values: Vec<(String, Value)> = batch
@@ -243,6 +249,7 @@ fn explain_text(
 ) -> String {
     let mut t = String::new();
     score_text(&mut t, m, as_of, d, values);
+    people_text(&mut t, d);
     route_text(&mut t, as_of, d, prior);
     hubspot_text(&mut t, &in_hubspot(d, synced), synced.read_on);
     let _ = writeln!(t, "\nfeatures");
@@ -313,6 +320,75 @@ fn score_text(
         for f in &e.signals {
             let _ = writeln!(t, "  {}", f.text);
         }
+    }
+}
+
+/// How many of an account's users `explain` lists, most engaged first.
+const USERS_SHOWN: usize = 20;
+
+/// The account's users: engagement, activity, flags and key actions, and why the champion is.
+fn people_text(t: &mut String, d: &Decision) {
+    let Some(team) = &d.team else {
+        return;
+    };
+    let _ = writeln!(
+        t,
+        "\npeople ({} users with events ever; most engaged first)",
+        team.users.len()
+    );
+    match (team.champion(), &team.why_champion) {
+        (Some(c), Some(why)) => {
+            let email = c.email.as_deref().unwrap_or("");
+            let _ = writeln!(t, "  champion  {email}: {why}");
+        }
+        _ => {
+            let _ = writeln!(
+                t,
+                "  champion  (none: no user with an email was active in the window)"
+            );
+        }
+    }
+    for (i, u) in team.users.iter().take(USERS_SHOWN).enumerate() {
+        let mut flags = Vec::new();
+        if team.champion == Some(i) {
+            flags.push("champion");
+        }
+        if u.power {
+            flags.push("power user");
+        }
+        if u.email.is_none() {
+            flags.push("no email: not synced");
+        }
+        let _ = writeln!(
+            t,
+            "  {:>3}  {} ({})  {} events, {} active days, last active {}{}",
+            u.engagement.score,
+            u.email.as_deref().unwrap_or("no email"),
+            u.user_id,
+            u.events,
+            u.active_days,
+            u.last_active.map_or("never".to_string(), |d| d.to_string()),
+            if flags.is_empty() {
+                String::new()
+            } else {
+                format!("  [{}]", flags.join(", "))
+            }
+        );
+        let actions = u.actions_text();
+        if !actions.is_empty() {
+            let _ = writeln!(t, "       {actions}");
+        }
+        let signals = u.engagement.signals_text();
+        if !signals.is_empty() {
+            let _ = writeln!(t, "       {signals}");
+        }
+    }
+    if team.users.len() > USERS_SHOWN {
+        let _ = writeln!(
+            t,
+            "  … and {} more (pqlsync features --view user_features)",
+            team.users.len() - USERS_SHOWN
+        );
     }
 }
 
@@ -449,6 +525,41 @@ fn explain_json(
             "last_fired": c.last.map(|d| d.to_string()),
         })).collect::<Vec<_>>(),
         "in_hubspot": hubspot,
+        "users": d.team.as_ref().map(users_json),
         "features": features,
+    })
+}
+
+/// The account's users for `explain --json`, most engaged first.
+fn users_json(team: &pqlsync_rules::score::people::Team) -> serde_json::Value {
+    use pqlsync_rules::score::people::KEY_ACTIONS;
+    let users: Vec<serde_json::Value> = team
+        .users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let actions: serde_json::Map<String, serde_json::Value> = KEY_ACTIONS
+                .iter()
+                .zip(&u.actions)
+                .filter_map(|(a, n)| Some((a.column.to_string(), serde_json::json!((*n)?))))
+                .collect();
+            serde_json::json!({
+                "user_id": u.user_id,
+                "email": u.email,
+                "engagement_score": u.engagement.score,
+                "engagement_signals": u.engagement.signals.iter().map(|f| f.text.clone()).collect::<Vec<_>>(),
+                "events_14d": u.events,
+                "active_days_14d": u.active_days,
+                "last_active": u.last_active.map(|d| d.to_string()),
+                "champion": team.champion == Some(i),
+                "power_user": u.power,
+                "key_actions": actions,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "champion": team.champion().and_then(|u| u.email.clone()),
+        "why_champion": team.why_champion,
+        "users": users,
     })
 }

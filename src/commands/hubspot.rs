@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::Error;
-use super::pipeline::Prepared;
 use crate::config::{Config, RunOptions, Verbosity};
 use pqlsync_core::halt::Halt;
 use pqlsync_hubspot::portal::{self, Portal};
@@ -16,7 +15,6 @@ use pqlsync_hubspot::setup::render_checks;
 use pqlsync_hubspot::{self as hubspot, Client, ClientConfig, Counters, ObjectType, Recorder};
 use pqlsync_sql::changes::{self, ParquetJournal, RunRecord};
 use pqlsync_sql::decision::Decision;
-use pqlsync_sql::features::contacts;
 use pqlsync_sql::store::Store;
 use pqlsync_sync::config::Target;
 use pqlsync_sync::{
@@ -184,23 +182,15 @@ async fn listen(
 pub async fn sync(
     config: &Config,
     run: &RunOptions,
-    engine: &Prepared,
-    decisions: &[Decision],
+    (decisions, contacts): (&[Decision], &BTreeMap<String, Vec<Contact>>),
     dry_run: bool,
     preflight: Option<Preflight>,
 ) -> Result<Synced, Error> {
-    let contacts = contacts::account_contacts(&engine.ctx).await?;
-    crate::logging::stage!(
-        run.stages,
-        "contacts",
-        accounts = contacts.len(),
-        "read the accounts' contacts"
-    );
     let step = Step {
         config,
         run,
         decisions,
-        contacts: &contacts,
+        contacts,
         dry_run,
     };
     match preflight {

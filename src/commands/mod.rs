@@ -334,7 +334,7 @@ async fn command(command: &Command, c: &Config, r: &RunOptions) -> Result<Outcom
         Command::Run(args) => finish(run::run(c, r, args).await?, r),
         Command::Plan => finish(plan::plan(c, r).await?, r),
         Command::Score => finish(score::score(c, r).await?, r),
-        Command::Features => finish(features::features(c, r).await?, r),
+        Command::Features(args) => finish(features::features(c, r, args).await?, r),
         Command::Explain(args) => finish(explain::explain(c, r, args).await?, r),
         Command::Changes(args) => finish(changes::changes(c, r, args).await?, r),
         Command::Revert(args) => finish(revert::revert(c, r, args).await?, r),

@@ -74,6 +74,8 @@ pub struct Config {
     pub extra_free_email_domains: Vec<String>,
     pub engine: EngineConfig,
     pub scoring: Model,
+    /// `[[scoring.user]]` and `[scoring.people]`: user engagement, champion, power users.
+    pub people: score::people::People,
     /// `[scoring.calibration]`: how the score is judged (trial day K, horizon, baseline).
     pub provenance: score::config::Provenance,
     pub routing: Policy,
@@ -289,6 +291,11 @@ impl Config {
             extra_free_email_domains: parsed.sql.extra_free_email_domains.clone(),
             engine: EngineConfig::from_file(&parsed.engine, &base)?,
             scoring,
+            people: score::people::people(
+                parsed.scoring.user.as_deref(),
+                Some(&score::people::default_user_signals()),
+                parsed.scoring.people.as_ref(),
+            )?,
             provenance: score::config::provenance(&parsed.scoring)?,
             routing,
             state: Location::directory(state_url, &base, &store_options),

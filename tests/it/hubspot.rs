@@ -1871,3 +1871,94 @@ fn a_missing_scope_named_neither_the_object_nor_the_scope() {
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     assert_converged(&env, &sb, "after the scope was granted");
 }
+
+/// People end to end: every contact carries its own engagement numbers, each account with a
+/// champion has exactly one contact flagged so, the champion is its most engaged active
+/// contact, and the account's playbook tasks land on the champion's contact. An unchanged
+/// rerun then writes nothing (the new contact properties are diffed like the rest).
+#[test]
+fn a_task_lands_on_the_champion_and_contacts_carry_their_own_numbers() {
+    let sb = start_sandbox(&[]);
+    let env = Env::new(120, "");
+    env.setup(&sb);
+    let o = env.run(&sb, &["run", "--summary-json", "s.json"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let s = summary(&env);
+    assert!(
+        s["people"]["users"].as_u64().unwrap() > 0,
+        "{}",
+        s["people"]
+    );
+    let dump = sb.dump();
+    let contacts = objects(&dump, "contacts");
+    let tasks = by_prop(&dump, "tasks", "plg_task_key");
+    let number = |c: &Json, p: &str| -> i64 { prop(c, p).unwrap().parse().unwrap() };
+    for c in contacts
+        .iter()
+        .filter(|c| prop(c, "plg_account_id").is_some())
+    {
+        for p in [
+            "plg_engagement_score",
+            "plg_events_14d",
+            "plg_active_days_14d",
+            "plg_teammates_invited_14d",
+        ] {
+            assert!(
+                prop(c, p).is_some(),
+                "{} has no {p}",
+                prop(c, "email").unwrap()
+            );
+        }
+    }
+    let mut with_tasks_on_champion = 0;
+    for row in env.decisions() {
+        let account = get(&row, "account_id").as_str().unwrap();
+        let mine: Vec<&Json> = contacts
+            .iter()
+            .filter(|c| prop(c, "plg_account_id") == Some(account))
+            .collect();
+        let flagged: Vec<&str> = mine
+            .iter()
+            .filter(|c| prop(c, "plg_champion") == Some("true"))
+            .map(|c| prop(c, "email").unwrap())
+            .collect();
+        let Some(champion) = get(&row, "champion").as_str() else {
+            assert!(
+                flagged.is_empty(),
+                "{account}: {flagged:?} without a champion"
+            );
+            continue;
+        };
+        assert_eq!(flagged, [champion], "{account}");
+        let champ = mine
+            .iter()
+            .find(|c| prop(c, "email") == Some(champion))
+            .unwrap();
+        for other in mine.iter().filter(|c| number(c, "plg_events_14d") > 0) {
+            assert!(
+                number(champ, "plg_engagement_score") >= number(other, "plg_engagement_score"),
+                "{account}: {champion} is less engaged than {}",
+                prop(other, "email").unwrap()
+            );
+        }
+        for (key, task) in tasks.range(format!("{account}:")..format!("{account};")) {
+            assert!(
+                associated(
+                    &dump,
+                    "tasks",
+                    task["id"].as_str().unwrap(),
+                    "contacts",
+                    champ["id"].as_str().unwrap()
+                ),
+                "task {key} is not on the champion {champion}"
+            );
+            with_tasks_on_champion += 1;
+        }
+    }
+    assert!(with_tasks_on_champion >= 3, "{with_tasks_on_champion}");
+
+    sb.reset_stats();
+    let o = env.run(&sb, &["run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(sb.stats()["writes"], 0, "an unchanged run wrote");
+}

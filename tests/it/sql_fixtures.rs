@@ -674,3 +674,221 @@ fn contact_sql_boundaries() {
         );
     }
 }
+
+/// `user_features.sql`: one row per (account, user) that ever sent an event before the end of
+/// the day, with the window's counts at its boundaries, copies counted once, lifetime first
+/// and last activity, and a user of several accounts (`u1`) scored in each.
+#[test]
+fn user_feature_sql_boundaries() {
+    use Value::*;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path());
+    let out = dir.path().join("users.parquet");
+    let o = pqlsync(dir.path())
+        .args([
+            "features",
+            "--view",
+            "user_features",
+            "--as-of",
+            "2026-11-20",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = read_rows(&out);
+    let mut keys: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                get(r, "account_id").to_string(),
+                get(r, "user_id").to_string(),
+            )
+        })
+        .collect();
+    keys.sort();
+    let keys: Vec<String> = keys.iter().map(|(a, u)| format!("{a}/{u}")).collect();
+    assert_eq!(
+        keys,
+        [
+            "acct_a/u1",
+            "acct_a/u2",
+            "acct_b/u1",
+            "acct_e/u1",
+            "acct_f/u1",
+            "acct_g/u1"
+        ],
+        "no row for an event without an account (u9) or without a user"
+    );
+    let user = |account: &str, id: &str| {
+        rows.iter()
+            .find(|r| {
+                get(r, "account_id").as_str() == Some(account)
+                    && get(r, "user_id").as_str() == Some(id)
+            })
+            .unwrap()
+    };
+    let check = |account: &str, id: &str, expected: &[(&str, Value)]| {
+        let row = user(account, id);
+        for (column, want) in expected {
+            assert_eq!(get(row, column), want, "{account}/{id}.{column}");
+        }
+    };
+    check(
+        "acct_a",
+        "u1",
+        &[
+            // the day's last instant and the window's first are in; the re-delivered invite
+            // counts once; the integration before the window is lifetime only
+            ("events_14d", Int(3)),
+            ("active_days_14d", Int(3)),
+            ("deals_created_14d", Int(2)),
+            ("teammates_invited_14d", Int(1)),
+            ("integrations_connected_14d", Int(0)),
+            ("last_active_at", Timestamp(A - 1)),
+            ("first_seen_at", Timestamp(W - 10 * DAY + 123)),
+            ("days_since_last_active", Int(0)),
+        ],
+    );
+    check(
+        "acct_a",
+        "u2",
+        &[
+            ("events_14d", Int(1)),
+            ("active_days_14d", Int(1)),
+            ("pricing_page_views_14d", Int(1)),
+            ("days_since_last_active", Int(11)),
+        ],
+    );
+    check(
+        "acct_e",
+        "u1",
+        &[
+            ("events_14d", Int(0)),
+            ("active_days_14d", Int(0)),
+            ("days_since_last_active", Int(19)),
+        ],
+    );
+    check(
+        "acct_g",
+        "u1",
+        &[("events_14d", Int(2)), ("active_days_14d", Int(2))],
+    );
+}
+
+/// An account with thousands of users is scored within the memory limit: 6,000 users, each
+/// identified, with a few events in the window, under a 24 MB pool on one partition. Every
+/// user is scored, the one who invited teammates is the champion, and the summary counts them.
+#[test]
+fn an_account_with_thousands_of_users_stays_within_the_memory_limit() {
+    const USERS: usize = 6_000;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path());
+    let data = dir.path().join("data");
+    let ids: Vec<String> = (0..USERS).map(|i| format!("big_u{i:05}")).collect();
+    let emails: Vec<String> = (0..USERS).map(|i| format!("u{i:05}@big.example")).collect();
+    let mut user = Vec::new();
+    let mut event = Vec::new();
+    let mut at = Vec::new();
+    let mut message = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        // 1 + i % 3 events on as many days; user 4321 also invites two teammates.
+        for day in 0..=(i % 3) as i64 {
+            user.push(id.as_str());
+            event.push("page_viewed");
+            at.push(A - (day + 1) * DAY + i as i64);
+            message.push(format!("big-{i}-{day}"));
+        }
+        if i == 4321 {
+            for n in 0..2 {
+                user.push(id.as_str());
+                event.push("teammate_invited");
+                at.push(A - DAY - n);
+                message.push(format!("big-{i}-invite-{n}"));
+            }
+        }
+    }
+    write_batch(
+        &data.join("tracks/big.parquet"),
+        vec![
+            ("id", strings(message.iter().map(|m| Some(m.as_str())))),
+            ("user_id", strings(user.iter().copied().map(Some))),
+            ("event", strings(event.iter().copied().map(Some))),
+            (
+                "timestamp",
+                Arc::new(TimestampMicrosecondArray::from(at.clone()).with_timezone("UTC")),
+            ),
+            (
+                "context_group_id",
+                strings(user.iter().map(|_| Some("acct_big"))),
+            ),
+        ],
+    );
+    write_batch(
+        &data.join("identifies/big.parquet"),
+        vec![
+            ("user_id", strings(ids.iter().map(|u| Some(u.as_str())))),
+            ("email", strings(emails.iter().map(|e| Some(e.as_str())))),
+            ("timestamp", micros(ids.iter().map(|_| Some(A - 30 * DAY)))),
+            (
+                "context_group_id",
+                strings(ids.iter().map(|_| Some("acct_big"))),
+            ),
+        ],
+    );
+    // groups becomes a directory: the fixture's file and this account's.
+    std::fs::create_dir_all(data.join("groups")).unwrap();
+    std::fs::rename(data.join("groups.parquet"), data.join("groups/a.parquet")).unwrap();
+    write_batch(
+        &data.join("groups/big.parquet"),
+        vec![
+            ("group_id", strings([Some("acct_big")])),
+            ("timestamp", micros([Some(A - 60 * DAY)])),
+            ("website", strings([Some("big.example")])),
+            ("employees", ints([Some(5_000)])),
+            ("industry", strings([Some("software")])),
+        ],
+    );
+    let config = std::fs::read_to_string(dir.path().join("pqlsync.toml"))
+        .unwrap()
+        .replace(
+            &format!("groups = \"{}/groups.parquet\"", data.display()),
+            &format!("groups = \"{}/groups\"", data.display()),
+        );
+    std::fs::write(
+        dir.path().join("pqlsync.toml"),
+        format!("{config}\n[engine]\nmemory_limit = \"24MB\"\ntarget_partitions = 1\n"),
+    )
+    .unwrap();
+    let o = pqlsync(dir.path())
+        .args([
+            "score",
+            "--as-of",
+            "2026-11-20",
+            "--summary-json",
+            "s.json",
+            "--out",
+            "s.parquet",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("s.json")).unwrap()).unwrap();
+    let engine = &summary["engine"];
+    assert!(
+        engine["peak_memory_bytes"].as_u64().unwrap()
+            <= 24_000_000 + engine["repartition_peak_bytes"].as_u64().unwrap(),
+        "{engine}"
+    );
+    assert!(
+        summary["people"]["users"].as_u64().unwrap() >= USERS as u64,
+        "{}",
+        summary["people"]
+    );
+    let rows = read_rows(&dir.path().join("s.parquet"));
+    let big = account(&rows, "acct_big");
+    assert_eq!(get(big, "champion").as_str(), Some("u04321@big.example"));
+    assert_eq!(get(big, "active_users_14d"), &Value::Int(USERS as i64));
+}

@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use pqlsync_core::value::Value;
 
 use crate::route::{self, Account, Event, Held, Policy, Route, TrialStatus, Trigger};
+use crate::score::people::Team;
 use crate::score::{Condition, Model, Score};
 use crate::state::RoutingState;
 
@@ -27,6 +28,7 @@ pub const DECISION_COLUMNS: &[&str] = &[
     "task",
     "tasks",
     "route_reason",
+    "champion",
 ];
 
 /// Feature columns routing reads besides the scoring model's.
@@ -84,6 +86,9 @@ pub struct Decision {
     pub score: Score,
     pub route: Route,
     pub facts: Facts,
+    /// The account's users, scored, with its champion; `None` when the run reads no users
+    /// (`backfill`, or a project without `user_features`).
+    pub team: Option<Team>,
 }
 
 /// What one account's decision reads besides its feature values.
@@ -98,14 +103,16 @@ pub struct Inputs<'a> {
 }
 
 /// Decide one account from its feature values (`get` returns [`Value::Null`] for a column
-/// it was not given).
+/// it was not given) and its users (`team`): tasks name and are about its champion.
 pub fn decide<'v>(
     inputs: &Inputs,
     account_id: String,
+    team: Option<Team>,
     get: impl Fn(&str) -> &'v Value,
 ) -> Decision {
     let mut score = inputs.model.score(&get);
     let mut account = account_facts(inputs.policy, &account_id, &score, &get);
+    account.champion = team.as_ref().and_then(Team::champion).cloned();
     if route::is_customer(inputs.policy, &account) {
         let expansion = inputs.model.expansion(&get);
         account.expansion_score = Some(expansion.score);
@@ -133,6 +140,7 @@ pub fn decide<'v>(
         score,
         route,
         facts,
+        team,
     }
 }
 
@@ -189,6 +197,7 @@ pub fn account_facts<'v>(
         trial_end: get("trial_end").as_date(),
         last_meeting: event(EVENT_COLUMNS[0].1),
         last_help_request: event(EVENT_COLUMNS[1].1),
+        champion: None,
     }
 }
 

@@ -4,7 +4,7 @@
 //! batch, so the features pass through to the output untouched and nothing is collected
 //! beyond one batch.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -17,7 +17,10 @@ pub use pqlsync_rules::decision::{
     DECISION_COLUMNS, Decision, Facts, account_facts, referenced_features,
 };
 use pqlsync_rules::route::{DealStage, Held, Policy};
-use pqlsync_rules::score::{Expansion, Model, Op};
+use pqlsync_rules::score::people::{People, Team, User};
+use pqlsync_rules::score::{Condition, Expansion, Model, Op};
+
+use crate::features::FINAL_VIEW;
 use pqlsync_rules::state::RoutingState;
 
 use crate::value::{ArrowKind, FromArray, Kind, Value};
@@ -25,25 +28,29 @@ use crate::value::{ArrowKind, FromArray, Kind, Value};
 /// Errors deciding; each names the column, account or config key at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum DecisionError {
-    #[error(
-        "{key}: `{feature}` is not a column of account_features (add it to the SQL, or fix the name)"
-    )]
-    UnknownFeature { key: String, feature: String },
-    #[error("{key}: `{feature}` is {found} in account_features, but `{op}` compares numbers")]
+    #[error("{key}: `{feature}` is not a column of {view} (add it to the SQL, or fix the name)")]
+    UnknownFeature {
+        key: String,
+        feature: String,
+        view: &'static str,
+    },
+    #[error("{key}: `{feature}` is {found} in {view}, but `{op}` compares numbers")]
     NotNumeric {
         key: String,
         feature: String,
         op: String,
         found: DataType,
+        view: &'static str,
     },
     #[error(
-        "{key}: `{feature}` is {found} in account_features, but `{op}` tests a boolean (compare it with a value instead, e.g. op = \">=\")"
+        "{key}: `{feature}` is {found} in {view}, but `{op}` tests a boolean (compare it with a value instead, e.g. op = \">=\")"
     )]
     NotBoolean {
         key: String,
         feature: String,
         op: String,
         found: DataType,
+        view: &'static str,
     },
     #[error(
         "account_features already has a column `{column}`, which pqlsync adds to decisions; rename it in the SQL"
@@ -74,6 +81,8 @@ pub struct Decider<'a> {
     seen: HashSet<String>,
     /// What HubSpot holds for each account, read back before deciding (empty without a portal).
     held: Option<&'a BTreeMap<String, Held>>,
+    /// Each account's scored users, taken as the account is decided.
+    users: Option<(&'a People, HashMap<String, Vec<User>>)>,
 }
 
 impl<'a> Decider<'a> {
@@ -124,12 +133,19 @@ impl<'a> Decider<'a> {
             needed: needed.into_iter().collect(),
             seen: HashSet::new(),
             held: None,
+            users: None,
         })
     }
 
     /// Route from what HubSpot holds for each account (`held`), not only from the memory.
     pub fn with_held(mut self, held: &'a BTreeMap<String, Held>) -> Self {
         self.held = Some(held);
+        self
+    }
+
+    /// Rank each account's users (`users`, from `user_features`) and choose its champion.
+    pub fn with_users(mut self, people: &'a People, users: HashMap<String, Vec<User>>) -> Self {
+        self.users = Some((people, users));
         self
     }
 
@@ -188,7 +204,11 @@ impl<'a> Decider<'a> {
                 held: self.held.and_then(|h| h.get(&account_id)),
                 as_of: self.as_of,
             };
-            decisions.push(decision::decide(&inputs, account_id, get));
+            let team = self
+                .users
+                .as_mut()
+                .map(|(people, users)| people.team(users.remove(&account_id).unwrap_or_default()));
+            decisions.push(decision::decide(&inputs, account_id, team, get));
         }
         let batch = append_columns(&self.output, batch, &decisions)?;
         Ok((batch, decisions))
@@ -207,14 +227,45 @@ pub fn check_config(
     policy: &Policy,
     features: &Schema,
 ) -> Result<(), DecisionError> {
-    let conditions = decision::conditions(model, policy);
+    check_conditions(FINAL_VIEW, decision::conditions(model, policy), features)?;
+    let unknown = |key: String, feature: &str| DecisionError::UnknownFeature {
+        key,
+        feature: feature.to_string(),
+        view: FINAL_VIEW,
+    };
+    for column in ROUTING_COLUMNS {
+        if features.field_with_name(column).is_err() {
+            return Err(unknown("routing".into(), column));
+        }
+    }
+    for (trigger, columns) in EVENT_COLUMNS {
+        let Some(i) = policy.playbooks.iter().position(|p| p.trigger == *trigger) else {
+            continue;
+        };
+        if features.field_with_name(columns[0]).is_err() {
+            return Err(unknown(
+                format!("routing.playbooks[{i}] ({})", trigger.as_str()),
+                columns[0],
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Each condition's column must be in `view`'s schema, and of a type its operator reads.
+pub fn check_conditions(
+    view: &'static str,
+    conditions: Vec<(String, &Condition)>,
+    schema: &Schema,
+) -> Result<(), DecisionError> {
     for (key, c) in conditions {
         let field =
-            features
+            schema
                 .field_with_name(&c.feature)
                 .map_err(|_| DecisionError::UnknownFeature {
                     key: format!("{key}.feature"),
                     feature: c.feature.clone(),
+                    view,
                 })?;
         if c.op.is_ordering() && !Kind::Number.accepts(field.data_type()) {
             return Err(DecisionError::NotNumeric {
@@ -222,6 +273,7 @@ pub fn check_config(
                 feature: c.feature.clone(),
                 op: c.describe(),
                 found: field.data_type().clone(),
+                view,
             });
         }
         // `is_true` on a number is never true: the signal would silently never fire.
@@ -231,25 +283,7 @@ pub fn check_config(
                 feature: c.feature.clone(),
                 op: c.describe(),
                 found: field.data_type().clone(),
-            });
-        }
-    }
-    for column in ROUTING_COLUMNS {
-        if features.field_with_name(column).is_err() {
-            return Err(DecisionError::UnknownFeature {
-                key: "routing".into(),
-                feature: column.to_string(),
-            });
-        }
-    }
-    for (trigger, columns) in EVENT_COLUMNS {
-        let Some(i) = policy.playbooks.iter().position(|p| p.trigger == *trigger) else {
-            continue;
-        };
-        if features.field_with_name(columns[0]).is_err() {
-            return Err(DecisionError::UnknownFeature {
-                key: format!("routing.playbooks[{i}] ({})", trigger.as_str()),
-                feature: columns[0].to_string(),
+                view,
             });
         }
     }
@@ -336,6 +370,12 @@ fn append_columns(
             })
         }),
         strings(&|d| Some(d.route.reason.clone())),
+        strings(&|d| {
+            d.team
+                .as_ref()
+                .and_then(Team::champion)
+                .and_then(|u| u.email.clone())
+        }),
     ]);
     RecordBatch::try_new(Arc::clone(schema), columns)
         .map_err(|e| DecisionError::Arrow(e.to_string()))

@@ -10,7 +10,8 @@
 //! 3. `features`: the analyst SQL in `sql/` → the `account_features` stream; `cluster` (with
 //!    the `ballista` feature): the same SQL on a Ballista cluster, and its processes.
 //! 4. `decision`: the rules' decisions (`pqlsync_rules::decision`) over Arrow batches, with
-//!    their columns appended; `history`: daily score snapshots; `changes`: the sync's change
+//!    their columns appended; `people`: `user_features` read into each account's users, scored
+//!    with the rules' user signals; `history`: daily score snapshots; `changes`: the sync's change
 //!    log (what each run wrote to HubSpot) and the `sync.changes` table.
 //! 5. `report`: the report SQL, its tables and page, and the `crm.*` tables built from the sync
 //!    state; `demo`: the contract-shaped demo data generator.
@@ -28,6 +29,7 @@ pub mod features;
 #[cfg(feature = "ballista")]
 pub mod cluster;
 pub mod decision;
+pub mod people;
 pub mod history;
 pub mod changes;
 pub mod report;

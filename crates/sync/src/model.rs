@@ -16,6 +16,7 @@ use super::schema::id_property;
 use pqlsync_hubspot::ObjectType;
 use pqlsync_rules::decision::Decision;
 use pqlsync_rules::route::{DealStage, LeadStage, Motion, Task};
+use pqlsync_rules::score::people::{KEY_ACTIONS, Team, User};
 
 /// A contact left out because HubSpot would refuse it, with the account it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -80,6 +81,8 @@ pub struct Clipped {
 pub struct Contact {
     pub account_id: String,
     pub email: String,
+    /// The product's user id, which joins the contact to its row of `user_features`.
+    pub user_id: Option<String>,
     /// The account's first user: the trial's starter, whom the lead and deal are about.
     pub primary: bool,
     /// When the user was first identified in this account (µs since the epoch, UTC), if the
@@ -235,8 +238,10 @@ struct Account<'a> {
     owner: Option<String>,
     /// The lifecycle stage its company and contacts move to.
     lifecycle: Option<String>,
-    /// The primary contact's email: whom the deal, lead and task are about.
+    /// The primary contact's email: whom the deal and lead are about.
     primary: Option<String>,
+    /// The champion's email, when it is a contact this run writes: whom new tasks are about.
+    champion: Option<String>,
 }
 
 impl Account<'_> {
@@ -317,15 +322,68 @@ fn company(a: &Account) -> BTreeMap<&'static str, String> {
     company
 }
 
-fn contact(a: &Account, email: &str) -> BTreeMap<&'static str, String> {
+fn contact(a: &Account, c: &Contact) -> BTreeMap<&'static str, String> {
     let mut contact = BTreeMap::new();
-    contact.insert("email", email.to_string());
+    contact.insert("email", c.email.clone());
     contact.insert("plg_account_id", a.id().to_string());
     a.score(&mut contact);
     if let Some(l) = &a.lifecycle {
         contact.insert("lifecyclestage", l.clone());
     }
+    if let Some(team) = &a.decision.team {
+        let user = c
+            .user_id
+            .as_deref()
+            .and_then(|id| team.users.iter().find(|u| u.user_id == id));
+        person(
+            &mut contact,
+            user,
+            a.champion.as_deref() == Some(c.email.as_str()),
+        );
+    }
     contact
+}
+
+/// The contact's own numbers. A contact with no row in `user_features` (identified, never
+/// active in this account) is a user with no activity: engagement 0, not a power user, and no
+/// last active date to write.
+fn person(props: &mut BTreeMap<&'static str, String>, user: Option<&User>, champion: bool) {
+    let flag = |b: bool| if b { "true" } else { "false" }.to_string();
+    props.insert("plg_champion", flag(champion));
+    props.insert("plg_power_user", flag(user.is_some_and(|u| u.power)));
+    props.insert(
+        "plg_engagement_score",
+        user.map_or(0, |u| u.engagement.score).to_string(),
+    );
+    props.insert(
+        "plg_engagement_signals",
+        clip(
+            &user
+                .map(|u| u.engagement.signals_text())
+                .unwrap_or_default(),
+        ),
+    );
+    props.insert("plg_events_14d", user.map_or(0, |u| u.events).to_string());
+    props.insert(
+        "plg_active_days_14d",
+        user.map_or(0, |u| u.active_days).to_string(),
+    );
+    if let Some(day) = user.and_then(|u| u.last_active) {
+        props.insert("plg_last_active_date", day.to_string());
+    }
+    for (i, action) in KEY_ACTIONS.iter().enumerate() {
+        // A column user_features does not have is not written, rather than written as 0.
+        match user {
+            Some(u) => {
+                if let Some(n) = u.actions.get(i).copied().flatten() {
+                    props.insert(action.property, n.to_string());
+                }
+            }
+            None => {
+                props.insert(action.property, "0".into());
+            }
+        }
+    }
 }
 
 /// The trial deal, associated with the company and the primary contact.
@@ -405,9 +463,10 @@ fn lead(d: &mut Desired, a: &Account, mapping: &Mapping, email: &str) {
     ]);
 }
 
-/// A playbook's task, in its queue, associated with the company, the primary contact and the
-/// trial deal where there is one.
-fn task(d: &mut Desired, a: &Account, task: &Task) {
+/// A playbook's task, in its queue, associated with the company, the trial deal where there is
+/// one, and the person it is about: the champion when it fired (`contact`), if the sync writes
+/// that contact, else the primary contact.
+fn task(d: &mut Desired, a: &Account, task: &Task, contacts: &HashMap<&str, &str>) {
     let account = a.id();
     let mut t = BTreeMap::new();
     t.insert(id_property(ObjectType::Tasks), task.key.clone());
@@ -429,7 +488,12 @@ fn task(d: &mut Desired, a: &Account, task: &Task) {
         ObjectType::Companies,
         account,
     ));
-    if let Some(email) = &a.primary {
+    let about = task
+        .contact
+        .as_deref()
+        .filter(|email| contacts.contains_key(email))
+        .or(a.primary.as_deref());
+    if let Some(email) = about {
         d.links.push(Link::new(
             ObjectType::Tasks,
             &task.key,
@@ -506,18 +570,20 @@ pub fn build(
                 .filter(ours)
                 .find(|c| c.primary)
                 .map(|c| c.email.clone()),
+            champion: decision
+                .team
+                .as_ref()
+                .and_then(Team::champion)
+                .and_then(|u| u.email.as_deref())
+                .filter(|email| account_of.get(email) == Some(&account))
+                .map(str::to_string),
         };
         d.push(ObjectType::Companies, account, account, company(&a));
         for c in list.iter().filter(ours) {
             if !written.insert(&c.email) {
                 continue;
             }
-            d.push(
-                ObjectType::Contacts,
-                &c.email,
-                account,
-                contact(&a, &c.email),
-            );
+            d.push(ObjectType::Contacts, &c.email, account, contact(&a, c));
             d.links.push(Link::new(
                 ObjectType::Contacts,
                 &c.email,
@@ -533,7 +599,7 @@ pub fn build(
         }
         // The last week's tasks, not only today's: one HubSpot did not confirm is sent again.
         for open in &r.memory.open {
-            task(&mut d, &a, open);
+            task(&mut d, &a, open, &account_of);
         }
     }
     d
@@ -716,6 +782,7 @@ mod tests {
             queue: Some("1002".into()),
             task_type: pqlsync_rules::route::TaskType::Call,
             priority: pqlsync_rules::route::Priority::High,
+            contact: None,
         }];
         full.score.expansion = Some(pqlsync_rules::score::Expansion {
             score: 70,
@@ -741,10 +808,11 @@ mod tests {
             lifecycle: BTreeMap::from([(LeadStage::TrialGreen, "salesqualifiedlead".to_string())]),
             lifecycle_thresholds: vec![(60, "marketingqualifiedlead".to_string())],
         };
-        let contacts = BTreeMap::from([(
-            "a1".to_string(),
-            vec![contact("a1", "p@acme.example", true, Some(1))],
-        )]);
+        full.team = Some(team(&[("u1", "p@acme.example", 80, 30)]));
+        full.route.memory.open[0].contact = Some("p@acme.example".into());
+        let mut p = contact("a1", "p@acme.example", true, Some(1));
+        p.user_id = Some("u1".into());
+        let contacts = BTreeMap::from([("a1".to_string(), vec![p])]);
         let d = build(&[full], &contacts, &mapping);
         for object in ObjectType::ALL {
             let records = d.records(object);
@@ -770,10 +838,141 @@ mod tests {
         assert!(clipped.len() <= 65_536 && long.starts_with(&clipped));
     }
 
+    /// A scored team of (user id, email, engagement, events), ranked and with its champion.
+    fn team(users: &[(&str, &str, u8, i64)]) -> Team {
+        use pqlsync_rules::score::people::{Engagement, People};
+        let users = users
+            .iter()
+            .map(|(id, email, score, events)| User {
+                user_id: id.to_string(),
+                email: (!email.is_empty()).then(|| email.to_string()),
+                engagement: Engagement {
+                    score: *score,
+                    signals: vec![],
+                },
+                events: *events,
+                active_days: 2,
+                last_active: chrono::NaiveDate::from_ymd_opt(2026, 11, 19),
+                actions: vec![Some(1), Some(0), Some(0), Some(2), None],
+                power: false,
+            })
+            .collect();
+        People {
+            signals: vec![],
+            power_share: 0.8,
+            power_max: 3,
+        }
+        .team(users)
+    }
+
+    #[test]
+    fn contacts_carry_their_own_numbers_and_tasks_are_about_the_champion() {
+        let mut d1 = decision("a1");
+        d1.team = Some(team(&[
+            ("u1", "first@x.com", 20, 5),
+            ("u2", "champ@x.com", 70, 40),
+            ("u3", "", 95, 90),
+        ]));
+        let task = |key: &str, contact: Option<&str>| Task {
+            key: key.into(),
+            trigger: pqlsync_rules::route::Trigger::HotPql,
+            fired: chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+            owner: None,
+            subject: "s".into(),
+            body: "b".into(),
+            due: chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+            queue: None,
+            task_type: pqlsync_rules::route::TaskType::Call,
+            priority: pqlsync_rules::route::Priority::High,
+            contact: contact.map(str::to_string),
+        };
+        d1.route.memory.open = vec![
+            task("t-champ", Some("champ@x.com")),
+            task("t-old", None),
+            task("t-gone", Some("left@x.com")),
+        ];
+        let mut list = vec![
+            contact("a1", "first@x.com", true, Some(1)),
+            contact("a1", "champ@x.com", false, Some(2)),
+            contact("a1", "idle@x.com", false, Some(3)),
+        ];
+        for (c, id) in list.iter_mut().zip(["u1", "u2", "u9"]) {
+            c.user_id = Some(id.into());
+        }
+        let contacts = BTreeMap::from([("a1".to_string(), list)]);
+        let d = build(&[d1], &contacts, &Mapping::default());
+        let props = |email: &str| {
+            d.records(ObjectType::Contacts)
+                .iter()
+                .find(|r| r.key == email)
+                .unwrap()
+                .props
+                .clone()
+        };
+        let champ = props("champ@x.com");
+        assert_eq!(champ["plg_champion"], "true");
+        assert_eq!(
+            champ["plg_power_user"], "true",
+            "u3 and u2 make 130 of 135 events"
+        );
+        assert_eq!(champ["plg_engagement_score"], "70");
+        assert_eq!(champ["plg_last_active_date"], "2026-11-19");
+        assert_eq!(champ["plg_teammates_invited_14d"], "1");
+        assert_eq!(champ["plg_pricing_page_views_14d"], "2");
+        assert!(
+            !champ.contains_key("plg_limit_reached_14d"),
+            "a column user_features lacks is not written"
+        );
+        assert_eq!(champ["pql_score"], "30", "the account's score stays");
+        let first = props("first@x.com");
+        assert_eq!(
+            (
+                first["plg_champion"].as_str(),
+                first["plg_engagement_score"].as_str()
+            ),
+            ("false", "20")
+        );
+        let idle = props("idle@x.com");
+        assert_eq!(idle["plg_engagement_score"], "0");
+        assert_eq!(idle["plg_limit_reached_14d"], "0");
+        assert!(!idle.contains_key("plg_last_active_date"));
+        let about = |key: &str| -> Vec<&str> {
+            d.links
+                .iter()
+                .filter(|l| l.from_key == key && l.to == ObjectType::Contacts)
+                .map(|l| l.to_key.as_str())
+                .collect()
+        };
+        assert_eq!(about("t-champ"), ["champ@x.com"]);
+        assert_eq!(about("t-old"), ["first@x.com"], "fired before champions");
+        assert_eq!(
+            about("t-gone"),
+            ["first@x.com"],
+            "a champion no longer a contact falls back to the primary"
+        );
+    }
+
+    /// Without users read (backfill, or no user_features view), contacts get no user numbers.
+    #[test]
+    fn contacts_without_a_team_get_only_the_account_numbers() {
+        let contacts = BTreeMap::from([(
+            "a1".to_string(),
+            vec![contact("a1", "first@x.com", true, Some(1))],
+        )]);
+        let d = build(&[decision("a1")], &contacts, &Mapping::default());
+        let keys: Vec<&str> = d.records(ObjectType::Contacts)[0]
+            .props
+            .keys()
+            .copied()
+            .collect();
+        assert_eq!(keys, ["email", "plg_account_id", "pql_score", "pql_tier"]);
+    }
+
     fn contact(account: &str, email: &str, primary: bool, since: Option<i64>) -> Contact {
         Contact {
             account_id: account.into(),
             email: email.into(),
+            user_id: None,
             primary,
             first_identified_at: since,
         }
@@ -882,6 +1081,7 @@ mod tests {
                 },
             },
             facts: Default::default(),
+            team: None,
         }
     }
 

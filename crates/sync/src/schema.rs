@@ -6,6 +6,7 @@ use pqlsync_hubspot::ObjectType;
 use pqlsync_hubspot::api::{OptionValue, PropertyCreate, PropertyGroupCreate};
 use pqlsync_hubspot::portal::options;
 use pqlsync_rules::route::Trigger;
+use pqlsync_rules::score::people::KEY_ACTIONS;
 
 /// The property group pqlsync's properties live in.
 pub const GROUP: &str = "pqlsync";
@@ -72,6 +73,73 @@ fn select(name: &str, label: &str, description: &str, values: Vec<OptionValue>) 
         options: values,
         ..text(name, label, description)
     }
+}
+
+fn flag(name: &str, label: &str, description: &str) -> PropertyCreate {
+    PropertyCreate {
+        kind: "bool".into(),
+        field_type: "booleancheckbox".into(),
+        options: options(&[("true", "Yes"), ("false", "No")]),
+        ..text(name, label, description)
+    }
+}
+
+/// The contact's own numbers (`score::people`): what a rep reads to know whom to call.
+fn person() -> Vec<PropertyCreate> {
+    let mut out = vec![
+        number(
+            "plg_engagement_score",
+            "PLG engagement score",
+            "This user's product engagement in the account, 0–100, from the user signals.",
+        ),
+        PropertyCreate {
+            field_type: "textarea".into(),
+            ..text(
+                "plg_engagement_signals",
+                "PLG engagement signals",
+                "The user signals behind the engagement score, with their points.",
+            )
+        },
+        flag(
+            "plg_champion",
+            "PLG champion",
+            "The account's most engaged user with an email: whom its tasks are about.",
+        ),
+        flag(
+            "plg_power_user",
+            "PLG power user",
+            "One of the few users who make most of the account's activity in the last 14 days.",
+        ),
+        date(
+            "plg_last_active_date",
+            "PLG last active date",
+            "The user's last day with a product event in this account (UTC).",
+        ),
+        number(
+            "plg_events_14d",
+            "PLG events (14 days)",
+            "The user's product events in the last 14 days.",
+        ),
+        number(
+            "plg_active_days_14d",
+            "PLG active days (14 days)",
+            "Days with a product event in the last 14 days.",
+        ),
+    ];
+    out.extend(KEY_ACTIONS.iter().map(|a| {
+        number(
+            a.property,
+            a.label,
+            &format!(
+                "{} in the last 14 days, by this user (`{}` in user_features).",
+                a.label
+                    .trim_start_matches("PLG ")
+                    .trim_end_matches(" (14 days)"),
+                a.column
+            ),
+        )
+    }));
+    out
 }
 
 fn tier() -> PropertyCreate {
@@ -250,6 +318,10 @@ pub fn properties() -> Vec<(ObjectType, PropertyCreate)> {
         (Contacts, score()),
         (Contacts, tier()),
         (Contacts, account()),
+    ]
+    .into_iter()
+    .chain(person().into_iter().map(|p| (Contacts, p)))
+    .chain([
         (
             Deals,
             unique(
@@ -313,7 +385,8 @@ pub fn properties() -> Vec<(ObjectType, PropertyCreate)> {
                 options(&Trigger::ALL.map(|t| (t.as_str(), t.label()))),
             ),
         ),
-    ]
+    ])
+    .collect()
 }
 
 #[cfg(test)]

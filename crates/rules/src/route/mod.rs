@@ -167,6 +167,8 @@ pub struct Account {
     /// The latest meeting booked and help request of the last 14 days.
     pub last_meeting: Option<Event>,
     pub last_help_request: Option<Event>,
+    /// The account's most engaged user with an email, whom tasks are about.
+    pub champion: Option<crate::score::people::User>,
 }
 
 /// What routing remembers about an account between runs.

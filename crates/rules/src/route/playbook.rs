@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Account, Motion, TrialStatus, trial_days};
 use crate::score::Tier;
+use crate::score::people::{KEY_ACTIONS, User};
 
 /// A moment a rep should step in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -200,7 +201,9 @@ pub fn default_subject(trigger: Trigger) -> &'static str {
 
 /// The default body: the score and the signals that explain it.
 pub const DEFAULT_BODY: &str = "PQL {{ score }} ({{ tier }}). {{ signals }}\
-{% if expansion_score is not none %}\nExpansion {{ expansion_score }}. {{ expansion_signals }}{% endif %}";
+{% if expansion_score is not none %}\nExpansion {{ expansion_score }}. {{ expansion_signals }}{% endif %}\
+{% if champion is not none %}\nChampion: {{ champion_email }}, engagement {{ champion_score }}\
+{% if champion_actions %}; {{ champion_actions }}{% endif %}.{% endif %}";
 
 /// What a subject or body template may name.
 pub const TEMPLATE_NAMES: &[(&str, &str)] = &[
@@ -226,6 +229,43 @@ pub const TEMPLATE_NAMES: &[(&str, &str)] = &[
         "days_left",
         "days until the trial ends (none without a trial)",
     ),
+    (
+        "champion",
+        "the champion (the most engaged user with an email): their email (none without one)",
+    ),
+    (
+        "champion_email",
+        "the champion's email (none without a champion)",
+    ),
+    (
+        "champion_score",
+        "the champion's engagement score, 0–100 (none without a champion)",
+    ),
+    (
+        "champion_signals",
+        "the user signals that fired for the champion, `; `-separated",
+    ),
+    (
+        "champion_actions",
+        "the champion's key actions in words, e.g. `invited 2 teammates, connected 1 integration`",
+    ),
+    (
+        "champion_teammates_invited_14d",
+        "teammates the champion invited in the window (none without a champion)",
+    ),
+    (
+        "champion_integrations_connected_14d",
+        "integrations the champion connected",
+    ),
+    (
+        "champion_paid_feature_events_14d",
+        "the champion's paid-feature events",
+    ),
+    (
+        "champion_pricing_page_views_14d",
+        "the champion's pricing-page views",
+    ),
+    ("champion_limit_reached_14d", "plan limits the champion hit"),
 ];
 
 /// Tasks stay wanted this many days after their trigger fired: a task HubSpot did not
@@ -266,6 +306,10 @@ pub struct Task {
     pub queue: Option<String>,
     pub task_type: TaskType,
     pub priority: Priority,
+    /// The contact the task is about: the account's champion when it fired (an email), kept
+    /// so that a task re-sent on a later day stays with the person it was written for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
 }
 
 /// How one trigger came out for one account today.
@@ -600,7 +644,7 @@ fn expansion(t: &Thresholds, a: &Account, as_of: NaiveDate, last: Option<&Last>)
 fn context(trigger: Trigger, a: &Account, as_of: NaiveDate) -> minijinja::Value {
     use minijinja::Value;
     let opt = |v: Option<i64>| v.map_or(Value::from(()), Value::from);
-    minijinja::context! {
+    let account = minijinja::context! {
         account => a.name.clone().unwrap_or_else(|| a.account_id.clone()),
         account_id => a.account_id.clone(),
         trigger => trigger.as_str(),
@@ -614,7 +658,41 @@ fn context(trigger: Trigger, a: &Account, as_of: NaiveDate) -> minijinja::Value 
         seats => a.seats,
         trial_day => opt(trial_days(a, as_of)),
         days_left => opt(a.trial_end.map(|end| (end - as_of).num_days())),
+    };
+    minijinja::context! { ..account, ..champion_context(a.champion.as_ref()) }
+}
+
+/// The champion's names in a template: `none` (and empty texts) without a champion.
+fn champion_context(c: Option<&User>) -> minijinja::Value {
+    use minijinja::Value;
+    let none = || Value::from(());
+    let email = c
+        .and_then(|c| c.email.clone())
+        .map_or_else(none, Value::from);
+    let mut names: BTreeMap<String, Value> = BTreeMap::from([
+        ("champion".to_string(), email.clone()),
+        ("champion_email".to_string(), email),
+        (
+            "champion_score".to_string(),
+            c.map_or_else(none, |c| Value::from(c.engagement.score)),
+        ),
+        (
+            "champion_signals".to_string(),
+            Value::from(c.map(|c| c.engagement.signals_text()).unwrap_or_default()),
+        ),
+        (
+            "champion_actions".to_string(),
+            Value::from(c.map(User::actions_text).unwrap_or_default()),
+        ),
+    ]);
+    for action in KEY_ACTIONS {
+        let n = c.and_then(|c| c.action(action.column));
+        names.insert(
+            format!("champion_{}", action.column),
+            n.map_or_else(none, Value::from),
+        );
     }
+    Value::from(names)
 }
 
 /// Render `template` for `account`. Templates are checked when the config is read
@@ -638,7 +716,19 @@ fn environment() -> minijinja::Environment<'static> {
 }
 
 /// The names a template may leave absent (`none`): not every account has them.
-const OPTIONAL_NAMES: &[&str] = &["expansion_score", "trial_day", "days_left"];
+const OPTIONAL_NAMES: &[&str] = &[
+    "expansion_score",
+    "trial_day",
+    "days_left",
+    "champion",
+    "champion_email",
+    "champion_score",
+    "champion_teammates_invited_14d",
+    "champion_integrations_connected_14d",
+    "champion_paid_feature_events_14d",
+    "champion_pricing_page_views_14d",
+    "champion_limit_reached_14d",
+];
 const NUMBER_NAMES: &[&str] = &[
     "score",
     "fit_score",
@@ -647,6 +737,12 @@ const NUMBER_NAMES: &[&str] = &[
     "seats",
     "trial_day",
     "days_left",
+    "champion_score",
+    "champion_teammates_invited_14d",
+    "champion_integrations_connected_14d",
+    "champion_paid_feature_events_14d",
+    "champion_pricing_page_views_14d",
+    "champion_limit_reached_14d",
 ];
 
 /// Check a template: it parses, names only [`TEMPLATE_NAMES`], and renders for the sample
@@ -697,6 +793,7 @@ fn task(p: &Playbook, a: &Account, today: &Today<'_>, key: String) -> Result<Tas
         queue: p.queue.clone(),
         task_type: p.task_type,
         priority: p.priority,
+        contact: a.champion.as_ref().and_then(|c| c.email.clone()),
     })
 }
 

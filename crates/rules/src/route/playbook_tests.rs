@@ -341,6 +341,47 @@ fn a_task_carries_its_playbook_owner_and_rendered_templates() {
 }
 
 #[test]
+fn a_task_names_its_champion_and_is_about_them() {
+    use crate::score::people::{Engagement, User};
+    let p = policy();
+    let mut a = pql(90);
+    let r = route(&p, &a, None, day(20));
+    assert!(!r.tasks[0].body.contains("Champion"), "{}", r.tasks[0].body);
+    assert_eq!(r.tasks[0].contact, None);
+    a.champion = Some(User {
+        user_id: "u7".into(),
+        email: Some("ana@acme.example".into()),
+        engagement: Engagement {
+            score: 85,
+            signals: vec![],
+        },
+        events: 40,
+        active_days: 6,
+        last_active: Some(day(20)),
+        actions: vec![Some(3), Some(1), Some(0), None, Some(0)],
+        power: true,
+    });
+    let r = route(&p, &a, None, day(20));
+    let t = &r.tasks[0];
+    assert!(
+        t.body.ends_with(
+            "\nChampion: ana@acme.example, engagement 85; invited 3 teammates, connected 1 integration."
+        ),
+        "{}",
+        t.body
+    );
+    assert_eq!(t.contact.as_deref(), Some("ana@acme.example"));
+    let ctx = context(Trigger::HotPql, &a, day(20));
+    let rendered = minijinja::Environment::new()
+        .render_str(
+            "{{ champion }} {{ champion_teammates_invited_14d }} {{ champion_pricing_page_views_14d is none }}",
+            ctx,
+        )
+        .unwrap();
+    assert_eq!(rendered, "ana@acme.example 3 True");
+}
+
+#[test]
 fn rerunning_a_day_fires_the_same_tasks() {
     // Re-running a day routes against the memory before it (state keeps it), so the same
     // occurrence gets the same key: the sync then finds the task already created.

@@ -32,6 +32,7 @@ pub(super) fn acct() -> Account {
         trial_end: Some(day(29)),
         last_meeting: None,
         last_help_request: None,
+        champion: None,
     }
 }
 

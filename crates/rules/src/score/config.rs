@@ -24,9 +24,25 @@ pub struct ScoringFile {
     pub usage: Option<Vec<SignalFile>>,
     /// Expansion signals for paying customers. Replaces the built-in list when present.
     pub expansion: Option<Vec<SignalFile>>,
+    /// User engagement signals over `user_features` columns (`score::people`). Replaces the
+    /// built-in list when present.
+    pub user: Option<Vec<SignalFile>>,
+    /// How power users are chosen (`score::people`).
+    pub people: Option<PeopleFile>,
     /// Where a calibrated scorecard came from (`calibrate` writes it): the report's model
     /// health compares later months with it.
     pub calibration: Option<CalibrationFile>,
+}
+
+/// `[scoring.people]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeopleFile {
+    /// Power users are the most active users who together made `power_share` of the
+    /// account's events in the window (default 0.8, from above 0 to 1).
+    pub power_share: Option<f64>,
+    /// At most this many power users per account (default 3).
+    pub power_max: Option<usize>,
 }
 
 /// `[scoring.calibration]`: the evidence a calibrated scorecard was adopted on.

@@ -7,23 +7,13 @@
 //! table-tested at their boundaries: ties never depend on the order rows arrive in, which
 //! parallel execution does not fix, so a champion does not flip from run to run.
 
+use chrono::NaiveDate;
 use serde::Deserialize;
 
-use super::config::{SignalFile, signal};
+use super::config::{PeopleFile, SignalFile, signal};
 use super::{Fired, Signal, join, sum_signals};
 use pqlsync_core::setting::Invalid;
 use pqlsync_core::value::Value;
-
-/// `[scoring.people]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PeopleFile {
-    /// Power users are the most active users who together made `power_share` of the
-    /// account's events in the window (default 0.8, from above 0 to 1).
-    pub power_share: Option<f64>,
-    /// At most this many power users per account (default 3).
-    pub power_max: Option<usize>,
-}
 
 /// The user engagement model, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -206,6 +196,181 @@ pub fn why_champion(users: &[Person<'_>], champion: usize) -> String {
     format!("{} over {}: {on}", c.user_id, r.user_id)
 }
 
+/// A key action a contact shows: its `user_features` column, the contact property it is synced
+/// to, and how it reads in a task ("invited 2 teammates").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyAction {
+    pub column: &'static str,
+    pub property: &'static str,
+    /// The contact property's label.
+    pub label: &'static str,
+    pub verb: &'static str,
+    pub one: &'static str,
+    pub many: &'static str,
+}
+
+/// The key actions, in the order they are shown. A column `user_features` does not have is
+/// left out (`None` in [`User::actions`]), never written as 0.
+pub const KEY_ACTIONS: &[KeyAction] = &[
+    KeyAction {
+        column: "teammates_invited_14d",
+        property: "plg_teammates_invited_14d",
+        label: "PLG teammates invited (14 days)",
+        verb: "invited",
+        one: "teammate",
+        many: "teammates",
+    },
+    KeyAction {
+        column: "integrations_connected_14d",
+        property: "plg_integrations_connected_14d",
+        label: "PLG integrations connected (14 days)",
+        verb: "connected",
+        one: "integration",
+        many: "integrations",
+    },
+    KeyAction {
+        column: "paid_feature_events_14d",
+        property: "plg_paid_feature_events_14d",
+        label: "PLG paid-feature events (14 days)",
+        verb: "used paid features",
+        one: "time",
+        many: "times",
+    },
+    KeyAction {
+        column: "pricing_page_views_14d",
+        property: "plg_pricing_page_views_14d",
+        label: "PLG pricing page views (14 days)",
+        verb: "viewed pricing",
+        one: "time",
+        many: "times",
+    },
+    KeyAction {
+        column: "limit_reached_14d",
+        property: "plg_limit_reached_14d",
+        label: "PLG plan limits reached (14 days)",
+        verb: "hit a plan limit",
+        one: "time",
+        many: "times",
+    },
+];
+
+/// One user of one account, scored: a row of `user_features` with its engagement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub user_id: String,
+    /// The contact's email (from `account_contacts`), if the user was identified with one.
+    pub email: Option<String>,
+    pub engagement: Engagement,
+    /// Events and active days in the window.
+    pub events: i64,
+    pub active_days: i64,
+    pub last_active: Option<NaiveDate>,
+    /// [`KEY_ACTIONS`]' counts, in order.
+    pub actions: Vec<Option<i64>>,
+    /// One of the few users who make most of the account's activity.
+    pub power: bool,
+}
+
+impl User {
+    fn person(&self) -> Person<'_> {
+        Person {
+            user_id: &self.user_id,
+            score: self.engagement.score,
+            events: self.events,
+            active_days: self.active_days,
+            last_active: self.last_active.map(days_since_epoch),
+        }
+    }
+
+    /// The key actions the user took in the window, in words: "invited 2 teammates, connected
+    /// 1 integration"; empty when none.
+    pub fn actions_text(&self) -> String {
+        KEY_ACTIONS
+            .iter()
+            .zip(&self.actions)
+            .filter_map(|(a, n)| {
+                let n = (*n).filter(|n| *n > 0)?;
+                Some(format!(
+                    "{} {n} {}",
+                    a.verb,
+                    if n == 1 { a.one } else { a.many }
+                ))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The count of one key action, by its column.
+    pub fn action(&self, column: &str) -> Option<i64> {
+        let i = KEY_ACTIONS.iter().position(|a| a.column == column)?;
+        self.actions.get(i).copied().flatten()
+    }
+}
+
+fn days_since_epoch(day: NaiveDate) -> i32 {
+    (day - NaiveDate::default()).num_days() as i32
+}
+
+/// An account's users, most engaged first, with its champion.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Team {
+    pub users: Vec<User>,
+    /// The index in `users` of the champion.
+    pub champion: Option<usize>,
+    /// Why the champion is the champion (what it won on against the runner-up).
+    pub why_champion: Option<String>,
+}
+
+impl Team {
+    pub fn champion(&self) -> Option<&User> {
+        self.champion.map(|i| &self.users[i])
+    }
+
+    /// The users with an email (contacts) and without (scored, not synced).
+    pub fn without_email(&self) -> usize {
+        self.users.iter().filter(|u| u.email.is_none()).count()
+    }
+}
+
+impl People {
+    /// Rank an account's scored users and choose its champion and power users. The champion
+    /// is chosen among the users with an email (one pqlsync has no address for cannot be a
+    /// rep's contact), its last tie-break being the smaller email. Power users are chosen
+    /// among all, since they describe the activity.
+    pub fn team(&self, mut users: Vec<User>) -> Team {
+        users.sort_by(|a, b| rank(&b.person()).cmp(&rank(&a.person())));
+        let persons: Vec<Person<'_>> = users.iter().map(User::person).collect();
+        let power = self.power_users(&persons);
+        let reachable: Vec<usize> = (0..users.len())
+            .filter(|&i| users[i].email.is_some())
+            .collect();
+        // Candidates go by their email: the last tie-break then means the same person whatever
+        // ids the export gives users (Segment's user ids, PostHog's person UUIDs), and the
+        // explanation names whom a rep would call.
+        let candidates: Vec<Person<'_>> = reachable
+            .iter()
+            .map(|&i| Person {
+                user_id: users[i]
+                    .email
+                    .as_deref()
+                    .expect("reachable users have an email"),
+                ..persons[i]
+            })
+            .collect();
+        let chosen = champion(&candidates);
+        let why = chosen.map(|j| why_champion(&candidates, j));
+        let chosen = chosen.map(|j| reachable[j]);
+        for (user, power) in users.iter_mut().zip(power) {
+            user.power = power;
+        }
+        Team {
+            users,
+            champion: chosen,
+            why_champion: why,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,5 +545,61 @@ mod tests {
         let idle = p.engagement(|_| &nothing);
         assert_eq!(idle.signals_text().is_empty(), idle.signals.is_empty());
         assert!(idle.score < e.score, "an idle user scores below a busy one");
+    }
+
+    fn user(id: &str, email: Option<&str>, score: u8, events: i64) -> User {
+        User {
+            user_id: id.into(),
+            email: email.map(str::to_string),
+            engagement: Engagement {
+                score,
+                signals: vec![],
+            },
+            events,
+            active_days: 1,
+            last_active: None,
+            actions: vec![Some(2), Some(1), None, Some(0), Some(0)],
+            power: false,
+        }
+    }
+
+    #[test]
+    fn the_champion_has_an_email_and_the_team_is_ranked() {
+        let team = model(0.8, 3).team(vec![
+            user("c", Some("c@x.io"), 30, 5),
+            user("anon", None, 90, 50),
+            user("b", Some("b@x.io"), 60, 20),
+        ]);
+        let order: Vec<&str> = team.users.iter().map(|u| u.user_id.as_str()).collect();
+        assert_eq!(order, ["anon", "b", "c"], "most engaged first");
+        assert_eq!(
+            team.champion().map(|u| u.user_id.as_str()),
+            Some("b"),
+            "the anonymous user outranks b but cannot be called"
+        );
+        assert_eq!(
+            team.why_champion.as_deref(),
+            Some("b@x.io over c@x.io: engagement 60 against 30")
+        );
+        // Tied on everything: the smaller email wins, whatever the user ids.
+        let tied = model(0.8, 3).team(vec![
+            user("a-id", Some("zed@x.io"), 50, 5),
+            user("z-id", Some("amy@x.io"), 50, 5),
+        ]);
+        assert_eq!(
+            tied.champion().and_then(|u| u.email.as_deref()),
+            Some("amy@x.io")
+        );
+        let power: Vec<bool> = team.users.iter().map(|u| u.power).collect();
+        assert_eq!(power, [true, true, false], "50 + 20 of 75 events ≥ 0.8");
+        assert_eq!(team.without_email(), 1);
+        assert_eq!(
+            team.users[1].actions_text(),
+            "invited 2 teammates, connected 1 integration"
+        );
+        assert_eq!(team.users[1].action("integrations_connected_14d"), Some(1));
+        assert_eq!(team.users[1].action("paid_feature_events_14d"), None);
+        let nobody = model(0.8, 3).team(vec![user("anon", None, 90, 50)]);
+        assert_eq!((nobody.champion, nobody.why_champion), (None, None));
     }
 }

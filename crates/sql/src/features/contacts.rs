@@ -60,6 +60,7 @@ pub async fn account_contacts(
             primary.as_boolean(),
         );
         let since = batch.column_by_name("first_identified_at");
+        let users = batch.column_by_name("user_id");
         for row in 0..batch.num_rows() {
             if accounts.is_null(row) || emails.is_null(row) {
                 continue;
@@ -68,6 +69,10 @@ pub async fn account_contacts(
             let contact = Contact {
                 account_id: account.to_string(),
                 email: emails.value(row).trim().to_ascii_lowercase(),
+                user_id: users.and_then(|a| match Value::from_array(a, row) {
+                    Ok(Value::Null) | Err(_) => None,
+                    Ok(v) => Some(v.to_string()),
+                }),
                 primary: primary.is_valid(row) && primary.value(row),
                 first_identified_at: since.and_then(|a| match Value::from_array(a, row) {
                     Ok(Value::Timestamp(us)) => Some(us),

@@ -90,6 +90,9 @@ pub enum FeatureError {
     },
     #[error("account_features: {message}")]
     Contract { message: String },
+    /// Another view the job reads (`user_features`, `account_contacts`) does not hold what it must.
+    #[error("{view}: {message}")]
+    View { view: &'static str, message: String },
     /// A query failed. `view` is what was being computed: `account_features` covers every view
     /// it reads, since DataFusion runs them as one plan.
     #[error("computing {view}: {source}")]
