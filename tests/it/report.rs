@@ -295,6 +295,82 @@ fn num(row: &BTreeMap<String, String>, name: &str) -> Option<f64> {
     (!v.is_empty()).then(|| v.parse().unwrap())
 }
 
+/// `team_size` against the tracks: each trial's distinct users with an event from its start
+/// to its end (or the end of the as-of day), bucketed, with its trials and conversions per
+/// cohort week (from `trial_outcomes`, which the cohort test checks on its own).
+#[test]
+fn team_size_counts_the_users_active_during_each_trial() {
+    let f = &*FIXTURE;
+    let end = as_of_end_us();
+    let us = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap_or_else(|e| panic!("{s}: {e}"))
+            .timestamp_micros()
+    };
+    let (_, outcomes) = csv(&f.out.join("trial_outcomes.csv"));
+    let windows: BTreeMap<String, (i64, i64)> = outcomes
+        .iter()
+        .map(|r| {
+            let until = match r["trial_end"].as_str() {
+                "" => end,
+                e => us(e).min(end),
+            };
+            (r["account_id"].clone(), (us(&r["trial_start"]), until))
+        })
+        .collect();
+    let mut users: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for row in read_rows(&f.data.join("tracks")) {
+        let (Some(account), Some(user)) = (text(&row, "context_group_id"), text(&row, "user_id"))
+        else {
+            continue;
+        };
+        let Some((account, (from, until))) = windows.get_key_value(&account) else {
+            continue;
+        };
+        let t = ts(&row, "timestamp").unwrap();
+        if t >= *from && t < *until {
+            users.entry(account.as_str()).or_default().insert(user);
+        }
+    }
+    let bucket = |n: usize| match n {
+        0 => "0",
+        1 => "1",
+        2 => "2",
+        3..=4 => "3-4",
+        5..=9 => "5-9",
+        _ => "10+",
+    };
+    let mut expected: BTreeMap<(String, &str), (f64, f64)> = BTreeMap::new();
+    for r in &outcomes {
+        let n = users.get(r["account_id"].as_str()).map_or(0, BTreeSet::len);
+        let e = expected
+            .entry((r["cohort_week"].clone(), bucket(n)))
+            .or_default();
+        e.0 += 1.0;
+        e.1 += f64::from(u8::from(r["converted_paid_30d"] == "true"));
+    }
+    let (_, rows) = csv(&f.out.join("team_size.csv"));
+    let got: BTreeMap<(String, &str), (f64, f64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                (r["cohort_week"].clone(), r["team_size"].as_str()),
+                (
+                    num(r, "trials").unwrap(),
+                    num(r, "converted_paid_30d").unwrap(),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected);
+    assert!(
+        expected
+            .keys()
+            .any(|(_, size)| ["3-4", "5-9", "10+"].contains(size)),
+        "the demo must have teams: {expected:?}"
+    );
+}
+
 #[test]
 fn cohort_funnel_and_activation_figures_match_an_independent_computation() {
     let f = &*FIXTURE;
