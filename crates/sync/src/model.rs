@@ -242,6 +242,9 @@ struct Account<'a> {
     primary: Option<String>,
     /// The champion's email, when it is a contact this run writes: whom new tasks are about.
     champion: Option<String>,
+    /// The account's scored users by user id (`None`: the run read no users). A map, not a
+    /// scan per contact: an account can have thousands of users.
+    users: Option<HashMap<&'a str, &'a User>>,
 }
 
 impl Account<'_> {
@@ -330,11 +333,8 @@ fn contact(a: &Account, c: &Contact) -> BTreeMap<&'static str, String> {
     if let Some(l) = &a.lifecycle {
         contact.insert("lifecyclestage", l.clone());
     }
-    if let Some(team) = &a.decision.team {
-        let user = c
-            .user_id
-            .as_deref()
-            .and_then(|id| team.users.iter().find(|u| u.user_id == id));
+    if let Some(users) = &a.users {
+        let user = c.user_id.as_deref().and_then(|id| users.get(id).copied());
         person(
             &mut contact,
             user,
@@ -577,6 +577,12 @@ pub fn build(
                 .and_then(|u| u.email.as_deref())
                 .filter(|email| account_of.get(email) == Some(&account))
                 .map(str::to_string),
+            users: decision.team.as_ref().map(|t| {
+                t.users
+                    .iter()
+                    .map(|u| (u.user_id.as_str(), u))
+                    .collect::<HashMap<_, _>>()
+            }),
         };
         d.push(ObjectType::Companies, account, account, company(&a));
         for c in list.iter().filter(ours) {
