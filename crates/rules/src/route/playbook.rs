@@ -715,7 +715,8 @@ fn environment() -> minijinja::Environment<'static> {
     env
 }
 
-/// The names a template may leave absent (`none`): not every account has them.
+/// The names a template may leave absent (`none`): not every account has them. The
+/// champion's action counts (`champion_<column>` of [`KEY_ACTIONS`]) are optional numbers too.
 const OPTIONAL_NAMES: &[&str] = &[
     "expansion_score",
     "trial_day",
@@ -723,11 +724,6 @@ const OPTIONAL_NAMES: &[&str] = &[
     "champion",
     "champion_email",
     "champion_score",
-    "champion_teammates_invited_14d",
-    "champion_integrations_connected_14d",
-    "champion_paid_feature_events_14d",
-    "champion_pricing_page_views_14d",
-    "champion_limit_reached_14d",
 ];
 const NUMBER_NAMES: &[&str] = &[
     "score",
@@ -738,17 +734,26 @@ const NUMBER_NAMES: &[&str] = &[
     "trial_day",
     "days_left",
     "champion_score",
-    "champion_teammates_invited_14d",
-    "champion_integrations_connected_14d",
-    "champion_paid_feature_events_14d",
-    "champion_pricing_page_views_14d",
-    "champion_limit_reached_14d",
 ];
+
+/// `champion_<column>`, one of the champion's key-action counts.
+fn champion_count(name: &str) -> bool {
+    name.strip_prefix("champion_")
+        .is_some_and(|c| KEY_ACTIONS.iter().any(|a| a.column == c))
+}
+
+fn optional(name: &str) -> bool {
+    OPTIONAL_NAMES.contains(&name) || champion_count(name)
+}
+
+fn numeric(name: &str) -> bool {
+    NUMBER_NAMES.contains(&name) || champion_count(name)
+}
 
 /// Check a template: it parses, names only [`TEMPLATE_NAMES`], and renders for the sample
 /// decisions an account can produce: the optional names present and absent, and each number
 /// in turn at every value from -1 to 100 (scores, seats, trial days, days left), the others
-/// at 1. A template that fails for one of them (a division by `score - 74`) is refused here,
+/// at 1, and each optional name absent on its own. A template that fails for one of them (a division by `score - 74`) is refused here,
 /// naming the value, rather than failing for the accounts that reach it.
 pub fn check_template(template: &str) -> Result<(), String> {
     let env = environment();
@@ -758,8 +763,8 @@ pub fn check_template(template: &str) -> Result<(), String> {
             .map(|(name, _)| {
                 let value = match number {
                     Some((n, v)) if n == *name => minijinja::Value::from(v),
-                    _ if !present && OPTIONAL_NAMES.contains(name) => minijinja::Value::from(()),
-                    _ if NUMBER_NAMES.contains(name) => minijinja::Value::from(1),
+                    _ if !present && optional(name) => minijinja::Value::from(()),
+                    _ if numeric(name) => minijinja::Value::from(1),
                     _ => minijinja::Value::from("x"),
                 };
                 (*name, value)
@@ -771,11 +776,19 @@ pub fn check_template(template: &str) -> Result<(), String> {
         env.render_str(template, sample(present, None))
             .map_err(|e| format!("{e} (a template may name {})", names.join(", ")))?;
     }
-    for name in NUMBER_NAMES {
+    for name in names.iter().filter(|n| numeric(n)) {
         for value in -1..=100 {
             env.render_str(template, sample(true, Some((name, value))))
                 .map_err(|e| format!("{e} when {name} is {value}"))?;
         }
+    }
+    // Each optional name absent on its own: a champion whose user_features has no column
+    // for one of the key actions still has the others.
+    for name in names.iter().filter(|n| optional(n)) {
+        let mut one_absent = sample(true, None);
+        one_absent.insert(name, minijinja::Value::from(()));
+        env.render_str(template, one_absent)
+            .map_err(|e| format!("{e} when {name} is none"))?;
     }
     Ok(())
 }

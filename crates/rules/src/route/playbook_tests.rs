@@ -421,6 +421,23 @@ fn templates_are_checked() {
     for (template, ok) in cases {
         assert_eq!(check_template(template).is_ok(), *ok, "{template}");
     }
+    // The champion's counts are numbers that may be absent, checked like the others.
+    let guarded =
+        |t: &str| format!("{{% if champion_teammates_invited_14d is not none %}}{t}{{% endif %}}");
+    let err =
+        check_template(&guarded("{{ 10 // (champion_teammates_invited_14d - 3) }}")).unwrap_err();
+    assert!(
+        err.contains("when champion_teammates_invited_14d is 3"),
+        "{err}"
+    );
+    assert!(check_template("{{ champion_limit_reached_14d + 1 }}").is_err());
+    // A champion without one of the counts (its column missing from user_features).
+    let err = check_template("{% if champion %}{{ champion_limit_reached_14d + 1 }}{% endif %}")
+        .unwrap_err();
+    assert!(
+        err.contains("when champion_limit_reached_14d is none"),
+        "{err}"
+    );
     let err = check_template("{{ acount }}").unwrap_err();
     assert!(err.contains("account_id"), "{err}");
     for trigger in Trigger::ALL {
