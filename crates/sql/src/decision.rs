@@ -23,7 +23,7 @@ use pqlsync_rules::score::{Condition, Expansion, Model, Op};
 use crate::features::FINAL_VIEW;
 use pqlsync_rules::state::RoutingState;
 
-use crate::value::{ArrowKind, FromArray, Kind, Value};
+use crate::value::{ArrowKind, Kind, Row, Value};
 
 /// Errors deciding; each names the column, account or config key at fault.
 #[derive(Debug, thiserror::Error)]
@@ -169,24 +169,15 @@ impl<'a> Decider<'a> {
             })
             .collect();
         let mut decisions = Vec::with_capacity(batch.num_rows());
-        let mut row_values: Vec<(&str, Value)> =
-            columns.iter().map(|(n, _)| (*n, Value::Null)).collect();
+        let mut values = Row::new(columns);
         for row in 0..batch.num_rows() {
-            for (slot, (name, array)) in row_values.iter_mut().zip(&columns) {
-                slot.1 = Value::from_array(array, row).map_err(|found| {
-                    DecisionError::UnreadableType {
-                        column: name.to_string(),
-                        found,
-                    }
+            values
+                .read(row)
+                .map_err(|(column, found)| DecisionError::UnreadableType {
+                    column: column.to_string(),
+                    found,
                 })?;
-            }
-            let get = |name: &str| -> &Value {
-                row_values
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .map(|(_, v)| v)
-                    .unwrap_or(&Value::Null)
-            };
+            let get = |name: &str| values.get(name);
             let account_id = match get("account_id") {
                 Value::Str(s) => s.clone(),
                 Value::Null => return Err(DecisionError::NullAccount),

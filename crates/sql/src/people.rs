@@ -6,7 +6,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::Schema;
 use datafusion::prelude::{SessionContext, col, lit};
 use futures::StreamExt;
@@ -14,8 +13,8 @@ use pqlsync_rules::score::people::{KEY_ACTIONS, People, User};
 use pqlsync_sync::Contact;
 
 use crate::decision::check_conditions;
-use crate::features::FeatureError;
-use crate::value::{ArrowKind, FromArray, Kind, Value};
+use crate::features::{FeatureError, check_columns};
+use crate::value::{Kind, Row};
 
 /// The view, named after `sql/features/user_features.sql`.
 pub const USER_VIEW: &str = "user_features";
@@ -80,26 +79,27 @@ pub async fn users(
         .await
         .map_err(FeatureError::execution(USER_VIEW))?;
     let mut out = Users::default();
-    let mut values: Vec<(&str, Value)> = columns.iter().map(|c| (*c, Value::Null)).collect();
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(FeatureError::execution(USER_VIEW))?;
-        let arrays: Vec<&ArrayRef> = columns
-            .iter()
-            .map(|c| batch.column_by_name(c).expect("checked against the schema"))
-            .collect();
+        let mut values = Row::new(
+            columns
+                .iter()
+                .map(|c| {
+                    (
+                        *c,
+                        batch.column_by_name(c).expect("checked against the schema"),
+                    )
+                })
+                .collect(),
+        );
         for row in 0..batch.num_rows() {
-            for ((name, slot), array) in values.iter_mut().zip(&arrays) {
-                *slot = Value::from_array(array, row).map_err(|found| FeatureError::View {
+            values
+                .read(row)
+                .map_err(|(name, found)| FeatureError::View {
                     view: USER_VIEW,
                     message: format!("column `{name}` has type {found}, which scoring cannot read"),
                 })?;
-            }
-            let get = |name: &str| -> &Value {
-                values
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .map_or(&Value::Null, |(_, v)| v)
-            };
+            let get = |name: &str| values.get(name);
             let (Some(account), Some(user_id)) =
                 (get("account_id").as_str(), get("user_id").as_str())
             else {
@@ -140,20 +140,7 @@ fn check<'a>(people: &'a People, schema: &Schema) -> Result<Vec<&'a str>, Featur
         view: USER_VIEW,
         message,
     };
-    for (name, kind) in CONTRACT {
-        let field = schema.field_with_name(name).map_err(|_| {
-            view(format!(
-                "column `{name}` is missing; add it to sql/features/user_features.sql"
-            ))
-        })?;
-        if !kind.accepts(field.data_type()) {
-            return Err(view(format!(
-                "column `{name}` has type {}, expected {}",
-                field.data_type(),
-                kind.describe()
-            )));
-        }
-    }
+    check_columns(USER_VIEW, CONTRACT, schema)?;
     let conditions = people
         .signals
         .iter()

@@ -119,6 +119,36 @@ pub fn timestamp_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
 
+/// One row's values of the named columns of a batch, read cell by cell: what scoring sees of a
+/// row (`get` returns [`Value::Null`] for a column it was not given). The decider and the
+/// user reader share it; the buffer is reused from row to row.
+pub struct Row<'a> {
+    columns: Vec<(&'a str, &'a ArrayRef)>,
+    values: Vec<(&'a str, Value)>,
+}
+
+impl<'a> Row<'a> {
+    pub fn new(columns: Vec<(&'a str, &'a ArrayRef)>) -> Self {
+        let values = columns.iter().map(|(n, _)| (*n, Value::Null)).collect();
+        Row { columns, values }
+    }
+
+    /// Read row `row`; a cell of a type scoring cannot read is an error naming its column.
+    pub fn read(&mut self, row: usize) -> Result<(), (&'a str, DataType)> {
+        for (slot, (name, array)) in self.values.iter_mut().zip(&self.columns) {
+            slot.1 = Value::from_array(array, row).map_err(|found| (*name, found))?;
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, name: &str) -> &Value {
+        self.values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(&Value::Null, |(_, v)| v)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

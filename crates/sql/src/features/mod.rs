@@ -76,14 +76,16 @@ pub enum FeatureError {
     #[error("seed {file}: {message}")]
     Seed { file: PathBuf, message: String },
     #[error(
-        "account_features: column `{column}` is missing (expected {expected}); add it to sql/features/account_features.sql"
+        "{view}: column `{column}` is missing (expected {expected}); add it to sql/features/{view}.sql"
     )]
     MissingColumn {
+        view: &'static str,
         column: String,
         expected: &'static str,
     },
-    #[error("account_features: column `{column}` has type {found}, expected {expected}")]
+    #[error("{view}: column `{column}` has type {found}, expected {expected}")]
     WrongType {
+        view: &'static str,
         column: String,
         found: DataType,
         expected: &'static str,
@@ -258,15 +260,26 @@ pub const REQUIRED_COLUMNS: &[(&str, Kind)] = &[
 
 /// Check `account_features` against [`REQUIRED_COLUMNS`].
 pub fn check_contract(schema: &Schema) -> Result<(), FeatureError> {
-    for (column, kind) in REQUIRED_COLUMNS {
+    check_columns(FINAL_VIEW, REQUIRED_COLUMNS, schema)
+}
+
+/// Check a view the job reads (`features/VIEW.sql`) has each `required` column, of its kind.
+pub fn check_columns(
+    view: &'static str,
+    required: &[(&str, Kind)],
+    schema: &Schema,
+) -> Result<(), FeatureError> {
+    for (column, kind) in required {
         let field = schema
             .field_with_name(column)
             .map_err(|_| FeatureError::MissingColumn {
+                view,
                 column: column.to_string(),
                 expected: kind.describe(),
             })?;
         if !kind.accepts(field.data_type()) {
             return Err(FeatureError::WrongType {
+                view,
                 column: column.to_string(),
                 found: field.data_type().clone(),
                 expected: kind.describe(),
